@@ -1,7 +1,9 @@
 """Owner side: publish the zone's game (prizes, odds, limits, total, last day), see plays and wins, stop it,
 and hand out prizes: a winner's code is redeemed here exactly once. The hand-out form carries a one-time
 nonce: pressed twice, it says "hand out the prize now" again, not "already collected" for the prize it just
-gave out.
+gave out. A points prize goes onto the winner's membership card: the card of the shopper who won it, or the one
+whose member code the desk types with the prize code (a prize won in a phone's sign-in window, whose shopper id
+the winner no longer has), that code checked as at a till, on this account's budget of wrong codes.
 
 Under /console/apps/games/<venue>/<zone>, CSRF-checked, for the zone's owners only (and the venue's
 operators): the activities team of the atrium runs the atrium's game, nobody else's. Prizes of membership
@@ -29,7 +31,8 @@ from lightapps.games.rules import (
     show_code,
 )
 from lightapps.games.views import credit_points, is_zh, prize_value, store
-from portal.apps.capabilities import points
+from portal.apps.budgets import wait_text
+from portal.apps.capabilities import Granted, points
 from portal.apps.locale import venue_locale, venue_today
 from portal.apps.views import format_time, record_event, zone_app_config, zone_console_blueprint
 from portal.auth import audit
@@ -76,7 +79,7 @@ class Outcome:
         self.prize = prize
 
 
-def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None):
+def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None, headers=None):
     game = store().current(venue, zone)
     today = venue_today()
     form = form or {"style": "draw", "per_shopper": "3", "per_day": "1", "total": "100",
@@ -86,7 +89,7 @@ def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=Non
         wins=store().recent_wins(venue, game.id) if game else [], form=form, form_error=form_error,
         redeem=redeem, app_on=zone_app_config(APP, venue, zone) is not None, zh=is_zh(), percent=percent,
         prize_value=prize_value, show_code=show_code, max_prizes=MAX_PRIZES, nonce=new_nonce(),
-    ), status
+    ), status, headers or {}
 
 
 @console_bp.get("/")
@@ -168,18 +171,42 @@ def _handed_out(voucher, won) -> str:
     return _("Hand out the prize now.")
 
 
+# A points prize not credited: (status, message) per credit_points answer (a member code's refusals worded as the
+# till's, lightapps/membership/console.py); any other refusal of the code is WRONG's. SPENT* and LOCKED add
+# Retry-After, SPENT* how long to wait.
+CREDIT_REFUSALS = {
+    "NO_ACCOUNT": (409, lambda: _("The winner has no membership card in the browser that won this prize: type the "
+                                  "member code shown on her card with the prize code.")),
+    "EXPIRED": (410, lambda: _("This prize could only be collected until its deadline.")),
+    "ALREADY": (409, lambda: _("These points are already on the card.")),
+    "BAD_CODE": (400, lambda: _("A member code looks like 100001-123456 (or scan the card's QR code).")),
+    "NO_MEMBER": (404, lambda: _("No member has the number in this member code.")),
+    "STALE": (422, lambda: _("This code has expired: ask the shopper to refresh the card and show the new code.")),
+    "WRONG": (422, lambda: _("This code is wrong or has expired: ask the shopper to refresh the card.")),
+    "SPENT": (429, lambda: _("Too many wrong member codes from this account.")),
+    "SPENT_MEMBER": (429, lambda: _("Too many wrong codes for this member from this account.")),
+    "LOCKED": (429, lambda: _("Too many wrong codes for this member; try again in 10 minutes.")),
+}
+
+
 def _credit_for_shopper(venue: str, zone: str, voucher, game, won, label: str, nonce: str | None):
     """A points prize at the desk: onto the winner's membership card (the same idempotent step as the
-    shopper's own button), never handed out as anything else."""
-    outcome = credit_points(venue, voucher, game, won, nonce)
-    if outcome == "NO_ACCOUNT":
-        message = _("The winner is not a member yet: ask them to join the membership card, then try again.")
-        return _page(venue, zone, 409, redeem=Outcome(False, message, label))
-    if outcome == "EXPIRED":
-        return _page(venue, zone, 410, redeem=Outcome(False, _("This prize could only be collected until its "
-                                                               "deadline."), label))
-    if outcome == "ALREADY":
-        return _page(venue, zone, 409, redeem=Outcome(False, _("These points are already on the card."), label))
-    audit("games.credit", venue, zone=zone, game=game.id, prize=won.id, code_end=voucher.code[-4:])
+    shopper's own button), the card of the member code typed with it if any; never handed out as anything
+    else."""
+    member_code = request.form.get("member_code", "")[:200].strip() or None
+    granted = credit_points(venue, voucher, game, won, nonce, member_code=member_code, by=g.account.username)
+    if not granted.done:
+        return _credit_refused(venue, zone, granted, label)
+    by_code = {"member": granted.member} if granted.member else {}
+    audit("games.credit", venue, zone=zone, game=game.id, prize=won.id, code_end=voucher.code[-4:], **by_code)
     return _page(venue, zone, 200, redeem=Outcome(True, _("%(n)d points added to the winner's membership card.",
                                                           n=won.value), label))
+
+
+def _credit_refused(venue: str, zone: str, granted: Granted, label: str):
+    status, message = CREDIT_REFUSALS.get(granted.status, CREDIT_REFUSALS["WRONG"])
+    text, wait = message(), granted.retry_after_s
+    if granted.status.startswith("SPENT"):  # nothing was judged: said with how long to wait, as at the till
+        text = f"{text} {wait_text(wait)}"
+    headers = {"Retry-After": str(wait)} if wait else None
+    return _page(venue, zone, status, redeem=Outcome(False, text, label), headers=headers)

@@ -2,9 +2,11 @@
 shopper's plays, and the vouchers prizes are issued as.
 
 A draw is ONE Lua script on the venue's slot: the game's state and dates, the shopper's per-game and
-per-day counters, the roll (drawn by the caller from `secrets`, never by the script), the prize's stock,
-the game's hard total, the voucher and the shopper's wallet, checked and written in one step: never
-oversold, never over a limit, never a voucher without its stock. Redeeming a voucher is a second script.
+per-day counters (and the member's, when the shopper is a member: "per person" is per membership card too, on
+every device and sign-in window she draws from, not only per shopper id), the roll (drawn by the caller from
+`secrets`, never by the script), the prize's stock, the game's hard total, the voucher and the shopper's
+wallet, checked and written in one step: never oversold, never over a limit, never a voucher without its
+stock. Redeeming a voucher is a second script.
 
 Keys (venue `v`):
   mp:{v}:games:seq                       INCR source of game ids
@@ -14,6 +16,8 @@ Keys (venue `v`):
   mp:{v}:games:g:<id>:left               HASH prize id -> stock left
   mp:{v}:games:g:<id>:wins               ZSET voucher code -> won at (bounded by the game's total)
   mp:{v}:games:g:<id>:p:<client>         HASH a shopper's plays: all, day, today (expires after the game)
+  mp:{v}:games:g:<id>:m:<member key>     HASH a member's plays, on all her shopper ids (the "points" capability's
+                                         member_key: a keyed hash, no member number), as the shopper's
   mp:{v}:games:v:<CODE>                  HASH a voucher: game, prize, zone, client, state, times
   mp:{v}:games:wallet:<client>           ZSET voucher code -> won at (the shopper's prizes, for Me)
   mp:{v}:games:once:draw:<client>:<nonce> STRING a draw form's answer ("WON p1 CODE"), ONCE_TTL_S
@@ -84,6 +88,9 @@ class GameKeys(VenueKeys):
     def player(self, game_id: str, client: str) -> str:
         return self.key("games", "g", game_id, "p", client)
 
+    def member_plays(self, game_id: str, member: str) -> str:
+        return self.key("games", "g", game_id, "m", member)
+
     def voucher(self, code: str) -> str:
         return self.key("games", "v", code)
 
@@ -103,19 +110,30 @@ class GameKeys(VenueKeys):
         return self.key("games", "once", "desk", code, nonce)
 
 
-# KEYS: game, left, player, voucher, wallet, wins[, the form's nonce record].  ARGV: client, roll (0..9999),
-# now, venue day, code, zone, keep a voucher after the collection deadline (s), the shopper token's lifetime
-# (s), how long the nonce's answer is kept (s).
-# A play is counted (and the limits spent) whatever it wins; a prize whose stock is gone, or any prize once
-# the game's total is given out, is "no prize" ({'GONE', prize}). A form already answered gets
-# {'REPLAY', its answer}: no second play.
+# KEYS: game, left, player, voucher, wallet, wins[, the form's nonce record][, the member's plays].  ARGV:
+# client, roll (0..9999), now, venue day, code, zone, keep a voucher after the collection deadline (s), the
+# shopper token's lifetime (s), how long the nonce's answer is kept (s), '1' when KEYS has the nonce record,
+# '1' when it has the member's plays.
+# A play is counted (and the limits spent) whatever it wins, for the shopper and for the member: the limits hold
+# for whichever of the two has drawn more. A prize whose stock is gone, or any prize once the game's total is
+# given out, is "no prize" ({'GONE', prize}). A form already answered gets {'REPLAY', its answer}: no second play.
 DRAW_LUA = LUA_KEEP + """
+local once = nil
+if ARGV[10] == '1' then once = KEYS[7] end
+local member = nil
+if ARGV[11] == '1' then member = KEYS[#KEYS] end
 local function played(answer)
-  if KEYS[7] then redis.call('SET', KEYS[7], table.concat(answer, ' '), 'EX', ARGV[9]) end
+  if once then redis.call('SET', once, table.concat(answer, ' '), 'EX', ARGV[9]) end
   return answer
 end
-if KEYS[7] then
-  local seen = redis.call('GET', KEYS[7])
+local function plays(key)
+  local p = redis.call('HMGET', key, 'all', 'day', 'today')
+  local today = 0
+  if p[2] == ARGV[4] then today = tonumber(p[3] or '0') end
+  return tonumber(p[1] or '0'), today
+end
+if once then
+  local seen = redis.call('GET', once)
   if seen then return {'REPLAY', seen} end
 end
 local g = redis.call('HMGET', KEYS[1], 'zone', 'status', 'per_shopper', 'per_day', 'total_left', 'odds',
@@ -126,14 +144,19 @@ if g[2] ~= 'live' or now >= tonumber(g[8]) then return {'ENDED'} end
 if now < tonumber(g[7]) then return {'NOT_STARTED'} end
 if tonumber(g[5]) <= 0 then return {'SOLD_OUT'} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'COLLISION'} end
-local p = redis.call('HMGET', KEYS[3], 'all', 'day', 'today')
-local all = tonumber(p[1] or '0')
-local today = 0
-if p[2] == ARGV[4] then today = tonumber(p[3] or '0') end
+local counted = {KEYS[3], member}
+local all, today = 0, 0
+for _, key in ipairs(counted) do
+  local a, t = plays(key)
+  all, today = math.max(all, a), math.max(today, t)
+end
 if all >= tonumber(g[3]) then return {'LIMIT_GAME'} end
 if today >= tonumber(g[4]) then return {'LIMIT_DAY'} end
-redis.call('HSET', KEYS[3], 'all', all + 1, 'day', ARGV[4], 'today', today + 1)
-redis.call('EXPIREAT', KEYS[3], math.ceil(tonumber(g[8])) + 86400)
+for _, key in ipairs(counted) do
+  local a, t = plays(key)
+  redis.call('HSET', key, 'all', a + 1, 'day', ARGV[4], 'today', t + 1)
+  redis.call('EXPIREAT', key, math.ceil(tonumber(g[8])) + 86400)
+end
 redis.call('HINCRBY', KEYS[1], 'plays', 1)
 local roll = tonumber(ARGV[2])
 local acc = 0
@@ -370,16 +393,21 @@ class GameStore:
         game_id = self.db.get(GameKeys(venue).current(zone))
         return self.get(venue, game_id.decode()) if game_id else None
 
-    def draws_left(self, venue: str, game: Game, client: str, day: str) -> tuple[int, int]:
-        """How many more draws this shopper has: (in the whole game, today)."""
-        played_all, played_day, today = self.db.hmget(GameKeys(venue).player(game.id, client), "all", "day",
-                                                      "today")
-        played_today = int(today or 0) if (played_day or b"").decode() == day else 0
-        return max(0, game.per_shopper - int(played_all or 0)), max(0, game.per_day - played_today)
+    def draws_left(self, venue: str, game: Game, client: str, day: str, member: str | None = None) -> tuple[int, int]:
+        """How many more draws this shopper has: (in the whole game, today); with `member` (the shopper's member
+        key), what the member's draws on all her shopper ids leave too (as the draw script counts them)."""
+        keys = GameKeys(venue)
+        counted = [keys.player(game.id, client)] + ([keys.member_plays(game.id, member)] if member else [])
+        played_all = played_today = 0
+        for key in counted:
+            plays, played_day, today = self.db.hmget(key, "all", "day", "today")
+            played_all = max(played_all, int(plays or 0))
+            played_today = max(played_today, int(today or 0) if (played_day or b"").decode() == day else 0)
+        return max(0, game.per_shopper - played_all), max(0, game.per_day - played_today)
 
-    def plays_left(self, venue: str, game: Game, client: str, day: str) -> int:
-        """How many more draws this shopper has today (the smaller of the day's and the game's)."""
-        return min(self.draws_left(venue, game, client, day))
+    def plays_left(self, venue: str, game: Game, client: str, day: str, member: str | None = None) -> int:
+        """How many more draws this shopper (and member) has today (the smaller of the day's and the game's)."""
+        return min(self.draws_left(venue, game, client, day, member))
 
     def voucher(self, venue: str, code: str) -> Voucher | None:
         data = self.db.hgetall(GameKeys(venue).voucher(code))
@@ -407,21 +435,23 @@ class GameStore:
     # ---- the two atomic steps -----------------------------------------------------------------
 
     def draw(self, venue: str, zone: str, game_id: str, client: str, day: str,
-             now: float | None = None, nonce: str | None = None) -> DrawResult:
+             now: float | None = None, nonce: str | None = None, member: str | None = None) -> DrawResult:
         """One play for this shopper: the roll from `secrets` (0..9,999 against the odds in basis points),
         everything else in one Lua script. `day` is the venue's day (YYYY-MM-DD) for the per-day limit.
-        `nonce`: the form's; a play's answer is kept under it, and the same form again gets it back."""
+        `nonce`: the form's; a play's answer is kept under it, and the same form again gets it back.
+        `member`: the shopper's member key, when she is a member: the limits count her on every shopper id."""
         keys = GameKeys(venue)
         now = time.time() if now is None else now
         roll = self.randbelow(ODDS_SCALE)
         once = [keys.draw_once(client, nonce)] if nonce else []
+        counted = [keys.member_plays(game_id, member)] if member else []
         for _ in range(5):  # a new random code on the (49-bit) astronomically rare collision
             code = new_code()
             status, *rest = self._draw(
                 keys=[keys.game(game_id), keys.left(game_id), keys.player(game_id, client), keys.voucher(code),
-                      keys.wallet(client), keys.wins(game_id), *once],
+                      keys.wallet(client), keys.wins(game_id), *once, *counted],
                 args=[client, roll, repr(now), day, code, zone, KEEP_AFTER_REDEEM_S, self.shopper_ttl_s,
-                      ONCE_TTL_S])
+                      ONCE_TTL_S, "1" if once else "0", "1" if counted else "0"])
             status = status.decode()
             if status == "REPLAY":
                 return DrawResult.parse(rest[0].decode().split(" "), replayed=True)

@@ -4,7 +4,11 @@ a 303), the prize won (a voucher with its code, also in Me).
 The form carries the game id the shopper saw, so a draw is always on the odds the shopper was shown (a game
 the owner replaced meanwhile answers 409 with the new odds), and a one-time nonce: the same form sent again (a
 double tap, a resend) gets the first answer, the same prize, never a refusal hiding it. Shake and scratch are
-the same draw: with JavaScript and the motion permission a shake submits the form; without, the button does."""
+the same draw: with JavaScript and the motion permission a shake submits the form; without, the button does.
+
+"Per person": a member's draws are counted on her membership card as well as on her shopper id (the "points"
+capability's member key), since each captive sign-in window is a new shopper id; a game with points prizes is
+for members only (points go onto a card, and a card is the one "person" signing in again does not renew)."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from lightapps.games.rules import Prize, new_nonce, normalize_code, percent, rea
 from lightapps.games.store import DrawResult, Game, GameStore, Voucher
 from portal.apps.bilingual import Localized
 from portal.apps.budgets import spend_budget
-from portal.apps.capabilities import points
+from portal.apps.capabilities import Granted, points
 from portal.apps.locale import venue_today
 from portal.apps.views import (
     app_store,
@@ -62,19 +66,43 @@ def desk(config: dict | None) -> Localized | str:
     return bilingual_from(config, "desk") or _("the service desk")
 
 
+def members_only(game: Game) -> bool:
+    """A game with points prizes is for members (when an app keeps points): its points go onto a card, and its
+    limits per person must hold per card (a non-member would draw again in each new sign-in window)."""
+    return points() is not None and any(p.kind == "points" for p in game.prizes)
+
+
+def member_key(venue: str, client: str) -> str | None:
+    """The member this shopper is, as the "points" capability names her for the limits; None: not a member."""
+    keeper = points()
+    return keeper.member_key(venue, client) if keeper is not None else None
+
+
+def signup_url(venue: str) -> str | None:
+    """Where a shopper joins the membership card, when the venue runs it."""
+    keeper = points()
+    endpoint = keeper.signup_endpoint(venue) if keeper is not None else None
+    return shopper_url(endpoint, venue=venue, **lang_arg()) if endpoint else None
+
+
 def _landing(venue: str, zone: str, error: str | None = None, status: int = 200):
     shopper = shopper_for_venue(venue)
     game = store().current(venue, zone)
     now = time.time()
     playable = game is not None and game.is_open(now)
-    draws_left = store().plays_left(venue, game, shopper.client, venue_today().isoformat()) if playable else 0
+    member = member_key(venue, shopper.client) if game is not None else None
+    for_members = game is not None and members_only(game)
+    draws_left = (store().plays_left(venue, game, shopper.client, venue_today().isoformat(), member)
+                  if playable else 0)
     outcome = request.args.get("outcome") if request.args.get("outcome") in ("lose", "gone") else None
     gone = game.prize(request.args.get("prize", "")) if game is not None and outcome == "gone" else None
     return render_template(
         "games/landing.html", venue=g.venue_map, zone=g.zone, game=game, playable=playable, draws_left=draws_left,
         outcome=outcome, gone=gone, error=error, zh=is_zh(), percent=percent, prize_value=prize_value,
         shopper_token=shopper_token(shopper), desk=desk(g.app_config), lang=lang_arg(),
-        points_to_card=points() is not None, nonce=new_nonce(),
+        points_to_card=points() is not None, nonce=new_nonce(), member=member is not None,
+        members_only=for_members, signup_url=signup_url(venue) if for_members and member is None else None,
+        has_points=game is not None and any(p.kind == "points" for p in game.prizes),
     ), status
 
 
@@ -90,6 +118,7 @@ DRAW_REFUSALS = {
     "ENDED": (410, lambda: _("This game has ended.")),
     "NOT_STARTED": (403, lambda: _("This game has not started yet.")),
     "SOLD_OUT": (410, lambda: _("All prizes of this game have been won.")),
+    "MEMBERS_ONLY": (403, lambda: _("This game is for members of the membership card: join the card, then draw.")),
 }
 
 
@@ -122,12 +151,14 @@ def draw(venue: str, zone: str):
     if seen != game.id:
         return _landing(venue, zone, error=_("This game has changed: here are its prizes and odds now."), status=409)
     day = venue_today().isoformat()
-    refused = _refusal(game, store().draws_left(venue, game, shopper.client, day))
+    member = member_key(venue, shopper.client)
+    refused = "MEMBERS_ONLY" if member is None and members_only(game) else _refusal(
+        game, store().draws_left(venue, game, shopper.client, day, member))
     if refused is not None:  # said before any budget is spent; the draw script checks all of it again
         status, message = DRAW_REFUSALS[refused]
         return _landing(venue, zone, error=message(), status=status)
     spend_budget("games.draw", venue, shopper=shopper.client)
-    result = store().draw(venue, zone, game.id, shopper.client, day, nonce=nonce)
+    result = store().draw(venue, zone, game.id, shopper.client, day, nonce=nonce, member=member)
     if result.played and not result.replayed:
         record_event(APP, "game_draw", venue, shopper, zone=zone, game=game.id, won=result.status == "WON")
         if result.status == "WON":
@@ -157,24 +188,29 @@ def _draw_answer(venue: str, zone: str, result: DrawResult):
     return _landing(venue, zone, error=message(), status=status)
 
 
-def credit_points(venue: str, voucher: Voucher, game: Game, won: Prize, nonce: str | None = None) -> str:
+def credit_points(venue: str, voucher: Voucher, game: Game, won: Prize, nonce: str | None = None,
+                  member_code: str | None = None, by: str = "") -> Granted:
     """Put a points prize on the winner's membership card through the platform's "points" capability
     (portal/apps/capabilities.py: the membership app keeps points; this app never imports it), then mark the
     voucher credited. Idempotent by the prize code: retried after a fault or from the desk, the points are
-    added once. Returns OK, ALREADY, NO_ACCOUNT (not a member yet: the voucher waits in Me), NO_KEEPER (no app
-    keeps points: the desk hands it out) or EXPIRED. `nonce`: the desk form's (store.redeem)."""
+    added once. The card is the one of the shopper who won it, or with `member_code` (the desk typed the one on
+    the winner's card: a prize won in a sign-in window whose shopper id she no longer has) that member's, the
+    code checked on the desk account `by`'s budget of wrong codes. The answer's status: the keeper's (Granted),
+    or ALREADY (credited or handed out before), NO_KEEPER (no app keeps points: the desk hands it out) or
+    EXPIRED. `nonce`: the desk form's (store.redeem)."""
     if voucher.state != "issued":
-        return "ALREADY"
+        return Granted("ALREADY")
     if time.time() >= game.redeem_until:
-        return "EXPIRED"
+        return Granted("EXPIRED")
     keeper = points()
     if keeper is None:
-        return "NO_KEEPER"
-    granted = keeper.grant(venue, voucher.client, won.value, f"games:{voucher.code}", GRANT_NOTE)
-    if not granted.done:
-        return granted.status
-    store().redeem(venue, voucher.zone, voucher.code, by="membership", state="credited", nonce=nonce)
-    return granted.status
+        return Granted("NO_KEEPER")
+    reference = f"games:{voucher.code}"
+    granted = (keeper.grant(venue, voucher.client, won.value, reference, GRANT_NOTE) if member_code is None else
+               keeper.grant_to_code(venue, member_code, won.value, reference, GRANT_NOTE, by))
+    if granted.done:
+        store().redeem(venue, voucher.zone, voucher.code, by="membership", state="credited", nonce=nonce)
+    return granted
 
 
 def _own_voucher(venue: str, code: str):
@@ -194,11 +230,13 @@ def _prize_page(venue: str, code: str, error: str | None = None, status: int = 2
     venue_map = venue_or_404(venue)
     voucher, game, won = _own_voucher(venue, code)
     zh = is_zh()
+    keeper = points()
     return render_template(
         "games/prize.html", venue=venue_map, zone=venue_map.zone(voucher.zone), voucher=voucher, game=game,
         prize=won, value=prize_value(won, zh), code=show_code(voucher.code), zh=zh, now=time.time(),
         new=request.args.get("new") == "1", desk=desk(zone_app_config(APP, venue, voucher.zone)),
-        points_to_card=points() is not None, shopper_token=current_shopper_token(), error=error,
+        points_to_card=keeper is not None, shopper_token=current_shopper_token(), error=error,
+        member_here=keeper is not None and keeper.balance(venue, voucher.client) is not None,
     ), status
 
 
@@ -213,9 +251,11 @@ def credit(venue: str, code: str):
     voucher, game, won = _own_voucher(venue, code)
     if won.kind != "points":
         abort(404, _("No such prize in your prizes."))
-    outcome = credit_points(venue, voucher, game, won)
+    outcome = credit_points(venue, voucher, game, won).status
     if outcome == "NO_ACCOUNT":
-        return _prize_page(venue, code, _("You are not a member yet: join the membership card first (see Me)."), 409)
+        where = desk(zone_app_config(APP, venue, voucher.zone))
+        return _prize_page(venue, code, _("This browser has no membership card yet: join the card here (see Me), or "
+                                          "show the prize code and your card at %(desk)s.", desk=where), 409)
     if outcome == "EXPIRED":
         return _prize_page(venue, code, _("This prize could only be collected until its deadline."), 410)
     return redirect(shopper_url("games.prize", venue=venue, code=voucher.code, **lang_arg()), code=303)

@@ -25,9 +25,13 @@ source's token, which has only `ingest`, gets 403).
        409 {"error", "field": "receipt_id"} its member has erased their membership (nothing to take back)
 
     POST /api/v1/venues/<venue>/membership/identify      {"member_code": "..."}
-    -> 200 {"member", "tier", "points"}; 404 no such member; 422 wrong or stale code; 429 (Retry-After) this
-       token's wrong codes are spent (30 per 10 minutes per token label; a right code is free), or wrong codes
-       from several tokens and consoles brake this member for 10 minutes (one caller's never do)
+    -> 200 {"member", "tier", "points"}; 404 no such member; 422 {"error": "member_code has expired...",
+       "field": "member_code"} a code the member was shown in the last hour (ask her to refresh the card; it
+       counts for nothing); 422 {"error": "member_code is wrong...", "field": "member_code"} any other code;
+       429 (Retry-After) this token's wrong codes are spent: 3 for one member number stop it for that number,
+       wrong codes for 15 numbers for any other number (per token label, 10 minutes; a right or expired code is
+       free), or wrong codes from several tokens and consoles brake this member for 10 minutes (one caller's
+       never do)
 
     POST /api/v1/venues/<venue>/membership/wechat-links  {"member_code": "...", "openid": "o..."}
     The mall's mini-program, once the member authorised WeChat Pay's 智慧商圈 points service there: the member's
@@ -60,6 +64,8 @@ api_bp = Blueprint("membership_api", __name__, url_prefix="/api/v1/venues/<venue
 SCOPE = api_scope("membership")  # tokens for this API: issue-token ... --scope membership
 IDEM_MAX = 128
 OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
+# What a POS shows or matches on: the member's card is open but not fresh (her page did not update), not a guess
+STALE_ERROR = "member_code has expired: ask the member to refresh the card (codes change every 30 seconds)"
 
 
 def _object() -> dict:
@@ -106,13 +112,18 @@ def _identify(venue: str, raw_code, source: str, *, receipt_known: bool = False)
     if status == "SPENT":  # this token's wrong codes are spent: nothing was judged
         raise ApiError(429, f"too many wrong member codes from this token; try again in {wait} seconds",
                        "member_code", headers=[("Retry-After", str(wait))])
+    if status == "SPENT_MEMBER":
+        raise ApiError(429, f"too many wrong codes for this member number from this token; try again in {wait} "
+                            "seconds", "member_code", headers=[("Retry-After", str(wait))])
     if status == "NO_MEMBER":
         raise ApiError(404, "no member has this member number", "member_code")
     if status == "LOCKED":
         raise ApiError(429, "too many wrong codes for this member; try again in 10 minutes", "member_code",
                        headers=[("Retry-After", str(wait))])
+    if status == "STALE":  # an old code of this member: nothing counted
+        raise ApiError(422, STALE_ERROR, "member_code")
     if status == "WRONG":
-        raise ApiError(422, "member_code is wrong or has expired (codes change every 30 seconds)", "member_code")
+        raise ApiError(422, "member_code is wrong (or more than an hour old)", "member_code")
     return member_id
 
 

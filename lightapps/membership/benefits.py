@@ -1,17 +1,24 @@
 """Membership's side of two platform capabilities (portal/apps/capabilities.py): "points" (the balance, a
-grant such as a game's prize, points redeemed for something another app sells, e.g. a parking fee, and given
-back when it did not happen) and "agreements" (the member's payment agreement). Every change is one Lua
-script on the member's keys (the venue's slot)."""
+grant such as a game's prize, to the shopper's card or to the card whose rotating member code a desk typed,
+points redeemed for something another app sells, e.g. a parking fee, and given back when it did not happen, a
+stable key for the member) and "agreements" (the member's payment agreement). Every change is one Lua script on
+the member's keys (the venue's slot)."""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
-from lightapps.membership.store import MemberKeys, MemberStore, event_kind
+from core.security import keyed_hash
+from lightapps.membership.codes import BadMemberCode, parse_member_code
+from lightapps.membership.store import Caller, MemberKeys, MemberStore, event_kind
+from portal.apps import registry
 from portal.apps.capabilities import Granted, PaymentAgreement
+from portal.apps.views import zones_running
 
 REDEMPTION_KEEP_S = 400 * 86400
+MEMBER_KEY_PURPOSE = b"mallportal member key for other apps"  # PHONE_KEY's sub-key for member_key
 
 
 class BenefitKeys(MemberKeys):
@@ -71,8 +78,31 @@ class MemberBenefitStore:
         member = self.members.for_client(venue, client)
         return None if member is None else member.points
 
+    def member_key(self, venue: str, client: str) -> str | None:
+        member = self.members.for_client(venue, client)
+        if member is None:
+            return None
+        return keyed_hash(self.members.phone_key, MEMBER_KEY_PURPOSE, f"{venue}:{member.id}", length=32)
+
+    def signup_endpoint(self, venue: str) -> str | None:
+        app = registry.get("membership")  # this package's declaration, which imports this module
+        return "membership.card" if app is not None and zones_running(app, venue) else None
+
     def grant(self, venue: str, client: str, amount: int, reference: str, source: str) -> Granted:
         return self.members.grant_points(venue, client, int(amount), reference, source)
+
+    def grant_to_code(self, venue: str, member_code: str, amount: int, reference: str, source: str,
+                      caller: str) -> Granted:
+        """The code judged by MemberStore.identify, as the till's (console.py) on the account's budget."""
+        try:
+            member_id, code = parse_member_code(member_code, venue)
+        except BadMemberCode:
+            return Granted("BAD_CODE")
+        found = self.members.identify(venue, member_id, code, Caller("account", caller))
+        if found.member is None:
+            return Granted(found.status, retry_after_s=found.retry_after_s)
+        granted = self.members.grant_to_member(venue, found.member.id, int(amount), reference, source)
+        return replace(granted, member=self.members.audit_ref(found.member.id))
 
     def redeem(self, venue: str, client: str, points: int, ref: str, what: str) -> bool:
         member_id = self._member_id(venue, client)

@@ -6,7 +6,8 @@ full-width digits), read in the venue's region; the result is E.164 (`+861380013
 Rotating member code (shown as a QR and as a short code at the till): TOTP-like (RFC 6238 shape),
 HMAC-SHA1 over the 30-second time step keyed with the member's own secret, truncated to 6 digits.
 Short code `<member number>-<6 digits>`; QR payload `MPM1:<venue>:<member>:<6 digits>`. A till accepts
-the code of the current step and the steps either side (clock skew, a slow scan)."""
+the code of the current step and the steps either side (clock skew, a slow scan); a code of the hour before is
+"expired" (a card page left open, a screenshot), not a wrong code (`judge_code`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ from portal.apps.locale import PhoneNumberError, parse_phone
 STEP_S = 30
 DIGITS = 6
 SKEW_STEPS = 1
+# How far back a code the member was shown still reads as "expired: refresh the card" rather than "wrong": a card
+# page left open in a pocket or a background tab, a screenshot. Knowing an old code proves and grants nothing
+# (HMAC: no later code follows from it), and a guess lands in this window 1 time in 10**6 / RECENT_STEPS.
+RECENT_STEPS = 120
 QR_PREFIX = "MPM1"
 MEMBER_ID = re.compile(r"^[1-9][0-9]{5,11}$")
 _SHORT = re.compile(r"^([1-9][0-9]{5,11})[\s-]?([0-9]{6})$")
@@ -109,7 +114,22 @@ def parse_member_code(raw: str | None, venue: str) -> tuple[str, str]:
 def code_matches(secret_hex: str, code: str, now: float, skew: int = SKEW_STEPS) -> bool:
     """True if `code` is the code of the current step or of a step within `skew` of it."""
     step = step_of(now)
+    return _matches_any(secret_hex, code, range(step - skew, step + skew + 1))
+
+
+def judge_code(secret_hex: str, code: str, now: float) -> str:
+    """The verdict on a member's code: OK (code_matches), STALE (the code of one of the RECENT_STEPS steps before
+    those accepted) or WRONG."""
+    if code_matches(secret_hex, code, now):
+        return "OK"
+    oldest_accepted = step_of(now) - SKEW_STEPS
+    stale = _matches_any(secret_hex, code, range(oldest_accepted - RECENT_STEPS, oldest_accepted))
+    return "STALE" if stale else "WRONG"
+
+
+def _matches_any(secret_hex: str, code: str, steps: range) -> bool:
+    """Every step compared, in constant time: how long it takes tells nothing of which step matched."""
     ok = False
-    for s in range(step - skew, step + skew + 1):
+    for s in steps:
         ok |= hmac.compare_digest(totp(secret_hex, s), code)
     return ok

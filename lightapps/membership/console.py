@@ -4,8 +4,9 @@ no POS integration (the receipt counts once, exactly like the POS API; the store
 recorded by hand is capped (MANUAL_MAX_AMOUNT a receipt) and its points are counted per account and per zone
 and day (the "membership.manual" budgets): over either, 422 or 429 and nothing is recorded. A zone that does
 not run the card gets 403: its owner may not see members or add points (and only the venue's operator turns the
-card on in a zone: LightApp.operator_assigns). Wrong codes count per account (MemberStore.identify): an account
-that guesses is stopped, the member's card is not."""
+card on in a zone: LightApp.operator_assigns). Wrong codes count per account and member number (MemberStore.identify):
+an account that guesses is stopped, the member's card is not; an expired code (the member's page did not update)
+counts for nothing."""
 
 from __future__ import annotations
 
@@ -67,17 +68,24 @@ def _member_from_code(venue: str, raw: str):
     except BadMemberCode:
         return None, (400, _("A member code looks like 100001-123456 (or scan the card's QR code)."), {})
     status, member, wait = _store().identify(venue, member_id, code, Caller("account", g.account.username))
-    if status == "SPENT":  # this account's wrong codes are spent: nothing was judged
-        return None, (429, _("Too many wrong member codes from this account.") + " " + wait_text(wait),
-                      {"Retry-After": str(wait)})
-    if status == "NO_MEMBER":
-        return None, (404, _("No member has the number %(id)s.", id=member_id), {})
+    return (member, None) if status == "OK" else (None, _refusal(status, member_id, wait))
+
+
+def _refusal(status: str, member_id: str, wait: int) -> tuple[int, str, dict]:
+    """What the till is told of a code MemberStore.identify did not take: (HTTP status, message, headers)."""
+    retry = {"Retry-After": str(wait)}
+    if status in ("SPENT", "SPENT_MEMBER"):  # this account's wrong codes are spent (SPENT_MEMBER: for this number
+        # only, other members' cards still work here): nothing was judged
+        spent = (_("Too many wrong member codes from this account.") if status == "SPENT"
+                 else _("Too many wrong codes for member %(id)s from this account.", id=member_id))
+        return 429, spent + " " + wait_text(wait), retry
     if status == "LOCKED":
-        return None, (429, _("Too many wrong codes for this member; try again in 10 minutes."),
-                      {"Retry-After": str(wait)})
-    if status == "WRONG":
-        return None, (422, _("This code is wrong or has expired: ask the shopper to refresh the card."), {})
-    return member, None
+        return 429, _("Too many wrong codes for this member; try again in 10 minutes."), retry
+    if status == "NO_MEMBER":
+        return 404, _("No member has the number %(id)s.", id=member_id), {}
+    if status == "STALE":  # her page did not update: not a wrong code
+        return 422, _("This code has expired: ask the shopper to refresh the card and show the new code."), {}
+    return 422, _("This code is wrong or has expired: ask the shopper to refresh the card."), {}
 
 
 @console_bp.post("/check")

@@ -18,7 +18,8 @@ Keys (venue `v`; membership is mall-wide):
                                            history words it in the page's language, views.ledger_text)
   mp:{v}:member:phone:<phone#>             STRING member id
   mp:{v}:member:client:<client>            STRING member id (this shopper/device is that member)
-  mp:{v}:member:otp:<phone#>               HASH hash of the sent code, client, sent_at, attempts (TTL 5 min)
+  mp:{v}:member:otp:<phone#>               HASH hash of the sent code, client, sent_at, attempts (TTL 5 min);
+                                           done once the code was right (then TTL VERIFIED_KEEP_S)
   mp:{v}:member:pending:<client>           STRING the phone (sealed) this shopper is verifying (TTL 5 min)
   mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, refunded (fen,
                                            points), times (TTL RECEIPT_KEEP_S from the purchase; erasure blanks
@@ -27,7 +28,8 @@ Keys (venue `v`; membership is mall-wide):
                                            with the fen asked and the points taken back)
   mp:{v}:member:codefails:<id>             HASH caller -> wrong member codes that caller (a console account, an
                                            API token) typed/scanned for this member (TTL 10 min, renewed)
-  mp:{v}:member:callerfail:<kind>:<name>   INCR wrong member codes of one caller, any member (TTL 10 min, renewed)
+  mp:{v}:member:callerfails:<kind>:<name>  HASH member number -> wrong member codes one caller typed/scanned for it
+                                           (numbers not in use too; TTL 10 min, renewed)
   mp:{v}:member:wx:<openid>                STRING member id (the member's WeChat identity in the mall's app:
                                            WeChat Pay 智慧商圈 notifications name members by it)
   mp:{v}:member:wxtxn:<transaction id>     HASH refunded (fen) of one 智慧商圈 purchase
@@ -48,21 +50,29 @@ import redis
 from core.errors import N_, CatalogInputError
 from core.security import PhoneVault, keyed_hash
 from core.storage import VenueKeys
-from lightapps.membership.codes import MEMBER_ID, code_matches, hash_code, new_member_secret, new_verification_code
+from lightapps.membership.codes import MEMBER_ID, hash_code, judge_code, new_member_secret, new_verification_code
 from portal.apps.capabilities import Granted
 from portal.apps.erasure import blank_field, keys_matching
 
 MEMBER_BASE = 100_000
 CODE_TTL_S = 300  # a verification code is valid 5 minutes
 MAX_ATTEMPTS = 5  # wrong codes before that code is dead
+# A right code stays right this long for the shopper who typed it: a double tap on Verify, or a POST sent again,
+# binds her again (the same member) instead of answering "expired".
+VERIFIED_KEEP_S = 60
 RESEND_COOLDOWN_S = 30
 BINDING_TTL_S = 365 * 86400
 IDEM_TTL_S = 30 * 86400
 MALL_KEEP_S = 400 * 86400  # WeChat Pay reports a 智慧商圈 purchase's refunds for 30 days; kept as long as orders
-# Wrong rotating member codes, counted per caller (`Caller`): past its limit a caller gets no code judged for
-# 10 minutes after its last counted one. A console account types codes at one till; a POS token scans them for
-# every till of its system (stale screenshots): it gets more.
-CALLER_MAX_FAILURES = {"account": 10, "token": 30}
+# Wrong rotating member codes, counted per caller (`Caller`: a console account, an API token) and member number.
+# CALLER_MEMBER_MAX_FAILURES of them for one number stop that caller for that number only (a prankster's fake
+# card, a cashier's typos: the till still serves every other member); wrong codes for CALLER_MAX_MEMBERS numbers
+# stop it for every other number (a guesser spraying members: at most the product of the two guesses in all).
+# Either refusal judges nothing and lasts until 10 minutes after the caller's last counted wrong code. A console
+# account types codes at one till; a POS token scans them for every till of its system: it gets more numbers. A
+# code the member was shown in the hour before is "expired" (codes.judge_code) and counts for nothing.
+CALLER_MEMBER_MAX_FAILURES = 3
+CALLER_MAX_MEMBERS = {"account": 5, "token": 15}
 # The brake on guessing one member's code from several callers at once: the member is refused to every caller
 # for 10 minutes once MAX_CODE_FAILURES wrong codes for it came from at least BRAKE_CALLERS callers. Never one
 # caller's doing: a till that types wrong codes must not lock the member's card at every other till.
@@ -149,7 +159,9 @@ class MemberKeys(VenueKeys):
         return self.key("member", "codefails", member_id)
 
     def caller_failures(self, caller_id: str) -> str:
-        return self.key("member", "callerfail", caller_id)
+        """A hash; a new name, not `callerfail` (earlier versions' STRING counter, gone 10 minutes after an
+        upgrade)."""
+        return self.key("member", "callerfails", caller_id)
 
     def seeded(self) -> str:
         return self.key("member", "seeded")
@@ -194,10 +206,16 @@ redis.call('SET', KEYS[2], ARGV[6], 'EX', tonumber(ARGV[4]))
 return {'OK'}
 """
 
-# KEYS: otp, pending.  ARGV: code hash, client, max attempts.
+# KEYS: otp, pending.  ARGV: code hash, client, max attempts, keep s once right.
+# A right code marks the code done and keeps it, and the shopper's pending phone, VERIFIED_KEEP_S: the same code
+# again from her is right again (a double tap's second POST may come before the first has bound her).
 VERIFY_LUA = """
-local f = redis.call('HMGET', KEYS[1], 'hash', 'client', 'attempts', 'locked')
+local f = redis.call('HMGET', KEYS[1], 'hash', 'client', 'attempts', 'locked', 'done')
 if not f[1] or f[2] ~= ARGV[2] then return {'EXPIRED'} end
+if f[5] then
+  if f[1] == ARGV[1] then return {'OK'} end
+  return {'EXPIRED'}
+end
 if f[4] then return {'TOO_MANY'} end
 if f[1] ~= ARGV[1] then
   local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
@@ -207,8 +225,9 @@ if f[1] ~= ARGV[1] then
   end
   return {'WRONG', tostring(tonumber(ARGV[3]) - attempts)}
 end
-redis.call('DEL', KEYS[1])
-redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'done', '1')
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 return {'OK'}
 """
 
@@ -329,33 +348,37 @@ return {'OK', tostring(bal)}
 """
 
 
-# A rotating member code at a till, judged in Python (`matched`) and answered here, in one step with the counts:
-# refused while the caller's wrong codes are spent or several callers' wrong codes brake the member; else a
-# wrong code counts for the caller and for the member. Guesses sent at once are answered one at a time: a right
-# one passes only while fewer than the caller's limit were counted before it.
+# A rotating member code at a till, judged in Python (`verdict`, codes.judge_code) and answered here, in one step
+# with the counts: refused while the caller's wrong codes for this number, or for as many numbers as it may try,
+# are spent, or while several callers' wrong codes brake the member; else a wrong code counts for the caller (under
+# the number) and for the member. An expired code (STALE) counts for nothing. Guesses sent at once are answered one
+# at a time: a right one passes only while the caller's limits were not reached before it.
 # A member number that does not exist counts as a caller's wrong code too (else a spent caller could still tell
-# numbers in use from the rest). KEYS: member's codefail, caller's callerfail.  ARGV: caller id, matched
-# ('1'|'0'), caller max, member max, brake callers, window s, the member exists ('1'|'0').  Returns {status,
-# seconds until a refusal ends (SPENT, LOCKED)}.
+# numbers in use from the rest; the refusals come before the member is looked at). KEYS: member's codefails,
+# caller's callerfails.  ARGV: caller id, verdict (OK | STALE | WRONG), numbers the caller may get wrong, wrong
+# codes per number, member max, brake callers, window s, the member exists ('1'|'0'), member number.  Returns
+# {status, seconds until a refusal ends (SPENT, SPENT_MEMBER, LOCKED)}.
 IDENTIFY_LUA = """
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then
-  return {'SPENT', redis.call('TTL', KEYS[2])}
+local mine = tonumber(redis.call('HGET', KEYS[2], ARGV[9]) or '0')
+if mine >= tonumber(ARGV[4]) then return {'SPENT_MEMBER', redis.call('TTL', KEYS[2])} end
+if mine == 0 and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return {'SPENT', redis.call('TTL', KEYS[2])} end
+local function count_for_caller()
+  redis.call('HINCRBY', KEYS[2], ARGV[9], 1)
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[7]))
 end
-if ARGV[7] == '0' then
-  redis.call('INCR', KEYS[2])
-  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
+if ARGV[8] == '0' then
+  count_for_caller()
   return {'NO_MEMBER', 0}
 end
-if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) then
   local total = 0
   for _, n in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber(n) end
-  if total >= tonumber(ARGV[4]) then return {'LOCKED', redis.call('TTL', KEYS[1])} end
+  if total >= tonumber(ARGV[5]) then return {'LOCKED', redis.call('TTL', KEYS[1])} end
 end
-if ARGV[2] == '1' then return {'OK', 0} end
-redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
+if ARGV[2] ~= 'WRONG' then return {ARGV[2], 0} end
+count_for_caller()
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))
 return {'WRONG', 0}
 """
 
@@ -451,7 +474,7 @@ class Member:
 
 class Caller(NamedTuple):
     """Who checks a member code at a till: `kind` "account" (a console account, by username) or "token" (an API
-    token, by its label); each has its own count of wrong codes (CALLER_MAX_FAILURES)."""
+    token, by its label); each has its own count of wrong codes (CALLER_MEMBER_MAX_FAILURES, CALLER_MAX_MEMBERS)."""
 
     kind: str
     name: str
@@ -461,16 +484,17 @@ class Caller(NamedTuple):
         return f"{self.kind}:{self.name}"
 
     @property
-    def max_failures(self) -> int:
-        return CALLER_MAX_FAILURES[self.kind]
+    def max_members(self) -> int:
+        return CALLER_MAX_MEMBERS[self.kind]
 
 
 class Identified(NamedTuple):
-    """A member code checked at a till: status OK | WRONG | NO_MEMBER | SPENT | LOCKED (MemberStore.identify)."""
+    """A member code checked at a till: status OK | STALE | WRONG | NO_MEMBER | SPENT | SPENT_MEMBER | LOCKED
+    (MemberStore.identify)."""
 
     status: str
     member: Member | None = None
-    retry_after_s: int = 0  # SPENT, LOCKED: seconds until the refusal ends
+    retry_after_s: int = 0  # SPENT, SPENT_MEMBER, LOCKED: seconds until the refusal ends
 
 
 @dataclass(frozen=True)
@@ -600,13 +624,15 @@ class MemberStore:
 
     def verify(self, venue: str, phone: str, client: str, code: str, now: float | None = None) -> VerifyResult:
         """Check the code this shopper got for this phone; on success the shopper becomes the member
-        of that phone (a new member, or the existing one coming back on a new device)."""
+        of that phone (a new member, or the existing one coming back on a new device). The same right code
+        from her again within VERIFIED_KEEP_S is right again (a double tap: the same member, not created)."""
         keys = MemberKeys(venue)
         code = (code or "").strip().replace(" ", "")
         if not re.fullmatch(r"[0-9]{6}", code):
             code = "x"  # can never match; still counts as an attempt
         status, *rest = self._verify(keys=[keys.otp(self.vault.hashed(phone)), keys.pending(client)],
-                                     args=[hash_code(self.secret, phone, code), client, MAX_ATTEMPTS])
+                                     args=[hash_code(self.secret, phone, code), client, MAX_ATTEMPTS,
+                                           VERIFIED_KEEP_S])
         status = _s(status)
         if status == "WRONG":
             return VerifyResult("WRONG", attempts_left=int(_s(rest[0])))
@@ -703,18 +729,20 @@ class MemberStore:
 
     def identify(self, venue: str, member_id: str, code: str, caller: Caller,
                  now: float | None = None) -> Identified:
-        """OK (with the member) if `code` is the member's current code (±1 step); else WRONG, NO_MEMBER, SPENT
-        (this caller's wrong codes are spent: nothing judged) or LOCKED (wrong codes from several callers brake
-        this member), the last two with the seconds until they end. A wrong code counts for its caller only:
-        one caller's guesses stop that caller, never the member's card at other tills."""
+        """OK (with the member) if `code` is the member's current code (±1 step); STALE if it was the member's code
+        in the hour before (ask her to refresh the card; it counts for nothing); else WRONG, NO_MEMBER, SPENT (this
+        caller's wrong codes are spent for every number it has not tried: nothing judged), SPENT_MEMBER (the same
+        for this number) or LOCKED (wrong codes from several callers brake this member), the last three with the
+        seconds until they end. A wrong code counts for its caller only: one caller's guesses stop that caller,
+        never the member's card at other tills."""
         now = time.time() if now is None else now
         member = self.get(venue, member_id)
         keys = MemberKeys(venue)
-        matched = member is not None and code_matches(member.secret, code, now)
+        verdict = judge_code(member.secret, code, now) if member is not None else "WRONG"
         status, wait = self._identify(
             keys=[keys.code_failures(member_id), keys.caller_failures(caller.id)],
-            args=[caller.id, "1" if matched else "0", caller.max_failures, MAX_CODE_FAILURES, BRAKE_CALLERS,
-                  CODE_FAILURE_WINDOW_S, "1" if member is not None else "0"])
+            args=[caller.id, verdict, caller.max_members, CALLER_MEMBER_MAX_FAILURES, MAX_CODE_FAILURES,
+                  BRAKE_CALLERS, CODE_FAILURE_WINDOW_S, "1" if member is not None else "0", member_id])
         status, wait = _s(status), int(wait)
         return Identified(status, member if status == "OK" else None, max(wait, 1) if wait else 0)
 
@@ -737,11 +765,15 @@ class MemberStore:
                      now: float | None = None) -> Granted:
         """A points grant (the "points" capability, portal/apps/capabilities.py): onto the card of the member
         this shopper is, once per reference; NO_ACCOUNT when the shopper is not a member (yet)."""
-        keys = MemberKeys(venue)
-        member_id = self.db.get(keys.client(client)) if client else None
+        member_id = self.db.get(MemberKeys(venue).client(client)) if client else None
         if member_id is None:
             return Granted("NO_ACCOUNT")
-        member_id = member_id.decode()
+        return self.grant_to_member(venue, member_id.decode(), points, reference, note, now)
+
+    def grant_to_member(self, venue: str, member_id: str, points: int, reference: str, note: str,
+                        now: float | None = None) -> Granted:
+        """As grant_points, onto this member's card (one a desk identified by her member code)."""
+        keys = MemberKeys(venue)
         now = time.time() if now is None else now
         status, *rest = self._grant(keys=[keys.grant(reference), keys.member(member_id), keys.ledger(member_id)],
                                     args=[member_id, int(points), repr(now), reference, note, event_kind(reference)])

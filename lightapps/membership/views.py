@@ -2,8 +2,10 @@
 rotating QR and short code, points and tier, the points history.
 
 Every link and form carries the shopper's `c` token (the iOS captive mini-browser keeps no cookies);
-each POST answers with a 303 to a GET page. The card page refreshes itself (meta refresh, no
-JavaScript) when its code rotates."""
+each POST answers with a 303 to a GET page. The card page reloads itself when its code rotates: with JavaScript,
+templates/_auto_refresh.html (it says so, with a control to stop it); without, a <meta> refresh inside <noscript>
+(the code is the page's purpose, and a till takes a code for a minute at most). A shopper who is a member already
+(a second tap on Verify, an old tab) is sent to her card, and no code is sent again."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from lightapps.membership.codes import (
     totp,
 )
 from lightapps.membership.sender import SendError, get_sender
-from lightapps.membership.store import MemberStore, spend_for
+from lightapps.membership.store import VERIFIED_KEEP_S, Member, MemberStore, spend_for
 from portal.apps.bilingual import pick_from
 from portal.apps.budgets import spend_budget
 from portal.apps.locale import venue_locale
@@ -78,7 +80,7 @@ def _member_page(venue: str, zone: str | None = None):
     refresh_in = seconds_left(now)
     response = current_app.make_response(render_template(
         "membership/card.html", venue=venue_map, member=member, zh=is_zh(), headline=headline,
-        qr=qr_svg(qr_payload(venue, member.id, code)),
+        qr=qr_svg(qr_payload(venue, member.id, code)), reload_s=refresh_in + 1,
         short_code=short_code(member.id, code), refresh_in=refresh_in, masked_phone=mask_phone(member.phone),
         next_spend=cny(spend_for(member.next_tier[1])) if member.next_tier else "",
         welcome=request.args.get("welcome"), shopper_token=shopper_token(shopper),
@@ -86,6 +88,27 @@ def _member_page(venue: str, zone: str | None = None):
     ))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _to_card(venue: str, welcome: str | None = None):
+    extra = {"welcome": welcome} if welcome else {}
+    return redirect(shopper_url("membership.card", venue=venue, **extra, **lang_arg()), code=303)
+
+
+def _welcome(member: Member | None, created: bool) -> str:
+    """The card's welcome line after a right code: "new" also for the answer to a second tap on Verify that came
+    after her first had made her a member (created by the other request)."""
+    joined_now = member is not None and time.time() - member.created_at < VERIFIED_KEEP_S
+    return "new" if created or joined_now else "back"
+
+
+def _card_if_member(venue: str, shopper, *, welcome: bool = False):
+    """A 303 to her card when this shopper is a member already (a second tap, a POST sent again, an old tab or the
+    back button), else None: nothing is verified or sent again."""
+    member = store().for_client(venue, shopper.client)
+    if member is None:
+        return None
+    return _to_card(venue, _welcome(member, False) if welcome else None)
 
 
 @bp.get("/zone/<zone>/member")
@@ -121,6 +144,8 @@ def _send_code(venue: str, venue_map, shopper, phone: str):
 def signup(venue: str):
     venue_map = venue_or_404(venue)
     shopper = shopper_for_venue(venue)
+    if (card_page := _card_if_member(venue, shopper)) is not None:
+        return card_page
     raw = request.form.get("phone", "")[:64]
     try:
         phone = normalize_phone(raw, venue_locale(venue).phone_region)
@@ -134,6 +159,8 @@ def signup(venue: str):
 def resend(venue: str):
     venue_map = venue_or_404(venue)
     shopper = shopper_for_venue(venue)
+    if (card_page := _card_if_member(venue, shopper)) is not None:
+        return card_page
     phone = store().pending_phone(venue, shopper.client)
     if phone is None:
         return _signup_page(venue_map, shopper, status=410, error=_("That code has expired; enter your number again."))
@@ -154,8 +181,8 @@ def verify_form(venue: str):
     venue_map = venue_or_404(venue)
     shopper = shopper_for_venue(venue)
     phone = store().pending_phone(venue, shopper.client)
-    if phone is None:
-        return redirect(shopper_url("membership.card", venue=venue, **lang_arg()), code=303)
+    if phone is None or store().for_client(venue, shopper.client) is not None:
+        return _to_card(venue)
     return _verify_page(venue_map, shopper, phone)
 
 
@@ -163,6 +190,8 @@ def verify_form(venue: str):
 def verify(venue: str):
     venue_map = venue_or_404(venue)
     shopper = shopper_for_venue(venue)
+    if (card_page := _card_if_member(venue, shopper, welcome=True)) is not None:
+        return card_page
     members = store()
     phone = members.pending_phone(venue, shopper.client)
     if phone is None:
@@ -174,8 +203,7 @@ def verify(venue: str):
         member = result.member
         record_event(APP, "member_join" if result.created else "member_login", venue, shopper,
                      member=member.id if member else None, tier=member.tier[0] if member else None)
-        welcome = {"welcome": "new" if result.created else "back"}
-        return redirect(shopper_url("membership.card", venue=venue, **welcome, **lang_arg()), code=303)
+        return _to_card(venue, _welcome(member, result.created))
     if result.status == "WRONG":
         return _verify_page(venue_map, shopper, phone, status=400, typed=typed, error=_(
             "That code is not right. %(n)d tries left.", n=result.attempts_left))

@@ -6,8 +6,9 @@ An app that keeps something names it in its declaration: `LightApp(provides={"po
 app's store (`portal/apps/platform.py`). An app that needs it asks `capability("points")`, which is None
 when no loaded app provides it (the asker falls back: a voucher at the desk, no points to redeem).
 
-  points      a member's points: the balance, grant (a game's prize), redeem for something another app sells
-              and restore it when that did not happen (membership)
+  points      a member's points: the balance, grant (a game's prize) to a shopper's card or to the card whose
+              rotating member code a desk typed, redeem for something another app sells and restore it when
+              that did not happen; a stable key naming the member without her number (membership)
   agreements  a member's payment agreement with a provider ("leave first, pay after") (membership)
   vouchers    a shopper's coupons that another app may take as a discount (coupons): listed for a use
               ("parking"), held while an order is paid, then redeemed or released, each once
@@ -32,8 +33,14 @@ NAMES = (POINTS, AGREEMENTS, VOUCHERS)
 
 @dataclass(frozen=True)
 class Granted:
-    status: str  # OK | ALREADY | NO_ACCOUNT (the shopper has nowhere to keep it yet: not a member)
+    # OK | ALREADY | NO_ACCOUNT (the shopper has nowhere to keep it yet: not a member). By member code
+    # (Points.grant_to_code), the code's checks as at a till: BAD_CODE (not a member code at all), NO_MEMBER (no
+    # member has its number), WRONG (wrong or stale), SPENT (the caller's wrong codes are spent) or LOCKED (wrong
+    # codes from several callers brake this member), the last two for `retry_after_s`.
+    status: str
     balance: int | None = None  # the shopper's balance after the grant, when the keeper knows it
+    member: str | None = None  # by member code: the member as the audit log names her (a keyed hash, no number)
+    retry_after_s: int = 0
 
     @property
     def done(self) -> bool:
@@ -44,8 +51,20 @@ class Points(Protocol):
     def balance(self, venue: str, client: str) -> int | None:
         """The member's points; None when this shopper is not a member."""
 
+    def member_key(self, venue: str, client: str) -> str | None:
+        """A stable key for the member this shopper is, the same on every device she signed in on (a keyed
+        hash: no member number, no phone); None when this shopper is not a member. For "per person" limits."""
+
+    def signup_endpoint(self, venue: str) -> str | None:
+        """The shopper page where one joins (it takes `venue`), or None when the venue runs no zone with it."""
+
     def grant(self, venue: str, client: str, amount: int, reference: str, source: str) -> Granted:
         """Add `amount` points, once per `reference` (e.g. "games:<prize code>")."""
+
+    def grant_to_code(self, venue: str, member_code: str, amount: int, reference: str, source: str,
+                      caller: str) -> Granted:
+        """As `grant`, onto the card of the member whose rotating member code (typed or scanned) a desk's console
+        account `caller` gives: the code is checked as at the till, on that account's budget of wrong codes."""
 
     def redeem(self, venue: str, client: str, points: int, ref: str, what: str) -> bool:
         """Take `points` at once (all or nothing; the same `ref` again, for the same points while still redeemed,

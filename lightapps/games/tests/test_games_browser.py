@@ -22,14 +22,15 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 
 @contextmanager
 def atrium_game(live_server, style: str, prize: str) -> Iterator[None]:
-    """The atrium lands on a game of `style` whose one prize (points) always wins; put back afterwards."""
+    """The atrium lands on a game of `style` whose one prize (a coupon: a game with points prizes is for members)
+    always wins; put back afterwards."""
     db = live_server.db()
     zone_apps = ZoneAppStore(db)
     before = zone_apps.get("demo", "atrium")
     today = datetime.now(BEIJING).date()
     form = {"title_en": f"Browser {style}", "style": style, "per_shopper": "5", "per_day": "5", "total": "50",
-            "last_day": (today + timedelta(days=1)).isoformat(), "p1_kind": "points", "p1_title_en": prize,
-            "p1_value": "50", "p1_odds": "100", "p1_stock": "50"}
+            "last_day": (today + timedelta(days=1)).isoformat(), "p1_kind": "coupon", "p1_title_en": prize,
+            "p1_value": "5", "p1_odds": "100", "p1_stock": "50"}
     games = GameStore(db)
     games.publish("demo", "atrium", parse_game(form, today), tz=BEIJING)
     zone_apps.set("demo", "atrium", "games", APP.default_config())
@@ -42,7 +43,7 @@ def atrium_game(live_server, style: str, prize: str) -> Iterator[None]:
 
 @pytest.mark.browser
 def test_shake_to_draw(iphone_page, live_server):
-    with atrium_game(live_server, "shake", "Shake points"):
+    with atrium_game(live_server, "shake", "Shake coupon"):
         page = iphone_page
         page.goto(f"{live_server.url}/v/demo/zone/atrium/games")
         assert page.locator("#odds .odds").first.inner_text() == "100%"
@@ -50,7 +51,7 @@ def test_shake_to_draw(iphone_page, live_server):
         page.wait_for_function("document.getElementById('shake-status').textContent.length > 0")
         page.evaluate(SHAKE)
         page.wait_for_selector("#prize-code")
-        assert "Shake points" in page.locator("#prize-title").inner_text()
+        assert "Shake coupon" in page.locator("#prize-title").inner_text()
         assert len(page.locator("#prize-code").inner_text().strip()) == 11
         assert "c=" in page.url
 
@@ -67,7 +68,7 @@ def scratch_row(page, box, y: float) -> None:
 def test_scratch_card_is_scratched_off_or_revealed_by_keyboard(iphone_page, live_server):
     """The prize (drawn on the server by the plain form post) is under a coating; one stroke is not enough,
     scratching most of it reveals the rest; on the next card, Enter on the summary reveals at once."""
-    with atrium_game(live_server, "scratch", "Scratch points"):
+    with atrium_game(live_server, "scratch", "Scratch coupon"):
         page = iphone_page
         page.goto(f"{live_server.url}/v/demo/zone/atrium/games")
         page.click("#draw-button")
@@ -80,7 +81,7 @@ def test_scratch_card_is_scratched_off_or_revealed_by_keyboard(iphone_page, live
             scratch_row(page, box, 6 + k * (box["height"] - 12) / 9)
         page.wait_for_selector("#scratch.revealed")
         assert page.locator("#scratch canvas").count() == 0
-        assert "Scratch points" in page.locator("#prize-title").inner_text()
+        assert "Scratch coupon" in page.locator("#prize-title").inner_text()
         assert len(page.locator("#prize-code").inner_text().strip()) == 11
 
         page.click("#back")

@@ -26,12 +26,19 @@ def venue_today():
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
+MEMBERS = {"alice": "+8613900000001", "bob": "+8613900000002", "carol": "+8613900000003"}
+
+
 @pytest.fixture
 def games(app, svc, demo):
-    """The atrium lands on the games app (its demo game is seeded); the store with a fixed roll."""
+    """The atrium lands on the games app (its demo game is seeded); the store with a fixed roll. The shoppers
+    alice, bob and carol are members (MEMBERS): a game with points prizes, as `publish`'s, is for members."""
     svc.zone_apps.set("demo", "atrium", "games", APP.default_config())
     store = app.extensions["light_app_stores"]["games"]
     store.randbelow = lambda n: 0  # the first prize, unless a test says otherwise
+    members = app.extensions["light_app_stores"]["membership"]
+    for client_id, phone in MEMBERS.items():
+        members.bind("demo", phone, client_id)
     return store
 
 
@@ -89,11 +96,12 @@ def test_demo_game_is_seeded_once_and_the_landing_shows_the_odds(app, client, sv
 
 def test_win_shows_the_code_and_the_prize_is_in_me(client, games, token):
     game = publish(games)
+    games.randbelow = lambda n: 2000  # the coupon
     resp = draw(client, game, token())
     assert resp.status_code == 303 and "/games/prize/" in resp.headers["Location"] and "c=" in resp.headers["Location"]
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     code = re.search(r'id="prize-code">([A-Z0-9-]+)<', page).group(1)
-    assert "You won!" in page and "200 points" in page and "membership card" in page
+    assert "You won!" in page and "Gift coupon" in page and "Show this code at the service desk" in page
     me = client.get(f"/v/demo/me?c={token()}").get_data(as_text=True)
     assert 'id="mine-games"' in me and code in me
     # Only its winner sees it.
@@ -369,7 +377,7 @@ def test_points_prizes_go_onto_the_membership_card_once(app, client, console, ga
     """Through the platform's points capability (portal/apps/capabilities.py), which the membership app provides."""
     members = app.extensions["light_app_stores"]["membership"]
     game = publish(games)
-    bob, _ = members.bind("demo", "+8613900002222", "bob")
+    bob = members.for_client("demo", "bob")
     resp = draw(client, game, token("bob"))  # a member wins: the points are on the card at once
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert 'id="state" class="credited"' in page
@@ -378,29 +386,30 @@ def test_points_prizes_go_onto_the_membership_card_once(app, client, console, ga
     code = re.search(r"/games/prize/([A-Z0-9]+)", resp.headers["Location"]).group(1)
     assert code not in client.get(f"/v/demo/me?c={token('bob')}").get_data(as_text=True)
 
-    # Not a member yet: the prize waits in Me with its button; joining and pressing it adds the points once.
-    resp = draw(client, game, token())
-    code = re.search(r"/games/prize/([A-Z0-9]+)", resp.headers["Location"]).group(1)
-    page = client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert 'id="credit-button"' in page and code[:5] in client.get(f"/v/demo/me?c={token()}").get_data(as_text=True)
+    # A prize not on a card (won before games with points prizes were for members only): it waits in Me with its
+    # button; joining and pressing it adds the points once.
+    code = games.draw("demo", "atrium", game.id, "erin", venue_today().isoformat()).code
+    page = client.get(f"/v/demo/games/prize/{code}?c={token('erin')}").get_data(as_text=True)
+    assert 'id="credit-button"' in page
+    assert code[:5] in client.get(f"/v/demo/me?c={token('erin')}").get_data(as_text=True)
     credit = f"/v/demo/games/prize/{code}/credit"
-    assert client.post(credit, data={"c": token()}).status_code == 409
+    assert client.post(credit, data={"c": token("erin")}).status_code == 409
     assert client.post(credit, data={"c": token("bob")}).status_code == 404  # not bob's prize
-    alice, _ = members.bind("demo", "+8613900001111", "alice")
-    assert client.post(credit, data={"c": token()}).status_code == 303
-    assert client.post(credit, data={"c": token()}).status_code == 303
-    assert members.get("demo", alice.id).points == alice.points + 200
+    erin, _ = members.bind("demo", "+8613900001111", "erin")
+    assert client.post(credit, data={"c": token("erin")}).status_code == 303
+    assert client.post(credit, data={"c": token("erin")}).status_code == 303
+    assert members.get("demo", erin.id).points == erin.points + 200
 
     # At the desk: the same step on the winner's behalf, once.
     console.login("events")
     csrf = console.csrf()
     assert client.post(f"{CONSOLE}/redeem", data={"csrf_token": csrf, "code": code}).status_code == 409
-    code = re.search(r"/games/prize/([A-Z0-9]+)", draw(client, game, token("carol")).headers["Location"]).group(1)
+    code = games.draw("demo", "atrium", game.id, "frank", venue_today().isoformat()).code
     assert client.post(f"{CONSOLE}/redeem", data={"csrf_token": csrf, "code": code}).status_code == 409
-    carol, _ = members.bind("demo", "+8613900003333", "carol")
+    frank, _ = members.bind("demo", "+8613900003333", "frank")
     pressed = {"csrf_token": csrf, "code": code, "nonce": "desk-form-0123456789"}
     for _ in range(2):  # pressed twice: told the same both times
         resp = client.post(f"{CONSOLE}/redeem", data=pressed)
         assert resp.status_code == 200 and "200 points added" in resp.get_data(as_text=True)
     assert client.post(f"{CONSOLE}/redeem", data={"csrf_token": csrf, "code": code}).status_code == 409
-    assert members.get("demo", carol.id).points == carol.points + 200
+    assert members.get("demo", frank.id).points == frank.points + 200

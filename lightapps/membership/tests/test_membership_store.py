@@ -14,11 +14,13 @@ import redis
 from lightapps.membership import codes
 from lightapps.membership.store import (
     BRAKE_CALLERS,
+    CALLER_MEMBER_MAX_FAILURES,
     CODE_FAILURE_WINDOW_S,
     CODE_TTL_S,
     MAX_ATTEMPTS,
     MAX_CODE_FAILURES,
     RESEND_COOLDOWN_S,
+    VERIFIED_KEEP_S,
     Caller,
     FieldError,
     MemberKeys,
@@ -80,6 +82,17 @@ def test_rotating_code_accepted_within_one_step_only():
     assert not codes.code_matches(secret, code, now - 60)
 
 
+def test_a_code_of_the_hour_before_is_expired_not_wrong():
+    secret = b"12345678901234567890".hex()  # fixed, so no old code happens to equal a recent one
+    now = 1_700_000_015.0
+    step = codes.step_of(now)
+    assert codes.judge_code(secret, codes.totp(secret, step - 1), now) == "OK"
+    assert codes.judge_code(secret, codes.totp(secret, step - 2), now) == "STALE"
+    assert codes.judge_code(secret, codes.totp(secret, step - 1 - codes.RECENT_STEPS), now) == "STALE"
+    assert codes.judge_code(secret, codes.totp(secret, step - 2 - codes.RECENT_STEPS), now) == "WRONG"
+    assert codes.judge_code(secret, codes.totp(secret, step + 2), now) == "WRONG"  # a code not shown yet
+
+
 def test_member_code_parsing():
     assert codes.parse_member_code("100001-123456", "demo") == ("100001", "123456")
     assert codes.parse_member_code(" 100001 123456 ", "demo") == ("100001", "123456")
@@ -122,8 +135,22 @@ def test_verify_with_the_right_code_creates_a_member_bound_to_the_shopper(store)
     assert store.for_client("demo", "alice") == result.member
     assert result.member.phone == PHONE and result.member.points == 0
     assert store.count("demo") == 1
-    # The code is used up.
-    assert store.verify("demo", PHONE, "alice", start.code).status == "EXPIRED"
+    # The code is used up: it binds no other shopper, and stays right for her only VERIFIED_KEEP_S (below).
+    assert store.verify("demo", PHONE, "mallory", start.code).status == "EXPIRED"
+    assert 0 < store.db.ttl(otp) <= VERIFIED_KEEP_S
+
+
+def test_a_right_code_sent_again_by_her_is_right_again(store):
+    """A double tap on Verify: the second POST may reach the store after the first made her a member, or before
+    the first has bound her: either way she is that member, once, and no wrong code is counted."""
+    start = store.start_verification("demo", PHONE, "alice")
+    first = store.verify("demo", PHONE, "alice", start.code)
+    again = store.verify("demo", PHONE, "alice", start.code)
+    assert again.ok and not again.created and again.member == first.member
+    assert store.count("demo") == 1 and store.for_client("demo", "alice") == first.member
+    wrong = "000000" if start.code != "000000" else "111111"
+    assert store.verify("demo", PHONE, "alice", wrong).status == "EXPIRED"  # a done code takes no more tries
+    assert store.verify("demo", PHONE, "alice", start.code).ok
 
 
 def test_wrong_code_counts_attempts_then_locks(store):
@@ -224,10 +251,15 @@ def test_concurrent_binds_of_one_phone_make_one_member(store, redis_url):
 # ---- rotating code at the till -------------------------------------------------------------------
 
 
+def _recent(m, now) -> set[str]:
+    """The member's accepted codes (the current step ±1) and those of the hour before (expired, not wrong)."""
+    step = codes.step_of(now)
+    return {codes.totp(m.secret, s) for s in range(step - codes.SKEW_STEPS - codes.RECENT_STEPS, step + 2)}
+
+
 def _wrong(m, now) -> str:
-    """A code that is none of the member's accepted ones (the current step ±1)."""
-    right = {codes.totp(m.secret, codes.step_of(now) + d) for d in (-1, 0, 1)}
-    return next(c for c in ("000000", "111111", "222222", "333333") if c not in right)
+    """A code that is none of the member's accepted or recently expired ones."""
+    return next(c for c in (f"{n:06d}" for n in range(0, 10**6, 111111)) if c not in _recent(m, now))
 
 
 POS, KOPI, PIXEL = Caller("token", "pos"), Caller("account", "kopi"), Caller("account", "pixel")
@@ -239,12 +271,12 @@ def test_identify_accepts_current_code_and_brakes_guessing(store):
     current = codes.totp(m.secret, codes.step_of(now))
     assert store.identify("demo", m.id, current, POS, now) == ("OK", m, 0)
     stale = codes.totp(m.secret, codes.step_of(now) - 3)
-    assert store.identify("demo", m.id, stale, POS, now) == ("WRONG", None, 0)
+    assert store.identify("demo", m.id, stale, POS, now) == ("STALE", None, 0)
     assert store.identify("demo", "999999", "123456", POS, now).status == "NO_MEMBER"
     # wrong codes from several callers (a distributed guess at this member): refused to every caller
-    per_caller = -(-MAX_CODE_FAILURES // BRAKE_CALLERS)
-    for n in range(BRAKE_CALLERS):
-        for _ in range(per_caller):
+    callers = max(BRAKE_CALLERS, -(-MAX_CODE_FAILURES // CALLER_MEMBER_MAX_FAILURES))
+    for n in range(callers):
+        for _ in range(CALLER_MEMBER_MAX_FAILURES):
             store.identify("demo", m.id, _wrong(m, now), Caller("account", f"guess{n}"), now)
     locked = store.identify("demo", m.id, current, POS, now)
     assert locked.status == "LOCKED" and locked.member is None and 0 < locked.retry_after_s <= CODE_FAILURE_WINDOW_S
@@ -252,25 +284,50 @@ def test_identify_accepts_current_code_and_brakes_guessing(store):
 
 
 def test_one_callers_wrong_codes_stop_it_and_never_lock_the_member_for_others(store, db):
+    """A fake card (a member number in use, a made-up code) scanned again and again stops that caller for that
+    number only; wrong codes for as many numbers as a caller may try stop it for every other number."""
     m, other = member(store), member(store, "+8613800138002", "bob")
     now = time.time()
     current = codes.totp(m.secret, codes.step_of(now))
-    for n in range(KOPI.max_failures):  # spread over members, as a guesser would
-        assert store.identify("demo", (m, other)[n % 2].id, _wrong(m, now), KOPI, now).status == "WRONG"
+    for _ in range(CALLER_MEMBER_MAX_FAILURES):
+        assert store.identify("demo", m.id, _wrong(m, now), KOPI, now).status == "WRONG"
     spent = store.identify("demo", m.id, current, KOPI, now)  # even a right code: nothing is judged
-    assert spent.status == "SPENT" and spent.member is None and 0 < spent.retry_after_s <= CODE_FAILURE_WINDOW_S
-    assert store.identify("demo", m.id, _wrong(m, now), KOPI, now).status == "SPENT"
+    assert spent.status == "SPENT_MEMBER" and spent.member is None and 0 < spent.retry_after_s <= CODE_FAILURE_WINDOW_S
+    assert store.identify("demo", other.id, codes.totp(other.secret, codes.step_of(now)), KOPI, now) == ("OK", other, 0)
+    for n in range(KOPI.max_members - 2):  # wrong codes for more numbers, as a guesser spraying members would
+        assert store.identify("demo", str(900001 + n), "123456", KOPI, now).status == "NO_MEMBER"
+    assert store.identify("demo", other.id, _wrong(other, now), KOPI, now).status == "WRONG"
+    # its numbers are spent: a number it has not tried gets nothing judged; one it tried once is still judged
+    assert store.identify("demo", "900999", "123456", KOPI, now).status == "SPENT"
+    assert store.identify("demo", other.id, codes.totp(other.secret, codes.step_of(now)), KOPI, now).status == "OK"
     # a second caller's typos do not make it several callers' guessing either
-    for _ in range(MAX_CODE_FAILURES):
+    for _ in range(CALLER_MEMBER_MAX_FAILURES):
         store.identify("demo", m.id, _wrong(m, now), POS, now)
     assert store.identify("demo", m.id, current, PIXEL, now) == ("OK", m, 0)
-    assert store.identify("demo", m.id, current, POS, now) == ("OK", m, 0)  # right codes are free
     keys = MemberKeys("demo")
-    assert db.get(keys.caller_failures(KOPI.id)) == str(KOPI.max_failures).encode()
+    assert db.hget(keys.caller_failures(KOPI.id), m.id) == str(CALLER_MEMBER_MAX_FAILURES).encode()
+    assert db.hlen(keys.caller_failures(KOPI.id)) == KOPI.max_members
     assert 0 < db.ttl(keys.caller_failures(KOPI.id)) <= CODE_FAILURE_WINDOW_S
-    assert db.hgetall(keys.code_failures(m.id)) == {b"account:kopi": str(KOPI.max_failures // 2).encode(),
-                                                    b"token:pos": str(MAX_CODE_FAILURES).encode()}
+    assert db.hgetall(keys.code_failures(m.id)) == {b"account:kopi": str(CALLER_MEMBER_MAX_FAILURES).encode(),
+                                                    b"token:pos": str(CALLER_MEMBER_MAX_FAILURES).encode()}
     assert 0 < db.ttl(keys.code_failures(m.id)) <= CODE_FAILURE_WINDOW_S
+
+
+def test_an_expired_code_of_the_member_is_told_apart_and_counts_for_nothing(store, db):
+    """Her card page did not update (no JavaScript, a pocket, a screenshot): the hour before the accepted codes is
+    STALE, as often as it is shown, and costs the caller nothing; older is a wrong code."""
+    m = member(store)
+    now = time.time()
+    step = codes.step_of(now)
+    oldest = step - codes.SKEW_STEPS - codes.RECENT_STEPS
+    for s in (step - 2, step - 3, oldest):
+        for _ in range(KOPI.max_members * CALLER_MEMBER_MAX_FAILURES + 1):
+            assert store.identify("demo", m.id, codes.totp(m.secret, s), KOPI, now) == ("STALE", None, 0)
+    keys = MemberKeys("demo")
+    assert not db.exists(keys.caller_failures(KOPI.id)) and not db.exists(keys.code_failures(m.id))
+    assert store.identify("demo", m.id, codes.totp(m.secret, step), KOPI, now) == ("OK", m, 0)
+    older = next(s for s in range(oldest - 1, oldest - 50, -1) if codes.totp(m.secret, s) not in _recent(m, now))
+    assert store.identify("demo", m.id, codes.totp(m.secret, older), KOPI, now).status == "WRONG"
 
 
 def test_guesses_sent_at_once_are_counted_one_at_a_time(store, redis_url):
@@ -279,18 +336,22 @@ def test_guesses_sent_at_once_are_counted_one_at_a_time(store, redis_url):
     m = member(store)
     now = time.time()
     guesser = Caller("account", "burst")
-    right = {codes.totp(m.secret, codes.step_of(now) + d) for d in (-1, 0, 1)}
-    guesses = [c for c in (f"{i:06d}" for i in range(210)) if c not in right][:200]
+    codes_tried = [c for c in (f"{i:06d}" for i in range(400)) if c not in _recent(m, now)]
+    # 4 guesses at each of 50 numbers: the member's and 49 not in use
+    numbers = [m.id] + [str(900001 + n) for n in range(49)]
+    guesses = [(numbers[i % 50], codes_tried[i]) for i in range(200)]
     barrier = threading.Barrier(50)
 
-    def guess(code: str) -> str:
+    def guess(number_code: tuple[str, str]) -> str:
         own = MemberStore(redis.Redis.from_url(redis_url), SECRET, PHONE_KEY)
         barrier.wait()
-        return own.identify("demo", m.id, code, guesser, now).status
+        return own.identify("demo", *number_code, guesser, now).status
 
     with ThreadPoolExecutor(50) as pool:
         answers = list(pool.map(guess, guesses))
-    assert answers.count("WRONG") == guesser.max_failures and answers.count("SPENT") == 200 - guesser.max_failures
+    judged = answers.count("WRONG") + answers.count("NO_MEMBER")
+    assert judged == guesser.max_members * CALLER_MEMBER_MAX_FAILURES
+    assert answers.count("SPENT") + answers.count("SPENT_MEMBER") == 200 - judged
 
 
 # ---- purchases and refunds ----------------------------------------------------------------------
@@ -383,7 +444,7 @@ def test_a_member_number_that_does_not_exist_counts_as_a_wrong_code(store, db):
     number in use from the rest (SPENT for both)."""
     m = member(store)
     now = time.time()
-    for n in range(KOPI.max_failures):
+    for n in range(KOPI.max_members):
         assert store.identify("demo", str(900001 + n), "123456", KOPI, now).status == "NO_MEMBER"
     assert store.identify("demo", "999999", "123456", KOPI, now).status == "SPENT"
     assert store.identify("demo", m.id, _wrong(m, now), KOPI, now).status == "SPENT"
