@@ -10,14 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import secrets
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CODE_LENGTH = 10
 QR_PREFIX = "MPC1"
 _TYPO = str.maketrans({"I": "1", "L": "1", "O": "0"})
-NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def new_code() -> str:
@@ -38,14 +36,6 @@ def format_code(code: str) -> str:
     return f"{code[:5]}-{code[5:]}"
 
 
-def new_nonce() -> str:
-    """The one-time token a till's redeem form carries: the same form again gets the first answer."""
-    return secrets.token_urlsafe(16)
-
-
-def read_nonce(raw: str | None) -> str | None:
-    """The form's one-time token, or None (none sent, or not one of ours: the form works as without one)."""
-    return raw if raw and NONCE.fullmatch(raw) else None
 
 
 def _signature(secret: str, venue: str, code: str) -> str:

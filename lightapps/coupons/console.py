@@ -17,14 +17,13 @@ from lightapps.coupons.codes import (
     ForgedCode,
     format_code,
     looks_like_qr,
-    new_nonce,
     normalize_code,
-    read_nonce,
     read_qr_payload,
 )
 from lightapps.coupons.store import CouponInputError, parse_new_coupon
 from lightapps.coupons.views import is_zh, store
 from portal.apps.locale import venue_locale, venue_today
+from portal.apps.once import new_nonce, read_nonce
 from portal.apps.views import format_time as fmt_time
 from portal.apps.views import record_event, zone_console_blueprint
 from portal.auth import audit

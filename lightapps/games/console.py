@@ -23,17 +23,16 @@ from lightapps.games import APP
 from lightapps.games.rules import (
     MAX_PRIZES,
     GameInputError,
-    new_nonce,
     normalize_code,
     parse_game,
     percent,
-    read_nonce,
     show_code,
 )
 from lightapps.games.views import credit_points, is_zh, prize_value, store
 from portal.apps.budgets import wait_text
 from portal.apps.capabilities import Granted, points
 from portal.apps.locale import venue_locale, venue_today
+from portal.apps.once import new_nonce, read_nonce
 from portal.apps.views import format_time, record_event, zone_app_config, zone_console_blueprint
 from portal.auth import audit
 

@@ -38,7 +38,6 @@ CODE_LENGTH = 10
 # Plain decimal numbers only, ASCII digits: Decimal and int would also take "1e1", "5_0", "NaN" or "٥٠".
 PLAIN_WHOLE = re.compile(r"[0-9]{1,9}")
 PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
-NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # Characters that show nothing: a title of only these is no title (a zero-width space, a Hangul filler).
 INVISIBLE_CATEGORIES = ("Cc", "Cf", "Zs", "Zl", "Zp")
 INVISIBLE_EXTRA = frozenset("\u115f\u1160\u3164\uffa0\u2800")
@@ -222,14 +221,6 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-def new_nonce() -> str:
-    """The one-time token a draw or hand-out form carries: a repeat of the same form gets the first answer."""
-    return secrets.token_urlsafe(16)
-
-
-def read_nonce(raw: str | None) -> str | None:
-    """The form's one-time token, or None (none sent, or not one of ours: the form works as without one)."""
-    return raw if raw and NONCE.fullmatch(raw) else None
 
 
 def normalize_code(raw: str | None) -> str | None:

@@ -20,12 +20,13 @@ from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from lightapps.games import APP
-from lightapps.games.rules import Prize, new_nonce, normalize_code, percent, read_nonce, show_code
+from lightapps.games.rules import Prize, normalize_code, percent, show_code
 from lightapps.games.store import DrawResult, Game, GameStore, Voucher
 from portal.apps.bilingual import Localized
 from portal.apps.budgets import spend_budget
 from portal.apps.capabilities import Granted, points
 from portal.apps.locale import venue_today
+from portal.apps.once import new_nonce, read_nonce
 from portal.apps.views import (
     app_store,
     bilingual_from,
