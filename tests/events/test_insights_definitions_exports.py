@@ -9,31 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime
 
-import pytest
+from tests.events.test_insights_console import DAY, crowd  # noqa: F401 - the fixture: 12 phones in Kopi, 3 in Books
 
-DAY = "2026-11-02"
-T = datetime(2026, 11, 2, 12, tzinfo=UTC).timestamp()
 DEFINED = ("visitors", "passers_by", "capture_rate", "completed_visits", "funnel", "phones", "positioning")
-
-
-@pytest.fixture
-def crowd(svc, demo):
-    """12 phones in Kopi for 10 min (all landed, 6 bought), 3 in Books for 2 min."""
-    for i in range(12):
-        svc.presence.record("demo", f"d{i}", "kopi", T + i)
-        svc.presence.record("demo", f"d{i}", "kopi", T + i + 600)
-        svc.consent.record("demo", f"s-{i}", location=True, marketing=False)
-        svc.events.emit("demo", "landing", at=T + i + 30, device=f"d{i}", shopper=f"s-{i}", zone="kopi")
-        if i < 6:
-            svc.events.emit("demo", "txn", at=T + i + 60, device=f"d{i}", shopper=f"s-{i}", zone="kopi",
-                            app="coupons", action="coupon_claim")
-    for i in range(3):
-        svc.presence.record("demo", f"b{i}", "books", T + i)
-        svc.presence.record("demo", f"b{i}", "books", T + i + 120)
-    svc.presence.sweep("demo", T + 4 * 3600)
-    return svc
 
 
 def read_csv(text: str) -> tuple[dict[str, str], dict[tuple[str, str, str], dict[str, str]]]:
@@ -48,7 +27,7 @@ def read_csv(text: str) -> tuple[dict[str, str], dict[tuple[str, str, str], dict
     return meta, {(r["metric"], r["zone"], r["key"]): r for r in table}
 
 
-def test_the_pages_define_their_figures(client, console, crowd):
+def test_the_pages_define_their_figures(client, console, crowd):  # noqa: F811
     console.login("ops")
     for path in (f"/console/ops/demo/insights?day={DAY}", "/console/ops/demo/insights?day=2026-11-02&period=month"):
         page = client.get(path).get_data(as_text=True)
@@ -62,7 +41,7 @@ def test_the_pages_define_their_figures(client, console, crowd):
         assert re.findall(r'data-definition="([a-z_]+)"', page) == list(DEFINED), day
 
 
-def test_the_csv_says_what_it_holds_and_marks_what_it_held_back(client, console, crowd):
+def test_the_csv_says_what_it_holds_and_marks_what_it_held_back(client, console, crowd):  # noqa: F811
     console.login("ops")
     page = client.get(f"/console/ops/demo/insights?day={DAY}").get_data(as_text=True)
     meta, rows = read_csv(client.get(f"/console/ops/demo/insights/export.csv?day={DAY}").get_data(as_text=True))
@@ -83,7 +62,7 @@ def test_the_csv_says_what_it_holds_and_marks_what_it_held_back(client, console,
     assert rows[("funnel_landed_rate_pct", "books", "")]["status"] == "suppressed"  # 3 phones in Books: "<5"
 
 
-def test_an_owners_csv_names_its_zone(client, console, crowd):
+def test_an_owners_csv_names_its_zone(client, console, crowd):  # noqa: F811
     console.login("kopi")
     meta, rows = read_csv(client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True))
     assert meta["scope"].startswith("kopi (") and meta["period"] == DAY and "definition.funnel" in meta
@@ -91,7 +70,7 @@ def test_an_owners_csv_names_its_zone(client, console, crowd):
     assert rows[("capture_rate_pct", "kopi", "")]["status"] in ("shown", "suppressed")
 
 
-def test_the_parquet_carries_the_same_in_its_metadata(client, console, crowd):
+def test_the_parquet_carries_the_same_in_its_metadata(client, console, crowd):  # noqa: F811
     import pyarrow.parquet as pq
 
     console.login("ops")
