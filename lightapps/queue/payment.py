@@ -30,6 +30,7 @@ from flask import Flask
 
 from lightapps.queue.store import ACTIVE_STATES, CARRY_OVER_S, QueueStore, reservation_date
 from portal.apps.views import STORES
+from portal.events.log import EventLog, paid_transaction
 from portal.payments.service import PaymentError, PaymentService
 from portal.payments.store import Order
 from portal.services import services
@@ -49,13 +50,17 @@ def register(flask_app: Flask) -> None:
     """Tell the payment service what a paid pre-order order means (once per process)."""
     store: QueueStore = flask_app.extensions[STORES]["queue"]
     payments: PaymentService = flask_app.extensions["mallportal"].payments
+    events: EventLog = flask_app.extensions["mallportal"].events
 
     def on_paid(order: Order) -> bool:
         zone, day, target = order.ref.split("|", 2)
         result = store.mark_preorder_paid(order.venue, zone, target, day, order.id)
         if not result.ok:
             log.info("pre-order payment %s not kept: %s (refunded)", order.id, result.reason)
-        return result.ok
+            return False
+        # the pre-order is the shopper's transaction in the insights (a payment event is none), once per order
+        paid_transaction(events, order, "queue", "preorder_paid")
+        return True
 
     def sweep(venue: str) -> int:
         with flask_app.app_context():  # the cron's sweep or a test: the venue's time zone, the app's services

@@ -573,5 +573,7 @@ def paid_transaction(log: EventLog, order: Order, app: str, action: str, **data)
     written once per order (the payment service tells a purpose again after a delivery cut short). It names the
     order's shopper and zone, not her phone: her other events (a landing, a hold) name both, and the funnels
     reach her phone through them. A refund of it later does not undo it (README "Insights and moments")."""
+    # `paid` (not anonymous data: dropped when anonymised) gives it a pseudonym of its own then, as a payment's
+    # (privacy._is_money): its time, zone and app match the order's ledger entry, which names the shopper
     return log.emit_once(order.venue, "txn", f"paid:{order.id}", shopper=order.shopper or None,
-                         zone=order.merchant or None, app=app, action=action, **data)
+                         zone=order.merchant or None, app=app, action=action, paid="1", **data)

@@ -270,7 +270,9 @@ MONEY_ACTIONS = frozenset({"payment", "refund"})  # the payments' money listener
 
 
 def _is_money(event: Event) -> bool:
-    return event.kind == "txn" and event.data.get("action") in MONEY_ACTIONS
+    """A payment or refund, or a light app's transaction written when its order was paid (log.paid_transaction,
+    marked `paid`): each shares its time, zone and app with a ledger entry whose order names the shopper."""
+    return event.kind == "txn" and (event.data.get("action") in MONEY_ACTIONS or bool(event.data.get("paid")))
 
 
 def _identifies(event: Event) -> bool:

@@ -104,6 +104,21 @@ def test_an_anonymised_payment_leads_back_to_no_other_event_of_the_day(svc, demo
     assert paid.device.startswith("anon-") and paid.device != enter.device and paid.shopper != landing.shopper
 
 
+def test_an_anonymised_paid_ticket_leads_back_to_no_other_event_of_the_day(svc, demo):
+    """A light app's transaction written when its order was paid (a cinema ticket) matches the order's ledger entry
+    just as the payment does: a pseudonym of its own too, and its `paid` mark is gone."""
+    old = time.time() - 100 * 86400
+    svc.events.emit("demo", "landing", at=old, device="dev-t", shopper="s-t", zone="cinema")
+    svc.events.emit("demo", "txn", at=old + 60, shopper="s-t", zone="cinema", app="cinema", action="ticket",
+                    paid="1", show="s1", seats=2)
+    svc.events.emit("demo", "txn", at=old + 90, shopper="s-t", zone="cinema", app="cinema", action="seat_hold")
+    svc.privacy.apply_retention("demo", time.time())
+    got = {e.data.get("action", e.kind): e for e in svc.events.read("demo") if e.at >= round(old, 3)}
+    landing, ticket, hold = got["landing"], got["ticket"], got["seat_hold"]
+    assert hold.shopper == landing.shopper and ticket.shopper != landing.shopper  # the hold is no purchase
+    assert ticket.data == {"app": "cinema", "action": "ticket", "show": "s1", "seats": 2}
+
+
 def test_retention_settings_in_the_console(client, console, svc):
     console.login("ops")
     csrf = console.csrf()

@@ -42,7 +42,7 @@ def test_a_paid_ticket_is_one_transaction_in_the_cinema_and_a_hold_none(cinema, 
 
     [ticket] = txns(svc, "ticket")
     assert (ticket.shopper, ticket.zone, ticket.data) == (
-        "anon-paid-1", "cinema", {"app": "cinema", "action": "ticket", "show": show.id, "seats": 2})
+        "anon-paid-1", "cinema", {"app": "cinema", "action": "ticket", "paid": "1", "show": show.id, "seats": 2})
     [payment] = txns(svc, "payment")
     assert (payment.shopper, payment.zone, payment.data["amount_fen"]) == ("anon-paid-1", "cinema", 9000)
     assert {e.shopper for e in txns(svc, "seat_hold")} == {"anon-paid-1", "anon-paid-2"}
@@ -65,7 +65,7 @@ def test_a_paid_flash_sale_unit_is_a_sign_up_once(pay_portal, pay, sandbox, db):
     told_again(pay, db, "wechat", order.id, sandbox[0])
     [joined] = txns(svc, "activity_join")
     assert (joined.shopper, joined.zone, joined.data) == (
-        "anon-buyer-1", item.zone, {"app": "activities", "action": "activity_join", "item": item.id})
+        "anon-buyer-1", item.zone, {"app": "activities", "action": "activity_join", "paid": "1", "item": item.id})
 
 
 def test_a_paid_group_deposit_is_a_sign_up_once(pay_portal, pay, sandbox, db):  # noqa: F811

@@ -72,6 +72,10 @@ def test_a_preorder_is_paid_online_then_fixed_and_refunded_when_given_up(restaur
     assert "已在线支付" in page and "¥82.00" in page
     assert sandbox[0].notify(sandbox[0].trade("alipay", order_id)) == 200  # replayed: still one payment
     assert len(pay.store.ledger(VENUE, ZONE)) == 1
+    # the paid pre-order is the shopper's one transaction in the insights, in the restaurant (log.paid_transaction)
+    paid = [e for e in app.extensions["mallportal"].events.read(VENUE)
+            if e.kind == "txn" and e.data.get("action") == "preorder_paid"]
+    assert [(e.shopper, e.zone) for e in paid] == [(order.shopper, ZONE)]
     before = QueueStore(pay.store.db).my_ticket(VENUE, ZONE, pay.order(VENUE, order_id).shopper)["preorder"]
     assert preorder(client, token, qty_m1="5").status_code == 409  # paid: fixed
     ticket = QueueStore(pay.store.db).my_ticket(VENUE, ZONE, pay.order(VENUE, order_id).shopper)
@@ -102,6 +106,8 @@ def test_paying_for_a_replaced_preorder_is_refunded(restaurant, pay, pay_portal,
     second = order_of(preorder(client, token, qty_m1="3"))  # changed before paying: a new order
     approve(sandbox, pay_portal[1], pay, first)
     assert pay.order(VENUE, first).status == "refunded"  # not what the ticket holds now
+    assert not [e for e in app.extensions["mallportal"].events.read(VENUE)  # and no transaction
+                if e.kind == "txn" and e.data.get("action") == "preorder_paid"]
     approve(sandbox, pay_portal[1], pay, second)
     assert pay.order(VENUE, second).status == "paid"
     assert preorder(client, token, qty_m1="x").status_code == 422
