@@ -113,7 +113,7 @@ class GameKeys(VenueKeys):
 # KEYS: game, left, player, voucher, wallet, wins[, the form's nonce record][, the member's plays].  ARGV:
 # client, roll (0..9999), now, venue day, code, zone, keep a voucher after the collection deadline (s), the
 # shopper token's lifetime (s), how long the nonce's answer is kept (s), '1' when KEYS has the nonce record,
-# '1' when it has the member's plays.
+# '1' when it has the member's plays, the member key ('' for none: kept on a voucher won, the desk's check).
 # A play is counted (and the limits spent) whatever it wins, for the shopper and for the member: the limits hold
 # for whichever of the two has drawn more. A prize whose stock is gone, or any prize once the game's total is
 # given out, is "no prize" ({'GONE', prize}). A form already answered gets {'REPLAY', its answer}: no second play.
@@ -172,6 +172,7 @@ redis.call('HINCRBY', KEYS[1], 'total_left', -1)
 redis.call('HINCRBY', KEYS[1], 'wins', 1)
 redis.call('HSET', KEYS[4], 'game', redis.call('HGET', KEYS[1], 'id'), 'prize', won, 'zone', ARGV[6],
            'client', ARGV[1], 'state', 'issued', 'won_at', ARGV[3])
+if ARGV[12] ~= '' then redis.call('HSET', KEYS[4], 'member', ARGV[12]) end  -- the winner's card: the desk's check
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[5])
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[5])
 keep_record(KEYS[4], KEYS[5], now, g[9] or g[8], ARGV[7], ARGV[8])  -- the voucher, and the wallet
@@ -284,13 +285,14 @@ class Voucher:
     state: str  # issued | redeemed (handed out at the desk) | credited (points put on the membership card)
     won_at: float
     redeemed_at: float | None = None
+    member: str = ""  # the winner's member key (the points capability's), when she drew as a member
 
     @classmethod
     def from_hash(cls, code: str, data: dict[bytes, bytes]) -> Voucher:
         s = {k.decode(): v.decode() for k, v in data.items()}
         return cls(code=code, game_id=s["game"], prize_id=s["prize"], zone=s["zone"], client=s["client"],
                    state=s["state"], won_at=float(s["won_at"]),
-                   redeemed_at=float(s["redeemed_at"]) if s.get("redeemed_at") else None)
+                   redeemed_at=float(s["redeemed_at"]) if s.get("redeemed_at") else None, member=s.get("member", ""))
 
 
 @dataclass(frozen=True)
@@ -451,7 +453,7 @@ class GameStore:
                 keys=[keys.game(game_id), keys.left(game_id), keys.player(game_id, client), keys.voucher(code),
                       keys.wallet(client), keys.wins(game_id), *once, *counted],
                 args=[client, roll, repr(now), day, code, zone, KEEP_AFTER_REDEEM_S, self.shopper_ttl_s,
-                      ONCE_TTL_S, "1" if once else "0", "1" if counted else "0"])
+                      ONCE_TTL_S, "1" if once else "0", "1" if counted else "0", member or ""])
             status = status.decode()
             if status == "REPLAY":
                 return DrawResult.parse(rest[0].decode().split(" "), replayed=True)

@@ -207,8 +207,10 @@ def credit_points(venue: str, voucher: Voucher, game: Game, won: Prize, nonce: s
     if keeper is None:
         return Granted("NO_KEEPER")
     reference = f"games:{voucher.code}"
-    granted = (keeper.grant(venue, voucher.client, won.value, reference, GRANT_NOTE) if member_code is None else
-               keeper.grant_to_code(venue, member_code, won.value, reference, GRANT_NOTE, by))
+    if member_code is None or keeper.balance(venue, voucher.client) is not None:  # the winner's browser: her card
+        granted = keeper.grant(venue, voucher.client, won.value, reference, GRANT_NOTE)
+    else:  # only onto the card of the member who won it (kept on the voucher), never a card someone else shows
+        granted = keeper.grant_to_code(venue, member_code, won.value, reference, GRANT_NOTE, by, voucher.member)
     if granted.done:
         store().redeem(venue, voucher.zone, voucher.code, by="membership", state="credited", nonce=nonce)
     return granted

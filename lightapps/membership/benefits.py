@@ -80,9 +80,10 @@ class MemberBenefitStore:
 
     def member_key(self, venue: str, client: str) -> str | None:
         member = self.members.for_client(venue, client)
-        if member is None:
-            return None
-        return keyed_hash(self.members.phone_key, MEMBER_KEY_PURPOSE, f"{venue}:{member.id}", length=32)
+        return None if member is None else self._key(venue, member.id)
+
+    def _key(self, venue: str, member_id: str) -> str:
+        return keyed_hash(self.members.phone_key, MEMBER_KEY_PURPOSE, f"{venue}:{member_id}", length=32)
 
     def signup_endpoint(self, venue: str) -> str | None:
         app = registry.get("membership")  # this package's declaration, which imports this module
@@ -92,12 +93,16 @@ class MemberBenefitStore:
         return self.members.grant_points(venue, client, int(amount), reference, source)
 
     def grant_to_code(self, venue: str, member_code: str, amount: int, reference: str, source: str,
-                      caller: str) -> Granted:
-        """The code judged by MemberStore.identify, as the till's (console.py) on the account's budget."""
+                      caller: str, winner: str) -> Granted:
+        """The code judged by MemberStore.identify, as the till's (console.py) on the account's budget, only for
+        the `winner`'s number: another member's code is WRONG before it is judged (the desk learns nothing of
+        whether it was right, nor whether the number is in use)."""
         try:
             member_id, code = parse_member_code(member_code, venue)
         except BadMemberCode:
             return Granted("BAD_CODE")
+        if not winner or self._key(venue, member_id) != winner:
+            return Granted("WRONG")
         found = self.members.identify(venue, member_id, code, Caller("account", caller))
         if found.member is None:
             return Granted(found.status, retry_after_s=found.retry_after_s)

@@ -62,9 +62,11 @@ class Points(Protocol):
         """Add `amount` points, once per `reference` (e.g. "games:<prize code>")."""
 
     def grant_to_code(self, venue: str, member_code: str, amount: int, reference: str, source: str,
-                      caller: str) -> Granted:
+                      caller: str, winner: str) -> Granted:
         """As `grant`, onto the card of the member whose rotating member code (typed or scanned) a desk's console
-        account `caller` gives: the code is checked as at the till, on that account's budget of wrong codes."""
+        account `caller` gives, only when she is `winner` (a `member_key`: the one who won what is granted; any
+        other member answers WRONG, her code unchecked): the code is checked as at the till, on that account's
+        budget of wrong codes."""
 
     def redeem(self, venue: str, client: str, points: int, ref: str, what: str) -> bool:
         """Take `points` at once (all or nothing; the same `ref` again, for the same points while still redeemed,

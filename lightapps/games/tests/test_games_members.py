@@ -109,7 +109,7 @@ def test_a_game_with_points_prizes_is_for_members_and_says_so(app, client, games
 
     # A game of coupons only: anyone draws, and the page says what "per person" is for whom.
     coupons = publish_here(games, p1_kind="coupon", p1_value="5")
-    page = client.get(f"{LANDING}?c={token('newcomer')}").get_data(as_text=True)
+    page = client.get(f"{LANDING}?c={token('newcomer')}&lang=en").get_data(as_text=True)
     assert 'id="draw-form"' in page and "for anyone else, a browser" in page
     assert draw(client, coupons, token("newcomer")).status_code == 303
 
@@ -117,9 +117,15 @@ def test_a_game_with_points_prizes_is_for_members_and_says_so(app, client, games
 # ---- a points prize stranded in a sign-in window ---------------------------------------------------------------
 
 
-def stranded_prize(games: GameStore, game, client_id: str = "cna-sheet") -> str:
-    """A points prize won by a shopper id that is no member (the sign-in window that won it is closed)."""
-    return games.draw("demo", "atrium", game.id, client_id, venue_today().isoformat()).code
+def stranded_prize(games: GameStore, game, client_id: str = "cna-sheet", member: str | None = None) -> str:
+    """A points prize won by a shopper id that is no member now (the sign-in window that won it is closed), by
+    the member whose key is `member` when given."""
+    return games.draw("demo", "atrium", game.id, client_id, venue_today().isoformat(), member=member).code
+
+
+def winner_key(app, client_id: str) -> str:
+    """The member key (the points capability's) of the member this shopper id is."""
+    return app.extensions["light_app_capabilities"]["points"].member_key("demo", client_id)
 
 
 def card_code(member) -> str:
@@ -146,8 +152,9 @@ def test_the_prize_page_of_a_points_prize_tells_a_non_member_what_to_do(client, 
 def test_the_desk_puts_a_stranded_points_prize_on_the_card_whose_code_she_shows(app, client, console, games,
                                                                                db):  # noqa: F811
     members = app.extensions["light_app_stores"]["membership"]
-    code = stranded_prize(games, publish_here(games))
-    safari, _ = members.bind("demo", "+8613900001111", "safari")  # joined later, in her real browser
+    safari, _ = members.bind("demo", "+8613900001111", "safari")  # her card, in her real browser
+    other, _ = members.bind("demo", "+8613900002222", "someone-else")
+    code = stranded_prize(games, publish_here(games), member=winner_key(app, "safari"))
     console.login("ops")
     form = form_fields(client.get(f"{CONSOLE}/").get_data(as_text=True))
     assert 'id="member_code"' in client.get(f"{CONSOLE}/").get_data(as_text=True)
@@ -157,8 +164,10 @@ def test_the_desk_puts_a_stranded_points_prize_on_the_card_whose_code_she_shows(
     assert client.post(f"{CONSOLE}/redeem", data={**form, "code": code,
                                                   "member_code": wrong_code(safari)}).status_code == 422
     assert client.post(f"{CONSOLE}/redeem", data={**form, "code": code, "member_code": "hello"}).status_code == 400
-    assert client.post(f"{CONSOLE}/redeem", data={**form, "code": code,
-                                                  "member_code": "999999-123456"}).status_code == 404
+    for not_hers in ("999999-123456", card_code(other)):  # another number, even with its right code: refused as
+        assert client.post(f"{CONSOLE}/redeem", data={**form, "code": code,  # wrong, the code never judged
+                                                      "member_code": not_hers}).status_code == 422
+    assert members.get("demo", other.id).points == 0
     assert members.get("demo", safari.id).points == 0 and games.voucher("demo", code).state == "issued"
 
     shown = {**form, "code": code, "member_code": card_code(safari)}
@@ -178,8 +187,8 @@ def test_member_codes_typed_at_the_prize_desk_spend_the_accounts_till_budget(app
     """The desk's wrong member codes count as the till's (MemberStore.identify, the account's own count): past
     its limit nothing is judged, the right code included."""
     members = app.extensions["light_app_stores"]["membership"]
-    code = stranded_prize(games, publish_here(games))
     safari, _ = members.bind("demo", "+8613900001111", "safari")
+    code = stranded_prize(games, publish_here(games), member=winner_key(app, "safari"))
     console.login("ops")
     form = form_fields(client.get(f"{CONSOLE}/").get_data(as_text=True))
     answers = []
