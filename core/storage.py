@@ -243,10 +243,12 @@ class ClusterStorePipeline(_FollowsAskToUnlistedNodes, ClusterPipeline):
 # store (one node, a cluster's nodes, pipelines alike), which charges the budget and cuts each wait to what is left.
 
 
-class StoreBudgetSpent(redis.RedisError):
+class StoreBudgetSpent(redis.TimeoutError):
     """This request has waited on the store as long as it may (StoreBudget): its next store call fails at once. A
-    RedisError, so it takes the path of any store fault: a view answers the 503 page, the captive portal fails open.
-    Not a ConnectionError or TimeoutError: redis-py's retries would send the call again."""
+    timeout, so every path that handles one handles it: a view answers the 503 page, the captive portal fails open,
+    a payment notice is left unacknowledged for its resend, a map save asks whether it was stored. (A timed-out call
+    is never sent again, `connect`; a cluster pipeline's one resend finds the budget spent too.) Not a sign that the
+    store is down (a page may have had much to read): store_health.is_store_fault leaves it out."""
 
 
 def budget_clock() -> float:
@@ -254,9 +256,16 @@ def budget_clock() -> float:
     return time.monotonic()
 
 
+# The part of each wait a StoreBudget does not charge: a busy host makes a call wait tens of milliseconds for a core
+# (the reply parsed, the GIL, another process's turn), which over a page's 50 round trips must not add up to a slow
+# store's 503; a store slow enough to matter (0.3 s a call) is charged nearly all of it.
+WAIT_FLOOR_S = 0.05
+
+
 class StoreBudget:
-    """How long one request may wait on the store, all its calls together. `observe(seconds)` hears the wait of each
-    round trip (the first reply after a send): the store breaker's slow-call rule (core/store_health.py)."""
+    """How long one request may wait on the store, all its calls together (each wait past WAIT_FLOOR_S).
+    `observe(seconds)` hears the whole wait of each round trip (the first reply after a send): the store breaker's
+    slow-call rule (core/store_health.py)."""
 
     def __init__(self, seconds: float, observe: Callable[[float], None] | None = None) -> None:
         self.seconds = seconds
@@ -272,7 +281,7 @@ class StoreBudget:
             raise StoreBudgetSpent(f"this request's store time ({self.seconds:g} s) is spent")
 
     def charge(self, seconds: float, round_trip: bool) -> None:
-        self.spent += seconds
+        self.spent += max(0.0, seconds - WAIT_FLOOR_S)
         if round_trip and self.observe is not None:
             self.observe(seconds)
 
@@ -286,6 +295,17 @@ def store_budget(budget: StoreBudget) -> Iterator[StoreBudget]:
     token = _request_budget.set(budget)
     try:
         yield budget
+    finally:
+        _request_budget.reset(token)
+
+
+@contextlib.contextmanager
+def unbudgeted() -> Iterator[None]:
+    """The block's store calls charged to no budget: what must follow a write the store may have taken (learning its
+    outcome, announcing it, releasing its lock), which a request that spent its budget on that write must still do."""
+    token = _request_budget.set(None)
+    try:
+        yield
     finally:
         _request_budget.reset(token)
 
@@ -319,10 +339,11 @@ def _budgeted(connection_class: type) -> type:
             if left <= 0:
                 self.disconnect()  # replies are still due on it
                 budget.check()
-            cut = self.socket_timeout is None or left < self.socket_timeout
+            wait = left + WAIT_FLOOR_S  # a wait this long spends what is left
+            cut = self.socket_timeout is None or wait < self.socket_timeout
             start = budget.clock()
             try:
-                return super().read_response(disable_decoding, timeout=left if cut else SENTINEL, **kwargs)
+                return super().read_response(disable_decoding, timeout=wait if cut else SENTINEL, **kwargs)
             except redis.TimeoutError as exc:
                 if cut:  # the budget's end, not the store's timeout (read_response disconnected it)
                     raise StoreBudgetSpent(f"this request's store time ({budget.seconds:g} s) is spent") from exc

@@ -29,6 +29,8 @@ from typing import TypeVar
 
 import redis
 
+from core.storage import StoreBudgetSpent
+
 log = logging.getLogger(__name__)
 
 STORE_ERRORS = (redis.RedisError, OSError)
@@ -49,20 +51,30 @@ class StoreUnavailable(redis.ConnectionError):
 def is_store_fault(exc: BaseException) -> bool:
     """Whether a failed store call says the store is down, for a breaker to count: a connection error, a timeout,
     or a write a replica refused (READONLY: a failover behind a fixed endpoint left the connection on the old
-    primary, core/storage.py drops it). A script or type error is a bug, not an outage."""
-    return isinstance(exc, redis.ConnectionError | redis.TimeoutError | redis.ReadOnlyError)
+    primary, core/storage.py drops it). A script or type error is a bug, not an outage, and a request's spent store
+    budget (StoreBudgetSpent, a timeout) says that request waited long, not that the store is down: the slow-call
+    rule weighs the waits themselves."""
+    return (isinstance(exc, redis.ConnectionError | redis.TimeoutError | redis.ReadOnlyError)
+            and not isinstance(exc, StoreBudgetSpent))
 
 
 def primary_ping(db: redis.Redis) -> Callable[[], None]:
     """The breaker's recovery check of a single store: its node answers, and as a primary (ROLE). Behind a fixed
     endpoint a failover leaves the old primary answering PING as a replica at the same address; a connection
-    found on a replica is dropped, so the next check goes through the endpoint to the new primary."""
+    found on a replica is dropped, so the next check goes through the endpoint to the new primary. A store that
+    refuses ROLE (an ACL user without it, a managed service that hides it) is asked PING instead, as before."""
     def ping() -> None:
         pool = db.connection_pool
         conn = pool.get_connection()
         try:
             conn.send_command("ROLE")
-            if conn.read_response()[0] not in (b"master", "master"):
+            try:
+                role = conn.read_response()
+            except redis.ResponseError:  # NOPERM, unknown command: it answered, which is all PING would tell
+                log.info("the store refuses ROLE: its breaker asks PING (a failover behind one endpoint is "
+                         "then found by the first write a replica refuses)")
+                return
+            if role[0] not in (b"master", "master"):
                 conn.disconnect()
                 raise redis.ReadOnlyError("the store answers as a replica")
         finally:

@@ -162,7 +162,7 @@ def init_store_budget(app: Flask, seconds: float) -> None:
         if budget is None or request.blueprint == "captive":  # the captive portal's pages keep the probes' one
             return
         budget.seconds = seconds
-        breaker = errors._views_breaker()  # the rule that says which breaker a view answers 503 by
+        breaker = errors.views_breaker(recording=True)  # the rule that says which breaker a view's times count in
         budget.observe = breaker.record_duration if breaker is not None else None
 
 

@@ -176,7 +176,7 @@ def register_error_handlers(app: Flask) -> None:
         their own; static files need no store. A URL value preprocessor of the app, not a before_request:
         those run after every blueprint's URL value preprocessors, and a light app's (portal/apps/views.py
         `_load_zone`) reads the zone's config from the store, which waited out the timeout first."""
-        breaker = _views_breaker()
+        breaker = views_breaker()
         if breaker is not None and request.blueprint != "captive" and endpoint not in (None, "static"):
             breaker.check()
 
@@ -249,10 +249,11 @@ def _lost_venue_page() -> Response | None:
     (portal/captive/landing.py VenueCheck.lost). None for any other 404."""
     venue = (request.view_args or {}).get("venue")
     check = current_app.extensions.get("captive.venues")
-    if check is None or not isinstance(venue, str) or not is_shopper_path(request.path) or not check.lost(venue):
+    fail_open = current_app.extensions.get("captive.fail_open")  # registered by portal/captive/views.py with it
+    if (check is None or fail_open is None or not isinstance(venue, str) or not is_shopper_path(request.path)
+            or not check.lost(venue)):
         return None
-    # registered with the venue check by portal/captive/views.py, which imports this module
-    return current_app.extensions["captive.fail_open"](venue, None)
+    return fail_open(venue, None)
 
 
 def _page_for_no_shopper() -> None:
@@ -278,19 +279,24 @@ def record_store_failure(exc: redis.RedisError) -> None:
     """Count a failed store call toward the app's store breaker (a view that answers the failure itself,
     e.g. ingest's 503, calls this too). Only connection errors and timeouts say the store is down; a
     script or type error is a bug, not an outage."""
-    breaker = _views_breaker()
+    breaker = views_breaker(recording=True)
     if breaker is not None and is_store_fault(exc):
         breaker.record_failure(exc)
 
 
-def _views_breaker() -> StoreBreaker | None:
+def views_breaker(recording: bool = False) -> StoreBreaker | None:
     """The store breaker the views answer 503 by: the app's one, on a single store. On a cluster the breaker of
     the venue the URL names (the captive portal's per-venue ones, portal/captive/__init__.py), since one shard
-    down must not stop the venues on the others, nor tie up the worker threads their pages need (a hung shard's
-    every call waits out the store's timeout); none for a page of no venue (its calls fail on their own)."""
+    down must not stop the venues on the others; none for a page of no venue (its calls fail on their own).
+    `recording` (a failure or a call's time to count): on a cluster, none. A page also reads keys of other slots
+    (the console's accounts, the global registry), so its failures do not say the venue's shard is down: counted
+    there, a hung accounts shard would open the breaker of a mall on a healthy one and fail its probes open. The
+    probe lane, whose calls are the venue's slot's, opens it; a view's own calls are bounded by its store budget."""
     svc = current_app.extensions["mallportal"]
     if not svc.settings.redis_cluster:
         return svc.breaker
+    if recording:
+        return None
     venue = (request.view_args or {}).get("venue")
     breakers = getattr(current_app.extensions.get("captive"), "breaker", None)
     if not isinstance(breakers, VenueBreakers) or not isinstance(venue, str) or not is_venue_id(venue):

@@ -126,13 +126,13 @@ return {'OK', ARGV[2]}
 # KEYS: code, coupon[, the till form's nonce record].  ARGV: zone of the redeeming shop, now, who, how long the
 # nonce's answer is kept. The same form again (its nonce's record is there): {'OK', at, 'REPLAY'}, the first time.
 REDEEM_LUA = """
+local f = redis.call('HMGET', KEYS[1], 'zone', 'state', 'redeemed_at')
+if not f[1] then return {'NO_CODE'} end
+if f[1] ~= ARGV[1] then return {'WRONG_ZONE'} end  -- before any replay: another shop's till learns nothing
 if KEYS[3] then
   local seen = redis.call('GET', KEYS[3])
   if seen then return {'OK', seen, 'REPLAY'} end
 end
-local f = redis.call('HMGET', KEYS[1], 'zone', 'state', 'redeemed_at')
-if not f[1] then return {'NO_CODE'} end
-if f[1] ~= ARGV[1] then return {'WRONG_ZONE'} end
 if f[2] == 'redeemed' then return {'ALREADY', f[3]} end
 if f[2] == 'held' then return {'HELD'} end
 local ends = tonumber(redis.call('HGET', KEYS[2], 'valid_until'))

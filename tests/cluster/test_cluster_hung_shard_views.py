@@ -1,8 +1,9 @@
 """A hung shard (its primary stopped, SIGSTOP: connections open, nothing answered) slows only its own venues' pages:
 a call to it is sent once, never again after it timed out (core/storage.py CLUSTER_RETRIED: redis-py retried a
 timeout twice, three timeouts a call), and the views answer by the venue's own breaker (portal/errors.py
-`_views_breaker`), which opens after its failures, so the venue's next pages are a 503 without touching the shard
-while the other venues' pages keep being answered. Sends to the hung node are counted; nothing is timed."""
+`views_breaker`), which the probe lane's failures open (a page's do not: it also reads other slots), so the venue's
+next pages are a 503 without touching the shard while the other venues' pages keep being answered. Sends to the hung
+node are counted; nothing is timed."""
 
 from __future__ import annotations
 
@@ -64,16 +65,18 @@ def test_a_timed_out_call_is_sent_once(hung_shard):
     assert len(sends) == 1  # redis-py's Retry(retries=2) sent it three times
 
 
-def test_the_hung_venues_pages_open_its_own_breaker_only(hung_shard):
+def test_the_hung_venues_probes_open_its_own_breaker_only_and_its_pages_answer_by_it(hung_shard):
     app, hung, live, sends = hung_shard
     client = app.test_client()
     breakers = app.extensions["captive"].breaker
     failures_to_open = breakers.failures_to_open
-    for _ in range(failures_to_open):
-        assert client.get(f"/v/{hung}/").status_code == 503
+    assert client.get(f"/v/{hung}/").status_code == 503  # a page's failure: counted in no venue's breaker
+    assert breakers.open_venues() == []
+    for _ in range(failures_to_open):  # the probes' are the venue's slot's: they fail open and open it
+        assert client.get(f"/generate_204?venue={hung}&client_mac=02:00:00:00:00:0{_}").status_code == 302
     assert breakers.open_venues() == [hung]
     sent = len(sends)
-    assert sent <= failures_to_open  # one send a failed page, none retried
+    assert sent <= failures_to_open + 1  # one send a failed call, none retried
     for _ in range(5):
         assert client.get(f"/v/{hung}/").status_code == 503  # at once: the shard is not asked
         assert client.get(f"/v/{live}/").status_code == 200

@@ -114,3 +114,20 @@ def test_the_breaker_closes_only_on_a_primary(failover):
     assert breaker.probe_once() is False and breaker.is_open
     assert breaker.probe_once() is True and not breaker.is_open
     assert db.set("k", "after") and new.get("k") == b"after"
+
+
+@pytest.mark.single_node
+def test_a_store_that_refuses_role_is_asked_ping(db, settings):
+    """An ACL user without ROLE (as some managed services give): the breaker's check answers by the node
+    answering at all, as a PING did, instead of never closing."""
+    db.execute_command("ACL", "SETUSER", "no-role", "on", ">pw-no-role", "~*", "+@all", "-role")
+    try:
+        url = urlparse(settings.redis_url)
+        user = redis.Redis(host=url.hostname, port=url.port, username="no-role", password="pw-no-role")
+        with pytest.raises(redis.ResponseError):
+            user.execute_command("ROLE")
+        breaker = StoreBreaker.for_client(user, failures_to_open=1, background=False)
+        breaker.record_failure(redis.ConnectionError("down"))
+        assert breaker.is_open and breaker.probe_once() is True and not breaker.is_open
+    finally:
+        db.execute_command("ACL", "DELUSER", "no-role")

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from core import storage
-from core.storage import StoreBudget, StoreBudgetSpent, store_budget
+from core.storage import WAIT_FLOOR_S, StoreBudget, StoreBudgetSpent, store_budget
 from core.store_health import SLOW_CALL_S, SLOW_WINDOW, StoreBreaker
 
 PROBE = "/generate_204?venue=demo&client_mac=02:5e:12:34:56:78"
@@ -38,9 +38,10 @@ class StepClock:
 
 @pytest.fixture
 def slow_store(monkeypatch):
-    """Every store reply takes 0.5 s (of the budget's clock)."""
+    """Every store reply takes 0.5 s (of the budget's clock), all of it charged (no free floor: exact counts)."""
     clock = StepClock(0.5)
     monkeypatch.setattr(storage, "budget_clock", clock)
+    monkeypatch.setattr(storage, "WAIT_FLOOR_S", 0.0)
     return clock
 
 
@@ -122,6 +123,7 @@ def test_a_pipeline_stops_at_the_budget_and_leaves_no_reply_behind(db, monkeypat
     db.set("mp:{demo}:budget:a", "a")
     clock = StepClock(0.5)
     monkeypatch.setattr(storage, "budget_clock", clock)
+    monkeypatch.setattr(storage, "WAIT_FLOOR_S", 0.0)
     with store_budget(StoreBudget(1.0)), pytest.raises(StoreBudgetSpent):
         pipe = db.pipeline(transaction=atomic)
         for _ in range(6):
@@ -152,3 +154,14 @@ def test_no_budget_outside_a_request(db):
     assert storage.current_store_budget() is None and db.ping()
     with pytest.raises(redis.RedisError), store_budget(StoreBudget(0.0)):  # what every store-fault path handles
         db.ping()
+
+
+def test_a_busy_hosts_short_waits_are_not_charged():
+    """Each wait's first WAIT_FLOOR_S is free: 50 round trips of 40 ms (a busy 2-core host) spend nothing, while a
+    slow store's 0.3 s calls are charged all but the floor."""
+    budget = StoreBudget(3.0)
+    for _ in range(50):
+        budget.charge(0.04, round_trip=True)
+    assert budget.spent == 0.0
+    budget.charge(0.3, round_trip=True)
+    assert budget.spent == pytest.approx(0.3 - WAIT_FLOOR_S)

@@ -346,6 +346,7 @@ def test_the_same_till_form_sent_again_answers_its_redemption(store, redis_url):
     assert len({r.at for r in presses}) == 1 and store.get("demo", coupon.id).redeemed == 1
     assert store.redeem("demo", "kopi", code, by="till", nonce="m" * 22).status == "ALREADY"
     assert store.redeem("demo", "kopi", code, by="till").status == "ALREADY"  # a form without one: as before
+    assert store.redeem("demo", "books", code, by="till", nonce="n" * 22).status == "WRONG_ZONE"  # not replayed
     for c in connections:
         c.close()
 
