@@ -31,17 +31,18 @@ DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
 # replaces some; an operator sets them per venue (`flask budgets set`). Cinema seats count seats, not requests.
 # A device budget holds one phone to what one shopper may take, across the new shopper ids and the new addresses
 # it can get (a page load; any address of the guest WiFi's /64); a phone the gateway never vouched for has none,
-# so the scarce pools also have whole-venue (and per-offer) ceilings, sized above what a busy mall's real crowd
-# takes, so that one device with ever new addresses can only slow-drain them.
+# so a coupon offer also has a ceiling of its own, sized above what a busy mall's real crowd takes, so that one
+# device with ever new addresses can only slow-drain it. No whole-venue ceiling on claims or draws: one such device
+# could spend it and stop every genuine shopper's (a draw that wins nothing costs no stock; the game's own stock
+# and total bound the rest).
 HOUR, DAY = 3600, 86400
 DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "coupons.claim.ip": (10, HOUR), "coupons.claim.shopper": (10, HOUR), "coupons.claim.device": (10, HOUR),
     # A coupon is claimed on its shop's zone page, once per shopper: even a busy shop's zone sees a few hundred
     # phones an hour, so 100 claims of one offer in 10 minutes (600 an hour, a promoted offer's rush included) is
-    # more than a real offer draws, and a stock cannot go to one device in one burst. 3000 an hour in the whole
-    # venue is several times what a big mall's peak hour claims; a claim of a held, sold-out or ended coupon costs
-    # none of these.
-    "coupons.claim.offer": (100, 600), "coupons.claim.venue": (3000, HOUR),
+    # more than a real offer draws, and a stock cannot go to one device in one burst; a claim of a held, sold-out
+    # or ended coupon costs none of these.
+    "coupons.claim.offer": (100, 600),
     "cinema.seats.ip": (16, HOUR), "cinema.seats.shopper": (8, HOUR),
     "queue.take.ip": (6, HOUR), "queue.take.shopper": (3, HOUR),
     "queue.reserve.ip": (6, DAY), "queue.reserve.shopper": (3, DAY),
@@ -72,10 +73,8 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # Guesses at the second factor of a whole-plate lookup (the hour the car came in: 1 in 169).
     "parking.verify.ip": (10, HOUR), "parking.verify.plate": (4, DAY),
     # Draws of a game (its own per-shopper and per-day limits are the owner's rules; this is the abuse brake,
-    # mostly against new anonymous shoppers minted to dodge those limits). The venue's ceiling: a big mall's busiest
-    # hour of a game event (a few thousand players, three draws each), twice over.
+    # mostly against new anonymous shoppers minted to dodge those limits).
     "games.draw.ip": (30, HOUR), "games.draw.shopper": (20, HOUR), "games.draw.device": (20, HOUR),
-    "games.draw.venue": (10000, HOUR),
     # Wrong Meraki secrets (portal/api.py): the secret travels in the body, so each guess would cost reading and
     # parsing up to MAX_MERAKI_BYTES. Per client address *per network* (Meraki's cloud posts every network from the
     # same few addresses) and per network; a right secret never spends them.

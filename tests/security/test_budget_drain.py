@@ -2,7 +2,7 @@
 
 Inside the venue's guest WiFi every address counts by itself (`address_key`: the venue's /64 is every phone's), so
 a laptop that adds an address of the /64 for each request, with a new anonymous shopper each (a page load), is a
-new phone to the per-address and per-shopper budgets. What holds it: the offer's and the venue's ceilings, and,
+new phone to the per-address and per-shopper budgets. What holds it: the offer's ceiling, and,
 where a gateway vouched for the phone (the shopper token's MAC hash), the device's own budget across its new
 shopper ids and addresses."""
 
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date, timedelta
 
 import pytest
 
 from core.settings import DEFAULT_BUDGETS
 from lightapps.coupons.store import CouponStore
-from lightapps.games import APP as GAMES
-from lightapps.games.rules import parse_game
 from portal.apps.budgets import budget_store
 from portal.captive.config import PortalConfigStore
 from portal.shopper import new_shopper, token_store
@@ -75,29 +72,6 @@ def test_a_vouched_phone_is_one_budget_across_its_new_shoppers_and_addresses(app
                 for i in range(limit + 1)]
     assert statuses == [303] * limit + [429]
     assert claim(app, coupon, "2001:db8:7:7::ffff", sheet_token(app, "phone-b")).status_code == 303
-
-
-def test_claims_and_draws_have_a_venue_ceiling(app, svc, demo):
-    """The whole venue's ceiling on claims and on draws counts every address and shopper together (set low
-    here, as an operator may: `flask budgets set`)."""
-    budgets = budget_store(app)
-    budgets.set_limit("demo", "coupons.claim.venue", (3, HOUR))
-    budgets.set_limit("demo", "games.draw.venue", (3, HOUR))
-    claims = [claim(app, new_coupon(svc), f"2001:db8:{i + 1:x}::1").status_code for i in range(4)]
-    assert claims == [303, 303, 303, 429]
-
-    svc.zone_apps.set("demo", "atrium", "games", GAMES.default_config())
-    game = app.extensions["light_app_stores"]["games"].publish("demo", "atrium", parse_game({
-        "title_en": "Draw", "style": "draw", "per_shopper": "3", "per_day": "3", "total": "50",
-        "last_day": (date.today() + timedelta(days=3)).isoformat(), "p1_kind": "coupon", "p1_title_en": "Gift coupon",
-        "p1_value": "20", "p1_odds": "50", "p1_stock": "50"}, date.today()))
-    draws = []
-    for i in range(4):
-        browser, ip = app.test_client(), f"2001:db8:{i + 100:x}::1"
-        token = page_token(browser, "/v/demo/zone/atrium/games", ip)
-        draws.append(browser.post("/v/demo/zone/atrium/games/draw", data={"c": token, "game": game.id},
-                                  environ_base={"REMOTE_ADDR": ip}).status_code)
-    assert draws == [303, 303, 303, 429]
 
 
 def test_one_phone_cannot_spend_the_venues_daily_texts(app, svc, guest_wifi):
