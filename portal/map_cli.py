@@ -127,9 +127,11 @@ def register(app: Flask) -> None:
     @app.cli.command("map-import")
     @click.argument("venue")
     @click.argument("source", type=click.Path(exists=True, dir_okay=False))
-    def map_import(venue: str, source: str) -> None:
+    @click.option("--release-zones", is_flag=True, help=setup_cli.RELEASE_ZONES_HELP)
+    def map_import(venue: str, source: str, release_zones: bool) -> None:
         """Import an IMDF archive as VENUE's next map version. Fingerprint samples are kept (re-zoned);
-        APs too when the archive has none. Nothing is stored if the archive is invalid."""
+        APs too when the archive has none. Nothing is stored if the archive is invalid, nor if it lacks zones in
+        use without --release-zones."""
         if not ID_RE.match(venue):
             raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _)")
         try:
@@ -140,7 +142,7 @@ def register(app: Flask) -> None:
             click.echo(f"note: {note}", err=True)
         # the zones the archive no longer has are released by edit_map, which says what was let go of
         version = setup_cli.edit_map(venue, "map.import_imdf", lambda m: edits.merge_imported(m, imported.to_dict()),
-                                     create=imported, file=Path(source).name)
+                                     create=imported, release_zones=release_zones, file=Path(source).name)
         merged = services().venues.get_map(venue, version)
         click.echo(f"imported {source} as {venue} map v{version}: {len(merged.floors)} floors, "
                    f"{len(merged.zones)} zones, {len(merged.shops)} shops, {len(merged.aps)} APs, "
@@ -330,12 +332,17 @@ def register(app: Flask) -> None:
     @app.cli.command("map-rollback")
     @click.argument("venue")
     @click.argument("version", type=int)
-    def map_rollback(venue: str, version: int) -> None:
-        """Make an earlier (or later) stored map VERSION current again."""
+    @click.option("--release-zones", is_flag=True, help=setup_cli.RELEASE_ZONES_HELP)
+    def map_rollback(venue: str, version: int, release_zones: bool) -> None:
+        """Make an earlier (or later) stored map VERSION current again (refused if it lacks zones in use, unless
+        --release-zones)."""
         svc = services()
         if not svc.venues.exists(venue):
             raise click.UsageError(f"unknown venue {venue!r}")
         before = zone_ids(svc.venues.get_map(venue))
+        target = svc.venues.get_map(venue, version)
+        if target is not None and not release_zones:  # a missing version: set_current says so
+            setup_cli.refuse_release(venue, before, zone_ids(target), f"map v{version} lacks")
         try:
             svc.venues.set_current(venue, version, by=CLI_ACTOR)
         except KeyError as exc:

@@ -96,16 +96,19 @@ def _ap_options(f):
     return f
 
 
-def edit_map(venue: str, action: str, change, *, create=None, **detail) -> int:
+def edit_map(venue: str, action: str, change, *, create=None, release_zones: bool = True, **detail) -> int:
     """One map change from a command (VenueStore.edit: lock, checked write, audited as the command line's, model
     rebuilt); a refused edit is a ClickException and stores nothing, and so is a store fault that leaves it
     unknown whether the change was stored (said so: `map versions` tells). Zones the change removed are released
-    and said (`release_and_say`). Returns the new version."""
+    and said (`release_and_say`); with `release_zones` False, a change that would remove zones in use is refused
+    instead (`refuse_release`). Returns the new version."""
     try:
         with services().venues.edit(venue, action, create=create, by=CLI_ACTOR, **detail) as venue_map:
             # under the map lock: exactly the map this change replaces (version 0: `create`, a new venue's, none)
             before = zone_ids(venue_map) if venue_map.version else frozenset()
             change(venue_map)
+            if not release_zones:
+                refuse_release(venue, before, zone_ids(venue_map), "the archive lacks")  # raised: nothing stored
     except (ValueError, MapSaveUnknownError) as exc:
         raise click.ClickException(str(exc)) from None
     release_and_say(venue, before, zone_ids(venue_map))
@@ -118,6 +121,23 @@ def release_and_say(venue: str, before: Iterable[str], after: Iterable[str], *, 
     with force_locale("en"):  # no request to choose a language from
         for warning in release_left_zones(venue, before, after, rollback=rollback, by=CLI_ACTOR):
             click.echo(f"warning: {warning}", err=True)
+
+
+RELEASE_ZONES_HELP = ("release the zones in use that the change removes (their owner accounts, apps and moments "
+                      "rules); without it such a change is refused")
+
+
+def refuse_release(venue: str, before: Iterable[str], after: Iterable[str], what: str) -> None:
+    """A ClickException (exit status 1) when going from `before` to `after` (zone ids) removes zones in use
+    (zone_release.zones_in_use): a command that changes the map in one step (map-import, map-rollback) releases them
+    only when given --release-zones. `what`: how the new map differs, for the message ("the archive lacks")."""
+    in_use = zones_in_use(venue, set(before) - set(after))
+    if in_use:
+        raise click.ClickException(
+            f"nothing was changed: {what} zones in use (managed by owners, with an app set up or with moments rules): "
+            f"{', '.join(in_use)}. Going on would release them: take them from their owner accounts, drop their apps "
+            f"and settings and delete their moments rules. To go on, run it again with --release-zones; to keep "
+            f"them, keep their zones (a map-draft shows what a change does before it is applied).")
 
 
 def warn_zones_in_use(venue: str, removed: Iterable[str]) -> None:

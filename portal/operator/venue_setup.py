@@ -9,6 +9,7 @@ the problem and stores nothing."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -38,6 +39,7 @@ from portal.operator.mapedit import (
 from portal.operator.opening import samples_import_args, samples_mode
 from portal.operator.quality import map_version_arg
 from portal.operator.surveys import imported_offset_warning
+from portal.operator.zone_release import named_zones, zone_ids, zones_in_use
 from portal.services import services
 
 TOOLS = ("ap", "zone", "scale", "walkway")
@@ -86,6 +88,29 @@ def _upload(name: str, limit: int, what: str) -> tuple[bytes, str]:
     return data, f.filename[:100]
 
 
+class ZonesInUse(Exception):
+    """A one-step change (a direct IMDF import, a rollback) that would remove zones in use, asked without ticking
+    RELEASE_FIELD: refused, nothing stored (raised inside VenueStore.edit, or before the rollback)."""
+
+    def __init__(self, zones: list[str]):
+        super().__init__(", ".join(zones))
+        self.zones = zones
+
+
+RELEASE_FIELD = "release_zones"  # the checkbox that confirms releasing the zones in use a change removes
+
+
+def refuse_unconfirmed_release(venue: str, before: Iterable[str], after: Iterable[str]) -> None:
+    """Raise ZonesInUse when the change from `before` to `after` (zone ids) removes zones in use
+    (zone_release.zones_in_use) and the form did not tick RELEASE_FIELD: a change made in one step releases them
+    at once (release_left_zones), with no draft page to show it first."""
+    if request.form.get(RELEASE_FIELD):
+        return
+    in_use = zones_in_use(venue, set(before) - set(after))
+    if in_use:
+        raise ZonesInUse(in_use)
+
+
 def _floor_or_404(venue_map: VenueMap, level: int) -> Floor:
     try:
         return venue_map.floor(level)
@@ -97,9 +122,11 @@ def _floor_or_404(venue_map: VenueMap, level: int) -> Floor:
 
 
 @bp.get("/<venue>/setup")
-def setup(venue: str):
+def setup(venue: str, release: list[str] | None = None):
+    """`release`: the zones in use a refused import would have removed, named by the import form's checkbox."""
     venue_map = load_map(venue)
-    return render_template("operator/setup.html", venue=venue, map=venue_map)
+    return render_template("operator/setup.html", venue=venue, map=venue_map, release=release,
+                           release_field=RELEASE_FIELD)
 
 
 def _setup_failed(venue: str, message: str):
@@ -144,9 +171,21 @@ def import_imdf(venue: str):
         data, filename = _upload("imdf", UPLOAD_MAX_BYTES, _("IMDF archive"))
         # ImdfError (a ValueError) lists every problem; the notes say what was imported all the same, changed
         imported, notes = imdf.import_imdf_with_notes(data, venue_id=venue)
+
+        def change(m: VenueMap) -> None:
+            before = zone_ids(m)
+            edits.merge_imported(m, imported.to_dict())
+            refuse_unconfirmed_release(venue, before, zone_ids(m))  # under the map lock: exactly what it removes
+
         # the zones the archive no longer has are released by change_map, which says what was let go of
-        version = change_map(venue, lambda m: edits.merge_imported(m, imported.to_dict()), "map.import_imdf",
-                             file=filename)
+        version = change_map(venue, change, "map.import_imdf", file=filename)
+    except ZonesInUse as exc:
+        flash(_("Nothing was imported: the archive lacks zones in use (managed by owners, with an app set up or "
+                "with moments rules): %(zones)s. Importing it would release them: take them from their owner "
+                "accounts, drop their apps and settings and delete their moments rules. To go on, tick \"Release "
+                "these zones\" and choose the file again; to keep them, import an archive that keeps their units "
+                "(a draft shows what an import changes before it is applied).", zones=named_zones(exc.zones)), "error")
+        return setup(venue, release=exc.zones), 409
     except ValueError as exc:
         return _setup_failed(venue, _("Nothing was imported. %(e)s", e=input_error_text(exc)))
     flash(_("IMDF archive imported as map version %(v)s.", v=version))

@@ -16,7 +16,8 @@ from portal.errors import input_error_text
 from portal.maps import builds
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import release_and_warn
-from portal.operator.zone_release import zone_ids
+from portal.operator.venue_setup import RELEASE_FIELD, ZonesInUse, refuse_unconfirmed_release
+from portal.operator.zone_release import named_zones, zone_ids
 from portal.services import services
 
 
@@ -46,7 +47,8 @@ def _summary(venue: str, version: int) -> dict | None:
 
 
 @bp.get("/<venue>/versions")
-def versions(venue: str):
+def versions(venue: str, confirm: dict | None = None):
+    """`confirm`: a refused rollback ({"version", "zones"}), offered again with the checkbox that releases them."""
     svc = services()
     current = svc.venues.current_version(venue)
     # a build lost with its process (a CLI killed mid-fit): claimed in one step, so one worker restarts it
@@ -58,7 +60,8 @@ def versions(venue: str):
             summary = _summaries.get((venue, v), lambda v=v: _summary(venue, v))
             parsed += 1
         rows.append({"version": v, "map": summary})
-    return render_template("operator/versions.html", venue=venue, current=current, rows=rows, state=state)
+    return render_template("operator/versions.html", venue=venue, current=current, rows=rows, state=state,
+                           confirm=confirm, release_field=RELEASE_FIELD)
 
 
 @bp.post("/<venue>/versions/rollback")
@@ -68,7 +71,18 @@ def rollback(venue: str):
     try:
         version = int(raw)
         before = zone_ids(svc.venues.get_map(venue))
+        target = svc.venues.get_map(venue, version)
+        if target is None:
+            raise KeyError(version)
+        refuse_unconfirmed_release(venue, before, zone_ids(target))
         svc.venues.set_current(venue, version)  # audited and rebuilt by the map listeners
+    except ZonesInUse as exc:
+        flash(_("Map version %(v)s was not made current: it lacks zones in use (managed by owners, with an app set "
+                "up or with moments rules): %(zones)s. Rolling back to it would release them: take them from their "
+                "owner accounts, drop their apps and settings and delete their moments rules. To go on, tick "
+                "\"Release these zones\" below and make it current again.", v=version, zones=named_zones(exc.zones)),
+              "error")
+        return versions(venue, confirm={"version": version, "zones": exc.zones}), 409
     except MapBusyError as exc:  # the version exists: another change holds the map
         flash(input_error_text(exc), "error")
         return versions(venue), 409

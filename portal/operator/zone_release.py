@@ -94,7 +94,7 @@ def zones_in_use(venue: str, zones: Iterable[str]) -> list[str]:
     return sorted(set_up | ((owned | ruled) & set(gone)))
 
 
-def _named(zones: list[str]) -> str:
+def named_zones(zones: list[str]) -> str:
     """Zone ids for a warning: the first SHOWN_ZONES, and how many more."""
     more = f", … +{len(zones) - SHOWN_ZONES}" if len(zones) > SHOWN_ZONES else ""
     return ", ".join(zones[:SHOWN_ZONES]) + more
@@ -127,4 +127,4 @@ def restored_warning(venue: str, restored: Iterable[str]) -> str | None:
         return None
     return _("The rollback brought back zones that had left the map: %(zones)s. They were let go of when they left, "
              "so they come back with no owner account, no app and no moments rules: give them their owners (Zone "
-             "owners) and their apps again.", zones=_named(bare))
+             "owners) and their apps again.", zones=named_zones(bare))

@@ -2,7 +2,9 @@
 through the console, a console rollback, the `map-import`, `map-draft apply` and `map-rollback` commands. Its owner
 accounts, app and settings and moments rules are let go of, the operator or the command's user is told, and a zone
 given the same id afterwards starts afresh; a change that removes no zone releases nothing, nor does a preview.
-Real store (the suite's Valkey), real app and commands."""
+A change made in one step (a direct import, a rollback) that removes zones in use is refused (409, exit status 1)
+with nothing stored unless the operator ticks "Release these zones" (`--release-zones`); a draft needs no more than
+its explicit apply. Real store (the suite's Valkey), real app and commands."""
 
 from __future__ import annotations
 
@@ -90,16 +92,40 @@ def version_without_zone(svc) -> tuple[int, int]:
 # ---- the console ------------------------------------------------------------------------------------
 
 
-def import_in_console(client, ops, data: bytes):
-    resp = client.post(V + "/setup/import-imdf", content_type="multipart/form-data",
-                       data={"csrf_token": ops.csrf(), "imdf": (io.BytesIO(data), "mall.imdf.zip")})
+def unused_zone(svc) -> str:
+    """A zone nothing is kept for, drawn where the bookshop was (taken off the map straight through the VenueStore,
+    so not released: its owner and app stay, for a zone no longer on the map)."""
+    with svc.venues.edit("demo", "zone.add") as venue_map:
+        books = venue_map.zone("books")
+        edits.delete_zone(venue_map, "books")
+        venue_map.shops = [shop for shop in venue_map.shops if shop.zone != "books"]  # IMDF anchors need a unit
+        edits.add_zone(venue_map, "popup", "Pop-up", books.floor, books.polygon)
+    return "popup"
+
+
+def post_import(client, ops, data: bytes, *, release: bool = False):
+    form = {"csrf_token": ops.csrf(), "imdf": (io.BytesIO(data), "mall.imdf.zip")}
+    return client.post(V + "/setup/import-imdf", content_type="multipart/form-data",
+                       data={**form, "release_zones": "1"} if release else form)
+
+
+def import_in_console(client, ops, data: bytes, *, release: bool = False):
+    resp = post_import(client, ops, data, release=release)
     assert resp.status_code == 303
     return text(client.get(resp.headers["Location"]))
 
 
+def post_rollback(client, ops, version: int, *, release: bool = False):
+    form = {"csrf_token": ops.csrf(), "version": str(version)}
+    return client.post(V + "/versions/rollback", data={**form, "release_zones": "1"} if release else form)
+
+
+RELEASE_BOX = "Release these zones (their owners, apps and moments rules): kopi"
+
+
 def test_a_console_import_releases_the_zones_the_archive_lacks(client, ops, svc, in_use):
     with_cafe = archive(svc)
-    page = import_in_console(client, ops, archive(svc, without=ZONE))
+    page = import_in_console(client, ops, archive(svc, without=ZONE), release=True)
     assert svc.venues.get_map("demo").zone(ZONE) is None
     assert "Zone kopi was in use: it was taken from the owner accounts kopi" in page and "E-coupons" in page
     assert_released(svc)
@@ -116,13 +142,13 @@ def test_a_console_import_that_removes_no_zone_releases_nothing(client, ops, svc
 
 def test_a_console_rollback_releases_and_brings_the_zone_back_bare(client, ops, svc, in_use):
     with_cafe, without_cafe = version_without_zone(svc)
-    resp = client.post(V + "/versions/rollback", data={"csrf_token": ops.csrf(), "version": str(without_cafe)})
+    resp = post_rollback(client, ops, without_cafe, release=True)
     assert resp.status_code == 303
     page = text(client.get(resp.headers["Location"]))
     assert svc.venues.get_map("demo").zone(ZONE) is None
     assert "Zone kopi was in use" in page and "brought back by a map rollback" in page
     assert_released(svc)
-    resp = client.post(V + "/versions/rollback", data={"csrf_token": ops.csrf(), "version": str(with_cafe)})
+    resp = post_rollback(client, ops, with_cafe)  # brings a zone back, removes none: nothing to confirm
     page = text(client.get(resp.headers["Location"]))
     assert "The rollback brought back zones that had left the map: kopi." in page
     assert "no owner account, no app" in page
@@ -134,9 +160,40 @@ def test_a_console_rollback_that_removes_no_zone_releases_nothing(client, ops, s
     resp = client.post(V + "/setup/floor/0/aps", data={"csrf_token": ops.csrf(), "bssid": "aa:bb:cc:dd:ee:01",
                                                        "x": "5", "y": "5"})
     assert resp.status_code == 303
-    resp = client.post(V + "/versions/rollback", data={"csrf_token": ops.csrf(), "version": str(before)})
+    resp = post_rollback(client, ops, before)
     page = text(client.get(resp.headers["Location"]))
     assert "was in use" not in page and "brought back" not in page
+    assert_kept(svc)
+
+
+def test_a_console_import_removing_zones_in_use_is_refused_unconfirmed(client, ops, svc, in_use):
+    version = svc.venues.current_version("demo")
+    resp = post_import(client, ops, archive(svc, without=ZONE))
+    assert resp.status_code == 409
+    page = text(resp)
+    assert "Nothing was imported: the archive lacks zones in use (managed by owners, with an app set up or with " \
+           "moments rules): kopi." in page and "choose the file again" in page
+    assert RELEASE_BOX in page and 'name="release_zones"' in page
+    assert svc.venues.current_version("demo") == version and svc.venues.get_map("demo").zone(ZONE) is not None
+    assert_kept(svc)
+
+
+def test_a_console_import_removing_only_unused_zones_needs_no_confirmation(client, ops, svc, in_use):
+    zone = unused_zone(svc)
+    page = import_in_console(client, ops, archive(svc, without=zone))
+    assert svc.venues.get_map("demo").zone(zone) is None
+    assert "was in use" not in page
+    assert_kept(svc)
+
+
+def test_a_console_rollback_removing_zones_in_use_is_refused_unconfirmed(client, ops, svc, in_use):
+    with_cafe, without_cafe = version_without_zone(svc)
+    resp = post_rollback(client, ops, without_cafe)
+    assert resp.status_code == 409
+    page = text(resp)
+    assert f"Map version {without_cafe} was not made current: it lacks zones in use" in page
+    assert RELEASE_BOX in page and f'name="version" value="{without_cafe}"' in page
+    assert svc.venues.current_version("demo") == with_cafe
     assert_kept(svc)
 
 
@@ -171,7 +228,7 @@ CLI_RELEASED = "warning: Zone kopi was in use: it was taken from the owner accou
 
 def test_map_import_releases_the_zones_the_archive_lacks(cli, svc, in_use, tmp_path):
     with_cafe = archive(svc, tmp_path)
-    result = cli("map-import", "demo", archive(svc, tmp_path, without=ZONE))
+    result = cli("map-import", "--release-zones", "demo", archive(svc, tmp_path, without=ZONE))
     assert svc.venues.get_map("demo").zone(ZONE) is None
     assert CLI_RELEASED in result.stderr
     assert_released(svc)
@@ -211,13 +268,35 @@ def test_a_map_draft_that_removes_no_zone_releases_nothing(cli, svc, in_use, tmp
 
 def test_map_rollback_releases_and_brings_the_zone_back_bare(cli, svc, in_use):
     with_cafe, without_cafe = version_without_zone(svc)
-    result = cli("map-rollback", "demo", without_cafe)
+    result = cli("map-rollback", "--release-zones", "demo", without_cafe)
     assert CLI_RELEASED in result.stderr
     assert_released(svc)
     assert [e["user"] for e in AuditLog(svc.db).recent("demo", 200) if e["action"] == "zone.release"] == ["cli"]
     back = cli("map-rollback", "demo", with_cafe)
     assert "warning: The rollback brought back zones that had left the map: kopi." in back.stderr
     assert_afresh(svc)
+
+
+def test_map_import_and_rollback_removing_zones_in_use_are_refused_unconfirmed(app, svc, in_use, tmp_path):
+    runner = app.test_cli_runner()
+    version = svc.venues.current_version("demo")
+    imported = runner.invoke(args=["map-import", "demo", archive(svc, tmp_path, without=ZONE)])
+    assert imported.exit_code == 1
+    assert "nothing was changed: the archive lacks zones in use (managed by owners, with an app set up or with " \
+           "moments rules): kopi." in imported.output and "--release-zones" in imported.output
+    assert svc.venues.current_version("demo") == version
+    _, without_cafe = version_without_zone(svc)
+    rolled = runner.invoke(args=["map-rollback", "demo", str(without_cafe)])
+    assert rolled.exit_code == 1 and f"map v{without_cafe} lacks zones in use" in rolled.output
+    assert svc.venues.current_version("demo") == version and svc.venues.get_map("demo").zone(ZONE) is not None
+    assert_kept(svc)
+
+
+def test_a_map_import_removing_only_unused_zones_needs_no_confirmation(cli, svc, in_use, tmp_path):
+    zone = unused_zone(svc)
+    assert "warning:" not in cli("map-import", "demo", archive(svc, tmp_path, without=zone)).stderr
+    assert svc.venues.get_map("demo").zone(zone) is None
+    assert_kept(svc)
 
 
 def test_map_edit_delete_zone_releases(cli, svc, in_use):
