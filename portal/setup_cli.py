@@ -45,6 +45,7 @@ from fingerprints.model import ID_RE, normalise_bssid
 from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples
 from fingerprints.store import MapSaveUnknownError
 from portal.auth import CLI_ACTOR
+from portal.operator.mapedit import dropped_zones_warning
 from portal.operator.zone_release import release_left_zones, zone_ids, zones_in_use
 from portal.services import services
 
@@ -143,12 +144,10 @@ def refuse_release(venue: str, before: Iterable[str], after: Iterable[str], what
 def warn_zones_in_use(venue: str, removed: Iterable[str]) -> None:
     """Say on stderr, before a draft is applied, which zones it removes that applying would let go of something for
     (zone_release.zones_in_use; the console's draft page says it too)."""
-    in_use = zones_in_use(venue, removed)
-    if in_use:
-        click.echo(f"warning: applying this removes zones that owners manage, that have an app set up or that moments "
-                   f"rules are about: {', '.join(in_use)}. They will be let go of: taken from their owner accounts, "
-                   f"their apps and settings dropped, their moments rules deleted, so that a zone given one of these "
-                   f"ids again starts afresh. To keep them, import an archive that keeps their units.", err=True)
+    with force_locale("en"):  # the console's words (no request to choose a language from)
+        warning = dropped_zones_warning(venue, removed)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _derive_walkways(source: str) -> tuple[list[dict], list[dict]]:

@@ -85,7 +85,7 @@ def test_the_draft_page_says_it_before_the_draft_is_applied(client, ops, svc):
 
 
 CLI_WARNING = "warning: Zone cinema was in use"
-CLI_BEFORE = "warning: applying this removes zones that owners manage, that have an app set up or that moments rules"
+CLI_BEFORE = "warning: Applying this removes zones that owners manage, that have an app set up or that moments rules"
 
 
 def test_the_command_line_import_says_it_too(app, client, ops, svc, tmp_path):

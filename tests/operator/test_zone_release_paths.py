@@ -247,7 +247,7 @@ def test_map_draft_apply_releases_and_show_only_warns(cli, svc, in_use, tmp_path
     draft = cli("map-draft", "open", "demo", "new plan").stdout.strip()
     cli("map-draft", "add-imdf", "demo", draft, archive(svc, tmp_path, without=ZONE))
     shown = cli("map-draft", "show", "demo", draft)
-    assert "warning: applying this removes zones that owners manage, that have an app set up or that moments " \
+    assert "warning: Applying this removes zones that owners manage, that have an app set up or that moments " \
            "rules are about: kopi. They will be let go of" in shown.stderr
     assert_kept(svc)  # a preview releases nothing
     applied = cli("map-draft", "apply", "demo", draft)
