@@ -75,6 +75,7 @@ class NotifyWorker:
                  venues: VenueStore | None = None, leases: VenueLeases | None = None,
                  consumer: str | None = None, reclaim_idle_s: float = 60.0) -> None:
         self.db = db
+        self._stop = threading.Event()  # `run`'s: a retry's wait ends when the worker is asked to stop
         self.settings = settings
         self.policy = settings.notify
         self.outbox = Outbox(db)
@@ -168,12 +169,14 @@ class NotifyWorker:
             try:
                 self.outbox.mark_sent(job)
                 return
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError) as exc:
+                # (READONLY: a failover behind one endpoint; the connection is dropped and the next try reconnects)
                 if wait_s is None:
                     raise
                 log.warning("notify: %s sent, but not recorded yet (%s): again in %s s", job.delivery,
                             exc.__class__.__name__, wait_s)
-                time.sleep(wait_s)
+                if self._stop.wait(wait_s):  # stopping (SIGTERM): left pending, a reclaim dead-letters it as unsure
+                    raise
 
     def _failed(self, job: Job, exc: Exception, now: float) -> None:
         """What a try that raised means: forget the target, bury the job, or try again later."""
@@ -210,6 +213,7 @@ class NotifyWorker:
         return serve_venues(venues, self.leases, lambda venue: self.step(venue, now), "notify")
 
     def run(self, stop: threading.Event, idle_s: float = 0.5) -> None:
+        self._stop = stop
         log.info("notify: delivering notifications (channels: %s)", ", ".join(self.channels))
         try:
             while not stop.is_set():
