@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 
 from core.errors import N_
 from portal.auth import Account, accounts, audit, current_account
+from portal.events.insights import k_safe
 from portal.events.moments import (
     ACTIONS,
     MAX_RULES_PER_OWNER,
@@ -34,7 +35,7 @@ from portal.events.moments import (
     preview,
     purposes,
 )
-from portal.events.report import LOOKBACK_DAYS, day_bounds, shown, venue_staff, venue_tz
+from portal.events.report import LOOKBACK_DAYS, day_bounds, label, shown, venue_staff, venue_tz
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map, zone_names
 from portal.services import services
@@ -118,6 +119,14 @@ def bucket(n: int) -> str:
     return _("%(n)d or more", n=PREVIEW_BUCKETS[-1])
 
 
+def owner_fired(count: int, people: int) -> str:
+    """How often a rule fired, as a zone owner sees it: k-safe over the people behind it (one phone's many firings
+    stay "<5"), then in the previews' ranges (`bucket`), as two rules' counts, or one rule's from one visit of the
+    page to the next, would otherwise tell one shopper's firing apart."""
+    safe = k_safe(count, phones=people)
+    return bucket(count) if safe else label(safe)
+
+
 def preview_cells(venue_map, rules, owner: Account | None) -> dict[str, str]:
     """rule id -> its "would have hit yesterday" as the page shows it: for the operator (`owner` None) k-safe
     counts, for a zone owner buckets, and nothing of a zone it did not manage all of yesterday (module docstring)."""
@@ -143,7 +152,8 @@ def rules_page(template: str, venue_map, rules, *, status: int = 200, error: Rul
     return render_template(
         template, venue=venue_map.id, map=venue_map, rules=rules, fired=engine.fired(venue_map.id),
         fired_people=engine.fired_people(venue_map.id, [r.id for r in rules]),
-        preview_cells=preview_cells(venue_map, rules, owner), shown=shown, names=zone_names(venue_map),
+        preview_cells=preview_cells(venue_map, rules, owner), shown=shown, owner_fired=owner_fired,
+        names=zone_names(venue_map),
         triggers=TRIGGERS,
         actions=extra.pop("actions", ACTIONS), tiers=TIERS, error=rule_error(error) if error else None,
         form=request.form, labels=labels(), **extra), status

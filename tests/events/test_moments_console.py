@@ -221,3 +221,13 @@ def test_one_phone_firing_a_rule_many_times_shows_no_count_to_the_owner(app, cli
     [fired] = re.findall(r'class="fired">([^<]*)<', page)
     [preview] = re.findall(r'class="preview">([^<]*)<', page)
     assert fired.startswith("&lt;5") and preview == "fewer than 10 phones, fewer than 10 times"
+
+
+def test_an_owner_sees_how_often_a_rule_fired_in_ranges():
+    """k-safe over the people behind it first (one phone's many firings stay "<5"), then in the previews' ranges:
+    6 and 7 firings of 6 and 7 shoppers read alike, so watching a count tells no one shopper's firing apart."""
+    from portal.operator.moments import owner_fired
+
+    assert owner_fired(12, 1) == "<5" and owner_fired(0, 0) == "0"
+    assert owner_fired(6, 6) == owner_fired(7, 7) == "fewer than 10"
+    assert owner_fired(12, 5) == "10–19"
