@@ -17,7 +17,12 @@ A version is announced at least once even when the store fails around its write:
 same MULTI/EXEC. When EXEC's reply is lost, the id says whether this edit committed (then it is a success, not a
 StaleMapError against its own version; MapSaveUnknownError when the store cannot say). The marker is cleared once
 the listeners have run; one left by a fault after the write is announced by the next change, roll back or look at
-the versions, under the map lock."""
+the versions, under the map lock (LATE_TRIES times at most). The marker names who made the change (`by`), so a late
+announcement is audited as theirs, not as whoever's request replays it.
+
+What follows the write (learning a lost reply's outcome, the announcement, the lock's release) runs without the
+request's store budget (core.storage.unbudgeted): a save that spent it on its EXEC must still end as saved or "may have
+been saved", and free the map for the operator's next try."""
 
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ import redis
 
 from core.errors import N_, CatalogInputError
 from core.memo import BoundedMemo
-from core.storage import GLOBAL_TAG, Store, VenueKeys
+from core.storage import GLOBAL_TAG, Store, StoreBudgetSpent, VenueKeys, unbudgeted
+from core.store_health import is_store_fault
 from fingerprints.model import VenueMap
 
 EDIT_LOCK_S = 30.0
@@ -106,6 +112,21 @@ class VenueKeysMap(VenueKeys):
         """HASH edit id -> the MapChanged (JSON) of a change stored but not yet announced."""
         return self.key("map", "unannounced")
 
+    def announce_tries(self) -> str:
+        """HASH edit id -> how many late announcements of its change failed on a store fault (VenueStore.LATE_TRIES)."""
+        return self.key("map", "unannounced", "tries")
+
+
+# What EXEC may fail with when its reply, not the transaction, was lost: the store may have run it.
+_LOST_REPLY = (redis.WatchError, redis.ConnectionError, redis.TimeoutError, StoreBudgetSpent)
+
+
+def _refused(exc: redis.RedisError) -> bool:
+    """Whether a failed EXEC surely ran nothing: a WATCHed key changed (redis-py raises WatchError for a connection
+    lost while watching too: that one is a lost reply)."""
+    lost_connection = isinstance(exc.__context__, redis.ConnectionError | redis.TimeoutError)
+    return isinstance(exc, redis.WatchError) and not lost_connection
+
 
 class VenueStore:
     """Which venues exist, and each venue's map versions.
@@ -117,6 +138,8 @@ class VenueStore:
 
     CACHED_MAPS = 8
     REGISTRY_RECHECK_S = 2.0
+    COMMIT_TRIES = 3  # a change staged again after another writer's (then MapBusyError)
+    LATE_TRIES = 5  # late announcements of one change that may fail on a store fault before its marker is dropped
 
     def __init__(self, db: Store, versions_kept: int = 20) -> None:
         self.db = db
@@ -129,6 +152,8 @@ class VenueStore:
         # ~2 MB of JSON on every page view cost more than the rest of the request.
         self._parsed = BoundedMemo(self.CACHED_MAPS)
         self._listeners: list[Callable[[MapChanged], None]] = []
+        # Who is making a change, when the caller does not say (`by`): the host's (the console's signed-in account).
+        self.actor: Callable[[], str | None] = lambda: None
 
     def listen(self, listener: Callable[[MapChanged], None]) -> None:
         """Call `listener(MapChanged)` after every change made through `edit` or `set_current`."""
@@ -136,15 +161,17 @@ class VenueStore:
 
     def announce(self, event: MapChanged) -> None:
         """Tell every listener; a listener's store fault is raised once all have run (the change is then
-        announced again later: its marker stays), any other failure of one is logged."""
+        announced again later: its marker stays), any other failure of one is logged (a bug: announcing the change
+        again would fail the same way)."""
         fault = None
         for listener in self._listeners:
             try:
                 listener(event)
-            except redis.RedisError as exc:
-                fault = exc
-            except Exception:  # noqa: BLE001 - the version is stored; a listener's failure must not undo that
-                log.exception("map listener %r failed for %s v%s", listener, event.venue, event.version)
+            except Exception as exc:  # noqa: BLE001 - the version is stored; a listener's failure must not undo that
+                if is_store_fault(exc):
+                    fault = exc
+                else:
+                    log.exception("map listener %r failed for %s v%s", listener, event.venue, event.version)
         if fault is not None:
             raise fault
 
@@ -167,7 +194,8 @@ class VenueStore:
             yield
         finally:
             try:
-                lock.release()
+                with unbudgeted():  # else a save that spent the request's budget holds the map for EDIT_LOCK_S
+                    lock.release()
             except redis.RedisError as exc:
                 log.warning("map lock of %s not released (it lapses by itself): %s", venue, exc.__class__.__name__)
 
@@ -189,7 +217,7 @@ class VenueStore:
             previous = venue_map.version
             yield venue_map
             edit_id = secrets.token_hex(8)
-            event = MapChanged(venue, 0, previous, action, dict(detail))
+            event = MapChanged(venue, 0, previous, action, self._signed(detail))
             version = self._commit(venue_map, previous, edit_id, event)
             self._settle(replace(event, version=version), edit_id)
 
@@ -250,21 +278,42 @@ class VenueStore:
         self._register(venue_map.id)
         return version
 
+    def _signed(self, detail: dict) -> dict:
+        """A change's detail naming who makes it (`by`: the caller's, else the host's actor), kept in its marker."""
+        by = detail.get("by") or self.actor()
+        return {**detail, "by": by} if by else dict(detail)
+
     def _commit(self, venue_map: VenueMap, expected: int | None, edit_id: str,
                 event: MapChanged | None = None) -> int:
-        """put_map's transaction, written as edit `edit_id` (and, with `event`, marked unannounced). A lost
-        EXEC reply (redis-py: WatchError or ConnectionError) is a success when the version's edit id is ours."""
+        """put_map's transaction, written as edit `edit_id` (and, with `event`, marked unannounced). An EXEC whose
+        reply was lost (`_LOST_REPLY`: a reset, a timeout, the request's store budget spent) is a success when the
+        version's edit id is ours, else MapSaveUnknownError: it may still run, so it is never sent again. Only an EXEC
+        the store refused (`_refused`) is staged again, COMMIT_TRIES times at most (then MapBusyError)."""
         keys = VenueKeysMap(venue_map.id)
-        with self.db.pipeline(transaction=True) as pipe:
-            while True:
+        for _ in range(self.COMMIT_TRIES):
+            with self._pipeline() as pipe:
                 version = self._stage(pipe, keys, venue_map, expected, edit_id, event)
                 try:
                     pipe.execute()
-                except (redis.WatchError, redis.ConnectionError, redis.TimeoutError) as exc:
-                    if self._committed(venue_map.id, version, edit_id, exc):
-                        return version
-                    continue
+                    return version
+                except _LOST_REPLY as exc:
+                    lost = exc
+            if self._committed(venue_map.id, version, edit_id, lost):
                 return version
+            if not _refused(lost):
+                raise MapSaveUnknownError(venue_map.id) from lost
+        raise MapBusyError()
+
+    @contextlib.contextmanager
+    def _pipeline(self) -> Iterator[redis.client.Pipeline]:
+        """A transaction pipeline whose reset (UNWATCH, the connection back to its pool) runs without the request's
+        budget: after an EXEC that spent it, redis-py's own reset fails and keeps the connection."""
+        pipe = self.db.pipeline(transaction=True)
+        try:
+            yield pipe
+        finally:
+            with unbudgeted():
+                pipe.reset()
 
     def _stage(self, pipe, keys: VenueKeysMap, venue_map: VenueMap, expected: int | None, edit_id: str,
                event: MapChanged | None) -> int:
@@ -298,7 +347,8 @@ class VenueStore:
         """Whether the transaction whose reply was lost stored `version` (its edit id is ours); when the store
         cannot say, MapSaveUnknownError."""
         try:
-            return self.db.hget(VenueKeysMap(venue).edits(), version) == edit_id.encode()
+            with unbudgeted():
+                return self.db.hget(VenueKeysMap(venue).edits(), version) == edit_id.encode()
         except redis.RedisError:
             raise MapSaveUnknownError(venue) from exc
 
@@ -308,23 +358,57 @@ class VenueStore:
         pipe.hset(keys.unannounced(), edit_id, json.dumps(asdict(event), separators=(",", ":"), default=str))
 
     def _settle(self, event: MapChanged, edit_id: str) -> None:
-        """After a change is stored (under the map lock): list the venue, tell the listeners, clear its marker.
-        A store fault here is logged, not raised: the change is stored, and its marker has it announced later."""
+        """After a change is stored (under the map lock, without the request's budget): list the venue, tell the
+        listeners, clear its marker. A failure here is logged, not raised: the change is stored. Its marker stays
+        after a store fault, to have it announced later (`_tried_again`), and is dropped after any other."""
         keys = VenueKeysMap(event.venue)
         try:
-            self._register(event.venue)
-            self.announce(event)
-            self.db.hdel(keys.unannounced(), edit_id)
+            with unbudgeted():
+                self._register(event.venue)
+                self.announce(event)
+                self._forget(keys, edit_id)
         except redis.RedisError as exc:
-            log.warning("map %s v%s stored; announced later (store fault: %s)", event.venue, event.version,
-                        exc.__class__.__name__)
+            if is_store_fault(exc) and self._tried_again(keys, edit_id, event):
+                log.warning("map %s v%s stored; announced later (store fault: %s)", event.venue, event.version,
+                            exc.__class__.__name__)
+                return
+            log.error("map %s v%s stored; not announced (%s)", event.venue, event.version, exc.__class__.__name__)
+            with contextlib.suppress(redis.RedisError), unbudgeted():
+                self._forget(keys, edit_id)
+
+    def _tried_again(self, keys: VenueKeysMap, edit_id: str, event: MapChanged) -> bool:
+        """Whether a change whose announcement met a store fault is announced again later: a late one LATE_TRIES times
+        at most (every try runs every listener again, the audit too)."""
+        if not event.detail.get("late"):
+            return True
+        try:
+            with unbudgeted():
+                return self.db.hincrby(keys.announce_tries(), edit_id, 1) < self.LATE_TRIES
+        except redis.RedisError:
+            return True  # the store is down: this try is not counted
+
+    def _forget(self, keys: VenueKeysMap, edit_id: str | bytes) -> None:
+        """Clear a change's marker (announced, or given up on)."""
+        with self.db.pipeline(transaction=True) as pipe:
+            pipe.hdel(keys.unannounced(), edit_id)
+            pipe.hdel(keys.announce_tries(), edit_id)
+            pipe.execute()
 
     def _announce_left(self, venue: str) -> None:
         """Announce the changes stored but never announced (a fault after their write), under the map lock; their
-        detail says `late` (recorded afterwards, by whoever came next)."""
-        for edit_id, raw in self.db.hgetall(VenueKeysMap(venue).unannounced()).items():
-            event = MapChanged(**json.loads(raw))
-            self._settle(replace(event, detail={**event.detail, "late": True}), edit_id.decode())
+        detail says `late` (recorded afterwards, by whoever came next). A marker that does not read as a MapChanged
+        is logged and dropped: it must not stop every later change of the map."""
+        keys = VenueKeysMap(venue)
+        for edit_id, raw in self.db.hgetall(keys.unannounced()).items():
+            try:
+                event = MapChanged(**json.loads(raw))
+                late = replace(event, detail={**event.detail, "late": True})
+            except (ValueError, TypeError) as exc:
+                log.error("map %s: unannounced change %r unreadable, dropped: %s", venue, edit_id, exc)
+                with contextlib.suppress(redis.RedisError):
+                    self._forget(keys, edit_id)
+                continue
+            self._settle(late, edit_id.decode())
 
     def _beyond_kept(self, stored: list[int]) -> list[int]:
         """Versions to drop once a new one is stored: all but the newest versions_kept - 1 of `stored`."""
@@ -348,7 +432,8 @@ class VenueStore:
             raise KeyError(f"venue {venue} has no map version {version}")
         with self.locked(venue):
             self._announce_left(venue)
-            event = MapChanged(venue, version, self.current_version(venue), "map.rollback", {"by": by} if by else {})
+            detail = self._signed({"by": by} if by else {})
+            event = MapChanged(venue, version, self.current_version(venue), "map.rollback", detail)
             edit_id = secrets.token_hex(8)
             with self.db.pipeline(transaction=True) as pipe:
                 pipe.set(keys.current_version(), version)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask, has_request_context
 
 from fingerprints.store import MapChanged
-from portal.auth import AuditLog, audit
+from portal.auth import AuditLog, audit, current_account
 from portal.kinds import walk_kind_label, zone_kind_label
 from portal.maps import builds, quality_text
 
@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     quality page's sentences in the page's language (portal/maps/quality_text.py), and the map's zone and
     walkway kinds (portal/kinds.py) for every page that shows them: the floor editor and the owner console."""
     venues = app.extensions["mallportal"].venues
+    venues.actor = _acting_account
     venues.listen(lambda event: _audit(app, event))
     venues.listen(lambda event: builds.on_map_changed(app, event))
     app.add_template_global(quality_text.checked_text, "live_checked_text")
@@ -27,11 +28,20 @@ def init_app(app: Flask) -> None:
     app.add_template_global(walk_kind_label, "walk_kind_label")
 
 
+def _acting_account() -> str | None:
+    """The console account whose request changes a map (None outside a request): named in the change's detail, so a
+    late announcement (fingerprints/store.py), replayed in someone else's request, is audited as theirs."""
+    account = current_account() if has_request_context() else None
+    return account.username if account else None
+
+
 def _audit(app: Flask, event: MapChanged) -> None:
-    """Who changed the map: the console's account in a request, else the process (CLI, seed, survey timer)."""
+    """Who changed the map: whom the change names (`by`: the console's account, the CLI, the survey timer), else the
+    console's account in a request, else the process (the seed). A late announcement naming nobody is nobody's: the
+    request it runs in is someone else's."""
     detail = {**event.detail, "version": event.version, "previous": event.previous}
-    by = detail.pop("by", None)  # a change made for someone outside their request (the survey timer)
-    if by is None and has_request_context():
+    by = detail.pop("by", None)
+    if by is None and has_request_context() and not detail.get("late"):
         audit(event.action, event.venue, **detail)
     else:
         AuditLog(app.extensions["mallportal"].db).record(event.venue, by or "-", event.action, **detail)

@@ -13,10 +13,13 @@ import pytest
 import redis
 from redis.connection import AbstractConnection
 
+from core import storage
+from core.storage import StoreBudget, store_budget
 from fingerprints import edits
 from fingerprints.model import Floor, VenueMap
-from fingerprints.store import MapChanged, MapSaveUnknownError, VenueKeysMap, VenueStore
+from fingerprints.store import MapBusyError, MapChanged, MapSaveUnknownError, VenueKeysMap, VenueStore
 from portal import setup_cli
+from portal.auth import AuditLog
 
 TINY = VenueMap(id="tiny", name="Tiny", name_zh="小", floors=[Floor(0, "G", 50, 30)])
 V = "/console/ops/demo"
@@ -162,3 +165,166 @@ def test_the_console_and_the_cli_say_an_unconfirmed_save_may_have_been_saved(app
             setup_cli.edit_map("demo", "ap.place", place_ap)
     finally:
         state["down"] = False
+
+
+# ---- the request's store budget, retries, late announcements (fingerprints/store.py) ---------------------------
+
+
+class SpentAtMulti:
+    """The budget's clock (as tests/faults/test_faults_store_budget.py): still, until the map write's MULTI is sent;
+    the wait for its first reply then costs the whole budget, so the next reply is never waited for (StoreBudgetSpent)
+    although the store has the whole transaction, EXEC included (sent at once)."""
+
+    def __init__(self) -> None:
+        self.now, self.reads_left = 0.0, 0
+
+    def __call__(self) -> float:
+        if self.reads_left:
+            self.reads_left -= 1
+            if not self.reads_left:  # the read's end: it took 100 s
+                self.now += 100.0
+        return self.now
+
+
+def spend_budget_at_exec(monkeypatch) -> SpentAtMulti:
+    clock = SpentAtMulti()
+    send = AbstractConnection.send_packed_command
+
+    def sending(self, command, check_health=True):
+        packed = b"".join(command) if isinstance(command, list) else bytes(command)
+        if b"MULTI" in packed and b":map:v:" in packed and not clock.now:
+            clock.reads_left = 2  # the reply's start and end
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(storage, "budget_clock", clock)
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", sending)
+    return clock
+
+
+def test_a_save_that_spends_the_request_budget_is_saved_and_frees_the_map(db, monkeypatch):
+    """The auditor's case: said as a generic "busy" although stored, and the lock (released on the spent budget too)
+    held the operator's retry for EDIT_LOCK_S, which then made the change twice."""
+    venues, heard = tiny(db)
+    clock = spend_budget_at_exec(monkeypatch)
+    with store_budget(StoreBudget(3.0)) as budget:
+        with venues.edit("tiny", "ap.place") as m:
+            place_ap(m)
+        assert budget.left() < 0 and clock.now == 100.0  # spent on the EXEC's replies
+    assert m.version == 2 and venues.versions("tiny") == [1, 2]
+    assert [(e.action, e.version) for e in heard][1:] == [("ap.place", 2)]  # announced at once
+    assert not db.exists(VenueKeysMap("tiny").edit_lock()) and not db.exists(VenueKeysMap("tiny").unannounced())
+
+
+def fail_multi_sends(monkeypatch, times: int) -> dict:
+    """The map write's MULTI/EXEC cannot be sent `times` times (a reset): nothing runs; every other call answers."""
+    send = AbstractConnection.send_packed_command
+    state = {"left": times, "sent": 0}
+
+    def sending(self, command, check_health=True):
+        packed = b"".join(command) if isinstance(command, list) else bytes(command)
+        if b"MULTI" in packed and b":map:v:" in packed:
+            state["sent"] += 1
+            if state["left"]:
+                state["left"] -= 1
+                self.disconnect()
+                raise redis.ConnectionError("Connection reset by peer")
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", sending)
+    return state
+
+
+def test_a_reset_save_that_is_not_ours_is_unknown_and_never_sent_again(db, monkeypatch):
+    """Its EXEC may still reach the store (our answer came on another connection): sending it again could store the
+    change twice; and a store that kept resetting EXEC while answering the rest held the request forever."""
+    venues, heard = tiny(db)
+    fail_multi_sends(monkeypatch, times=10)
+    stage, staged = VenueStore._stage, []
+    monkeypatch.setattr(VenueStore, "_stage", lambda self, *args: staged.append(1) or stage(self, *args))
+    with pytest.raises(MapSaveUnknownError), venues.edit("tiny", "ap.place") as m:
+        place_ap(m)
+    assert len(staged) == 1 and venues.versions("tiny") == [1]  # (a cluster's pipeline resends a failed send itself)
+
+
+def test_a_save_that_keeps_meeting_another_writer_gives_up(db, monkeypatch):
+    venues, _ = tiny(db)
+    stage, keys, conflicts = VenueStore._stage, VenueKeysMap("tiny"), []
+
+    def another_writer_meanwhile(self, pipe, *args):
+        version = stage(self, pipe, *args)
+        if len(conflicts) < 10:
+            conflicts.append(version)
+            db.set(keys.current_version(), db.get(keys.current_version()))  # the WATCHed key touched: EXEC refused
+        return version
+
+    monkeypatch.setattr(VenueStore, "_stage", another_writer_meanwhile)
+    with pytest.raises(MapBusyError):
+        venues.put_map(venues.get_map("tiny", for_update=True))
+    assert len(conflicts) == VenueStore.COMMIT_TRIES and venues.versions("tiny") == [1]
+
+
+def test_a_late_announcement_names_who_made_the_change(app, client, ops, svc, monkeypatch):
+    """Replayed by the next change (here the command line's), it was audited as that change's actor."""
+    ops.csrf()
+    real = VenueStore._register
+    monkeypatch.setattr(VenueStore, "_register", lambda self, venue: (_ for _ in ()).throw(
+        redis.ConnectionError("the registry's shard is down")))
+    assert import_three_points(client, ops).status_code == 303  # stored, not announced
+    monkeypatch.setattr(VenueStore, "_register", real)
+    with app.app_context():
+        setup_cli.edit_map("demo", "ap.place", place_ap)
+    entries = AuditLog(svc.db).recent("demo", 2)
+    assert [(e["user"], e["action"], e["detail"].get("late")) for e in entries] == [
+        ("cli", "ap.place", None), ("ops", "samples.import", True)]
+
+
+def test_a_late_announcement_naming_nobody_is_not_audited_as_the_request_running_it(client, ops, svc):
+    with client:  # inside the operator's request
+        assert client.get(V + "/setup").status_code == 200
+        svc.venues.announce(MapChanged("demo", 7, 6, "ap.place", {"late": True}))  # a marker from before `by`
+    assert AuditLog(svc.db).recent("demo", 1)[0]["user"] == "-"
+
+
+@pytest.mark.parametrize("marker", [b"not json", b'{"venue": "tiny"}', b"[1, 2]", b'{"venue": "tiny", "version": 2, '
+                                    b'"previous": 1, "action": "ap.place", "detail": [1]}'])
+def test_an_unreadable_marker_is_dropped_not_a_map_that_can_no_longer_be_edited(db, marker):
+    venues, heard = tiny(db)
+    db.hset(VenueKeysMap("tiny").unannounced(), "0123456789abcdef", marker)
+    with venues.edit("tiny", "ap.place") as m:
+        place_ap(m)
+    assert m.version == 2 and [e.action for e in heard] == ["venue.create", "ap.place"]
+    assert not db.exists(VenueKeysMap("tiny").unannounced())
+
+
+def test_a_listener_bug_does_not_keep_the_change_unannounced(db):
+    venues, heard = tiny(db)
+
+    def buggy(event: MapChanged) -> None:
+        if event.action == "ap.place":
+            raise redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+    venues.listen(buggy)
+    with venues.edit("tiny", "ap.place") as m:
+        place_ap(m)
+    with venues.edit("tiny", "floor.add") as m:
+        edits.add_floor(m, 1, "L1", 50, 30)
+    assert [(e.action, e.detail.get("late")) for e in heard][1:] == [("ap.place", None), ("floor.add", None)]
+    assert not db.exists(VenueKeysMap("tiny").unannounced())
+
+
+def test_late_announcements_that_keep_failing_end(db):
+    venues, heard = tiny(db)
+
+    def audit_down(event: MapChanged) -> None:
+        if event.action == "ap.place":
+            raise redis.ConnectionError("audit log unreachable")
+
+    venues.listen(audit_down)
+    with venues.edit("tiny", "ap.place") as m:
+        place_ap(m)
+    for level in range(1, VenueStore.LATE_TRIES + 3):
+        with venues.edit("tiny", "floor.add") as m:
+            edits.add_floor(m, level, f"L{level}", 50, 30)
+    late = [e for e in heard if e.detail.get("late")]
+    assert len(late) == VenueStore.LATE_TRIES and not db.exists(VenueKeysMap("tiny").unannounced())
+    assert not db.exists(VenueKeysMap("tiny").announce_tries())
