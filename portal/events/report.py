@@ -14,9 +14,7 @@ Times are in the venue's time zone (portal/apps/locale.py)."""
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import io
 import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
@@ -294,29 +292,6 @@ def rows(ins: Insights, names: dict[str, str]) -> list[Row]:
         out += [count(f"funnel_{step}", f.zone, f"funnel:{f.zone}:{step}", n) for step, n in (
             ("in_zone", f.in_zone), ("landed", f.landed), ("transacted", f.transacted), ("referred", f.referred))]
     return out
-
-
-def to_csv(data: list[Row]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["metric", "zone", "key", "value"])
-    for r in data:
-        writer.writerow([r.metric, r.zone, r.key, "" if r.value is None else r.value])
-    return buffer.getvalue()
-
-
-def to_parquet(data: list[Row]) -> bytes:
-    # lazy: pyarrow only when a Parquet export is asked for
-    import pyarrow as pa
-
-    # lazy: pyarrow only when a Parquet export is asked for
-    import pyarrow.parquet as pq
-
-    table = pa.table({"metric": [r.metric for r in data], "zone": [r.zone for r in data],
-                      "key": [r.key for r in data], "value": pa.array([r.value for r in data], type=pa.int64())})
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    return sink.getvalue()
 
 
 # ---- charts: small server-rendered SVGs ----------------------------------------------------------
