@@ -341,7 +341,7 @@ local token = ARGV[1]
 local h = redis.call('HMGET', KEYS[2], 'status', 'seats', 'expires_ms', 'client', 'code', 'show', 'refund_cutoff_s',
                      'created_ms')
 if not h[1] or h[4] == '' or h[4] ~= ARGV[4] then return {'NOHOLD'} end  -- '': its shopper was erased
-if h[1] == 'confirmed' then return {'OK', h[5]} end
+if h[1] == 'confirmed' then return {'OK', h[5], 'AGAIN'} end
 if h[1] ~= 'held' then return {'GONE', h[1]} end
 local seats = split(h[2])
 local function drop_pointer()
@@ -631,6 +631,7 @@ class Outcome:
     expires_ms: int | None = None
     code: str | None = None
     new_seats: int = 0  # a hold (or a check) that holds: the seats it takes that the shopper did not hold
+    again: bool = False  # a confirm of a hold confirmed before: its booking, nothing new
 
     @property
     def ok(self) -> bool:
@@ -926,7 +927,7 @@ class CinemaStore:
             if status == "CODE_TAKEN":
                 continue
             if status == "OK":
-                return Outcome("ok", code=_s(result[1]), token=token)
+                return Outcome("ok", code=_s(result[1]), token=token, again=len(result) > 2)
             return Outcome(status.lower(), code=_s(result[1]) if len(result) > 1 else None, token=token)
         raise RuntimeError("could not find a free booking code")
 

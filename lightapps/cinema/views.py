@@ -206,7 +206,9 @@ def confirm(venue: str, zone: str, token: str):
         return _hold_page(venue, zone, hold, show, 402, _("Please pay to confirm the booking."))
     outcome = cinema_store().confirm(venue, hold.token, hold.client, zone)
     if outcome.ok:
-        record_event(APP, "ticket", venue, shopper_for_venue(venue), zone=zone, show=show.id, seats=len(hold.seats))
+        if not outcome.again:  # the form sent again (a reload, a double tap): the ticket is one transaction
+            record_event(APP, "ticket", venue, shopper_for_venue(venue), zone=zone, show=show.id,
+                         seats=len(hold.seats))
         booking = cinema_store().booking(venue, outcome.code)
         if booking is not None:
             notices.ticket_issued(venue, zone, booking, show)

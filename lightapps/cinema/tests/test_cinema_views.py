@@ -94,6 +94,11 @@ def test_full_path_hold_confirm_ticket(client, mall, store, token):
     ticket = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "<svg" in ticket and code in ticket and "A4, A5" in ticket
     assert store.seat_states(VENUE, show_id) == {"A4": ("booked", code), "A5": ("booked", code)}
+    again = client.post(f"{BASE}/hold/{hold_token}/confirm", data={"c": c})  # a reload: the same ticket, once
+    assert again.status_code == 303 and again.headers["Location"] == done.headers["Location"]
+    svc = client.application.extensions["mallportal"]
+    tickets = [e for e in svc.events.read(VENUE) if e.kind == "txn" and e.data.get("action") == "ticket"]
+    assert len(tickets) == 1  # one transaction in the insights
     # the hold page now leads to the ticket, and the landing page lists it
     assert "/ticket/" in client.get(location).headers["Location"]
     assert code in client.get(f"{BASE}?c={c}").get_data(as_text=True)
