@@ -170,11 +170,16 @@ def check_zone_polygon(m: VenueMap, level: int, zone_id: str, points: list[tuple
             raise EditError(N_("The zone overlaps zone %(z)s (%(name)s)."), z=other.id, name=other.name)
 
 
-def rezone_samples(m: VenueMap) -> None:
-    """After zones change, each sample's zone is the polygon it stands in."""
+def rezone_points(m: VenueMap) -> None:
+    """After zones change, each sample's zone is the polygon it stands in, and so is each amenity's (the directory's
+    "near" zone), else the zone it had while that still exists (an IMDF amenity off every zone: its unit's)."""
     zones = zone_map(m)
     for sample in m.samples:
         sample.zone = zones.zone_at(sample.floor, sample.x, sample.y)
+    kept = {z.id for z in m.zones}
+    for amenity in m.amenities:
+        amenity.zone = zones.zone_at(amenity.floor, amenity.x, amenity.y) or (
+            amenity.zone if amenity.zone in kept else None)
 
 
 def add_zone(m: VenueMap, zone_id: str, name: str, level: int, points: list, kind: str = "shop",
@@ -188,14 +193,14 @@ def add_zone(m: VenueMap, zone_id: str, name: str, level: int, points: list, kin
     check_zone_polygon(m, level, zone_id, polygon)
     m.zones.append(Zone(id=zone_id, name=name, name_zh=name_zh or name, floor=int(level), polygon=polygon,
                         kind=kind))
-    rezone_samples(m)
+    rezone_points(m)
 
 
 def delete_zone(m: VenueMap, zone_id: str) -> None:
     if m.zone(zone_id) is None:
         raise EditError(N_("There is no zone %(z)s."), z=repr(zone_id))
     m.zones = [z for z in m.zones if z.id != zone_id]
-    rezone_samples(m)
+    rezone_points(m)
 
 
 # -- walkway graph --------------------------------------------------------------------------------------

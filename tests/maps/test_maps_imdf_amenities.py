@@ -147,3 +147,15 @@ def test_every_kept_category_is_an_imdf_amenity_category_and_no_connector():
     assert set(AMENITY_KINDS) <= AMENITY_CATEGORIES
     assert amenity_kind("elevator") is None and amenity_kind("escalator") is None and amenity_kind("stairs") is None
     assert amenity_kind("restroom.family") == "restroom" and amenity_kind("prayerroom.islam") == "prayerroom"
+
+
+def test_a_zone_drawn_or_deleted_round_an_amenity_moves_it_in_or_out():
+    """The directory's "near" zone follows the map's edits: a zone deleted leaves its amenities in none (or the
+    zone drawn in its place), as the survey samples are re-zoned."""
+    venue_map = import_imdf(archive(), VENUE)
+    mothers = by_category(venue_map)["mothersroom"]
+    zone = venue_map.zone(mothers.zone)
+    edits.delete_zone(venue_map, zone.id)
+    assert by_category(venue_map)["mothersroom"].zone is None
+    edits.add_zone(venue_map, "nursery", "Nursery", zone.floor, zone.polygon, kind="service")
+    assert by_category(venue_map)["mothersroom"].zone == "nursery"
