@@ -391,6 +391,11 @@ def connect(settings: Settings, timeout_s: float | None = None) -> Store:
     return db
 
 
+# address (host, port, path) -> the failovers its connections have met (a READONLY reply): what a connection made
+# before the last one must reconnect for. A process-wide count: every pool to that address drops its old connections.
+_FAILOVERS: dict[tuple, int] = {}
+
+
 @functools.cache
 def _drops_on_read_only(connection_class: type) -> type:
     """`connection_class` (plain, TLS or Unix socket: the URL's) whose connection is dropped after a READONLY reply:
@@ -398,19 +403,32 @@ def _drops_on_read_only(connection_class: type) -> type:
     address, and a pooled connection kept on it would refuse every write for as long as the process lives. It is
     marked, not closed at once (the rest of a pipeline's replies are still read from it): the pool closes it when
     it comes back, a thread's own (`_PinnedConnection`) before its next send; the next connection goes through
-    the endpoint to the new primary."""
+    the endpoint to the new primary. The READONLY also counts a failover of that address (`_FAILOVERS`), so every
+    other connection made to it before reconnects before its next send, rather than meet READONLY once each."""
 
     class DropsOnReadOnly(connection_class):
+        _failovers_seen = 0  # the address's failovers counted when this connection was made
+
+        def _address(self) -> tuple:
+            return getattr(self, "host", None), getattr(self, "port", None), getattr(self, "path", None)
+
+        def on_connect_check_health(self, *args, **kwargs):  # what connect() runs once the socket is open
+            self._failovers_seen = _FAILOVERS.get(self._address(), 0)
+            return super().on_connect_check_health(*args, **kwargs)
+
         def read_response(self, *args, **kwargs):
             try:
                 return super().read_response(*args, **kwargs)
             except redis.ReadOnlyError:
+                address = self._address()
+                if self._failovers_seen == _FAILOVERS.get(address, 0):  # the first to see it: one failover
+                    _FAILOVERS[address] = self._failovers_seen + 1
                 self.mark_for_reconnect()
                 raise
 
         def send_packed_command(self, command, check_health=True):
-            if self.should_reconnect():
-                self.disconnect()  # resets the mark; the send below connects again
+            if self.should_reconnect() or self._failovers_seen != _FAILOVERS.get(self._address(), 0):
+                self.disconnect()  # resets the mark; the send below connects again (on_connect: the count now)
             return super().send_packed_command(command, check_health)
 
     DropsOnReadOnly.__name__ = DropsOnReadOnly.__qualname__ = f"DropsOnReadOnly{connection_class.__name__}"

@@ -131,3 +131,41 @@ def test_a_store_that_refuses_role_is_asked_ping(db, settings):
         assert breaker.is_open and breaker.probe_once() is True and not breaker.is_open
     finally:
         db.execute_command("ACL", "DELUSER", "no-role")
+
+
+@pytest.mark.single_node
+def test_every_connection_made_before_the_failover_reconnects_after_the_first_readonly(settings, tmp_path):
+    """The first READONLY counts a failover of the endpoint's address: the pool's other connections, made before it,
+    reconnect before their next send instead of each meeting READONLY once (and each opening the breaker again)."""
+    first, second = start_embedded_valkey(tmp_path / "a"), start_embedded_valkey(tmp_path / "b")
+    endpoint = Endpoint(port_of(first))
+    try:
+        old, new = redis.Redis(port=port_of(first)), redis.Redis(port=port_of(second))
+        new.replicaof("127.0.0.1", port_of(first))
+        wait_synced(new)
+        db = connect(settings.with_(redis_url=f"redis://127.0.0.1:{endpoint.port}/0", redis_cluster=False))
+        pool = db.connection_pool
+        held = [pool.get_connection() for _ in range(3)]  # three pooled connections on the old primary
+        for conn in held:
+            conn.send_command("PING")
+            assert conn.read_response() in (b"PONG", "PONG")
+        for conn in held:
+            pool.release(conn)
+        new.replicaof("NO", "ONE")
+        old.replicaof("127.0.0.1", port_of(second))
+        endpoint.target = port_of(second)
+        with pytest.raises(redis.ReadOnlyError):
+            db.set("k", "first")  # one of them meets it
+        others = [pool.get_connection() for _ in range(3)]
+        try:
+            for conn in others:  # each reconnects through the endpoint before it sends
+                conn.send_command("SET", "k", "after")
+                assert conn.read_response() in (b"OK", "OK")
+        finally:
+            for conn in others:
+                pool.release(conn)
+        assert new.get("k") == b"after"
+    finally:
+        endpoint.close()
+        first.stop()
+        second.stop()
