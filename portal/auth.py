@@ -186,7 +186,8 @@ def _held_after(held: dict[str, list[Span]], before: tuple[str, ...], after: tup
         if not any(end is None for _start, end in out.get(zone, ())):
             out[zone] = [*out.get(zone, ()), (legacy_from(), None)]
     for zone in set(before) - set(after):
-        out[zone] = [(start, now if end is None else end) for start, end in out[zone]]
+        # never ending before it began: `legacy_from()` is read from the store's clock a moment after `now`
+        out[zone] = [(start, max(start, now) if end is None else end) for start, end in out[zone]]
     for zone in set(after) - set(before):
         out[zone] = [*out.get(zone, ()), (now, None)]
     return {zone: spans[-MAX_SPANS:] for zone, spans in out.items()}

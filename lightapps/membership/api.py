@@ -22,6 +22,7 @@ source's token, which has only `ingest`, gets 403).
        take back what refunding it all would; "state": "part_refunded" until nothing remains, then "refunded");
        404 unknown receipt; 400 a part without an Idempotency-Key (a retry would be another refund);
        409 {"error", "field": "amount"} more than remains to refund (the error says how much remains);
+       409 {"error", "field": "Idempotency-Key"} the key was used before for another receipt or amount;
        409 {"error", "field": "receipt_id"} its member has erased their membership (nothing to take back)
 
     POST /api/v1/venues/<venue>/membership/identify      {"member_code": "..."}

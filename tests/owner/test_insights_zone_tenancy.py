@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from portal.auth import AccountStore, held_throughout
+from portal.auth import AccountStore, _held_after, held_throughout
 from portal.events.report import venue_tz
 
 NEW = "a good long passphrase"
@@ -127,3 +127,10 @@ def test_an_account_from_before_the_record_holds_its_zones_from_when_it_began(sv
     store.set_zones("legacy", ("books",))  # its first change writes the record: books still from then
     spans = store.held_spans("legacy")
     assert spans["books"] == [(began, None)] and spans["kopi"][0][0] == began and spans["kopi"][0][1] is not None
+
+
+def test_a_span_closed_the_instant_the_record_began_never_ends_before_it_starts():
+    """An account from before the record (held from `legacy_from()`, read a moment after `now`) losing its zone then:
+    the span ends where it begins, never microseconds before (a negative span)."""
+    held = _held_after({}, ("kopi",), (), now=100.0, legacy_from=lambda: 100.000006)
+    assert held == {"kopi": [(100.000006, 100.000006)]}
