@@ -140,6 +140,7 @@ class Insights:
     # Not figures (report.py sets them on what it hands out; the counts above are then 0 or left out):
     hidden_until: float | None = None  # a zone owner's period not over yet: no figure before this time
     kept_since: float | None = None  # the event log lost the events written before this time (trimmed)
+    managed_since: float | None = None  # a zone owner's: its look-back reaches before it held the zone
     incomplete: list[str] = field(default_factory=list)  # "period": no figure; "new_vs_repeat": those two
     anonymised: list[str] = field(default_factory=list)  # `figures` keys the anonymisation broke (`_anonymised`)
 

@@ -198,6 +198,10 @@ def lookback_notice(ins: Insights) -> str | None:
     """Why new and repeat shoppers are not shown while the rest is; None: they are."""
     if "new_vs_repeat" not in ins.incomplete:
         return None
+    if ins.managed_since is not None:
+        return _("New and repeat shoppers are not shown: they look back %(days)d days, and you have managed this "
+                 "zone only since %(when)s (whether a shopper came back would count the previous tenant's).",
+                 days=LOOKBACK_DAYS, when=format_time(ins.managed_since))
     return _("New and repeat shoppers are not shown: they look back %(days)d days, and that history is "
              "incomplete (the event log keeps only the events written from %(when)s on).", days=LOOKBACK_DAYS,
              when=format_time(ins.kept_since))

@@ -17,6 +17,7 @@ period."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,8 +26,9 @@ from flask_babel import gettext as _
 
 from portal.apps.locale import format_time
 from portal.auth import Account, accounts, current_account, login_required, require_zone
-from portal.events.insights import K_MIN
+from portal.events.insights import K_MIN, Insights
 from portal.events.report import (
+    LOOKBACK_DAYS,
     FiguresNotShown,
     day_bounds,
     day_insights,
@@ -92,6 +94,16 @@ def _not_held(account: Account, venue_map, zone: str, last: date, days: int) -> 
              when=format_time(start), day=first.isoformat())
 
 
+def _within_tenancy(figures: Insights, account: Account, zone: str) -> Insights:
+    """The figures with new and repeat shoppers withheld (as a look-back the event log cut, report.lookback_notice)
+    while their LOOKBACK_DAYS reach back before the account held the zone: a shopper who bought from the previous
+    tenant would count as this one's repeat shopper."""
+    held = _held_since(account, zone)
+    if held is None or held <= figures.since - LOOKBACK_DAYS * 86400 or "new_vs_repeat" in figures.incomplete:
+        return figures
+    return replace(figures, incomplete=[*figures.incomplete, "new_vs_repeat"], managed_since=held)
+
+
 def _held_since(account: Account, zone: str) -> float | None:
     """Since when the account holds `zone` this time (None: an operator, no tenant of it)."""
     if account.role != "owner":
@@ -111,7 +123,8 @@ def insights(venue: str):
     if (why := _not_held(account, venue_map, zone, last, days)) is not None:
         shown = {"notice": why, "k": K_MIN}
     else:
-        shown = page_context(day_insights(services(), venue_map, last, zones=[zone], days=days), names)
+        figures = _within_tenancy(day_insights(services(), venue_map, last, zones=[zone], days=days), account, zone)
+        shown = page_context(figures, names)
     return render_template("owner/insights.html", venue=venue_map, account=account, day=day.isoformat(),
                            period=name, periods=PERIODS, zone=zone, zone_name=names.get(zone, zone),
                            zones=[(z, names.get(z, z)) for z in managed], f=shown,
@@ -131,7 +144,7 @@ def insights_export(venue: str, fmt: str):
     if (why := _not_held(account, venue_map, zone, last, days)) is not None:
         raise FiguresNotShown(why)
     names = zone_names(venue_map)
-    figures = day_insights(services(), venue_map, last, zones=[zone], days=days)
+    figures = _within_tenancy(day_insights(services(), venue_map, last, zones=[zone], days=days), account, zone)
     data = export_rows(figures, names)
     services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{span} {zone}")
     held = _held_since(account, zone)

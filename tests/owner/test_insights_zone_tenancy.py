@@ -6,6 +6,7 @@ holds its zones from when the record began."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -134,3 +135,21 @@ def test_a_span_closed_the_instant_the_record_began_never_ends_before_it_starts(
     the span ends where it begins, never microseconds before (a negative span)."""
     held = _held_after({}, ("kopi",), (), now=100.0, legacy_from=lambda: 100.000006)
     assert held == {"kopi": [(100.000006, 100.000006)]}
+
+
+def test_a_new_tenants_new_and_repeat_wait_for_a_look_back_of_its_own(app, client, console, svc):
+    """A day the new tenant held the zone all through shows its figures, but not new and repeat shoppers while their
+    30-day look-back reaches before the tenancy: the previous tenant's buyers would read as this one's regulars."""
+    day, start = day_start(app, svc, 3)
+    books_day(svc, start)
+    hand_books_over(client, console, svc)
+    key = AccountStore(svc.db).keys.account("newbooks")
+    assert svc.db.hget(key, "held") is not None
+    svc.db.hset(key, "held", json.dumps({"books": [[start - 86400, None]]}))  # since the day before: 4 days, not 30
+    console.login("newbooks", NEW)
+    page = client.get(f"/console/owner/demo/insights?day={day}").get_data(as_text=True)
+    assert 'id="funnels"' in page and 'id="lookback-notice"' in page and "only since" in page
+    assert re.search(r'id="new">—<', page) and re.search(r'id="repeat">—<', page)
+    lines = client.get(f"/console/owner/demo/insights/export.csv?day={day}").get_data(as_text=True).splitlines()
+    assert "incomplete,books,new_vs_repeat,,incomplete" in lines and not any(ln.startswith("new,") for ln in lines)
+    console.logout()
