@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import pytest
@@ -66,10 +67,10 @@ def wait_synced(replica: redis.Redis) -> None:
     raise AssertionError("the replica never synced")
 
 
-@pytest.fixture
-def failover(settings, tmp_path):
-    """(store client through the endpoint, endpoint, old primary, new primary): the client has used a connection
-    to the old primary; then the new one was promoted, the old one made its replica, and the endpoint flipped."""
+@contextlib.contextmanager
+def failed_over(settings, tmp_path, before: Callable[[redis.Redis], object]):
+    """(store client through the endpoint, endpoint, old primary, new primary): `before(client)` ran on the old
+    primary; then the new one was promoted, the old one made its replica, and the endpoint flipped."""
     first, second = start_embedded_valkey(tmp_path / "a"), start_embedded_valkey(tmp_path / "b")
     endpoint = Endpoint(port_of(first))
     try:
@@ -77,7 +78,7 @@ def failover(settings, tmp_path):
         new.replicaof("127.0.0.1", port_of(first))
         wait_synced(new)
         db = connect(settings.with_(redis_url=f"redis://127.0.0.1:{endpoint.port}/0", redis_cluster=False))
-        db.set("k", "before")  # a pooled connection, now on the old primary
+        before(db)
         new.replicaof("NO", "ONE")
         old.replicaof("127.0.0.1", port_of(second))
         endpoint.target = port_of(second)
@@ -86,6 +87,13 @@ def failover(settings, tmp_path):
         endpoint.close()
         first.stop()
         second.stop()
+
+
+@pytest.fixture
+def failover(settings, tmp_path):
+    """failed_over, the client having used one pooled connection on the old primary."""
+    with failed_over(settings, tmp_path, lambda db: db.set("k", "before")) as parts:
+        yield parts
 
 
 @pytest.mark.single_node
@@ -137,25 +145,18 @@ def test_a_store_that_refuses_role_is_asked_ping(db, settings):
 def test_every_connection_made_before_the_failover_reconnects_after_the_first_readonly(settings, tmp_path):
     """The first READONLY counts a failover of the endpoint's address: the pool's other connections, made before it,
     reconnect before their next send instead of each meeting READONLY once (and each opening the breaker again)."""
-    first, second = start_embedded_valkey(tmp_path / "a"), start_embedded_valkey(tmp_path / "b")
-    endpoint = Endpoint(port_of(first))
-    try:
-        old, new = redis.Redis(port=port_of(first)), redis.Redis(port=port_of(second))
-        new.replicaof("127.0.0.1", port_of(first))
-        wait_synced(new)
-        db = connect(settings.with_(redis_url=f"redis://127.0.0.1:{endpoint.port}/0", redis_cluster=False))
-        pool = db.connection_pool
-        held = [pool.get_connection() for _ in range(3)]  # three pooled connections on the old primary
+    def three_connections(db: redis.Redis) -> None:  # three pooled connections on the old primary
+        held = [db.connection_pool.get_connection() for _ in range(3)]
         for conn in held:
             conn.send_command("PING")
             assert conn.read_response() in (b"PONG", "PONG")
         for conn in held:
-            pool.release(conn)
-        new.replicaof("NO", "ONE")
-        old.replicaof("127.0.0.1", port_of(second))
-        endpoint.target = port_of(second)
+            db.connection_pool.release(conn)
+
+    with failed_over(settings, tmp_path, three_connections) as (db, _endpoint, _old, new):
         with pytest.raises(redis.ReadOnlyError):
             db.set("k", "first")  # one of them meets it
+        pool = db.connection_pool
         others = [pool.get_connection() for _ in range(3)]
         try:
             for conn in others:  # each reconnects through the endpoint before it sends
@@ -165,7 +166,3 @@ def test_every_connection_made_before_the_failover_reconnects_after_the_first_re
             for conn in others:
                 pool.release(conn)
         assert new.get("k") == b"after"
-    finally:
-        endpoint.close()
-        first.stop()
-        second.stop()
