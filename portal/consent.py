@@ -31,6 +31,7 @@ import redis
 
 from core.storage import VenueKeys, is_cluster, phone_buckets
 from portal.events.log import EventKeys
+from portal.events.presence import LUA_CLOSE_VISIT
 
 # Every privacy notice shown so far, oldest first, each named by the day (UTC) it came into force: a new notice text is
 # added at the end (every shopper is asked again). 12-06: periods, who.
@@ -41,27 +42,19 @@ KEEP_S = 400 * 86400  # a consent record outlives the shopper's data (tokens: 30
 PURPOSES = ("location", "marketing")
 
 # Location declined on phones (ARGV[3..]): each is untracked until ARGV[1] (the set kept ARGV[2] s), and its visit
-# open now ends as the presence tracker's sweep ends one (portal/events/presence.py `close`): a zone_leave with the
+# open now ends as the presence tracker's sweep ends one, by the same Lua (LUA_CLOSE_VISIT): a zone_leave with the
 # stay's dwell and a leave with the visit's, at its last sighting. Its state goes. A stay left open would count the
 # phone in its zone on every later day; the last sighting is nothing the log did not have coming. One call: a sighting
-# cannot come between the end and the untracking. (No MAXLEN: the stream's next write trims it.)
-_DECLINE = """
+# cannot come between the end and the untracking. (No MAXLEN: this store does not know the stream's configured bound,
+# settings.events_maxlen, and trimming to the default would drop events a larger bound keeps; the stream's next
+# write trims it.)
+_DECLINE = LUA_CLOSE_VISIT + """
 local untracked, here, seen, stream = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 for i = 3, #ARGV do
   local dev = ARGV[i]
   redis.call('ZADD', untracked, ARGV[1], dev)
   local state = redis.call('HGET', here, dev)
-  local z, since, last, arrived
-  if state then z, since, last, arrived = string.match(state, "^(.*)|([^|]+)|([^|]+)|([^|]+)$") end
-  if z then
-    local at = string.format('%.3f', tonumber(last))
-    if z ~= '' then
-      redis.call('XADD', stream, '*', 'k', 'zone_leave', 'at', at, 'dev', dev, 'z', z,
-                 'd', string.format('{"dwell_s":%.1f}', tonumber(last) - tonumber(since)))
-    end
-    redis.call('XADD', stream, '*', 'k', 'leave', 'at', at, 'dev', dev,
-               'd', string.format('{"dwell_s":%.1f}', tonumber(last) - tonumber(arrived)))
-  end
+  if state then close_visit(stream, nil, dev, state) end
   redis.call('HDEL', here, dev)
   redis.call('ZREM', seen, dev)
 end

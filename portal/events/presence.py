@@ -38,7 +38,40 @@ PRESENT_WITHIN_S = 300.0
 STAFF_DETECTION_DAYS = 7  # staff phones are detected over the week before the day (and the day so far)
 DETECTED_MAX_AGE_S = 300.0  # live counts reuse a venue's detected staff this long (a week of the log is read)
 
-_PRESENCE = LUA_BATCHED + """
+# The one owner of how an open visit is closed, for every script that closes one (this tracker's, and the
+# decline of location, portal/consent.py `_DECLINE`): the state format "zone|zone since|last seen|arrived"
+# (`parse_visit`), and the events (`close_visit`: a zone_leave with the stay's dwell, when in a zone, and a leave
+# with the visit's, both at the last sighting). `trim`: the stream's MAXLEN (approximate), or nil for no trimming
+# (a script that does not know the stream's configured bound must not trim it to another: it leaves the trimming to
+# the stream's next write). Scripts start with it, after LUA_BATCHED: `LUA_BATCHED + LUA_CLOSE_VISIT + """..."""`.
+LUA_CLOSE_VISIT = """
+local function visit_event(stream, trim, kind, at, who, z, data)
+  local f = {'k', kind, 'at', string.format('%.3f', at), 'dev', who}
+  if z ~= '' then table.insert(f, 'z'); table.insert(f, z) end
+  if data then table.insert(f, 'd'); table.insert(f, data) end
+  if trim then
+    redis.call('XADD', stream, 'MAXLEN', '~', trim, '*', unpack(f))
+  else
+    redis.call('XADD', stream, '*', unpack(f))
+  end
+end
+
+local function parse_visit(v)
+  local z, since, last, arrived = string.match(v, "^(.*)|([^|]+)|([^|]+)|([^|]+)$")
+  return z, tonumber(since), tonumber(last), tonumber(arrived)
+end
+
+local function close_visit(stream, trim, who, v)
+  local z, since, last, arrived = parse_visit(v)
+  if z == nil then return end
+  if z ~= '' then
+    visit_event(stream, trim, 'zone_leave', last, who, z, string.format('{"dwell_s":%.1f}', last - since))
+  end
+  visit_event(stream, trim, 'leave', last, who, '', string.format('{"dwell_s":%.1f}', last - arrived))
+end
+"""
+
+_PRESENCE = LUA_BATCHED + LUA_CLOSE_VISIT + """
 local here_key, seen_key, stream, marks_key, untracked_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local at, leave_after, maxlen, max_close = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 
@@ -54,24 +87,8 @@ local function ms(t)
   return string.format('%.3f', t)
 end
 
-local function emit(kind, at, who, z, data)
-  local f = {'k', kind, 'at', string.format('%.3f', at), 'dev', who}
-  if z ~= '' then table.insert(f, 'z'); table.insert(f, z) end
-  if data then table.insert(f, 'd'); table.insert(f, data) end
-  redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(f))
-end
-
-local function parse(v)
-  local z, since, last, arrived = string.match(v, "^(.*)|([^|]+)|([^|]+)|([^|]+)$")
-  return z, tonumber(since), tonumber(last), tonumber(arrived)
-end
-
-local function close(who, v)
-  local z, since, last, arrived = parse(v)
-  if z == nil then return end
-  if z ~= '' then emit('zone_leave', last, who, z, string.format('{"dwell_s":%.1f}', last - since)) end
-  emit('leave', last, who, '', string.format('{"dwell_s":%.1f}', last - arrived))
-end
+local function emit(kind, at, who, z, data) visit_event(stream, maxlen, kind, at, who, z, data) end
+local function close(who, v) close_visit(stream, maxlen, who, v) end
 
 -- A `dwell` event for each mark (minutes) the stay passed between two sightings: once per stay, while
 -- the phone is still in the zone (or as it leaves, when the stay reached the mark only then).
@@ -139,7 +156,7 @@ for i = 5, #ARGV, 2 do
     local v = here.get(dev)
     local cur, since, last, arrived = '', now, now, now
     if v then
-      cur, since, last, arrived = parse(v)
+      cur, since, last, arrived = parse_visit(v)
       if cur == nil or now - last > leave_after then
         close(dev, v)
         v = nil

@@ -23,6 +23,13 @@ from portal.events.moments import MomentKeys
 from portal.notify.outbox import Outbox
 
 AUDIT_KEPT = 1000
+DAILY_S = 86400  # the retention job runs once in this long per venue (`PrivacyStore.daily`)
+# How long a venue day's anonymisation key outlives the last run that used it (each run sets it again; a run that
+# finishes deletes the keys it used, its days anonymised whole). It exists only to bridge a run that failed part way
+# through a day to the run that finishes that day, the next daily run: one DAILY_S, and an hour for that run to start
+# (the tracker's rounds) and reach the day's events. Kept longer, anyone holding the store could re-link the day's
+# pseudonyms to the phones they stand for (HMAC of a known id), which a per-day key is there to prevent.
+DAY_KEY_KEPT_S = DAILY_S + 3600
 # Retention per data kind, in days: (what happens, default, lowest allowed).
 RETENTION = {
     "events_anonymise": ("event log: phone and shopper ids replaced by unlinkable ones", 90, 1),
@@ -75,6 +82,12 @@ class PrivacyKeys(VenueKeys):
     def daily(self) -> str:
         """String with a day's TTL: the retention job ran."""
         return self.key("priv", "daily")
+
+    def day_key(self, day: date) -> str:
+        """String (32 random bytes, TTL DAY_KEY_KEPT_S): the secret of a venue day's pseudonyms while an
+        anonymisation of that day is under way, so that a run that failed part way and the run after it (or two
+        runs at once) give the day's events one pseudonym per phone."""
+        return self.key("priv", "anonday", day.isoformat())
 
 
 class PrivacyStore:
@@ -172,7 +185,7 @@ class PrivacyStore:
 
     def daily(self, venue: str, now: float | None = None) -> dict[str, int] | None:
         """The daily job (the tracker's sweep calls it; it runs once a day per venue): apply retention."""
-        if not self.db.set(PrivacyKeys(venue).daily(), "1", nx=True, ex=86400):
+        if not self.db.set(PrivacyKeys(venue).daily(), "1", nx=True, ex=DAILY_S):
             return None
         return self.apply_retention(venue, time.time() if now is None else now)
 
@@ -196,11 +209,12 @@ class PrivacyStore:
                       batch: int = 1000) -> tuple[int, int]:
         """One pass over the venue's stream (a daily job): events that happened before `delete_before` are
         deleted; the venue's days up to the one `anonymise_before` falls in are anonymised whole: each phone and
-        shopper id becomes a pseudonym keyed by a secret of its day (`_Days`), thrown away after this run (a
-        day's figures still add up; nobody can link them back, nor one day's to another's), and of its data only
-        ANONYMOUS_DATA is kept (a member number, a payment's order id are dropped). A rewritten event goes to the
-        stream's end (readers order by `at`)."""
-        days = _Days(self.tz_of(venue))
+        shopper id becomes a pseudonym keyed by a secret of its day (`_Days`, kept in the store while a run is
+        under way, so a run that fails part way and the next give a day one; deleted when a run is through, else
+        DAY_KEY_KEPT_S after the last run that used it), so a day's figures still add up and nobody can link them
+        back, nor one day's to another's; of its data only ANONYMOUS_DATA is kept (a member number, a payment's
+        order id are dropped). A rewritten event goes to the stream's end (readers order by `at`)."""
+        days = _Days(self.tz_of(venue), self.db, PrivacyKeys(venue))
         last_day = days.day_of(anonymise_before)
         stream, deleted, anonymised, start = EventKeys(venue).stream(), 0, 0, "-"
         while True:
@@ -225,20 +239,23 @@ class PrivacyStore:
                     anonymised += 1
             pipe.execute()
             if len(entries) < batch:
+                days.forget()
                 return deleted, anonymised
             start = "(" + entries[-1][0].decode()
 
 
 class _Days:
-    """One anonymisation run's venue days: the secret of each day's pseudonyms (made when first needed, gone with
-    the run), and the day each event is anonymised with. That is the day of the visit it is part of, so that a
-    visit (arrive .. leave of its phone: its stays, its landings) is never split between two pseudonyms, which
-    would count its phone twice and leave a stay with no exit: a visit across midnight keeps the day it began,
-    and one begun on the run's last day is anonymised whole, its events after midnight too. Events are met in
-    the stream's (write) order."""
+    """One anonymisation run's venue days: the secret of each day's pseudonyms (`PrivacyKeys.day_key`: made by
+    the first run that needs it, read by any other run until one is through), and the day each event is anonymised
+    with. That is the day of the visit it is part of, so that a visit (arrive .. leave of its phone: its stays, its
+    landings) is never split between two pseudonyms, which would count its phone twice and leave a stay with no
+    exit: a visit across midnight keeps the day it began, and one begun on the run's last day is anonymised whole,
+    its events after midnight too. Events are met in the stream's (write) order."""
 
-    def __init__(self, zone: tzinfo) -> None:
+    def __init__(self, zone: tzinfo, db: redis.Redis, keys: PrivacyKeys) -> None:
         self.zone = zone
+        self.db = db
+        self.privacy_keys = keys
         self.keys: dict[date, bytes] = {}
         self.visits: dict[str, tuple[date, float]] = {}  # phone -> its visit's day, its last event's time
 
@@ -262,8 +279,22 @@ class _Days:
         if not value:
             return None
         if day not in self.keys:
-            self.keys[day] = secrets.token_bytes(32)
+            self.keys[day] = self._day_key(day)
         return ANON + hmac.new(self.keys[day], value.encode(), hashlib.sha256).hexdigest()[:16]
+
+    def _day_key(self, day: date) -> bytes:
+        """The day's secret: the one a run before made (SET NX: two runs agree), kept DAY_KEY_KEPT_S from now."""
+        name = self.privacy_keys.day_key(day)
+        pipe = self.db.pipeline(transaction=True)
+        pipe.set(name, secrets.token_bytes(32), nx=True)
+        pipe.expire(name, DAY_KEY_KEPT_S)
+        pipe.get(name)
+        return pipe.execute()[-1]
+
+    def forget(self) -> None:
+        """The run is through: its days are anonymised whole, and their secrets go."""
+        if self.keys:
+            self.db.delete(*(self.privacy_keys.day_key(day) for day in self.keys))
 
 
 MONEY_ACTIONS = frozenset({"payment", "refund"})  # the payments' money listener's txn actions (portal/events/log.py)

@@ -87,15 +87,20 @@ local first = 10 + ndays  -- the first position's ARGV
 -- another salt: unsalted, on the day an install upgraded to salted counts, or a salt the store lost. A phone seen
 -- on both sides of this call is counted twice in the day's unique visitors (and this hour's): no HyperLogLog
 -- can tell, so the day is marked (KEYS[8 + ndays]: the time of the first change, kept as long as the day's
--- counts) and its report says its unique counts are an estimate.
-local salt_key, changed_key, salt = KEYS[7 + ndays], KEYS[8 + ndays], nil
+-- counts) and its report says its unique counts are an estimate. Each change is counted (KEYS[9 + ndays]): a salt
+-- lost twice in a day (evicted: it has the shortest TTL of the day's keys) makes a third member of one phone.
+local salt_key, changed_key, changes_key, salt = KEYS[7 + ndays], KEYS[8 + ndays], KEYS[9 + ndays], nil
 local function salted(client)
   if salt == nil then
     salt = redis.call('GET', salt_key)
     if not salt then
       salt = ARGV[9 + ndays]
       redis.call('SET', salt_key, salt, 'EX', SALT_TTL_S)
-      if redis.call('EXISTS', dall) == 1 then redis.call('SET', changed_key, ARGV[1], 'NX', 'EX', day_ttl) end
+      if redis.call('EXISTS', dall) == 1 then
+        redis.call('SET', changed_key, ARGV[1], 'NX', 'EX', day_ttl)
+        redis.call('INCR', changes_key)
+        redis.call('EXPIRE', changes_key, day_ttl)
+      end
     end
   end
   return redis.sha1hex(salt .. client)
@@ -307,6 +312,11 @@ class FootfallKeys(VenueKeys):
         from before the counts were salted): the day's unique counts are an estimate (kept as long as they are)."""
         return self.key("ff", "salt-changed", day)
 
+    def salt_changes(self, day: str) -> str:
+        """How many times the day's salt was drawn while its counts held members (INCR, kept as long as they are):
+        one phone may be a member of the day's counts once per salt (days marked before it was kept: once)."""
+        return self.key("ff", "salt-changes", day)
+
 
 @dataclass
 class ZoneFootfall:
@@ -441,10 +451,10 @@ class FootfallStore:
               only_close: bool) -> tuple[dict[str, int], list[object]]:
         """The script's KEYS (key -> its 1-based place) and ARGV before the positions: the venue's open
         visits, the hour's and day's venue-wide visitors, the staff list, the late visits, and the dwell
-        hash of each day a visit closed now may count in (its last sighting's), then the day's salt and its
-        changed mark. A position's call names yesterday to tomorrow (every visit a running tracker closes: its
-        sweep closes them within minutes), close_idle every day kept (a few dozen keys, every 30 s, not on every
-        position)."""
+        hash of each day a visit closed now may count in (its last sighting's), then the day's salt, its
+        changed mark and its count of changes. A position's call names yesterday to tomorrow (every visit a
+        running tracker closes: its sweep closes them within minutes), close_idle every day kept (a few dozen
+        keys, every 30 s, not on every position)."""
         keys = FootfallKeys(venue)
         days = _dwell_days(venue, day, self.ttl_days - 1 if only_close else 1)
         index: dict[str, int] = {}
@@ -454,6 +464,7 @@ class FootfallStore:
             index[key] = len(index) + 1
         index[keys.salt(day)] = len(index) + 1
         index[keys.salt_changed(day)] = len(index) + 1
+        index[keys.salt_changes(day)] = len(index) + 1
         args: list[object] = [repr(float(now)), repr(float(self.gap_s)), self.ttl_s, hour, max_close,
                               "1" if only_close else "0", self.day_ttl_s, len(days), *(label for label, _ in days),
                               new_salt()]
@@ -507,6 +518,21 @@ class FootfallStore:
         zones |= {f.decode().split("|", 1)[0] for f in fields}
         return sorted(zones)
 
+    def phones_at_least(self, venue: str, day: date | str) -> int:
+        """The fewest distinct phones the day's venue-wide count vouches for: the count itself, or on a day whose
+        salt changed (a phone seen before and after a change is a member under each salt, and no HyperLogLog
+        can tell its members apart) the count shared among the salts, rounded up: n members, at most s of
+        each phone, are at least ceil(n / s) phones. A k floor applied to it hides what the inflated count
+        would have shown of fewer than k phones."""
+        keys, d = FootfallKeys(venue), _day_str(day)
+        pipe = self.db.pipeline(transaction=False)
+        pipe.execute_command("PFCOUNT", keys.day_visitors(d, ALL))  # by name: a cluster pipeline refuses pfcount
+        pipe.get(keys.salt_changed(d))
+        pipe.get(keys.salt_changes(d))
+        members, changed, changes = pipe.execute()
+        salts = 1 + max(int(changes or 0), 1 if changed else 0)
+        return -(-int(members) // salts)
+
     def presence(self, venue: str, day: date | str, floor: int) -> dict[tuple[int, int], int]:
         """{(cell column, cell row): fixes} of one floor and day."""
         raw = self.db.hgetall(FootfallKeys(venue).heat(_day_str(day), int(floor)))
@@ -553,9 +579,10 @@ def presence_shown(store: FootfallStore, venue: str, day: date | str, floor: int
     """The presence grid as the heatmap shows it, NaN where blank: a cell with fewer position fixes than `k`, and
     every cell while fewer than `k` phones were seen in the venue that day (one phone walking through leaves a fix
     or two a cell, so its path does not show; the cells count fixes, not phones: one that stood long in one place
-    still can)."""
+    still can). The phones are those the day's count vouches for (`phones_at_least`): on a day whose salt changed,
+    the count holds one phone more than once."""
     grid = store.presence_grid(venue, day, floor, width_m, height_m)
-    if k > 1 and store.db.pfcount(FootfallKeys(venue).day_visitors(_day_str(day), ALL)) < k:
+    if k > 1 and store.phones_at_least(venue, day) < k:
         grid[:] = 0
     return np.where(grid >= max(1, k), grid, np.nan)
 
