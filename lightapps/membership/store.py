@@ -25,15 +25,21 @@ Keys (venue `v`; membership is mall-wide):
                                            points), times (TTL RECEIPT_KEEP_S from the purchase; erasure blanks
                                            its member)
   mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for (a refund's:
-                                           with the fen asked and the points taken back)
+                                           with the fen asked and the points taken back); op `paid-refund`: a
+                                           refund the payment service told (payment.py), keyed by the refund
+  mp:{v}:member:remainder:<store>:<rcpt>   STRING the receipt that stands for what remained paid of a payment's
+                                           receipt <rcpt> the old scheme refunded part of (it reversed <rcpt>
+                                           whole and posted `<rcpt>.<fen refunded>`); TTL RECEIPT_KEEP_S
   mp:{v}:member:codefails:<id>             HASH caller -> wrong member codes that caller (a console account, an
                                            API token) typed/scanned for this member (TTL 10 min, renewed)
   mp:{v}:member:callerfails:<kind>:<name>  HASH member number -> wrong member codes one caller typed/scanned for it
                                            (numbers not in use too; TTL 10 min, renewed)
   mp:{v}:member:wx:<openid>                STRING member id (the member's WeChat identity in the mall's app:
                                            WeChat Pay 智慧商圈 notifications name members by it)
-  mp:{v}:member:wxtxn:<transaction id>     HASH refunded (fen) of one 智慧商圈 purchase
-  mp:{v}:member:wxrefund:<refund id>       STRING what that purchase had refunded before this refund (once)
+  mp:{v}:member:wxtxn:<transaction id>     HASH refunded (fen) of one 智慧商圈 purchase (old scheme only, read
+                                           now: it names the remainder receipt the old scheme posted)
+  mp:{v}:member:wxrefund:<refund id>       STRING what that purchase had refunded before this refund (old scheme
+                                           only, as wxtxn)
 """
 
 from __future__ import annotations
@@ -63,7 +69,6 @@ VERIFIED_KEEP_S = 60
 RESEND_COOLDOWN_S = 30
 BINDING_TTL_S = 365 * 86400
 IDEM_TTL_S = 30 * 86400
-MALL_KEEP_S = 400 * 86400  # WeChat Pay reports a 智慧商圈 purchase's refunds for 30 days; kept as long as orders
 # Wrong rotating member codes, counted per caller (`Caller`: a console account, an API token) and member number.
 # CALLER_MEMBER_MAX_FAILURES of them for one number stop that caller for that number only (a prankster's fake
 # card, a cashier's typos: the till still serves every other member); wrong codes for CALLER_MAX_MEMBERS numbers
@@ -85,8 +90,8 @@ MAX_AMOUNT = Decimal("1000000")
 # recorded are counted per account and per zone and day (the "membership.manual" budgets, core/settings.py).
 MANUAL_MAX_AMOUNT = Decimal("5000")
 # A receipt is kept this long after its purchase, and refunds of it are accepted for as long: a year of
-# returns and late refunds, with a margin (as MALL_KEEP_S). After it a refund answers NO_RECEIPT, and the
-# same receipt number posted again would count as a new purchase.
+# returns and late refunds, with a margin (as the payment service's orders). After it a refund answers
+# NO_RECEIPT, and the same receipt number posted again would count as a new purchase.
 RECEIPT_KEEP_S = 400 * 86400
 RECEIPT_ID = re.compile(r"^[A-Za-z0-9._/-]{1,64}$")
 STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -178,18 +183,13 @@ class MemberKeys(VenueKeys):
     def wechat_refund(self, refund_id: str) -> str:
         return self.key("member", "wxrefund", refund_id)
 
+    def paid_refund(self, ref: str) -> str:
+        """The idempotency record of a refund the payment service told: under its own op, so no till's
+        Idempotency-Key (any printable text) can name it."""
+        return self.idem("paid-refund", ref)
 
-# A 智慧商圈 refund, once per refund id. KEYS: refund, txn.  ARGV: amount (fen), keep s.
-# Returns what the purchase had refunded before this refund (the same answer when told again).
-MALL_REFUND_LUA = """
-local before = redis.call('GET', KEYS[1])
-if before then return tonumber(before) end
-before = tonumber(redis.call('HGET', KEYS[2], 'refunded') or '0')
-redis.call('HINCRBY', KEYS[2], 'refunded', tonumber(ARGV[1]))
-redis.call('SET', KEYS[1], before, 'EX', tonumber(ARGV[2]))
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
-return before
-"""
+    def remainder(self, store: str, receipt_id: str) -> str:
+        return self.key("member", "remainder", store, receipt_id)
 
 
 # KEYS: otp, pending.  ARGV: code hash, client, now, ttl, cooldown, sealed phone.
@@ -288,9 +288,11 @@ return {'OK', ARGV[1], ARGV[3], 'earned', tostring(bal), tostring(life)}
 # A refund of all of a receipt or of part of it (a returned item): what remains paid keeps the points it would
 # earn on its own (1 per whole unit, as points_for), so parts refunded one by one take back, in all, what the
 # whole refund would. KEYS: receipt, member, ledger, idem.  ARGV: member id, now, have idem, idem ttl, fen to
-# refund ('' = all that remains), points per unit. The idem key records "<receipt key>|<fen asked>|<points>": the
-# same key again answers that refund (DUPLICATE); with another receipt or amount, IDEM_CONFLICT. (A key written
-# before parts could be refunded holds the receipt key alone: the receipt's state answers it.)
+# refund ('' = all that remains), points per unit, receipt keep s. The idem key records
+# "<receipt key>|<fen asked>|<points>": the same key again answers that refund (DUPLICATE); with another receipt
+# or amount, IDEM_CONFLICT. (A key written before parts could be refunded holds the receipt key alone: the
+# receipt's state answers it.) A receipt written before receipts expired has no TTL: the refund gives it what
+# remains of its keep since the purchase (at least a second: one kept past it goes as a later one would have).
 REFUND_LUA = """
 if ARGV[3] == '1' then
   local used = redis.call('GET', KEYS[4])
@@ -303,7 +305,7 @@ if ARGV[3] == '1' then
   end
 end
 local r = redis.call('HMGET', KEYS[1], 'member', 'points', 'state', 'amount', 'store', 'receipt',
-                     'refunded_amount', 'refunded_points')
+                     'refunded_amount', 'refunded_points', 'at')
 if not r[1] then return {'NO_RECEIPT'} end
 if r[1] ~= ARGV[1] then return {'RETRY'} end
 local total, earned = tonumber(r[4]), tonumber(r[2])
@@ -322,6 +324,10 @@ local pts = math.max(0, earned - taken - keep)
 local state = (done + amount >= total) and 'refunded' or 'part_refunded'
 redis.call('HSET', KEYS[1], 'state', state, 'refunded_at', ARGV[2], 'refunded_amount', tostring(done + amount),
            'refunded_points', tostring(taken + pts))
+if redis.call('TTL', KEYS[1]) == -1 then
+  local left = tonumber(r[9] or ARGV[2]) + tonumber(ARGV[7]) - tonumber(ARGV[2])
+  redis.call('EXPIRE', KEYS[1], math.max(math.floor(left), 1))
+end
 local bal = redis.call('HINCRBY', KEYS[2], 'points', -pts)
 local life = redis.call('HINCRBY', KEYS[2], 'lifetime', -pts)
 redis.call('LPUSH', KEYS[3], cjson.encode({type='reverse', receipt=r[6], store=r[5], amount=amount,
@@ -562,7 +568,6 @@ class MemberStore:
         self._purchase = db.register_script(PURCHASE_LUA)
         self._refund = db.register_script(REFUND_LUA)
         self._grant = db.register_script(GRANT_LUA)
-        self._mall_refund = db.register_script(MALL_REFUND_LUA)
         self._drop_link = db.register_script(DROP_LINK_LUA)
         self._identify = db.register_script(IDENTIFY_LUA)
 
@@ -719,11 +724,15 @@ class MemberStore:
         member_id = self.db.get(MemberKeys(venue).wechat(openid))
         return self.get(venue, member_id.decode()) if member_id else None
 
-    def mall_refund_before(self, venue: str, txn: str, refund_id: str, amount: int) -> int:
-        """Fen of the purchase refunded before this refund; counted once per refund id."""
+    def mall_refunded_before(self, venue: str, txn: str, refund_id: str) -> int:
+        """Fen of a 智慧商圈 purchase the old scheme counted refunded (before this refund, had it seen it): what
+        names the remainder receipt it posted (`refund_paid`). Read only: refunds now come off the receipt, so
+        the count stays where the old scheme left it."""
         keys = MemberKeys(venue)
-        return int(self._mall_refund(keys=[keys.wechat_refund(refund_id), keys.wechat_txn(txn)],
-                                     args=[int(amount), MALL_KEEP_S]))
+        before = self.db.get(keys.wechat_refund(refund_id))
+        if before is None:
+            before = self.db.hget(keys.wechat_txn(txn), "refunded")
+        return int(before or 0)
 
     # ---- the rotating member code at the till -------------------------------------------------
 
@@ -786,20 +795,60 @@ class MemberStore:
         part is refunded once per `idempotency_key`: without one, each call is another refund, so the API asks
         for a key with a part."""
         keys = MemberKeys(venue)
+        idem = keys.idem("refund", idempotency_key) if idempotency_key else None
+        return self._reverse(keys, store, receipt_id, idem, IDEM_TTL_S, cents, now)
+
+    def refund_paid(self, venue: str, store: str, receipt_id: str, ref: str, cents: int,
+                    refunded_before: int) -> PostResult:
+        """A refund the payment service told (a portal order's, a 智慧商圈 purchase's): `cents` off the receipt its
+        payment posted, in one REFUND_LUA step, once per `ref` (the refund's own name: told again, it answers
+        DUPLICATE and changes nothing) for as long as the receipt is kept. `refunded_before`: the fen the old
+        scheme counted refunded before this refund, which names its receipts (`_live_receipt`)."""
+        keys = MemberKeys(venue)
+        live = self._live_receipt(keys, store, receipt_id, cents, refunded_before)
+        if live is None:
+            return PostResult("DUPLICATE")
+        return self._reverse(keys, store, live, keys.paid_refund(ref), RECEIPT_KEEP_S, cents, None)
+
+    def _live_receipt(self, keys: MemberKeys, store: str, receipt_id: str, cents: int,
+                      refunded_before: int) -> str | None:
+        """The receipt a payment's refund comes off: its own, unless the old scheme refunded part of the payment
+        (it reversed the receipt whole and posted what remained paid as `<receipt>.<fen refunded>`): then that
+        remainder, which the first refund to find it notes (`remainder`: the refunds after it no longer name
+        it), before refunding it, so the refund told again finds the same one. None: the old scheme did this
+        refund (reversed what it found and posted what remained), and it is told again now."""
+        if self.db.hget(keys.receipt(store, receipt_id), "state") != b"refunded":
+            return receipt_id  # refunds come off it (or it never earned: NO_RECEIPT)
+        found = f"{receipt_id}.{refunded_before}" if refunded_before > 0 else receipt_id
+        state, amount = self.db.hmget(keys.receipt(store, found), "state", "amount")
+        if state == b"refunded":
+            after = keys.receipt(store, f"{receipt_id}.{refunded_before + cents}")
+            if cents >= int(amount) or self.db.exists(after):
+                return None
+        elif state is not None:
+            self.db.set(keys.remainder(store, receipt_id), found, nx=True, ex=RECEIPT_KEEP_S)
+            return found
+        noted = self.db.get(keys.remainder(store, receipt_id))
+        return noted.decode() if noted else receipt_id  # refunded in full (a repeat: DUPLICATE), or TOO_MUCH
+
+    def _reverse(self, keys: MemberKeys, store: str, receipt_id: str, idem: str | None, idem_ttl_s: int,
+                 cents: int | None, now: float | None) -> PostResult:
+        """REFUND_LUA on one receipt, with its member (read first: a receipt's member is immutable once written);
+        `idem`: the refund's idempotency record (None: each call is another refund)."""
         now = time.time() if now is None else now
-        idem = keys.idem("refund", idempotency_key or "-")
+        receipt_key = keys.receipt(store, receipt_id)
         for _ in range(3):
-            member_id = self.db.hget(keys.receipt(store, receipt_id), "member")  # immutable once written
+            member_id = self.db.hget(receipt_key, "member")
             if member_id is None:
-                used = self.db.get(idem)  # "<receipt key>[|<fen>|<points>]": REFUND_LUA
-                if idempotency_key and used and _s(used).split("|")[0] != keys.receipt(store, receipt_id):
+                used = self.db.get(idem) if idem else None  # "<receipt key>[|<fen>|<points>]": REFUND_LUA
+                if used and _s(used).split("|")[0] != receipt_key:
                     return PostResult("IDEM_CONFLICT")
                 return PostResult("NO_RECEIPT")
             member_id = member_id.decode()
             raw = self._refund(
-                keys=[keys.receipt(store, receipt_id), keys.member(member_id), keys.ledger(member_id), idem],
-                args=[member_id, repr(now), "1" if idempotency_key else "0", IDEM_TTL_S,
-                      "" if cents is None else str(int(cents)), POINTS_PER_UNIT],
+                keys=[receipt_key, keys.member(member_id), keys.ledger(member_id), idem or keys.idem("refund", "-")],
+                args=[member_id, repr(now), "1" if idem else "0", idem_ttl_s,
+                      "" if cents is None else str(int(cents)), POINTS_PER_UNIT, RECEIPT_KEEP_S],
             )
             if _s(raw[0]) == "TOO_MUCH":
                 return PostResult("TOO_MUCH", remaining_cents=int(raw[1]))

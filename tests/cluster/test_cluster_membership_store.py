@@ -30,9 +30,7 @@ def test_the_rest_of_the_member_store(store, db):  # noqa: F811 (the `store` fix
 def test_wechat_points_and_grants(store):  # noqa: F811 (the `store` fixture brought in by rerun)
     store.link_wechat("demo", "m-404", "oCLUSTER0001")
     assert store.for_wechat("demo", "oCLUSTER0001") is None  # no such member
-    assert store.mall_refund_before("demo", "txn-1", "refund-1", 500) == 0
-    assert store.mall_refund_before("demo", "txn-1", "refund-1", 500) == 0  # told again: the same answer
-    assert store.mall_refund_before("demo", "txn-1", "refund-2", 300) == 500
+    assert store.mall_refunded_before("demo", "txn-1", "refund-1") == 0
     assert store.grant_points("demo", "not-a-member", 10, "prize-1", "lucky draw").status == "NO_ACCOUNT"
 
 
@@ -44,3 +42,14 @@ def test_erasure_blanks_her_receipts_on_the_cluster(store, db):  # noqa: F811 (t
     assert store.forget_shopper("demo", "erased-x") > 0
     assert store.receipt("demo", "pixel", "C-1")["member"] == ""
     assert store.audit_ref(m.id) != m.id
+
+
+def test_a_refund_off_the_old_schemes_remainder_on_the_cluster(store):  # noqa: F811 (`store` brought in by rerun)
+    """refund_paid finding the remainder the old scheme posted, noting it, and refunding it (the venue's slot)."""
+    m, _ = store.bind("demo", "+6591234569", "legacy-x")
+    store.post_purchase("demo", m.id, "wxT1", "wechat-mall", 10_000)
+    store.refund("demo", "wechat-mall", "wxT1")
+    store.post_purchase("demo", m.id, "wxT1.4000", "wechat-mall", 6_000)
+    assert store.refund_paid("demo", "wechat-mall", "wxT1", "wx:R2", 1_000, 4_000).points == 10
+    assert store.refund_paid("demo", "wechat-mall", "wxT1", "wx:R3", 5_000, 5_000).points == 50
+    assert store.get("demo", m.id).points == 0
