@@ -219,7 +219,9 @@ class PrivacyStore:
         stream, deleted, anonymised, start = EventKeys(venue).stream(), 0, 0, "-"
         while True:
             entries = self.db.xrange(stream, min=start, max="+", count=batch)
-            pipe = self.db.pipeline(transaction=False)
+            # One MULTI a batch (one key, the stream): a connection lost part way through a plain pipeline could
+            # leave a rewritten copy beside its original, and the next run would rewrite that original again.
+            pipe = self.db.pipeline(transaction=True)
             for entry_id, raw in entries:
                 event = Event.from_entry(venue, entry_id, raw)
                 if event is not None and event.at < delete_before:
