@@ -349,4 +349,4 @@ def register(app: Flask) -> None:
             raise click.ClickException(str(exc.args[0])) from None
         click.echo(f"{venue}: map v{version} is current")
         # a zone the rolled-back-to version lacks leaves the map like any other (zone_release)
-        setup_cli.release_and_say(venue, before, zone_ids(svc.venues.get_map(venue, version)), rollback=True)
+        setup_cli.release_and_say(venue, restored=zone_ids(target) - before)

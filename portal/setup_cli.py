@@ -112,15 +112,16 @@ def edit_map(venue: str, action: str, change, *, create=None, release_zones: boo
                 refuse_release(venue, before, zone_ids(venue_map), "the archive lacks")  # raised: nothing stored
     except (ValueError, MapSaveUnknownError) as exc:
         raise click.ClickException(str(exc)) from None
-    release_and_say(venue, before, zone_ids(venue_map))
+    release_and_say(venue)
     return venue_map.version
 
 
-def release_and_say(venue: str, before: Iterable[str], after: Iterable[str], *, rollback: bool = False) -> None:
-    """A command's side of zone_release.release_left_zones: the zones `after` lacks are released, and what was let
-    go of said on stderr, in the console's words (English)."""
+def release_and_say(venue: str, *, restored: Iterable[str] = ()) -> None:
+    """A command's side of zone_release.release_left_zones, once a change is stored: the zones off the current map
+    released, and what was let go of said on stderr, in the console's words (English; for a rollback, which of the
+    zones it brought back, `restored`, came back bare)."""
     with force_locale("en"):  # no request to choose a language from
-        for warning in release_left_zones(venue, before, after, rollback=rollback, by=CLI_ACTOR):
+        for warning in release_left_zones(venue, restored=restored, by=CLI_ACTOR):
             click.echo(f"warning: {warning}", err=True)
 
 
@@ -366,13 +367,12 @@ def register(app: Flask) -> None:
     @click.argument("draft_id", metavar="DRAFT")
     def draft_apply(venue: str, draft_id: str) -> None:
         """Apply every step as ONE map version (one model rebuild)."""
-        before = zone_ids(services().venues.get_map(venue))  # the map the draft's steps replace (none: a new venue)
         try:
             version = _drafts().apply(venue, draft_id, by=CLI_ACTOR)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"draft {draft_id} applied: {venue} map v{version}")
-        release_and_say(venue, before, zone_ids(services().venues.get_map(venue, version)))
+        release_and_say(venue)
 
     @map_draft.command("abandon")
     @click.argument("venue")

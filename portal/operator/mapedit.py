@@ -25,7 +25,7 @@ from fingerprints.store import MapSaveUnknownError
 from portal.apps.views import is_zh
 from portal.errors import input_error_text
 from portal.operator.keys import OpsKeys
-from portal.operator.zone_release import release_left_zones, zone_ids, zones_in_use
+from portal.operator.zone_release import release_left_zones, zones_in_use
 from portal.services import services
 
 PLAN_MAX_BYTES = 5 * 1024 * 1024
@@ -137,20 +137,20 @@ def change_map(venue: str, change: Callable[[VenueMap], object], action: str, **
     (`release_and_warn`). Returns the new version."""
     try:
         with services().venues.edit(venue, action, **detail) as venue_map:
-            before = zone_ids(venue_map)  # under the map lock: exactly the map this change replaces
             change(venue_map)
     except EditError as exc:
         raise ValueError(translate_edit_error(exc)) from None
     except MapSaveUnknownError as exc:
         abort(503, _(exc.template))
-    release_and_warn(venue, before, zone_ids(venue_map))
+    release_and_warn(venue)
     return venue_map.version
 
 
-def release_and_warn(venue: str, before: Iterable[str], after: Iterable[str], *, rollback: bool = False) -> None:
-    """The console's side of zone_release.release_left_zones: the zones `after` lacks are released, and what was
-    let go of flashed."""
-    for warning in release_left_zones(venue, before, after, rollback=rollback):
+def release_and_warn(venue: str, *, restored: Iterable[str] = ()) -> None:
+    """The console's side of zone_release.release_left_zones, once a change is stored: the zones off the current map
+    released, and what was let go of flashed (for a rollback, which of the zones it brought back, `restored`, came
+    back bare)."""
+    for warning in release_left_zones(venue, restored=restored):
         flash(warning, "error")
 
 

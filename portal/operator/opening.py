@@ -40,7 +40,6 @@ from portal.operator.mapedit import (
     translate_edit_error,
 )
 from portal.operator.surveys import imported_offset_warning
-from portal.operator.zone_release import zone_ids
 from portal.services import services
 
 DRAFT_ID_CHARS = frozenset("0123456789abcdef")
@@ -226,7 +225,6 @@ def add_step(venue: str, draft_id: str):
 def apply_draft(venue: str, draft_id: str):
     d = _draft_or_404(venue, draft_id)
     try:
-        before = zone_ids(services().venues.get_map(venue))
         version = _drafts().apply(venue, d.id)
     except EditError as exc:
         return _step_failed(venue, d.id, translate_edit_error(exc))
@@ -234,7 +232,7 @@ def apply_draft(venue: str, draft_id: str):
         return _step_failed(venue, d.id, input_error_text(exc))
     flash(_("Draft applied as map version %(v)s; the model is being rebuilt.", v=version))
     # the zones the draft removed leave the map like any other (zone_release), as its page said before
-    release_and_warn(venue, before, zone_ids(services().venues.get_map(venue, version)))
+    release_and_warn(venue)
     return redirect(url_for("operator.checklist_page", venue=venue), code=303)
 
 

@@ -91,7 +91,7 @@ def rollback(venue: str):
         return versions(venue), 400
     flash(_("Map version %(v)s is current again; the model is being rebuilt.", v=version))
     # a zone the rolled-back-to version lacks leaves the map like any other (zone_release)
-    release_and_warn(venue, before, zone_ids(svc.venues.get_map(venue, version)), rollback=True)
+    release_and_warn(venue, restored=zone_ids(target) - before)
     return redirect(url_for("operator.versions", venue=venue), code=303)
 
 

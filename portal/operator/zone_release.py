@@ -2,33 +2,55 @@
 to the next zone given the same id (a new tenant's shop drawn or imported where the old one was), its owner account
 and app included.
 
-The one rule, "a zone that leaves the map is released", is `release_left_zones`: every path that saves a map (the
+The one rule, "a zone that leaves the map is released", holds as "no zone off the venue's current map keeps
+anything": `release_off_map` releases every zone the venue keeps something for (`zones_with_state`) that its
+current map lacks. It asks nothing of the change that removed the zone, so it is idempotent, and a release that a
+store fault, a spent request budget or a dying process cut short, or that a racing change hid from the path that
+saved (a rollback's check and its write, two operators), is done by the next pass. Every path that saves a map (the
 console's edits and imports, mapedit.change_map; a command's, setup_cli.edit_map; a draft applied; a version rolled
-back to) calls it with the zone ids of the map it replaced and of the one it made current, after the new version is
-stored, and tells the operator what it returns (flashed, or printed by a command). Each removed zone is released
-(`release_zone`): taken from every owner account that managed it, its landing app and every app's kept settings
-there dropped (a zone of that id later starts on the default app), and the moments rules about it deleted. The apps'
-own records about the zone (a coupon campaign, a game) stay in their stores, unreachable while no zone runs the app
-there. Audited as `zone.release`. A rollback that brings such a zone back brings it back bare, and says so
-(`restored_warning`). Previews (a draft's page, `map-draft show`) release nothing: they warn beforehand with
-`zones_in_use`."""
+back to) runs it once the new version is stored (`release_left_zones`) and tells the operator what was let go of
+(flashed, or printed by a command); the payments sweeper (portal/payments/worker.py, every minute) runs it as
+`release_missed`, for a venue whose map changed since the last pass that finished (ZoneReleaseKeys.checked) and once
+every CHECK_AGAIN_S besides, and audits what it let go of as the command line's (CLI_ACTOR).
+
+Each such zone is released (`release_zone`): taken from every owner account that managed it, its landing app and
+every app's kept settings there dropped (a zone of that id later starts on the default app), and the moments rules
+about it deleted. The apps' own records about the zone (a coupon campaign, a game) stay in their stores,
+unreachable while no zone runs the app there. Audited as `zone.release`. A rollback that brings such a zone back
+brings it back bare, and says so (`restored_warning`). Previews (a draft's page, `map-draft show`) release nothing:
+they warn beforehand with `zones_in_use`. Only a zone of the current map gets an owner, an app or a moments rule (the
+consoles and commands offer no other), so a zone of a draft not yet applied has nothing to release."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import redis
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from core.storage import VenueKeys
 from fingerprints.model import VenueMap
 from portal.apps import registry
 from portal.apps.views import is_zh
 from portal.apps.zone_apps import ZoneAppKeys
-from portal.auth import AuditLog, accounts, audit
+from portal.auth import CLI_ACTOR, AuditLog, accounts, audit
 from portal.services import services
 
+log = logging.getLogger(__name__)
+
 SHOWN_ZONES = 20  # zone ids named in one warning; a rollback undoing a bad import may bring back hundreds
+# How long a venue found with nothing off its map counts as checked while its map stays the same: an owner given a
+# zone in the moment a change removed it (the owners' form read the map before) is let go of within this.
+CHECK_AGAIN_S = 3600
+
+
+class ZoneReleaseKeys(VenueKeys):
+    def checked(self) -> str:
+        """STRING: the map version the last finished `release_off_map` left nothing off of (CHECK_AGAIN_S)."""
+        return self.key("zonerelease", "checked")
 
 
 @dataclass(frozen=True)
@@ -47,17 +69,49 @@ def zone_ids(venue_map: VenueMap | None) -> frozenset[str]:
     return frozenset(z.id for z in venue_map.zones) if venue_map is not None else frozenset()
 
 
-def release_left_zones(venue: str, before: Iterable[str], after: Iterable[str], *, rollback: bool = False,
-                       by: str | None = None) -> list[str]:
-    """Release every zone of `before` (the zone ids of the map a change replaced) that `after` (the map it made
-    current) lacks; called once the new version is stored. Returns the operator's warnings, in the current locale:
-    what was let go of, and for a `rollback`, the zones it brought back bare. `by`: who, when not the request's
-    account (a command: CLI_ACTOR)."""
-    before, after = set(before), set(after)
-    warnings = [released_warning(r) for r in (release_zone(venue, z, by) for z in sorted(before - after)) if r]
-    if rollback and (restored := restored_warning(venue, after - before)):
-        warnings.append(restored)
-    return warnings
+def release_left_zones(venue: str, *, restored: Iterable[str] = (), by: str | None = None) -> list[str]:
+    """Once a change of the venue's map is stored: every zone off its current map released (`release_off_map`: those
+    the change removed, and any an earlier change left). Returns the operator's warnings, in the current locale: what
+    was let go of, and for a rollback, the zones it brought back (`restored`) that came back bare. A store fault (a
+    spent request budget too) is said as `cut_short_warning`: the change is stored, the next pass finishes the
+    release. `by`: who, when not the request's account (a command: CLI_ACTOR)."""
+    try:
+        warnings = [released_warning(r) for r in release_off_map(venue, by)]
+        warnings.append(restored_warning(venue, restored))
+    except redis.RedisError as exc:
+        log.warning("map of %s saved; zones off it not all released (%s): the next pass does it", venue,
+                    exc.__class__.__name__)
+        return [cut_short_warning()]
+    return [warning for warning in warnings if warning]
+
+
+def release_off_map(venue: str, by: str | None = None) -> list[Released]:
+    """Release every zone the venue keeps something for that its current map lacks; then the venue counts as checked
+    against that version (`ZoneReleaseKeys.checked`). What is kept is read before the map, so a zone added and given
+    an owner in between is on the map read."""
+    svc = services()
+    kept = zones_with_state(venue)
+    version = svc.venues.current_version(venue)
+    current = svc.venues.get_map(venue, version) if version else None
+    if current is None:  # no map yet: no zone was ever given anything
+        return []
+    released = [release_zone(venue, zone, by) for zone in sorted(kept - zone_ids(current))]
+    svc.db.set(ZoneReleaseKeys(venue).checked(), version, ex=CHECK_AGAIN_S)
+    return released
+
+
+def release_missed(venue: str) -> int:
+    """The background pass (the payments sweeper's, every minute): `release_off_map` for a venue whose current map is
+    not the one last checked (a save whose release a fault cut short, a process that died in between), audited as
+    CLI_ACTOR; how many zones it let go of something for. Two reads when there is nothing to do."""
+    svc = services()
+    checked = svc.db.get(ZoneReleaseKeys(venue).checked())
+    if checked is not None and int(checked) == svc.venues.current_version(venue):
+        return 0
+    released = [r.zone for r in release_off_map(venue, CLI_ACTOR) if r]
+    if released:
+        log.warning("venue %s: zones off the map released late: %s", venue, ", ".join(released))
+    return len(released)
 
 
 def release_zone(venue: str, zone: str, by: str | None = None) -> Released:
@@ -79,19 +133,23 @@ def release_zone(venue: str, zone: str, by: str | None = None) -> Released:
     return released
 
 
-def zones_in_use(venue: str, zones: Iterable[str]) -> list[str]:
-    """Which of these zones a release would let go of something for (an owner account manages it, an app was set
-    up in it, a moments rule is about it), sorted: what a preview warns of before the change is applied."""
-    gone = sorted(set(zones))
-    if not gone:
-        return []
+def zones_with_state(venue: str) -> set[str]:
+    """Every zone the venue keeps something for that a release lets go of: an owner account manages it, an app was
+    set up in it (its apps' kept settings come and go with that: ZoneAppStore.set, drop), a moments rule is about
+    it. Three reads: the app table's zones, the accounts (one pipeline), the venue's rules."""
     svc = services()
-    assigned = svc.db.hmget(ZoneAppKeys(venue).assignments(), gone)  # one read for them all
-    set_up = {z for z, app in zip(gone, assigned, strict=True) if app is not None}
+    set_up = {zone.decode() for zone in svc.db.hkeys(ZoneAppKeys(venue).assignments())}
     owned = {z for account in accounts().all() if account.role == "owner" and account.runs(venue)
              for z in account.zones}
-    ruled = {rule.zone for rule in svc.moments.rules(venue)}
-    return sorted(set_up | ((owned | ruled) & set(gone)))
+    ruled = {rule.zone for rule in svc.moments.rules(venue) if rule.zone is not None}
+    return set_up | owned | ruled
+
+
+def zones_in_use(venue: str, zones: Iterable[str]) -> list[str]:
+    """Which of these zones a release would let go of something for (`zones_with_state`), sorted: what a preview
+    warns of before the change is applied."""
+    gone = set(zones)
+    return sorted(zones_with_state(venue) & gone) if gone else []
 
 
 def named_zones(zones: list[str]) -> str:
@@ -117,6 +175,14 @@ def released_warning(released: Released) -> str | None:
     return _("Zone %(zone)s was in use: %(what)s. A zone given this id again (drawn, imported or brought back by a "
              "map rollback) starts afresh: give it its owner (Zone owners) and its app.", zone=released.zone,
              what="; ".join(parts))
+
+
+def cut_short_warning() -> str:
+    """The operator's warning for a change stored whose release a store fault cut short (`release_left_zones`)."""
+    return _("The map was saved, but the store did not answer while the zones it removed were let go of. That is "
+             "finished in the background within a few minutes (or by the next change of the map), each zone "
+             "recorded in the audit log as zone.release; until then those zones keep their owners, apps and moments "
+             "rules.")
 
 
 def restored_warning(venue: str, restored: Iterable[str]) -> str | None:

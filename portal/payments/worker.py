@@ -8,7 +8,12 @@ ran only from `flask payments sweep VENUE` in the operator's cron, so a mall wit
 in production) runs it for every venue, dividing the venues between several such processes by lease (kind
 "paysweep") as trackers do. The sweep waits on the providers' APIs, which is why it is a process of its own and
 not one of the tracker's sweeps (those must never wait on the network). Every duty is idempotent, so a venue
-swept twice (a lease moving between two processes) refunds nothing twice."""
+swept twice (a lease moving between two processes) refunds nothing twice.
+
+Each venue's round also finishes what no operator comes back for: a zone off the venue's map still keeping an owner,
+an app or moments rules (a save whose release a store fault cut short, a process that died in between) is released
+(portal/operator/zone_release.py `release_missed`: two reads while the venue's map is the one last checked). It runs
+on the app's stores, so in the app's context (`python -m portal sweep` runs in its app's)."""
 
 from __future__ import annotations
 
@@ -16,9 +21,11 @@ import logging
 import threading
 
 import redis
+from flask import has_app_context
 
 from fingerprints.store import VenueStore
 from portal.leases import VenueLeases, serve_venues
+from portal.operator.zone_release import release_missed
 from portal.payments.service import PaymentService
 
 log = logging.getLogger(__name__)
@@ -42,8 +49,21 @@ class PaymentsSweeper:
         store fault or provider error does not stop the others."""
         # Any error: the sweep's own steps may meet a record they cannot read; the other venues, and the next
         # round, go on (the sweeper process must not end or crash-loop over one venue's bad data).
-        return serve_venues(self.venues.venue_ids(), self.leases, self.payments.sweep, "payments sweep",
+        return serve_venues(self.venues.venue_ids(), self.leases, self._venue_round, "payments sweep",
                             errors=(Exception,))
+
+    def _venue_round(self, venue: str) -> int:
+        """The zones off the venue's map left unreleased, let go of (in an app's context only: the release runs on
+        the app's stores), then the venue's payment duties (`PaymentService.sweep`: the expired orders handled, what
+        the round counts)."""
+        if has_app_context():
+            try:
+                release_missed(venue)
+            except redis.RedisError as exc:  # the next round tries again
+                log.warning("payments sweep: zones off venue %s's map not released: %s", venue, exc.__class__.__name__)
+            except Exception:  # noqa: BLE001 - a bug there must not hold up the venue's payments
+                log.exception("payments sweep: releasing the zones off venue %s's map failed", venue)
+        return self.payments.sweep(venue)
 
     def run(self, stop: threading.Event, every_s: float = SWEEP_EVERY_S) -> None:
         """Until `stop` is set: a round, then a wait of `every_s` (a few seconds after a store outage)."""
