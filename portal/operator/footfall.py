@@ -24,7 +24,7 @@ from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
 from portal.events.insights import K_MIN, VISITOR_MIN_S, k_safe
-from portal.events.report import shown
+from portal.events.report import label
 from portal.maps.quality_text import chart_words
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map, zone_names
@@ -85,10 +85,18 @@ def footfall(venue: str):
     report = footfall_report(footfall_store(), venue, day, zones=[z.id for z in venue_map.zones], now=time.time())
     names = zone_names(venue_map)
     zones = sorted(report.zones.values(), key=lambda z: (-z.visitors, z.zone))
+    # On a day whose salt changed a unique count holds a phone once per salt: the k floor applies to the phones it
+    # vouches for (3 phones seen before and after a change count 6, and must still read "<5").
+    def safe(n: int | None, phones: int | None = None) -> int | None:
+        return k_safe(n, phones=report.phones_at_least(n if phones is None else phones) if n else None)
+
+    def shown_safe(n: int | None, phones: int | None = None) -> str:
+        return label(safe(n, phones))
+
     hours = [*report.visitors_by_hour, *(v for z in zones for v in z.visitors_by_hour)]
-    peak = max([1, *(k_safe(v) or 0 for v in hours)])  # a shade must not tell a hidden count either
+    peak = max([1, *(safe(v) or 0 for v in hours)])  # a shade must not tell a hidden count either
     return render_template("operator/footfall.html", venue=venue, map=venue_map, day=day.isoformat(), level=level,
-                           report=report, zones=zones, names=names, peak=peak, shown=shown, safe=k_safe, k=K_MIN,
+                           report=report, zones=zones, names=names, peak=peak, shown=shown_safe, safe=safe, k=K_MIN,
                            time_zone=str(footfall_store().tz_of(venue)),  # the zone it counts its hours in
                            visitor_min=int(VISITOR_MIN_S // 60))  # the insights' visitor, named beside ours
 

@@ -338,6 +338,18 @@ class FootfallReport:
     # When the visitor counts' salt changed during the day (epoch s; None: it did not): a phone seen before and
     # after is counted twice in the day's unique visitors and that hour's, so those are estimates (high)
     salt_changed_at: float | None = None
+    salts: int = 1  # the salts the day's unique counts hold: a phone is a member of them at most once per salt
+
+    def phones_at_least(self, n: int) -> int:
+        """The fewest distinct phones a unique count `n` of this day vouches for: shared among its salts, rounded
+        up (`salts_held`)."""
+        return -(-int(n) // self.salts)
+
+
+def salts_held(changed: bytes | None, changes: bytes | None) -> int:
+    """How many salts a day's unique counts hold, from its changed mark and its count of changes (a day marked
+    before the changes were counted: one change)."""
+    return 1 + max(int(changes or 0), 1 if changed else 0)
 
 
 def new_salt() -> str:
@@ -486,7 +498,8 @@ class FootfallStore:
             pipe.execute_command("PFCOUNT", keys.day_visitors(d, z))
         pipe.hgetall(keys.dwell(d))
         pipe.get(keys.salt_changed(d))
-        *res, dwell, changed = pipe.execute()
+        pipe.get(keys.salt_changes(d))
+        *res, dwell, changed, changes = pipe.execute()
         dwell_raw = {k.decode(): float(v) for k, v in dwell.items()}
         per = {}
         for k, z in enumerate(names):
@@ -494,7 +507,7 @@ class FootfallStore:
             # The day's roll-up once it exists (it outlives the hours); the union of the hours before it did.
             per[z] = (chunk[:24], chunk[25] or chunk[24])
         report = FootfallReport(venue=venue, day=d, visitors=per[ALL][1], visitors_by_hour=per[ALL][0],
-                                salt_changed_at=float(changed) if changed else None)
+                                salt_changed_at=float(changed) if changed else None, salts=salts_held(changed, changes))
         for z in zones:
             sums = [dwell_raw.get(f"{z}|{h}|s", 0.0) for h in hours]
             counts = [int(dwell_raw.get(f"{z}|{h}|n", 0)) for h in hours]
@@ -530,8 +543,7 @@ class FootfallStore:
         pipe.get(keys.salt_changed(d))
         pipe.get(keys.salt_changes(d))
         members, changed, changes = pipe.execute()
-        salts = 1 + max(int(changes or 0), 1 if changed else 0)
-        return -(-int(members) // salts)
+        return -(-int(members) // salts_held(changed, changes))
 
     def presence(self, venue: str, day: date | str, floor: int) -> dict[tuple[int, int], int]:
         """{(cell column, cell row): fixes} of one floor and day."""

@@ -62,3 +62,19 @@ def test_the_footfall_page_calls_the_days_counts_estimates(client, console, svc,
     assert f"at {at} the anonymous counts of this day started over" in note and "counted twice" in note
     page = client.get("/console/ops/demo/footfall?day=2026-12-01").get_data(as_text=True)  # a day without
     assert "footfall-estimate-note" not in page and "(estimate)" not in page
+
+
+def test_the_page_floors_a_zone_by_the_phones_its_count_vouches_for(client, console, svc, demo):
+    """3 phones seen in kopi before and after the salt changed count 6 there: "<5" on the page, its hours not
+    shaded, like 3 phones on a day that kept its salt (it read 6 and shaded the hour)."""
+    before = reference_footfall(svc.db, tz_of=svc.footfall.tz_of)
+    three = ["m0", "m1", "m2"]
+    before.record_many("demo", [(p, "kopi", 0, 10.0, 10.0) for p in three], T0)
+    svc.footfall.record_many("demo", [(p, "kopi", 0, 10.0, 10.0) for p in three], T0 + 4 * 3600)
+    report = svc.footfall.report("demo", DAY, ["kopi"])
+    assert report.zones["kopi"].visitors == 6 and report.salts == 2
+    console.login("ops")
+    page = client.get(f"/console/ops/demo/footfall?day={DAY}").get_data(as_text=True)
+    [row] = [r for r in re.findall(r"<tr><td>(.*?)</tr>", page, re.S) if r.startswith("Kopi")]
+    assert "<td>6</td>" not in row and "&lt;5" in row
+    assert "background:" not in row
