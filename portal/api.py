@@ -157,7 +157,8 @@ def ingest(venue: str, source: str, read: Callable[[], object],
         _count_rejected(venue, source, lim.now)
         raise
     svc.rssi.drop_stale(batch, lim.now)  # out of the window already: stale, not accepted
-    extra = IngestHealth.accepted_commands(venue, source, len(batch), lim.now)
+    extra = IngestHealth.accepted_commands(venue, source, len(batch), lim.now, stale=batch.stale,
+                                           ignored=batch.ignored)
     try:
         stored = svc.rssi.write_batch(venue, batch, lim.now, extra)
     except redis.RedisError as exc:
@@ -263,7 +264,9 @@ def meraki_validator(venue: str, network: str):
 
 
 # Wrong Meraki secrets are an abuse budget ("meraki.secret.ip" / ".network", core/settings.py DEFAULT_BUDGETS):
-# the secret travels in the body, so every guess would otherwise cost reading and parsing up to MAX_MERAKI_BYTES.
+# the secret travels in the body, so every guess costs reading up to MAX_MERAKI_BYTES. Only a post that turns out
+# not to carry the secret spends it, so Meraki's own uploads, however many are in flight, never do; a body is parsed
+# only once its raw bytes name the secret (MerakiNetwork.secret_in), so a guess is never parsed.
 MERAKI_SECRET = "meraki.secret"
 
 
@@ -272,23 +275,41 @@ def post_meraki(venue: str, network: str):
     config = meraki_network(venue, network)  # 404 for a network not configured: nothing counted
     settings = services().settings
     guesses = meraki_guess_scopes(venue, network)
-    try:  # spent before the body is read (a spent budget answers 429 unread), given back once the secret matched
-        spend_budget(MERAKI_SECRET, venue, **guesses)
-    except OverBudget:
-        _count_rejected(venue, f"meraki:{network}", time.time())  # the health view shows a refused feed
-        raise
+    meraki_guess_room(venue, network, guesses)  # a spent budget answers 429 unread
 
     def read() -> object:  # in ingest(): a refused secret counts as the network's rejection, as a bad body does
-        payload = json_body(strict_type=False, limit=settings.max_meraki_bytes)
-        if not isinstance(payload, dict) or not config.secret_matches(payload.get("secret")):
+        try:
+            body = raw_body(settings.max_meraki_bytes)
+        except ApiError:  # 413: too large to be a post of this network
+            meraki_guess(venue, network, guesses)
+            raise
+        payload = parse_json(body) if config.secret_in(body) else None  # unparsed: a guess costs no parse
+        if not isinstance(payload, dict) or not config.secret_matches(payload.get("secret")):  # not at the top
+            meraki_guess(venue, network, guesses)
             raise ApiError(403, "wrong or missing Meraki secret for this network", "secret")
-        give_back_budget(MERAKI_SECRET, venue, **guesses)  # a right secret never spends it
         return payload
 
     # BLE payloads are valid but hold no Wi-Fi readings: accepted, nothing stored.
     return ingest(venue, f"meraki:{network}", read,
                   lambda body, ids, lim: parse_meraki(body, ids, lim, config)[0],
                   limits(settings.max_meraki_observations))
+
+
+def meraki_guess_room(venue: str, network: str, guesses: dict[str, str]) -> None:
+    """429 where wrong secrets spent the budget, before the body is read; nothing spent otherwise. A guess spent
+    and at once given back (the budgets' one check of room): held while the body arrives, Meraki's concurrent
+    uploads from one address would spend it as guesses do."""
+    meraki_guess(venue, network, guesses)
+    give_back_budget(MERAKI_SECRET, venue, **guesses)
+
+
+def meraki_guess(venue: str, network: str, guesses: dict[str, str]) -> None:
+    """Spend one guess; over the budget a 429 that the health view counts as the network's rejection."""
+    try:
+        spend_budget(MERAKI_SECRET, venue, **guesses)
+    except OverBudget:
+        _count_rejected(venue, f"meraki:{network}", time.time())
+        raise
 
 
 def meraki_guess_scopes(venue: str, network: str) -> dict[str, str]:

@@ -49,7 +49,7 @@ from portal.events.log import payment_listener
 from portal.events.moments import MomentsEngine
 from portal.events.presence import StaffPhones
 from portal.events.privacy import PrivacyStore
-from portal.ingest.store import RssiStore
+from portal.ingest.store import MapAps, RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.media.views import init_media
 from portal.notify import cli as notify_cli
@@ -85,7 +85,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     set_phone_buckets(dict(settings.phone_buckets))  # where each phone's hot keys lie (before any is built)
     venues = VenueStore(db, versions_kept=settings.map_versions_kept)
     rssi = RssiStore(db, window_s=settings.rssi_window_s, wait_replicas=settings.ingest_wait_replicas,
-                     feed_gap_s=settings.ap_silent_after_s)
+                     feed_gap_s=settings.ap_silent_after_s, map_aps=MapAps(venues))
     # APs silent in the live reports are masked out of the model (as the health page calls them silent).
     models = ModelCache(venues, db=db, silent_after_s=settings.ap_silent_after_s)
     locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)

@@ -14,6 +14,9 @@ dBm", and v3 samples are already negative dBm. So a value >= 0 is read as Meraki
 from __future__ import annotations
 
 import hmac
+import itertools
+import json
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,13 @@ from portal.ingest.observation import (
 )
 
 MERAKI_RSSI_OFFSET = 95
+# A `"secret": "..."` member in a raw body, its value as JSON text. Possessive and bounded, so a hostile body is
+# scanned in linear time: a value ends at its first unescaped quote, which no later `"secret"` can come before.
+SECRET_MEMBER = re.compile(rb'"secret"[ \t\r\n]{0,64}:[ \t\r\n]{0,64}'
+                           rb'"([^"\\]{0,1536}+(?:\\.[^"\\]{0,1536}+){0,1536}+)"')
+SECRET_MAX_LEN = 256
+SECRET_TEXT_MAX = 12 * SECRET_MAX_LEN  # a configured secret written all in \uXXXX escapes (surrogate pairs: 12)
+SECRET_CANDIDATES = 4  # Meraki's top-level secret comes before `data`, and its data holds no "secret" member
 V2_TYPES = {"DevicesSeen": "wifi", "BluetoothDevicesSeen": "ble"}
 V3_TYPES = {"WiFi": "wifi", "BLE": "ble"}
 
@@ -61,6 +71,21 @@ class MerakiNetwork:
             return False
         return hmac.compare_digest(hash_token(given), self.secret_sha256)
 
+    def secret_in(self, body: bytes) -> bool:
+        """Whether a raw body names this network's secret in one of its first `"secret"` members: checked before
+        the body is parsed, so a post without it costs no parse. Only a necessary condition: where the member sits
+        (top level, not inside `data`) is for the parsed payload to show."""
+        for match in itertools.islice(SECRET_MEMBER.finditer(body), SECRET_CANDIDATES):
+            if len(match[1]) > SECRET_TEXT_MAX:
+                continue
+            try:
+                given = json.loads(b'"%b"' % match[1])
+            except ValueError:  # not UTF-8, or a bad escape: names no secret
+                continue
+            if self.secret_matches(given):
+                return True
+        return False
+
 
 def _check_text(value: str, what: str, max_len: int) -> str:
     if not isinstance(value, str) or not value or len(value) > max_len or not value.isprintable():
@@ -76,7 +101,7 @@ class MerakiStore(NamedConfigs):
                   network_id: str | None = None) -> MerakiNetwork:
         self.check_name(name)
         _check_text(validator, "validator", 128)
-        _check_text(secret, "secret", 256)
+        _check_text(secret, "secret", SECRET_MAX_LEN)
         if network_id is not None:
             _check_text(network_id, "network id", 64)
         mapping = {"validator": validator, "secret_sha256": hash_token(secret), "network_id": network_id or ""}
@@ -227,23 +252,26 @@ def _parse_v3(data: dict, ids: ClientIds, limits: Limits, network: MerakiNetwork
         if locations is None:
             locations = []
         check_list(locations, f"{where}.locations")
-        heard = sum(_location(loc, f"{where}.locations[{j}]", client, associated, limits, batch)
-                    for j, loc in enumerate(locations))
+        heard = [_location(loc, f"{where}.locations[{j}]", client, associated, limits, batch)
+                 for j, loc in enumerate(locations)]
         latest = obs.get("latestRecord")
         if latest is not None:
-            _latest_record(latest, f"{where}.latestRecord", client, associated, limits, batch, use=heard == 0)
+            after = max((ts for ts in heard if ts is not None), default=None)
+            _latest_record(latest, f"{where}.latestRecord", client, associated, limits, batch, after)
     return batch
 
 
-def _location(loc: Any, where: str, client: str, associated: bool | None, limits: Limits, batch: Batch) -> int:
-    """Add one v3 location's readings; how many. A location without `rssiRecords` (missing or null: Meraki's
-    position without the readings behind it) carries none: counted as ignored, the post's others stored."""
+def _location(loc: Any, where: str, client: str, associated: bool | None, limits: Limits,
+              batch: Batch) -> float | None:
+    """Add one v3 location's readings; their time, None where it added none. A location without `rssiRecords`
+    (missing or null: Meraki's position without the readings behind it) carries none: counted as ignored, the
+    post's others stored."""
     check_object(loc, where)
     ts = limits.fresh_ts(parse_time(require(loc, "time", where), f"{where}.time"), f"{where}.time")
     if loc.get("rssiRecords") is None:
         batch.ignored += 1
-        return 0
-    heard = 0
+        return None
+    heard = None
     for k, record in enumerate(check_list(loc["rssiRecords"], f"{where}.rssiRecords")):
         rwhere = f"{where}.rssiRecords[{k}]"
         check_object(record, rwhere)
@@ -253,16 +281,18 @@ def _location(loc: Any, where: str, client: str, associated: bool | None, limits
             batch.stale += 1
             continue
         batch.add(client, ap, rssi, ts, associated)
-        heard += 1
+        heard = ts
     return heard
 
 
 def _latest_record(latest: Any, where: str, client: str, associated: bool | None, limits: Limits,
-                   batch: Batch, use: bool) -> None:
-    """v3 sends `latestRecord` (the last AP to hear the client) when there are no recent locations.
-    Its values are always validated; it is used only when the client has no location readings and the record is
-    still inside the window (an older one is skipped, not an error: it is what "no recent locations" means). A
-    record missing a field, or with one null, holds no reading: counted as ignored, not an error."""
+                   batch: Batch, after: float | None) -> None:
+    """v3's `latestRecord`: the last AP to hear the client, and when. Its values are always validated; it is used
+    when it is newer than the client's location readings (`after`: the newest, None for none) and still inside
+    the window (an older one is skipped, not an error: it is what "no recent locations" means). Newer, not only
+    where there are no locations: Meraki posts "typically 1-2 min" late, so locations older than the RSSI window
+    are common, and the store drops them as stale; the fresh record must not go with them. A record missing a
+    field, or with one null, holds no reading: counted as ignored, not an error."""
     check_object(latest, where)
     raw_time, raw_ap, raw_rssi = (latest.get(name) for name in ("time", "nearestApMac", "nearestApRssi"))
     ts = None if raw_time is None else parse_time(raw_time, f"{where}.time")
@@ -272,7 +302,7 @@ def _latest_record(latest: Any, where: str, client: str, associated: bool | None
     rssi = None if raw_rssi is None else _latest_rssi(raw_rssi, f"{where}.nearestApRssi")
     if ts is None or ap is None or rssi is None:
         batch.ignored += 1
-    elif use and ts >= limits.oldest:
+    elif ts >= limits.oldest and (after is None or ts > after):
         batch.add(client, ap, rssi, ts, associated)
 
 

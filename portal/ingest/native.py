@@ -4,7 +4,8 @@
 or a batch from several APs: {"reports": [<report>, ...]}
 
 An observation may say `"associated": true|false` (false: heard by probe requests only). A report with no
-observations is valid: the AP is alive and hears nobody (its last report time moves all the same).
+observations is valid: the AP is alive and hears nobody (its last report time moves all the same). Toward
+MAX_OBSERVATIONS a report counts as many as its observations, one at least: the APs a request names are bounded too.
 
 This is the hot path of ingestion (a mall posts ~100,000 readings a second at peak): each reading
 is checked by a few inline comparisons, and only a reading that fails them goes through the careful
@@ -32,11 +33,11 @@ def native_batch(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
         reports = payload["reports"]
         if not isinstance(reports, list) or not reports:
             raise ReportError("reports", "must be a non-empty list")
-        prefixes = [f"reports[{i}]" for i in range(len(reports))]
+        prefixes, field = [f"reports[{i}]" for i in range(len(reports))], "reports"
     else:
-        reports, prefixes = [payload], ["$"]
-    limits.count(sum(len(r["observations"]) for r in reports
-                     if isinstance(r, dict) and isinstance(r.get("observations"), list)))
+        reports, prefixes, field = [payload], ["$"], "observations"
+    limits.count(sum(max(1, len(r["observations"])) if isinstance(r, dict) and isinstance(r.get("observations"), list)
+                     else 1 for r in reports), field)
     batch = Batch()
     for report, prefix in zip(reports, prefixes, strict=True):
         _parse_report(report, prefix, ids, limits, batch)

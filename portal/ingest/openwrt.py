@@ -18,7 +18,8 @@ An event may also come as `ubus subscribe` prints it, the notification's name as
 `{"probe": {"address": ..., "signal": -61, "freq": 2437}}` (openwrt/ubus cli.c `print_event`). Events that
 carry no reading are skipped and counted (`ignored`), not errors: hostapd's other notifications on the same
 object (`disassoc`, `beacon-report`, `vlan_add`, ...) and a probe/auth/assoc without `signal` (hostapd adds
-it only when the driver knows it; an assoc from a driver that associates by itself has none). Every AP a valid
+it only when the driver knows it; an assoc from a driver that associates by itself has none), or with `signal` 0
+(what hostapd holds when the driver gave none: `get_clients` lists it so). Every AP a valid
 request names has reported, readings or not (the store marks it alive: a quiet AP is not a silent one).
 
 A relay may also post what `ubus call hostapd.<iface> get_clients` answers, the interface's associated stations
@@ -74,10 +75,10 @@ def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
             batch.ignored += 1  # another notification of the same ubus object: no reading
             continue
         client = ids(require(event, "address", where), _f(where, "address"))
-        if "signal" not in event:
-            batch.ignored += 1  # hostapd adds `signal` only when the driver knows it
+        rssi = _signal(event, where)
+        if rssi is None:
+            batch.ignored += 1
             continue
-        rssi = check_rssi(event["signal"], _f(where, "signal"))
         if "freq" in event:
             freq = event["freq"]
             if isinstance(freq, bool) or not isinstance(freq, int) or not FREQ_MIN_MHZ <= freq <= FREQ_MAX_MHZ:
@@ -102,11 +103,21 @@ def _parse_clients(payload: dict, ap: str, ids: ClientIds, limits: Limits) -> Ba
         where = f"$.clients[{mac!r}]"
         check_object(station, where)
         client = ids(mac, where)
-        if "signal" not in station or station.get("assoc") is False:
-            batch.ignored += 1  # no reading (the driver does not know it), or not associated yet
+        rssi = None if station.get("assoc") is False else _signal(station, where)
+        if rssi is None:
+            batch.ignored += 1  # not associated yet, or no reading
             continue
-        batch.add(client, ap, check_rssi(station["signal"], f"{where}.signal"), ts, True)
+        batch.add(client, ap, rssi, ts, True)
     return batch
+
+
+def _signal(station: dict, where: str) -> float | None:
+    """A station's or an event's `signal` (dBm); None when it holds no reading: absent (hostapd adds it only when
+    the driver knows it) or 0 (hostapd's value when the driver gave none; no phone is heard at 0 dBm)."""
+    if "signal" not in station:
+        return None
+    rssi = check_rssi(station["signal"], _f(where, "signal"))
+    return None if rssi == 0 else rssi
 
 
 RELAY_FIELDS = ("bssid", "ts")  # what a relay may add beside a `ubus subscribe` line

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import chain
 
 import numpy as np
 import redis
 from redis.cluster import RedisCluster
 
+from core.memo import BoundedMemo
 from core.storage import (
     REDIRECTS,
     SlotCommands,
@@ -52,6 +53,7 @@ from core.storage import (
     replica_count,
     slot_pool,
 )
+from fingerprints.store import MapChanged, VenueStore
 from portal.ingest.observation import Batch, Observation
 from positioning.readings import Readings
 
@@ -60,6 +62,12 @@ Command = tuple  # (name, *args): extra commands to send in the same round trip 
 _REPLY_OFF = b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n"
 _REPLY_ON = b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$2\r\nON\r\n"
 _FLAG = {True: "|a", False: "|p", None: ""}
+# APs heard live but not in the venue's map are kept apart (`RssiKeys.unknown_aps`), the newest this many: a feed
+# may name any BSSID, and every one kept in the per-AP hashes would be read by every probe and every health view.
+UNKNOWN_APS_KEPT = 500
+# An AP not in the map that has not reported for this long is forgotten (a mistyped BSSID, an AP taken away). APs
+# of the map are never forgotten: their silence is the point.
+UNKNOWN_AP_FORGET_S = 7 * 86400
 
 
 class RssiKeys(VenueKeys):
@@ -76,8 +84,15 @@ class RssiKeys(VenueKeys):
         return self.phone_key(client, "rssi-ahead", client)
 
     def ap_last_seen(self) -> str:
-        """Hash: AP -> when its last report arrived (receipt time: "silent for too long" is about that)."""
+        """Hash: AP of the venue's map -> when its last report arrived (receipt time: "silent for too long" is
+        about that). Read by HMGET of the map's APs, never whole (an AP not in the map: `unknown_aps`)."""
         return self.key("ap", "last")
+
+    def unknown_aps(self) -> str:
+        """Sorted set: APs that reported but are not in the venue's map (a mistyped BSSID, a new AP to survey),
+        scored by when their last report arrived; the newest UNKNOWN_APS_KEPT, none older than
+        UNKNOWN_AP_FORGET_S."""
+        return self.key("ap", "unknown")
 
     def feed_since(self) -> str:
         """String: when the venue's feed began this run: set by the first report after none for `feed_gap_s`
@@ -87,9 +102,10 @@ class RssiKeys(VenueKeys):
         return self.key("ap", "since")
 
     def ap_reach(self) -> str:
-        """Hash: AP -> the time of the newest reading in its last report: how far that report reached. A phone
-        first heard at or before it and not in that report was not heard by that AP (portal/tracking/locator.py
-        `silent_columns`); the receipt time would say more than the report did when reports arrive late."""
+        """Hash: AP of the venue's map -> the time of the newest reading in its last report (read by HMGET of the
+        model's APs): how far that report reached. A phone first heard at or before it and not in that report was
+        not heard by that AP (portal/tracking/locator.py `silent_columns`); the receipt time would say more than
+        the report did when reports arrive late."""
         return self.key("ap", "reach")
 
     def new_readings(self, bucket: int = 0) -> str:
@@ -183,6 +199,31 @@ def ap_times(fields: Mapping[bytes, bytes]) -> dict[str, float]:
     return {ap.decode(): float(at) for ap, at in fields.items()}
 
 
+def ap_times_of(aps: Sequence[str], values: Sequence[bytes | None]) -> dict[str, float]:
+    """An AP -> time hash as HMGET of `aps` reads it (`RssiKeys.ap_last_seen`, `.ap_reach`): the APs it holds."""
+    return {ap: float(at) for ap, at in zip(aps, values, strict=True) if at is not None}
+
+
+class MapAps:
+    """The BSSIDs of each venue's current map, per process, for the write path (`RssiStore`): a map change made
+    here is seen at once (the map store's listeners), one made by another process within `recheck_s`."""
+
+    def __init__(self, venues: VenueStore, recheck_s: float = 2.0) -> None:
+        self.venues = venues
+        self._memo = BoundedMemo(256, max_age_s=recheck_s)
+        venues.listen(self._changed)
+
+    def __call__(self, venue: str) -> frozenset[str]:
+        return self._memo.get(venue, lambda: frozenset(self._map_ids(venue)))
+
+    def _map_ids(self, venue: str) -> list[str]:
+        venue_map = self.venues.get_map(venue)
+        return venue_map.ap_ids() if venue_map is not None else []
+
+    def _changed(self, event: MapChanged) -> None:
+        self._memo.clear()
+
+
 def newest_per_ap(batch: Batch, now: float = math.inf) -> dict[str, float]:
     """AP -> the time of its newest reading in the batch, no later than `now` (a reading timed ahead is stored
     as heard now)."""
@@ -204,8 +245,12 @@ class RssiStore:
     REPLICA_WAIT_MS = 1000
     use_stream = True  # False: always the plain pipeline (the tests compare the two)
 
-    def __init__(self, db: Store, window_s: float = 60.0, wait_replicas: int = 1, feed_gap_s: float = 300.0) -> None:
+    def __init__(self, db: Store, window_s: float = 60.0, wait_replicas: int = 1, feed_gap_s: float = 300.0,
+                 map_aps: Callable[[str], Collection[str]] | None = None) -> None:
         self.db = db
+        # The venue's map's APs (`MapAps`): only theirs go in the per-AP hashes. None: every AP counts as the map's
+        # (a caller that writes only APs it placed itself: benchmarks, store tests).
+        self.map_aps = map_aps
         self.window_s = window_s
         self.feed_gap_s = feed_gap_s  # no report for this long ends the feed's run (`RssiKeys.feed_since`)
         # On a cluster, a batch is acknowledged once this many of its primary's replicas have it (as many
@@ -237,16 +282,10 @@ class RssiStore:
         reporters = dict.fromkeys([*batch.aps, *batch.reporters])
         if n == 0 and not extra and not reporters:
             return 0
-        # When each AP last reported, readings or not: the receipt time (what "silent for too long" is about).
-        ap_last = ("HSET", keys.ap_last_seen(), *(x for ap in reporters for x in (ap, repr(now))))
-        gap = max(1, math.ceil(self.feed_gap_s))
-        feed_run = [("SET", keys.feed_since(), repr(now), "NX", "EX", gap), ("EXPIRE", keys.feed_since(), gap)]
-        reach = newest_per_ap(batch, now)
-        ap_reach = ("HSET", keys.ap_reach(), *(x for ap, ts in reach.items() for x in (ap, repr(ts))))
+        ap_commands = self._ap_commands(keys, batch, reporters, now)
         for start in range(0, max(n, 1), self.CHUNK):
             stop = min(n, start + self.CHUNK)
-            tail = (([ap_last, *feed_run] if reporters else []) + ([ap_reach] if n else []) + list(extra)
-                    if stop >= n else [])
+            tail = ap_commands + list(extra) if stop >= n else []
             if fast:
                 try:
                     self._send_packed(keys, batch, start, stop, now, tail)
@@ -262,6 +301,30 @@ class RssiStore:
             else:
                 self._send_pipeline(keys, batch, start, stop, now, tail)
         return n
+
+    def _ap_commands(self, keys: RssiKeys, batch: Batch, reporters: Iterable[str], now: float) -> list[Command]:
+        """The batch's per-AP writes: when each AP last reported, readings or not (the receipt time: what "silent
+        for too long" is about), how far its report reached (`RssiKeys.ap_reach`), and when the feed's run began.
+        An AP not in the venue's map goes in the bounded `unknown_aps` instead: a feed may name any BSSID."""
+        on_map = self.map_aps(keys.venue) if self.map_aps is not None else None
+        known = [ap for ap in reporters if on_map is None or ap in on_map]
+        unknown = [ap for ap in reporters if on_map is not None and ap not in on_map][:UNKNOWN_APS_KEPT]
+        reach = [(ap, ts) for ap, ts in newest_per_ap(batch, now).items() if on_map is None or ap in on_map]
+        commands: list[Command] = []
+        if known:
+            commands.append(("HSET", keys.ap_last_seen(), *(x for ap in known for x in (ap, repr(now)))))
+        if reach:
+            commands.append(("HSET", keys.ap_reach(), *(x for ap, ts in reach for x in (ap, repr(ts)))))
+        if unknown:
+            key = keys.unknown_aps()
+            commands += [("ZADD", key, *(x for ap in unknown for x in (repr(now), ap))),
+                         ("ZREMRANGEBYRANK", key, 0, -UNKNOWN_APS_KEPT - 1),
+                         ("ZREMRANGEBYSCORE", key, "-inf", repr(now - UNKNOWN_AP_FORGET_S)),
+                         ("EXPIRE", key, UNKNOWN_AP_FORGET_S)]
+        if known or unknown:
+            gap = max(1, math.ceil(self.feed_gap_s))
+            commands += [("SET", keys.feed_since(), repr(now), "NX", "EX", gap), ("EXPIRE", keys.feed_since(), gap)]
+        return commands
 
     # -- the stream -------------------------------------------------------------------------------
 

@@ -306,8 +306,9 @@ def _silent_or_how(venue: str, health: dict, live: list) -> list[str]:
                   "%(url)s, or at the URL of its format (README: Partner API)",
                   command=f"`python -m portal flask issue-token {venue} <label>`",
                   url=f"/api/v1/venues/{venue}/reports")]
-    silent = health["silent_aps"]
-    missing = [_("AP %(bssid)s: silent", bssid=b) for b in silent[:SILENT_LISTED]]
+    silent = [ap for ap in health["aps"] if ap["silent"]]  # one row per AP, however many BSSIDs it is listed under
+    missing = [_("AP %(name)s (%(bssids)s): silent", name=ap["name"], bssids=", ".join(ap["bssids"])) if ap["name"]
+               else _("AP %(bssid)s: silent", bssid=", ".join(ap["bssids"])) for ap in silent[:SILENT_LISTED]]
     if len(silent) > SILENT_LISTED:
         missing.append(_("and %(n)s more silent APs (Ingest health lists them all)", n=len(silent) - SILENT_LISTED))
     return missing

@@ -26,10 +26,10 @@ import orjson
 import redis
 
 from core.storage import HotReads, PackedPipeline, RawReplies, is_cluster, phone_buckets
-from portal.ingest.store import RssiKeys, RssiStore, ap_times
+from portal.ingest.store import RssiKeys, RssiStore, ap_times_of
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.phone_mix import PhoneMixStore
-from portal.tracking.positions import KeptPosition, Position, TrackKeys, pairs_to_fields
+from portal.tracking.positions import KeptPosition, Position, TrackKeys
 from positioning import phone_offset
 from positioning.coldstart import CoarseEstimate
 from positioning.groups import place
@@ -326,9 +326,10 @@ class Locator:
         # The client's readings, its motion state and its kept position in one round trip; the
         # writes (when a new position was computed) in a second.
         # How far each AP's last report reached: the venue's slot, the phone's unless the venue spreads its phones.
-        *phone_reads, reach = self._read_all([*self._read_commands(venue, client, now), self._reported_command(venue)],
-                                             one_slot=phone_buckets(venue) == 1)
-        kept, prepared, newest = self._prepare_clients(model, [phone_reads], now, associated_ap, ap_times(reach))[0]
+        *phone_reads, reach = self._read_all([*self._read_commands(venue, client, now),
+                                              self._reported_command(venue, model)], one_slot=phone_buckets(venue) == 1)
+        kept, prepared, newest = self._prepare_clients(model, [phone_reads], now, associated_ap,
+                                                       ap_times_of(model.ap_ids, reach))[0]
         if kept is not None:
             return kept
         if prepared is None:
@@ -354,7 +355,7 @@ class Locator:
         model = self.models.get(venue)
         if model is None or not clients:
             return BatchReads(venue, clients, now, model, [])
-        reads, parse, reported = self._read_batch(venue, clients, now)
+        reads, parse, reported = self._read_batch(venue, model, clients, now)
         return BatchReads(venue, clients, now, model, self._prepared_batch(model, reads, parse, now, reported))
 
     def position_read(self, batch: BatchReads) -> int:
@@ -391,7 +392,7 @@ class Locator:
         self._queue_keep(writes, venue, done, now)
         return len(done), writes
 
-    def _read_batch(self, venue: str, clients: Sequence[str], now: float
+    def _read_batch(self, venue: str, model: VenueModel, clients: Sequence[str], now: float
                     ) -> tuple[list[_Read], _Parse, dict[str, float]]:
         """The batch's reads in one round trip: per phone (its newest reading, motion state, kept position), how
         to parse the readings of any of them (`_Parse`), and how far each AP's last report reached. On a single
@@ -401,16 +402,16 @@ class Locator:
         n = len(clients)
         if not RawReplies.usable(self.db):
             raw = self._read_all([*(c for client in clients for c in self._read_commands(venue, client, now)),
-                                  self._reported_command(venue)])
-            reach = raw.pop()
+                                  self._reported_command(venue, model)])
+            reach = ap_times_of(model.ap_ids, raw.pop())
             return self._from_lists(raw[0::3], raw[1::3], raw[2::3], reach)
         from portal.ingest import window_kernel  # lazy: numba, the tracker's batch path only
 
         keys = TrackKeys(venue)
         # The small replies first (parsed by hiredis), the windows last (`window_replies`)
-        commands = [self._reported_command(venue), *(c for track, kept in zip(keys.tracks(clients),
-                                                                             keys.last_positions(clients), strict=True)
-                                                     for c in (("GET", track), ("GET", kept))),
+        commands = [self._reported_command(venue, model),
+                    *(c for track, kept in zip(keys.tracks(clients), keys.last_positions(clients), strict=True)
+                      for c in (("GET", track), ("GET", kept))),
                     *self.rssi.window_commands(venue, clients, now)]
         raw = self._raw(tuple(commands), window_kernel.frame)
         split, _ = window_kernel.frame(raw, 0, raw.size, 1 + 2 * n)
@@ -422,17 +423,18 @@ class Locator:
         if refused is not None:
             raise refused
         states, kept = replies[1:1 + 2 * n:2], replies[2:1 + 2 * n:2]
+        reach = ap_times_of(model.ap_ids, replies[0])
         if windows is None:
-            return self._from_lists(replies[1 + 2 * n:], states, kept, pairs_to_fields(replies[0]))
+            return self._from_lists(replies[1 + 2 * n:], states, kept, reach)
         reads = list(zip(windows.newest, states, kept, strict=True))
-        return reads, windows.batch, ap_times(pairs_to_fields(replies[0]))
+        return reads, windows.batch, reach
 
     def _from_lists(self, windows: list[list[bytes]], states: list, kept: list[bytes | None],
-                    reach: dict[bytes, bytes]) -> tuple[list[_Read], _Parse, dict[str, float]]:
+                    reach: dict[str, float]) -> tuple[list[_Read], _Parse, dict[str, float]]:
         """`_read_batch`'s answer from the windows read as lists of members."""
         reads = [(window[-1] if window else None, state, position)
                  for window, state, position in zip(windows, states, kept, strict=True)]
-        return reads, lambda phones: self.rssi.parse_batch([windows[i] for i in phones]), ap_times(reach)
+        return reads, lambda phones: self.rssi.parse_batch([windows[i] for i in phones]), reach
 
     def _prepared_batch(self, model: VenueModel, reads: Sequence[_Read], parse: _Parse, now: float,
                         reported: Mapping[str, float]) -> list[_Prepared]:
@@ -495,12 +497,13 @@ class Locator:
                 ("GET", keys.last_position(client))]
 
     @staticmethod
-    def _reported_command(venue: str) -> tuple:
-        """How far each of the venue's APs' last report reached (`silent_columns`)."""
-        return ("HGETALL", RssiKeys(venue).ap_reach())
+    def _reported_command(venue: str, model: VenueModel) -> tuple:
+        """How far the last report of each of the model's APs reached (`silent_columns`; `ap_times_of` reads the
+        reply): those APs' fields only, however many APs feeds have named."""
+        return ("HMGET", RssiKeys(venue).ap_reach(), *model.ap_ids)
 
     def _read_all(self, commands: list[tuple], one_slot: bool = False) -> list:
-        """Reads in one round trip, a hash (the APs' reach) as a dict. On one server, or when they share one
+        """Reads in one round trip. On one server, or when they share one
         slot (one phone's), packed and sent on the thread's own connection (core/storage.py HotReads, the
         probe's: without redis-py's per-command pipeline work, a third of the tracker's store CPU per phone);
         a batch on a cluster through redis-py's pipeline, which routes each phone's reads to its slot."""
@@ -511,8 +514,7 @@ class Locator:
             for command in commands:
                 pipe.execute_command(*command)
             replies = pipe.execute()
-        return [pairs_to_fields(reply) if command[0] == "HGETALL" else reply
-                for command, reply in zip(commands, replies, strict=True)]
+        return list(replies)
 
     def keep(self, venue: str, client: str, position: Position, state: dict | None, newest: bytes | None,
              now: float) -> None:

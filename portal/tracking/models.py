@@ -17,7 +17,7 @@ from fingerprints.geometry import zone_map
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
 from fingerprints.training import fitted_falloff, live_params, offset_reference, training_set
-from portal.ingest.store import RssiKeys, ap_times
+from portal.ingest.store import RssiKeys, ap_times_of
 from positioning import MISSING_DBM, WKNNPositioner, ZoneMap
 from positioning.coldstart import ApCoverage
 from positioning.groups import derive_groups
@@ -172,12 +172,15 @@ class ModelCache:
     def _masked(self, venue: str, venue_map: VenueMap) -> frozenset[str]:
         if self.db is None or self.silent_after_s is None:
             return frozenset()
+        map_aps = venue_map.ap_ids()
+        if not map_aps:
+            return frozenset()
         keys = RssiKeys(venue)
         pipe = self.db.pipeline(transaction=False)  # one slot: the venue's
-        pipe.hgetall(keys.ap_last_seen())
+        pipe.hmget(keys.ap_last_seen(), map_aps)  # the map's APs only: feeds may have named any number of others
         pipe.get(keys.feed_since())
         last_seen, since = pipe.execute()
-        return silent_aps(ap_times(last_seen), venue_map.ap_ids(), time.time(), self.silent_after_s,
+        return silent_aps(ap_times_of(map_aps, last_seen), map_aps, time.time(), self.silent_after_s,
                           feed_since=None if since is None else float(since))
 
     def install(self, venue: str, model: VenueModel) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from portal.ingest.meraki import MerakiStore
 from portal.ingest.mist import MistStore
-from portal.ingest.store import RssiKeys
+from portal.ingest.store import RssiKeys, ap_times
 
 PHONE = "02:00:5e:00:53:aa"  # locally administered (randomised) MAC
 PHONE2 = "18:fe:34:fc:5a:7f"
@@ -75,11 +75,19 @@ class Feeds:
             out[key] = tuple(sorted(self.db.zrange(key, 0, -1)))
         out["ap_last"] = tuple(sorted(self.db.hgetall(keys.ap_last_seen()).items()))
         out["ap_reach"] = tuple(sorted(self.db.hgetall(keys.ap_reach()).items()))
+        out["ap_unknown"] = tuple(sorted(self.db.zrange(keys.unknown_aps(), 0, -1, withscores=True)))
         out["feed_since"] = self.db.get(keys.feed_since())
         return out
 
+    def heard_aps(self, venue="demo") -> dict[str, float]:
+        """AP -> when its last report arrived: the map's APs (RssiKeys.ap_last_seen) and the others
+        (RssiKeys.unknown_aps) alike."""
+        keys = RssiKeys(venue)
+        unknown = {ap.decode(): at for ap, at in self.db.zrange(keys.unknown_aps(), 0, -1, withscores=True)}
+        return {**unknown, **ap_times(self.db.hgetall(keys.ap_last_seen()))}
+
     def nothing_stored(self, venue="demo") -> bool:
-        return self.stored(venue) == {"ap_last": (), "ap_reach": (), "feed_since": None}
+        return self.stored(venue) == {"ap_last": (), "ap_reach": (), "ap_unknown": (), "feed_since": None}
 
 
 @pytest.fixture

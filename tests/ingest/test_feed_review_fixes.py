@@ -304,7 +304,7 @@ def test_refused_meraki_secrets_and_mist_signatures_count_as_rejections(mist, db
 
 
 def test_a_meraki_body_that_is_not_json_counts_as_a_rejection(feeds, db, svc):
-    assert feeds.meraki(b"{not json").status_code == 400
+    assert feeds.meraki(b'{"secret": "supersecret", not json').status_code == 400  # no secret: 403 unparsed
     by_source = {s.source: s for s in IngestHealth(db).sources("demo", time.time())}
     assert by_source["meraki:main"].rejected_per_s == pytest.approx(1 / 60, abs=1e-3)
 

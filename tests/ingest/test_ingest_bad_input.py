@@ -396,5 +396,5 @@ def test_meraki_all_late_is_accepted_with_nothing_stored(feeds):
     assert resp.status_code == 202 and resp.get_json() == {"accepted": 0, "stale": 1}
     # no reading; only that the post's AP reported (v2 is one AP's post: alive, its readings late)
     stored = feeds.stored()
-    assert set(stored) == {"ap_last", "ap_reach", "feed_since"} and stored["ap_reach"] == ()
-    assert [ap for ap, _ in stored["ap_last"]] == [b"00:18:0a:13:dd:b0"]
+    assert set(stored) == {"ap_last", "ap_reach", "ap_unknown", "feed_since"} and stored["ap_reach"] == ()
+    assert [ap for ap, _ in stored["ap_unknown"]] == [b"00:18:0a:13:dd:b0"]  # not in the demo map

@@ -138,20 +138,22 @@ def test_unknown_venue(client, console):
 
 def test_an_unknown_ap_silent_for_a_week_is_forgotten_a_silent_map_ap_never(feeds, svc, db):
     """A BSSID not in the map (a typo, an AP taken away) that has not reported for UNKNOWN_AP_FORGET_S leaves the
-    view and both per-AP hashes, which would otherwise keep every BSSID ever posted; an AP of the map stays,
-    silent, however long ago it reported."""
+    view and the set of unknown APs; an AP of the map stays, silent, however long ago it reported. The per-AP
+    hashes keep the map's APs only (entries of other APs written before they were kept apart are dropped)."""
     from portal.ingest.health import UNKNOWN_AP_FORGET_S
 
     keys, now = RssiKeys("demo"), time.time()
     typo, recent = "0c:8d:db:ff:ff:01", "0c:8d:db:ff:ff:02"
-    db.hset(keys.ap_last_seen(), mapping={typo: now - UNKNOWN_AP_FORGET_S - 60, recent: now - 60,
+    db.zadd(keys.unknown_aps(), {typo: now - UNKNOWN_AP_FORGET_S - 60, recent: now - 60})
+    db.hset(keys.ap_last_seen(), mapping={typo: now - UNKNOWN_AP_FORGET_S - 60,
                                           feeds.AP3: now - UNKNOWN_AP_FORGET_S - 60})
     db.hset(keys.ap_reach(), mapping={typo: now - UNKNOWN_AP_FORGET_S - 61, recent: now - 61})
     snap = IngestHealth(db).snapshot("demo", now, svc.venues.get_map("demo"), 300)
     assert snap["unknown_aps"] == [recent]
     assert feeds.AP3 in snap["silent_aps"]
+    assert db.zrange(keys.unknown_aps(), 0, -1) == [recent.encode()]
     assert not db.hexists(keys.ap_last_seen(), typo) and not db.hexists(keys.ap_reach(), typo)
-    assert db.hexists(keys.ap_last_seen(), recent) and db.hexists(keys.ap_last_seen(), feeds.AP3)
+    assert not db.hexists(keys.ap_reach(), recent) and db.hexists(keys.ap_last_seen(), feeds.AP3)
 
 
 def test_page_marks_masked_aps_and_counts_the_maps_aps_apart(client, console, feeds, svc, db):
@@ -160,8 +162,8 @@ def test_page_marks_masked_aps_and_counts_the_maps_aps_apart(client, console, fe
     venue_map = svc.venues.get_map("demo")
     aps, unknown, now = venue_map.ap_ids(), "02:00:00:00:00:99", time.time()
     gone = aps[0]
-    db.hset(RssiKeys("demo").ap_last_seen(), mapping={**{ap: now - 5 for ap in aps[1:]}, gone: now - 3600,
-                                                     unknown: now - 10})
+    db.hset(RssiKeys("demo").ap_last_seen(), mapping={**{ap: now - 5 for ap in aps[1:]}, gone: now - 3600})
+    db.zadd(RssiKeys("demo").unknown_aps(), {unknown: now - 10})
     svc.models.recheck_s = 0  # the cached model looks at the live reports again now
     console.login("ops")
     data = client.get(URL, headers=JSON).get_json()

@@ -54,9 +54,9 @@ def test_a_feed_names_the_silent_aps_and_how_many_more(client, console, svc):
     console.login("harbour-ops", "harbour-pass-1")
     state, step = sources_step(client)
     assert state == "done" and f"; {APS - 1} of {APS} APs silent" in step
-    assert len(re.findall(r"AP 02:11:22:33:44:[0-9a-f]{2}: silent", step)) == 20
+    assert len(re.findall(r"AP AP-\d+ \(02:11:22:33:44:[0-9a-f]{2}\): silent", step)) == 20  # by name and BSSID
     assert f"and {APS - 1 - 20} more silent APs (Ingest health lists them all)" in step
-    assert "02:11:22:33:44:00: silent" not in step
+    assert "(02:11:22:33:44:00): silent" not in step
 
 
 def test_only_the_venues_operator_sees_the_step(client, console, svc):

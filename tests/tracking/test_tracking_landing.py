@@ -280,8 +280,8 @@ def test_the_live_model_leaves_silent_aps_out_without_a_resurvey(client, console
     model = svc.models.get("demo")
     now = time.time()
     gone, unknown = model.ap_ids[0], "00:18:0a:13:dd:b0"
-    db.hset(RssiKeys("demo").ap_last_seen(), mapping={**{ap: now for ap in model.ap_ids[1:6]}, gone: now - 3600,
-                                                      unknown: now})
+    db.hset(RssiKeys("demo").ap_last_seen(), mapping={**{ap: now for ap in model.ap_ids[1:6]}, gone: now - 3600})
+    db.zadd(RssiKeys("demo").unknown_aps(), {unknown: now})  # heard, not in the map
     cache = ModelCache(svc.venues, db=db, silent_after_s=300)
     masked = cache.get("demo")
     assert masked.masked == {gone} and gone not in masked.ap_ids and len(masked.ap_ids) == len(model.ap_ids) - 1
