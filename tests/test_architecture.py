@@ -4,6 +4,8 @@
   floors are the table between the `layers:begin` / `layers:end` marks in docs/ARCHITECTURE.md (the one
   place they are written down), top floor first; names on one line share a floor, and `|` separates
   groups on a floor that may not import each other.
+- Each light app (lightapps.<name>) is a group of its own on the light apps' floor: an app never imports
+  another; what one offers the others goes through portal.apps.capabilities.
 - No import cycles between modules (imports inside functions count: they are dependencies too).
 - An import inside a function is for a heavy optional library only, and says why with `# lazy: <reason>`
   on its line or the line above.
@@ -13,11 +15,13 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE_DOC = ROOT / "docs" / "ARCHITECTURE.md"
+APPS_PACKAGE = "lightapps"  # each package under it is a group of its own
 SOURCE_ROOTS = ("core", "positioning", "fingerprints", "portal", "lightapps", "bench", "wsgi.py")
 LAZY_MARK = re.compile(r"#\s*lazy:\s*\S")
 
@@ -46,6 +50,14 @@ class Floors:
                 for name in names.split():
                     entries[name] = (floor, group)
         return cls(entries)
+
+    def with_own_groups(self, package: str, modules: Iterable[str]) -> Floors:
+        """Each subpackage of `package` among `modules` a group of its own on the package's floor, apart from
+        every other group there and from the package's own __init__."""
+        floor = self.entries[package][0]
+        taken = max(group for f, group in self.entries.values() if f == floor)
+        subs = sorted({m.split(".")[1] for m in modules if m.startswith(package + ".")})
+        return Floors({**self.entries, **{f"{package}.{sub}": (floor, taken + 1 + i) for i, sub in enumerate(subs)}})
 
     def of(self, module: str, is_package: bool = False) -> tuple[int, int, str] | None:
         """(floor, group, entry) of a module: its longest matching entry. A package's own __init__ is
@@ -190,7 +202,8 @@ def unexplained_function_imports(files: dict[str, Path], graph: dict[str, list[I
 def _project():
     files = source_files(ROOT)
     packages = {m for m, p in files.items() if p.name == "__init__.py"}
-    return files, packages, import_graph(files), Floors.parse(ARCHITECTURE_DOC.read_text())
+    floors = Floors.parse(ARCHITECTURE_DOC.read_text()).with_own_groups(APPS_PACKAGE, files)
+    return files, packages, import_graph(files), floors
 
 
 def test_every_module_has_a_floor():
@@ -243,11 +256,23 @@ def test_checker_finds_upward_imports_cycles_and_late_imports(tmp_path):
         "side/__init__.py": "import low\n",  # a sibling group on the same floor
         "high/__init__.py": "",
         "high/b.py": "from low import a\n",
+        "apps/__init__.py": "",
+        "apps/one/__init__.py": "from apps.one import store\n",  # its own module: fine
+        "apps/one/store.py": "import low.e\n",
+        "apps/two/__init__.py": "",
+        "apps/two/views.py": "from apps.one.store import x\nfrom high import b\n",  # another app; the floor above
     })
-    floors = Floors.parse("<!-- layers:begin -->\n```\nhigh -- top\nlow | side -- bottom\n```\n<!-- layers:end -->")
+    text = "<!-- layers:begin -->\n```\nhigh -- top\napps -- apps\nlow | side -- bottom\n```\n<!-- layers:end -->"
+    floors = Floors.parse(text).with_own_groups("apps", files)
     graph = import_graph(files)
     packages = {m for m, p in files.items() if p.name == "__init__.py"}
-    assert sorted(p.split(" ")[0] for p in upward_imports(graph, floors, packages)) == ["low.a", "side"]
+    assert sorted(p.split(", line")[0] for p in upward_imports(graph, floors, packages)) == [
+        "apps.two.views (floor apps.two) imports apps.one.store (floor apps.one)",
+        "apps.two.views (floor apps.two) imports high.b (floor high)", "low.a (floor low) imports high.b (floor high)",
+        "side (floor side) imports low (floor low)"]
+    assert sorted(p.split(", line")[0] for p in upward_imports(graph, Floors.parse(text), packages)) == [
+        "apps.two.views (floor apps) imports high.b (floor high)", "low.a (floor low) imports high.b (floor high)",
+        "side (floor side) imports low (floor low)"]  # the apps one group: an app's import of another passes
     assert sorted(cycles(graph)) == [["high.b", "low.a"], ["low.c", "low.d"]]
     late = unexplained_function_imports(files, graph, tmp_path)
     assert [p.split(":")[0:2] for p in late] == [["low/d.py", "2"]]
