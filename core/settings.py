@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -25,7 +26,9 @@ DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
     "activities", "cinema", "coupons", "directory", "games", "membership", "navigation", "parking", "queue"))
 
 
-# Abuse budgets (portal/apps/budgets.py): "<app>.<action>.<scope>" -> (how many, per how many seconds),
+# Abuse budgets (portal/apps/budgets.py): "<app>.<action>.<scope>" -> (how many, per how many seconds): the
+# platform's own, and the bundled apps' (their tests read them here); a new light app declares its own defaults on
+# its declaration, `LightApp(budgets={"lostfound.report.ip": (5, HOUR)})`, merged at start (`merge_budgets`),
 # a sliding window per client IP, shopper, device (the phone a gateway vouched for: its MAC's keyed hash), phone
 # number, plate, offer or venue. BUDGETS in the environment ("coupons.claim.ip=5/1h,membership.sms.venue=2000/1d")
 # replaces some; an operator sets them per venue (`flask budgets set`). Cinema seats count seats, not requests.
@@ -107,6 +110,7 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "pay.start.ip": (30, HOUR), "pay.start.shopper": (15, HOUR),
     "pay.query.ip": (120, 600), "pay.query.shopper": (60, 600),
 }
+_BUDGET_OWNERS = frozenset(name.partition(".")[0] for name in DEFAULT_BUDGETS)  # the platform's parts, bundled apps
 _UNITS = {"s": 1, "m": 60, "h": HOUR, "d": DAY}
 _BUDGET_RE = re.compile(r"^(\d{1,9})/(\d{0,9})([smhd]?)$")
 
@@ -123,13 +127,49 @@ def parse_budget(raw: str) -> tuple[int, int]:
 
 
 def _env_budgets(env: dict[str, str]) -> dict[str, tuple[int, int]]:
+    """DEFAULT_BUDGETS with BUDGETS' values. A name of an owner DEFAULT_BUDGETS has (coupons, captive...) must be
+    one of its names; any other is a light app's, checked against its declaration when the apps load."""
     budgets = dict(DEFAULT_BUDGETS)
     for item in _env_list(env, "BUDGETS", ()):
-        name, _eq, value = item.partition("=")
-        if name.strip() not in DEFAULT_BUDGETS:
-            raise ValueError(f"BUDGETS: unknown budget {name.strip()!r} (known: {', '.join(DEFAULT_BUDGETS)})")
-        budgets[name.strip()] = parse_budget(value)
+        name, _eq, value = (part.strip() for part in item.partition("="))
+        if name not in DEFAULT_BUDGETS and name.partition(".")[0] in _BUDGET_OWNERS:
+            raise ValueError(_unknown_budget(name, DEFAULT_BUDGETS))
+        budgets[name] = parse_budget(value)
     return budgets
+
+
+def _unknown_budget(name: str, known: Iterable[str]) -> str:
+    return f"BUDGETS: unknown budget {name!r} (known: {', '.join(known)})"
+
+
+def merge_budgets(budgets: Mapping[str, tuple[int, int]],
+                  declared: Mapping[str, Mapping[str, tuple[int, int]]]) -> dict[str, tuple[int, int]]:
+    """The budgets a process counts: the settings' (DEFAULT_BUDGETS, BUDGETS applied) with each loaded light app's
+    declared defaults (app name -> its `LightApp.budgets`), BUDGETS' values winning. ValueError for an app's
+    budget not named `<app>.<action>.<scope>`, one DEFAULT_BUDGETS already has, or a malformed limit; and for a
+    BUDGETS name nobody declares (a typo there would otherwise limit nothing)."""
+    merged = {name: _declared_budget(app, name, limit) for app, own in declared.items() for name, limit in own.items()}
+    unknown = [name for name in budgets if name not in DEFAULT_BUDGETS and name not in merged]
+    if unknown:
+        raise ValueError(_unknown_budget(unknown[0], [*DEFAULT_BUDGETS, *merged]))
+    return {**merged, **budgets}
+
+
+def _declared_budget(app: str, name: str, limit: tuple[int, int]) -> tuple[int, int]:
+    """A light app's declared budget, checked: its own name, a (count, window seconds) pair of whole numbers, and
+    an app whose budgets DEFAULT_BUDGETS does not hold already (one place for each app's)."""
+    action, _dot, scope = name.removeprefix(f"{app}.").rpartition(".")
+    if not name.startswith(f"{app}.") or not action or "." in action or not scope:
+        raise ValueError(f"light app {app}: a budget is named {app}.<action>.<scope>, got {name!r}")
+    if app in _BUDGET_OWNERS:
+        raise ValueError(f"light app {app}: core/settings.py DEFAULT_BUDGETS holds its budgets: declare them there "
+                         "or on the app, not both")
+    pair = isinstance(limit, tuple) and len(limit) == 2 and all(type(n) is int for n in limit)
+    try:
+        return parse_budget(f"{limit[0]}/{limit[1]}" if pair else "-")
+    except ValueError:
+        raise ValueError(f"light app {app}: budget {name!r} is (count, window seconds: 1 s to 30 days), "
+                         f"got {limit!r}") from None
 
 
 def _env_number(env: dict[str, str], name: str, default, cast, kind: str):

@@ -19,6 +19,7 @@ from fingerprints.mallgen import GeneratedMall, generate_mall
 from fingerprints.model import VenueMap
 from portal.apps import registry
 from portal.apps.shop_profiles import ShopProfileStore
+from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import AccountStore
 from portal.captive.config import PortalConfigStore
 from portal.demo import DEMO_PASSWORD, is_demo_venue, mark_demo_venue
@@ -72,6 +73,7 @@ def ensure_demo_mall(svc: Services, venue_id: str = "demo", venue: VenueMap | No
     mark_demo_venue(svc.db, venue_id)  # /demo and its simulator serve this venue (with DEMO=1 only)
     if svc.venues.current_version(venue_id):
         _seed_apps(svc, svc.venues.get_map(venue_id))  # apps added since the first load get their demo data
+        _demo_token(svc, venue_id)  # and their API scopes
         return False
     if venue is None:
         log.info("building the demo mall (radio-simulated fingerprint survey)...")
@@ -167,6 +169,7 @@ def ensure_galleria(svc: Services, mall: GeneratedMall | None = None) -> bool:
         mark_demo_venue(svc.db, venue_id)
         _seed_apps(svc, svc.venues.get_map(venue_id))
         _demo_operator_runs(svc, venue_id)
+        _demo_token(svc, venue_id)
         return False
     started = time.perf_counter()
     if mall is None:
@@ -207,20 +210,34 @@ def _store_map(svc: Services, venue_id: str, venue: VenueMap, zone_apps: Mapping
         pass  # the whole map is the change; announced like any other (audit; no rebuild, see builds)
     apps = registry.load(svc.settings.light_apps)
     for zone in venue.zones:
-        app = apps.get(zone_apps.get(zone.id, "directory")) or apps["directory"]
+        app = apps.get(zone_apps.get(zone.id, DEFAULT_APP)) or apps[DEFAULT_APP]  # required: platform.REQUIRED_APPS
         svc.zone_apps.set(venue_id, zone.id, app.name, app.default_config())
     return venue
 
 
 def _demo_credentials(svc: Services, venue_id: str) -> None:
-    """The API token for report sources and the apps' APIs (every scope) in `<data_dir>/secrets/<venue>_api_token`,
-    and a demo Meraki network (README: pointing a Meraki network at the demo)."""
+    """The API token for report sources and the apps' APIs, and a demo Meraki network (README: pointing a Meraki
+    network at the demo)."""
     ensure_demo_meraki(svc.db, venue_id, svc.settings.data_dir)
+    _demo_token(svc, venue_id)
+
+
+def _demo_token(svc: Services, venue_id: str) -> None:
+    """The demo's API token in `<data_dir>/secrets/<venue>_api_token`, with every scope declared now: run on every
+    start, since an app added since the first load declares a scope the token must cover. The token the file
+    holds keeps its value (scripts and the README read the file once); a new one only where the store does not
+    know it as the demo's."""
     token_file = svc.settings.data_dir / "secrets" / f"{venue_id}_api_token"
-    token_file.parent.mkdir(parents=True, exist_ok=True)
+    kept = token_file.read_text().strip() if token_file.is_file() else ""
+    source = svc.tokens.source_for(venue_id, kept)
+    scopes = declared_scopes()
+    ours = source is not None and source.label == DEMO_TOKEN_LABEL
+    if ours and source.scopes >= scopes:
+        return
     # Every scope (a demo convenience: the README's feed and app API examples use this one file); a real
     # venue gives each source its own token with only its own scope (issue-token --scope).
-    token = svc.tokens.issue(venue_id, DEMO_TOKEN_LABEL, scopes=declared_scopes())
+    token = svc.tokens.issue(venue_id, DEMO_TOKEN_LABEL, token=kept if ours else None, scopes=scopes)
+    token_file.parent.mkdir(parents=True, exist_ok=True)
     token_file.write_text(token)
     token_file.chmod(0o600)
     log.info("%s: API token in %s", venue_id, token_file)

@@ -19,12 +19,14 @@ anything:
 Over budget raises `OverBudget`: a 429 with Retry-After (a localized page, JSON for /api/), and nothing is
 counted or stored. A store fault is a redis error like any other: 503 (portal/errors.py).
 
-Limits: `Settings.budgets` ("coupons.claim.ip" -> (count, window s); BUDGETS in the environment), replaced
+Limits: `Settings.budgets` ("coupons.claim.ip" -> (count, window s); BUDGETS in the environment), with each
+loaded light app's own defaults (`LightApp(budgets=...)`, merged at start by portal/apps/platform.py), replaced
 per venue by the operator (`flask budgets set VENUE NAME 5/1h`, kept in the store). Counting is a sliding
 window (the current and the previous fixed window, the previous weighted by how much of it still
 overlaps): no double burst at a window edge, two integers per counter. One Lua call checks every counter of
 an action and spends on all of them only if all have room. The ids in key names (IP, shopper, phone, plate)
-are keyed hashes (MAC_HASH_KEY): a store dump shows no address or number."""
+are keyed hashes (MAC_HASH_KEY): a store dump shows no address or number. An action with no budget declared
+raises `UndeclaredBudget`: a typo, or an app that forgot to declare, must fail its first test, not limit nothing."""
 
 from __future__ import annotations
 
@@ -128,6 +130,15 @@ return 1
 """
 
 
+class UndeclaredBudget(LookupError):
+    """A spend of an action no budget is declared for: a programming error, never a silent "no limit"."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"no budget is declared for the action {action!r}: declare {action}.<scope> (ip, shopper, "
+                         "device, venue...) in its light app's LightApp(budgets=...), or core/settings.py "
+                         "DEFAULT_BUDGETS for the platform's own")
+
+
 @dataclass(frozen=True)
 class Refusal:
     budget: str  # e.g. "coupons.claim.ip"
@@ -147,14 +158,20 @@ class BudgetStore:
     def __init__(self, db: redis.Redis, defaults: Mapping[str, tuple[int, int]], id_key: str) -> None:
         self.db = db
         self.defaults = dict(defaults)
+        self._scopes: dict[str, list[str]] = {}
+        for name in self.defaults:
+            action, _dot, scope = name.rpartition(".")
+            self._scopes.setdefault(action, []).append(scope)
         self._id_key = id_key.encode()
         self._spend = db.register_script(SPEND_LUA)
         self._give_back = db.register_script(GIVE_BACK_LUA)
 
     def scopes(self, action: str) -> list[str]:
-        """The scopes an action is counted per (ip, shopper, phone, plate, venue), from its defaults."""
-        prefix = action + "."
-        return [name[len(prefix):] for name in self.defaults if name.startswith(prefix)]
+        """The scopes an action is counted per (ip, shopper, phone, plate, venue), from its defaults;
+        UndeclaredBudget for an action that has none."""
+        if action not in self._scopes:
+            raise UndeclaredBudget(action)
+        return self._scopes[action]
 
     def hashed(self, scope: str, value: str) -> str:
         return hmac.new(self._id_key, f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()[:24]

@@ -108,7 +108,13 @@ class LightApp:
     resources: Mapping[str, str] = field(default_factory=dict)  # parts at other paths than RESOURCE_PATHS
     # How the zone console's history reads the app's audit actions: action -> a lazy_gettext text that may
     # use the entry's detail as %(name)s (portal/owner/history.py); an action not named here reads "Other change".
+    # A zone's history shows only entries audited with the zone: `audit(action, venue, zone=zone, ...)`; an entry
+    # without `zone=` is in the venue's audit log only.
     history: Mapping[str, Any] = field(default_factory=dict)
+    # The app's abuse budgets' defaults (portal/apps/budgets.py): "<app>.<action>.<scope>" -> (count, window
+    # seconds), e.g. {"lostfound.report.ip": (10, 3600)}; merged with the platform's at start, so BUDGETS and
+    # `flask budgets set` take them. `spend_budget` of an action with none declared raises.
+    budgets: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     init_app: Callable | None = None  # optional hook for what no convention covers: (flask_app) -> None
     # What the app offers other apps (portal/apps/capabilities.py): capability name -> factory(its store).
     provides: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
@@ -126,6 +132,12 @@ class LightApp:
 
     def default_config(self) -> dict[str, Any]:
         return {f.name: f.default for f in self.config_schema}
+
+    def zone_endpoints(self) -> dict[str, str]:
+        """The endpoints it declares, by field, each built with (venue, zone)."""
+        named = {"landing_endpoint": self.landing_endpoint, "console_endpoint": self.console_endpoint,
+                 "media_endpoint": self.media_endpoint}
+        return {name: endpoint for name, endpoint in named.items() if endpoint}
 
     def fits(self, zone_kind: str) -> bool:
         """Whether a zone of this kind may run the app (an app that names no kinds fits every zone)."""
