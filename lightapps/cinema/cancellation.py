@@ -7,9 +7,10 @@ the cinema system's push, lightapps/cinema/api.py, both end here), and how such 
   cancelled-holds set), closes the payment orders still open for those holds, and for each booking the cinema
   cancelled asks for the full refund through the refund a shopper's own cancellation makes
   (`payment.refund_cancelled`: one refund number per booking, so a ticket is refunded once, whoever cancels and
-  however often), tells its holder (once per ticket: refunded in full, or, when the refund could not be made
-  online, that the cinema arranges it) and marks it settled (`Booking.refund_outcome`). Every step is idempotent;
-  the show leaves the set only when nothing is left (`CinemaStore.finish_cancelling`). What a store error or a
+  however often; a ticket sold before bookings kept their order waits for the sweep that finds it, payment.py),
+  tells its holder (once per ticket: refunded in full, or, when the refund could not be made online, that the
+  cinema arranges it) and marks it settled (`Booking.refund_outcome`). Every step is idempotent; the show leaves
+  the set only when nothing is left (`CinemaStore.finish_cancelling`). What a store error or a
   crash cuts short is finished by the next push or console press for the show, or by the payments sweep
   (`register`: a sweeper), whichever comes first. A show whose cancellation finished is not worked again.
 - Moved (a new start time the cinema system confirmed for a show with tickets): the upsert puts it on the moving
@@ -25,12 +26,11 @@ import logging
 from dataclasses import dataclass
 
 import redis
-from flask import Flask, current_app
+from flask import Flask
 
 from lightapps.cinema import notices
-from lightapps.cinema.payment import PURPOSE, close_hold_order, refund_cancelled
-from lightapps.cinema.store import REFUND_UNDER_WAY, CinemaStore, Showtime, refund_to_arrange
-from portal.apps.views import STORES
+from lightapps.cinema.payment import PaymentUnknown, app_cinema_store, close_hold_order, refund_cancelled
+from lightapps.cinema.store import REFUND_UNDER_WAY, Showtime, refund_to_arrange
 from portal.payments.service import PaymentError, PaymentService
 
 log = logging.getLogger(__name__)
@@ -48,15 +48,11 @@ class Cancelled:
     finished: bool  # nothing of the cancellation is left (False: the sweep, or the next press, goes on)
 
 
-def _store() -> CinemaStore:
-    return current_app.extensions[STORES][PURPOSE]
-
-
 def cancel_show(venue: str, show_id: str) -> Cancelled | None:
     """Cancel the showtime (the console), or finish its cancellation (the push marked it, or one was cut short).
     A show whose cancellation finished before is not worked again: nothing refunded or told twice, nothing
     counted. None: no such show."""
-    store = _store()
+    store = app_cinema_store()
     show = store.showtime(venue, show_id)
     if show is None:
         return None
@@ -68,7 +64,7 @@ def cancel_show(venue: str, show_id: str) -> Cancelled | None:
 def finish_cancel(venue: str, show_id: str) -> Cancelled | None:
     """Do whatever the show's cancellation still needs (see the module): idempotent, safe beside another call for
     the same show. None: no such show."""
-    store = _store()
+    store = app_cinema_store()
     done = store.cancel_showtime(venue, show_id)
     show = store.showtime(venue, show_id)
     if done is None or show is None:
@@ -79,7 +75,10 @@ def finish_cancel(venue: str, show_id: str) -> Cancelled | None:
     for booking in store.show_bookings(venue, show_id):
         if booking.status != "cancelled" or booking.cancelled_by != "cinema" or booking.refund_outcome:
             continue
-        outcome = refund_cancelled(venue, booking, CANCEL_REASON)
+        try:
+            outcome = refund_cancelled(venue, booking, CANCEL_REASON)
+        except PaymentUnknown:  # left unsettled: the sweep that finds its order (payment.py) refunds and tells
+            continue
         if booking.client:  # "": its shopper was erased, nobody to tell
             notices.show_cancelled(venue, show.zone, booking, show, outcome)
         store.settle_cancelled(venue, booking.code, outcome)
@@ -93,7 +92,7 @@ def finish_move(venue: str, show_id: str) -> int:
     """Tell the holders of a show the cinema moved (on the moving set) its new time, and keep its bookings as long
     after the new start as after the old one; returns how many were told now (a holder told before is not told
     again). Off the set once done, unless it moved again meanwhile."""
-    store = _store()
+    store = app_cinema_store()
     show = store.showtime(venue, show_id)
     if show is None or show.cancelled:  # a cancelled show's holders are told of that instead
         store.finish_moving(venue, show_id, None)
@@ -111,7 +110,7 @@ def finish_pending(venue: str, show_ids: list[str] | None = None) -> tuple[int, 
     """Finish the venue's unfinished cancellations and moves (of `show_ids` only, when given: a push finishes its
     own shows at once): (tickets cancelled, holders told of new times). A show that keeps failing is logged and
     left for the next sweep; a store outage stops it."""
-    store = _store()
+    store = app_cinema_store()
     wanted = None if show_ids is None else set(show_ids)
     cancelled = told = 0
     for show_id in store.cancelling(venue, SWEEP_LIMIT if wanted is None else 1000):

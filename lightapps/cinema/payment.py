@@ -6,12 +6,22 @@ A booking cancelled before the owner's cut-off is refunded in full. A shopper er
 data": store.py, `CinemaStore.forget_shopper`) has their hold cancelled and its seats freed; their order then
 names nobody and, if paid after all, is refunded (no ticket is issued to nobody).
 
+A booking keeps the order that paid for it (`Booking.order_id`); one made before it did (until 2026-12-06) names
+only its hold, and the order's key by hold lapses two days after the hold while tickets are sold a week ahead. The
+first payments sweep after the upgrade copies each such booking's order onto it, once per venue, from the payments
+ledger (`keep_orders_of_old_bookings`, the upgrade step the queue's `enlist_paid_before_the_list` is too). Until it
+has, such a ticket whose order is not found is not known to be unpaid (`PaymentUnknown`): never cancelled as unpaid
+(its seats freed and the money kept), the shopper's cancel is refused and the cinema's cancellation waits.
+
 Without a payment provider configured (and no sandbox) the cinema books as before: confirm, pay at the
 counter."""
 
 from __future__ import annotations
 
-from flask import Flask, has_request_context
+import logging
+import time
+
+from flask import Flask, current_app, has_request_context
 
 from lightapps.cinema import notices
 from lightapps.cinema.store import NO_REFUND, Booking, CinemaStore, Hold, Showtime
@@ -21,7 +31,16 @@ from portal.payments.service import PaymentService
 from portal.payments.store import Order
 from portal.services import services
 
+log = logging.getLogger(__name__)
 PURPOSE = "cinema"  # also the app's name (its store is found under it)
+# A ticket's payment is booked just before its booking is made (within its hold's minutes): the ledger is read
+# from a day before the oldest booking that keeps no order.
+BACKFILL_MARGIN_MS = 86400 * 1000
+
+
+class PaymentUnknown(Exception):
+    """A booking made before bookings kept their order, whose order its hold no longer finds, before the payments
+    sweep looked for it in the ledger: paid or not is not known yet."""
 
 
 def register(flask_app: Flask) -> None:
@@ -53,7 +72,16 @@ def register(flask_app: Flask) -> None:
     def on_closed(order: Order) -> None:
         store.cancel_hold(order.venue, order.ref, order.shopper)
 
+    def sweep(venue: str) -> int:
+        # Before the cancellations' sweeper (registered after this one): a cancellation finds its tickets' orders.
+        return 0 if store.orders_backfilled(venue) else keep_orders_of_old_bookings(venue, store, payments)
+
     payments.register(PURPOSE, on_paid, on_closed)
+    payments.add_sweeper(sweep)
+
+
+def app_cinema_store() -> CinemaStore:
+    return current_app.extensions[STORES][PURPOSE]
 
 
 def payments_on() -> bool:
@@ -70,18 +98,60 @@ def order_for_hold(venue: str, hold_token: str) -> Order | None:
 
 def order_for_booking(venue: str, booking: Booking) -> Order | None:
     """The order that paid for a booking: the one kept with it (for as long as the ticket), else (a booking from
-    before orders were kept with bookings) its hold's, while the order's key by hold lasts."""
+    before orders were kept with bookings) its hold's, while the order's key by hold lasts. None: not paid online.
+    PaymentUnknown: neither found one for a booking the payments sweep has not looked for yet (see the module)."""
     if booking.order_id:
         return services().payments.store.order(venue, booking.order_id)
-    return order_for_hold(venue, booking.token) if booking.token else None
+    order = order_for_hold(venue, booking.token) if booking.token else None
+    if order is None and _may_be_paid_before_orders_were_kept(venue, booking):
+        raise PaymentUnknown(booking.code)
+    return order
+
+
+def _may_be_paid_before_orders_were_kept(venue: str, booking: Booking) -> bool:
+    """Made from a hold by a release that kept no order with a booking (nor the hold's time: every booking made
+    since keeps that), and the venue's ledger not yet read for its order."""
+    return bool(booking.token) and not booking.held_ms and not app_cinema_store().orders_backfilled(venue)
+
+
+def keep_orders_of_old_bookings(venue: str, store: CinemaStore, payments: PaymentService) -> int:
+    """Once per venue, the first payments sweep after the upgrade: each booking that keeps no order gets the one
+    that paid for it, found in the payments ledger (kept 400 days, where the order's key by hold lasts two): the
+    cinema orders paid since a day before the oldest such booking, by their hold (the order's `ref`). A booking no
+    payment names was not paid online. Idempotent: a booking that keeps its order is not looked at again. Returns
+    how many bookings it gave their order."""
+    waiting = {booking.token: booking for booking in store.bookings_without_order(venue)}
+    kept = _give_orders(venue, store, payments, waiting) if waiting else 0
+    store.mark_orders_backfilled(venue, time.time())  # after: a store fault before it tries it all again next time
+    if kept:
+        log.info("cinema bookings given the order that paid for them: %d (booked before bookings kept it)", kept)
+    return kept
+
+
+def _give_orders(venue: str, store: CinemaStore, payments: PaymentService, waiting: dict[str, Booking]) -> int:
+    """Each booking of `waiting` (by hold token) that a cinema order paid in the ledger names gets that order."""
+    since_ms = min(booking.created_ms for booking in waiting.values()) - BACKFILL_MARGIN_MS
+    paid = dict.fromkeys(entry.order for entry in payments.store.ledger(venue, since_ms=since_ms)
+                         if entry.kind == "paid" and entry.purpose == PURPOSE)
+    kept = 0
+    for order in filter(None, (payments.store.order(venue, order_id) for order_id in paid)):
+        booking = waiting.get(order.ref) if not order.late else None  # a late payment confirmed no hold
+        if booking is None:
+            continue
+        store.record_order(venue, booking.code, order.id)
+        kept += 1
+        if booking.status == "cancelled" and order.refundable > 0:  # cancelled as unpaid before this step
+            log.warning("cinema booking %s was cancelled as unpaid; its order %s keeps %d fen: refund it by hand",
+                        booking.code, order.id, order.refundable)
+    return kept
 
 
 def refund_booking(venue: str, booking: Booking, reason: str, order: Order | None = None) -> str | None:
     """Refund in full what paid for a cancelled booking (the shopper's own cancellation before the cut-off, or
     the cinema's cancellation of the showtime): one refund number per booking, the order's id + "C", so
     however often it is asked, by either, the money goes back once ("dup" after the first). None: nothing
-    was paid online (no payments, an unpaid ticket, a ticket booked before orders were kept). `order`: the
-    booking's, when the caller read it already."""
+    was paid online (no payments, an unpaid ticket); PaymentUnknown: not known yet (`order_for_booking`). `order`:
+    the booking's, when the caller read it already."""
     order = order or (order_for_booking(venue, booking) if payments_on() else None)
     if order is None or not order.is_paid:
         return None

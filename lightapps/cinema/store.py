@@ -26,6 +26,8 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
                                          asked for and its holder told: "none", or the refund's state)
     cinema:bookings:<show>        ZSET   booking code -> created ms, for the owner's list
     cinema:tickets:<client>       ZSET   booking code -> created ms, for the shopper's "your tickets"
+    cinema:orders-backfilled      STRING when the payments sweep copied the paying order onto the bookings made
+                                         before bookings kept it (once per venue: lightapps/cinema/payment.py)
 
 Expiry is decided from the stored expiry time compared with "now" inside the script, never from key
 expiry events: a lapsed hold simply stops counting as taken. "Now" is the Redis server's clock (TIME), so
@@ -110,6 +112,9 @@ class CinemaKeys(VenueKeys):
 
     def cancelled_holds(self, show_id: str) -> str:
         return self.key("cinema", "cancelled-holds", show_id)
+
+    def orders_backfilled(self) -> str:
+        return self.key("cinema", "orders-backfilled")
 
 
 # ---- Lua -------------------------------------------------------------------------------------------
@@ -601,7 +606,9 @@ class Booking:
     status: str  # booked | cancelled
     token: str = ""  # the hold it was confirmed from (its payment order's key)
     refund_cutoff_s: int | None = None  # the zone's refund cut-off when the seats were held (None: booked before)
-    order_id: str = ""  # the payment order that paid for it ("" unpaid, or booked before orders were kept here)
+    # the payment order that paid for it ("" unpaid, or booked before orders were kept here until the payments sweep
+    # copies it: lightapps/cinema/payment.py, `keep_orders_of_old_bookings`)
+    order_id: str = ""
     cancelled_by: str = ""  # "cinema": cancelled with its showtime ("" the shopper, or not cancelled)
     cancelled_ms: int = 0
     held_ms: int = 0  # when the hold it was confirmed from was made (0: booked before this was kept)
@@ -964,6 +971,19 @@ class CinemaStore:
         """The order that paid for a booking, kept with it for as long as the booking: the order's key by hold
         ("cinema:<hold>") lasts two days, and a ticket found unpaid after that was cancelled without a refund."""
         self._record_order(keys=[CinemaKeys(venue).booking(code)], args=[order_id])
+
+    def bookings_without_order(self, venue: str) -> list[Booking]:
+        """Every booking of the venue from a hold that keeps no order (unpaid, or booked before orders were kept
+        with bookings). Bookings have no venue-wide index, so they are scanned: the one-time upgrade step only."""
+        prefix = len(CinemaKeys(venue).booking(""))
+        codes = [key[prefix:] for key in keys_matching(self.db, CinemaKeys(venue).booking("*"))]
+        return [b for b in self._bookings_by_codes(venue, codes) if b.token and not b.order_id]
+
+    def orders_backfilled(self, venue: str) -> bool:
+        return bool(self.db.exists(CinemaKeys(venue).orders_backfilled()))
+
+    def mark_orders_backfilled(self, venue: str, now: float) -> None:
+        self.db.set(CinemaKeys(venue).orders_backfilled(), repr(now))
 
     def _bookings_by_codes(self, venue: str, codes) -> list[Booking]:
         keys = CinemaKeys(venue)

@@ -25,7 +25,13 @@ from lightapps.cinema.common import (
     when,
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
-from lightapps.cinema.payment import order_for_booking, order_for_hold_record, payments_on, refund_booking
+from lightapps.cinema.payment import (
+    PaymentUnknown,
+    order_for_booking,
+    order_for_hold_record,
+    payments_on,
+    refund_booking,
+)
 from portal.apps.budgets import give_back_budget, spend_budget
 from portal.apps.locale import venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
@@ -257,14 +263,30 @@ def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error:
                  notify_error: str | None = None):
     """The ticket. `error`: a refused cancel, atop the page; `notify_error`: a refused "Text me" number, by
     its form with the number as typed."""
-    order = order_for_booking(venue, booking) if payments_on() else None
+    try:
+        order, known = _paying_order(venue, booking), True
+    except PaymentUnknown:
+        order, known = None, False
+        error = error or (_payment_unknown() if booking.status == "booked" else None)
     paid = order is not None and order.is_paid
     cutoff = show.starts_at - _refund_cutoff_s(booking, show) if paid else show.starts_at
     return _page("cinema/ticket.html", venue, zone, status, booking=booking, show=show,
                  qr=ticket_qr_svg(venue, booking.code), error=error, order=order if paid else None,
                  paid=cny(order.amount) if paid else "", refunded=cny(order.refunded) if paid else "",
-                 cancellable=booking.status == "booked" and time.time() < cutoff, cutoff=hhmm(cutoff),
+                 cancellable=known and booking.status == "booked" and time.time() < cutoff, cutoff=hhmm(cutoff),
                  notify_phone=masked_phone(venue, booking.client), notify_error=notify_error)
+
+
+def _paying_order(venue: str, booking):
+    """The ticket's order (None: not paid online); PaymentUnknown: not known yet (payment.py)."""
+    return order_for_booking(venue, booking) if payments_on() else None
+
+
+def _payment_unknown() -> str:
+    # A ticket sold before bookings kept their order, before the payments sweep found it: cancelled now, it would
+    # be cancelled as unpaid (its seats freed, nothing refunded). The sweep runs every minute.
+    return _("This ticket's payment cannot be found just now, so it cannot be cancelled yet. Please try again in a "
+             "few minutes, or ask at the cinema's counter.")
 
 
 def _zone_cutoff_s() -> int:
@@ -296,7 +318,10 @@ def ticket(venue: str, zone: str, code: str):
 @bp.post("/<zone>/ticket/<code>/cancel")
 def cancel_ticket(venue: str, zone: str, code: str):
     booking, show = _my_booking(venue, zone, code)
-    order = order_for_booking(venue, booking) if payments_on() else None
+    try:
+        order = _paying_order(venue, booking)
+    except PaymentUnknown:
+        return _ticket_page(venue, zone, booking, show, 409)
     paid = order is not None and order.is_paid
     cutoff_s = _refund_cutoff_s(booking, show) if paid else 0
     if time.time() >= show.starts_at - cutoff_s:
