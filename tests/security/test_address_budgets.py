@@ -11,6 +11,7 @@ import ipaddress
 import re
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -142,6 +143,9 @@ def test_guesses_sent_at_once_are_counted_before_their_check(db, owner, monkeypa
     as it was before any of them: all would pass. Counted as they are checked, only the free ones do."""
     store, guesses = AccountStore(db), 12
     monkeypatch.setattr(auth, "_hasher", _SlowHasher(auth._hasher, threading.Barrier(guesses)))
+    # One instant for all of them: on a busy machine the threads' checks could spread over more than the first
+    # delay (1 s after the 4th failure), and a 5th guess then waits out its delay rightly, not a race.
+    monkeypatch.setattr(auth, "time", SimpleNamespace(time=lambda: 1_800_000_000.0))
     outcomes: list[str] = []
 
     def guess(i: int) -> None:
