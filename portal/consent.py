@@ -5,8 +5,9 @@ needs its own, separate consent, and marketing another; neither may be a conditi
 shopper's answer is kept with the version of the notice it answered and when, one small hash per shopper
 (`mp:{venue}:consent:<shopper id>`). A new notice (NOTICES) asks everyone again; until she answers it, her answer
 to the one before still stands for what happened while that one was in force (`Consent.covers`: the insights keep
-past days' figures), and only her own no takes it back. Other host code reads a shopper's answer with
-`services().consent.get(venue, shopper_id)`; the shopper changes it from Me.
+past days' figures; in force on this install from when it first showed it, `Notices`), and only her own no takes it
+back. Other host code reads a shopper's answer with `services().consent.get(venue, shopper_id)`; the shopper changes
+it from Me.
 
 Location declined is also kept per phone, for the paths that know a phone and no shopper: each phone the gateway
 vouched for on her tokens (`Shopper.own_phone`, her phone set `ShopperKeys.phones_of`) gets a marker in its own
@@ -23,21 +24,22 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_right
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
 
 from core.storage import VenueKeys, is_cluster, phone_buckets
-from portal.events.log import EventKeys
+from portal.events.log import EventKeys, Since
 from portal.events.presence import LUA_CLOSE_VISIT
 
 # Every privacy notice shown so far, oldest first, each named by the day (UTC) it came into force: a new notice text is
-# added at the end (every shopper is asked again). 12-06: periods, who.
+# added at the end (every shopper is asked again). 12-06: periods, who. On an install it is in force from that day or
+# from when the install first showed it, whichever is later (`Notices`).
 NOTICES = ("2026-11-30", "2026-12-06")
 NOTICE_VERSION = NOTICES[-1]
-_IN_FORCE_FROM = [datetime.fromisoformat(version).replace(tzinfo=UTC).timestamp() for version in NOTICES]
+_DATED = tuple(datetime.fromisoformat(version).replace(tzinfo=UTC).timestamp() for version in NOTICES)
 KEEP_S = 400 * 86400  # a consent record outlives the shopper's data (tokens: 30 days after last use)
 PURPOSES = ("location", "marketing")
 
@@ -63,13 +65,48 @@ redis.call('EXPIRE', untracked, ARGV[2])
 
 
 @dataclass(frozen=True)
+class Notices:
+    """When each notice of NOTICES came into force at a venue of one install (`starts`, one per notice, never
+    decreasing).
+
+    Not before its day, and not before the venue's pages first showed it (`Since`: when the release that brought it
+    first ran there): a mall still on an older release kept showing the notice before, and its shoppers' answers to
+    that one stand for what they did until the mall upgraded (their landings and purchases stayed out of the insights,
+    one day's visitors for good). A notice never shown there (one that came and went between two of its upgrades, or
+    one older than its records) was never in force on its own: it starts with the next one."""
+
+    starts: tuple[float, ...]
+
+    @classmethod
+    def shown(cls, first_shown: Mapping[str, float]) -> Notices:
+        """From when the venue first showed each notice (version -> epoch s; other keys are ignored)."""
+        starts, later = [], float("inf")
+        for version, dated in zip(reversed(NOTICES), reversed(_DATED), strict=True):
+            if version in first_shown:
+                later = min(later, max(dated, first_shown[version]))
+            starts.append(later)
+        return cls(tuple(reversed(starts)))
+
+
+BY_DATE = Notices(_DATED)  # a venue that showed every notice from its day on
+
+
+def notice_at(at: float, notices: Notices = BY_DATE) -> str:
+    """The version of the notice in force at `at` (epoch s) at a venue (`notices`); "" before the first."""
+    shown = bisect_right(notices.starts, at)
+    return NOTICES[shown - 1] if shown else ""
+
+
+@dataclass(frozen=True)
 class Consent:
-    """One shopper's answer to the notice of `version`, given at `at` (epoch seconds)."""
+    """One shopper's answer to the notice of `version`, given at `at` (epoch seconds); `notices`: when each notice
+    came into force at its venue (`ConsentStore.get` gives the venue's)."""
 
     location: bool
     marketing: bool
     version: str
     at: float
+    notices: Notices = field(default=BY_DATE, compare=False, repr=False)
 
     @property
     def current(self) -> bool:
@@ -80,7 +117,7 @@ class Consent:
         """The answer stands for what happened at `at`: it answered the notice in force then, or a later one (her
         last word; a yes also covers what came before any page could ask her). A newer notice she has not
         answered yet is not covered."""
-        return self.version >= notice_at(at)
+        return self.version >= notice_at(at, self.notices)
 
     def allows(self, purpose: str, at: float | None = None) -> bool:
         """Consent for this purpose now, under the current notice (an answer to an older notice counts as no), or
@@ -88,12 +125,6 @@ class Consent:
         if purpose not in PURPOSES:
             raise ValueError(f"unknown purpose {purpose!r}; known: {', '.join(PURPOSES)}")
         return (self.current if at is None else self.covers(at)) and bool(getattr(self, purpose))
-
-
-def notice_at(at: float) -> str:
-    """The version of the notice in force at `at` (epoch s); "" before the first."""
-    shown = bisect_right(_IN_FORCE_FROM, at)
-    return NOTICES[shown - 1] if shown else ""
 
 
 class ConsentKeys(VenueKeys):
@@ -110,15 +141,24 @@ class ConsentStore:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
         self._decline = db.register_script(_DECLINE)
+        self.since = Since.of(db).running(NOTICE_VERSION)  # the notice this release shows, from its first run here
+
+    def notices(self, venue: str) -> Notices:
+        """When each notice came into force at the venue on this install (read once per process: it changes on a
+        deploy)."""
+        return Notices.shown(self.since.read(venue))
 
     def get(self, venue: str, shopper: str) -> Consent | None:
-        """The shopper's (shopper id, `Shopper.client`) recorded answer; None before they answered."""
+        """The shopper's (shopper id, `Shopper.client`) recorded answer; None before they answered. The first call a
+        process makes for a venue (the notice's page, a page asking for an answer) records the notice it shows as
+        shown from now where no process did before (`Since`)."""
+        notices = self.notices(venue)
         raw = self.db.hgetall(ConsentKeys(venue).consent(shopper))
         if not raw:
             return None
         fields = {k.decode(): v.decode() for k, v in raw.items()}
         return Consent(location=fields.get("location") == "1", marketing=fields.get("marketing") == "1",
-                       version=fields.get("version", ""), at=float(fields.get("at", 0)))
+                       version=fields.get("version", ""), at=float(fields.get("at", 0)), notices=notices)
 
     def forget(self, venue: str, shopper: str) -> int:
         """Erasure: the shopper's answer (with nothing left about her, there is nothing it permits). Her phones'

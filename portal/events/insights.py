@@ -21,13 +21,13 @@ cell of six, a dwell bar of six, but points at one shopper). The definitions (RE
 - funnels per zone: phones in the zone (a stay of theirs overlaps the window: one across midnight counts
   on both days) -> of them, landed on its page -> of them, transacted there (any light-app transaction: a
   purchase, a coupon claimed or redeemed, a draw, a queue ticket, a booking; a paid one once paid, counted by the
-  app's own event, and still counted when refunded later; not a partner-link referral, which has its own column,
-  a seat hold, a payment or refund, or a member's sign-in: NOT_TRANSACTIONS). A zone standing for a group (a food
-  hall for its stalls, positioning/groups.py) is where a phone in any of its members lands when the position cannot
-  tell the stalls apart, so its funnel counts the phones, landings' purchases and referrals of the group's
-  members too: a phone is never "in" the hall while it stands at a stall; and so do its visitors, passers-by,
-  dwell, heatmap and new vs repeat (a stay at a stall is a stay in the hall for the hall's owner, and back-to-back
-  stays in the hall and its stalls are one stay in it: `_area_stays`);
+  app's own event (by its payment before the apps wrote one, `prepare`), and still counted when refunded later; not
+  a partner-link referral, which has its own column, a seat hold, a payment or refund, or a member's sign-in:
+  NOT_TRANSACTIONS). A zone standing for a group (a food hall for its stalls, positioning/groups.py) is where a
+  phone in any of its members lands when the position cannot tell the stalls apart, so its funnel counts the phones,
+  landings' purchases and referrals of the group's members too: a phone is never "in" the hall while it stands at
+  a stall; and so do its visitors, passers-by, dwell, heatmap and new vs repeat (a stay at a stall is a stay in the
+  hall for the hall's owner, and back-to-back stays in the hall and its stalls are one stay in it: `_area_stays`);
 - new vs repeat in a zone scope looks back over purchases in that scope only (not other tenants');
 - staff phones (present more than `staff_hours` a day on most days, or on the operator's list) are left out
   of everything; an event that names a shopper without location consent (her landings, her purchases) is left
@@ -295,6 +295,11 @@ class Prepared:
     longest_stay_s: float = 0.0  # of those: how far before a window a stay overlapping it may start
     open_stays: list[Stay] = field(default_factory=list)  # with no exit in the history (`_stays`)
     anonymised: list[float] = field(default_factory=list)  # when each event naming a pseudonym happened, by time
+    paid_since: float = float("-inf")  # a `payment` that happened before it is a purchase (`prepare`)
+
+    def bought(self, e: Event) -> bool:
+        """The event is a purchase of its shopper's (`_bought`)."""
+        return _bought(e, self.paid_since)
 
     def window(self, since: float, until: float) -> list[Event]:
         return self.events[bisect_left(self.times, since):bisect_left(self.times, until)]
@@ -315,21 +320,25 @@ class Prepared:
         return bisect_left(self.anonymised, since) < bisect_left(self.anonymised, until)
 
 
-def prepare(events: Iterable[Event], *, staff: Iterable[str] = (),
-            allowed: Callable[[Event], bool] | None = None, leave_after_s: float = LEAVE_AFTER_S) -> Prepared:
+def prepare(events: Iterable[Event], *, staff: Iterable[str] = (), allowed: Callable[[Event], bool] | None = None,
+            leave_after_s: float = LEAVE_AFTER_S, paid_since: float = float("-inf")) -> Prepared:
     """`events`: the venue's events up to the end of the windows to figure, with the history before them
     that new-vs-repeat looks back over. `staff`: phones to leave out; `allowed(event)`: False drops the
-    event (no location consent); `leave_after_s`: the tracker's, for stays with no exit (`_stays`)."""
+    event (no location consent); `leave_after_s`: the tracker's, for stays with no exit (`_stays`); `paid_since`: when
+    the apps began writing their own transaction for a paid order (log.paid_transaction, `EventLog.since`): a release
+    before logged only the money, so a `payment` that happened before then is the purchase (and one after it is not:
+    the app's event is), also once anonymised (its time is kept)."""
     staff = set(staff)
     kept = [e for e in events if e.device not in staff and (allowed is None or allowed(e))]
     member_of, device_of = _identities(kept)  # in write order: the latest written wins
     kept.sort(key=lambda e: e.at)
-    buys = [(e.at, _identity(e, member_of), e.zone) for e in kept if _bought(e)]
+    buys = [(e.at, _identity(e, member_of), e.zone) for e in kept if _bought(e, paid_since)]
     stays, still_open = _stays(kept, leave_after_s)
     stays.sort(key=lambda s: s.start)
     return Prepared(kept, [e.at for e in kept], member_of, device_of, buys, len(staff), stays,
                     [s.start for s in stays], max([0.0, *(s.end - s.start for s in stays)]), still_open,
-                    [e.at for e in kept if any(who and who.startswith(ANON) for who in (e.device, e.shopper))])
+                    [e.at for e in kept if any(who and who.startswith(ANON) for who in (e.device, e.shopper))],
+                    paid_since)
 
 
 def _stays(events: list[Event], leave_after_s: float) -> tuple[list[Stay], list[Stay]]:
@@ -413,7 +422,7 @@ def figure(history: Prepared, venue: str, since: float, until: float, *, tz: str
     _presence(out, ended, visitor_min_s)
     _heatmap(out, entered, ZoneInfo(tz))
     _flows(out, window, in_scope, top)
-    _funnels(out, window, history.stays_during(since, until), scope, history.device_of, groups or {})
+    _funnels(out, window, history, since, until, scope, groups or {})
     _repeat(out, history, window, since, in_area)
     _anonymised(out, history, ZoneInfo(tz))
     return out
@@ -564,19 +573,19 @@ def _path_parts(path: list[str], in_scope, whole: bool) -> set[tuple[str, ...]]:
     return {tuple(path[max(0, i - 1):i + 2]) for i, zone in enumerate(path) if in_scope(zone)}
 
 
-def _funnels(out: Insights, window: list[Event], stays: list[Stay], scope, device_of: dict[str, str],
+def _funnels(out: Insights, window: list[Event], history: Prepared, since: float, until: float, scope,
              groups: Mapping[str, str]) -> None:
-    """Phones whose stay overlaps the window, by zone; landings and purchases in the window. A member of a
+    """Phones whose stay overlaps [since, until), by zone; landings and purchases in the window. A member of a
     group (a food-hall stall) counts for its group's zone too: a phone there lands on the group's page."""
     in_zone: dict[str, set] = defaultdict(set)
     landed: dict[str, set] = defaultdict(set)
     bought: dict[str, set] = defaultdict(set)
     referred: dict[str, set] = defaultdict(set)
-    for stay in stays:
+    for stay in history.stays_during(since, until):
         for area in _areas(stay.zone, scope, groups):
             in_zone[area].add(stay.device)
     for e in window:
-        device = e.device or device_of.get(e.shopper or "")
+        device = e.device or history.device_of.get(e.shopper or "")
         if not e.zone or device is None:
             continue
         if e.kind == "landing" and (scope is None or e.zone in scope):  # on that zone's own page
@@ -584,7 +593,7 @@ def _funnels(out: Insights, window: list[Event], stays: list[Stay], scope, devic
         elif e.kind == "txn" and e.data.get("action") == "referral":
             for area in _areas(e.zone, scope, groups):
                 referred[area].add(device)
-        elif _bought(e):
+        elif history.bought(e):
             for area in _areas(e.zone, scope, groups):
                 bought[area].add(device)
     for zone in sorted(scope if scope is not None else in_zone):
@@ -616,18 +625,21 @@ def _identity(e: Event, member_of: dict[str, str]) -> str | None:
 # member signing in again, a sign-up given back, seats held (most holds are never paid; the paid ones' ticket is
 # the transaction), and money paid: a paid order's transaction is the app's own event (log.paid_transaction: the
 # ticket, the sale's unit), which links to the shopper's phone; the payment beside it would count her twice (an
-# anonymised payment carries a pseudonym of its own, privacy.py).
+# anonymised payment carries a pseudonym of its own, privacy.py). Before the apps wrote that event, the payment was
+# the purchase's only one: it counts then (`prepare`'s paid_since).
 NOT_TRANSACTIONS = frozenset({"referral", "refund", "member_login", "activity_leave", "seat_hold", "payment"})
 
 
-def _bought(e: Event) -> bool:
-    return e.kind == "txn" and e.data.get("action") not in NOT_TRANSACTIONS
+def _bought(e: Event, paid_since: float = float("-inf")) -> bool:
+    """A purchase (NOT_TRANSACTIONS aside): a `payment` only when it happened before `paid_since`."""
+    action = e.data.get("action")
+    return e.kind == "txn" and (action not in NOT_TRANSACTIONS or action == "payment" and e.at < paid_since)
 
 
 def _repeat(out: Insights, history: Prepared, window: list[Event], since: float, in_area) -> None:
     """Shoppers who bought in the scope's areas (a stall's purchase is its hall's, as the funnel counts it)."""
     earlier = history.bought_before(since, in_area)
-    now = {_identity(e, history.member_of) for e in window if _bought(e) and in_area(e.zone)} - {None}
+    now = {_identity(e, history.member_of) for e in window if history.bought(e) and in_area(e.zone)} - {None}
     out.repeat, out.new = len(now & earlier), len(now - earlier)
     out.note("repeat", now & earlier)
     out.note("new", now - earlier)

@@ -102,6 +102,87 @@ class EventKeys(VenueKeys):
         return self.key("ev", "once", name)
 
 
+# A `Since` feature: the light apps write their own transaction for a paid order (`paid_transaction`). A release
+# before them logged the `payment` only, which the insights then count as the purchase (insights.prepare).
+PAID_TRANSACTIONS = "paid_transactions"
+
+
+class SinceKeys(VenueKeys):
+    def since(self) -> str:
+        """Hash: feature -> when this install first ran a release with it at the venue (epoch s; `Since`)."""
+        return self.key("since")
+
+
+_since_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store client -> its Since
+_since_lock = threading.Lock()
+
+
+class Since:
+    """When this install first ran each of a few things a release brought, per venue (feature -> epoch s, one small
+    hash in the venue's slot, `SinceKeys`): what the store holds from before was written by a release without it,
+    and is read by the rules of its own time. A privacy notice is in force from when the venue's pages first showed it
+    (portal/consent.py: a mall that upgraded late showed the one before until then), and a `payment` event is a
+    purchase's transaction before the apps wrote their own (PAID_TRANSACTIONS).
+
+    Each store class that owns such a feature names it (`running`, no I/O); the first read of a venue's records every
+    one named that no process recorded before as starting now (HSETNX: the first process of the release wins), in one
+    MULTI with the read of the whole hash, which is then kept for the process: it changes only on a deploy. It is read
+    before what a feature first writes or shows (a payment event, a shopper's answer read for her page) and by what
+    reads by it (the insights), not when a process starts: a store nothing was written to stays empty. One instance per
+    store client (`of`): every owner in a process shares its one read of each venue's."""
+
+    def __init__(self, db: redis.Redis) -> None:
+        self.db = db
+        self.features: set[str] = set()
+        self._known: dict[str, dict[str, float]] = {}  # venue -> its hash
+
+    @classmethod
+    def of(cls, db: redis.Redis) -> Since:
+        """The one instance for this store client (made at its first use)."""
+        with _since_lock:
+            since = _since_of.get(db)
+            if since is None:
+                since = _since_of[db] = cls(db)
+            return since
+
+    def running(self, feature: str) -> Since:
+        """This process runs `feature` (recorded at a venue's next read where no process did before)."""
+        self.features.add(feature)
+        return self
+
+    def read(self, venue: str, now: float | None = None) -> dict[str, float]:
+        """Every feature's first time at the venue, those this process runs included (recorded `now` where
+        missing)."""
+        known = self._known.get(venue)
+        if known is None or not self.features <= known.keys():
+            key, at = SinceKeys(venue).since(), f"{time.time() if now is None else now:.3f}"
+            pipe = self.db.pipeline(transaction=True)
+            for feature in sorted(self.features - (known or {}).keys()):
+                pipe.hsetnx(key, feature, at)
+            pipe.hgetall(key)
+            raw = pipe.execute()[-1]
+            self._known[venue] = known = {_text(k): float(v) for k, v in raw.items()}
+        return known
+
+    def record(self, venue: str) -> None:
+        """Before a feature's first write at the venue: this release's features are recorded from now where none
+        was before (free once read). Fails open (logged): the write goes on, and the next read records them."""
+        try:
+            self.read(venue)
+        except STORE_ERRORS as exc:
+            log.warning("release start not recorded yet: %s", exc.__class__.__name__)
+
+    def set(self, venue: str, feature: str, at: float) -> None:
+        """What is known better than the first process's run (a release before this record was deployed on that
+        day): kept for good, in this process at once, in the others at their next start."""
+        self.db.hset(SinceKeys(venue).since(), feature, f"{at:.3f}")
+        self._known.pop(venue, None)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @dataclass(frozen=True)
 class Event:
     kind: str
@@ -361,10 +442,11 @@ class DeferredAppends:
 
 # Refusals that pass by themselves: memory full (noeviction: until keys expire or memory is added), a replica
 # promoted or a slot moving (READONLY, TRYAGAIN, CLUSTERDOWN), a long script running, too few replicas in sync,
-# a failed snapshot (BUSY, NOREPLICAS, MISCONF: redis-py has no class for them). Every other refusal (a key of
-# the wrong type, a script error) would meet every retry again.
+# a failed snapshot (BUSY, NOREPLICAS, MISCONF: redis-py has no class for them), a script the node lacks after its
+# reload (NOSCRIPT: the node a resharding moves the stream to was not among those it was loaded on; the next try
+# loads it again). Every other refusal (a key of the wrong type, a script error) would meet every retry again.
 _PASSING = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError, redis.exceptions.TryAgainError,
-            redis.exceptions.ClusterDownError)
+            redis.exceptions.ClusterDownError, redis.exceptions.NoScriptError)
 
 
 def _passing(exc: redis.ResponseError) -> bool:
@@ -385,6 +467,7 @@ class EventLog:
         self.deferred = DeferredAppends(db)
         self._kept_since = db.register_script(_KEPT_SINCE)
         self._emit_once = db.register_script(_EMIT_ONCE)
+        self.since = Since.of(db).running(PAID_TRANSACTIONS)  # this release's apps write their paid transactions
 
     def emit(self, venue: str, kind: str, *, at: float | None = None, device: str | None = None,
              shopper: str | None = None, zone: str | None = None, pipe=None, **data) -> None:
@@ -460,6 +543,11 @@ class EventLog:
             if len(entries) < batch:
                 return
             start = "(" + entries[-1][0].decode()
+
+    def paid_transactions_since(self, venue: str) -> float:
+        """When the venue's apps began writing their own transaction for a paid order (`paid_transaction`: the first
+        payment, or read, of the release that brought it); a `payment` event from before is the purchase's."""
+        return self.since.read(venue)[PAID_TRANSACTIONS]
 
     def kept_since(self, venue: str) -> float | None:
         """From when on (epoch seconds, a write time) the stream holds every event, once trimming has taken
@@ -562,6 +650,7 @@ def payment_listener(log: EventLog):
     insights count only it (insights.NOT_TRANSACTIONS), so a purchase counts once."""
 
     def listener(kind: str, order, amount: int) -> None:
+        log.since.record(order.venue)  # a payment from now on has its app's transaction beside it (PAID_TRANSACTIONS)
         log.emit(order.venue, "txn", shopper=order.shopper or None, zone=order.merchant or None, app=order.purpose,
                  action="payment" if kind == "paid" else "refund", amount_fen=int(amount), order=order.id)
 

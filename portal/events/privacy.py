@@ -9,6 +9,7 @@ import hmac
 import json
 import secrets
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, tzinfo
 
@@ -18,7 +19,7 @@ from core.errors import N_, CatalogInputError
 from core.security import MacHasher
 from core.storage import VenueKeys
 from portal.events.insights import ANON
-from portal.events.log import Event, EventKeys
+from portal.events.log import Event, EventKeys, Since
 from portal.events.moments import MomentKeys
 from portal.notify.outbox import Outbox
 
@@ -97,6 +98,7 @@ class PrivacyStore:
         self.db = db
         self.hasher = hasher
         self.tz_of = tz_of or (lambda venue: UTC)
+        self.since = Since.of(db)  # when each venue first showed each notice (the consent answers' spans)
         # (venue, shopper, *purposes) -> consented to all: the consent store's `allows`, plugged in by the
         # composition root; None (no consent store): every event counts, every shopper may be contacted.
         self.consents: Callable[..., bool] | None = None
@@ -126,16 +128,17 @@ class PrivacyStore:
         location consent stood when it happened (`Consent.covers`: her answer to the notice of that time, or a
         later one; a new notice does not take back past days, her no takes back all). Presence events name
         none: they count as aggregates, shown k-anonymously. None: no consent store, every event counts.
-        Answers are cached for the one computation, per shopper and UTC day (a notice comes into force at a UTC
-        midnight, portal/consent.py NOTICES)."""
+        Answers are cached for the one computation, per shopper and span of time no notice came into force in: a
+        notice does at a UTC midnight (its day, portal/consent.py NOTICES) or when the venue first showed it (a time
+        of `Since`)."""
         if self.consents is None:
             return None
-        check, cache = self.consents, {}
+        check, cache, changes = self.consents, {}, sorted(self.since.read(venue).values())
 
         def allowed(event: Event) -> bool:
             if event.shopper is None or event.shopper.startswith(ANON):
                 return True
-            asked = (event.shopper, event.at // 86400)
+            asked = (event.shopper, event.at // 86400, bisect_right(changes, event.at))
             if asked not in cache:
                 cache[asked] = check(venue, event.shopper, "location", at=event.at)
             return cache[asked]
@@ -229,14 +232,8 @@ class PrivacyStore:
                     deleted += 1
                 elif event is not None and _identifies(event) and (day := days.visit_day(event)) <= last_day:
                     data = {k: v for k, v in event.data.items() if k in ANONYMOUS_DATA}
-                    # A payment's amount, purpose and time still match its ledger entry, whose order names the
-                    # shopper for the books: under the day's pseudonym it would lead back to her whole day, so a
-                    # money event gets a pseudonym of its own (it counts as one more shopper on that old day).
-                    own = entry_id.decode() if _is_money(event) else ""
-                    pipe.xadd(stream, Event(event.kind, event.at, venue,
-                                            days.pseudonym(day, event.device and event.device + own),
-                                            days.pseudonym(day, event.shopper and event.shopper + own), event.zone,
-                                            data).fields())
+                    device, shopper = days.anonymous_ids(day, event, entry_id.decode())
+                    pipe.xadd(stream, Event(event.kind, event.at, venue, device, shopper, event.zone, data).fields())
                     pipe.xdel(stream, entry_id)
                     anonymised += 1
             pipe.execute()
@@ -276,6 +273,18 @@ class _Days:
         if event.kind != "leave":
             self.visits[event.device] = (day, event.at)
         return day
+
+    def anonymous_ids(self, day: date, event: Event, entry_id: str) -> tuple[str | None, str | None]:
+        """The event's phone and shopper ids once anonymised with `day`. An id that is a pseudonym already is kept:
+        an earlier run wrote it (an older release's, which kept data this one drops: a member's tier, a referral's
+        campaign), and a second one would count its shopper twice on that day, her other events under the first.
+        A payment's amount, purpose and time still match its ledger entry, whose order names the shopper for the
+        books: under the day's pseudonym it would lead back to her whole day, so a money event gets a pseudonym of
+        its own (it counts as one more shopper on that old day)."""
+        own = entry_id if _is_money(event) else ""
+        device, shopper = (value if value is None or value.startswith(ANON) else self.pseudonym(day, value + own)
+                           for value in (event.device, event.shopper))
+        return device, shopper
 
     def pseudonym(self, day: date, value: str | None) -> str | None:
         if not value:

@@ -155,7 +155,8 @@ def _figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | 
     events = list(svc.events.read(venue, since=lookback, until=until,
                                   sparse_until=since - STAFF_DETECTION_DAYS * 86400))
     staff = venue_staff(svc, venue, events, since, tz)
-    history = prepare(events, staff=staff, allowed=svc.privacy.allowed(venue), leave_after_s=svc.presence.leave_after_s)
+    history = prepare(events, staff=staff, allowed=svc.privacy.allowed(venue), leave_after_s=svc.presence.leave_after_s,
+                      paid_since=svc.events.paid_transactions_since(venue))
     period = figure(history, venue, since, until, tz=tz, zones=zones, groups=groups)
     if days > 1:
         withhold(period, [figure(history, venue, *day_bounds(day - timedelta(days=n), tz), tz=tz, zones=zones,

@@ -40,6 +40,8 @@ def figures(app, svc, day: date):
 
 
 def test_a_new_notice_keeps_the_days_the_old_one_covered(app, svc, demo):
+    for version in NOTICES:  # an install that showed each notice from its day on (else: from its first run, now)
+        svc.events.since.set("demo", version, datetime.fromisoformat(version).replace(tzinfo=UTC).timestamp())
     for i in range(6):
         svc.consent.record("demo", f"shp{i}", location=True, marketing=False)
         shop(svc, UNDER_PREVIOUS, i)
