@@ -65,6 +65,20 @@ RETRIED_ERRORS = (redis.ConnectionError,)
 # A cluster's: redis-py's RedisCluster matches the error's exact class in its ERRORS_ALLOW_RETRY (its own list
 # has TimeoutError); a slot no node serves, or a failover under way, is answered after its slot map is read again.
 CLUSTER_RETRIED = (redis.ConnectionError, redis.exceptions.ClusterDownError, redis.exceptions.SlotNotCoveredError)
+# How many sends redis-py's cluster client gives one command (RedisCluster.RedisClusterRequestTTL, 16 by default):
+# enough to follow a MOVED then an ASK. A slot being resharded answers a multi-key call TRYAGAIN until the handover,
+# and redis-py sent it again up to 16 times, pausing before each of the last 8: every probe of a busy mall being
+# resharded held a worker thread ~0.45 s before failing, and every other mall on those hosts queued behind them.
+CLUSTER_REQUEST_TTL = 3
+
+
+def slot_in_motion(exc: BaseException) -> bool:
+    """Whether a failed cluster call was refused because its slot is being resharded: TRYAGAIN (its keys lie on
+    both sides), an ASK or MOVED left unfollowed, or redis-py's request TTL spent following them (its plain
+    ClusterError "TTL exhausted."; a shard down is its subclass ClusterDownError). Not a store fault: the slot's
+    other calls are answered, and the handover ends it."""
+    return (isinstance(exc, redis.exceptions.TryAgainError | redis.exceptions.AskError)
+            or type(exc) is redis.exceptions.ClusterError)
 
 
 def _store_retry() -> Retry:
@@ -120,6 +134,7 @@ class ClusterStore(_FollowsAskToUnlistedNodes, RedisCluster):
 
     _OWN = frozenset({"_lazy_args", "_lazy_lock", "_lazy_owner", "encoder"})
     ERRORS_ALLOW_RETRY = CLUSTER_RETRIED  # redis-py's own list retries a timeout too (see CLUSTER_RETRIED)
+    RedisClusterRequestTTL = CLUSTER_REQUEST_TTL
 
     def __init__(self, **kwargs) -> None:  # RedisCluster's keyword arguments (`from_url` passes url=)
         self._lazy_lock = threading.RLock()
@@ -198,10 +213,15 @@ class ClusterStore(_FollowsAskToUnlistedNodes, RedisCluster):
         sends the load to all primaries and fails at the first that does not answer: a `register_script`'s
         first call after a NOSCRIPT (a new process, a restarted node) would then fail for the venues of the
         live shards while one shard is down. A primary that missed it loads it at its own NOSCRIPT later.
-        Raises the first failure only when no primary took it."""
+        Also on each node an ASK led to that the slot map does not list (`_unlisted_node`): a new primary a
+        resharding fills holds no slot, so a script called on a key moved there met NOSCRIPT again after this
+        load, and `register_script`'s one retry failed. Raises the first failure only when no primary took it."""
         self.connect_now()
         sha, failure = None, None
-        for node in self.get_primaries():
+        listed = self.get_primaries()
+        names = {node.name for node in listed}
+        unlisted = list(_unlisted_nodes.get(self.nodes_manager, {}).values())  # a copy: another thread may add one
+        for node in [*listed, *(node for node in unlisted if node.name not in names)]:
             try:
                 sha = self.get_redis_connection(node).script_load(script)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -222,6 +242,7 @@ def _encoder_of(kwargs: Mapping):
 
 class ClusterStorePipeline(_FollowsAskToUnlistedNodes, ClusterPipeline):
     ERRORS_ALLOW_RETRY = CLUSTER_RETRIED
+    RedisClusterRequestTTL = CLUSTER_REQUEST_TTL  # a refused command is sent again alone, by RedisCluster's loop
 
     def execute(self, raise_on_error: bool = True):
         try:
@@ -380,7 +401,8 @@ def connect(settings: Settings, timeout_s: float | None = None) -> Store:
         # (or failing over) must not stop the others: slots it held answer an error, the rest keep working.
         # Two quick retries (`_store_retry`: a slot map re-read after a refused connection), never of a timeout
         # (CLUSTER_RETRIED): a request must not hang through a whole failover (ingest answers 503 and the feed
-        # retries; probes fail open).
+        # retries; probes fail open). A command is sent at most CLUSTER_REQUEST_TTL times (ClusterStore's class
+        # attribute: redis-py takes no argument for it), not 16: a resharding's TRYAGAIN must not hold a thread.
         url, nodes = redis_nodes(settings.redis_url)
         options.update(socket_connect_timeout=min(timeout_s, 0.25), require_full_coverage=False,
                        connection_pool_class=BudgetedPool)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from core.addresses import client_address
 from core.memo import BoundedMemo
+from core.storage import slot_in_motion
 from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable, VenueBreakers
 from fingerprints.store import VenueStore
 from portal.captive.probe_state import ProbeState, ProbeStateStore
@@ -45,6 +46,27 @@ HOME = "directory.home"
 PREMISES_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
     "fc00::/7", "fe80::/10", "::1/128"))
+
+
+FAIL_OPEN_LOG_EVERY_S = 10.0  # a venue's "failing open" line at most this often
+
+
+class FailOpenLog:
+    """The "store unavailable for venue ..., failing open" line, at most once per venue every `every_s`: a failure
+    the breaker does not stop (a slot being resharded refuses every probe that positions a phone of a busy mall, for
+    minutes) logged a line per probe, thousands a minute. A StoreUnavailable is the breaker's own refusal: it logged
+    its opening once, so nothing is logged for it. One per app (Landing, VenueCheck): a test's app logs afresh."""
+
+    def __init__(self, every_s: float = FAIL_OPEN_LOG_EVERY_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self._logged = BoundedMemo(4096, max_age_s=every_s, clock=clock)  # venue -> True: a line within every_s
+
+    def __call__(self, venue: str, exc: Exception) -> None:
+        if isinstance(exc, StoreUnavailable) or self._logged.peek(venue):
+            return
+        self._logged.put(venue, True)
+        log.error("store unavailable for venue %s, failing open: %s (the next such line for this venue comes "
+                  "%g s from now at the earliest)", venue, exc, self.every_s)
 
 
 _warned_forwarded = False
@@ -126,6 +148,7 @@ class Landing:
         # none or `on-premises`: PortalConfigStore.client_networks); read through a short memo
         # (portal/captive/__init__.py)
         self.client_networks = client_networks
+        self.fail_open_log = FailOpenLog()
 
     def decide(self, venue: str, client: str | None, *, probe: Probe | None = None, ip: str | None = None,
                verified: bool = False, associated_ap: str | None = None, now: float | None = None,
@@ -158,8 +181,7 @@ class Landing:
                                                                                    associated_ap)
             endpoint, values = self.page_for(venue, position, app_name)
         except STORE_ERRORS as exc:
-            if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
-                log.error("store unavailable for venue %s, failing open: %s", venue, exc)
+            self.fail_open_log(venue, exc)
             return Offline(venue)
         shopper, token = self.handout(venue, client, verified)
         if counted and self.events is not None:  # every landing is a `landing` event, off the request's path
@@ -198,7 +220,8 @@ class Landing:
 
     def _where(self, breaker: StoreBreaker, venue: str, client: str | None, state: ProbeState,
                associated_ap: str | None = None) -> tuple[Position | None, str | None]:
-        """The kept position when it still answers, else position the phone now."""
+        """The kept position when it still answers, else position the phone now (while its slot is being
+        resharded and that is refused, the kept one however old: `_kept_instead`)."""
         if state.position is not None:
             return state.position, state.app
         if client is None:
@@ -206,8 +229,7 @@ class Landing:
         try:
             position = self.locator.locate(venue, client, associated_ap=associated_ap)
         except STORE_ERRORS as exc:
-            breaker.record_failure(exc)
-            raise
+            position = self._kept_instead(breaker, venue, client, exc)
         except Exception:  # noqa: BLE001 - the model failed: the mall home still works
             log.exception("positioning failed for venue %s", venue)
             return None, None
@@ -215,6 +237,18 @@ class Landing:
         if zone is None:
             return position, None
         return position, breaker.call(self.zone_app, venue, zone)
+
+    def _kept_instead(self, breaker: StoreBreaker, venue: str, client: str, refused: Exception) -> Position:
+        """The phone's kept position, however old, when positioning it anew was refused because its slot is being
+        resharded (`slot_in_motion`: a write naming keys on both sides of the migration is refused until the
+        handover), so its probe still lands on its zone's page instead of failing open. `refused` is raised (and
+        counted by the breaker) for any other store error, or when nothing is kept."""
+        if slot_in_motion(refused):
+            position = breaker.call(self.locator.last_kept, venue, client)
+            if position is not None:
+                return position
+        breaker.record_failure(refused)
+        raise refused
 
     def page_for(self, venue: str, position: Position | None, app_name: str | None) -> tuple[str, dict[str, str]]:
         """(endpoint, URL values) of the landing page for a phone at `position` in a zone running `app_name`."""
@@ -257,6 +291,7 @@ class VenueCheck:
         self._logged: str | None = ""  # the fallback last logged: a line per change, not one per probe
         self._found = BoundedMemo(4096, max_age_s=self.KNOWN_FOR_S)  # venue -> True: found (False: lost since)
         self._seen = BoundedMemo(4096, max_age_s=self.SEEN_FOR_S)  # venues found, kept past _found's expiry
+        self.fail_open_log = FailOpenLog()
 
     def known(self, venue: str) -> bool | None:
         """Whether `venue` has a map; None while its store does not answer, or lacks a venue it had (the caller
@@ -266,8 +301,7 @@ class VenueCheck:
             breaker.check()  # open: at once, not after a read waits out the store
             return self._exists(breaker, venue)
         except STORE_ERRORS as exc:
-            if not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once; no flood
-                log.error("store unavailable for venue %s, failing open: %s", venue, exc)
+            self.fail_open_log(venue, exc)
             return None
 
     def default(self) -> str | None:
@@ -313,8 +347,7 @@ class VenueCheck:
         try:
             ids = self.venues.venue_ids()
         except STORE_ERRORS as exc:
-            if not isinstance(exc, StoreUnavailable):
-                log.error("store unavailable for venue %s, failing open: %s", self.configured, exc)
+            self.fail_open_log(self.configured, exc)
             raise _Unanswered from None
         chosen = ids[0] if len(ids) == 1 else None
         if chosen != self._logged:

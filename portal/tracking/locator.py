@@ -338,6 +338,14 @@ class Locator:
         self.keep(venue, client, position, new_state, newest, now)
         return position
 
+    def last_kept(self, venue: str, client: str) -> Position | None:
+        """The phone's kept position even where newer readings came since (`fresh` would position it anew); None
+        when none is kept (it expires cache_s after it was computed). One key: its slot being resharded, the read
+        follows its ASK; a probe answers with it when positioning the phone anew is refused (the landing's)."""
+        (raw,) = self._reads((("GET", TrackKeys(venue).last_position(client)),))
+        kept = KeptPosition.decode(raw)
+        return kept.position if kept is not None else None
+
     def locate_many(self, venue: str, clients: Sequence[str], now: float | None = None) -> int:
         """The tracker's batch: every client's reads in one round trip, every new position's writes (and
         its listeners') in a second; the same decision per client as `locate`. Returns how many were
