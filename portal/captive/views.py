@@ -25,7 +25,6 @@ from werkzeug.datastructures import MultiDict
 from core.addresses import client_address
 from core.ids import is_venue_id
 from core.storage import VenueKeys
-from core.store_health import StoreUnavailable
 from portal.apps.budgets import OverBudget, spend_budget
 from portal.apps.views import lang_arg
 from portal.captive.common import (
@@ -185,8 +184,8 @@ OFFLINE_VENUE = "portal_venue"
 
 
 def fail_open(venue: str, exc: Exception | None, ctx: GatewayContext | None = None) -> Response:
-    if exc is not None and not isinstance(exc, StoreUnavailable):  # the breaker logged its opening once
-        log.error("store unavailable for venue %s, failing open: %s", venue, exc)
+    if exc is not None:  # a line per venue every few seconds (FailOpenLog), not one per page during an outage
+        venue_check_of(current_app).fail_open_log(venue, exc)
     bound = replace(ctx, grant={**ctx.grant, OFFLINE_VENUE: venue}) if ctx else None
     sealed = captive_services().sealer.seal(bound).decode() if bound else ""
     return Response(render_template("captive/offline.html", venue=venue, sealed=sealed), status=200, headers=NO_STORE)

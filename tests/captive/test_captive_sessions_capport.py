@@ -9,8 +9,10 @@ import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import redis
 
 from portal import create_app
+from portal.captive.views import fail_open
 
 PHONE_A, PHONE_B = "02:00:5e:00:53:41", "02:00:5e:00:53:42"
 MERAKI = ("/portal?client_mac={mac}&client_ip={ip}&base_grant_url=https%3A%2F%2Fn1.network-auth.com%2Fsplash%2Fgrant"
@@ -300,3 +302,15 @@ def test_capport_has_no_answer_for_an_address_no_gateway_named(client, demo):
     resp = client.get(MERAKI.format(mac=PHONE_B, ip="10.0.0.52"), environ_base={"REMOTE_ADDR": "10.0.0.52"})
     client.post("/portal/continue", data={"c": parse_qs(urlparse(resp.headers["Location"]).query)["c"][0]})
     assert_plain_json_error(capport(client, "10.0.0.52"), 404)
+
+
+def test_a_page_failing_open_again_and_again_logs_once_per_venue(app, caplog):
+    """A failure the breaker does not stop (a slot being resharded refuses every page of a busy mall) is one log
+    line per venue every few seconds, as the probes' (FailOpenLog), not one per page."""
+    with app.test_request_context("/portal?venue=demo"), caplog.at_level("ERROR"):
+        refused = redis.ResponseError("TRYAGAIN Multiple keys request during rehashing")
+        for _ in range(5):
+            assert fail_open("demo", refused).status_code == 200
+        fail_open("galleria", redis.ResponseError("TRYAGAIN"))
+    lines = [r.getMessage() for r in caplog.records if "failing open" in r.getMessage()]
+    assert len(lines) == 2 and "venue demo" in lines[0] and "venue galleria" in lines[1]
