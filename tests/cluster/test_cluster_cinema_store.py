@@ -43,3 +43,16 @@ def test_tickets_to_come_on_the_cluster(db):
                                       source="test")["ids"][0]
     cinema.hold("demo", cinema.showtime("demo", show_id), "alice", ["A4"], 300, refund_cutoff_s=3600)
     assert cinema.tickets_to_come("demo", "cinema", time.time()) == 1
+
+
+def test_the_old_bookings_upgrade_step_on_the_cluster(db):
+    """The one-time upgrade step's scan (bookings that keep no order: the venue's slot only) and its done mark."""
+    from lightapps.cinema.tests.test_cinema_store import VENUE, ZONE, make_show  # lazy: the store tests' helpers
+
+    cinema = CinemaStore(db)
+    hold = cinema.hold(VENUE, make_show(cinema), "alice", ["D1"], ttl_s=480)
+    booked = cinema.confirm(VENUE, hold.token, "alice", ZONE)
+    assert [b.code for b in cinema.bookings_without_order(VENUE)] == [booked.code]
+    assert cinema.orders_backfilled(VENUE) is False
+    cinema.mark_orders_backfilled(VENUE, time.time())
+    assert cinema.orders_backfilled(VENUE) is True
