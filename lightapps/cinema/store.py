@@ -51,6 +51,7 @@ from typing import Any
 
 import redis
 
+from core.replication import confirm as replicated
 from core.settings import Settings
 from core.storage import LUA_KEEP, VenueKeys
 from lightapps.cinema.layouts import AUDITORIUMS, Layout
@@ -889,7 +890,8 @@ class CinemaStore:
                 return Outcome("closed")
             if status == "FREE":
                 return Outcome("ok", new_seats=int(result[1]))
-            if status == "OK":
+            if status == "OK":  # a hold lost in a failover would let the next shopper take the same seats
+                replicated(self.db, keys.seats(show.id))
                 return Outcome("ok", token=token, expires_ms=int(result[1]), new_seats=int(result[2]))
             if status == "TAKEN":
                 return Outcome("taken", seat=_s(result[1]))
@@ -933,7 +935,8 @@ class CinemaStore:
             status = _s(result[0])
             if status == "CODE_TAKEN":
                 continue
-            if status == "OK":
+            if status == "OK":  # a paid booking lost in a failover would free its seats again
+                replicated(self.db, keys.seats(hold.show_id))
                 return Outcome("ok", code=_s(result[1]), token=token, again=len(result) > 2)
             return Outcome(status.lower(), code=_s(result[1]) if len(result) > 1 else None, token=token)
         raise RuntimeError("could not find a free booking code")

@@ -42,6 +42,7 @@ from typing import Any, Literal
 import redis
 
 from core.errors import N_, CatalogInputError
+from core.replication import confirm
 from core.settings import Settings
 from core.storage import LUA_KEEP, VenueKeys
 from lightapps.coupons.codes import new_code
@@ -490,6 +491,8 @@ class CouponStore:
             )
             status = status.decode()
             if status != "COLLISION":
+                if not check_only:  # a claim lost in a failover frees its stock again: the replica has it first
+                    confirm(self.db, keys.coupon(coupon_id))
                 return ClaimResult(status, rest[0].decode() if rest else None)
         raise RuntimeError("could not find a free coupon code")
 
@@ -506,6 +509,7 @@ class CouponStore:
         once = [keys.till_once(code, nonce)] if nonce else []
         status, *rest = self._redeem(keys=[keys.code(code), keys.coupon(coupon_id), *once],
                                      args=[zone, repr(now), by, ONCE_TTL_S])
+        confirm(self.db, keys.code(code))  # a redemption lost in a failover could be redeemed again
         status = status.decode()
         at = float(rest[0]) if rest and rest[0] else None
         return RedeemResult(status, self.issued(venue, code), self.get(venue, coupon_id), at, replayed=len(rest) > 1)

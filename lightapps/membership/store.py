@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 import redis
 
 from core.errors import N_, CatalogInputError
+from core.replication import confirm
 from core.security import PhoneVault, keyed_hash
 from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, hash_code, judge_code, new_member_secret, new_verification_code
@@ -768,6 +769,7 @@ class MemberStore:
             args=[member_id, cents, points, repr(now), store, receipt_id, "1" if idempotency_key else "0",
                   IDEM_TTL_S, RECEIPT_KEEP_S],
         )
+        confirm(self.db, keys.member(member_id))  # a receipt lost in a failover would earn its points twice
         return self._post_result(raw)
 
     def grant_points(self, venue: str, client: str, points: int, reference: str, note: str,
@@ -853,6 +855,7 @@ class MemberStore:
             if _s(raw[0]) == "TOO_MUCH":
                 return PostResult("TOO_MUCH", remaining_cents=int(raw[1]))
             if _s(raw[0]) != "RETRY":
+                confirm(self.db, receipt_key)  # a refund lost in a failover would be taken off again
                 return self._post_result(raw)
         raise RuntimeError("receipt changed member while refunding")
 

@@ -49,6 +49,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
+from core.replication import confirm
 from core.settings import DEFAULT_TIME_ZONE
 from core.storage import VenueKeys
 from lightapps.queue.estimate import Seating
@@ -414,7 +415,10 @@ class QueueStore:
                 k.mine(zone, prev), k.tickets(zone, prev), k.seq(zone, prev, cls), k.wait(zone, prev, cls),
                 k.called(zone, prev, cls)]
         args = [client, cls, party, repr(now), DAY_TTL_S, int(check_only), repr(now - CARRY_OVER_S)]
-        return _result(self._take(keys=keys, args=args))
+        result = _result(self._take(keys=keys, args=args))
+        if not check_only:  # a number lost in a failover would be given again to the next party: the replica has it
+            confirm(self.db, keys[0])
+        return result
 
     def call_next(self, venue: str, zone: str, cls: str, now: float | None = None) -> Result:
         """Call the lowest waiting number of the class, the previous day's live ones first (each party is

@@ -38,6 +38,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from core.memo import BoundedMemo
+from core.replication import WAIT_MS, online_replicas, require_acked
 from core.storage import (
     REDIRECTS,
     SlotCommands,
@@ -45,12 +46,10 @@ from core.storage import (
     VenueKeys,
     absent_key,
     is_ask,
-    is_cluster,
     pack_command,
     phone_bucket,
     phone_buckets,
     refresh_slots,
-    replica_count,
     slot_pool,
 )
 from fingerprints.store import MapChanged, VenueStore
@@ -234,15 +233,10 @@ def newest_per_ap(batch: Batch, now: float = math.inf) -> dict[str, float]:
     return {ap: min(ts, now) for ap, ts in newest.items()}
 
 
-class NotReplicated(redis.ConnectionError):
-    """The readings reached the venue's primary but not its replica in time: not acknowledged (the feed
-    retries; every write in the stream is idempotent)."""
-
-
 class RssiStore:
     CHUNK = 10_000  # observations per stream: bounds how long one request holds the server
     WRITE_TIMEOUT_S = 5.0
-    REPLICA_WAIT_MS = 1000
+    REPLICA_WAIT_MS = WAIT_MS
     use_stream = True  # False: always the plain pipeline (the tests compare the two)
 
     def __init__(self, db: Store, window_s: float = 60.0, wait_replicas: int = 1, feed_gap_s: float = 300.0,
@@ -253,8 +247,9 @@ class RssiStore:
         self.map_aps = map_aps
         self.window_s = window_s
         self.feed_gap_s = feed_gap_s  # no report for this long ends the feed's run (`RssiKeys.feed_since`)
-        # On a cluster, a batch is acknowledged once this many of its primary's replicas have it (as many
-        # as the slot map lists, when fewer), so a primary that dies right after does not lose it.
+        # On a cluster, a batch is acknowledged once this many of its primary's replicas have it (as many as the
+        # primary reports online, when fewer: core/replication.py), so a primary that dies right after does not
+        # lose it. Not replicated in time: NotReplicated, a 503 (the feed retries; every write is idempotent).
         self.wait_replicas = wait_replicas
 
     @property
@@ -380,7 +375,7 @@ class RssiStore:
         sent: list[tuple[_NodeStream, redis.connection.AbstractConnection]] = []
         try:
             for node in streams.values():
-                replicas = min(self.wait_replicas, replica_count(self.db, node.key)) if is_cluster(self.db) else 0
+                replicas = min(self.wait_replicas, online_replicas(self.db, node.key)) if self.wait_replicas else 0
                 conn = node.pool.get_connection()
                 sent.append((node, conn))
                 # A bulk write may queue behind other feeds' streams: a longer timeout than the portal's
@@ -393,8 +388,8 @@ class RssiStore:
                     raise redis.ResponseError("CLIENT REPLY ON was not acknowledged")
                 for _ in node.checks:
                     conn.read_response()  # raises if the server refused writes (OOM) or the slot moved
-                if node.replicas and conn.read_response() < node.replicas:
-                    raise NotReplicated("the venue's replica did not confirm the readings in time")
+                if node.replicas:
+                    require_acked(self.db, node.key, conn.read_response(), node.replicas, "the readings")
                 conn.update_current_socket_timeout(-1)  # back to the pool's own timeout
         except BaseException:
             for _node, conn in sent:

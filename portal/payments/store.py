@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import redis
 
+from core.replication import confirm
 from core.storage import VenueKeys, scan_slot
 
 ORDER_KEEP_MS = 400 * 86400 * 1000  # orders and refunds are kept 400 days (bills, disputes)
@@ -529,6 +530,9 @@ class PaymentStore:
                   keys.refund(late_no), keys.open_refunds(), keys.untold(), keys.closing()],
             args=[int(amount), txn, provider, _arg(now_ms), currency, late_no, LATE_REFUND_REASON,
                   int(paid_ms) if paid_ms else ""])
+        # A payment booked and then lost in a failover is money taken for nothing recorded: the notice is answered
+        # only once the replica has it (else a store error: the provider sends it again).
+        confirm(self.db, keys.order(order_id))
         return _s(result[0]).lower()
 
     def tell_progress(self, venue: str, order_id: str) -> TellProgress:
