@@ -53,6 +53,22 @@ def kinds(members: MemberStore, member_id: str) -> list[str]:
 # ---- portal orders ------------------------------------------------------------------------------------------
 
 
+
+def lose_the_first_reply(monkeypatch, members) -> list:
+    """The refund script's first write lands and its reply is lost (a ConnectionError): the store fault between
+    the steps. Returns the list the lost reply is put in."""
+    script, faults = members._refund, []
+
+    def lands_then_fails(*args, **kwargs):
+        answer = script(*args, **kwargs)
+        if not faults:
+            faults.append(answer)
+            raise redis.ConnectionError("connection lost after the write")
+        return answer
+
+    monkeypatch.setattr(members, "_refund", lands_then_fails)
+    return faults
+
 def test_two_parts_then_the_rest_take_back_exactly_the_receipts_points_each_once(members):
     """¥128.50 (128 points) refunded as ¥30.25, ¥0.50 and the rest: 30 + 1 + 97 points off the one receipt, each
     refund told twice (as after a store error) taking them once."""
@@ -79,17 +95,7 @@ def test_a_store_fault_after_the_refunds_write_loses_nothing_once_told_again(pay
     m = members.bind(VENUE, "+8613800139002", "anon-fault")[0]
     paid = paid_order(pay, pay_portal, sandbox, "anon-fault", 50_000)  # ¥500.00: 500 points
     assert points(members, m.id) == (500, 500)
-    script = members._refund
-    faults = []
-
-    def lands_then_fails(*args, **kwargs):
-        answer = script(*args, **kwargs)
-        if not faults:
-            faults.append(answer)
-            raise redis.ConnectionError("connection lost after the write")
-        return answer
-
-    monkeypatch.setattr(members, "_refund", lands_then_fails)
+    faults = lose_the_first_reply(monkeypatch, members)
     assert pay.refund(VENUE, paid.id, 20_000, "two items") == "done"  # the telling fails: left for the sweep
     assert faults and points(members, m.id) == (300, 300)  # what remains paid never went without its points
     assert pay.finish_interrupted(VENUE, min_age_ms=0) == 1
@@ -169,17 +175,7 @@ def test_a_store_fault_after_a_mall_refunds_write_loses_nothing_once_sent_again(
     members.link_wechat(VENUE, m.id, "oREFUNDS0001")
     told = mall_points_listener(members)
     told(VENUE, mall("paid", 25_800))
-    script = members._refund
-    faults = []
-
-    def lands_then_fails(*args, **kwargs):
-        answer = script(*args, **kwargs)
-        if not faults:
-            faults.append(answer)
-            raise redis.ConnectionError("connection lost after the write")
-        return answer
-
-    monkeypatch.setattr(members, "_refund", lands_then_fails)
+    lose_the_first_reply(monkeypatch, members)
     with pytest.raises(redis.ConnectionError):
         told(VENUE, mall("refund", 5_800, "R1"))
     assert points(members, m.id) == (200, 200)  # what remains paid never went without its points
