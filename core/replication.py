@@ -19,7 +19,7 @@ from collections.abc import Callable
 import redis
 
 from core.memo import BoundedMemo
-from core.storage import Store, hash_tag, is_cluster, pack_command, replica_count, slot_pool
+from core.storage import Store, hash_tag, is_cluster, node_client, pack_command, replica_count, slot_pool
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,10 @@ class ReplicaCounts:
         self._memo.put(_node_id(pool), count)
         return count
 
+    def online_at(self, db: Store, key: str, pool: redis.ConnectionPool) -> int:
+        """`online` of the primary `pool` talks to (the node an ASK named: one importing `key`'s slot)."""
+        return self._memo.get(_node_id(pool), lambda: _ask_online(db, key, pool))
+
     def forget(self) -> None:
         """Every count read again on its next use (a test that changed the replicas behind the cache's back)."""
         self._memo.clear()
@@ -84,27 +88,43 @@ def confirm(db: Store, key: str, timeout_ms: int = WAIT_MS, replicas: int = 1) -
     """After a write on `key` that must not be lost (a queue number, a claimed code, a held seat, a payment): wait
     until up to `replicas` of its primary's online replicas have it, else NotReplicated. No replica online, or a
     single node: returns at once, sending nothing.
-
     WAIT counts the writes of the connection it is sent on, and the caller's write went over a pooled connection
     of its own: so a small write of this slot is sent first, on one connection with the WAIT. The replication
-    stream is in order: a replica that has this later write has the caller's."""
+    stream is in order: a replica that has this later write has the caller's. While the slot is being resharded
+    the caller's write followed the ASK to the importing node, and so does this one (ASKING, then the write and
+    the WAIT there, for that node's replicas): unfollowed, the ASK answered a stored write 503."""
     wanted = min(replicas, online_replicas(db, key))
     if wanted == 0:
         return
-    pool = slot_pool(db, key)
     mark = "mp:{" + (hash_tag(key) or key) + "}:-replicated-"
+    try:
+        acked = _mark_and_wait(slot_pool(db, key), mark, wanted, timeout_ms)
+    except redis.exceptions.AskError as ask:
+        target = node_client(db, ask.host, ask.port).connection_pool
+        wanted = min(replicas, COUNTS.online_at(db, key, target))
+        if wanted == 0:
+            return
+        acked = _mark_and_wait(target, mark, wanted, timeout_ms, asking=True)
+    require_acked(db, key, acked, wanted, "the write")
+
+
+def _mark_and_wait(pool: redis.ConnectionPool, mark: str, wanted: int, timeout_ms: int, asking: bool = False) -> int:
+    """The mark written and WAIT sent on one connection of `pool` (after ASKING: a node importing the slot);
+    how many replicas acknowledged."""
+    commands = [pack_command("ASKING")] if asking else []
+    commands += [pack_command("SET", mark, "1", "PX", MARK_TTL_MS), pack_command("WAIT", wanted, timeout_ms)]
     conn = pool.get_connection()
     try:
-        conn.send_packed_command([pack_command("SET", mark, "1", "PX", MARK_TTL_MS),
-                                  pack_command("WAIT", wanted, timeout_ms)])
+        conn.send_packed_command(commands)
+        if asking:
+            conn.read_response()
         conn.read_response()  # raises if the write was refused (the slot moved, out of memory)
-        acked = conn.read_response()
+        return conn.read_response()
     except BaseException:
         conn.disconnect()  # a reply may still be due on it
         raise
     finally:
         pool.release(conn)
-    require_acked(db, key, acked, wanted, "the write")
 
 
 def _node_id(pool: redis.ConnectionPool) -> tuple[object, object]:

@@ -484,7 +484,7 @@ def _slot_client(db: RedisCluster, key: str) -> redis.Redis:
     return db.get_redis_connection(node)
 
 
-def _node_client(db: RedisCluster, host: str, port: int) -> redis.Redis:
+def node_client(db: RedisCluster, host: str, port: int) -> redis.Redis:
     """The client of the node at host:port, also one the slot map does not list yet (a new primary a
     resharding fills holds no slot until its first one is handed over)."""
     node = db.nodes_manager.get_node(host=host, port=port) or _unlisted_node(db.nodes_manager, f"{host}:{port}")
@@ -524,7 +524,7 @@ def scan_slot(db: Store, pattern: str, count: int = 1000) -> list:
     except redis.exceptions.AskError as redirect:  # ASK: being migrated there; MOVED (a subclass): moved there
         if isinstance(redirect, redis.exceptions.MovedError):
             refresh_slots(db, min_interval_s=0.0)
-        there = _node_client(db, redirect.host, redirect.port)
+        there = node_client(db, redirect.host, redirect.port)
         found.update(dict.fromkeys(there.scan_iter(match=pattern, count=count)))
     return list(found)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from core.replication import COUNTS, REFRESH_S, NotReplicated, ReplicaCounts, online_replicas
+from core.replication import COUNTS, REFRESH_S, NotReplicated, ReplicaCounts, confirm, online_replicas
 from core.settings import Settings
 from core.storage import connect
 from core.store_health import is_store_fault
@@ -169,3 +169,39 @@ def test_a_queue_number_is_not_given_while_the_replica_does_not_confirm_it(pair,
     os.kill(replica.process.pid, signal.SIGCONT)
     again = queue.take("demo", "jade", "A", 2, "bob")  # the retry once the replica is back: his number, confirmed
     assert again.reason == "ACTIVE" and queue.last_number("demo", "jade", "A") == 2
+
+
+@contextlib.contextmanager
+def migrating(pair, primary: Node) -> Iterator[Node]:
+    """demo's slot MIGRATING from its primary to another primary, every key of it moved there (a legacy reshard
+    just before its handover), then moved back and the slot left stable."""
+    source = primary.client()
+    other = next(node for node in pair.nodes[:pair.primaries] if node.port != primary.port)
+    target = other.client()
+    slot = source.cluster("keyslot", KEY)
+    source_id, target_id = source.cluster("myid"), target.cluster("myid")
+    target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+    source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+    if keys := source.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1000):
+        source.execute_command("MIGRATE", "127.0.0.1", other.port, "", 0, 5000, "KEYS", *keys)
+    try:
+        yield other
+    finally:  # the owner stable first: migrating, it would send the keys coming back to the importing node
+        source.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+        if keys := target.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1000):
+            target.execute_command("MIGRATE", "127.0.0.1", primary.port, "", 0, 5000, "KEYS", *keys)
+        target.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+
+
+def test_a_write_during_a_reshard_is_confirmed_where_it_went(pair, primary, replica):
+    """The slot moving: a write went to the importing node (the client followed the ASK; a multi-key script there
+    gets TRYAGAIN until the handover, a single key goes through); its confirmation follows it there, waited for by
+    that node's replica, not answered 503 by an unfollowed ASK."""
+    db = connected(pair)
+    db.set(KEY + ":before", "1")
+    confirm(db, KEY + ":before")  # the mark written on demo's primary, before any reshard
+    with migrating(pair, primary) as importing:
+        before = waits(importing)
+        db.set(KEY + ":during", "1")
+        confirm(db, KEY + ":during")
+        assert waits(importing) == before + 1
