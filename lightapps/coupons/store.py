@@ -509,8 +509,9 @@ class CouponStore:
         once = [keys.till_once(code, nonce)] if nonce else []
         status, *rest = self._redeem(keys=[keys.code(code), keys.coupon(coupon_id), *once],
                                      args=[zone, repr(now), by, ONCE_TTL_S])
-        confirm(self.db, keys.code(code))  # a redemption lost in a failover could be redeemed again
         status = status.decode()
+        if status == "OK":  # a redemption lost in a failover could be redeemed again (a refusal wrote nothing)
+            confirm(self.db, keys.code(code))
         at = float(rest[0]) if rest and rest[0] else None
         return RedeemResult(status, self.issued(venue, code), self.get(venue, coupon_id), at, replayed=len(rest) > 1)
 
