@@ -3,11 +3,13 @@ SMS sender; retries with backoff then the dead letters; idempotency; reminders; 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from portal.apps.notify import PhoneInputError, cancel, in_both, notify, save_phone
+from portal.notify import outbox as outbox_module
 from portal.notify.channels import Refused, Retry
 from portal.notify.outbox import NotifyInputError, NotifyKeys, Outbox
 from portal.notify.sms import LoggingSmsProvider, SmsChannel, dev_sms
@@ -134,7 +136,10 @@ def test_backoff_doubles_and_is_capped():
     assert 9 <= backoff_s(10, 0) <= 11 and 18 <= backoff_s(10, 1) <= 22 and backoff_s(10, 30) <= 900 * 1.1
 
 
-def test_reminder_waits_for_its_time_and_can_be_cancelled(app, svc, db, contacts):
+def test_reminder_waits_for_its_time_and_can_be_cancelled(app, svc, db, contacts, monkeypatch):
+    # The outbox queues by the real clock: NOW (2027-01-15) is pinned there too, or from NOW + 600 on the reminder
+    # would be due at once and this test would fail.
+    monkeypatch.setattr(outbox_module, "time", SimpleNamespace(time=lambda: NOW))
     contacts.set_phone("demo", "s-1", "+8613800138000", "en")
     worker = NotifyWorker(db, svc.settings, [dev_channel(db)])
     with app.test_request_context():
