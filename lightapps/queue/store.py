@@ -427,7 +427,10 @@ class QueueStore:
         (day, prev), k = self._days(venue, now), QueueKeys(venue)
         keys = [k.wait(zone, prev, cls), k.called(zone, prev, cls), k.tickets(zone, prev),
                 k.wait(zone, day, cls), k.called(zone, day, cls), k.tickets(zone, day), k.calls(zone, day)]
-        return _result(self._call_next(keys=keys, args=[repr(now), DAY_TTL_S, repr(now - CARRY_OVER_S), prev, day]))
+        result = _result(self._call_next(keys=keys, args=[repr(now), DAY_TTL_S, repr(now - CARRY_OVER_S), prev, day]))
+        if result.ok:  # a call lost in a failover would call the same party again, and skip none: the replica has it
+            confirm(self.db, keys[0])
+        return result
 
     def _change(self, venue: str, zone: str, ticket_id: str, cls: str, new_state: str, allowed: tuple[str, ...],
                 client: str = "", now: float | None = None) -> Result:
@@ -688,7 +691,10 @@ class QueueStore:
         expire_at = int(datetime.combine(date.fromisoformat(day_iso) + timedelta(days=3), datetime.min.time())
                         .timestamp())
         args = [client, day, slot, party, capacity, repr(now), expire_at, cls, name, note, int(check_only)]
-        return _result(self._reserve(keys=keys, args=args))
+        result = _result(self._reserve(keys=keys, args=args))
+        if result.ok and not check_only:  # a booking lost in a failover would give its place in the slot again
+            confirm(self.db, keys[0])
+        return result
 
     def end_reservation(self, venue: str, zone: str, rid: str, new_state: str, client: str = "",
                         now: float | None = None) -> Result:

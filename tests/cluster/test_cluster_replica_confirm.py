@@ -205,3 +205,20 @@ def test_a_write_during_a_reshard_is_confirmed_where_it_went(pair, primary, repl
         db.set(KEY + ":during", "1")
         confirm(db, KEY + ":during")
         assert waits(importing) == before + 1
+
+
+def test_a_booking_and_a_call_wait_for_the_replica_too(pair, primary, replica):
+    """A slot booking lost in a failover would give its place again, a call would call the same party twice: both
+    are acknowledged once the replica has them, else NotReplicated (503)."""
+    primary.client().flushall()
+    queue = QueueStore(connected(pair))
+    assert queue.take("demo", "jade", "A", 2, "erin").ok
+    os.kill(replica.process.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(NotReplicated):
+            queue.reserve("demo", "jade", "2030-01-02", "19:00", 2, "A", "frank", capacity=1)
+        with pytest.raises(NotReplicated):
+            queue.call_next("demo", "jade", "A")
+    finally:
+        os.kill(replica.process.pid, signal.SIGCONT)
+    assert queue.reserve("demo", "jade", "2030-01-02", "19:00", 2, "A", "frank", capacity=1).reason == "ACTIVE"
