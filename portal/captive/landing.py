@@ -55,7 +55,8 @@ class FailOpenLog:
     """The "store unavailable for venue ..., failing open" line, at most once per venue every `every_s`: a failure
     the breaker does not stop (a slot being resharded refuses every probe that positions a phone of a busy mall, for
     minutes) logged a line per probe, thousands a minute. A StoreUnavailable is the breaker's own refusal: it logged
-    its opening once, so nothing is logged for it. One per app (Landing, VenueCheck): a test's app logs afresh."""
+    its opening once, so nothing is logged for it. One per app, the Landing's, which the app's VenueCheck and the
+    captive pages share (portal/captive/views.py venue_check_of): a test's app logs afresh."""
 
     def __init__(self, every_s: float = FAIL_OPEN_LOG_EVERY_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.every_s = every_s
@@ -282,7 +283,8 @@ class VenueCheck:
     KNOWN_FOR_S = 300.0  # a venue is deleted only by an operator, and rarely: a probe for it may land 5 min more
     SEEN_FOR_S = 86_400.0  # how long a venue found once fails open while the store lacks it
 
-    def __init__(self, venues: VenueStore, configured: str, breakers: StoreBreaker | VenueBreakers) -> None:
+    def __init__(self, venues: VenueStore, configured: str, breakers: StoreBreaker | VenueBreakers,
+                 fail_open_log: FailOpenLog | None = None) -> None:
         self.venues = venues
         self.configured = configured  # the VENUE setting
         self.breakers = breakers
@@ -291,7 +293,7 @@ class VenueCheck:
         self._logged: str | None = ""  # the fallback last logged: a line per change, not one per probe
         self._found = BoundedMemo(4096, max_age_s=self.KNOWN_FOR_S)  # venue -> True: found (False: lost since)
         self._seen = BoundedMemo(4096, max_age_s=self.SEEN_FOR_S)  # venues found, kept past _found's expiry
-        self.fail_open_log = FailOpenLog()
+        self.fail_open_log = fail_open_log or FailOpenLog()  # the app's (the Landing's): a line per venue
 
     def known(self, venue: str) -> bool | None:
         """Whether `venue` has a map; None while its store does not answer, or lacks a venue it had (the caller

@@ -121,8 +121,9 @@ def venue_check_of(app: Flask) -> VenueCheck:
     check = app.extensions.get("captive.venues")
     if check is None:
         core = app.extensions["mallportal"]
-        check = app.extensions.setdefault("captive.venues", VenueCheck(core.venues, core.settings.default_venue,
-                                                                       captive_services_of(app).breaker))
+        captive = captive_services_of(app)
+        check = app.extensions.setdefault("captive.venues", VenueCheck(
+            core.venues, core.settings.default_venue, captive.breaker, captive.landing.fail_open_log))
         app.extensions["captive.fail_open"] = fail_open  # the lost-venue 404's answer (portal/errors.py)
     return check
 
