@@ -8,21 +8,10 @@ import time
 
 import pytest
 
-from lightapps.membership.sender import EXTENSION
 from lightapps.membership.store import MemberStore
 from portal.shopper import Shopper, shopper_token
 
 PHONE = "+8613900007777"
-
-
-@pytest.fixture
-def members(app, svc):
-    return MemberStore.from_services(svc)
-
-
-@pytest.fixture
-def sender(app):
-    return app.extensions[EXTENSION]
 
 
 @pytest.fixture

@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from lightapps.membership.api import STALE_ERROR
 from lightapps.membership.codes import RECENT_STEPS, SKEW_STEPS, short_code, step_of, totp
-from lightapps.membership.store import CALLER_MAX_MEMBERS, CALLER_MEMBER_MAX_FAILURES, MemberStore
+from lightapps.membership.store import CALLER_MAX_MEMBERS, CALLER_MEMBER_MAX_FAILURES
 from portal.apps.preview import save_preview
 
 API = "/api/v1/venues/demo/membership"
 CONSOLE = "/console/apps/membership/demo"
 PHONE = "+8613900002222"
-
-
-@pytest.fixture
-def members(app, svc):
-    return MemberStore.from_services(svc)
 
 
 def current_code(m) -> str:

@@ -17,17 +17,12 @@ from lightapps.membership.codes import qr_payload, short_code, step_of, totp
 from lightapps.membership.demo import DEMO_PHONE
 from lightapps.membership.demo import seed as seed_demo
 from lightapps.membership.sender import EXTENSION, SendError, dev_outbox_code
-from lightapps.membership.store import MAX_ATTEMPTS, MemberKeys, MemberStore
+from lightapps.membership.store import MAX_ATTEMPTS, MemberKeys
 from portal.shopper import Shopper, shopper_token
 
 API = "/api/v1/venues/demo/membership"
 CONSOLE = "/console/apps/membership/demo"
 PHONE = "+8613900001111"
-
-
-@pytest.fixture
-def members(app, svc):
-    return MemberStore.from_services(svc)
 
 
 @pytest.fixture
@@ -38,11 +33,6 @@ def token(app):
             return shopper_token(Shopper("demo", client_id))
 
     return make
-
-
-@pytest.fixture
-def sender(app):
-    return app.extensions[EXTENSION]
 
 
 def sign_up(client, sender, tok, phone=PHONE):
