@@ -4,12 +4,8 @@ and a silent one is named once, with its BSSIDs."""
 
 from __future__ import annotations
 
-import time
-
 from fingerprints.model import AccessPoint
-from portal.auth import AccountStore
-from portal.ingest.tokens import ApiTokenStore
-from tests.maps.test_checklist_sources import APS, H, harbour, sources_step
+from tests.maps.test_checklist_sources import APS, H, ap_0_reports_and_its_operator_signs_in, harbour, sources_step
 
 
 def test_an_ap_with_two_bssids_is_named_once_and_alive_when_either_reports(client, console, svc):
@@ -17,13 +13,7 @@ def test_an_ap_with_two_bssids_is_named_once_and_alive_when_either_reports(clien
     for ap in list(venue_map.aps[:2]):  # AP-0 and AP-1 each report under a second BSSID too
         venue_map.aps.append(AccessPoint(ap.bssid.replace("02:11", "06:11"), ap.floor, ap.x, ap.y, ap.name))
     svc.venues.put_map(venue_map)
-    AccountStore(svc.db).create("harbour-ops", "harbour-pass-1", "operator", "harbour")
-    token = ApiTokenStore(svc.db).issue("harbour", "ap-feed")
-    body = {"ap": "02:11:22:33:44:00", "observations": [{"client": "02:00:5e:00:53:01", "rssi": -61,
-                                                         "ts": int(time.time())}]}
-    resp = client.post("/api/v1/venues/harbour/reports", json=body, headers={"Authorization": f"Bearer {token}"})
-    assert resp.status_code == 202, resp.get_data(as_text=True)
-    console.login("harbour-ops", "harbour-pass-1")
+    ap_0_reports_and_its_operator_signs_in(client, console, svc)
     state, step = sources_step(client)
     assert state == "done" and f"; {APS - 1} of {APS} APs silent" in step, step
     assert "06:11:22:33:44:00" not in step and "AP-0 " not in step  # AP-0 reports under its first BSSID

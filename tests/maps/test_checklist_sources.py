@@ -32,6 +32,17 @@ def sources_step(client, lang: str = "en") -> tuple[str, str]:
     return item.group(1), html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", item.group(2))))
 
 
+def ap_0_reports_and_its_operator_signs_in(client, console, svc) -> None:
+    """Harbour's feed reports a reading heard by AP-0 (02:11:22:33:44:00), and harbour's operator signs in."""
+    AccountStore(svc.db).create("harbour-ops", "harbour-pass-1", "operator", "harbour")
+    token = ApiTokenStore(svc.db).issue("harbour", "ap-feed")
+    body = {"ap": "02:11:22:33:44:00", "observations": [{"client": "02:00:5e:00:53:01", "rssi": -61,
+                                                         "ts": int(time.time())}]}
+    resp = client.post("/api/v1/venues/harbour/reports", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    console.login("harbour-ops", "harbour-pass-1")
+
+
 def test_no_feed_yet_says_how_to_connect_one_not_thirty_bssids(client, console, svc):
     svc.venues.put_map(harbour())
     AccountStore(svc.db).create("harbour-ops", "harbour-pass-1", "operator", "harbour")
@@ -45,13 +56,7 @@ def test_no_feed_yet_says_how_to_connect_one_not_thirty_bssids(client, console, 
 
 def test_a_feed_names_the_silent_aps_and_how_many_more(client, console, svc):
     svc.venues.put_map(harbour())
-    AccountStore(svc.db).create("harbour-ops", "harbour-pass-1", "operator", "harbour")
-    token = ApiTokenStore(svc.db).issue("harbour", "ap-feed")
-    body = {"ap": "02:11:22:33:44:00", "observations": [{"client": "02:00:5e:00:53:01", "rssi": -61,
-                                                         "ts": int(time.time())}]}
-    resp = client.post("/api/v1/venues/harbour/reports", json=body, headers={"Authorization": f"Bearer {token}"})
-    assert resp.status_code == 202, resp.get_data(as_text=True)
-    console.login("harbour-ops", "harbour-pass-1")
+    ap_0_reports_and_its_operator_signs_in(client, console, svc)
     state, step = sources_step(client)
     assert state == "done" and f"; {APS - 1} of {APS} APs silent" in step
     assert len(re.findall(r"AP AP-\d+ \(02:11:22:33:44:[0-9a-f]{2}\): silent", step)) == 20  # by name and BSSID

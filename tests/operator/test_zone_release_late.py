@@ -164,13 +164,3 @@ def test_a_drafts_zones_are_left_alone_until_it_is_applied(app, svc, in_use):
     assert not kept(svc, "popup")
 
 
-@pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-
-    def run(*args):
-        result = runner.invoke(args=list(map(str, args)))
-        assert result.exit_code == 0, result.output
-        return result
-
-    return run

@@ -211,18 +211,6 @@ def test_the_draft_page_says_beforehand_that_applying_releases(client, ops, svc,
 # ---- the commands -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-
-    def run(*args):
-        result = runner.invoke(args=list(map(str, args)))
-        assert result.exit_code == 0, result.output
-        return result
-
-    return run
-
-
 CLI_RELEASED = "warning: Zone kopi was in use: it was taken from the owner accounts kopi; its app (E-coupons)"
 
 
