@@ -29,7 +29,7 @@ from flask import Blueprint, Response, after_this_request, current_app, jsonify,
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fingerprints.model import normalise_bssid
-from portal.apps.budgets import OverBudget, client_ip, give_back_budget, spend_budget
+from portal.apps.budgets import OverBudget, budget_room, client_ip, spend_budget
 from portal.errors import AUTH_REALM, BEARER_CHALLENGE, ApiError, record_store_failure
 from portal.ingest.find3 import parse_find3
 from portal.ingest.health import IngestHealth
@@ -296,17 +296,16 @@ def post_meraki(venue: str, network: str):
 
 
 def meraki_guess_room(venue: str, network: str, guesses: dict[str, str]) -> None:
-    """429 where wrong secrets spent the budget, before the body is read; nothing spent otherwise. A guess spent
-    and at once given back (the budgets' one check of room): held while the body arrives, Meraki's concurrent
-    uploads from one address would spend it as guesses do."""
-    meraki_guess(venue, network, guesses)
-    give_back_budget(MERAKI_SECRET, venue, **guesses)
+    """429 where wrong secrets spent the budget, before the body is read; nothing spent (held while the body
+    arrives, Meraki's concurrent uploads from one address would spend it as guesses do)."""
+    meraki_guess(venue, network, guesses, spend=False)
 
 
-def meraki_guess(venue: str, network: str, guesses: dict[str, str]) -> None:
-    """Spend one guess; over the budget a 429 that the health view counts as the network's rejection."""
+def meraki_guess(venue: str, network: str, guesses: dict[str, str], spend: bool = True) -> None:
+    """Spend one guess (`spend` False: only check there is room for one); over the budget a 429 that the health
+    view counts as the network's rejection."""
     try:
-        spend_budget(MERAKI_SECRET, venue, **guesses)
+        (spend_budget if spend else budget_room)(MERAKI_SECRET, venue, **guesses)
     except OverBudget:
         _count_rejected(venue, f"meraki:{network}", time.time())
         raise

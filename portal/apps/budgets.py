@@ -64,15 +64,15 @@ class BudgetKeys(VenueKeys):
         return self.key("budget", name, who)
 
 
-# KEYS: the venue's config hash, then one counter per budget. ARGV: now, cost, then per counter: budget name,
-# default count, default window. Returns {} when spent, else {index of the refusing budget (1-based),
-# seconds until it has room}.
+# KEYS: the venue's config hash, then one counter per budget. ARGV: now, cost, spend ('1'; '0': only check that
+# there is room for it), then per counter: budget name, default count, default window. Returns {} when spent (or
+# there is room), else {index of the refusing budget (1-based), seconds until it has room}.
 SPEND_LUA = """
 local now = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
 local plan = {}
 for i = 2, #KEYS do
-  local a = 3 + (i - 2) * 3
+  local a = 4 + (i - 2) * 3
   local limit, window = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local set = redis.call('HGET', KEYS[1], ARGV[a])
   if set then
@@ -98,6 +98,7 @@ for i = 2, #KEYS do
   end
   plan[#plan + 1] = {KEYS[i], idx, c + cost, p, window}
 end
+if ARGV[3] == '0' then return {} end
 for _, s in ipairs(plan) do
   redis.call('HSET', s[1], 'w', s[2], 'c', s[3], 'p', s[4])
   redis.call('EXPIRE', s[1], 2 * s[5])
@@ -192,15 +193,17 @@ class BudgetStore:
         return names, counters, args
 
     def spend(self, venue: str, action: str, who: Mapping[str, Ids], cost: int = 1,
-              now: float | None = None) -> Refusal | None:
+              now: float | None = None, check_only: bool = False) -> Refusal | None:
         """Spend `cost` on every budget of `action` whose scope `who` names (the venue scope needs no
         id): None when all had room (all spent), else the first refusal (nothing spent). A scope may name
-        several ids (one person's identities): each is counted, and each must have room."""
+        several ids (one person's identities): each is counted, and each must have room. `check_only`: the
+        same answer, nothing spent (room for an action whose cost is known only later)."""
         names, counters, args = self._counters(venue, action, who)
         if not counters:
             return None
         now = time.time() if now is None else now
-        refused = self._spend(keys=[BudgetKeys(venue).config(), *counters], args=[repr(now), int(cost), *args])
+        refused = self._spend(keys=[BudgetKeys(venue).config(), *counters],
+                              args=[repr(now), int(cost), "0" if check_only else "1", *args])
         if not refused:
             return None
         return Refusal(names[int(refused[0]) - 1], int(refused[1]))
@@ -300,6 +303,14 @@ def spend_budget(action: str, venue: str, *, shopper: str | None = None, cost: i
     other scope given (phone=, plate=, offer=); raise OverBudget if any budget has no room (then nothing is
     counted)."""
     refusal = budget_store().spend(venue, action, {**_requester(action, venue, shopper), **scopes}, cost)
+    if refusal is not None:
+        raise OverBudget(refusal)
+
+
+def budget_room(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, **scopes: str | None) -> None:
+    """Raise OverBudget where `spend_budget` with the same arguments would; spend nothing."""
+    refusal = budget_store().spend(venue, action, {**_requester(action, venue, shopper), **scopes}, cost,
+                                   check_only=True)
     if refusal is not None:
         raise OverBudget(refusal)
 

@@ -52,6 +52,15 @@ def test_a_refusal_spends_nothing(budgets, db):
     assert budgets.spend("v", "t.act", {"ip": "2.2.2.2", "shopper": "b"}, cost=2, now=now) is None
 
 
+def test_a_check_answers_as_a_spend_would_and_spends_nothing(budgets):
+    now = 3_000 * HOUR
+    who = {"ip": "3.3.3.3", "shopper": "a"}
+    for _ in range(5):  # checked again and again: the shopper's 2 are still there
+        assert budgets.spend("v", "t.act", who, now=now, check_only=True) is None
+    assert budgets.spend("v", "t.act", who, now=now) is None and budgets.spend("v", "t.act", who, now=now) is None
+    assert budgets.spend("v", "t.act", who, now=now, check_only=True).budget == "t.act.shopper"
+
+
 def test_the_window_slides(budgets):
     start = 3_000 * HOUR
     for _ in range(3):
