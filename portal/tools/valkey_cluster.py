@@ -15,6 +15,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core.storage import SERVER_SETTINGS
 from portal.tools.net import free_port, wait_for_port
 
 SLOTS = 16384
@@ -130,7 +131,8 @@ def start_local_cluster(data_dir: Path, primaries: int = 3, replicas: int = 1, n
         folder.mkdir(parents=True, exist_ok=True)
         nodes.append(Node(port=free_port(), bus_port=free_port(), data_dir=folder))
     cluster = LocalCluster(nodes=nodes, primaries=primaries)
-    args = ["--cluster-node-timeout", str(node_timeout_ms), *extra_args]
+    settings = [part for name, value in SERVER_SETTINGS.items() for part in (f"--{name}", value)]
+    args = ["--cluster-node-timeout", str(node_timeout_ms), *settings, *extra_args]
     try:
         for node in nodes:
             _spawn(binary, node, args)

@@ -232,3 +232,18 @@ def test_batch_parse_of_odd_members_is_the_field_by_field_parse(members):
     assert _float_bits(got.rssi.tolist()) == _float_bits(want[2].tolist())
     assert _float_bits(got.ts.tolist()) == _float_bits(want[3].tolist())
     assert got.associated.tolist() == [m.split(b"|")[3:4] == [b"a"] for m in members]
+
+
+def test_a_phone_heard_by_many_aps_keeps_its_readings_compact(db):
+    """12 APs reporting a phone every 2 s fill its 60 s window with 360 readings: the store's Valkey is started
+    with `SERVER_SETTINGS` (core/storage.py), so the readings stay one listpack (~40 B a reading) instead of
+    Valkey's skiplist above 128 entries (~105 B a reading: a busy mall's hot state 2.5 times the docs' sizing)."""
+    store, keys, now = RssiStore(db), RssiKeys("demo"), time.time()
+    batch = Batch()
+    for step in range(30):
+        for ap in range(12):
+            batch.add("c-many-aps", f"f0:9f:c2:00:01:{ap:02x}", -60 - ap, round(now - 59 + step * 2, 3))
+    store.write_batch("demo", batch, now)
+    readings = keys.readings("c-many-aps")
+    assert db.zcard(readings) == 360
+    assert db.object("encoding", readings) == b"listpack"
