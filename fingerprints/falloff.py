@@ -25,7 +25,6 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import log_ndtr, ndtri_exp
 from threadpoolctl import threadpool_limits
 
@@ -162,5 +161,6 @@ def _censored_fit(design: np.ndarray, y: np.ndarray, heard: np.ndarray, threshol
         return value, np.r_[grad_coef, grad_log_sd]
 
     bounds = [*BOUNDS, tuple(np.log(SPREAD_BOUNDS_DB))]
+    from scipy.optimize import minimize  # lazy: 0.4 s of every process's start; only a model build fits
     found = minimize(nll, np.r_[start, np.log(sd0)], jac=True, method="L-BFGS-B", bounds=bounds)
     return found.x[:3], float(np.exp(found.x[3]))
