@@ -10,10 +10,12 @@ import secrets
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
+from core.errors import N_, CatalogInputError
 from core.payment_settings import PaymentSettings
 from core.security import new_vapid_private_key, vapid_public_key
 
@@ -230,14 +232,37 @@ def _env_flag(env: dict[str, str], name: str, default: bool) -> bool:
     return flag
 
 
+# Files of the zone database that name no place (lower case): a venue's clock set to one would follow the host it
+# runs on, or no rule at all.
+NOT_A_PLACE = {
+    "localtime": N_("%(label)s: `localtime` is the server's own zone, not a place: the venue's times would follow "
+                    "whichever host runs the portal. Name the venue's zone, such as Europe/Madrid"),
+    "posixrules": N_("%(label)s: `posixrules` is the zone database's default rules, not a place. Name the venue's "
+                     "zone, such as Europe/Madrid"),
+    "factory": N_("%(label)s: `Factory` is a placeholder zone with no local time, not a place. Name the venue's "
+                  "zone, such as Europe/Madrid"),
+}
+
+
 def time_zone_name(raw: str) -> str:
-    """An IANA time zone name the system knows (`Asia/Shanghai`); ValueError otherwise."""
+    """An IANA time zone name of a place the system knows (`Asia/Shanghai`); a CatalogInputError (a ValueError)
+    otherwise, saying why (NOT_A_PLACE, an empty or unknown name)."""
     name = raw.strip()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"time zone must be an IANA name such as Asia/Shanghai, got {raw!r}") from None
+    if name.lower() in NOT_A_PLACE:
+        raise CatalogInputError("time zone", NOT_A_PLACE[name.lower()])
+    if not name:
+        raise CatalogInputError("time zone", N_("%(label)s: name one, such as Asia/Shanghai or Europe/Madrid"))
+    if name not in known_time_zones():  # asked first: ZoneInfo raises OSError on a name too long for a file
+        raise CatalogInputError("time zone", N_("%(label)s must be an IANA name such as Asia/Shanghai or "
+                                                "Europe/Madrid, got %(name)s"), name=repr(name[:60]))
     return name
+
+
+@cache
+def known_time_zones() -> frozenset[str]:
+    """The zone names `time_zone_name` takes: zoneinfo's (not the posix/ and right/ copies), less NOT_A_PLACE.
+    Read once: zoneinfo opens every file of the database to list them."""
+    return frozenset(n for n in available_timezones() if n.lower() not in NOT_A_PLACE)
 
 
 def phone_region_code(raw: str) -> str:

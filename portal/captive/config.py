@@ -192,7 +192,7 @@ class PortalConfigStore:
             if name in CHOICE_FIELDS and value not in CHOICE_FIELDS[name]:
                 raise ValueError(f"{name} must be one of {', '.join(CHOICE_FIELDS[name])}")
             if name == "time_zone" and value:
-                time_zone_name(value)
+                values[name] = time_zone_name(value)
             if name == "phone_region" and value:
                 phone_region_code(value)
             if name in ("opennds_authmon_from", "wifidog_gateways") and value:

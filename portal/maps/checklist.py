@@ -24,14 +24,16 @@ from scipy.spatial import cKDTree
 from shapely.geometry import Polygon
 
 from core.memo import BoundedMemo
+from core.settings import time_zone_name
 from fingerprints.model import VenueMap
 from fingerprints.routes import build_graph
 from portal.apps import registry
-from portal.apps.locale import local_time
+from portal.apps.locale import local_time, venue_now, venue_time_zone
 from portal.apps.views import is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.captive.config import PortalConfigStore, address_networks, states_on_premises
 from portal.captive.landing import PREMISES_NETWORKS
+from portal.errors import input_error_text
 from portal.ingest.health import IngestHealth
 from portal.maps.builds import restart_if_lost
 from portal.maps.validation import ValidationWalks
@@ -180,9 +182,9 @@ def checklist(svc, venue: str, venue_map: VenueMap | None, model: dict) -> list[
     """The steps, in the page's language (called in a request). `model`: the recorded model state
     (portal.maps.builds.model_state); a build lost with its process is started again here."""
     drafts = url_for("operator.drafts", venue=venue)
-    if venue_map is None or not venue_map.floors:
+    if venue_map is None or not venue_map.floors:  # the time zone is the venue's, not its map's: set it first
         return [Step("plan", _("Floor plan"), False, _("The venue has no map yet."), [_("an IMDF archive or floors")],
-                     drafts, _("Start a draft and add the IMDF plan"))]
+                     drafts, _("Start a draft and add the IMDF plan")), _time_zone(svc, venue)]
     floors, zh = venue_map.floors, is_zh()
     steps = [Step("plan", _("Floor plan"), True,
                   _("%(floors)s floors, %(zones)s zones.", floors=len(floors), zones=len(venue_map.zones)),
@@ -203,7 +205,31 @@ def checklist(svc, venue: str, venue_map: VenueMap | None, model: dict) -> list[
     steps.append(_model(venue, venue_map, model))
     steps.append(_validation(svc, venue, venue_map))
     steps.append(_guest_networks(svc, venue))
+    steps.append(_time_zone(svc, venue))
     return steps
+
+
+def _time_zone(svc, venue: str) -> Step:
+    """The venue's clock (its `time_zone`): every day, opening hour, show time and figure is read in it. Unset, the
+    TIME_ZONE setting's zone is used, whatever the mall's (Asia/Shanghai by default): a show typed 21:30 in a Madrid
+    mall is stored as 21:30 Shanghai time. Done once the venue names its own zone, and one that names a place."""
+    own, title = PortalConfigStore(svc.db).time_zone(venue), _("Time zone")
+    zone, now = str(venue_time_zone(venue)), venue_now(venue).strftime("%Y-%m-%d %H:%M")
+    link, link_text = url_for("operator.time_zone", venue=venue), _("Set the time zone")
+    how = _("set it on the time zone page, or with: %(command)s",
+            command=f"`python -m portal flask portal-config {venue} time_zone=<Area/City>`")
+    if own:
+        try:
+            time_zone_name(own)
+        except ValueError as exc:  # stored before such names were refused (`localtime`: the host's own zone)
+            return Step("time_zone", title, False, input_error_text(exc, label=title), [how], link, link_text)
+        return Step("time_zone", title, True,
+                    _("%(zone)s: the venue's local time now is %(now)s. To change it: %(how)s.", zone=zone, now=now,
+                      how=how), link=link, link_text=link_text)
+    return Step("time_zone", title, False,
+                _("Not set: the `TIME_ZONE` setting's zone, %(zone)s, is used (local time there now: %(now)s), and "
+                  "every day, opening hour, show time and figure follows it.", zone=zone, now=now),
+                [_("the venue's own zone, such as Europe/Madrid"), how], link, link_text)
 
 
 def _guest_networks(svc, venue: str) -> Step:

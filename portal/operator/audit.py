@@ -40,6 +40,7 @@ ACTION_WORDS = {
     "account.enable": _l("Account enabled"), "account.change_password": _l("Password changed"),
     "password.change": _l("Password changed"), "owner.create": _l("Zone owner invited"),
     "owner.reset": _l("Zone owner reset"), "insights.retention": _l("Retention changed"),
+    "venue.time_zone": _l("Venue time zone set"),
     "insights.limit": _l("Occupancy alert threshold set"), "insights.alert_url": _l("Alert address set"),
     "insights.staff_add": _l("Staff phone added"), "insights.staff_remove": _l("Staff phone removed"),
     "moments.create": _l("Moment rule saved"), "moments.active": _l("Moment rule switched on or off"),
