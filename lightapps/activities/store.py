@@ -52,6 +52,7 @@ from core.storage import LUA_KEEP, VenueKeys
 from lightapps.activities.prices import price_text, read_price
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
 from portal.apps.erasure import glob_escape, keys_matching
+from portal.apps.locale import NoSuchLocalTime, typed_instant
 from portal.payments.money import MAX_FEN
 from portal.payments.store import PaymentKeys
 
@@ -216,6 +217,7 @@ return n
 """
 
 
+NO_SUCH_TIME = N_("%(label)s: %(time)s does not exist on %(day)s in %(zone)s (the clocks go forward).")
 NOT_THIS_ZONES = N_("%(label)s must be one of this zone's activities.")  # a link's activity (also the console's)
 NOT_A_PRICE = N_("%(label)s must be an amount in yuan from 0 to %(high)s, such as 30, 30.50 or ¥30 (empty or 0: "
                  "free).")
@@ -265,7 +267,9 @@ def _when(form: Any, name: str, required: bool = True, tz: tzinfo | None = None)
         raise ActivityInputError(name, N_("%(label)s must be a date and time (YYYY-MM-DD HH:MM)."))
     try:
         moment = datetime.fromisoformat(raw.replace(" ", "T"))
-        return (moment.replace(tzinfo=tz) if tz else moment.astimezone()).timestamp()
+        return typed_instant(moment, tz) if tz else moment.astimezone().timestamp()
+    except NoSuchLocalTime as gap:
+        raise ActivityInputError(name, NO_SUCH_TIME, **gap.params) from None
     except ValueError:
         raise ActivityInputError(name, N_("%(label)s must be a date and time (YYYY-MM-DD HH:MM).")) from None
 

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from core.errors import N_, CatalogInputError
 from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.store import ShowtimeInput
-from portal.apps.locale import venue_locale
+from portal.apps.locale import NoSuchLocalTime, typed_instant, venue_locale
 
 MAX_TITLE = 120
 MAX_PRICE = Decimal("10000")
@@ -24,6 +24,7 @@ MAX_BATCH = 500
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 STATUSES = ("scheduled", "cancelled")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+NO_SUCH_TIME = N_("%(time)s does not exist on %(day)s in %(zone)s (the clocks go forward)")
 
 
 class FieldError(CatalogInputError):
@@ -69,10 +70,10 @@ def _starts_at(raw, field: str, now: float) -> int:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
         raise FieldError(field, N_("is not an ISO 8601 date and time (e.g. 2025-05-01T19:30)")) from None
-    if moment.tzinfo is None:  # the mall's wall-clock time
-        moment = moment.replace(tzinfo=venue_locale().time_zone)
     try:
-        ts = moment.timestamp()
+        ts = typed_instant(moment, venue_locale().time_zone)  # naive: the mall's wall-clock time
+    except NoSuchLocalTime as gap:
+        raise FieldError(field, NO_SUCH_TIME, **gap.params) from None
     except (OverflowError, OSError, ValueError):
         raise FieldError(field, N_("is out of range")) from None
     if ts < now - MAX_PAST_S:

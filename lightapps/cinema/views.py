@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from lightapps.cinema import APP, notices
 from lightapps.cinema.common import (
+    LATE_BOOKING_S,
     bookable,
     cinema_store,
     day_bounds,
@@ -60,7 +61,9 @@ def landing(venue: str, zone: str):
     today = venue_today()
     today_start, today_end = day_bounds(today)
     _tomorrow_start, tomorrow_end = day_bounds(today + timedelta(days=1))
-    shows = [s for s in store.showtimes(venue, zone, today_start, tomorrow_end) if bookable(s, now)]
+    # a show that began just before midnight is still bookable for LATE_BOOKING_S: listed under Today, first
+    since = min(today_start, now - LATE_BOOKING_S)
+    shows = [s for s in store.showtimes(venue, zone, since, tomorrow_end) if bookable(s, now)]
     days = [
         (_("Today"), [s for s in shows if s.starts_at <= today_end]),
         (_("Tomorrow"), [s for s in shows if s.starts_at > today_end]),

@@ -27,20 +27,21 @@ A form carries a one-time nonce: the script that answers it records the answer u
 step), and a repeat of the form (a double tap) gets that answer again instead of a refusal hiding it.
 
 Expiry, set by the draw script itself (never a separate call that could be lost): a voucher lives
-`KEEP_AFTER_REDEEM_S` (30 days) past its game's collection deadline (`redeem_until`, REDEEM_DAYS after the
-last day; the desk answers "expired" in that time, "unknown code" after it); the wallet, reached only
-through the shopper's token, at least the token's lifetime (`SHOPPER_TOKEN_TTL_S`) after the latest prize
-and at least as long as each of its vouchers; the play counts a day after the game ends. A draw only ever
-moves a voucher's or wallet's expiry later. The game, its stock and its list of wins are the owner's and
-do not expire.
+`KEEP_AFTER_REDEEM_S` (30 days) past its game's collection deadline (`redeem_until`: the venue's midnight
+ending the day REDEEM_DAYS after the last day, `collect_by_deadline`; the desk answers "expired" in that time,
+"unknown code" after it); the wallet, reached only through the shopper's token, at least the token's lifetime
+(`SHOPPER_TOKEN_TTL_S`) after the latest prize and at least as long as each of its vouchers; the play counts a
+day after the game ends. A draw only ever moves a voucher's or wallet's expiry later. The game, its stock and
+its list of wins are the owner's and do not expire.
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from datetime import time as dtime
 from typing import Any
@@ -59,6 +60,7 @@ from lightapps.games.rules import (
 )
 from portal.apps.bilingual import Localized, pick
 from portal.apps.erasure import glob_escape, keys_matching
+from portal.apps.locale import venue_time_zone
 
 GAME_ID_DIGITS = 12
 WALLET_MAX = 200
@@ -180,7 +182,8 @@ return played({'WON', won, ARGV[5]})
 """
 
 # KEYS: voucher, game[, the form's nonce record].  ARGV: zone of the desk, now, who, the new state (redeemed:
-# handed out at the desk; credited: points put on the membership card), how long the nonce's answer is kept.
+# handed out at the desk; credited: points put on the membership card), how long the nonce's answer is kept,
+# the game's deadline as read (GameStore._at_day_end; '': the stored one).
 # The same form again (the nonce's record is there) answers OK with the first time: {'OK', at, 'REPLAY'}.
 REDEEM_LUA = """
 if KEYS[3] then
@@ -191,7 +194,7 @@ local v = redis.call('HMGET', KEYS[1], 'zone', 'state', 'redeemed_at')
 if not v[1] then return {'NO_CODE'} end
 if v[1] ~= ARGV[1] then return {'WRONG_ZONE'} end
 if v[2] ~= 'issued' then return {'ALREADY', v[3]} end
-local until_ = tonumber(redis.call('HGET', KEYS[2], 'redeem_until') or '0')
+local until_ = tonumber(ARGV[6] ~= '' and ARGV[6] or redis.call('HGET', KEYS[2], 'redeem_until') or '0')
 if tonumber(ARGV[2]) >= until_ then return {'EXPIRED', tostring(until_)} end
 redis.call('HSET', KEYS[1], 'state', ARGV[4], 'redeemed_at', ARGV[2], 'redeemed_by', ARGV[3])
 redis.call('HINCRBY', KEYS[2], 'redeemed', 1)
@@ -205,6 +208,18 @@ def day_start(day: date, tz: tzinfo | None) -> float:
     if tz is None:
         return datetime.combine(day, dtime.min).astimezone().timestamp()
     return datetime.combine(day, dtime.min, tzinfo=tz).timestamp()
+
+
+def collect_by_deadline(day: date, tz: tzinfo | None) -> float:
+    """The end of the day a prize is to be collected by ("Collect by <day>", the page's `(redeem_until - 1)|day`):
+    the venue's next midnight, so the desk takes it to the last minute of the printed day whatever DST did
+    in between (REDEEM_DAYS x 24 h from the game's end would land an hour off across a change)."""
+    return day_start(day + timedelta(days=1), tz)
+
+
+def printed_day(deadline: float, tz: tzinfo | None) -> date:
+    """The day a deadline is printed as (its last second's venue day): `collect_by_deadline`'s inverse."""
+    return datetime.fromtimestamp(deadline - 1, tz).date()
 
 
 @dataclass(frozen=True)
@@ -331,14 +346,19 @@ class GameStore:
     @classmethod
     def from_services(cls, svc: Any) -> GameStore:
         """The platform builds the app's store with this (portal/apps/platform.py)."""
-        return cls(svc.db, shopper_ttl_s=svc.settings.shopper_token_ttl_s)
+        return cls(svc.db, shopper_ttl_s=svc.settings.shopper_token_ttl_s,
+                   time_zone_of=functools.partial(venue_time_zone, svc=svc))
 
     def __init__(self, db: redis.Redis, randbelow: Callable[[int], int] = secrets.randbelow,
-                 shopper_ttl_s: int = Settings.shopper_token_ttl_s) -> None:
+                 shopper_ttl_s: int = Settings.shopper_token_ttl_s,
+                 time_zone_of: Callable[[str], tzinfo] | None = None) -> None:
         """`shopper_ttl_s`: how long a shopper token lives after its last use (SHOPPER_TOKEN_TTL_S): the
-        wallet, reached only through that token, is kept at least this long after each prize."""
+        wallet, reached only through that token, is kept at least this long after each prize. `time_zone_of`:
+        venue -> its zone, to read a game's collection deadline as the end of the day it is printed as (None:
+        as stored, in store-only tests)."""
         self.db = db
         self.shopper_ttl_s = shopper_ttl_s
+        self.time_zone_of = time_zone_of
         self.randbelow = randbelow  # the draw's randomness (tests pass a seeded one)
         self._draw = db.register_script(DRAW_LUA)
         self._redeem = db.register_script(REDEEM_LUA)
@@ -353,6 +373,7 @@ class GameStore:
         now = time.time() if now is None else now
         game_id = str(self.db.incr(keys.seq()))
         ends_at = day_start(spec.last_day + timedelta(days=1), tz)
+        redeem_until = collect_by_deadline(spec.last_day + timedelta(days=REDEEM_DAYS), tz)
         previous = self.db.get(keys.current(zone))
         pipe = self.db.pipeline(transaction=True)
         pipe.hset(keys.game(game_id), mapping={
@@ -360,7 +381,7 @@ class GameStore:
             "per_shopper": spec.per_shopper, "per_day": spec.per_day, "total": spec.total,
             "total_left": spec.total, "odds": spec.odds_field(), "prizes": spec.prizes_json(), "status": "live",
             "starts_at": repr(now), "ends_at": repr(ends_at),
-            "redeem_until": repr(ends_at + REDEEM_DAYS * 86400), "plays": 0, "wins": 0, "redeemed": 0,
+            "redeem_until": repr(redeem_until), "plays": 0, "wins": 0, "redeemed": 0,
             "created_at": repr(now), "created_by": created_by,
         })
         pipe.hset(keys.left(game_id), mapping={p.id: p.stock for p in spec.prizes})
@@ -389,7 +410,16 @@ class GameStore:
         pipe.hgetall(keys.game(game_id))
         pipe.hgetall(keys.left(game_id))
         data, left = pipe.execute()
-        return Game.from_hash(data, left) if data else None
+        return self._at_day_end(venue, Game.from_hash(data, left)) if data else None
+
+    def _at_day_end(self, venue: str, game: Game) -> Game:
+        """A game published before deadlines were venue midnights (REDEEM_DAYS x 24 h after its end: an hour
+        off the printed day across a DST change) is collectable to the end of the day its page printed; a
+        deadline already at a midnight stays as it is."""
+        if self.time_zone_of is None:
+            return game
+        tz = self.time_zone_of(venue)
+        return replace(game, redeem_until=collect_by_deadline(printed_day(game.redeem_until, tz), tz))
 
     def current(self, venue: str, zone: str) -> Game | None:
         game_id = self.db.get(GameKeys(venue).current(zone))
@@ -478,9 +508,11 @@ class GameStore:
         if game_id is None:
             return RedeemResult("NO_CODE")
         game_id = game_id.decode()
+        game = self.get(venue, game_id)  # its deadline as read (`_at_day_end`): never changed once published
         once = [keys.desk_once(code, nonce)] if nonce else []
         status, *rest = self._redeem(keys=[keys.voucher(code), keys.game(game_id), *once],
-                                     args=[zone, repr(now), by, state, ONCE_TTL_S])
+                                     args=[zone, repr(now), by, state, ONCE_TTL_S,
+                                           repr(game.redeem_until) if game else ""])
         at = float(rest[0]) if rest and rest[0] else None
         return RedeemResult(status.decode(), self.voucher(venue, code), self.get(venue, game_id), at,
                             replayed=len(rest) > 1)

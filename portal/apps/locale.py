@@ -8,7 +8,7 @@ request is for: the URL's `venue`, else the shopper's. Read once per request (`g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -55,11 +55,12 @@ def venue_locale(venue: str | None = None) -> VenueLocale:
     return cache[venue]
 
 
-def venue_time_zone(venue: str) -> ZoneInfo:
-    """The venue's time zone, for stores (once per request inside one; read from the store outside)."""
+def venue_time_zone(venue: str, svc: Services | None = None) -> ZoneInfo:
+    """The venue's time zone, for stores (once per request inside one; read from the store outside, through
+    `svc` where a store built from it may be used outside an app context: a test, a CLI job)."""
     if has_request_context():
         return venue_locale(venue).time_zone
-    return read_venue_locale(services(), venue).time_zone
+    return read_venue_locale(svc or services(), venue).time_zone
 
 
 def local_time(ts: float, venue: str | None = None) -> datetime:
@@ -91,10 +92,34 @@ def venue_today(venue: str | None = None) -> date:
 
 
 def from_local(moment: datetime, venue: str | None = None) -> float:
-    """A wall-clock time typed at the venue (naive: the venue's zone; aware: as given) -> epoch seconds."""
+    """A wall-clock time at the venue (naive: the venue's zone; aware: as given) -> epoch seconds. Lenient: a
+    time in the spring-forward gap comes out an hour later (a stored daily slot on the one day it does not
+    exist); what an owner types goes through `typed_instant`, which refuses it."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=venue_locale(venue).time_zone)
     return moment.timestamp()
+
+
+class NoSuchLocalTime(ValueError):
+    """A wall-clock time the zone skips (the clocks go forward over it). `params` (time, day, zone) fill the
+    callers' catalog message: "%(time)s does not exist on %(day)s in %(zone)s (the clocks go forward)"."""
+
+    def __init__(self, moment: datetime, zone: tzinfo) -> None:
+        self.params = {"time": moment.strftime("%H:%M"), "day": moment.date().isoformat(), "zone": str(zone)}
+        super().__init__("{time} does not exist on {day} in {zone} (the clocks go forward)".format(**self.params))
+
+
+def typed_instant(moment: datetime, zone: tzinfo) -> float:
+    """A wall-clock time typed in `zone` (naive; an aware one is taken as given) -> epoch seconds; NoSuchLocalTime
+    when the zone skips it: read back from UTC, a time in the spring-forward gap comes out an hour off, and
+    moving it silently would book the wrong hour. An autumn time that happens twice is the first (fold=0, the
+    summer-time one): the earlier of the two, so nothing starts after the shopper expected it."""
+    if moment.tzinfo is not None:
+        return moment.timestamp()
+    local = moment.replace(tzinfo=zone)
+    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+        raise NoSuchLocalTime(moment, zone)
+    return local.timestamp()
 
 
 class PhoneNumberError(InputError):
