@@ -96,6 +96,9 @@ TIER_KEPT_S = 30 * 86400  # a phone's member tier, from its latest member event:
 SIGNATURE_HEADER = "X-MallPortal-Signature"
 DELIVERY_KEPT_S = 30 * 86400
 REF_TTL_S = DELIVERY_KEPT_S + 86400  # outlives everything a reference points at (deliveries: 30 days)
+# A phone's field naming a person (`shoppers`, `arrivals`) lives a day, and its reference this much longer: each
+# captive probe lands a new shopper, whose reference (a key of its own) must not stay REF_TTL_S for nothing
+REF_MARGIN_S = 3600
 CLAIM_IDLE_MS = 120_000  # a pending batch this old was left by a dead tracker: another one takes it over
 GONE_IDLE_MS = 24 * 3600 * 1000  # a consumer that has not read for a day, with nothing pending: its process is gone
 PRUNE_EVERY_S = 600  # how often one engine looks for such consumers, per venue
@@ -470,7 +473,8 @@ class MomentKeys(VenueKeys):
     def refs(self, name: str) -> str:
         """Set: where the engine's records name a person (`ref_name`), for erasure: "c:<cap key>" (a field
         named after them), "d:<delivery id>" (a delivery naming them), "w:<phone>" (the phone's `shoppers` /
-        `arrivals` field whose value names them). Expires after REF_TTL_S, as what it points at does."""
+        `arrivals` field whose value names them). Lives as long as the longest-lived of them (`refer`): a day
+        for a shopper who only landed, REF_TTL_S once a cap or a delivery names her."""
         return self.key("mom", "ref", name)
 
     def done(self, rule: str, event_id: str) -> str:
@@ -485,6 +489,14 @@ def firing_id(rule_id: str, event_id: str) -> str:
     if not event_id:
         return secrets.token_hex(8)
     return hashlib.sha256(f"{rule_id}|{event_id}".encode()).hexdigest()[:16]
+
+
+def refer(pipe: redis.client.Pipeline, key: str, entry: str, lasts_s: int) -> None:
+    """`entry` added to the `refs` set `key`, which then lives at least `lasts_s` (at least as long as what the
+    entry points at) and never less than it had: its other entries may point at longer-lived records."""
+    pipe.sadd(key, entry)
+    pipe.expire(key, lasts_s, nx=True)  # a new set: GT alone would leave it for good (no TTL counts as endless)
+    pipe.expire(key, lasts_s, gt=True)
 
 
 def ref_name(subject: str) -> str:
@@ -810,8 +822,7 @@ class StoredVisitBook(VisitBook):
         pipe.hexpire(self.keys[table], self.kept_s(table, name), name)
         identity = value.partition("|")[2] if table == "arrivals" else ""
         if identity:  # the phone's arrival names the identity: erasure must find it
-            pipe.sadd(MomentKeys(self.venue).refs(identity), "w:" + name)
-            pipe.expire(MomentKeys(self.venue).refs(identity), REF_TTL_S)
+            refer(pipe, MomentKeys(self.venue).refs(identity), "w:" + name, self.kept_s(table, name) + REF_MARGIN_S)
         pipe.execute()
 
 
@@ -1141,8 +1152,7 @@ class MomentsEngine:
         pipe = self.db.pipeline(transaction=True)
         pipe.hset(keys.shoppers(), device, shopper)
         pipe.hexpire(keys.shoppers(), OFFER_TTL_S, device)
-        pipe.sadd(keys.refs("s:" + shopper), "w:" + device)
-        pipe.expire(keys.refs("s:" + shopper), REF_TTL_S)
+        refer(pipe, keys.refs("s:" + shopper), "w:" + device, OFFER_TTL_S + REF_MARGIN_S)
         pipe.execute()
 
     def _count(self, venue: str, rule: Rule, subject: str, at: float, tz: ZoneInfo, event_id: str = "") -> str:
@@ -1207,8 +1217,7 @@ class MomentsEngine:
         if d.action == "webhook" and d.status in ("queued", "retrying"):
             pipe.zadd(keys.due(), {d.id: d.next_at})
         for name in d.names():  # erasure finds the deliveries naming a person
-            pipe.sadd(keys.refs(name), "d:" + d.id)
-            pipe.expire(keys.refs(name), REF_TTL_S)
+            refer(pipe, keys.refs(name), "d:" + d.id, REF_TTL_S)
         pipe.execute()
 
     def delivery(self, venue: str, delivery_id: str) -> Delivery | None:
