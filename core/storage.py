@@ -1097,6 +1097,27 @@ def _without_sigint(start: Callable[[], None]) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+# A listing of records (a shopper's tokens, an account's sessions) longer than this loses its dead members when it
+# grows (`drop_dead_members`): a small one is left as it is, so a set holds at most this many or its live ones.
+PRUNE_ABOVE = 16
+
+
+def drop_dead_members(db: redis.Redis, listing: str, record_of: Callable[[str], str]) -> int:
+    """Take off the set `listing` each member whose record (the key `record_of(member)`, in the set's slot) is gone:
+    a record that expires leaves its member listed. From here, not in a script: the records are not the script's
+    declared keys (a cluster refuses a script touching others). Not atomic, and it need not be: a member is
+    listed only with its record written, and a record never comes back once gone (a random id, used once), so a
+    member seen dead stays dead. Returns how many went."""
+    members = [m.decode() for m in db.smembers(listing)]
+    pipe = db.pipeline(transaction=False)
+    for member in members:
+        pipe.exists(record_of(member))
+    dead = [member for member, alive in zip(members, pipe.execute(), strict=True) if not alive]
+    if dead:
+        db.srem(listing, *dead)
+    return len(dead)
+
+
 # Server settings the portal's own Valkey servers start with (the embedded one, the local cluster); a production
 # Valkey should set them too (docs/cluster.md "What the store needs"). A phone's readings are one sorted set of
 # (APs hearing it x 60 s / report interval) members: above Valkey's default of 128 entries a sorted set leaves its

@@ -35,7 +35,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
-from core.storage import VenueKeys
+from core.storage import PRUNE_ABOVE, VenueKeys, drop_dead_members
 from core.store_health import STORE_ERRORS
 from portal.apps.budgets import IPNetwork, address_key, guest_networks, too_many
 from portal.passwords import check_password
@@ -103,6 +103,9 @@ class AccountKeys(VenueKeys):
         return self.key("session", sid)
 
     def sessions_of(self, username: str) -> str:
+        """SET: the ids of this account's sessions (signing out everywhere ends them through it). A session that
+        expires leaves its id here: `start_session` drops the dead ones once the set holds more than PRUNE_ABOVE
+        (an account signed in to at least every SESSION_TTL_S keeps its set for ever)."""
         return self.key("sessions", username)
 
     def audit(self) -> str:
@@ -529,7 +532,10 @@ class AccountStore:
         pipe.set(self.keys.session(sid), username, ex=self.SESSION_TTL_S)
         pipe.sadd(self.keys.sessions_of(username), sid)
         pipe.expire(self.keys.sessions_of(username), self.SESSION_TTL_S)
-        pipe.execute()
+        pipe.scard(self.keys.sessions_of(username))
+        *_, listed = pipe.execute()
+        if listed > PRUNE_ABOVE:
+            drop_dead_members(self.db, self.keys.sessions_of(username), self.keys.session)
         return sid
 
     def session_user(self, sid: str) -> str | None:

@@ -50,7 +50,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.ids import is_venue_id
 from core.security import Sealer, b64url, unb64url
-from core.storage import HotScript, VenueKeys
+from core.storage import PRUNE_ABOVE, HotScript, VenueKeys, drop_dead_members
 from portal.i18n import chosen_lang
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,9 @@ class ShopperKeys(VenueKeys):
         return self.key("shopper", "token", digest)
 
     def tokens_of(self, client: str) -> str:
+        """Set: the digests of this shopper's tokens (revoke ends them through it), slid with each use. A token's
+        record expires by itself and leaves its digest here: `mint` drops the dead ones once the set holds more
+        than PRUNE_ABOVE (a regular's browser mints one per visit)."""
         return self.key("shopper", "tokens", client)
 
     def phones_of(self, client: str) -> str:
@@ -141,12 +144,13 @@ end
 
 # KEYS: the token's record, the shopper's token set, her phone set, the vouched phone's index (none without one).
 # ARGV: record, ttl, digest, set ttl, the vouched phone ("": none), the shopper id, the phone set's slack.
-# Returns keep_phone's answer (1: slide her other phones' indexes).
+# Returns {keep_phone's answer (1: slide her other phones' indexes), how many digests her token set now holds}.
 _MINT = _KEEP_PHONE + """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 if redis.call('TTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-return keep_phone(KEYS[3], KEYS[4] or '', ARGV[6], ARGV[5], tonumber(ARGV[4]), tonumber(ARGV[7]))
+local slide = keep_phone(KEYS[3], KEYS[4] or '', ARGV[6], ARGV[5], tonumber(ARGV[4]), tonumber(ARGV[7]))
+return {slide, redis.call('SCARD', KEYS[2])}
 """
 
 # A handed-out token, opened. KEYS: its record, its "opened" mark, the shopper's token set, her phone set, the
@@ -211,7 +215,8 @@ def new_client_id() -> str:
 
 
 class ShopperTokenStore:
-    """Mint, hand out, resolve and revoke shopper tokens. Minting is one script (one round trip); handing
+    """Mint, hand out, resolve and revoke shopper tokens. Minting is one script (one round trip; two more once her
+    token set holds over PRUNE_ABOVE digests, to drop those of expired tokens); handing
     out (the probe lane, once per probe before the grant) touches no store; resolving is one GETEX that
     also slides the expiry, then the token's place on its shopper's list slid with it (a second round trip:
     shopper pages, never the probe), or for a handed-out token one script (the first opening writes its record
@@ -240,9 +245,13 @@ class ShopperTokenStore:
         digest = _digest(secret)
         keys = ShopperKeys(shopper.venue)
         record = {"c": shopper.client, "p": shopper.phone, "v": int(shopper.phone_verified)}
-        if self._mint(keys=[keys.token(digest), keys.tokens_of(shopper.client), *self._phone_keys(shopper)],
-                      args=[json.dumps(record), self.ttl_s, digest, self.ttl_s, shopper.own_phone or "",
-                            shopper.client, self.link_slack_s]):
+        slide_others, listed = self._mint(
+            keys=[keys.token(digest), keys.tokens_of(shopper.client), *self._phone_keys(shopper)],
+            args=[json.dumps(record), self.ttl_s, digest, self.ttl_s, shopper.own_phone or "", shopper.client,
+                  self.link_slack_s])
+        if listed > PRUNE_ABOVE:  # the one step that lists a new digest for a known shopper (a regular's visits)
+            drop_dead_members(self.db, keys.tokens_of(shopper.client), keys.token)
+        if slide_others:
             self.relink(shopper.venue, shopper.client)
         return f"{shopper.venue}.{secret}"
 
