@@ -181,8 +181,9 @@ def cli_loads_demo(settings: Settings) -> bool:
 def flask_command(args: list[str]) -> int:
     """Run a `flask --app wsgi` command against the store `make run` uses: REDIS_URL if set, else the
     running embedded Valkey, else an embedded Valkey started just for this command (same data; the demo
-    malls loaded first only with DEMO=1, see cli_loads_demo). It runs in a process of its own (`flask_cli`)
-    whose environment names the store."""
+    malls loaded first only with DEMO=1, see cli_loads_demo). `flask_cli` runs in this process, its app's
+    settings read from an environment that names the store (a process of its own until 2026-12-07: a second
+    interpreter start, 1-2 s of every command)."""
     settings = load_settings("flask")
     embedded = None
     url = _running_store(settings)
@@ -193,9 +194,8 @@ def flask_command(args: list[str]) -> int:
             with create_app(settings.with_(redis_url=url)).app_context():
                 ensure_demo_venues(services())
     try:
-        env = {**os.environ, "REDIS_URL": url}
-        return subprocess.call([sys.executable, "-c", "import sys; from portal.__main__ import flask_cli; "
-                                "sys.exit(flask_cli(sys.argv[1:]))", *args], env=env)
+        os.environ["REDIS_URL"] = url
+        return flask_cli(args)
     finally:
         if embedded is not None:
             embedded.stop()
