@@ -36,7 +36,6 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from datetime import time as dtime
 from typing import Any, Literal
 
 import redis
@@ -48,6 +47,7 @@ from core.storage import LUA_KEEP, VenueKeys
 from lightapps.coupons.codes import new_code
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
 from portal.apps.erasure import blank_field
+from portal.apps.locale import day_start
 from portal.payments.money import fen_from_yuan
 
 COUPON_ID = re.compile(r"^[0-9]{1,12}$")
@@ -200,13 +200,6 @@ class CouponInputError(CatalogInputError):
 def _pair(form: Any, name: str, max_length: int, required: str = "") -> dict[str, str]:
     """`read_pair` (one language is enough) with catalog messages; `required`: the message when both are empty."""
     return read_catalog_pair(form, name, max_length, CouponInputError, required)
-
-
-def day_start(day: date, tz: tzinfo | None = None) -> float:
-    """Epoch seconds of the midnight starting `day` in the mall's time zone `tz` (None: the server's)."""
-    if tz is None:
-        return datetime.combine(day, dtime.min).astimezone().timestamp()
-    return datetime.combine(day, dtime.min, tzinfo=tz).timestamp()
 
 
 def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:

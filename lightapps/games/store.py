@@ -43,7 +43,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
-from datetime import time as dtime
 from typing import Any
 
 import redis
@@ -60,7 +59,7 @@ from lightapps.games.rules import (
 )
 from portal.apps.bilingual import Localized, pick
 from portal.apps.erasure import glob_escape, keys_matching
-from portal.apps.locale import venue_time_zone
+from portal.apps.locale import day_start, venue_time_zone
 
 GAME_ID_DIGITS = 12
 WALLET_MAX = 200
@@ -201,13 +200,6 @@ redis.call('HINCRBY', KEYS[2], 'redeemed', 1)
 if KEYS[3] then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[5]) end
 return {'OK', ARGV[2]}
 """
-
-
-def day_start(day: date, tz: tzinfo | None) -> float:
-    """Epoch seconds of the midnight starting `day` in the venue's zone (None: the server's)."""
-    if tz is None:
-        return datetime.combine(day, dtime.min).astimezone().timestamp()
-    return datetime.combine(day, dtime.min, tzinfo=tz).timestamp()
 
 
 def collect_by_deadline(day: date, tz: tzinfo | None) -> float:

@@ -22,7 +22,6 @@ import re
 import secrets
 import time
 import unicodedata
-from collections import Counter
 from datetime import datetime, timedelta
 
 from flask import abort, g, redirect, render_template, request, url_for
@@ -38,7 +37,7 @@ from lightapps.parking.common import (
 from lightapps.parking.store import Debt, FindResult, Stay, stay_id
 from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.apps.capabilities import PaymentAgreement, agreements
-from portal.apps.locale import format_time, venue_now
+from portal.apps.locale import format_time, offsets_where_repeated, venue_now
 from portal.apps.locale import hhmm as venue_hhmm
 from portal.apps.location_consent import position_phone
 from portal.apps.views import is_zh, lang_arg, zone_app_blueprint
@@ -189,27 +188,17 @@ def came_in_hours(now: datetime | None = None, days: int = CAME_IN_DAYS) -> list
     zone = now.tzinfo
     top = int(now.replace(minute=0, second=0, microsecond=0).timestamp())
     starts = [datetime.fromtimestamp(top - back * 3600, zone) for back in range(24 * days + 1)]
-    walls = Counter((start.date(), start.strftime("%H:%M")) for start in starts)
     today = starts[0].date()
     hours = []
-    for start in starts:
+    for start, offset in zip(starts, offsets_where_repeated(starts), strict=True):
         last = datetime.fromtimestamp(start.timestamp() + 3540, zone)
-        label = f"{start:%H:%M} - {last:%H:%M}"
-        if walls[(start.date(), start.strftime("%H:%M"))] > 1:
-            label = f"{label} (UTC{_offset(start)})"
+        label = f"{start:%H:%M} - {last:%H:%M}{offset}"
         if start.date() == today - timedelta(days=1):
             label = _("%(hours)s (yesterday)", hours=label)
         elif start.date() != today:
             label = f"{label} ({start:%Y-%m-%d})"
         hours.append((int(start.timestamp()), label))
     return hours
-
-
-def _offset(moment: datetime) -> str:
-    """+01:00, -03:30: the moment's UTC offset."""
-    minutes = int(moment.utcoffset().total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _step_free_arg() -> bool | None:

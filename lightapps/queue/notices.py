@@ -10,7 +10,7 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from fingerprints.model import Zone
-from portal.apps.locale import from_local
+from portal.apps.locale import NoSuchLocalTime, typed_instant, venue_time_zone
 from portal.apps.notify import cancel, in_both, notify
 
 REMINDER_BEFORE_S = 30 * 60
@@ -40,9 +40,19 @@ def reminder_key(zone: str, rid: str) -> str:
     return f"queue.reminder:{zone}:{rid}"
 
 
+def slot_start(venue: str, day_iso: str, slot: str) -> float:
+    """When a slot ("HH:MM" of a day on the venue's clock) begins, epoch seconds: the first of a time the clocks
+    go back over; NoSuchLocalTime for one they skip (no slot is offered there: views._slot_rows)."""
+    return typed_instant(datetime.fromisoformat(f"{day_iso}T{slot}"), venue_time_zone(venue))
+
+
 def remind_booking(venue: str, zone: Zone, rid: str, client: str, day_iso: str, slot: str, party: int) -> bool:
-    """Schedule the reminder REMINDER_BEFORE_S before the booked time (now when that is already past)."""
-    starts_at = from_local(datetime.fromisoformat(f"{day_iso}T{slot}"), venue)  # the venue's wall clock
+    """Schedule the reminder REMINDER_BEFORE_S before the booked time (now when that is already past); none
+    for a time the clocks skip (a booking no slot list offers: the reminder would name a time that never comes)."""
+    try:
+        starts_at = slot_start(venue, day_iso, slot)
+    except NoSuchLocalTime:
+        return False
     texts = in_both(title=lambda lang: _("Your table at %(slot)s", slot=slot),
                     body=lambda lang: _("%(place)s, %(day)s %(slot)s, party of %(n)s.", day=day_iso, slot=slot, n=party,
                                    place=_name(zone, lang)))

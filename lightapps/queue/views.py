@@ -24,7 +24,7 @@ from lightapps.queue.payment import decode_preorder, open_order, payments_on, re
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore, Result, reservation_date
 from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
-from portal.apps.locale import venue_locale, venue_today
+from portal.apps.locale import NoSuchLocalTime, venue_locale, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import chosen_lang
@@ -244,8 +244,11 @@ def _slot_rows(venue: str, zone: str, day_iso: str, config: dict[str, Any]) -> l
     now = local_now()
     rows = []
     for slot in rules.slots(config.get("open_hours") or rules.DEFAULT_HOURS, int(config.get("slot_minutes") or 30)):
-        starts = datetime.fromisoformat(f"{day_iso}T{slot}").replace(tzinfo=now.tzinfo)
-        rows.append({"slot": slot, "left": max(0, capacity - counts.get(slot, 0)), "past": starts <= now})
+        try:  # an instant: a wall-clock comparison takes the second pass of a repeated hour for the first
+            starts = notices.slot_start(venue, day_iso, slot)
+        except NoSuchLocalTime:  # the clocks skip it that day: not offered, so not bookable (`_booking_form`)
+            continue
+        rows.append({"slot": slot, "left": max(0, capacity - counts.get(slot, 0)), "past": starts <= now.timestamp()})
     return rows
 
 

@@ -2,7 +2,7 @@
 of presence over the plan, per day. No per-device history is kept:
 
 - visitors: a HyperLogLog per zone per hour (plus one for the whole venue), so a client id is counted
-  but not stored retrievably; the day's unique visitors are the union (PFCOUNT over the 24 hours). The members
+  but not stored retrievably; the day's unique visitors are the union (PFCOUNT over the day's hours). The members
   are sha1(the day's salt .. client id): a HyperLogLog answers "was this counted?" to whoever adds a member, and
   the salt, gone two days later (SALT_TTL_S), keeps anyone from asking it of a phone after that. A day whose
   salt changed while it had counts (the day an install upgraded to salted counts, or a salt the store lost)
@@ -31,6 +31,9 @@ cannot take a phone back out. What the pages show of the counts goes through k_s
 Hours and days are in the venue's time zone (`tz_of`: the venue's portal config, through a per-process
 cache, portal/captive/config.py VenueTimeZones); a store built without one counts in `tz` (UTC unless given).
 A phone seen at 23:30 UTC in a Shanghai mall counts in the next day's hour 07, as the mall's staff see it.
+An hour is a wall-clock hour of the venue's day (`hour_key`): the day the clocks go forward has 23 (the one they
+skip is not shown), the day they go back 25 (the hour they repeat counts its two passes apart, each labelled
+with its UTC offset).
 """
 
 from __future__ import annotations
@@ -322,7 +325,7 @@ class FootfallKeys(VenueKeys):
 class ZoneFootfall:
     zone: str
     visitors: int  # unique over the day
-    visitors_by_hour: list[int]  # 24
+    visitors_by_hour: list[int]  # one per hour of the day (FootfallReport.hours)
     visits: int  # closed visits
     mean_dwell_s: float | None
     dwell_by_hour: list[float | None]  # mean dwell of the closed visits last seen in each hour
@@ -335,6 +338,8 @@ class FootfallReport:
     visitors: int
     visitors_by_hour: list[int]
     zones: dict[str, ZoneFootfall] = field(default_factory=dict)
+    # The label of each hour in visitors_by_hour (`FootfallStore.hours`): 24, or 23 / 25 the days the clocks change
+    hours: list[str] = field(default_factory=lambda: [f"{h:02d}" for h in range(24)])
     # When the visitor counts' salt changed during the day (epoch s; None: it did not): a phone seen before and
     # after is counted twice in the day's unique visitors and that hour's, so those are estimates (high)
     salt_changed_at: float | None = None
@@ -355,6 +360,14 @@ def salts_held(changed: bytes | None, changes: bytes | None) -> int:
 def new_salt() -> str:
     """A candidate salt for the day's visitor counts (the script keeps the first one of the day)."""
     return secrets.token_hex(16)
+
+
+def hour_key(local: datetime) -> str:
+    """The key of the hour a venue-time moment counts in: its wall-clock hour "00".."23", and for the hour the
+    clocks go back over, its second pass (fold 1) 24 on: "26" for the second 02:00-02:59. A day without a change
+    keys its hours as before the second pass had one; the day the clocks go back kept both passes in "02" then
+    (data of that day from before this rule reads as the first pass)."""
+    return f"{local.hour + 24 * local.fold:02d}"
 
 
 def _day_str(day: date | str) -> str:
@@ -401,7 +414,7 @@ class FootfallStore:
         if last is not None and last[0] == venue and last[1] == now:
             return last[2], last[3]
         local = self._local(venue, now)
-        day, hour = local.strftime("%Y%m%d"), local.strftime("%H")
+        day, hour = local.strftime("%Y%m%d"), hour_key(local)
         self._last_hour = (venue, now, day, hour)
         return day, hour
 
@@ -483,10 +496,12 @@ class FootfallStore:
         return index, args
 
     def report(self, venue: str, day: date | str, zones: list[str] | None = None) -> FootfallReport:
-        """Visitors per zone per hour, unique over the day, visits and mean dwell (day and hours: the venue's)."""
+        """Visitors per zone per hour, unique over the day, visits and mean dwell (day and hours: the venue's; one
+        column per hour the day has: 23 or 25 the days the clocks change, `day_hours`)."""
         d = _day_str(day)
         keys = FootfallKeys(venue)
-        hours = [f"{h:02d}" for h in range(24)]
+        hours, labels = self.hours(venue, d)
+        width = len(hours) + 2  # per zone: each hour's count, the hours' union, the day's roll-up
         if zones is None:
             zones = self._zones_seen(venue, d)
         names = [ALL, *zones]
@@ -503,10 +518,10 @@ class FootfallStore:
         dwell_raw = {k.decode(): float(v) for k, v in dwell.items()}
         per = {}
         for k, z in enumerate(names):
-            chunk = res[k * 26:(k + 1) * 26]
+            chunk = res[k * width:(k + 1) * width]
             # The day's roll-up once it exists (it outlives the hours); the union of the hours before it did.
-            per[z] = (chunk[:24], chunk[25] or chunk[24])
-        report = FootfallReport(venue=venue, day=d, visitors=per[ALL][1], visitors_by_hour=per[ALL][0],
+            per[z] = (chunk[:-2], chunk[-1] or chunk[-2])
+        report = FootfallReport(venue=venue, day=d, visitors=per[ALL][1], visitors_by_hour=per[ALL][0], hours=labels,
                                 salt_changed_at=float(changed) if changed else None, salts=salts_held(changed, changes))
         for z in zones:
             sums = [dwell_raw.get(f"{z}|{h}|s", 0.0) for h in hours]
@@ -518,6 +533,17 @@ class FootfallStore:
                 dwell_by_hour=[(s / c) if c else None for s, c in zip(sums, counts, strict=True)],
             )
         return report
+
+    def hours(self, venue: str, day: str) -> tuple[list[str], list[str]]:
+        """The hours of a day (YYYYMMDD) in the venue's zone: their keys (`hour_key`) and their labels, "02" or,
+        for an hour the clocks repeat, "02 (UTC+02:00)" then "02 (UTC+01:00)"."""
+        # lazy: portal.apps.locale imports portal.services, which imports this module
+        from portal.apps.locale import day_hours, offsets_where_repeated
+
+        starts = day_hours(datetime.strptime(day, "%Y%m%d").date(), self.tz_of(venue))
+        labels = [f"{start:%H}{offset}" for start, offset in zip(starts, offsets_where_repeated(starts, "%H"),
+                                                                   strict=True)]
+        return [hour_key(start) for start in starts], labels
 
     def _zones_seen(self, venue: str, d: str) -> list[str]:
         zones = set()
