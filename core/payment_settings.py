@@ -2,7 +2,10 @@
 
 WeChat Pay API v3: WECHATPAY_MCHID, WECHATPAY_APPID, WECHATPAY_CERT_SERIAL_NO (the merchant API
 certificate's serial), WECHATPAY_PRIVATE_KEY_FILE (apiclient_key.pem), WECHATPAY_APIV3_KEY, and
-WECHATPAY_CERT_DIR (platform certificates; downloaded into it when empty). Alipay: ALIPAY_APPID,
+WECHATPAY_CERT_DIR (platform certificates; downloaded into it when empty). A merchant on WeChat Pay's public key
+(微信支付公钥: every merchant since late 2024, which gets no platform certificate) sets WECHATPAY_PUBLIC_KEY_FILE
+(pub_key.pem) and WECHATPAY_PUBLIC_KEY_ID (PUB_KEY_ID_...): both or neither; during a switch from certificates the
+certificates still in WECHATPAY_CERT_DIR are accepted too. Alipay: ALIPAY_APPID,
 ALIPAY_PRIVATE_KEY_FILE (the app's private key), ALIPAY_PUBLIC_KEY_FILE (Alipay's public key),
 ALIPAY_GATEWAY (optional: Alipay's own sandbox gateway). With neither configured, PAY_SANDBOX_URL names the
 local payment sandbox (`python -m portal paysandbox`, started by `make run` on PAY_SANDBOX_PORT)."""
@@ -36,6 +39,8 @@ class PaymentSettings:
     wechat_private_key_file: str = ""
     wechat_apiv3_key: str = field(default="", repr=False)
     wechat_cert_dir: str = ""
+    wechat_public_key_file: str = ""  # WeChat Pay's public key (pub_key.pem), with its id
+    wechat_public_key_id: str = ""
     alipay_appid: str = ""
     alipay_private_key_file: str = ""
     alipay_public_key_file: str = ""
@@ -59,6 +64,11 @@ class PaymentSettings:
         ttl = env.get("PAY_ORDER_TTL_S") or ""
         if ttl and not ttl.isdigit():
             raise ValueError(f"environment variable PAY_ORDER_TTL_S must be an integer, got {ttl!r}")
+        public_key_file = env.get("WECHATPAY_PUBLIC_KEY_FILE", "")
+        public_key_id = env.get("WECHATPAY_PUBLIC_KEY_ID", "")
+        if bool(public_key_file) != bool(public_key_id):
+            raise ValueError("environment variables WECHATPAY_PUBLIC_KEY_FILE and WECHATPAY_PUBLIC_KEY_ID go together: "
+                             "set both (WeChat Pay's public key and its PUB_KEY_ID_...) or neither")
         return cls(
             sandbox_url=(env.get("PAY_SANDBOX_URL") or "").rstrip("/"),
             sandbox_port=sandbox_port(env),
@@ -68,6 +78,8 @@ class PaymentSettings:
             wechat_private_key_file=env.get("WECHATPAY_PRIVATE_KEY_FILE", ""),
             wechat_apiv3_key=env.get("WECHATPAY_APIV3_KEY", ""),
             wechat_cert_dir=env.get("WECHATPAY_CERT_DIR") or str(data_dir / "wechatpay-certs"),
+            wechat_public_key_file=public_key_file,
+            wechat_public_key_id=public_key_id,
             alipay_appid=env.get("ALIPAY_APPID", ""),
             alipay_private_key_file=env.get("ALIPAY_PRIVATE_KEY_FILE", ""),
             alipay_public_key_file=env.get("ALIPAY_PUBLIC_KEY_FILE", ""),

@@ -11,29 +11,42 @@ import requests
 from core.payment_settings import PaymentSettings
 from portal.payments.providers.alipay import AlipayProvider
 from portal.payments.providers.base import Provider, ProviderError
+from portal.payments.providers.registry import Builder, ProviderSet
 from portal.payments.providers.wechat import WeChatPayProvider
 
 
-def build_providers(pay: PaymentSettings, data_dir: Path) -> dict[str, Provider]:
+def build_providers(pay: PaymentSettings, data_dir: Path) -> ProviderSet:
     if pay.wechat_configured or pay.alipay_configured:
-        return _real_providers(pay)
+        return ProviderSet(_real_builders(pay))
     if pay.sandbox_url:
-        return sandbox_providers(pay.sandbox_url, data_dir)
-    return {}
+        return ProviderSet({"sandbox": lambda: sandbox_providers(pay.sandbox_url, data_dir)})
+    return ProviderSet({})
 
 
-def _real_providers(pay: PaymentSettings) -> dict[str, Provider]:
-    providers: dict[str, Provider] = {}
+def _real_builders(pay: PaymentSettings) -> dict[str, Builder]:
+    builders: dict[str, Builder] = {}
     if pay.wechat_configured:
-        Path(pay.wechat_cert_dir).mkdir(parents=True, exist_ok=True)
-        providers["wechat"] = WeChatPayProvider(
-            pay.wechat_mchid, pay.wechat_appid, Path(pay.wechat_private_key_file).read_text(),
-            pay.wechat_cert_serial_no, pay.wechat_apiv3_key, pay.wechat_cert_dir)
+        builders["wechat"] = lambda: {"wechat": _wechat(pay)}
     if pay.alipay_configured:
-        providers["alipay"] = AlipayProvider(
-            pay.alipay_appid, Path(pay.alipay_private_key_file).read_text(),
-            Path(pay.alipay_public_key_file).read_text(), gateway=pay.alipay_gateway or None)
-    return providers
+        builders["alipay"] = lambda: {"alipay": AlipayProvider(
+            pay.alipay_appid, _read(pay.alipay_private_key_file), _read(pay.alipay_public_key_file),
+            gateway=pay.alipay_gateway or None)}
+    return builders
+
+
+def _wechat(pay: PaymentSettings) -> WeChatPayProvider:
+    Path(pay.wechat_cert_dir).mkdir(parents=True, exist_ok=True)
+    public_key = _read(pay.wechat_public_key_file) if pay.wechat_public_key_file else None
+    return WeChatPayProvider(pay.wechat_mchid, pay.wechat_appid, _read(pay.wechat_private_key_file),
+                             pay.wechat_cert_serial_no, pay.wechat_apiv3_key, pay.wechat_cert_dir,
+                             public_key=public_key, public_key_id=pay.wechat_public_key_id or None)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ProviderError(f"key file {path}: {exc.strerror or exc}") from exc
 
 
 def sandbox_providers(sandbox_url: str, data_dir: Path) -> dict[str, Provider]:

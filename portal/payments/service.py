@@ -37,6 +37,7 @@ from portal.payments.providers.base import (
     ProviderError,
     RefundResult,
 )
+from portal.payments.providers.registry import ProviderSet
 from portal.payments.store import LATE_REFUND_REASON, Order, PaymentStore, late_refund_no
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class PaymentService:
         self.notify_base = notify_base
         self.settings = settings
         self.data_dir = data_dir
-        self._providers = providers
+        self._providers = None if providers is None else ProviderSet.of(providers)
         self._providers_lock = threading.Lock()
         self.clock = clock
         self.purposes: dict[str, Purpose] = {}
@@ -121,7 +122,7 @@ class PaymentService:
         `sweep` (the cron's `flask payments sweep VENUE`); it must be idempotent."""
         self.sweepers.append(sweeper)
 
-    def providers(self) -> dict[str, Provider]:
+    def _provider_set(self) -> ProviderSet:
         if self._providers is None:
             with self._providers_lock:
                 if self._providers is None:
@@ -131,14 +132,17 @@ class PaymentService:
                     self._providers = build_providers(self.settings, self.data_dir)
         return self._providers
 
+    def providers(self) -> dict[str, Provider]:
+        """The providers set up (one whose set-up fails is left out, tried again later); ProviderError when none."""
+        return self._provider_set().current()
+
     def provider(self, name: str) -> Provider:
         try:
-            providers = self.providers()
+            return self._provider_set().get(name)
         except ProviderError as exc:
             raise PaymentError("unavailable", str(exc)) from exc
-        if name not in providers:
-            raise PaymentError("unknown_provider", name)
-        return providers[name]
+        except KeyError:
+            raise PaymentError("unknown_provider", name) from None
 
     def methods(self) -> list[tuple[str, str]]:
         """(provider, method) pairs the shopper may choose from."""

@@ -128,6 +128,9 @@ class Sandbox:
         # refund done later, as its query then says), "down" (a system error: nothing recorded),
         # "balance" (the merchant's balance is too low: refused for now, as both providers answer it).
         self.refund_mode = "success"
+        # What signs WeChat Pay's answers and callbacks: "certificate" (the platform certificate) or "public_key"
+        # (微信支付公钥, a merchant since late 2024: /v3/certificates then answers 404, it has no certificate).
+        self.wechat_signer = "certificate"
 
     def trade(self, provider: str, out_trade_no: str) -> Trade | None:
         with self.lock:
@@ -190,10 +193,13 @@ class Sandbox:
 
     def wechat_signature_headers(self, body: str) -> dict[str, str]:
         timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        k = self.keys
+        key, serial = ((k.wechat_public_key, k.wechat_public_key_id) if self.wechat_signer == "public_key"
+                       else (k.wechat_platform_key, k.wechat_platform_serial))
         return {
             "Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": nonce,
-            "Wechatpay-Signature": _sign(self.keys.wechat_platform_key, f"{timestamp}\n{nonce}\n{body}\n"),
-            "Wechatpay-Serial": self.keys.wechat_platform_serial,
+            "Wechatpay-Signature": _sign(key, f"{timestamp}\n{nonce}\n{body}\n"),
+            "Wechatpay-Serial": serial,
             "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
         }
 
@@ -535,6 +541,8 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
 
     @app.get("/v3/certificates")
     def wechat_certificates():
+        if sandbox.wechat_signer == "public_key":
+            return wechat_error(404, "NOT_FOUND", "证书不存在")
         nonce = secrets.token_hex(6)
         pem = keys.wechat_platform_cert.public_bytes(serialization.Encoding.PEM)
         cipher = AESGCM(keys.wechat_apiv3_key.encode()).encrypt(nonce.encode(), pem, b"certificate")

@@ -1,9 +1,10 @@
 """The sandbox's own test keys, generated at every start: nothing here is a real credential.
 
 WeChat Pay: the merchant's API key pair and certificate serial (the merchant uploads the public half),
-the platform's key pair and self-signed certificate (what signs responses and callbacks), the APIv3
-key (AES-256-GCM of callback resources and of /v3/certificates). Alipay: the app's key pair (the app
-signs requests) and Alipay's key pair (Alipay signs responses and notifications)."""
+the platform's key pair and self-signed certificate (what signs responses and callbacks), WeChat Pay's
+public key pair and its PUB_KEY_ID_... (what signs them instead in public-key mode), the APIv3 key
+(AES-256-GCM of callback resources and of /v3/certificates). Alipay: the app's key pair (the app signs
+requests) and Alipay's key pair (Alipay signs responses and notifications)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ class SandboxKeys:
     wechat_platform_key: RSAPrivateKey
     wechat_platform_cert: x509.Certificate
     wechat_apiv3_key: str
+    wechat_public_key: RSAPrivateKey  # WeChat Pay's public key pair (微信支付公钥), signing in public-key mode
+    wechat_public_key_id: str
     alipay_appid: str
     alipay_app_key: RSAPrivateKey
     alipay_key: RSAPrivateKey
@@ -70,6 +73,8 @@ class SandboxKeys:
             wechat_platform_key=platform_key,
             wechat_platform_cert=self_signed(platform_key, "Tenpay.com Root CA (sandbox)"),
             wechat_apiv3_key="".join(secrets.choice(alphabet) for _ in range(32)),
+            wechat_public_key=new_rsa(),
+            wechat_public_key_id="PUB_KEY_ID_" + "".join(secrets.choice(string.digits) for _ in range(32)),
             alipay_appid="2021" + "".join(secrets.choice(string.digits) for _ in range(12)),
             alipay_app_key=new_rsa(),
             alipay_key=new_rsa(),
@@ -84,6 +89,7 @@ class SandboxKeys:
                 "apiv3_key": self.wechat_apiv3_key,
                 "platform_cert": self.wechat_platform_cert.public_bytes(serialization.Encoding.PEM).decode(),
                 "platform_serial": self.wechat_platform_serial,
+                "public_key": public_pem(self.wechat_public_key), "public_key_id": self.wechat_public_key_id,
             },
             "alipay": {
                 "appid": self.alipay_appid, "app_private_key": private_pem(self.alipay_app_key),

@@ -30,6 +30,7 @@ from portal.payments.providers.base import (
 log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8))
 SUCCESS = "10000"
+BUSINESS_FAILED = "40004"  # Alipay's public code for "the call was right, the business says no"
 _STATES = {"WAIT_BUYER_PAY": "unpaid", "TRADE_SUCCESS": "paid", "TRADE_FINISHED": "paid",
            "TRADE_CLOSED": "closed"}
 # Refund refusals Alipay documents as passing: the merchant's Alipay balance is too low ("top up, then refund
@@ -138,7 +139,11 @@ class AlipayProvider:
         refusal = str(data.get("sub_code") or data.get("code"))
         if data.get("code") == "20000" or refusal in _TRY_AGAIN:
             raise ProviderError(f"Alipay refund: {refusal}")  # try again later
-        return RefundResult(False, message=refusal, problem=refusal if refusal in _REFUSED_FOR_NOW else "")
+        # Only a business refusal (40004, ACQ.*) is final; the others are the portal's set-up (20001 the
+        # authorisation, 40001/40002 the request or its signature: a replaced key, 40006 a permission not
+        # granted): the refund stays open, shown to operators, and is sent again once that is fixed.
+        for_now = refusal in _REFUSED_FOR_NOW or data.get("code") != BUSINESS_FAILED
+        return RefundResult(False, message=refusal, problem=refusal if for_now else "")
 
     def refund_query(self, order_id: str, refund_no: str) -> RefundResult | None:
         data = self._call("refund query", self._ali.api_alipay_trade_fastpay_refund_query, refund_no,

@@ -1,5 +1,6 @@
 """What every payment provider offers the payment service: one interface, two real implementations
-(WeChat Pay API v3 in wechat.py, Alipay in alipay.py), both through the providers' own SDKs."""
+(WeChat Pay API v3 in wechat.py, Alipay in alipay.py), both through community-maintained SDKs
+(wechatpayv3, python-alipay-sdk)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """WeChat Pay API v3 through the `wechatpayv3` SDK: H5 (a page the phone's browser opens, which hands over
 to WeChat) and Native (a QR code for another phone to scan), query, close, refund, trade bill, and callbacks
-verified with the platform certificate (signature) and the APIv3 key (AES-256-GCM resource)."""
+verified with WeChat Pay's public key or a platform certificate (signature: wechat_keys.py) and the APIv3 key
+(AES-256-GCM resource)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from portal.payments.providers.base import (
     bill_time_ms,
     iso_time_ms,
 )
+from portal.payments.providers.wechat_keys import SignatureKeys
 
 log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8))  # WeChat Pay's times are RFC 3339 in China Standard Time
@@ -41,6 +43,10 @@ _REFUND_STATES = {"SUCCESS": "done", "PROCESSING": "processing", "CLOSED": "fail
 # Refusals WeChat Pay documents as "top up the merchant balance, then the same refund again" (403 NOT_ENOUGH):
 # the refund stays open under its number and the sweep asks again, later each time.
 _REFUSED_FOR_NOW = ("NOT_ENOUGH",)
+# Refusals for the portal's own set-up, not the refund: the request's signature (a clock gone wrong, a replaced
+# merchant key: 401 SIGN_ERROR), a permission or product not granted (NO_AUTH), a merchant id or app id that does
+# not fit. The refund stays open (a problem for operators) and the sweep sends it again once it is fixed.
+_REFUSED_AS_SETUP = ("SIGN_ERROR", "NO_AUTH", "MCH_NOT_EXISTS", "APPID_MCHID_NOT_MATCH")
 
 
 def rfc3339(ms: int) -> str:
@@ -52,17 +58,24 @@ class WeChatPayProvider:
     methods = ("h5", "native")
 
     def __init__(self, mchid: str, appid: str, private_key: str, cert_serial_no: str, apiv3_key: str,
-                 cert_dir: str, gateway: str | None = None, timeout: tuple[float, float] = (5, 20)) -> None:
-        """cert_dir holds the platform certificates (<serial>.pem); when it is empty the SDK downloads them
-        from /v3/certificates now, decrypting them with the APIv3 key."""
+                 cert_dir: str, gateway: str | None = None, timeout: tuple[float, float] = (5, 20),
+                 public_key: str | None = None, public_key_id: str | None = None) -> None:
+        """Public-key mode (public_key and its PUB_KEY_ID_... id): signatures are checked with WeChat Pay's public
+        key, and with any valid platform certificate left in cert_dir (a switch under way); nothing is downloaded.
+        Else cert_dir holds the platform certificates (<serial>.pem); when it is empty the SDK downloads them from
+        /v3/certificates now, decrypting them with the APIv3 key."""
         try:
             self._pay = WeChatPay(wechatpay_type=WeChatPayType.NATIVE, mchid=mchid, private_key=private_key,
                                   cert_serial_no=cert_serial_no, appid=appid, apiv3_key=apiv3_key,
-                                  cert_dir=cert_dir, timeout=timeout)
+                                  cert_dir=cert_dir, timeout=timeout, public_key=public_key or None,
+                                  public_key_id=public_key_id or None)
         except Exception as exc:  # noqa: BLE001 - the SDK raises bare Exception (no certificate, bad key)
             raise ProviderError(f"WeChat Pay setup failed: {exc}") from exc
         if gateway:  # the local sandbox (or WeChat Pay's backup domain): every later call goes there
             self._pay._core._gate_way = gateway.rstrip("/")
+        self.keys = SignatureKeys(self._pay._core)
+        if public_key:
+            self.keys.load_saved(cert_dir)
 
     def _call(self, what: str, fn, *args, **kwargs) -> tuple[int, object]:
         try:
@@ -185,8 +198,9 @@ class WeChatPayProvider:
         if code >= 500 or data.get("code") in ("SYSTEM_ERROR", "FREQUENCY_LIMITED"):
             raise ProviderError(f"WeChat Pay refund: {code} {data.get('code', '')}")  # try again later
         refusal = str(data.get("code", ""))
+        for_now = refusal in _REFUSED_FOR_NOW or refusal in _REFUSED_AS_SETUP or code == 401
         return RefundResult(False, message=f"{code} {refusal} {data.get('message', '')}".strip(),
-                            problem=refusal if refusal in _REFUSED_FOR_NOW else "")
+                            problem=(refusal or str(code)) if for_now else "")
 
     def refund_query(self, order_id: str, refund_no: str) -> RefundResult | None:
         code, body = self._call("refund query", self._pay.query_refund, out_refund_no=refund_no)
