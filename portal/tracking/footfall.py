@@ -52,6 +52,7 @@ import numpy as np
 import redis
 
 from core.storage import LUA_BATCHED, VenueKeys, is_cluster, scan_slot
+from core.wallclock import day_hours, offsets_where_repeated
 from portal.events.privacy import PrivacyKeys
 
 if TYPE_CHECKING:  # only for the annotation: matplotlib's module is loaded when a chart is drawn
@@ -537,9 +538,6 @@ class FootfallStore:
     def hours(self, venue: str, day: str) -> tuple[list[str], list[str]]:
         """The hours of a day (YYYYMMDD) in the venue's zone: their keys (`hour_key`) and their labels, "02" or,
         for an hour the clocks repeat, "02 (UTC+02:00)" then "02 (UTC+01:00)"."""
-        # lazy: portal.apps.locale imports portal.services, which imports this module
-        from portal.apps.locale import day_hours, offsets_where_repeated
-
         starts = day_hours(datetime.strptime(day, "%Y%m%d").date(), self.tz_of(venue))
         labels = [f"{start:%H}{offset}" for start, offset in zip(starts, offsets_where_repeated(starts, "%H"),
                                                                    strict=True)]
