@@ -29,6 +29,7 @@ from portal import (
     demo,
     errors,
     headers,
+    health,
     hub,
     i18n,
     map_cli,
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.proxy_hops:  # behind deploy/nginx.conf: the client's address is the one the proxy saw
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     app.wsgi_app = StoreBudgets(app.wsgi_app, settings.store_request_budget_s * CAPTIVE_BUDGET_SHARE)
+    app.wsgi_app = health.HealthLane(app, app.wsgi_app)  # /healthz, /readyz: before all else (portal/health.py)
     init_store_budget(app, settings.store_request_budget_s)
     cli.register(app)
     map_cli.register(app)
