@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import socket
-import time
 from collections.abc import Callable
 
 import redis
@@ -27,6 +26,16 @@ local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0
+"""
+# KEYS[1] the live workers (scored with their last heartbeat, epoch s by the store's clock); ARGV: owner, ttl in ms.
+# Returns how many are alive. The store's clock, not the caller's: each host's own clock would score its heartbeat
+# ahead or behind the others' (a host running 2 min fast would stay "alive" 2 min after it stopped).
+_HEARTBEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+redis.call('ZADD', KEYS[1], string.format('%.6f', now), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.6f', now - tonumber(ARGV[2]) / 1000))
+return redis.call('ZCARD', KEYS[1])
 """
 # KEYS[1] lease; ARGV: owner.
 _RELEASE = """
@@ -65,6 +74,7 @@ class VenueLeases:
         self.owner = owner or default_owner()
         self.ttl_ms = int(ttl_s * 1000)
         self.members_key = VenueKeys(GLOBAL_TAG).key(kind, "alive")
+        self._heartbeat = db.register_script(_HEARTBEAT)
         self._hold = db.register_script(_HOLD)
         self._release = db.register_script(_RELEASE)
         self._live = 1
@@ -73,17 +83,11 @@ class VenueLeases:
     def lease_key(self, venue: str) -> str:
         return VenueKeys(venue).key(self.kind, "lease")
 
-    def live_workers(self, now: float | None = None) -> int:
-        """Say this worker is alive; how many are (the last count when the registry cannot be read)."""
-        now = time.time() if now is None else now
-        try:
-            with self.db.pipeline(transaction=True) as pipe:
-                pipe.zadd(self.members_key, {self.owner: now})
-                pipe.zremrangebyscore(self.members_key, "-inf", now - self.ttl_ms / 1000)
-                pipe.zcard(self.members_key)
-                self._live = max(1, int(pipe.execute()[-1]))
-        except redis.RedisError:
-            pass
+    def live_workers(self) -> int:
+        """Say this worker is alive; how many are (the last count when the registry cannot be read). Timed by the
+        store's clock (`_HEARTBEAT`): the hosts' own clocks may differ."""
+        with contextlib.suppress(redis.RedisError):
+            self._live = max(1, int(self._heartbeat(keys=[self.members_key], args=[self.owner, self.ttl_ms])))
         return self._live
 
     def assign(self, venues: list[str]) -> list[str]:

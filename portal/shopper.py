@@ -50,6 +50,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.ids import is_venue_id
 from core.security import Sealer, b64url, unb64url
+from core.settings import Settings
 from core.storage import PRUNE_ABOVE, HotScript, VenueKeys, drop_dead_members
 from portal.i18n import chosen_lang
 
@@ -58,7 +59,6 @@ log = logging.getLogger(__name__)
 COOKIE = "mp_c"
 MAX_TOKEN_LENGTH = 240  # a handed-out token of a 64-character venue id and a long phone id fits
 UNOPENED_TTL_S = 3600  # a token handed out by a probe and never opened is gone after an hour
-CLOCK_SKEW_S = 60  # hosts' clocks may differ this much: a token handed out "in the future" by another host
 MINTED_SECRET_CHARS = 43  # secrets.token_urlsafe(32); a sealed handout is longer
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 RETURN_COOKIE = "mp_r"  # a shopper kept for the return from a third party's page (remember_for_return)
@@ -220,11 +220,17 @@ class ShopperTokenStore:
     out (the probe lane, once per probe before the grant) touches no store; resolving is one GETEX that
     also slides the expiry, then the token's place on its shopper's list slid with it (a second round trip:
     shopper pages, never the probe), or for a handed-out token one script (the first opening writes its record
-    and slides the list in the same call)."""
+    and slides the list in the same call).
 
-    def __init__(self, db: redis.Redis, ttl_s: int, secret_key: str) -> None:
+    A handout is stamped with the clock of the host that handed it out and opened on whichever host the browser
+    reaches next: one stamped up to `max_skew_s` in the future (that host's clock ahead; MAX_CLOCK_SKEW_S, 300 s
+    by default) still opens."""
+
+    def __init__(self, db: redis.Redis, ttl_s: int, secret_key: str,
+                 max_skew_s: float = Settings.max_clock_skew_s) -> None:
         self.db = db
         self.ttl_s = ttl_s
+        self.max_skew_s = max_skew_s
         self.unopened_ttl_s = min(UNOPENED_TTL_S, ttl_s)
         self.clock = time.time  # tests move it
         self._mint = HotScript(db, _MINT)  # the landing page's own calls: the hot path's connection
@@ -310,7 +316,7 @@ class ShopperTokenStore:
         except (ValueError, binascii.Error, struct.error):
             return None
         left = handed_out + self.unopened_ttl_s - self.clock()  # how long it may still be opened
-        if left > self.unopened_ttl_s + CLOCK_SKEW_S:
+        if left > self.unopened_ttl_s + self.max_skew_s:
             return None
         digest, keys = _digest(secret), ShopperKeys(venue)
         if left <= 0:  # too late to open: only a token opened in time lives on, through its record
@@ -322,8 +328,8 @@ class ShopperTokenStore:
             opened = self._open(keys=[keys.token(digest), keys.opened(digest), keys.tokens_of(record["c"]),
                                       keys.phones_of(record["c"]), *([keys.shoppers_on(vouched)] if vouched else [])],
                                 # the mark outlives the token on every host: one whose clock is behind
-                                # by up to CLOCK_SKEW_S still finds it in time, so a revoked token stays shut
-                                args=[json.dumps(record), self.ttl_s, int(left) + CLOCK_SKEW_S + 1, digest, vouched,
+                                # by up to max_skew_s still finds it in time, so a revoked token stays shut
+                                args=[json.dumps(record), self.ttl_s, int(left + self.max_skew_s) + 1, digest, vouched,
                                       record["c"], self.link_slack_s])
             if opened is None:
                 return None
@@ -452,7 +458,9 @@ def her_phones(shopper: Shopper) -> list[str]:
 
 
 def init_shopper(app: Flask, db: redis.Redis, ttl_s: int, secure_cookie: bool) -> None:
-    app.extensions["shopper_tokens"] = ShopperTokenStore(db, ttl_s, app.config["SECRET_KEY"])
+    settings = app.extensions["mallportal"].settings
+    app.extensions["shopper_tokens"] = ShopperTokenStore(db, ttl_s, app.config["SECRET_KEY"],
+                                                         settings.max_clock_skew_s)
     app.config["SHOPPER_COOKIE_SECURE"] = secure_cookie
 
     @app.before_request

@@ -90,7 +90,8 @@ def init_captive(app: Flask) -> None:
                       landing_endpoint=_landing_endpoint, breaker=breaker, tokens=token_store(app),
                       events=core.events, client_networks=_client_networks(config))
     app.extensions["captive"] = CaptiveServices(
-        sessions=sessions, config=config, sealer=ContextSealer(core.settings.secret_key),
+        sessions=sessions, config=config,
+        sealer=ContextSealer(core.settings.secret_key, core.settings.max_clock_skew_s),
         landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,
         direct_mode=core.settings.direct_mode, tickets=WiFiDogTickets(db, sessions),
         unifi_sites=SiteVenues(core.venues.venue_ids, config.unifi_site))

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from core.addresses import client_address
 from core.memo import BoundedMemo
 from core.security import normalise_mac
+from core.settings import Settings
 from fingerprints.model import normalise_bssid
 from portal.captive.controller_api import ControllerError
 from portal.captive.omada import OmadaController
@@ -92,18 +93,29 @@ class Grant:
 
 
 class ContextSealer:
-    """Encrypts gateway contexts (they can hold the client's raw MAC) before they touch storage or URLs."""
+    """Encrypts gateway contexts (they can hold the client's raw MAC) before they touch storage or URLs.
 
-    def __init__(self, secret_key: str) -> None:
+    A context is sealed on one web host and may be opened on another: its stamp is that host's clock. One stamped
+    up to `max_skew_s` in the future (the sealing host's clock ahead; MAX_CLOCK_SKEW_S, 300 s by default) still
+    opens; Fernet's own ttl check allows only 60 s (its `_MAX_CLOCK_SKEW`), so the window is checked here."""
+
+    def __init__(self, secret_key: str, max_skew_s: float = Settings.max_clock_skew_s) -> None:
         key = hashlib.sha256(b"mallportal gateway context\0" + secret_key.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(key))
+        self.max_skew_s = max_skew_s
+        self.clock = time.time  # tests move it
 
     def seal(self, ctx: GatewayContext) -> bytes:
-        return self._fernet.encrypt(json.dumps(asdict(ctx)).encode())
+        return self._fernet.encrypt_at_time(json.dumps(asdict(ctx)).encode(), int(self.clock()))
 
     def open(self, sealed: bytes | str, max_age_s: int = 6 * 3600) -> GatewayContext:
+        """The context, if sealed by this install within `max_age_s` (and no further ahead than `max_skew_s`)."""
         try:
-            raw = self._fernet.decrypt(sealed if isinstance(sealed, bytes) else sealed.encode(), ttl=max_age_s)
+            token = sealed if isinstance(sealed, bytes) else sealed.encode()
+            age = self.clock() - self._fernet.extract_timestamp(token)  # its seal checked
+            if not -self.max_skew_s <= age <= max_age_s:
+                raise InvalidToken
+            raw = self._fernet.decrypt(token)
         except (InvalidToken, ValueError, TypeError):
             raise GatewayError("g", "invalid or expired gateway context") from None
         # Only the fields this code knows: during a rolling deploy a context sealed by a newer process (a field
