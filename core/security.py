@@ -8,7 +8,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from typing import NewType
+import time
+from typing import Any, NewType
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from itsdangerous import SignatureExpired, URLSafeTimedSerializer
 
 # Three kinds of "who is this phone", kept apart by type: a raw MAC as a gateway or AP sent it (never
 # stored, logged or put in a key), the keyed hash of it that everything stores and logs, and the id of a
@@ -173,3 +175,16 @@ def keyed_hash(key: str, purpose: bytes, value: str, length: int = 16) -> str:
 
 def _derive(key: str, info: bytes) -> bytes:
     return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(key.encode())
+
+
+def loads_within(serializer: URLSafeTimedSerializer, token: str, max_age_s: float, max_skew_s: float) -> Any:
+    """`serializer.loads(token, max_age=max_age_s)`, but a stamp up to `max_skew_s` in the future is no error:
+    another host whose clock runs a little ahead signed it (itsdangerous refuses an age of -1 s, so a console
+    session or a CAPPORT URI signed there was refused here). Raises BadSignature (SignatureExpired past the age)."""
+    value, signed = serializer.loads(token, return_timestamp=True)
+    age = time.time() - signed.timestamp()
+    if not -max_skew_s <= age <= max_age_s:
+        raise SignatureExpired(f"signature age {age:.0f} s outside [-{max_skew_s:.0f}, {max_age_s:.0f}]",
+                               payload=value, date_signed=signed)
+    return value
+

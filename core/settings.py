@@ -35,22 +35,33 @@ DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
 # number, plate, offer or venue. BUDGETS in the environment ("coupons.claim.ip=5/1h,membership.sms.venue=2000/1d")
 # replaces some; an operator sets them per venue (`flask budgets set`). Cinema seats count seats, not requests.
 # A device budget holds one phone to what one shopper may take, across the new shopper ids and the new addresses
-# it can get (a page load; any address of the guest WiFi's /64); a phone the gateway never vouched for has none,
-# so a coupon offer also has a ceiling of its own, sized above what a busy mall's real crowd takes, so that one
-# device with ever new addresses can only slow-drain it. No whole-venue ceiling on claims or draws: one such device
-# could spend it and stop every genuine shopper's (a draw that wins nothing costs no stock; the game's own stock
-# and total bound the rest).
+# it can get (a page load; any address of the guest WiFi's /64). A phone the gateway never vouched for has none, so
+# an action also has ceilings the crowd shares (an offer's claims, a show's seats, a restaurant's numbers, an
+# activity's places), counted only for requests with no vouched phone (`unvouched=`, portal/apps/budgets.py):
+# a sell-out by vouched phones never meets them, and one device coming back as ever new shoppers from ever new
+# addresses can only slow-drain the thing. Such a device can spend a ceiling too: it bounds how much it can take
+# and how fast, not whether it can stand in the way of other unvouched phones. No whole-venue ceiling on claims
+# or draws: one such device could spend it and stop every genuine shopper's (a draw that wins nothing costs no
+# stock; the game's own stock and total bound the rest).
 HOUR, DAY = 3600, 86400
 DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "coupons.claim.ip": (10, HOUR), "coupons.claim.shopper": (10, HOUR), "coupons.claim.device": (10, HOUR),
-    # A coupon is claimed on its shop's zone page, once per shopper: even a busy shop's zone sees a few hundred
-    # phones an hour, so 100 claims of one offer in 10 minutes (600 an hour, a promoted offer's rush included) is
-    # more than a real offer draws, and a stock cannot go to one device in one burst; a claim of a held, sold-out
-    # or ended coupon costs none of these.
-    "coupons.claim.offer": (100, 600),
-    "cinema.seats.ip": (16, HOUR), "cinema.seats.shopper": (8, HOUR),
-    "queue.take.ip": (6, HOUR), "queue.take.shopper": (3, HOUR),
-    "queue.reserve.ip": (6, DAY), "queue.reserve.shopper": (3, DAY),
+    # A coupon is claimed on its shop's zone page, once per shopper. Unvouched claims of one offer (the gateway
+    # vouched for no phone: Meraki, UniFi, Omada redirects) get 300 in 10 minutes, a promoted offer's rush at a
+    # 2,000-phones-an-hour mall; vouched ones only their device budget. A claim of a held, sold-out or ended
+    # coupon costs none of these.
+    "coupons.claim.offer": (300, 600),
+    # Seats, counted in seats newly held (a hold lasts 8 minutes by default, then may be taken again). Per show: 600
+    # an hour lets a 300-seat premiere sell out in 10 minutes with every seat's hold lapsing once and taken again;
+    # one device renewing every seat of a 104-seat show every 8 minutes needs 780 an hour, of a 300-seat one 2250.
+    "cinema.seats.ip": (16, HOUR), "cinema.seats.shopper": (8, HOUR), "cinema.seats.device": (8, HOUR),
+    "cinema.seats.show": (600, HOUR),
+    # Queue numbers per restaurant (zone): a food court's counter gives out ~400 an hour at its peak.
+    "queue.take.ip": (6, HOUR), "queue.take.shopper": (3, HOUR), "queue.take.device": (3, HOUR),
+    "queue.take.zone": (600, HOUR),
+    # Reservations per restaurant a day: every slot of a long day full of small parties stays below it.
+    "queue.reserve.ip": (6, DAY), "queue.reserve.shopper": (3, DAY), "queue.reserve.device": (3, DAY),
+    "queue.reserve.zone": (500, DAY),
     # A pre-order saved while payments are on opens a payment order (kept a week): changing it a few times is fine
     "queue.preorder.ip": (30, HOUR), "queue.preorder.shopper": (10, HOUR),
     # Per address (an IPv6 /64 outside the guest WiFi) and per device at most ~120 a day, far below the venue's.
@@ -86,11 +97,15 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "meraki.secret.ip": (10, 600), "meraki.secret.network": (120, 600),
     # Activity sign-ups (an event's places, a sale's stock, a group buy's seats), free or paid: one request
     # takes a place, so an address could otherwise take every place of an event with new anonymous shoppers.
-    "activities.join.ip": (10, HOUR), "activities.join.shopper": (6, HOUR),
+    # Per activity: a popular event's or sale's 500 places taken within its first hour stay below it.
+    "activities.join.ip": (10, HOUR), "activities.join.shopper": (6, HOUR), "activities.join.device": (6, HOUR),
+    "activities.join.activity": (600, HOUR),
     # A grant through the venue's controller (UniFi, Omada, SmartZone: each a login and an authorisation
     # there) from "Continue to the internet": a controller rate-limits and locks out repeated logins, which
-    # would stop every real shopper's grant. Per client address and per venue.
-    "captive.grant.ip": (20, 600), "captive.grant.venue": (3000, 600),
+    # would stop every real shopper's grant. Per client address (none at a mall's shared NAT address, where a
+    # hosted portal sees the whole crowd: portal/apps/budgets.py shared_address), per phone granted (its MAC's
+    # keyed hash, else the shopper: a real phone presses Continue once or twice a visit) and per venue.
+    "captive.grant.ip": (20, 600), "captive.grant.device": (10, 600), "captive.grant.venue": (3000, 600),
     # Landings that ask the venue's controller to decrypt the redirect's MAC (Ruckus SmartZone's ENC... values):
     # made-up values would each cost the controller a call. Over it, the phone lands unknown (no call).
     "captive.decrypt.ip": (30, 600), "captive.decrypt.venue": (6000, 600),
@@ -104,8 +119,10 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # venue's budget and lock every WiFiDog shopper out.
     "captive.ticket.shopper": (10, 600), "captive.ticket.venue": (6000, 600),
     # WiFiDog auth calls with a token that redeems nothing (guesses, reloads of a used one), per calling address:
-    # only a gateway may call (wifidog_gateways), and it calls for all its phones: generous.
-    "captive.ticket_miss.ip": (600, 600),
+    # only a gateway may call (wifidog_gateways), and it calls for all its phones: generous. Per venue too: a
+    # gateway calling from the mall's shared NAT address counts under no address (budgets.py shared_address),
+    # and a refusal only answers a call that redeems nothing anyway.
+    "captive.ticket_miss.ip": (600, 600), "captive.ticket_miss.venue": (3000, 600),
     # Calls to the payment provider a shopper's taps cause: a new provider order per "Pay", an order query per
     # look at a waiting order. The provider throttles them per merchant (the whole mall), and the sweep's
     # queries for late callbacks need what is left.

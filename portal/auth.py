@@ -29,15 +29,19 @@ import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
+from flask.wrappers import Request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from core.addresses import client_address
+from core.security import loads_within
+from core.settings import Settings
 from core.storage import PRUNE_ABOVE, VenueKeys, drop_dead_members
 from core.store_health import STORE_ERRORS
-from portal.apps.budgets import IPNetwork, address_key, guest_networks, too_many
+from portal.apps.budgets import IPNetwork, address_key, guest_networks, public_ipv4, shared_address, too_many
 from portal.passwords import check_password
 from portal.services import services
 
@@ -455,13 +459,16 @@ class AccountStore:
         """The failure counters of this account from this address, of this address, and of this account from
         anywhere, unless the account signed in from this address lately (`signed_in_from`): an address counted as
         the budgets count it (`address_key`: an IPv6 address by its /64, but by itself inside a venue's guest
-        networks, an IPv4-mapped one as IPv4)."""
+        networks, an IPv4-mapped one as IPv4). Nor the address's, for an account that signed in from it lately
+        where it is a mall's shared NAT address (`shared_address`, as the budgets): there it counts every guest's
+        guesses, and one guest would keep the mall's staff out; the account's own from there still counts. In
+        _ATTEMPT_LUA's order (each key's free failures by its place): only ever the last ones left out."""
         address = address_key(ip, guest_networks)
         pair = self._subject(f"{username}@{address}")
         keys = (self.keys.login_failures(pair), self.keys.login_failures(self._subject(f"ip:{address}")))
-        if self.db.sismember(self.keys.signed_in_from(username), pair):
-            return keys
-        return (*keys, self.keys.login_failures(self._subject(f"account:{username}")))
+        if not self.db.sismember(self.keys.signed_in_from(username), pair):
+            return (*keys, self.keys.login_failures(self._subject(f"account:{username}")))
+        return keys[:1] if shared_address(ip, guest_networks) else keys
 
     def _signed_in(self, username: str, ip: str, guest_networks: Sequence[IPNetwork]) -> None:
         """Remember the address the account signed in from (`signed_in_from`), for KNOWN_ADDRESS_S."""
@@ -881,12 +888,15 @@ def changes_refused(username: str) -> ResponseReturnValue | None:
 
 
 def venue_guest_networks(address: str | None) -> tuple[IPNetwork, ...]:
-    """Every venue's guest networks (its `client_networks`) for an IPv6 `address`: a sign-in names no venue, and
-    inside any of them each address is one phone, so the login throttle counts it by itself (`address_key`),
-    as the budgets do; else one shopper's wrong guesses would make every owner on the mall WiFi wait. IPv4
-    needs none (`address_key` counts it by itself anyway). A venue whose settings cannot be read now is left
-    out: on a cluster a shard that is down must not stop the sign-ins of the malls on the others."""
-    if ":" not in (address or ""):
+    """Every venue's guest networks (its `client_networks`) for a sign-in from `address` (none for what is no
+    address): a sign-in names no venue, and inside any of them an IPv6 address is one phone, so the login
+    throttle counts it by itself (`address_key`), as the budgets do, and a public IPv4 address is the mall's
+    shared NAT address (`shared_address`), which does not hold up an account signed in from it lately; else one
+    shopper's wrong guesses would make every owner on the mall WiFi wait. A venue whose settings cannot be read
+    now is left out: on a cluster a shard that is down must not stop the sign-ins of the malls on the others.
+    None are read for an IPv4 address of the premises' own kind: neither rule reads them for it."""
+    ip = client_address(address)
+    if ip is None or ip.version == 4 and not public_ipv4(address):
         return ()
     networks: list[IPNetwork] = []
     for venue in services().venues.venue_ids():
@@ -958,7 +968,25 @@ def home():
 
 class SessionCookies(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with the signing serializer built once per key instead of on
-    every request (Flask opens the session for each request, probes included: ~30 us each)."""
+    every request (Flask opens the session for each request, probes included: ~30 us each), and a cookie signed
+    up to `max_skew_s` in the future accepted (another web host whose clock runs ahead re-signed it: Flask's own
+    check refused it at -1 s, so a console user whose requests met two hosts was signed out)."""
+
+    def __init__(self, max_skew_s: float = Settings.max_clock_skew_s) -> None:
+        self.max_skew_s = max_skew_s
+
+    def open_session(self, app: Flask, req: Request) -> SecureCookieSession | None:
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        cookie = req.cookies.get(self.get_cookie_name(app))
+        if not cookie:
+            return self.session_class()
+        try:
+            return self.session_class(loads_within(serializer, cookie, app.permanent_session_lifetime.total_seconds(),
+                                                   self.max_skew_s))
+        except BadSignature:
+            return self.session_class()
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.secret_key:
@@ -971,7 +999,7 @@ class SessionCookies(SecureCookieSessionInterface):
 
 
 def init_auth(app: Flask) -> None:
-    app.session_interface = SessionCookies()
+    app.session_interface = SessionCookies(app.extensions["mallportal"].settings.max_clock_skew_s)
     app.config["PERMANENT_SESSION_LIFETIME"] = AccountStore.SESSION_TTL_S
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked per console blueprint
     # No age limit of its own: the token is bound to the session cookie's secret, which sign-in and sign-out

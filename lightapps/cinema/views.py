@@ -143,18 +143,19 @@ def _hold_within_budget(venue: str, show, client: str, picked: list[str], ttl_s:
     cost nothing, because they buy no time: the store keeps the live hold's expiry (see CinemaStore.hold).
     The hold is checked first (nothing written), the new seats are spent (over budget: 429,
     nothing held), then held; seats spent for a hold that then did not take them (someone took one in the
-    instant between) are counted back."""
+    instant between) are counted back. The show's own ceiling ("cinema.seats.show") bounds how often one device
+    with ever new shoppers and addresses can hold and hold again every seat of it."""
     store = cinema_store()
     check = store.hold(venue, show, client, picked, ttl_s, check_only=True)
     if not check.ok:
         return check
     if check.new_seats:
-        spend_budget("cinema.seats", venue, shopper=client, cost=check.new_seats)
+        spend_budget("cinema.seats", venue, shopper=client, cost=check.new_seats, unvouched={"show": show.id})
     # The refund cut-off of this moment goes with the hold into its booking: the ticket's own deadline.
     outcome = store.hold(venue, show, client, picked, ttl_s, refund_cutoff_s=_zone_cutoff_s())
     unused = check.new_seats - (outcome.new_seats if outcome.ok else 0)
     if unused > 0:
-        give_back_budget("cinema.seats", venue, shopper=client, cost=unused)
+        give_back_budget("cinema.seats", venue, shopper=client, cost=unused, unvouched={"show": show.id})
     return outcome
 
 

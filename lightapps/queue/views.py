@@ -185,7 +185,7 @@ def take(venue: str, zone: str):
     if closed:  # before the budget: a refused tap costs nothing
         return _message(venue, zone, 409, closed)
     shopper = shopper_for_venue(venue)
-    result = _within_budget("queue.take", venue, shopper.client,
+    result = _within_budget("queue.take", venue, zone, shopper.client,
                             partial(store().take, venue, zone, table_class.label, party, shopper.client))
     if result.ok:
         record_event(APP, "queue_ticket", venue, shopper, zone=zone, party=party)
@@ -213,17 +213,19 @@ def cancel(venue: str, zone: str):
     return _back(venue, zone)  # already seated / canceled: the landing shows the state
 
 
-def _within_budget(action: str, venue: str, client: str, attempt: Callable[..., Result]) -> Result:
+def _within_budget(action: str, venue: str, zone: str, client: str, attempt: Callable[..., Result]) -> Result:
     """`attempt(check_only=...)` (store().take or store().reserve), charging the `action` budgets only for the
     tap that takes a new number or booking: a double tap on an active one, a paused class or a full slot cost
     nothing. The check writes nothing and is the whole answer unless it says NEW, so nothing is ever taken
     unspent; then spend (over budget: 429, unless a parallel tap took it meanwhile: this tap is its double
-    tap), take, and give back what a tap spent and did not take (a parallel tap got there first: ACTIVE)."""
+    tap), take, and give back what a tap spent and did not take (a parallel tap got there first: ACTIVE). The
+    restaurant's own ceiling (`zone`) bounds the fake parties one device with ever new shoppers and addresses can
+    put in its queue or book."""
     check = attempt(check_only=True)
     if check.reason != "NEW":
         return check
     try:
-        spend_budget(action, venue, shopper=client)
+        spend_budget(action, venue, shopper=client, unvouched={"zone": zone})
     except OverBudget:
         again = attempt(check_only=True)
         if again.reason != "NEW":
@@ -231,7 +233,7 @@ def _within_budget(action: str, venue: str, client: str, attempt: Callable[..., 
         raise
     result = attempt(check_only=False)
     if not result.ok:
-        give_back_budget(action, venue, shopper=client)
+        give_back_budget(action, venue, shopper=client, unvouched={"zone": zone})
     return result
 
 
@@ -307,7 +309,7 @@ def reserve(venue: str, zone: str):
         return _reserve_page(venue, zone, _refused_day(), 400, exc.message, exc.field)
     book = partial(store().reserve, venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
                    shopper.client, int(config["slot_capacity"]), **guest)
-    result = _within_budget("queue.reserve", venue, shopper.client, book)
+    result = _within_budget("queue.reserve", venue, zone, shopper.client, book)
     if not result.ok and result.reason == "FULL":  # taken since the form was shown: pick another time in it
         return _reserve_page(venue, zone, day_iso, 409, _("%(slot)s is fully booked: please pick another time.",
                                                           slot=slot), "slot")

@@ -9,15 +9,24 @@ phone the gateway vouched for on the request's shopper token (`Shopper.own_phone
 every new shopper id a gateway hands that phone shares. Inside the venue's own guest WiFi an address counts by
 itself (every phone there shares the venue's /64), so a phone no gateway vouched for can still come back as
 ever new shoppers from ever new addresses: what bounds it there is the action's shared ceilings, per offer and
-per venue (core/settings.py). The one owner of the rule is here; an app spends with one line before it changes
-anything:
+per venue (core/settings.py). A shared address (`shared_address`: a public IPv4 address inside the venue's
+`client_networks`) is not counted at all: it is the mall's NAT (egress) address, at which a portal hosted
+outside the mall sees its whole crowd, so a budget per address there would be one budget for every shopper of
+the mall (the 21st phone of a busy hour could not get online). What holds a phone back there is its device
+budget (the phone the gateway vouched for), its shopper budget and the action's shared ceilings (per offer,
+show, queue, venue). A private or CGNAT address inside `client_networks` (a portal on the premises, where
+each phone has an address of its own) keeps its per-address budget. The console login throttle
+(portal/auth.py) follows the same rule. The one owner of the rule is here; an app spends with one line before
+it changes anything:
 
-    spend_budget("coupons.claim", venue, shopper=shopper.client, offer=coupon_id)
+    spend_budget("coupons.claim", venue, shopper=shopper.client, unvouched={"offer": coupon_id})
     spend_budget("cinema.seats", venue, shopper=shopper.client, cost=new_seats)  # give_back_budget: undo
     spend_budget("membership.sms", venue, shopper=shopper.client, phone=phone)
 
 Over budget raises `OverBudget`: a 429 with Retry-After (a localized page, JSON for /api/), and nothing is
-counted or stored. A store fault is a redis error like any other: 503 (portal/errors.py).
+counted or stored; refused by a budget of the one asking (`CLIENT_SCOPES`) it says "too many from this device",
+by a ceiling a crowd shares (offer, show, venue...) that the thing is in great demand. A store fault is a redis
+error like any other: 503 (portal/errors.py).
 
 Limits: `Settings.budgets` ("coupons.claim.ip" -> (count, window s); BUDGETS in the environment), with each
 loaded light app's own defaults (`LightApp(budgets=...)`, merged at start by portal/apps/platform.py), replaced
@@ -33,7 +42,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -64,11 +72,14 @@ class BudgetKeys(VenueKeys):
         return self.key("budget", name, who)
 
 
-# KEYS: the venue's config hash, then one counter per budget. ARGV: now, cost, spend ('1'; '0': only check that
-# there is room for it), then per counter: budget name, default count, default window. Returns {} when spent (or
-# there is room), else {index of the refusing budget (1-based), seconds until it has room}.
+# KEYS: the venue's config hash, then one counter per budget. ARGV: now ('': the store's clock, so that hosts whose
+# clocks differ count in the same window; a host behind once took a counter's newer window for an older one and reset
+# it), cost, spend ('1'; '0': only check that there is room for it), then per counter: budget name, default count,
+# default window. Returns {} when spent (or there is room), else {index of the refusing budget (1-based), seconds
+# until it has room}.
 SPEND_LUA = """
 local now = tonumber(ARGV[1])
+if not now then local t = redis.call('TIME'); now = tonumber(t[1]) + tonumber(t[2]) / 1e6 end
 local cost = tonumber(ARGV[2])
 local plan = {}
 for i = 2, #KEYS do
@@ -112,6 +123,7 @@ return {}
 # window the spend was counted in (the current one or the one before), never below zero.
 GIVE_BACK_LUA = """
 local now, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
+if not now then local t = redis.call('TIME'); now = tonumber(t[1]) + tonumber(t[2]) / 1e6 end
 for i = 2, #KEYS do
   local a = 3 + (i - 2) * 2
   local window = tonumber(ARGV[a + 1])
@@ -140,10 +152,26 @@ class UndeclaredBudget(LookupError):
                          "DEFAULT_BUDGETS for the platform's own")
 
 
+# The scopes that name the one asking (an address, a shopper, a phone, a phone number, a plate, a console account, a
+# Meraki network posting): over one of them she asked too often. Any other scope (offer, show, zone, activity,
+# venue...) is a ceiling a crowd shares: its refusal must not tell her that she did.
+CLIENT_SCOPES = frozenset({"ip", "shopper", "device", "phone", "plate", "account", "network"})
+
+
 @dataclass(frozen=True)
 class Refusal:
     budget: str  # e.g. "coupons.claim.ip"
     retry_after_s: int
+
+    @property
+    def scope(self) -> str:
+        """The scope of the budget that refused ("ip", "offer", "venue"...)."""
+        return self.budget.rpartition(".")[2]
+
+    @property
+    def by_client(self) -> bool:
+        """Refused by a budget of the one asking (`CLIENT_SCOPES`), not by a ceiling the crowd shares."""
+        return self.scope in CLIENT_SCOPES
 
 
 def _ids(value: Ids) -> list[str]:
@@ -201,9 +229,9 @@ class BudgetStore:
         names, counters, args = self._counters(venue, action, who)
         if not counters:
             return None
-        now = time.time() if now is None else now
+        now_arg = "" if now is None else repr(now)  # none: the store's clock (SPEND_LUA)
         refused = self._spend(keys=[BudgetKeys(venue).config(), *counters],
-                              args=[repr(now), int(cost), "0" if check_only else "1", *args])
+                              args=[now_arg, int(cost), "0" if check_only else "1", *args])
         if not refused:
             return None
         return Refusal(names[int(refused[0]) - 1], int(refused[1]))
@@ -216,7 +244,7 @@ class BudgetStore:
         if counters and cost > 0:
             pairs = [x for name, window in zip(names, args[2::3], strict=True) for x in (name, window)]
             self._give_back(keys=[BudgetKeys(venue).config(), *counters],
-                            args=[repr(time.time() if now is None else now), int(cost), *pairs])
+                            args=["" if now is None else repr(now), int(cost), *pairs])
 
     def limits(self, venue: str) -> dict[str, tuple[tuple[int, int], bool]]:
         """Every budget's (count, window) for this venue, and whether the venue overrides the default."""
@@ -278,6 +306,25 @@ def address_key(address: str | None, own_networks: Sequence[IPNetwork] = ()) -> 
     return str(ip)
 
 
+def shared_address(address: str | None, own_networks: Sequence[IPNetwork]) -> bool:
+    """Whether `address` is a shared one, counted by no per-address budget (see the module docstring): an IPv4
+    address (or an IPv4-mapped one) inside `own_networks` (the venue's `client_networks`) that is no address of
+    the premises' own kind (`on_premises`: private, CGNAT, link-local, loopback), so the mall's public NAT
+    address, at which a portal hosted outside sees every phone of the mall."""
+    from portal.captive.landing import within  # lazy: portal.captive's views import this module
+
+    return public_ipv4(address) and within(address, own_networks)
+
+
+def public_ipv4(address: str | None) -> bool:
+    """Whether `address` is an IPv4 (or IPv4-mapped) address of no premises' kind (`on_premises`): a shared
+    address wherever a venue's `client_networks` names it (`shared_address`)."""
+    from portal.captive.landing import on_premises  # lazy: portal.captive's views import this module
+
+    ip = client_address(address)
+    return isinstance(ip, ipaddress.IPv4Address) and not on_premises(str(ip))
+
+
 def client_ip(venue: str | None = None) -> str:
     """This request's client address as the venue's budgets count it (`address_key`, the venue's own guest
     networks from its `client_networks` setting)."""
@@ -291,35 +338,55 @@ def guest_networks(venue: str) -> Sequence[IPNetwork]:
 
 
 def _requester(action: str, venue: str, shopper: str | None) -> dict[str, str | None]:
-    """The scopes every spend of this request names: the client address, the shopper, and (for an action with
-    a device budget) her device, when this request's token is hers and the gateway vouched for its phone."""
+    """The scopes every spend of this request names: the client address (none at a `shared_address`), the
+    shopper, and (for an action with a device budget) her device, when this request's token is hers and the
+    gateway vouched for its phone."""
     current = current_shopper() if shopper and "device" in budget_store().scopes(action) else None
     mine = current is not None and current.venue == venue and current.client == shopper
-    return {"ip": client_ip(venue), "shopper": shopper, "device": current.own_phone if mine else None}
+    shared = shared_address(request.remote_addr, guest_networks(venue))
+    return {"ip": None if shared else client_ip(venue), "shopper": shopper,
+            "device": current.own_phone if mine else None}
 
 
-def spend_budget(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, **scopes: str | None) -> None:
-    """Count one `action` (or `cost` units of it) for this request's client IP, the shopper, her device and any
-    other scope given (phone=, plate=, offer=); raise OverBudget if any budget has no room (then nothing is
-    counted)."""
-    refusal = budget_store().spend(venue, action, {**_requester(action, venue, shopper), **scopes}, cost)
+Unvouched = Mapping[str, str] | None  # ceilings counted only for a request whose phone no gateway vouched for
+
+
+def _who(action: str, venue: str, shopper: str | None, scopes: Mapping[str, Ids], unvouched: Unvouched) -> dict:
+    """Every scope one spend counts: the request's (`_requester`), the ones given, and the `unvouched` ceilings
+    where the request names no vouched device. A phone the gateway vouched for is held to its own device budget
+    whatever shopper or address it comes back as, so a ceiling the crowd shares (an offer's, a show's) needs to
+    count only the requests that budget cannot: a genuine sell-out by vouched phones never meets it, and a
+    device coming back as new shoppers from new addresses of the guest WiFi still does."""
+    who = {**_requester(action, venue, shopper), **scopes}
+    if unvouched and who.get("device") is None:
+        who.update(unvouched)
+    return who
+
+
+def spend_budget(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, unvouched: Unvouched = None,
+                 **scopes: str | None) -> None:
+    """Count one `action` (or `cost` units of it) for this request's client IP, the shopper, her device, any
+    other scope given (phone=, plate=) and the `unvouched` ceilings ({"offer": coupon_id}: see `_who`); raise
+    OverBudget if any budget has no room (then nothing is counted)."""
+    refusal = budget_store().spend(venue, action, _who(action, venue, shopper, scopes, unvouched), cost)
     if refusal is not None:
         raise OverBudget(refusal)
 
 
-def budget_room(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, **scopes: str | None) -> None:
+def budget_room(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, unvouched: Unvouched = None,
+                **scopes: str | None) -> None:
     """Raise OverBudget where `spend_budget` with the same arguments would; spend nothing."""
-    refusal = budget_store().spend(venue, action, {**_requester(action, venue, shopper), **scopes}, cost,
+    refusal = budget_store().spend(venue, action, _who(action, venue, shopper, scopes, unvouched), cost,
                                    check_only=True)
     if refusal is not None:
         raise OverBudget(refusal)
 
 
 def give_back_budget(action: str, venue: str, *, shopper: str | None = None, cost: int = 1,
-                     **scopes: str | None) -> None:
+                     unvouched: Unvouched = None, **scopes: str | None) -> None:
     """Give back what `spend_budget` with the same arguments counted, for an action that then did not happen
     (e.g. seats spent for a hold someone else's hold beat in the instant between)."""
-    budget_store().give_back(venue, action, {**_requester(action, venue, shopper), **scopes}, cost)
+    budget_store().give_back(venue, action, _who(action, venue, shopper, scopes, unvouched), cost)
 
 
 def wait_text(seconds: int) -> str:
@@ -328,6 +395,14 @@ def wait_text(seconds: int) -> str:
     if seconds < 7200:
         return _("Please try again in %(n)d minutes.", n=-(-seconds // 60))
     return _("Please try again in %(n)d hours.", n=-(-seconds // 3600))
+
+
+def refusal_text(refusal: Refusal) -> str:
+    """What a 429 of the budgets says before the wait: a budget of the one asking, that she asked too often; a
+    ceiling the crowd shares, only that it is in demand."""
+    if refusal.by_client:
+        return _("Too many requests from this device, number or place for now.")
+    return _("This is in great demand just now.")
 
 
 def too_many(message: str, wait: int):
@@ -343,5 +418,4 @@ def init_budgets(flask_app: Flask, db: redis.Redis, defaults: Mapping[str, tuple
 
     @flask_app.errorhandler(OverBudget)
     def _over_budget(exc: OverBudget):
-        return too_many(_("Too many requests from this device, number or place for now."),
-                        exc.refusal.retry_after_s)
+        return too_many(refusal_text(exc.refusal), exc.refusal.retry_after_s)

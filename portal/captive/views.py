@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 
 from core.addresses import client_address
 from core.ids import is_venue_id
+from core.security import loads_within
 from core.storage import VenueKeys
 from portal.apps.budgets import OverBudget, spend_budget
 from portal.apps.views import lang_arg
@@ -397,7 +398,8 @@ def continue_to_internet():
         if ctx.gateway == "direct" and (refusal := _direct_grant(venue, shopper, seconds)):
             return _not_granted(shopper, ctx, refusal)
         if calls_controller(ctx):  # each one a login to the venue's controller, which locks a flood of them out
-            store(venue, spend_budget, "captive.grant", venue)  # OverBudget: the 429 page (portal/apps/budgets.py)
+            # per phone granted, not only per address: behind a mall's NAT every phone has the same one
+            store(venue, spend_budget, "captive.grant", venue, device=session_client(shopper))  # OverBudget: 429
         if issues_ticket(ctx):  # each one a token stored until the gateway's auth call (WiFiDog)
             store(venue, spend_budget, "captive.ticket", venue, shopper=shopper.client)
     except GatewayError as exc:
@@ -663,7 +665,8 @@ def _capport_token(shopper: Shopper) -> str:
 def _capport_read(token: str) -> tuple[str, str] | None:
     """(venue, client) of a per-client URI's token; None when it is not the portal's, or older than a day."""
     try:
-        venue, client = _capport_serializer().loads(token, max_age=CAPPORT_URI_MAX_AGE_S)
+        venue, client = loads_within(_capport_serializer(), token, CAPPORT_URI_MAX_AGE_S,
+                                     services().settings.max_clock_skew_s)  # signed by a host whose clock runs ahead
     except (BadSignature, ValueError, TypeError):  # SignatureExpired is a BadSignature
         return None
     return venue, client

@@ -28,6 +28,7 @@ from core.settings import time_zone_name
 from fingerprints.model import VenueMap
 from fingerprints.routes import build_graph
 from portal.apps import registry
+from portal.apps.budgets import shared_address
 from portal.apps.locale import local_time, venue_now, venue_time_zone
 from portal.apps.views import is_zh
 from portal.apps.zone_apps import DEFAULT_APP
@@ -238,13 +239,20 @@ def _guest_networks(svc, venue: str) -> Step:
     address: right for a portal on the mall's network, but a portal hosted outside sees its guests at the mall's
     public addresses, and must name them (else every such phone lands on the mall home). Done once it names the
     networks, or says `on-premises` while no gateway setting names a public address (a portal that sees its
-    gateways there is hosted outside, and sees its guests there too)."""
+    gateways there is hosted outside, and sees its guests there too). Where it names public IPv4 addresses (the
+    mall's NAT: `shared_address`), it says that the per-address budgets do not count there, and what does."""
     config = PortalConfigStore(svc.db)
     setting, title = config.client_networks_setting(venue), _("Guest networks")
     if setting and not states_on_premises(setting):
-        return Step("client_networks", title, True,
-                    _("A MAC no gateway vouched for places a phone only in a request from %(networks)s.",
-                      networks=setting))
+        detail = _("A MAC no gateway vouched for places a phone only in a request from %(networks)s.",
+                   networks=setting)
+        if shared := _shared_networks(setting):
+            detail += " " + _("%(networks)s: public addresses, the mall's NAT, at which this portal sees a whole "
+                              "crowd, so the per-address abuse budgets do not count there (they would be one "
+                              "budget for every shopper). What holds back one phone there is its device budget "
+                              "(where the gateway vouched for it), its shopper budget and each action's shared "
+                              "ceilings (per offer, show, queue or venue).", networks=shared)
+        return Step("client_networks", title, True, detail)
     command = f"`python -m portal flask portal-config {venue} client_networks=...`"
     todo = [_("a portal hosted outside the mall: set `client_networks` to the mall's public (egress) addresses, "
               "or its guests land on the mall home"), _("set it with: %(command)s", command=command)]
@@ -265,6 +273,17 @@ def _guest_networks(svc, venue: str) -> Step:
                   "from a loopback, private, CGNAT, link-local or IPv6 unique-local address. Were this portal hosted "
                   "outside the mall, its guests would land on the mall home: then name the mall's public addresses "
                   "instead."))
+
+
+def _shared_networks(setting: str) -> str:
+    """The networks of a `client_networks` setting whose addresses the budgets count as shared (their first
+    address a `shared_address`), comma-separated; "" for none (or a value written some other way than `set`)."""
+    try:
+        networks = address_networks(setting)
+    except ValueError:
+        return ""
+    shared = [n for n in networks if shared_address(str(n.network_address), networks)]
+    return ", ".join(str(n.network_address) if n.num_addresses == 1 else str(n) for n in shared)
 
 
 # The settings naming the addresses the portal sees its gateways at: outside the premises' own kind, the portal is

@@ -211,3 +211,14 @@ def test_a_capport_uri_older_than_a_day_names_no_one(production, tracked, svc): 
     fresh = capport_token(production, svc, PHONE, signed_at=time.time() - CAPPORT_URI_MAX_AGE_S + 600)
     assert production.get(f"/capport/api/{fresh}").status_code == 200
     assert landed_path(production.get(f"/portal?venue=demo&capport={fresh}", **at(INSIDE))) == tracked
+
+
+def test_a_capport_uri_signed_by_a_host_ahead_names_its_phone(production, tracked, svc):  # noqa: F811
+    """Another web host whose clock runs 2 minutes ahead signed it: within MAX_CLOCK_SKEW_S it opens (it was
+    refused at 1 s ahead); 10 minutes ahead it does not."""
+    import time
+
+    ahead = capport_token(production, svc, PHONE, signed_at=time.time() + 120)
+    assert production.get(f"/capport/api/{ahead}").status_code == 200
+    far = capport_token(production, svc, PHONE, signed_at=time.time() + 600)
+    assert production.get(f"/capport/api/{far}").status_code == 404
