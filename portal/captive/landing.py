@@ -62,12 +62,22 @@ class FailOpenLog:
         self.every_s = every_s
         self._logged = BoundedMemo(4096, max_age_s=every_s, clock=clock)  # venue -> True: a line within every_s
 
-    def __call__(self, venue: str, exc: Exception) -> None:
-        if isinstance(exc, StoreUnavailable) or self._logged.peek(venue):
+    def __call__(self, venue: str, exc: Exception, doing: str = "failing open") -> None:
+        """`doing`: what the request does instead (a WiFiDog ping answers 503: its gateways ping every minute)."""
+        if isinstance(exc, StoreUnavailable) or self._logged.peek((venue, doing)):
             return
-        self._logged.put(venue, True)
-        log.error("store unavailable for venue %s, failing open: %s (the next such line for this venue comes "
-                  "%g s from now at the earliest)", venue, exc, self.every_s)
+        self._logged.put((venue, doing), True)
+        log.error("store unavailable for venue %s, %s: %s (the next such line for this venue comes "
+                  "%g s from now at the earliest)", venue, doing, exc, self.every_s)
+
+    def warn(self, venue: str, message: str) -> None:
+        """A warning about the venue's set-up a caller repeats (a gateway refused on every ping), at most once per
+        venue and message every `every_s`."""
+        if self._logged.peek((venue, message)):
+            return
+        self._logged.put((venue, message), True)
+        log.warning("venue %s: %s (the next such line comes %g s from now at the earliest)", venue, message,
+                    self.every_s)
 
 
 _warned_forwarded = False

@@ -961,15 +961,17 @@ def _wifidog_refusal(venue: str, config: dict[str, str]) -> str | None:
     """Why this caller may not speak for the venue's WiFiDog gateways, or None: its address is in the venue's
     `wifidog_gateways`. None are allowed while that is empty: a private address is a guest's too on a network
     routed to the portal, and a guest who may call could redeem tokens, ask whether a MAC is online or log
-    phones off. Logged once per call, without the caller's address (a phone's, perhaps)."""
+    phones off. Logged at most once per venue every 10 s (gateways ping every minute), without the caller's
+    address (a phone's, perhaps)."""
     allowed = address_networks(config.get("wifidog_gateways", ""))
+    warn = captive_services().landing.fail_open_log.warn
     if not allowed:
-        log.warning("wifidog auth server of venue %s: refused a call, wifidog_gateways is not set", venue)
+        warn(venue, "wifidog auth server refused a call: wifidog_gateways is not set")
         return "this venue's wifidog_gateways is not set: no address may call its WiFiDog auth server"
     source = client_address(request.remote_addr)
     if source is not None and any(source in net for net in allowed):
         return None
-    log.warning("wifidog auth server of venue %s: refused a call from an address not in wifidog_gateways", venue)
+    warn(venue, "wifidog auth server refused a call from an address not in wifidog_gateways")
     return "this address may not call this venue's WiFiDog auth server (its wifidog_gateways)"
 
 
@@ -988,7 +990,7 @@ def wifidog_ping(venue: str | None = None):
     try:
         config = store(venue, cs.config.get, venue)
     except STORE_ERRORS as exc:
-        log.error("wifidog ping: store unavailable for venue %s: %s", venue, exc)
+        cs.landing.fail_open_log(venue, exc, "answering WiFiDog pings 503")  # once per venue every 10 s
         return _wifidog_text("ERROR: store unavailable, try again\n", 503)
     if refusal := _wifidog_refusal(venue, config):
         return _wifidog_text(f"ERROR: {refusal}\n", 403)

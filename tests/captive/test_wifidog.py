@@ -281,7 +281,8 @@ def test_no_caller_at_all_while_wifidog_gateways_is_empty(client, demo, caplog):
             assert resp.status_code == 403 and "Auth:" not in body and "Pong" not in body
             assert "wifidog_gateways" in body
     refusals = [r for r in caplog.records if "wifidog_gateways is not set" in r.getMessage()]
-    assert len(refusals) == 8 and all(r.levelname == "WARNING" for r in refusals)  # once per call
+    # once per venue every 10 s, not once per call: hundreds of gateways ping every minute
+    assert len(refusals) == 1 and all(r.levelname == "WARNING" for r in refusals)
     assert REDIRECT["ip"] not in caplog.text and PHONE not in caplog.text.lower()
     assert session_of(client, PHONE) is None
     configure(client, wifidog_gateways=GATEWAY)
@@ -424,3 +425,15 @@ def test_no_mac_and_no_token_in_the_logs(client, demo, caplog):
     auth(client, "login", token)
     auth(client, "logout", token)
     assert token not in caplog.text and PHONE not in caplog.text.lower() and "02:00:5e:00:53:99" not in caplog.text
+
+
+def test_pings_while_the_store_is_down_log_one_line(client, demo, caplog):
+    """Every gateway pings every minute: during an outage one line per venue every 10 s, not one per ping (40
+    pings were 40 ERROR lines, flooding the journal when it is needed)."""
+    caplog.set_level("ERROR")
+    with store_away(client):
+        for _ in range(40):
+            assert client.get("/wifidog/ping/", **from_gateway()).status_code == 503
+    lines = [r for r in caplog.records if "WiFiDog pings" in r.getMessage()]
+    assert len(lines) == 1
+
