@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from core.errors import N_, CatalogInputError
 from core.payment_settings import PaymentSettings
@@ -37,19 +38,19 @@ DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
 # A device budget holds one phone to what one shopper may take, across the new shopper ids and the new addresses
 # it can get (a page load; any address of the guest WiFi's /64). A phone the gateway never vouched for has none, so
 # an action also has ceilings the crowd shares (an offer's claims, a show's seats, a restaurant's numbers, an
-# activity's places), counted only for requests with no vouched phone (`unvouched=`, portal/apps/budgets.py):
-# a sell-out by vouched phones never meets them, and one device coming back as ever new shoppers from ever new
-# addresses can only slow-drain the thing. Such a device can spend a ceiling too: it bounds how much it can take
-# and how fast, not whether it can stand in the way of other unvouched phones. No whole-venue ceiling on claims
-# or draws: one such device could spend it and stop every genuine shopper's (a draw that wins nothing costs no
-# stock; the game's own stock and total bound the rest).
+# activity's places), sized above what a busy mall's real crowd takes, so that one device coming back as ever new
+# shoppers from ever new addresses (or new MACs) can only slow-drain the thing; such a device can spend a ceiling
+# too: it bounds how much it takes and how fast, not whether it stands in the way. At a mall's shared NAT address
+# each `.ip` budget counts as an `.egress` one, times SHARED_ADDRESS_FACTOR (portal/apps/budgets.py). No
+# whole-venue ceiling on claims or draws: one such device could spend it and stop every genuine shopper's (a draw
+# that wins nothing costs no stock; the game's own stock and total bound the rest).
 HOUR, DAY = 3600, 86400
 DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "coupons.claim.ip": (10, HOUR), "coupons.claim.shopper": (10, HOUR), "coupons.claim.device": (10, HOUR),
-    # A coupon is claimed on its shop's zone page, once per shopper. Unvouched claims of one offer (the gateway
-    # vouched for no phone: Meraki, UniFi, Omada redirects) get 300 in 10 minutes, a promoted offer's rush at a
-    # 2,000-phones-an-hour mall; vouched ones only their device budget. A claim of a held, sold-out or ended
-    # coupon costs none of these.
+    # A coupon is claimed on its shop's zone page, once per shopper: 300 claims of one offer in 10 minutes is a
+    # promoted offer's rush at a 2,000-phones-an-hour mall (before 2026-12-07, 100: 200 of a 300-stock flash
+    # sale's claimers were refused with coupons left); a bigger flash sale raises it for the venue. A claim of a
+    # held, sold-out or ended coupon costs none of these.
     "coupons.claim.offer": (300, 600),
     # Seats, counted in seats newly held (a hold lasts 8 minutes by default, then may be taken again). Per show: 600
     # an hour lets a 300-seat premiere sell out in 10 minutes with every seat's hold lapsing once and taken again;
@@ -102,9 +103,9 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "activities.join.activity": (600, HOUR),
     # A grant through the venue's controller (UniFi, Omada, SmartZone: each a login and an authorisation
     # there) from "Continue to the internet": a controller rate-limits and locks out repeated logins, which
-    # would stop every real shopper's grant. Per client address (none at a mall's shared NAT address, where a
-    # hosted portal sees the whole crowd: portal/apps/budgets.py shared_address), per phone granted (its MAC's
-    # keyed hash, else the shopper: a real phone presses Continue once or twice a visit) and per venue.
+    # would stop every real shopper's grant. Per client address (at a mall's shared NAT address its `.egress`
+    # budget, 1000 in 10 minutes: below the venue's, so one client there cannot spend every shopper's), per phone
+    # granted where its gateway vouched for it (a real phone presses Continue once or twice a visit) and per venue.
     "captive.grant.ip": (20, 600), "captive.grant.device": (10, 600), "captive.grant.venue": (3000, 600),
     # Landings that ask the venue's controller to decrypt the redirect's MAC (Ruckus SmartZone's ENC... values):
     # made-up values would each cost the controller a call. Over it, the phone lands unknown (no call).
@@ -273,6 +274,23 @@ def time_zone_name(raw: str) -> str:
         raise CatalogInputError("time zone", N_("%(label)s must be an IANA name such as Asia/Shanghai or "
                                                 "Europe/Madrid, got %(name)s"), name=repr(name[:60]))
     return name
+
+
+def _env_time_zone(raw: str) -> str:
+    """TIME_ZONE as `time_zone_name` takes it; a name that is no place but that the zone database opens
+    (`localtime`, `posixrules`, `Factory`: accepted before 2026-12-07) is kept with a warning, so that a host
+    upgraded in place still starts; a venue's own `time_zone` refuses them."""
+    try:
+        return time_zone_name(raw)
+    except CatalogInputError:
+        try:
+            ZoneInfo(raw.strip())
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"TIME_ZONE must be an IANA name such as Asia/Shanghai, got {raw!r}") from None
+        logging.getLogger(__name__).warning(
+            "TIME_ZONE=%s is no place (localtime is this host's zone): set the mall's own, such as Europe/Madrid",
+            raw.strip())
+        return raw.strip()
 
 
 @cache
@@ -651,7 +669,7 @@ class Settings:
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),
             payments=PaymentSettings.from_env(env, data_dir),
             notify=NotifySettings.from_env(env, data_dir, shared, _portal_url(env.get("PORTAL_URL", ""))),
-            time_zone=time_zone_name(env.get("TIME_ZONE") or DEFAULT_TIME_ZONE),
+            time_zone=_env_time_zone(env.get("TIME_ZONE") or DEFAULT_TIME_ZONE),
             phone_region=phone_region_code(env.get("PHONE_REGION") or "CN"),
             budgets=_env_budgets(env),
             media_max_upload_bytes=max(1, _env_int(env, "MEDIA_MAX_UPLOAD_MB", 8)) * 1_048_576,

@@ -168,7 +168,7 @@ def join(venue: str, item_id: str):
         return _render_item(venue_map, item, error=message(), status=status)
     if not _holds_place(venue, item, shopper.client):  # a tap again is free: it leads back to the shopper's own
         # Before any branch (free place, paid hold, group deposit): each takes a place or a unit of stock.
-        spend_budget("activities.join", venue, shopper=shopper.client, unvouched={"activity": item.id})
+        spend_budget("activities.join", venue, shopper=shopper.client, activity=item.id)
     if item.kind == "sale" and price:
         # Paid stock only: a unit is reserved while its order waits for the payment.
         back = shopper_url("activities.item", venue=venue, item_id=item.id, _external=True)

@@ -150,12 +150,12 @@ def _hold_within_budget(venue: str, show, client: str, picked: list[str], ttl_s:
     if not check.ok:
         return check
     if check.new_seats:
-        spend_budget("cinema.seats", venue, shopper=client, cost=check.new_seats, unvouched={"show": show.id})
+        spend_budget("cinema.seats", venue, shopper=client, cost=check.new_seats, show=show.id)
     # The refund cut-off of this moment goes with the hold into its booking: the ticket's own deadline.
     outcome = store.hold(venue, show, client, picked, ttl_s, refund_cutoff_s=_zone_cutoff_s())
     unused = check.new_seats - (outcome.new_seats if outcome.ok else 0)
     if unused > 0:
-        give_back_budget("cinema.seats", venue, shopper=client, cost=unused, unvouched={"show": show.id})
+        give_back_budget("cinema.seats", venue, shopper=client, cost=unused, show=show.id)
     return outcome
 
 

@@ -84,13 +84,13 @@ def _claim_within_budget(venue: str, zone: str, coupon_id: str, client: str) -> 
     check writes nothing and is the whole answer unless it says NEW; then spend (over budget: 429, unless a
     parallel tap claimed it meanwhile: this tap is its double tap), claim, and give back what a tap spent and did
     not claim (a parallel tap got there first, or the last one went). The offer's own ceiling
-    ("coupons.claim.offer") lets its whole stock go at once by default (a flash sale): an operator may lower it
-    to spread a venue's offers over time (core/settings.py)."""
+    ("coupons.claim.offer", 300 claims in 10 minutes by default: a promoted offer's rush) bounds one device coming
+    back as new shoppers; an operator raises it for a bigger flash sale (core/settings.py)."""
     check = store().claim(venue, zone, coupon_id, client, check_only=True)
     if check.status != "NEW":
         return check
     try:
-        spend_budget("coupons.claim", venue, shopper=client, unvouched={"offer": coupon_id})
+        spend_budget("coupons.claim", venue, shopper=client, offer=coupon_id)
     except OverBudget:
         again = store().claim(venue, zone, coupon_id, client, check_only=True)
         if again.status != "NEW":
@@ -98,7 +98,7 @@ def _claim_within_budget(venue: str, zone: str, coupon_id: str, client: str) -> 
         raise
     result = store().claim(venue, zone, coupon_id, client)
     if not result.ok:
-        give_back_budget("coupons.claim", venue, shopper=client, unvouched={"offer": coupon_id})
+        give_back_budget("coupons.claim", venue, shopper=client, offer=coupon_id)
     return result
 
 

@@ -225,7 +225,7 @@ def _within_budget(action: str, venue: str, zone: str, client: str, attempt: Cal
     if check.reason != "NEW":
         return check
     try:
-        spend_budget(action, venue, shopper=client, unvouched={"zone": zone})
+        spend_budget(action, venue, shopper=client, zone=zone)
     except OverBudget:
         again = attempt(check_only=True)
         if again.reason != "NEW":
@@ -233,7 +233,7 @@ def _within_budget(action: str, venue: str, zone: str, client: str, attempt: Cal
         raise
     result = attempt(check_only=False)
     if not result.ok:
-        give_back_budget(action, venue, shopper=client, unvouched={"zone": zone})
+        give_back_budget(action, venue, shopper=client, zone=zone)
     return result
 
 

@@ -9,17 +9,19 @@ phone the gateway vouched for on the request's shopper token (`Shopper.own_phone
 every new shopper id a gateway hands that phone shares. Inside the venue's own guest WiFi an address counts by
 itself (every phone there shares the venue's /64), so a phone no gateway vouched for can still come back as
 ever new shoppers from ever new addresses: what bounds it there is the action's shared ceilings, per offer and
-per venue (core/settings.py). A shared address (`shared_address`: a public IPv4 address inside the venue's
-`client_networks`) is not counted at all: it is the mall's NAT (egress) address, at which a portal hosted
-outside the mall sees its whole crowd, so a budget per address there would be one budget for every shopper of
-the mall (the 21st phone of a busy hour could not get online). What holds a phone back there is its device
-budget (the phone the gateway vouched for), its shopper budget and the action's shared ceilings (per offer,
-show, queue, venue). A private or CGNAT address inside `client_networks` (a portal on the premises, where
-each phone has an address of its own) keeps its per-address budget. The console login throttle
+per venue (core/settings.py). A shared address (`shared_address`: a public IPv4 address inside a network of at
+most 256 addresses of the venue's `client_networks`) is the mall's NAT (egress) address, at which a portal hosted
+outside the mall sees its whole crowd: a budget per address there was one budget for every shopper of the mall
+(the 21st phone of a busy hour could not get online), so it counts under the action's `.egress` budget instead,
+the per-address one times SHARED_ADDRESS_FACTOR (`egress_budgets`): one client there, a cookie dropper included,
+takes at most what a crowd does, and an action with no ceiling of its own keeps a brake. Beside it a phone is held
+back by its device budget (the phone the gateway vouched for), its shopper budget and the action's ceilings (per
+offer, show, restaurant, activity, venue). A private or CGNAT address inside `client_networks` (a portal on the
+premises, where each phone has an address of its own) keeps its per-address budget. The console login throttle
 (portal/auth.py) follows the same rule. The one owner of the rule is here; an app spends with one line before
 it changes anything:
 
-    spend_budget("coupons.claim", venue, shopper=shopper.client, unvouched={"offer": coupon_id})
+    spend_budget("coupons.claim", venue, shopper=shopper.client, offer=coupon_id)
     spend_budget("cinema.seats", venue, shopper=shopper.client, cost=new_seats)  # give_back_budget: undo
     spend_budget("membership.sms", venue, shopper=shopper.client, phone=phone)
 
@@ -156,6 +158,7 @@ class UndeclaredBudget(LookupError):
 # Meraki network posting): over one of them she asked too often. Any other scope (offer, show, zone, activity,
 # venue...) is a ceiling a crowd shares: its refusal must not tell her that she did.
 CLIENT_SCOPES = frozenset({"ip", "shopper", "device", "phone", "plate", "account", "network"})
+# `egress` (a mall's shared NAT address) is the crowd's: its refusal says the thing is in demand.
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,7 @@ class BudgetStore:
 
     def __init__(self, db: redis.Redis, defaults: Mapping[str, tuple[int, int]], id_key: str) -> None:
         self.db = db
-        self.defaults = dict(defaults)
+        self.defaults = {**egress_budgets(defaults), **defaults}
         self._scopes: dict[str, list[str]] = {}
         for name in self.defaults:
             action, _dot, scope = name.rpartition(".")
@@ -306,14 +309,33 @@ def address_key(address: str | None, own_networks: Sequence[IPNetwork] = ()) -> 
     return str(ip)
 
 
-def shared_address(address: str | None, own_networks: Sequence[IPNetwork]) -> bool:
-    """Whether `address` is a shared one, counted by no per-address budget (see the module docstring): an IPv4
-    address (or an IPv4-mapped one) inside `own_networks` (the venue's `client_networks`) that is no address of
-    the premises' own kind (`on_premises`: private, CGNAT, link-local, loopback), so the mall's public NAT
-    address, at which a portal hosted outside sees every phone of the mall."""
-    from portal.captive.landing import within  # lazy: portal.captive's views import this module
+# The widest IPv4 network of a venue's `client_networks` whose addresses count as a mall's shared NAT addresses: a
+# mall's egress is a handful of addresses; a wider public network named there (an ISP's block, 0.0.0.0/0) would
+# make every internet client of the venue "shared", counted only by the crowd's budgets.
+SHARED_PREFIX_MIN = 24
+# A shared address stands for a mall's crowd (a 2,000-phones-an-hour mall behind one address): each action's
+# per-address budget counts it times this (`egress_budgets`), so one client there can take at most what a crowd
+# does, and an action with no ceiling of its own still has a brake.
+SHARED_ADDRESS_FACTOR = 50
 
-    return public_ipv4(address) and within(address, own_networks)
+
+def shared_address(address: str | None, own_networks: Sequence[IPNetwork]) -> bool:
+    """Whether `address` is a shared one, counted by the crowd-sized `.egress` budgets instead of the per-address
+    ones (see the module docstring): an IPv4 address (or an IPv4-mapped one) inside a network of at most 256
+    addresses of `own_networks` (the venue's `client_networks`) that is no address of the premises' own kind
+    (`on_premises`: private, CGNAT, link-local, loopback), so the mall's public NAT address, at which a portal
+    hosted outside sees every phone of the mall."""
+    narrow = [network for network in own_networks
+              if isinstance(network, ipaddress.IPv4Network) and network.prefixlen >= SHARED_PREFIX_MIN]
+    ip = client_address(address)
+    return public_ipv4(address) and ip is not None and any(ip in network for network in narrow)
+
+
+def egress_budgets(defaults: Mapping[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """`<action>.egress` for each `<action>.ip` budget: its count times SHARED_ADDRESS_FACTOR, the same window (an
+    operator sets it per venue like any other: `flask budgets set VENUE coupons.claim.egress 300/1h`)."""
+    return {f"{name.removesuffix('.ip')}.egress": (count * SHARED_ADDRESS_FACTOR, window)
+            for name, (count, window) in defaults.items() if name.endswith(".ip")}
 
 
 def public_ipv4(address: str | None) -> bool:
@@ -338,55 +360,39 @@ def guest_networks(venue: str) -> Sequence[IPNetwork]:
 
 
 def _requester(action: str, venue: str, shopper: str | None) -> dict[str, str | None]:
-    """The scopes every spend of this request names: the client address (none at a `shared_address`), the
-    shopper, and (for an action with a device budget) her device, when this request's token is hers and the
+    """The scopes every spend of this request names: the client address (`egress` instead at a `shared_address`),
+    the shopper, and (for an action with a device budget) her device, when this request's token is hers and the
     gateway vouched for its phone."""
     current = current_shopper() if shopper and "device" in budget_store().scopes(action) else None
     mine = current is not None and current.venue == venue and current.client == shopper
+    address = client_ip(venue)
     shared = shared_address(request.remote_addr, guest_networks(venue))
-    return {"ip": None if shared else client_ip(venue), "shopper": shopper,
+    return {"ip": None if shared else address, "egress": address if shared else None, "shopper": shopper,
             "device": current.own_phone if mine else None}
 
 
-Unvouched = Mapping[str, str] | None  # ceilings counted only for a request whose phone no gateway vouched for
-
-
-def _who(action: str, venue: str, shopper: str | None, scopes: Mapping[str, Ids], unvouched: Unvouched) -> dict:
-    """Every scope one spend counts: the request's (`_requester`), the ones given, and the `unvouched` ceilings
-    where the request names no vouched device. A phone the gateway vouched for is held to its own device budget
-    whatever shopper or address it comes back as, so a ceiling the crowd shares (an offer's, a show's) needs to
-    count only the requests that budget cannot: a genuine sell-out by vouched phones never meets it, and a
-    device coming back as new shoppers from new addresses of the guest WiFi still does."""
-    who = {**_requester(action, venue, shopper), **scopes}
-    if unvouched and who.get("device") is None:
-        who.update(unvouched)
-    return who
-
-
-def spend_budget(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, unvouched: Unvouched = None,
-                 **scopes: str | None) -> None:
-    """Count one `action` (or `cost` units of it) for this request's client IP, the shopper, her device, any
-    other scope given (phone=, plate=) and the `unvouched` ceilings ({"offer": coupon_id}: see `_who`); raise
-    OverBudget if any budget has no room (then nothing is counted)."""
-    refusal = budget_store().spend(venue, action, _who(action, venue, shopper, scopes, unvouched), cost)
+def spend_budget(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, **scopes: str | None) -> None:
+    """Count one `action` (or `cost` units of it) for this request's client IP (or its shared address), the
+    shopper, her device and any other scope given (phone=, plate=, offer=); raise OverBudget if any budget has no
+    room (then nothing is counted)."""
+    refusal = budget_store().spend(venue, action, {**_requester(action, venue, shopper), **scopes}, cost)
     if refusal is not None:
         raise OverBudget(refusal)
 
 
-def budget_room(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, unvouched: Unvouched = None,
-                **scopes: str | None) -> None:
+def budget_room(action: str, venue: str, *, shopper: str | None = None, cost: int = 1, **scopes: str | None) -> None:
     """Raise OverBudget where `spend_budget` with the same arguments would; spend nothing."""
-    refusal = budget_store().spend(venue, action, _who(action, venue, shopper, scopes, unvouched), cost,
+    refusal = budget_store().spend(venue, action, {**_requester(action, venue, shopper), **scopes}, cost,
                                    check_only=True)
     if refusal is not None:
         raise OverBudget(refusal)
 
 
 def give_back_budget(action: str, venue: str, *, shopper: str | None = None, cost: int = 1,
-                     unvouched: Unvouched = None, **scopes: str | None) -> None:
+                     **scopes: str | None) -> None:
     """Give back what `spend_budget` with the same arguments counted, for an action that then did not happen
     (e.g. seats spent for a hold someone else's hold beat in the instant between)."""
-    budget_store().give_back(venue, action, _who(action, venue, shopper, scopes, unvouched), cost)
+    budget_store().give_back(venue, action, {**_requester(action, venue, shopper), **scopes}, cost)
 
 
 def wait_text(seconds: int) -> str:

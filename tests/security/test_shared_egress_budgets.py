@@ -18,7 +18,7 @@ import pytest
 from core.settings import DEFAULT_BUDGETS
 from lightapps.coupons.store import CouponStore
 from portal import auth, create_app
-from portal.apps.budgets import budget_store, shared_address
+from portal.apps.budgets import SHARED_ADDRESS_FACTOR, budget_store, shared_address
 from portal.auth import AccountStore
 from portal.captive.config import PortalConfigStore, address_networks
 from tests.captive.test_captive_gateways import FakeUniFi, configure
@@ -92,6 +92,28 @@ def test_one_phone_repeating_the_grant_is_held_back_by_its_device_budget(unifi):
     assert [a.status_code for a in answers] == [303] * limit + [429]
     assert FROM_THIS_DEVICE in answers[-1].get_data(as_text=True) and "Retry-After" in answers[-1].headers
     assert grant(unifi, phone_mac(8), EGRESS).status_code == 303  # the next phone behind the NAT
+
+
+def test_made_up_macs_at_the_egress_stop_at_its_crowd_sized_budget(unifi):
+    """A UniFi redirect's MAC is anyone's to make up: a guest at the mall's NAT sending a new one per landing is
+    held by the grant's `.egress` budget (the per-address one times SHARED_ADDRESS_FACTOR, below the venue's),
+    so it cannot spend every shopper's grants or make the controller lock the portal out."""
+    configure(unifi.test_client(), client_networks=EGRESS)
+    ip_count, window = DEFAULT_BUDGETS["captive.grant.ip"]
+    assert budget_store(unifi).defaults["captive.grant.egress"] == (ip_count * SHARED_ADDRESS_FACTOR, window)
+    assert budget_store(unifi).defaults["captive.grant.egress"][0] < DEFAULT_BUDGETS["captive.grant.venue"][0]
+    budget_store(unifi).set_limit("demo", "captive.grant.egress", (5, 600))  # the rule on a short test
+    answers = [grant(unifi, phone_mac(100 + i), EGRESS) for i in range(6)]
+    assert [a.status_code for a in answers] == [303] * 5 + [429]
+    assert grant(unifi, phone_mac(200), "198.51.100.9").status_code == 303  # an address of its own: not held
+
+
+def test_a_wide_public_network_in_client_networks_shares_no_address():
+    """Only a mall-sized egress (at most 256 addresses) counts as shared: `0.0.0.0/0` or an ISP's block named
+    there would otherwise make every internet client of the venue counted by the crowd's budgets only."""
+    assert shared_address(EGRESS, address_networks("203.0.113.0/24"))
+    assert not shared_address(EGRESS, address_networks("203.0.0.0/16"))
+    assert not shared_address(EGRESS, address_networks("0.0.0.0/0"))
 
 
 def test_a_shared_ceiling_refusal_accuses_no_device(unifi):
