@@ -42,7 +42,7 @@ class ProviderSet:
                     self._try(name)
         if not self._ready and self._failed:
             raise ProviderError(next(iter(self._failed.values()))[2])
-        return self._ready
+        return dict(self._ready)  # a copy: another thread's set-up may add to it while the caller iterates
 
     def get(self, name: str) -> Provider:
         """The provider; ProviderError while its set-up fails, KeyError for one not configured."""
