@@ -40,8 +40,9 @@ DEFAULT_LIGHT_APPS = tuple(f"lightapps.{name}" for name in (
 # an action also has ceilings the crowd shares (an offer's claims, a show's seats, a restaurant's numbers, an
 # activity's places), sized above what a busy mall's real crowd takes, so that one device coming back as ever new
 # shoppers from ever new addresses (or new MACs) can only slow-drain the thing; such a device can spend a ceiling
-# too: it bounds how much it takes and how fast, not whether it stands in the way. At a mall's shared NAT address
-# each `.ip` budget counts as an `.egress` one, times SHARED_ADDRESS_FACTOR (portal/apps/budgets.py). No
+# too: it bounds how much it takes and how fast, not whether it stands in the way. At a mall's shared NAT address no
+# `.ip` budget counts; an action whose other brakes are all per shopper declares an `.egress` one there instead, a
+# crowd's worth (portal/apps/budgets.py). No
 # whole-venue ceiling on claims or draws: one such device could spend it and stop every genuine shopper's (a draw
 # that wins nothing costs no stock; the game's own stock and total bound the rest).
 HOUR, DAY = 3600, 86400
@@ -64,9 +65,12 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "queue.reserve.ip": (6, DAY), "queue.reserve.shopper": (3, DAY), "queue.reserve.device": (3, DAY),
     "queue.reserve.zone": (500, DAY),
     # A pre-order saved while payments are on opens a payment order (kept a week): changing it a few times is fine
-    "queue.preorder.ip": (30, HOUR), "queue.preorder.shopper": (10, HOUR),
+    "queue.preorder.ip": (30, HOUR), "queue.preorder.shopper": (10, HOUR), "queue.preorder.egress": (600, HOUR),
     # Per address (an IPv6 /64 outside the guest WiFi) and per device at most ~120 a day, far below the venue's.
     "membership.sms.phone": (5, HOUR), "membership.sms.shopper": (8, HOUR), "membership.sms.ip": (5, HOUR),
+    # At a mall's shared NAT address (a hosted portal): 100 an hour for the crowd, so one client pumping texts from
+    # there spends the venue's day in 10 hours, not minutes.
+    "membership.sms.egress": (100, HOUR), "notify.sms.egress": (100, HOUR),
     "membership.sms.device": (5, HOUR), "membership.sms.venue": (1000, DAY),
     # Points a till records by hand in the membership console (a purchase without a POS; one point per currency
     # unit): counted in points, not requests, per console account and per zone (each receipt is also capped,
@@ -76,19 +80,20 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # ready"): the same SMS-pumping brakes as sign-up codes, counted apart so one kind never starves the other.
     "notify.sms.phone": (5, HOUR), "notify.sms.shopper": (8, HOUR), "notify.sms.ip": (5, HOUR),
     "notify.sms.device": (5, HOUR), "notify.sms.venue": (1000, DAY),
-    "notify.push.ip": (10, HOUR), "notify.push.shopper": (5, DAY),  # push opt-ins: portal/notify/views.py
+    # push opt-ins: portal/notify/views.py
+    "notify.push.ip": (10, HOUR), "notify.push.shopper": (5, DAY), "notify.push.egress": (500, HOUR),
     # Notifications the venue's moments rules (the operator's and every owner's together) send one shopper: each
     # rule's own cap and cooldown count that rule only, so a zone entry that several rules match is one message
     # each (portal/events/moments.py MESSAGES).
     "moments.notify.shopper": (3, DAY),
     # Several phones may share one address behind NAT: more per IP than per shopper.
-    "parking.lookup.ip": (20, 600), "parking.lookup.shopper": (5, 600),
+    "parking.lookup.ip": (20, 600), "parking.lookup.shopper": (5, 600), "parking.lookup.egress": (300, 600),
     # Payment orders the parking fee pages open ("Pay" on foot, "Pay" for an exit left owed): each is an order
     # stored a week, and a Pay pressed again for the same fee gives the open order back (not counted). Per venue
     # too: a verified page could otherwise open orders without end under ever new shoppers.
     "parking.pay.ip": (30, HOUR), "parking.pay.shopper": (10, HOUR), "parking.pay.venue": (3000, HOUR),
     # Guesses at the second factor of a whole-plate lookup (the hour the car came in: 1 in 169).
-    "parking.verify.ip": (10, HOUR), "parking.verify.plate": (4, DAY),
+    "parking.verify.ip": (10, HOUR), "parking.verify.plate": (4, DAY), "parking.verify.egress": (200, HOUR),
     # Draws of a game (its own per-shopper and per-day limits are the owner's rules; this is the abuse brake,
     # mostly against new anonymous shoppers minted to dodge those limits).
     "games.draw.ip": (30, HOUR), "games.draw.shopper": (20, HOUR), "games.draw.device": (20, HOUR),
@@ -103,9 +108,9 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "activities.join.activity": (600, HOUR),
     # A grant through the venue's controller (UniFi, Omada, SmartZone: each a login and an authorisation
     # there) from "Continue to the internet": a controller rate-limits and locks out repeated logins, which
-    # would stop every real shopper's grant. Per client address (at a mall's shared NAT address its `.egress`
-    # budget, 1000 in 10 minutes: below the venue's, so one client there cannot spend every shopper's), per phone
-    # granted where its gateway vouched for it (a real phone presses Continue once or twice a visit) and per venue.
+    # would stop every real shopper's grant. Per client address (none at a mall's shared NAT address: the venue's
+    # ceiling is the crowd's brake there), per phone granted where its gateway vouched for it (a real phone presses
+    # Continue once or twice a visit) and per venue.
     "captive.grant.ip": (20, 600), "captive.grant.device": (10, 600), "captive.grant.venue": (3000, 600),
     # Landings that ask the venue's controller to decrypt the redirect's MAC (Ruckus SmartZone's ENC... values):
     # made-up values would each cost the controller a call. Over it, the phone lands unknown (no call).
@@ -127,8 +132,8 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # Calls to the payment provider a shopper's taps cause: a new provider order per "Pay", an order query per
     # look at a waiting order. The provider throttles them per merchant (the whole mall), and the sweep's
     # queries for late callbacks need what is left.
-    "pay.start.ip": (30, HOUR), "pay.start.shopper": (15, HOUR),
-    "pay.query.ip": (120, 600), "pay.query.shopper": (60, 600),
+    "pay.start.ip": (30, HOUR), "pay.start.shopper": (15, HOUR), "pay.start.egress": (1500, HOUR),
+    "pay.query.ip": (120, 600), "pay.query.shopper": (60, 600), "pay.query.egress": (3000, 600),
 }
 _BUDGET_OWNERS = frozenset(name.partition(".")[0] for name in DEFAULT_BUDGETS)  # the platform's parts, bundled apps
 _UNITS = {"s": 1, "m": 60, "h": HOUR, "d": DAY}
@@ -283,14 +288,17 @@ def _env_time_zone(raw: str) -> str:
     try:
         return time_zone_name(raw)
     except CatalogInputError:
+        name = raw.strip()
         try:
-            ZoneInfo(raw.strip())
+            if name.lower() not in NOT_A_PLACE:
+                raise ValueError(name)
+            ZoneInfo(name)
         except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
             raise ValueError(f"TIME_ZONE must be an IANA name such as Asia/Shanghai, got {raw!r}") from None
         logging.getLogger(__name__).warning(
             "TIME_ZONE=%s is no place (localtime is this host's zone): set the mall's own, such as Europe/Madrid",
-            raw.strip())
-        return raw.strip()
+            name)
+        return name
 
 
 @cache

@@ -12,14 +12,17 @@ ever new shoppers from ever new addresses: what bounds it there is the action's 
 per venue (core/settings.py). A shared address (`shared_address`: a public IPv4 address inside a network of at
 most 256 addresses of the venue's `client_networks`) is the mall's NAT (egress) address, at which a portal hosted
 outside the mall sees its whole crowd: a budget per address there was one budget for every shopper of the mall
-(the 21st phone of a busy hour could not get online), so it counts under the action's `.egress` budget instead,
-the per-address one times SHARED_ADDRESS_FACTOR (`egress_budgets`): one client there, a cookie dropper included,
-takes at most what a crowd does, and an action with no ceiling of its own keeps a brake. Beside it a phone is held
-back by its device budget (the phone the gateway vouched for), its shopper budget and the action's ceilings (per
-offer, show, restaurant, activity, venue). A private or CGNAT address inside `client_networks` (a portal on the
-premises, where each phone has an address of its own) keeps its per-address budget. The console login throttle
-(portal/auth.py) follows the same rule. The one owner of the rule is here; an app spends with one line before
-it changes anything:
+(the 21st phone of a busy hour could not get online), so no `.ip` budget counts there. An action whose only other
+brakes are per shopper (a new one is a page load away) declares an `.egress` budget, a crowd's worth, counted
+only there (plate lookups, payment calls, texts, push opt-ins, pre-orders): one client there can spend it for the
+whole crowd, so it is the brake on what it would otherwise take without end, not a fair share. Actions with
+ceilings of their own (an offer's, a show's, a restaurant's, an activity's, the venue's) declare none: there the
+ceiling is already the crowd's brake, and a second one would only be a second lock one client could close. Beside
+it a phone is held back by its device budget (the phone the gateway vouched for) and its shopper budget. A private
+or CGNAT address inside `client_networks` (a portal on the premises, where each phone has an address of its own)
+keeps its per-address budget. The console login throttle (portal/auth.py) counts no address's failures against an
+account that signed in from that shared address lately. The one owner of the rule is here; an app spends with
+one line before it changes anything:
 
     spend_budget("coupons.claim", venue, shopper=shopper.client, offer=coupon_id)
     spend_budget("cinema.seats", venue, shopper=shopper.client, cost=new_seats)  # give_back_budget: undo
@@ -189,7 +192,7 @@ class BudgetStore:
 
     def __init__(self, db: redis.Redis, defaults: Mapping[str, tuple[int, int]], id_key: str) -> None:
         self.db = db
-        self.defaults = {**egress_budgets(defaults), **defaults}
+        self.defaults = dict(defaults)
         self._scopes: dict[str, list[str]] = {}
         for name in self.defaults:
             action, _dot, scope = name.rpartition(".")
@@ -313,12 +316,6 @@ def address_key(address: str | None, own_networks: Sequence[IPNetwork] = ()) -> 
 # mall's egress is a handful of addresses; a wider public network named there (an ISP's block, 0.0.0.0/0) would
 # make every internet client of the venue "shared", counted only by the crowd's budgets.
 SHARED_PREFIX_MIN = 24
-# A shared address stands for a mall's crowd (a 2,000-phones-an-hour mall behind one address): each action's
-# per-address budget counts it times this (`egress_budgets`), so one client there can take at most what a crowd
-# does, and an action with no ceiling of its own still has a brake.
-SHARED_ADDRESS_FACTOR = 50
-
-
 def shared_address(address: str | None, own_networks: Sequence[IPNetwork]) -> bool:
     """Whether `address` is a shared one, counted by the crowd-sized `.egress` budgets instead of the per-address
     ones (see the module docstring): an IPv4 address (or an IPv4-mapped one) inside a network of at most 256
@@ -329,13 +326,6 @@ def shared_address(address: str | None, own_networks: Sequence[IPNetwork]) -> bo
               if isinstance(network, ipaddress.IPv4Network) and network.prefixlen >= SHARED_PREFIX_MIN]
     ip = client_address(address)
     return public_ipv4(address) and ip is not None and any(ip in network for network in narrow)
-
-
-def egress_budgets(defaults: Mapping[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
-    """`<action>.egress` for each `<action>.ip` budget: its count times SHARED_ADDRESS_FACTOR, the same window (an
-    operator sets it per venue like any other: `flask budgets set VENUE coupons.claim.egress 300/1h`)."""
-    return {f"{name.removesuffix('.ip')}.egress": (count * SHARED_ADDRESS_FACTOR, window)
-            for name, (count, window) in defaults.items() if name.endswith(".ip")}
 
 
 def public_ipv4(address: str | None) -> bool:

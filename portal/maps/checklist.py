@@ -250,8 +250,10 @@ def _guest_networks(svc, venue: str) -> Step:
             detail += " " + _("%(networks)s: public addresses, the mall's NAT, at which this portal sees a whole "
                               "crowd, so the per-address abuse budgets do not count there (they would be one "
                               "budget for every shopper). What holds back one phone there is its device budget "
-                              "(where the gateway vouched for it), its shopper budget and each action's shared "
-                              "ceilings (per offer, show, queue or venue).", networks=shared)
+                              "(where the gateway vouched for it), its shopper budget, each action's shared "
+                              "ceilings (per offer, show, restaurant, activity or venue) and, for plate lookups, "
+                              "payments, texts and push, a crowd's budget for that address (`.egress`).",
+                              networks=shared)
         return Step("client_networks", title, True, detail)
     command = f"`python -m portal flask portal-config {venue} client_networks=...`"
     todo = [_("a portal hosted outside the mall: set `client_networks` to the mall's public (egress) addresses, "

@@ -1,7 +1,8 @@
 """A portal hosted outside the mall sees every shopper at the mall's one public NAT (egress) address, which the
 venue names in `client_networks`: a shared address (portal/apps/budgets.py `shared_address`). Its per-address
 ("ip") budgets would be one budget for the whole mall, so they do not count there; a phone is held back by its
-device budget, its shopper budget and the action's shared ceilings. A private address in `client_networks` (a
+device budget, its shopper budget, the action's shared ceilings and, for an action with no ceiling of its own, a
+crowd's budget for that address (`.egress`). A private address in `client_networks` (a
 portal on the premises: each phone its own address) keeps its per-address budget. The console login throttle
 follows the same rule for an account that signed in from the shared address lately. Through the deployment's
 proxy (PROXY_HOPS=1, X-Forwarded-For), on the demo mall (demo mode: a redirect's MAC counts as vouched for)."""
@@ -18,7 +19,7 @@ import pytest
 from core.settings import DEFAULT_BUDGETS
 from lightapps.coupons.store import CouponStore
 from portal import auth, create_app
-from portal.apps.budgets import SHARED_ADDRESS_FACTOR, budget_store, shared_address
+from portal.apps.budgets import OverBudget, budget_store, shared_address, spend_budget
 from portal.auth import AccountStore
 from portal.captive.config import PortalConfigStore, address_networks
 from tests.captive.test_captive_gateways import FakeUniFi, configure
@@ -94,18 +95,26 @@ def test_one_phone_repeating_the_grant_is_held_back_by_its_device_budget(unifi):
     assert grant(unifi, phone_mac(8), EGRESS).status_code == 303  # the next phone behind the NAT
 
 
-def test_made_up_macs_at_the_egress_stop_at_its_crowd_sized_budget(unifi):
-    """A UniFi redirect's MAC is anyone's to make up: a guest at the mall's NAT sending a new one per landing is
-    held by the grant's `.egress` budget (the per-address one times SHARED_ADDRESS_FACTOR, below the venue's),
-    so it cannot spend every shopper's grants or make the controller lock the portal out."""
-    configure(unifi.test_client(), client_networks=EGRESS)
-    ip_count, window = DEFAULT_BUDGETS["captive.grant.ip"]
-    assert budget_store(unifi).defaults["captive.grant.egress"] == (ip_count * SHARED_ADDRESS_FACTOR, window)
-    assert budget_store(unifi).defaults["captive.grant.egress"][0] < DEFAULT_BUDGETS["captive.grant.venue"][0]
-    budget_store(unifi).set_limit("demo", "captive.grant.egress", (5, 600))  # the rule on a short test
-    answers = [grant(unifi, phone_mac(100 + i), EGRESS) for i in range(6)]
-    assert [a.status_code for a in answers] == [303] * 5 + [429]
-    assert grant(unifi, phone_mac(200), "198.51.100.9").status_code == 303  # an address of its own: not held
+def test_an_action_with_only_per_shopper_brakes_has_a_crowd_budget_at_the_egress(app, db, demo):
+    """Plate lookups have no ceiling of their own: at the mall's NAT address they count under
+    `parking.lookup.egress`, a crowd's worth (set low here), whose refusal accuses nobody; an address of its own
+    keeps its per-address budget. Actions with ceilings of their own declare none (a second lock one client could
+    close for the whole mall)."""
+    PortalConfigStore(db).set("demo", {"client_networks": EGRESS})
+    budget_store(app).set_limit("demo", "parking.lookup.egress", (3, 600))
+
+    def lookup(address: str, i: int) -> None:
+        with app.test_request_context(environ_base={"REMOTE_ADDR": address}):
+            spend_budget("parking.lookup", "demo", shopper=f"s-egress-{i}")
+
+    for i in range(3):
+        lookup(EGRESS, i)
+    with pytest.raises(OverBudget) as refused:
+        lookup(EGRESS, 3)
+    assert refused.value.refusal.budget == "parking.lookup.egress" and not refused.value.refusal.by_client
+    lookup("198.51.100.9", 4)  # not the egress: its own address's budget
+    assert not any(name.startswith(("coupons.claim.", "cinema.seats.", "queue.take.", "activities.join."))
+                   and name.endswith(".egress") for name in budget_store(app).defaults)
 
 
 def test_a_wide_public_network_in_client_networks_shares_no_address():
