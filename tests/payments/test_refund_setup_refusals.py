@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import time
 
-import requests
+import pytest
+
+from tests.payments.test_refund_results import paid_order
 
 VENUE = "demo"
-
-
-def paid_order(pay, pay_portal, sandbox, provider="wechat", amount=6000):
-    order = pay.create(VENUE, merchant="kopi", shopper="anon-s", amount=amount, purpose="refund-test", ref="x",
-                       description="Refund test", idem=f"setup:{time.time_ns()}")
-    pay.start(VENUE, order.id, provider, "native" if provider == "wechat" else "qr", "203.0.113.6", pay_portal[1],
-              "http://back.example/")
-    assert requests.post(f"{sandbox[1]}/sandbox/pay/{provider}/{order.id}/approve", timeout=60).status_code == 200
-    return order
 
 
 def test_a_wechat_refund_refused_for_a_bad_request_signature_is_sent_again_once_fixed(pay, pay_portal, sandbox,
@@ -44,20 +37,17 @@ def test_a_wechat_refund_refused_for_a_bad_request_signature_is_sent_again_once_
     assert pay.store.refund_problems(VENUE) == []
 
 
-def test_a_wechat_refund_refused_for_a_permission_stays_open(pay, pay_portal, sandbox, monkeypatch):
+@pytest.mark.parametrize(("answer", "number", "status", "outcome"), [
+    ('{"code":"NO_AUTH","message":"商户无权限"}', "N", "pending", "pending"),  # a permission: the portal's own
+    ('{"code":"USER_ACCOUNT_ABNORMAL","message":"用户账户异常"}', "U", "refused", "failed"),  # the business's: final
+])
+def test_a_wechat_403_is_final_only_for_a_business_refusal(pay, pay_portal, sandbox, monkeypatch, answer, number,
+                                                           status, outcome):
     order = paid_order(pay, pay_portal, sandbox)
-    wx = pay.providers()["wechat"]._pay
-    monkeypatch.setattr(wx, "refund", lambda **kw: (403, '{"code":"NO_AUTH","message":"商户无权限"}'))
-    assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "N") == "pending"
-    assert pay.store.refund_record(VENUE, order.id + "N")["problem"] == "NO_AUTH"
-
-
-def test_a_wechat_business_refusal_is_still_final(pay, pay_portal, sandbox, monkeypatch):
-    order = paid_order(pay, pay_portal, sandbox)
-    wx = pay.providers()["wechat"]._pay
-    monkeypatch.setattr(wx, "refund", lambda **kw: (403, '{"code":"USER_ACCOUNT_ABNORMAL","message":"用户账户异常"}'))
-    assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + "U") == "refused"
-    assert pay.store.refund_record(VENUE, order.id + "U")["status"] == "failed"
+    monkeypatch.setattr(pay.providers()["wechat"]._pay, "refund", lambda **kw: (403, answer))
+    assert pay.refund(VENUE, order.id, 6000, "all", refund_no=order.id + number) == status
+    record = pay.store.refund_record(VENUE, order.id + number)
+    assert (record["problem"] == "NO_AUTH") if status == "pending" else (record["status"] == outcome)
 
 
 def test_an_alipay_refund_refused_for_a_permission_is_sent_again(pay, pay_portal, sandbox, monkeypatch):
