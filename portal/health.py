@@ -21,6 +21,7 @@ venue or the store's address."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
@@ -37,6 +38,8 @@ from portal.payments.worker import sweeper_leases
 
 HEALTHZ = "/healthz"
 READYZ = "/readyz"
+READY_CACHE_S = 1.0  # a readiness check is reused this long (per process)
+_clock = time.monotonic  # the reuse's clock (a test pins it)
 NO_CACHE = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))
 Answer = tuple[str, list[tuple[str, str]], bytes]  # status line, headers, body
 
@@ -111,6 +114,9 @@ class HealthLane:
         self.db = svc.db
         self.timeout_s = svc.settings.store_timeout_s
         self.heartbeats = WorkerHeartbeats(svc.db, worker_registries(svc.db, svc.settings))
+        # The last check's (when, store, workers): anyone may call /readyz, so a flood of it costs this process at
+        # most one check (two store calls) a second, however many arrive.
+        self._last: tuple[float, str, dict[str, Heartbeat]] | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -129,13 +135,7 @@ class HealthLane:
 
     def readiness(self, strict: bool) -> Answer:
         """200 while the store answers (and, `strict`, every worker kind has a fresh heartbeat), else 503."""
-        store, workers = "ok", dict.fromkeys(self.heartbeats.registries, UNKNOWN)
-        try:
-            with store_budget(StoreBudget(self.timeout_s)):  # the whole check within STORE_TIMEOUT_S
-                self.db.ping()
-                workers = self.heartbeats.read()
-        except STORE_ERRORS as exc:
-            store = store_fault(exc)
+        store, workers = self._checked()
         problems = [] if store == "ok" else [f"store: {store}"]
         if strict:
             problems += [f"{kind}: {beat.state}" for kind, beat in workers.items() if beat.state in ("stale", "absent")]
@@ -143,3 +143,19 @@ class HealthLane:
                            "workers": {kind: asdict(beat) for kind, beat in workers.items()}}).encode()
         return ("503 Service Unavailable" if problems else "200 OK",
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
+
+    def _checked(self) -> tuple[str, dict[str, Heartbeat]]:
+        """The store's state and the workers' heartbeats, checked at most once every READY_CACHE_S."""
+        now = _clock()
+        if self._last is not None and now - self._last[0] < READY_CACHE_S:
+            return self._last[1], self._last[2]
+        store, workers = "ok", dict.fromkeys(self.heartbeats.registries, UNKNOWN)
+        try:
+            with store_budget(StoreBudget(self.timeout_s)):  # the whole check within STORE_TIMEOUT_S
+                self.db.ping()
+                workers = self.heartbeats.read()
+        except STORE_ERRORS as exc:
+            store = store_fault(exc)
+        self._last = (_clock(), store, workers)
+        return store, workers
+

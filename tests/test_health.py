@@ -8,9 +8,17 @@ import socket
 
 import pytest
 
+from portal import health
 from portal.leases import VenueLeases, default_owner
 from portal.payments.worker import sweeper_leases
 from portal.tools.net import free_port
+
+
+@pytest.fixture(autouse=True)
+def every_check_afresh(monkeypatch):
+    """These tests change the store or the heartbeats between two calls: no reuse of the last check (its own test
+    below puts it back)."""
+    monkeypatch.setattr(health, "READY_CACHE_S", 0.0)
 
 
 @pytest.fixture
@@ -148,3 +156,18 @@ def test_a_load_balancers_host_name_is_not_taken_for_a_hijacked_request(settings
     assert client.get("/", headers={"Host": "web-3.lb.internal"}).status_code == 503
     for path in ("/healthz", "/readyz"):
         assert client.get(path, headers={"Host": "web-3.lb.internal"}).status_code == 200, path
+
+
+def test_a_flood_of_readiness_checks_asks_the_store_once_a_second(client, svc, monkeypatch):
+    """Anyone may call /readyz: a process reuses its last check for READY_CACHE_S, so a flood costs the store at most
+    one ping a second per process. The reuse's own clock is pinned here."""
+    monkeypatch.setattr(health, "READY_CACHE_S", 1.0)
+    monkeypatch.setattr(health, "_clock", lambda: 1000.0)
+    pings = []
+    real_ping = svc.db.ping
+    monkeypatch.setattr(svc.db, "ping", lambda *a, **k: pings.append(1) or real_ping(*a, **k))
+    assert all(client.get("/readyz").status_code == 200 for _ in range(20))
+    assert len(pings) == 1
+    monkeypatch.setattr(health, "_clock", lambda: 1001.5)  # past READY_CACHE_S: checked again
+    assert client.get("/readyz").status_code == 200 and len(pings) == 2
+
