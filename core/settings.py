@@ -282,22 +282,26 @@ def time_zone_name(raw: str) -> str:
 
 
 def _env_time_zone(raw: str) -> str:
-    """TIME_ZONE as `time_zone_name` takes it; a name that is no place but that the zone database opens
-    (`localtime`, `posixrules`, `Factory`: accepted before 2026-12-07) is kept with a warning, so that a host
-    upgraded in place still starts; a venue's own `time_zone` refuses them."""
+    """TIME_ZONE as `time_zone_name` takes it. What the zone database opened before 2026-12-07 still starts an
+    upgraded host, with a warning: `posix/X` is `X` (`right/X` too: the same zone counting leap seconds, ~27 s off,
+    which the portal does not want), and a name that is no place (`localtime`, `posixrules`, `Factory`) is kept;
+    a venue's own `time_zone` refuses all of them."""
+    name = raw.strip()
     try:
-        return time_zone_name(raw)
+        return time_zone_name(name)
     except CatalogInputError:
-        name = raw.strip()
+        warn = logging.getLogger(__name__).warning
+        for copy in ("posix/", "right/"):
+            if name.startswith(copy) and name.removeprefix(copy) in known_time_zones():
+                warn("TIME_ZONE=%s: read as %s", name, name.removeprefix(copy))
+                return name.removeprefix(copy)
         try:
             if name.lower() not in NOT_A_PLACE:
                 raise ValueError(name)
             ZoneInfo(name)
         except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
             raise ValueError(f"TIME_ZONE must be an IANA name such as Asia/Shanghai, got {raw!r}") from None
-        logging.getLogger(__name__).warning(
-            "TIME_ZONE=%s is no place (localtime is this host's zone): set the mall's own, such as Europe/Madrid",
-            name)
+        warn("TIME_ZONE=%s is no place: set the mall's own zone, such as Europe/Madrid", name)
         return name
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from portal.payments.providers.base import Provider, ProviderError
 
@@ -16,10 +16,21 @@ SETUP_RETRY_S = 30.0  # a provider whose set-up failed is tried again after this
 SETUP_RETRY_MAX_S = 600.0
 
 
-class ProviderSet:
+class ProviderSet(Mapping[str, Provider]):
     """The providers, each set up on its own on first use: one whose set-up fails (WeChat Pay's certificate
     download, the sandbox not started yet) leaves the others working, and is tried again after a back-off
-    rather than at every page that lists the ways to pay."""
+    rather than at every page that lists the ways to pay. A read-only mapping of the providers set up (`current`),
+    as `build_providers` returned before 2026-12-07: a process of the earlier release that imports this module
+    after a new release was installed over it (its lazy import) keeps working until it is restarted."""
+
+    def __getitem__(self, name: str) -> Provider:
+        return self.current()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.current())
+
+    def __len__(self) -> int:
+        return len(self.current())
 
     def __init__(self, builders: dict[str, Builder], clock: Callable[[], float] = time.monotonic) -> None:
         self._builders = dict(builders)  # what is still to set up
