@@ -21,6 +21,7 @@ venue or the store's address."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -117,6 +118,7 @@ class HealthLane:
         # The last check's (when, store, workers): anyone may call /readyz, so a flood of it costs this process at
         # most one check (two store calls) a second, however many arrive.
         self._last: tuple[float, str, dict[str, Heartbeat]] | None = None
+        self._checking = threading.Lock()  # one check at a time: the requests that come meanwhile take its answer
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -145,17 +147,25 @@ class HealthLane:
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
 
     def _checked(self) -> tuple[str, dict[str, Heartbeat]]:
-        """The store's state and the workers' heartbeats, checked at most once every READY_CACHE_S."""
-        now = _clock()
-        if self._last is not None and now - self._last[0] < READY_CACHE_S:
-            return self._last[1], self._last[2]
-        store, workers = "ok", dict.fromkeys(self.heartbeats.registries, UNKNOWN)
-        try:
-            with store_budget(StoreBudget(self.timeout_s)):  # the whole check within STORE_TIMEOUT_S
-                self.db.ping()
-                workers = self.heartbeats.read()
-        except STORE_ERRORS as exc:
-            store = store_fault(exc)
-        self._last = (_clock(), store, workers)
-        return store, workers
+        """The store's state and the workers' heartbeats, checked at most once every READY_CACHE_S, one check at a
+        time (a slow store must not hold every thread in its own check)."""
+        if (last := self._fresh()) is not None:
+            return last
+        with self._checking:
+            if (last := self._fresh()) is not None:  # checked by another thread while this one waited
+                return last
+            store, workers = "ok", dict.fromkeys(self.heartbeats.registries, UNKNOWN)
+            try:
+                with store_budget(StoreBudget(self.timeout_s)):  # the whole check within STORE_TIMEOUT_S
+                    self.db.ping()
+                    workers = self.heartbeats.read()
+            except STORE_ERRORS as exc:
+                store = store_fault(exc)
+            self._last = (_clock(), store, workers)
+            return store, workers
 
+    def _fresh(self) -> tuple[str, dict[str, Heartbeat]] | None:
+        last = self._last  # read once: another thread may replace it
+        if last is not None and _clock() - last[0] < READY_CACHE_S:
+            return last[1], last[2]
+        return None

@@ -171,3 +171,29 @@ def test_a_flood_of_readiness_checks_asks_the_store_once_a_second(client, svc, m
     monkeypatch.setattr(health, "_clock", lambda: 1001.5)  # past READY_CACHE_S: checked again
     assert client.get("/readyz").status_code == 200 and len(pings) == 2
 
+
+
+def test_requests_during_a_slow_check_take_its_answer(app, client, svc, monkeypatch):
+    """A slow store must not hold every thread in a check of its own: one check at a time, and the requests that
+    came meanwhile answer from it (the reuse's clock pinned: no timing in the assertion)."""
+    import threading
+    import time
+
+    monkeypatch.setattr(health, "READY_CACHE_S", 1.0)
+    monkeypatch.setattr(health, "_clock", lambda: 2000.0)
+    pings, real_ping = [], svc.db.ping
+
+    def slow_ping(*args, **kwargs):
+        pings.append(1)
+        time.sleep(0.2)  # a store slow to answer; the assertion counts pings, not time
+        return real_ping(*args, **kwargs)
+
+    monkeypatch.setattr(svc.db, "ping", slow_ping)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(app.test_client().get("/readyz").status_code))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 8 and len(pings) == 1

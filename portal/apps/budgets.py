@@ -14,7 +14,8 @@ most 256 addresses of the venue's `client_networks`) is the mall's NAT (egress) 
 outside the mall sees its whole crowd: a budget per address there was one budget for every shopper of the mall
 (the 21st phone of a busy hour could not get online), so no `.ip` budget counts there. An action whose only other
 brakes are per shopper (a new one is a page load away) declares an `.egress` budget, a crowd's worth, counted
-only there (plate lookups, payment calls, texts, push opt-ins, pre-orders): one client there can spend it for the
+only there (plate lookups, payment calls, push opt-ins, pre-orders; and the texts, whose venue ceiling one client
+could otherwise spend in minutes): one client there can spend it for the
 whole crowd, so it is the brake on what it would otherwise take without end, not a fair share. Actions with
 ceilings of their own (an offer's, a show's, a restaurant's, an activity's, the venue's) declare none: there the
 ceiling is already the crowd's brake, and a second one would only be a second lock one client could close. Beside

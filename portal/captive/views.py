@@ -399,7 +399,7 @@ def continue_to_internet():
             return _not_granted(shopper, ctx, refusal)
         if calls_controller(ctx):  # each one a login to the venue's controller, which locks a flood of them out
             # per phone granted where its gateway vouched for it (a MAC in an unsigned redirect is anyone's to
-            # make up, and typing a victim's would spend hers); behind a mall's NAT, per the `.egress` budget
+            # make up, and typing a victim's would spend hers); behind a mall's NAT the venue's ceiling is the brake
             store(venue, spend_budget, "captive.grant", venue, device=shopper.own_phone)  # OverBudget: 429
         if issues_ticket(ctx):  # each one a token stored until the gateway's auth call (WiFiDog)
             store(venue, spend_budget, "captive.ticket", venue, shopper=shopper.client)

@@ -26,3 +26,13 @@ def test_a_provider_whose_set_up_fails_is_left_out_of_the_mapping():
 
     providers = ProviderSet({"wechat": broken, "alipay": lambda: {"alipay": Named()}}, clock=lambda: 0.0)
     assert list(providers) == ["alipay"] and "wechat" not in providers
+
+
+def test_with_every_set_up_failing_the_mapping_is_empty_not_an_error():
+    """The earlier release asked `name in providers` outside its error handling, and said "unavailable" for a name
+    not found; `current` raises then (the payment pages' own answer)."""
+    def broken() -> dict:
+        raise ProviderError("sandbox not started")
+
+    providers = ProviderSet({"sandbox": broken}, clock=lambda: 0.0)
+    assert "sandbox" not in providers and len(providers) == 0 and dict(providers.items()) == {}

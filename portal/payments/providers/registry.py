@@ -24,13 +24,21 @@ class ProviderSet(Mapping[str, Provider]):
     after a new release was installed over it (its lazy import) keeps working until it is restarted."""
 
     def __getitem__(self, name: str) -> Provider:
-        return self.current()[name]
+        return self._readable()[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.current())
+        return iter(self._readable())
 
     def __len__(self) -> int:
-        return len(self.current())
+        return len(self._readable())
+
+    def _readable(self) -> dict[str, Provider]:
+        """`current`, empty where it would raise: the earlier release asked `name in providers` outside its own
+        error handling and said "unavailable" for a name it did not find."""
+        try:
+            return self.current()
+        except ProviderError:
+            return {}
 
     def __init__(self, builders: dict[str, Builder], clock: Callable[[], float] = time.monotonic) -> None:
         self._builders = dict(builders)  # what is still to set up
