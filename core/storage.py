@@ -593,6 +593,23 @@ def phone_bucket(venue: str, client: str) -> int:
 # record `after` seconds past its item's end `ends` (seconds, as `now`) and the shopper's own list of it at least
 # the shopper token's life too, and returns how long the record lasts. Scripts start with them:
 # `LUA_KEEP + """..."""`.
+# The store's clock in a script, for the scripts whose times must agree across hosts whose own clocks differ:
+# `store_now(arg)` in epoch seconds, `now_ms(arg)` in epoch milliseconds, each `arg` where the caller gives a time
+# (a test's, or a batch's own), else the store's `TIME`. Scripts start with it: `LUA_STORE_CLOCK + """..."""`.
+LUA_STORE_CLOCK = """
+local function store_now(arg)
+  local n = tonumber(arg)
+  if n then return n end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1e6
+end
+local function now_ms(arg)
+  local n = tonumber(arg)
+  if n then return n end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
 LUA_KEEP = """
 local function keep(key, seconds)
   seconds = math.ceil(seconds)

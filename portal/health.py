@@ -31,7 +31,7 @@ from flask import Flask
 
 from core.logredact import LOGGED_PATH_HEADER
 from core.settings import Settings
-from core.storage import Store, StoreBudget, store_budget
+from core.storage import LUA_STORE_CLOCK, Store, StoreBudget, store_budget
 from core.store_health import STORE_ERRORS
 from portal.errors import raw_json_error
 from portal.leases import VenueLeases
@@ -66,9 +66,8 @@ def worker_registries(db: Store, settings: Settings) -> dict[str, VenueLeases]:
 # KEYS: the worker kinds' registries (one slot: `{_global}`); ARGV: each one's lease time in ms. Per kind {the newest
 # heartbeat's age in s or nil, how many are fresh}, by the store's clock: the workers score their heartbeats by it
 # (portal/leases.py), and this host's clock may differ from the store's.
-_HEARTBEATS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+_HEARTBEATS = LUA_STORE_CLOCK + """
+local now = store_now(nil)
 local out = {}
 for i, key in ipairs(KEYS) do
   local newest = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import redis
 
-from core.storage import GLOBAL_TAG, Store, VenueKeys
+from core.storage import GLOBAL_TAG, LUA_STORE_CLOCK, Store, VenueKeys
 
 # KEYS[1] lease; ARGV: owner, ttl in ms. 1 when the caller holds it afterwards.
 _HOLD = """
@@ -30,9 +30,8 @@ return 0
 # KEYS[1] the live workers (scored with their last heartbeat, epoch s by the store's clock); ARGV: owner, ttl in ms.
 # Returns how many are alive. The store's clock, not the caller's: each host's own clock would score its heartbeat
 # ahead or behind the others' (a host running 2 min fast would stay "alive" 2 min after it stopped).
-_HEARTBEAT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+_HEARTBEAT = LUA_STORE_CLOCK + """
+local now = store_now(nil)
 redis.call('ZADD', KEYS[1], string.format('%.6f', now), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.6f', now - tonumber(ARGV[2]) / 1000))
 return redis.call('ZCARD', KEYS[1])

@@ -53,7 +53,7 @@ import redis
 
 from core.replication import confirm as replicated
 from core.settings import Settings
-from core.storage import LUA_KEEP, VenueKeys
+from core.storage import LUA_KEEP, LUA_STORE_CLOCK, VenueKeys
 from lightapps.cinema.layouts import AUDITORIUMS, Layout
 from portal.apps.erasure import blank_field, glob_escape, keys_matching
 from portal.media.store import text_ref
@@ -120,13 +120,7 @@ class CinemaKeys(VenueKeys):
 
 # ---- Lua -------------------------------------------------------------------------------------------
 
-_NOW = """
-local function now_ms(arg)
-  local n = tonumber(arg)
-  if n then return n end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+_NOW = LUA_STORE_CLOCK + """
 local function split(s)
   local out = {}
   for part in string.gmatch(s or '', '[^,]+') do out[#out + 1] = part end

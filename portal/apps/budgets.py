@@ -58,7 +58,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.addresses import client_address
 from core.settings import parse_budget
-from core.storage import VenueKeys
+from core.storage import LUA_STORE_CLOCK, VenueKeys
 from portal.errors import error_response
 from portal.shopper import current_shopper
 
@@ -83,9 +83,8 @@ class BudgetKeys(VenueKeys):
 # it), cost, spend ('1'; '0': only check that there is room for it), then per counter: budget name, default count,
 # default window. Returns {} when spent (or there is room), else {index of the refusing budget (1-based), seconds
 # until it has room}.
-SPEND_LUA = """
-local now = tonumber(ARGV[1])
-if not now then local t = redis.call('TIME'); now = tonumber(t[1]) + tonumber(t[2]) / 1e6 end
+SPEND_LUA = LUA_STORE_CLOCK + """
+local now = store_now(ARGV[1])
 local cost = tonumber(ARGV[2])
 local plan = {}
 for i = 2, #KEYS do
@@ -127,9 +126,8 @@ return {}
 # Give back what a spend took, for an action that then did not happen: KEYS as SPEND_LUA's; ARGV now, cost, then
 # per counter: budget name, default window (the venue's own window read as the spend reads it). Only from the
 # window the spend was counted in (the current one or the one before), never below zero.
-GIVE_BACK_LUA = """
-local now, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
-if not now then local t = redis.call('TIME'); now = tonumber(t[1]) + tonumber(t[2]) / 1e6 end
+GIVE_BACK_LUA = LUA_STORE_CLOCK + """
+local now, cost = store_now(ARGV[1]), tonumber(ARGV[2])
 for i = 2, #KEYS do
   local a = 3 + (i - 2) * 2
   local window = tonumber(ARGV[a + 1])

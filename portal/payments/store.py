@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import redis
 
 from core.replication import confirm
-from core.storage import VenueKeys, scan_slot
+from core.storage import LUA_STORE_CLOCK, VenueKeys, scan_slot
 
 ORDER_KEEP_MS = 400 * 86400 * 1000  # orders and refunds are kept 400 days (bills, disputes)
 LEDGER_KEEP_MS = ORDER_KEEP_MS  # the ledger's entries as long as the orders they name
@@ -118,13 +118,7 @@ return 0
 
 _NOW = f"""
 local LEDGER_KEEP_MS = {LEDGER_KEEP_MS}
-""" + """
-local function now_ms(arg)
-  local n = tonumber(arg)
-  if n then return n end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+""" + LUA_STORE_CLOCK + """
 local function ledger(kind, order, amount, txn, ref_no, now)
   local m = redis.call('HMGET', order, 'id', 'merchant', 'provider', 'purpose')
   local entry = {'kind', kind, 'order', m[1], 'merchant', m[2], 'provider', m[3] or '', 'purpose', m[4] or '',
