@@ -321,10 +321,11 @@ def shared_address(address: str | None, own_networks: Sequence[IPNetwork]) -> bo
     addresses of `own_networks` (the venue's `client_networks`) that is no address of the premises' own kind
     (`on_premises`: private, CGNAT, link-local, loopback), so the mall's public NAT address, at which a portal
     hosted outside sees every phone of the mall."""
-    narrow = [network for network in own_networks
-              if isinstance(network, ipaddress.IPv4Network) and network.prefixlen >= SHARED_PREFIX_MIN]
+    if not public_ipv4(address):
+        return False
     ip = client_address(address)
-    return public_ipv4(address) and ip is not None and any(ip in network for network in narrow)
+    return any(ip in network for network in own_networks
+               if isinstance(network, ipaddress.IPv4Network) and network.prefixlen >= SHARED_PREFIX_MIN)
 
 
 def public_ipv4(address: str | None) -> bool:
@@ -354,8 +355,9 @@ def _requester(action: str, venue: str, shopper: str | None) -> dict[str, str | 
     gateway vouched for its phone."""
     current = current_shopper() if shopper and "device" in budget_store().scopes(action) else None
     mine = current is not None and current.venue == venue and current.client == shopper
-    address = client_ip(venue)
-    shared = shared_address(request.remote_addr, guest_networks(venue))
+    networks = guest_networks(venue)  # read once: the address's key and whether it is shared both need them
+    address = address_key(request.remote_addr, networks)
+    shared = shared_address(request.remote_addr, networks)
     return {"ip": None if shared else address, "egress": address if shared else None, "shopper": shopper,
             "device": current.own_phone if mine else None}
 
