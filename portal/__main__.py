@@ -29,9 +29,9 @@ from core.security import new_vapid_private_key, vapid_public_key
 from core.settings import Settings, _redacted
 from core.storage import connect, start_embedded_valkey
 from portal.bootstrap import build_services, create_app
-from portal.leases import VenueLeases
+from portal.health import worker_registries
 from portal.notify.worker import NotifyWorker, default_channels
-from portal.payments.worker import PaymentsSweeper, sweeper_leases
+from portal.payments.worker import PaymentsSweeper
 from portal.paysandbox.app import create_sandbox_app
 from portal.seed import ensure_demo_venues
 from portal.services import services
@@ -224,7 +224,7 @@ def track(once: bool) -> int:
         return 2
     core = build_services(settings, connect(settings, timeout_s=max(5.0, settings.store_timeout_s)))
     # Several trackers on one store divide the venues between them (portal/leases.py).
-    tracker = Tracker(core.db, core.venues, core.locator, leases=VenueLeases(core.db, ttl_s=settings.tracker_lease_s),
+    tracker = Tracker(core.db, core.venues, core.locator, leases=worker_registries(core.db, settings)["tracker"],
                       sweeps=core.tracker_sweeps())
     if once:
         try:
@@ -270,7 +270,8 @@ def sweep(once: bool) -> int:
         return 2
     app = create_app(settings)  # the light apps register their payment purposes and sweepers with the app
     core = app.extensions["mallportal"]
-    sweeper = PaymentsSweeper(core.payments, core.venues, leases=None if once else sweeper_leases(core.db))
+    leases = None if once else worker_registries(core.db, settings)["payments"]
+    sweeper = PaymentsSweeper(core.payments, core.venues, leases=leases)
     with app.app_context():
         if once:
             handled, failed = sweeper.round()
@@ -291,7 +292,7 @@ def notify(once: bool) -> int:
     db = connect(settings, timeout_s=max(5.0, settings.store_timeout_s))
     core = build_services(settings, db)
     worker = NotifyWorker(db, settings, default_channels(settings, db), venues=core.venues,
-                          leases=None if once else VenueLeases(db, kind="notify"))
+                          leases=None if once else worker_registries(db, settings)["notify"])
     if once:
         for venue in core.venues.venue_ids():
             print(f"{venue}: {worker.drain(venue)} notifications handled", flush=True)

@@ -56,8 +56,8 @@ UNKNOWN = Heartbeat("unknown", None, 0)
 
 
 def worker_registries(db: Store, settings: Settings) -> dict[str, VenueLeases]:
-    """Each background worker kind's lease registry as its entry point (portal/__main__.py) makes it: where its
-    heartbeats go and how long one counts as alive."""
+    """Each background worker kind's lease registry: where its heartbeats go and how long one counts as alive. The
+    entry points (portal/__main__.py) take theirs from here, so the check reads what the workers write."""
     return {"tracker": VenueLeases(db, ttl_s=settings.tracker_lease_s),
             "notify": VenueLeases(db, kind="notify"),
             "payments": sweeper_leases(db)}
