@@ -26,15 +26,17 @@ RawMac = NewType("RawMac", str)
 ClientId = NewType("ClientId", str)
 AnonId = NewType("AnonId", str)  # "anon-<16 hex>"
 
-# Pairs (colons, dashes or nothing between them) or Cisco's dotted groups of four (`aabb.ccdd.eeff`, as IOS
-# and some controllers print them): one phone, one client id, whichever form a gateway or feed sends.
-_MAC_RE = re.compile(r"^(?:[0-9a-fA-F]{2}([:-]?)[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}"
-                     r"|[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4})$")
+# Pairs (colons, dashes or nothing between them) or groups of four, dotted as Cisco IOS and some controllers print
+# them (`aabb.ccdd.eeff`) or dashed as Huawei's and H3C's (`aabb-ccdd-eeff`): one phone, one client id, whichever
+# form a gateway or feed sends. The one rule for a client's and an AP's MAC (fingerprints.model.normalise_bssid);
+# positioning.datasets._ap_key keeps a copy (tests/security/test_mac_forms_agree.py holds them alike).
+_MAC_RE = re.compile(r"^(?:[0-9a-fA-F]{2}([:-]?)[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){4}"
+                     r"|[0-9a-fA-F]{4}([.-])[0-9a-fA-F]{4}\2[0-9a-fA-F]{4})$")
 
 
 def normalise_mac(raw: str) -> str:
-    """'AA-BB-CC-DD-EE-FF', 'aabbccddeeff', 'aabb.ccdd.eeff' or 'aa:bb:...' -> 'aa:bb:cc:dd:ee:ff'. ValueError
-    if not a MAC. Locally administered (randomised) MACs are ordinary MACs here."""
+    """'AA-BB-CC-DD-EE-FF', 'aabbccddeeff', 'aabb.ccdd.eeff', 'aabb-ccdd-eeff' or 'aa:bb:...' -> 'aa:bb:cc:dd:ee:ff'.
+    ValueError if not a MAC. Locally administered (randomised) MACs are ordinary MACs here."""
     if not isinstance(raw, str) or not _MAC_RE.match(raw.strip()):
         raise ValueError("not a MAC address")
     digits = re.sub(r"[^0-9a-fA-F]", "", raw).lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -97,6 +98,10 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     # Draws of a game (its own per-shopper and per-day limits are the owner's rules; this is the abuse brake,
     # mostly against new anonymous shoppers minted to dodge those limits).
     "games.draw.ip": (30, HOUR), "games.draw.shopper": (20, HOUR), "games.draw.device": (20, HOUR),
+    # Unknown (or forged) codes typed at a shop's till (a coupon) or a prize desk (a game), per console account: a
+    # cashier's typos stay far below it, a guesser gets 30 tries in 10 minutes. Past it the form judges no code, a
+    # right one included, until the sliding window has room again (a right code never spends it).
+    "coupons.redeem_miss.account": (30, 600), "games.redeem_miss.account": (30, 600),
     # Wrong Meraki secrets (portal/api.py): the secret travels in the body, so each guess would cost reading and
     # parsing up to MAX_MERAKI_BYTES. Per client address *per network* (Meraki's cloud posts every network from the
     # same few addresses) and per network; a right secret never spends them.
@@ -213,6 +218,38 @@ def _env_int(env: dict[str, str], name: str, default: int) -> int:
 
 def _env_float(env: dict[str, str], name: str, default: float) -> float:
     return _env_number(env, name, default, float, "a number")
+
+
+def _env_count(env: dict[str, str], name: str, default: int) -> int:
+    """A count that must be at least 1 (the web server's workers, its threads)."""
+    value = _env_int(env, name, default)
+    if value < 1:
+        raise ValueError(f"environment variable {name} must be a whole number of at least 1, got {env.get(name)!r}")
+    return value
+
+
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def _env_host(env: dict[str, str]) -> str:
+    """HOST: the address `python -m portal serve` (and its payment sandbox) listens on, an IPv4 address (0.0.0.0:
+    every interface) or a host name. Not an IPv6 address: the server's `--bind host:port` would misread it."""
+    raw = env.get("HOST", "")
+    host = raw.strip() or "127.0.0.1"
+    numeric = all(c.isdigit() or c == "." for c in host)  # 999.1.1.1 is no host name, but an address gone wrong
+    if _is_ipv4(host) if numeric else _HOST_NAME.match(host):
+        return host
+    raise ValueError(f"environment variable HOST must be an IPv4 address or a host name to listen on (e.g. "
+                     f"127.0.0.1, or 0.0.0.0 for every interface), got {raw!r}")
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _portal_url(raw: str) -> str:
@@ -550,6 +587,9 @@ class Settings:
     # Phone numbers: keyed hashes in key names, AES-GCM where the number must come back (core/security.py).
     phone_key: str = field(default="", repr=False)
     port: int = 8000
+    host: str = "127.0.0.1"  # the address `python -m portal serve` listens on (HOST)
+    web_workers: int = 2  # `serve`'s gunicorn gthread workers (WEB_WORKERS), each with web_threads threads
+    web_threads: int = 8
     default_venue: str = "demo"
     data_dir: Path = PROJECT_ROOT / "var"
     rssi_window_s: float = 60.0
@@ -644,6 +684,9 @@ class Settings:
             mac_hash_key=_shared_secret(env, "MAC_HASH_KEY", data_dir, shared),
             phone_key=_shared_secret(env, "PHONE_KEY", data_dir, shared),
             port=_env_int(env, "PORT", 8000),
+            host=_env_host(env),
+            web_workers=_env_count(env, "WEB_WORKERS", 2),
+            web_threads=_env_count(env, "WEB_THREADS", 8),
             default_venue=env.get("VENUE") or "demo",
             data_dir=data_dir,
             rssi_window_s=_env_float(env, "RSSI_WINDOW_S", 60.0),

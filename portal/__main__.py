@@ -24,7 +24,6 @@ from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
 from core import logredact
-from core.payment_settings import sandbox_port
 from core.security import new_vapid_private_key, vapid_public_key
 from core.settings import Settings, _redacted
 from core.storage import connect, start_embedded_valkey
@@ -94,9 +93,13 @@ def start_banner(settings: Settings, host: str) -> str:
     return f"MallPortal on {base}/  (operator console: {base}/console/login)"
 
 
-def serve(workers: int, threads: int, host: str) -> int:
+def serve(workers: int | None, threads: int | None, host: str | None) -> int:
+    """`make run`; what the command line leaves out, the settings give (WEB_WORKERS, WEB_THREADS, HOST)."""
     _stop_on_sigterm()
     settings = load_settings("serve")
+    workers = settings.web_workers if workers is None else workers
+    threads = settings.web_threads if threads is None else threads
+    host = settings.host if host is None else host
     embedded = None
     if not settings.redis_url:
         embedded = start_embedded_valkey(settings.data_dir / "valkey")
@@ -181,9 +184,9 @@ def cli_loads_demo(settings: Settings) -> bool:
 def flask_command(args: list[str]) -> int:
     """Run a `flask --app wsgi` command against the store `make run` uses: REDIS_URL if set, else the
     running embedded Valkey, else an embedded Valkey started just for this command (same data; the demo
-    malls loaded first only with DEMO=1, see cli_loads_demo). `flask_cli` runs in this process, its app's
-    settings read from an environment that names the store (a process of its own until 2026-12-07: a second
-    interpreter start, 1-2 s of every command)."""
+    malls loaded first only with DEMO=1, see cli_loads_demo). `flask_cli` runs in this process, its app built
+    from these settings with that store's URL (a process of its own until 2026-12-07: a second interpreter
+    start, 1-2 s of every command); the environment is left as it was."""
     settings = load_settings("flask")
     embedded = None
     url = _running_store(settings)
@@ -194,25 +197,24 @@ def flask_command(args: list[str]) -> int:
             with create_app(settings.with_(redis_url=url)).app_context():
                 ensure_demo_venues(services())
     try:
-        os.environ["REDIS_URL"] = url
-        return flask_cli(args)
+        return flask_cli(args, settings.with_(redis_url=url))
     finally:
         if embedded is not None:
             embedded.stop()
 
 
-def flask_cli(args: list[str]) -> int:
-    """Flask's command line on the portal's app (wsgi.py's `create_app()`), as `flask --app wsgi` runs it but
-    with its usage and hint lines naming `python -m portal flask` and help of its own; a store that does not
-    answer is said in one line (exit status 1), not as a traceback."""
-    group = FlaskGroup(name="flask", help=FLASK_HELP, create_app=lambda: create_app())  # wsgi.py's app
+def flask_cli(args: list[str], settings: Settings) -> int:
+    """Flask's command line on the portal's app (`create_app(settings)`, wsgi.py's app on the settings' store),
+    as `flask --app wsgi` runs it but with its usage and hint lines naming `python -m portal flask` and help of
+    its own; a store that does not answer is said in one line (exit status 1), not as a traceback."""
+    group = FlaskGroup(name="flask", help=FLASK_HELP, create_app=lambda: create_app(settings))
     for param in group.params:
         if param.name == "app" and isinstance(param, click.Option):
             param.hidden = True  # the app is the portal's: --app would be ignored
     try:
         return group.main(args=args, prog_name=FLASK_PROG)
     except STORE_DOWN as exc:
-        print(store_down(FLASK_PROG, os.environ.get("REDIS_URL"), exc).message, file=sys.stderr)
+        print(store_down(FLASK_PROG, settings.redis_url, exc).message, file=sys.stderr)
         return 1
 
 
@@ -322,14 +324,14 @@ def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("serve", help="serve the portal (embedded Valkey unless REDIS_URL is set)")
-    run.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
-    run.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")))
-    run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    run.add_argument("--workers", type=int, default=None, help="default: WEB_WORKERS (2)")
+    run.add_argument("--threads", type=int, default=None, help="threads per worker; default: WEB_THREADS (8)")
+    run.add_argument("--host", default=None, help="address to listen on; default: HOST (127.0.0.1)")
     tracking = sub.add_parser("track", help="position phones as their readings arrive (`serve` starts it)")
     tracking.add_argument("--once", action="store_true", help="position the phones waiting now, then exit")
     sandbox = sub.add_parser("paysandbox", help="the local payment sandbox (`serve` starts it when no payment "
                              "provider is configured)")
-    sandbox.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    sandbox.add_argument("--host", default=None, help="default: HOST (127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=None, help="default: PAY_SANDBOX_PORT, else PORT + 10 (8010)")
     sweeping = sub.add_parser("sweep", help="payment duties every minute: expired orders, stuck refunds, the apps' "
                               "sweepers (`serve` starts it)")
@@ -358,7 +360,8 @@ def _main(argv: list[str] | None = None) -> int:
         except STORE_DOWN as exc:
             raise store_down(f"{PROG} {args.command}", os.environ.get("REDIS_URL"), exc) from None
     if args.command == "paysandbox":
-        return paysandbox(args.host, args.port or sandbox_port(os.environ))
+        settings = load_settings("paysandbox")
+        return paysandbox(args.host or settings.host, args.port or settings.payments.sandbox_port)
     if args.command == "serve":
         try:
             return serve(args.workers, args.threads, args.host)

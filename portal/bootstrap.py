@@ -24,7 +24,6 @@ from portal import (
     account_pages,
     api,
     auth,
-    captive,
     cli,
     demo,
     errors,
@@ -43,6 +42,8 @@ from portal.apps.budgets import BudgetStore
 from portal.apps.platform import init_light_apps
 from portal.apps.zone_apps import ZoneAppStore
 from portal.captive.config import VenueTimeZones
+from portal.captive.lane import ProbeLane
+from portal.captive.wiring import init_captive
 from portal.consent import ConsentStore
 from portal.events import EventLog, PresenceTracker, mydata
 from portal.events import cli as events_cli
@@ -90,7 +91,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     # APs silent in the live reports are masked out of the model (as the health page calls them silent).
     models = ModelCache(venues, db=db, silent_after_s=settings.ap_silent_after_s)
     locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)
-    zones = VenueTimeZones(db, settings.time_zone)  # each venue's zone, cached per process (hot paths)
+    zones = VenueTimeZones(db, settings.time_zone)  # each venue's zone: the one rule, cached for the hot paths
     footfall = FootfallStore(db, tz_of=zones, ttl_days=settings.footfall_hourly_days,
                              days_kept=settings.footfall_daily_days)
     locator.on_positions(footfall.on_positions)  # every phone heard counts, not only those asking
@@ -129,6 +130,7 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
                                # notifications per shopper from all the venue's rules (the abuse budgets')
                                messages=BudgetStore(db, settings.budgets, settings.mac_hash_key)),
         breaker=StoreBreaker.for_client(db),
+        time_zones=zones,
     )
 
 
@@ -203,7 +205,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.cli.add_command(payments_cli.payments)  # flask payments sweep|refunds|reconcile
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
-    captive.init_captive(app)
+    init_captive(app)
     init_notify(app)  # the notification outbox apps send through, the shoppers' push opt-in
     for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp, payment_views.bp):
         app.register_blueprint(blueprint)
@@ -212,7 +214,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_light_apps(app, svc)
     mydata.init_app(app)  # the shopper's own data; moment offers on every shopper page
     # Outermost first: refuse bad query strings, then answer OS probes before Flask (portal/captive/lane.py).
-    app.wsgi_app = errors.QueryStringGuard(captive.ProbeLane(app, app.wsgi_app), app.url_map)
+    app.wsgi_app = errors.QueryStringGuard(ProbeLane(app, app.wsgi_app), app.url_map)
     if settings.proxy_hops:  # behind deploy/nginx.conf: the client's address is the one the proxy saw
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     app.wsgi_app = StoreBudgets(app.wsgi_app, settings.store_request_budget_s * CAPTIVE_BUDGET_SHARE)

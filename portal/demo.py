@@ -32,9 +32,8 @@ from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import AccountStore
 from portal.ingest.native import native_batch
 from portal.ingest.observation import Limits, ReportError, client_ids
-from portal.ingest.store import RssiKeys
 from portal.services import services
-from portal.tracking.positions import TrackKeys
+from portal.tracking.locator import forget_phone_state
 
 bp = Blueprint("demo", __name__)
 log = logging.getLogger(__name__)
@@ -232,9 +231,9 @@ def spot():
     except ReportError as exc:  # cannot happen with simulator output, but never store half of it
         abort(400, exc.message)
     client = svc.hasher.client_id(phone)
-    # The demo phone teleports: forget its earlier readings and track, as if it had walked here
+    # The demo phone teleports: forget its earlier readings, track and kept position, as if it had walked here
     # long enough ago for the window and the smoothing to have caught up.
-    svc.db.delete(RssiKeys(venue).readings(client), RssiKeys(venue).ahead(client), TrackKeys(venue).track(client))
+    forget_phone_state(svc.db, venue, client)
     svc.rssi.write_batch(venue, batch, now)
     return redirect(url_for("demo.page", floor=level, x=f"{x:.1f}", y=f"{y:.1f}", phone=phone, **venue_arg(venue)),
                     code=303)

@@ -286,7 +286,7 @@ def record_store_failure(exc: redis.RedisError) -> None:
 
 def views_breaker(recording: bool = False) -> StoreBreaker | None:
     """The store breaker the views answer 503 by: the app's one, on a single store. On a cluster the breaker of
-    the venue the URL names (the captive portal's per-venue ones, portal/captive/__init__.py), since one shard
+    the venue the URL names (the captive portal's per-venue ones, portal/captive/wiring.py), since one shard
     down must not stop the venues on the others; none for a page of no venue (its calls fail on their own).
     `recording` (a failure or a call's time to count): on a cluster, none. A page also reads keys of other slots
     (the console's accounts, the global registry), so its failures do not say the venue's shard is down: counted

@@ -17,6 +17,7 @@ from core.settings import Settings
 from core.store_health import StoreBreaker
 from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppStore
+from portal.captive.config import VenueTimeZones
 from portal.consent import ConsentStore
 from portal.events import EventLog, PresenceTracker
 from portal.events.moments import MomentsEngine
@@ -49,6 +50,8 @@ class Services:
     privacy: PrivacyStore
     moments: MomentsEngine
     breaker: StoreBreaker  # is the store down? one per process: the portal fails open, views answer 503
+    # each venue's clock: the one rule every page, store and worker reads it by (portal/captive/config.py)
+    time_zones: VenueTimeZones
     # What else close() stops: the background workers of parts built outside build_services (each called
     # with the seconds it may wait), in the order registered
     _stoppers: list[Callable[[float], object]] = field(default_factory=list, repr=False)

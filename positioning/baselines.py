@@ -29,7 +29,7 @@ def baseline_label(name: str, k: int, n_train: int) -> str:
     return name.replace(f"k={k}", f"k={used} ({k} asked, {n_train} training {rows})", 1)
 
 
-def baseline_predict(X_train, y_train, X_test, data: str, k: int) -> np.ndarray:
+def baseline_predict(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, data: str, k: int) -> np.ndarray:
     """Building, floor, x, y of each test vector by scikit-learn's kNN; k = min(k, training rows)."""
     k = baseline_k(k, len(X_train))
     if data == "powed":

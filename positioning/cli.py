@@ -11,7 +11,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -34,7 +36,7 @@ REPORT_KEYS = ("building_hit_rate", "floor_hit_rate", "mean_error_m", "median_er
                "p95_error_m", "zone_hit_rate", "n_test")
 
 
-def progress_bar(iterable=None, *, show: bool = True, **kwargs) -> tqdm:
+def progress_bar(iterable: Iterable | None = None, *, show: bool = True, **kwargs: Any) -> tqdm:
     """A tqdm bar on stderr, off unless `show`, redrawn at most every LOGGED_PROGRESS_S where stderr is not a
     terminal."""
     logged = not sys.stderr.isatty()
@@ -106,7 +108,7 @@ def test_vectors(args: argparse.Namespace, test: Dataset, train: Dataset) -> tup
     return X[heard], heard, off
 
 
-def masked(train, X_test: np.ndarray, off: np.ndarray):
+def masked(train: Dataset, X_test: np.ndarray, off: np.ndarray) -> tuple[Dataset, np.ndarray]:
     """The training set and test vectors without the columns `off`: what the live model fits once those APs
     fall silent in the live reports (portal/tracking/models.py `silent_aps`, the AP lifecycle)."""
     keep = np.setdiff1d(np.arange(len(train.ap_ids)), off)

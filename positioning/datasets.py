@@ -90,12 +90,14 @@ def _check_separator(path: Path, header: list[str]) -> None:
                              "(save or export it as CSV with commas)")
 
 
-_MAC_RE = re.compile(r"[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}")
+# core.security's rule for a MAC, on lower-cased text (positioning may not import core; tests/security/
+# test_mac_forms_agree.py holds the two alike): pairs, or groups of four dotted (Cisco) or dashed (Huawei, H3C).
+_MAC_RE = re.compile(r"[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}|[0-9a-f]{4}([.-])[0-9a-f]{4}\2[0-9a-f]{4}")
 
 
 def _ap_key(name: str) -> str:
     """An AP column's name as the AP it names: case and spaces ignored, a MAC in any usual notation
-    (0C-8D-DB-09-00-01, 0c8d.db09.0001) in the colon form."""
+    (0C-8D-DB-09-00-01, 0c8d.db09.0001, 0c8d-db09-0001) in the colon form."""
     text = name.strip().lower()
     if _MAC_RE.fullmatch(text):
         digits = re.sub(r"[:.-]", "", text)

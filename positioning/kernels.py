@@ -20,13 +20,19 @@ without one (a web worker answering single lookups with the live model) never lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import numba
 import numpy as np
+
+if TYPE_CHECKING:
+    from positioning.wknn import WKNNPositioner
 
 SORENSEN, MANHATTAN, EUCLIDEAN = 0, 1, 2
 
 
-def compiled(**options):
+def compiled(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """numba.njit with its machine code cached on disk (`NUMBA_CACHE_DIR`, else `__pycache__` beside this
     file, else the user's cache); where none of them is writable numba refuses `cache=True` outright, so the
     function is compiled in each process instead (a second or two on its first batch) rather than the import
@@ -92,8 +98,10 @@ def _write_sorted(heap_d, heap_r, size: int, d_out, rows_out) -> None:
 
 
 @compiled()
-def nearest_rows(col_ptr, col_rows, col_values, whole_slot, whole_columns, row_full, q_ptr, q_cols, q_values,
-                 q_totals, metric: int, unheard_weight: float, needed: int, rows_out, d_out, complete) -> None:
+def nearest_rows(col_ptr: np.ndarray, col_rows: np.ndarray, col_values: np.ndarray, whole_slot: np.ndarray,
+                 whole_columns: np.ndarray, row_full: np.ndarray, q_ptr: np.ndarray, q_cols: np.ndarray,
+                 q_values: np.ndarray, q_totals: np.ndarray, metric: int, unheard_weight: float, needed: int,
+                 rows_out: np.ndarray, d_out: np.ndarray, complete: np.ndarray) -> None:
     """Fill rows_out / d_out (m, width: preset to -1 / inf) with each query's nearest fingerprints,
     nearest first (equal distances by row id), and `complete[i]` when they are all of its candidates.
 
@@ -234,7 +242,7 @@ def _query_totals(model, R: np.ndarray) -> np.ndarray:
     return (R.astype(np.float64) ** 2).sum(axis=1) if model.metric == "euclidean" else R.sum(axis=1, dtype=np.float64)
 
 
-def search(model, R: np.ndarray, width: int, needed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def search(model: WKNNPositioner, R: np.ndarray, width: int, needed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, distances, complete) for a block of represented queries R (m, n_aps float32) against a
     fitted WKNNPositioner's index (`nearest_rows`), the kernel's arguments assembled with numpy."""
     if width < 1 or needed < 1:
@@ -282,7 +290,8 @@ def _median_offsets(row_ptr, row_aps, row_dbm, X, missing: float, queries, rows,
             medians[q] = (own[(n - 1) // 2] + own[n // 2]) / 2
 
 
-def median_offsets(model, X: np.ndarray, queries: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def median_offsets(model: WKNNPositioner, X: np.ndarray, queries: np.ndarray, rows: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(median, count) per query of X for a fitted WKNNPositioner (`_median_offsets`): the batch path's
     offset rounds, which sorted every pair's values with numpy (a lexsort per block) before."""
     medians = np.zeros(X.shape[0])
@@ -349,8 +358,8 @@ def _ranked_rows(row_ptr, row_aps, row_values, row_full, R, q_totals, rows, metr
 SORTED_IN_KERNEL = 64  # candidates per query that `_ranked_rows` insertion-sorts itself
 
 
-def ranked(model, R: np.ndarray, rows: np.ndarray, partial: bool = False, silent: np.ndarray | None = None
-           ) -> tuple[np.ndarray, np.ndarray]:
+def ranked(model: WKNNPositioner, R: np.ndarray, rows: np.ndarray, partial: bool = False,
+           silent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows, distances): each represented query's candidate `rows` (m, M; -1: none) ranked by a fitted
     WKNNPositioner's own distances (`_ranked_rows`; the model holds `row_values_`: a blend's second model)."""
     q_totals = _query_totals(model, R)

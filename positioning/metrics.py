@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
-def position_report(y_true: np.ndarray, y_pred: np.ndarray, zones_true=None, zones_pred=None) -> dict:
+def position_report(y_true: np.ndarray, y_pred: np.ndarray, zones_true: Sequence[str | None] | None = None,
+                    zones_pred: Sequence[str | None] | None = None) -> dict:
     """Building and floor hit rates, 2-D error statistics (metres), zone hit rate when known."""
     errors = np.hypot(y_true[:, 2] - y_pred[:, 2], y_true[:, 3] - y_pred[:, 3])
     zone_hit = None

@@ -16,8 +16,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from positioning.metrics import position_report
 from positioning.perturb import shift_rssi
@@ -208,8 +210,9 @@ def _rank(rows: list[CVRow], n_splits: int) -> list[CVRow]:
     return sorted(rows, key=lambda r: (r.floor_hit_rate < bar, r.mean_error_m, -r.floor_hit_rate))
 
 
-def tune(X, y, phones=None, *, grid: dict[str, Iterable] | None = None, folds: int = 4, per_fold: int = 600,
-         groups: str = "auto", block_m: float = 10.0, phone_db: float | None = None, seed: int = 0,
+def tune(X: ArrayLike, y: ArrayLike, phones: ArrayLike | None = None, *, grid: dict[str, Iterable] | None = None,
+         folds: int = 4, per_fold: int = 600, groups: str = "auto", block_m: float = 10.0,
+         phone_db: float | None = None, seed: int = 0,
          progress: Callable[[int, int], None] | None = None, offset_X: np.ndarray | None = None) -> TuneResult:
     """Cross-validate the grid on (X, y) (RSSI dBm, building/floor/x/y) and pick a configuration.
     `phone_db`: held-out vectors read louder/softer by a random offset in +-phone_db; default 0 when
@@ -337,6 +340,6 @@ def check_config(config: object) -> dict:
     return dict(config)
 
 
-def venue_config(X, y, phones=None, **kwargs) -> dict:
+def venue_config(X: ArrayLike, y: ArrayLike, phones: ArrayLike | None = None, **kwargs: Any) -> dict:
     """The configuration for a venue's live model, from its survey samples (see `tune`)."""
     return tune(X, y, phones, **kwargs).config

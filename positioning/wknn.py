@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import sparse
 
 from positioning.params import EstimatorParams
 from positioning.representation import REPRESENTATIONS, to_representation
 from positioning.vectors import MISSING_DBM, weakest_listed_dbm
+
+T = TypeVar("T")
 
 METRICS = ("sorensen", "manhattan", "euclidean")
 # Offsets under this (dB) are left alone: readings are whole dB and vary more than this between scans, so a
@@ -35,6 +40,7 @@ FLOOR_RULES = ("vote", "mean")
 FLOOR_MODELS = (None, "logistic")
 FLOOR_MODEL_C = 10.0
 FLOOR_MODEL_MAX_ITER = 1000
+FLOOR_CLASSIFIERS = "floor_classifiers"  # its key in a fitted model's `_FitCache`
 # A phone joins one of the strongest APs it hears, not always the strongest by its own reading (its offset, its
 # body, a sticky choice): a phone just associated with an AP is at a reference point where that AP is among this
 # many strongest. First 4 (the cold start's three ranks and one more, set before measuring); 2 since 2026-12-04:
@@ -91,7 +97,7 @@ def _dense(X, name: str = "X") -> np.ndarray:
     return np.asarray(X, dtype=np.float64)
 
 
-def check_matrix(X, name: str = "X") -> np.ndarray:
+def check_matrix(X: ArrayLike, name: str = "X") -> np.ndarray:
     """X as a 2-D float64 array of dBm: finite, 0 or below (ValueError otherwise)."""
     X = _dense(X, name)
     if X.ndim != 2:
@@ -369,6 +375,43 @@ def blended_batch(own: _Batch, other: _Batch) -> _Batch:
                      for name in ("building", "floor", "confidence", "rows", "chosen")})
 
 
+class _FitCache:
+    """What one fit's arrays give on demand, worked out the first time it is asked and kept until the next fit: the
+    floor classifier (`_floor_classifier`) and the strong rows (`_strong_rows_by_ap`).
+
+    Not fitted in `fit`: the classifier imports scikit-learn (~1.2 s) and fits a regression per building, which a
+    model fitted with the default `floor_model` and never asked for it (a blend's second model, tune's maps where
+    the grid leaves it out, a partial match) would pay for nothing, and `floor_model` may be set after fit (tune's
+    query-time values). So `fit` sets this one private object and the queries fill it in: the estimator's
+    attributes stay as fit set them (scikit-learn's rule for predict, its check_dict_unchanged), and the lock makes
+    the threads that share one model (the portal's ModelCache) wait for the one working a value out instead of each
+    repeating it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The value under `key`, made by `make` (once, whichever thread asks first) if not there yet."""
+        if key in self._values:  # no lock once made: the live path reads strong rows for every probe
+            return self._values[key]
+        with self._lock:
+            if key not in self._values:
+                self._values[key] = make()
+            return self._values[key]
+
+    def known(self, key: Hashable) -> Any:
+        """The value under `key` if made already, else None (makes nothing)."""
+        return self._values.get(key)
+
+    def __getstate__(self) -> dict[Hashable, Any]:
+        return self._values  # a lock can be neither pickled nor copied: a copy gets its own
+
+    def __setstate__(self, values: dict[Hashable, Any]) -> None:
+        self.__init__()
+        self._values = values
+
+
 class WKNNPositioner(EstimatorParams):
     """Weighted kNN over a fingerprint map, decided hierarchically: the building by a vote of the
     `k_building` nearest fingerprints, the floor by a vote of the `k_floor` nearest in that building,
@@ -503,7 +546,7 @@ class WKNNPositioner(EstimatorParams):
         """Whether `fit` fits a second model to blend in: a `blend_representation` named that is not the model's own."""
         return self.blend_representation not in (None, self.representation)
 
-    def fit(self, X, y, offset_X=None) -> WKNNPositioner:
+    def fit(self, X: ArrayLike, y: ArrayLike, offset_X: ArrayLike | None = None) -> WKNNPositioner:
         """X: (n, n_aps) RSSI in dBm, unheard = `missing` (an array, or a frame whose column names are kept
         as `feature_names_in_` and matched at predict). y: (n, 4) = building, floor (whole numbers), x, y.
         A row that hears nothing stays in the map (a surveyed spot where nothing is heard); a map where
@@ -546,8 +589,7 @@ class WKNNPositioner(EstimatorParams):
         self.whole_slot_, self.whole_columns_ = whole_columns(self.col_ptr_, self.col_rows_, self.col_values_,
                                                               X.shape[0])
         # The heard dBm per fingerprint (CSR): each AP's strong rows, and what a query's offset is measured against
-        self.__dict__.pop("_strong_rows", None)  # strong_rows of an earlier fit
-        self.__dict__.pop("_floor_classifiers", None)  # and its floor classifier
+        self._fit_cache = _FitCache()  # an earlier fit's strong rows and floor classifier forgotten
         self.row_ptr_, self.row_aps_, self.row_dbm_ = self._heard_rows(X)
         if offset_X is None:
             self.offset_ptr_, self.offset_aps_, self.offset_dbm_ = self.row_ptr_, self.row_aps_, self.row_dbm_
@@ -623,7 +665,7 @@ class WKNNPositioner(EstimatorParams):
         ValueError naming the difference when the names are not the fitted ones. Anything else as it is."""
         return _in_named_order(X, getattr(self, "feature_names_in_", None), "X")
 
-    def hears_known(self, X) -> np.ndarray:
+    def hears_known(self, X: ArrayLike) -> np.ndarray:
         """Per dBm row of X: whether it hears an AP some fingerprint hears. Any other row matches no
         fingerprint: `locate` refuses it and `predict` / `locate_many` refuse a batch holding one (callers
         that batch live phones filter with this first)."""
@@ -632,7 +674,7 @@ class WKNNPositioner(EstimatorParams):
             heard[..., self.unheard_aps_] = False
         return heard.any(axis=-1)
 
-    def score(self, X, y, sample_weight=None) -> float:
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Minus the mean 2-D error (metres, x/y) of `predict(X)` against y (n, 4): higher is better, as
         scikit-learn's tools (GridSearchCV, cross_val_score without `scoring`) expect. Building and floor
         misses are not in it: pass a `scoring` for those (e.g. the floor hit rate)."""
@@ -852,31 +894,31 @@ class WKNNPositioner(EstimatorParams):
     def _floor_classifier(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per building of two floors or more: (its floor labels, coefficients (labels or 1 for two, APs),
         intercepts) of a logistic regression of the floor on the map's powed values (`floor_model`), fitted the
-        first time it is asked after each fit (scikit-learn, lbfgs: deterministic)."""
-        cache = self.__dict__
-        if "_floor_classifiers" not in cache:
-            # lazy: scikit-learn (~1.2 s to import) only where a floor model is asked for
-            from sklearn.exceptions import ConvergenceWarning
-            from sklearn.linear_model import LogisticRegression  # lazy: as above
+        first time it is asked after each fit (scikit-learn, lbfgs: deterministic; `_FitCache`: why not in `fit`)."""
+        return self._fit_cache.get(FLOOR_CLASSIFIERS, self._fit_floor_classifiers)
 
-            # the map's powed values as a sparse matrix of its heard entries (what a dense one would hold, as the
-            # queries' `to_representation` gives them; lbfgs takes it as it is)
-            values = to_representation(self.row_dbm_.astype(np.float64)[None], "powed", self.missing, beta=self.beta)
-            R = sparse.csr_matrix((values[0].astype(np.float64), self.row_aps_, self.row_ptr_),
-                                  shape=(self.row_ptr_.size - 1, self.n_features_in_))
-            classifiers = {}
-            for building in self.building_labels_.tolist():
-                rows = self.buildings_ == building
-                if np.unique(self.floors_[rows]).size < 2:
-                    continue
-                with warnings.catch_warnings():  # a map the solver cannot fit closer still gives its probabilities
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    fitted = LogisticRegression(C=FLOOR_MODEL_C, max_iter=FLOOR_MODEL_MAX_ITER).fit(
-                        R[rows], self.floors_[rows])
-                classifiers[int(building)] = (fitted.classes_.astype(np.int64), fitted.coef_.copy(),
-                                              fitted.intercept_.copy())
-            cache["_floor_classifiers"] = classifiers
-        return cache["_floor_classifiers"]
+    def _fit_floor_classifiers(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        # lazy: scikit-learn (~1.2 s to import) only where a floor model is asked for
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression  # lazy: as above
+
+        # the map's powed values as a sparse matrix of its heard entries (what a dense one would hold, as the
+        # queries' `to_representation` gives them; lbfgs takes it as it is)
+        values = to_representation(self.row_dbm_.astype(np.float64)[None], "powed", self.missing, beta=self.beta)
+        R = sparse.csr_matrix((values[0].astype(np.float64), self.row_aps_, self.row_ptr_),
+                              shape=(self.row_ptr_.size - 1, self.n_features_in_))
+        classifiers = {}
+        for building in self.building_labels_.tolist():
+            rows = self.buildings_ == building
+            if np.unique(self.floors_[rows]).size < 2:
+                continue
+            with warnings.catch_warnings():  # a map the solver cannot fit closer still gives its probabilities
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                fitted = LogisticRegression(C=FLOOR_MODEL_C, max_iter=FLOOR_MODEL_MAX_ITER).fit(
+                    R[rows], self.floors_[rows])
+            classifiers[int(building)] = (fitted.classes_.astype(np.int64), fitted.coef_.copy(),
+                                          fitted.intercept_.copy())
+        return classifiers
 
     def _check_columns(self, columns) -> np.ndarray | None:
         """AP column indices (any integer sequence) as a sorted unique int64 array; None for none."""
@@ -914,21 +956,20 @@ class WKNNPositioner(EstimatorParams):
         """Per AP column, `strong_rows` at `rank`, cached per fit: each row's entries ordered by row, then
         strongest first (ties in column order, as a stable sort of the row), the first `rank` of each row kept,
         then grouped by AP with the rows ascending."""
-        cache = self.__dict__.setdefault("_strong_rows", {})
-        if rank not in cache:
-            entries = self.row_aps_.size
-            row_of = np.repeat(np.arange(self.row_ptr_.size - 1), np.diff(self.row_ptr_))
-            order = np.lexsort((np.arange(entries), -self.row_dbm_, row_of))
-            place = np.arange(entries) - self.row_ptr_[row_of[order]]  # 0 for a row's strongest
-            kept = order[place < rank]
-            aps, rows = self.row_aps_[kept], row_of[kept]
-            by_ap = np.argsort(aps, kind="stable")  # rows stay ascending within an AP
-            cache[rank] = np.split(rows[by_ap].astype(np.int64),
-                                   np.cumsum(np.bincount(aps, minlength=self.n_features_in_))[:-1])
-        return cache[rank]
+        return self._fit_cache.get(("strong_rows", rank), lambda: self._work_out_strong_rows(rank))
 
-    def locate(self, x, partial: bool = False, silent=None, search_db: float | None = None,
-               within: np.ndarray | None = None) -> Estimate:
+    def _work_out_strong_rows(self, rank: int) -> list[np.ndarray]:
+        entries = self.row_aps_.size
+        row_of = np.repeat(np.arange(self.row_ptr_.size - 1), np.diff(self.row_ptr_))
+        order = np.lexsort((np.arange(entries), -self.row_dbm_, row_of))
+        place = np.arange(entries) - self.row_ptr_[row_of[order]]  # 0 for a row's strongest
+        kept = order[place < rank]
+        aps, rows = self.row_aps_[kept], row_of[kept]
+        by_ap = np.argsort(aps, kind="stable")  # rows stay ascending within an AP
+        return np.split(rows[by_ap].astype(np.int64), np.cumsum(np.bincount(aps, minlength=self.n_features_in_))[:-1])
+
+    def locate(self, x: ArrayLike, partial: bool = False, silent: ArrayLike | None = None,
+               search_db: float | None = None, within: np.ndarray | None = None) -> Estimate:
         """One RSSI vector (dBm) -> Estimate. Raises ValueError if it hears no known AP.
 
         `partial`: match on the APs the query hears only, for a vector known to be incomplete (a phone
@@ -1007,7 +1048,7 @@ class WKNNPositioner(EstimatorParams):
         keep = np.isin(rows, within)
         return (rows[keep], d[keep]) if np.count_nonzero(keep) >= self._needed() else None
 
-    def locate_many(self, X, search_db=None) -> list[Estimate]:
+    def locate_many(self, X: ArrayLike, search_db: ArrayLike | None = None) -> list[Estimate]:
         """Many RSSI vectors -> Estimates, decided in batches (see `_locate_batch`). `search_db`: per query,
         the offset search's reach (`locate`'s `search_db`); None: `offset_search_db` for every query."""
         X = self._check_queries(X)
@@ -1063,7 +1104,7 @@ class WKNNPositioner(EstimatorParams):
 
         return kernels.ranked(self, R, rows, partial, silent)
 
-    def set_params(self, **params) -> WKNNPositioner:
+    def set_params(self, **params: Any) -> WKNNPositioner:
         """As scikit-learn's; a fitted blend's second model takes the same settings (a query-time one set after
         fit, as `tune` sets them, reaches both models), less its own representation."""
         super().set_params(**params)
@@ -1092,12 +1133,12 @@ class WKNNPositioner(EstimatorParams):
             raise ValueError(f"search_db must be {n_queries} numbers from 0 (off) to 30 dB, one per query")
         return out.astype(np.float64)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """(m, n_aps) RSSI -> (m, 4): building, floor, x, y."""
         X = self._check_queries(X)
         return np.vstack([answer.table() for _, answer in self._located_blocks(X, self._reaches(None, len(X)))])
 
-    def predict_with_own(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def predict_with_own(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """`predict`'s table and, from the same search, this model's own answers without the blend (what
         `blend_representation=None` predicts; the same table when not blending): `tune` scores both from one search."""
         X = self._check_queries(X)
@@ -1141,7 +1182,7 @@ class WKNNPositioner(EstimatorParams):
         median = np.round(median.astype(np.float64), 3)
         return np.where((counts > 0) & (np.abs(median) >= MIN_OFFSET_DB), median, 0.0)
 
-    def offset_of(self, x, neighbours) -> float:
+    def offset_of(self, x: ArrayLike, neighbours: ArrayLike) -> float:
         """How much louder than the given training rows one dBm vector reads (median over the APs both
         hear; 0 under MIN_OFFSET_DB): the per-query estimate `offset_rounds` removes."""
         rows = np.asarray(neighbours, dtype=np.int64)
@@ -1320,5 +1361,7 @@ class WKNNPositioner(EstimatorParams):
                  "buildings_", "floors_", "xy_", "row_ptr_", "row_aps_", "row_dbm_", "offset_ptr_", "offset_aps_",
                  "offset_dbm_", "row_values_")
         arrays = {id(a): a for model in models for a in (getattr(model, name, None) for name in names) if a is not None}
-        arrays.update({id(a): a for fitted in self.__dict__.get("_floor_classifiers", {}).values() for a in fitted})
+        cache = getattr(self, "_fit_cache", None)
+        classifiers = (cache.known(FLOOR_CLASSIFIERS) if cache is not None else None) or {}
+        arrays.update({id(a): a for fitted in classifiers.values() for a in fitted})
         return int(sum(a.nbytes for a in arrays.values()))

@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from itertools import compress
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -13,6 +14,9 @@ from shapely.geometry import Point, Polygon
 from shapely.validation import explain_validity
 
 from positioning.sums import row_sums
+
+if TYPE_CHECKING:
+    from positioning.wknn import Estimate
 
 # How far inside a polygon (metres) a position must be for the polygon alone to be trusted fully.
 CONFIDENT_DEPTH_M = 4.0
@@ -63,7 +67,8 @@ class ZoneMap:
     def _depth(self, zone_id: str, x: float, y: float) -> float:
         return self._outlines[zone_id].distance(Point(x, y))
 
-    def zone_for(self, estimate, neighbour_zones: Sequence[str | None] | None = None) -> tuple[str | None, float]:
+    def zone_for(self, estimate: Estimate, neighbour_zones: Sequence[str | None] | None = None
+                 ) -> tuple[str | None, float]:
         """(zone, confidence 0..1). Half the evidence is the polygon the position falls in (weighted by
         how deep inside it is), half the share of neighbouring fingerprints surveyed in each zone."""
         polygon_zone = self.zone_at(estimate.floor, estimate.x, estimate.y)
@@ -80,7 +85,7 @@ class ZoneMap:
         best = max(sorted(scores), key=scores.get)
         return best, round(scores[best], 4)
 
-    def zone_scores(self, estimate, neighbour_zones: Sequence[str | None]) -> dict[str | None, float]:
+    def zone_scores(self, estimate: Estimate, neighbour_zones: Sequence[str | None]) -> dict[str | None, float]:
         """Evidence per zone on the estimate's floor (None: outside every zone), for the motion filter
         (positioning/motion.py): POSITION_SHARE from where the estimate lies (`position_evidence`), the
         rest the share of neighbouring fingerprints surveyed in each zone."""

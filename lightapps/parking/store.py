@@ -711,10 +711,15 @@ class ParkingStore:
         return data if data and data["client"] == client else None
 
     def verify_fee_session(self, venue: str, session_id: str) -> None:
-        key = ParkingKeys(venue).fee_session(session_id)
+        self._mark_verified(ParkingKeys(venue).fee_session(session_id))
+
+    def _mark_verified(self, key: str) -> None:
+        """A kept page's record (`save_result`, `save_fee_session`) marked verified, only while it is still
+        there: XX, for a record that expired or was erased (`forget_shopper`) since the read would be written
+        back by KEEPTTL with no expiry, the shopper's client id and plate hash kept for ever."""
         raw = self.db.get(key)
         if raw is not None:
-            self.db.set(key, json.dumps({**json.loads(raw), "verified": True}), keepttl=True)
+            self.db.set(key, json.dumps({**json.loads(raw), "verified": True}), keepttl=True, xx=True)
 
     def set_autopay(self, venue: str, h: str, client: str, ttl_s: int = 365 * 86400) -> None:
         """This plate's fees are charged after it leaves to the agreement of this shopper (a member)."""
@@ -821,10 +826,7 @@ class ParkingStore:
 
     def verify_result(self, venue: str, result_id: str) -> None:
         """The shopper showed something only the car's owner knows: the page may show the bay and route."""
-        key = ParkingKeys(venue).result(result_id)
-        raw = self.db.get(key)
-        if raw is not None:
-            self.db.set(key, json.dumps({**json.loads(raw), "verified": True}), keepttl=True)
+        self._mark_verified(ParkingKeys(venue).result(result_id))
 
     # ---- the privacy centre's hooks (portal/apps/views.py: shopper_data, erase_shopper) ---------------
 

@@ -56,7 +56,7 @@ from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from core.addresses import client_address
+from core.addresses import client_address, on_premises
 from core.settings import parse_budget
 from core.storage import LUA_STORE_CLOCK, VenueKeys
 from portal.errors import error_response
@@ -331,8 +331,6 @@ def shared_address(address: str | None, own_networks: Sequence[IPNetwork]) -> bo
 def public_ipv4(address: str | None) -> bool:
     """Whether `address` is an IPv4 (or IPv4-mapped) address of no premises' kind (`on_premises`): a shared
     address wherever a venue's `client_networks` names it (`shared_address`)."""
-    from portal.captive.landing import on_premises  # lazy: portal.captive's views import this module
-
     ip = client_address(address)
     return isinstance(ip, ipaddress.IPv4Address) and not on_premises(str(ip))
 

@@ -10,6 +10,8 @@ when no loaded app provides it (the asker falls back: a voucher at the desk, no 
               rotating member code a desk typed, redeem for something another app sells and restore it when
               that did not happen; a stable key naming the member without her number (membership)
   agreements  a member's payment agreement with a provider ("leave first, pay after") (membership)
+  members     which member a shopper is, by the number her events carry as `member`: what the host's privacy
+              centre exports and erases under her member number too (membership)
   vouchers    a shopper's coupons that another app may take as a discount (coupons): listed for a use
               ("parking"), held while an order is paid, then redeemed or released, each once
 
@@ -28,7 +30,8 @@ EXTENSION = "light_app_capabilities"  # app.extensions key: {name: implementatio
 POINTS = "points"
 AGREEMENTS = "agreements"
 VOUCHERS = "vouchers"
-NAMES = (POINTS, AGREEMENTS, VOUCHERS)
+MEMBERS = "members"
+NAMES = (POINTS, AGREEMENTS, VOUCHERS, MEMBERS)
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,13 @@ class Vouchers(Protocol):
         """The held voucher is the shopper's again (its order closed unpaid); once."""
 
 
+class Members(Protocol):
+    def member_of(self, venue: str, client: str) -> str | None:
+        """The member this shopper is, as the event log and the rules' deliveries name her (the `member` her app's
+        events carry); None when she is not one. Her other devices' events and deliveries name that member too:
+        the privacy centre finds them by it."""
+
+
 Factory = Callable[[Any], Any]  # the providing app's store -> the implementation
 
 
@@ -137,7 +147,7 @@ def wire(flask_app: Flask, app_name: str, provides: Mapping[str, Factory], store
 
 
 def capability(name: str, flask_app: Flask | None = None) -> Any:
-    """The loaded implementation of `name` (Points, Agreements, Vouchers), or None; of `flask_app` where a
+    """The loaded implementation of `name` (Points, Agreements, Vouchers, Members), or None; of `flask_app` where a
     hook keeps its app, else of the current one."""
     return (flask_app or current_app).extensions.get(EXTENSION, {}).get(name)
 
@@ -152,3 +162,7 @@ def agreements(flask_app: Flask | None = None) -> Agreements | None:
 
 def vouchers(flask_app: Flask | None = None) -> Vouchers | None:
     return capability(VOUCHERS, flask_app)
+
+
+def members(flask_app: Flask | None = None) -> Members | None:
+    return capability(MEMBERS, flask_app)

@@ -46,10 +46,10 @@ def keys_matching(db: redis.Redis, pattern: str) -> list[str]:
 
 def blank_field(db: redis.Redis, key: str, field: str, client: str) -> int:
     """Blank `field` of the hash `key` if it is this shopper (1 if it was)."""
-    return int(db.eval(_BLANK_FIELD, 1, key, field, client))
+    return int(db.register_script(_BLANK_FIELD)(keys=[key], args=[field, client]))
 
 
 def blank_json(db: redis.Redis, key: str, record_id: str, field: str, client: str, also: tuple[str, ...] = ()) -> int:
     """Blank `field` of the JSON record `record_id` in the hash `key` if it is this shopper, and remove the fields
     `also` (what the shopper wrote into it: a name, a note) from it then (1 if it was)."""
-    return int(db.eval(_BLANK_JSON, 1, key, record_id, field, client, *also))
+    return int(db.register_script(_BLANK_JSON)(keys=[key], args=[record_id, field, client, *also]))

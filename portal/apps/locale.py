@@ -2,8 +2,9 @@
 wall-clock time, never the server's (a UTC host serves a Beijing mall).
 
 A venue sets `time_zone` and `phone_region` in its portal config (`portal-config <venue> time_zone=...`,
-portal/captive/config.py); a venue that sets none gets the TIME_ZONE / PHONE_REGION settings. Which venue a
-request is for: the URL's `venue`, else the shopper's. Read once per request (`g`)."""
+portal/captive/config.py); a venue that sets none gets the TIME_ZONE / PHONE_REGION settings, and so does a stored
+zone this host cannot load (VenueTimeZones). Which venue a request is for: the URL's `venue`, else the shopper's.
+Read once per request (`g`)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,10 @@ def request_venue() -> str | None:
 
 
 def read_venue_locale(svc: Services, venue: str | None) -> VenueLocale:
-    """From the store (outside a request too: demo seeds, the tracker's roll-ups)."""
+    """From the store (outside a request too: demo seeds, the tracker's roll-ups); the zone by the one rule every
+    part reads it by (`svc.time_zones`: a name this host cannot load is the TIME_ZONE setting's zone)."""
     config = PortalConfigStore(svc.db).get(venue) if venue else {}
-    return VenueLocale(ZoneInfo(config.get("time_zone") or svc.settings.time_zone),
+    return VenueLocale(svc.time_zones.zone_named(venue or "", config.get("time_zone", "")),
                        config.get("phone_region") or svc.settings.phone_region)
 
 

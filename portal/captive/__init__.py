@@ -8,93 +8,11 @@ breaker, core/store_health.py, is open), probes and pages still answer at once (
 shopper reaches a static page or the internet. On a Valkey Cluster each venue has its own breaker: a
 shard that is down fails open only the venues on it.
 
-Parts: landing.py (the one landing decision), lane.py (probes, plain WSGI), views.py (Flask views),
-gateways.py (gateway adapters) with controller_api.py, unifi.py, omada.py and smartzone.py (the grants that are
-controller calls) and wifidog.py (WiFiDog's one-time tokens), sessions.py, probe_state.py, config.py (per-venue
-settings)."""
+Parts: wiring.py (init_captive: the parts put together on an app), landing.py (the one landing decision),
+lane.py (probes, plain WSGI), views.py (Flask views), gateways.py (gateway adapters) with controller_api.py,
+unifi.py, omada.py and smartzone.py (the grants that are controller calls) and wifidog.py (WiFiDog's one-time
+tokens), sessions.py, probe_state.py, config.py (per-venue settings).
 
-from __future__ import annotations
-
-from flask import Flask, request
-
-from core.memo import BoundedMemo
-from core.storage import VenueKeys
-from core.store_health import StoreBreaker, VenueBreakers
-from portal.apps import registry
-from portal.captive.cli import portal_config
-from portal.captive.common import CaptiveServices
-from portal.captive.config import PortalConfigStore, address_networks
-from portal.captive.gateways import ContextSealer
-from portal.captive.landing import Landing
-from portal.captive.lane import ProbeLane
-from portal.captive.probe_state import ProbeStateStore
-from portal.captive.probes import is_captive_browser
-from portal.captive.sessions import SessionStore
-from portal.captive.unifi import SiteVenues
-from portal.captive.views import bp, capport_url, captive_services
-from portal.captive.wifidog import WiFiDogTickets
-from portal.services import Services
-from portal.shopper import token_store
-
-__all__ = ["ProbeLane", "bp", "capport_url", "captive_services", "init_captive"]
-
-
-def _landing_endpoint(app_name: str) -> str | None:
-    app = registry.get(app_name)
-    return app.landing_endpoint if app is not None else None
-
-
-CLIENT_NETWORKS_MAX_AGE_S = 10.0  # a change of the setting reaches every process within this
-
-
-def _client_networks(config: PortalConfigStore):
-    """venue -> its `client_networks` setting parsed, memoised briefly: every probe naming a MAC asks."""
-    memo = BoundedMemo(1024, max_age_s=CLIENT_NETWORKS_MAX_AGE_S)
-
-    def networks(venue: str):
-        return memo.get(venue, lambda: tuple(address_networks(config.client_networks(venue))))
-
-    return networks
-
-
-class BreakerKeys(VenueKeys):
-    def ping(self) -> str:
-        """A key no one writes, in the venue's slot: EXISTS on it asks exactly the shard the venue lives on."""
-        return self.key("breaker", "ping")
-
-
-def _store_breakers(core: Services) -> StoreBreaker | VenueBreakers:
-    """The breaker(s) the portal's store calls go through. One store: the app's one breaker, shared with the
-    views' 503s (portal/errors.py), since every venue lives on that one server and fails with it. A cluster:
-    a breaker per venue, whose recovery ping asks the venue's own slot, so that one shard down fails open only
-    its own venues (the app's one breaker would fail open every venue after three failures of any)."""
-    if not core.settings.redis_cluster:
-        return core.breaker
-    db = core.db
-    breakers = VenueBreakers(lambda venue: db.exists(BreakerKeys(venue).ping()))
-    core.on_close(breakers.close)  # its prober thread ends with the app (Services.close)
-    return breakers
-
-
-def init_captive(app: Flask) -> None:
-    """The portal's stores, its landing decision and its views, on the app's one store connection. The
-    OS probes are answered by ProbeLane (portal/captive/lane.py), which the app factory puts in front."""
-    core = app.extensions["mallportal"]
-    db = core.db
-    breaker = _store_breakers(core)
-    sessions = SessionStore(db)
-    probe_state = ProbeStateStore(db, core.locator, core.zone_apps)
-    config = PortalConfigStore(db)
-    landing = Landing(probe_state=probe_state, sessions=sessions, locator=core.locator,
-                      zone_app=lambda venue, zone: core.zone_apps.get(venue, zone)[0],
-                      landing_endpoint=_landing_endpoint, breaker=breaker, tokens=token_store(app),
-                      events=core.events, client_networks=_client_networks(config))
-    app.extensions["captive"] = CaptiveServices(
-        sessions=sessions, config=config,
-        sealer=ContextSealer(core.settings.secret_key, core.settings.max_clock_skew_s),
-        landing=landing, breaker=breaker, db=db, portal_url=core.settings.portal_url,
-        direct_mode=core.settings.direct_mode, tickets=WiFiDogTickets(db, sessions),
-        unifi_sites=SiteVenues(core.venues.venue_ids, config.unifi_site))
-    app.register_blueprint(bp)
-    app.cli.add_command(portal_config)
-    app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))
+This file imports nothing: importing any part (`from portal.captive.config import PortalConfigStore`) runs it
+first, and the views, which import half the host, would come with every part (tests/test_architecture.py counts
+that as an import cycle)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
@@ -14,6 +15,8 @@ from core.memo import BoundedMemo
 from core.settings import phone_region_code, time_zone_name
 from core.storage import VenueKeys
 from portal.captive.omada import setting_problem
+
+log = logging.getLogger(__name__)
 
 # name -> (default, help). Secrets are write-only from the CLI's point of view (shown masked).
 FIELDS: dict[str, tuple[str, str]] = {
@@ -93,7 +96,7 @@ CHOICE_FIELDS = {"unifi_kind": ("auto", "controller", "unifi-os"), "aruba_login_
                  "smartzone_nbi_scheme": ("https", "http")}
 SECRET_FIELDS = {name for name, (_, text) in FIELDS.items() if "(secret)" in text}
 # The `client_networks` of a portal on the mall's own network: phones placed from the premises' own kind of address
-# only (portal/captive/landing.py PREMISES_NETWORKS), exactly as where it is unset; stated, it lets the set-up
+# only (core/addresses.py PREMISES_NETWORKS), exactly as where it is unset; stated, it lets the set-up
 # checklist tell a decision from a setting nobody has looked at.
 ON_PREMISES = "on-premises"
 
@@ -265,10 +268,14 @@ def address_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6N
 
 
 class VenueTimeZones:
-    """venue -> its time zone (its `time_zone`, else `default`, the TIME_ZONE setting), for the hot paths
-    outside a request (the tracker's footfall per position, the moments engine): one store read per venue
-    per `max_age_s` in each process, not one per position. A venue whose zone changes is counted in the new
-    zone within max_age_s."""
+    """The one owner of "the venue's time zone": its own `time_zone`, else `default` (the TIME_ZONE setting). A
+    stored name this host's zone database cannot load (written by a host with newer tzdata, by an older release, or
+    not through set()) counts in the default too, logged once per venue: every page, store and worker of the venue
+    keeps going on one clock. One per process (build_services: `Services.time_zones`).
+
+    `__call__` is for the hot paths outside a request (the tracker's footfall per position, the moments engine): one
+    store read per venue per `max_age_s` in each process, not one per position; a venue whose zone changes is counted
+    in the new zone within max_age_s. `read` reads it now (a request: the console shows a change at once)."""
 
     MAX_AGE_S = 60.0
     VENUES = 4096  # a bound, far above the venues one deployment serves
@@ -278,13 +285,29 @@ class VenueTimeZones:
         self.store = PortalConfigStore(db)
         self.default = ZoneInfo(default)
         self._zones = BoundedMemo(self.VENUES, max_age_s=max_age_s, clock=clock)
+        self._unloadable = BoundedMemo(self.VENUES)  # venue -> the stored name last logged as unloadable
 
     def __call__(self, venue: str) -> ZoneInfo:
-        return self._zones.get(venue, lambda: self._read(venue))
+        return self._zones.get(venue, lambda: self.read(venue))
 
-    def _read(self, venue: str) -> ZoneInfo:
-        name = self.store.time_zone(venue)
-        try:
-            return ZoneInfo(name) if name else self.default
-        except (ValueError, KeyError):  # set() checks names; one written some other way counts in the default
+    def read(self, venue: str) -> ZoneInfo:
+        return self.zone_named(venue, self.store.time_zone(venue))
+
+    def zone_named(self, venue: str, name: str) -> ZoneInfo:
+        """The zone of the venue whose stored `time_zone` is `name` (read by the caller: a request reads the
+        venue's whole config at once): `default` for none, or for one this host cannot load."""
+        if not name:
             return self.default
+        try:
+            return ZoneInfo(name)
+        except (ValueError, KeyError, OSError):  # not found (a KeyError), a malformed key, a name too long for a file
+            self._log_unloadable(venue, name)
+            return self.default
+
+    def _log_unloadable(self, venue: str, name: str) -> None:
+        if self._unloadable.peek(venue) == name:
+            return
+        self._unloadable.put(venue, name)
+        log.warning("venue %s: time_zone %r is not in this host's zone database (newer tzdata elsewhere?); its "
+                    "times are in the TIME_ZONE setting's %s until the zone database has it or the venue sets one",
+                    venue, name[:60], self.default.key)

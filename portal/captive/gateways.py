@@ -41,6 +41,9 @@ from portal.captive.unifi import UniFiController
 
 log = logging.getLogger(__name__)
 
+# A redirect's query parameters: request.args (a MultiDict: read as here, its first value per name) or a plain dict.
+RedirectArgs = Mapping[str, str]
+
 
 class GatewayError(ValueError):
     """A gateway redirect we refuse; `field` names the parameter."""
@@ -199,7 +202,7 @@ def refused(refusal: str, text: str = "") -> dict[str, str]:
     return {"access": REFUSED, "refusal": refusal, "said": gateway_words(text)}
 
 
-def require_mac(args, name: str, required: bool = True) -> str | None:
+def require_mac(args: RedirectArgs, name: str, required: bool = True) -> str | None:
     raw = args.get(name)
     if not raw:
         if required:
@@ -269,7 +272,7 @@ def _first(named: Mapping[str, str], names: tuple[str, ...], ok) -> str | None:
     return None
 
 
-def gateway_macs(args) -> tuple[str | None, str | None]:
+def gateway_macs(args: RedirectArgs) -> tuple[str | None, str | None]:
     """(the client's MAC as the gateway sent it, the associated AP's BSSID normalised), each None when the
     redirect names none that is well-formed: the first of the names it may have used (see above)."""
     named = args if all(key.islower() for key in args) else _by_lower_name(args)  # a probe's are lower-case
@@ -279,11 +282,11 @@ def gateway_macs(args) -> tuple[str | None, str | None]:
     return client, _bssid_or_none(ap) if ap else None
 
 
-def client_mac_param(args) -> str | None:
+def client_mac_param(args: RedirectArgs) -> str | None:
     return gateway_macs(args)[0]
 
 
-def optional_ip(args, name: str) -> str | None:
+def optional_ip(args: RedirectArgs, name: str) -> str | None:
     raw = args.get(name)
     if not raw:
         return None
@@ -395,10 +398,10 @@ class Adapter:
     # Continue spends the captive.ticket budget on it.
     issues_ticket = False
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         raise NotImplementedError
 
-    def parse(self, args, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         raise NotImplementedError
 
     def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
@@ -429,10 +432,10 @@ class MerakiClickThrough(Adapter):
 
     name = "meraki"
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "base_grant_url" in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         grant_url = args.get("base_grant_url", "")
         meraki_url(grant_url, "base_grant_url", config)
         return GatewayContext(
@@ -440,10 +443,10 @@ class MerakiClickThrough(Adapter):
             ap_mac=require_mac(args, "node_mac", required=False), destination=args.get("user_continue_url"),
             grant={"base_grant_url": grant_url})
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         return Grant(redirect_to=_with_query(ctx.grant["base_grant_url"], continue_url=destination, duration=seconds))
 
-    def tells_length(self, ctx):
+    def tells_length(self, ctx: GatewayContext) -> bool:
         return True  # `duration`
 
 
@@ -471,7 +474,7 @@ class OpenNDS(Adapter):
 
     name = "opennds"
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "fas" in args or ("tok" in args and "authaction" in args) or self._authenticated(args)
 
     @staticmethod
@@ -480,7 +483,7 @@ class OpenNDS(Adapter):
         &status=authenticated` (openNDS's FAS docs), nothing to grant."""
         return args.get("status") == "authenticated" and "gatewayname" in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         if "fas" not in args and "authaction" not in args:  # openNDS signs nothing here: it only says "online"
             return GatewayContext(gateway=self.name, client_ip=_ip_or_none(args, "clientip"), access=ONLINE)
         if "fas" not in args:
@@ -561,7 +564,7 @@ class OpenNDS(Adapter):
             raise GatewayError("fas", "could not be decrypted with this venue's faskey", status=403) from None
         return self._pairs(text)
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         level = ctx.grant["level"]
         if level == 0:
             return Grant(redirect_to=_with_query(ctx.grant["auth_url"], tok=ctx.grant["tok"], redir=destination))
@@ -569,7 +572,7 @@ class OpenNDS(Adapter):
             return Grant(redirect_to=_with_query(ctx.grant["auth_url"], tok=ctx.grant["rhid"], redir=destination))
         return Grant(redirect_to=destination)  # levels 3-4: authmon collects the rhid (see authmon_entry)
 
-    def tells_length(self, ctx):
+    def tells_length(self, ctx: GatewayContext) -> bool:
         return ctx.grant.get("level", 0) >= 3  # the authmon entry's minutes; levels 0-2 carry no length
 
     @classmethod
@@ -603,10 +606,10 @@ class UniFi(Adapter):
     calls_controller = True
     MAX_AGE_S = 3600
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "id" in args and "ap" in args and "t" in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         try:
             stamp = int(args.get("t", ""))
         except ValueError:
@@ -616,7 +619,7 @@ class UniFi(Adapter):
         return GatewayContext(gateway=self.name, client_mac=require_mac(args, "id"), ap_mac=require_mac(args, "ap"),
                               destination=args.get("url"), grant={"ssid": args.get("ssid", "")[:64]})
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         base = config.get("unifi_url", "").rstrip("/")
         if not base:
             raise GatewayError("unifi_url", "the UniFi controller is not configured for this venue", status=503)
@@ -631,7 +634,7 @@ class UniFi(Adapter):
             raise GatewayError(exc.setting, str(exc), status=502) from None
         return Grant(redirect_to=destination)
 
-    def tells_length(self, ctx):
+    def tells_length(self, ctx: GatewayContext) -> bool:
         return True  # the controller's authorize call carries the time
 
 
@@ -647,10 +650,10 @@ class Omada(Adapter):
     name = "omada"
     calls_controller = True
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "clientMac" in args and "site" in args and ("apMac" in args or "gatewayMac" in args)
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         mac_names = ("clientMac", "apMac") if "apMac" in args else ("clientMac", "gatewayMac")
         client = {name: require_mac(args, name) for name in mac_names}
         grant: dict[str, Any] = {"client": client}
@@ -684,7 +687,7 @@ class Omada(Adapter):
             raise GatewayError(name, f"must be a number from {low} to {high}")
         return value
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         if "problem" in ctx.grant:
             raise GatewayError(ctx.grant["field"], ctx.grant["problem"] + " (in the Omada controller's redirect)")
         base = config.get("omada_url", "").rstrip("/")
@@ -700,7 +703,7 @@ class Omada(Adapter):
             raise GatewayError(exc.setting, str(exc), status=502) from None
         return Grant(redirect_to=destination)
 
-    def tells_length(self, ctx):
+    def tells_length(self, ctx: GatewayContext) -> bool:
         return True  # the controller's authorize call carries the time
 
 
@@ -719,10 +722,10 @@ class MerakiSignOn(_FormLogin):
 
     name = "meraki-signon"
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "login_url" in args and "base_grant_url" not in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         login_url = args.get("login_url", "")
         meraki_url(login_url, "login_url", config)
         client, ap = gateway_macs(args)
@@ -730,7 +733,7 @@ class MerakiSignOn(_FormLogin):
                               client_ip=_ip_or_none(args, "client_ip"), ap_mac=ap,
                               destination=args.get("continue_url"), grant={"login_url": login_url})
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         return self.grant_form(ctx.grant["login_url"], {"username": config.get("guest_username", "guest"),
                                                         "password": config.get("guest_password", ""),
                                                         "success_url": destination})
@@ -746,10 +749,10 @@ class ArubaInstant(_FormLogin):
 
     name = "aruba"
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return args.get("cmd") == "login" and ("switchip" in args or "apname" in args or "vcname" in args)
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         expected = config.get("aruba_switchip", "securelogin.arubanetworks.com").lower()
         switchip = args.get("switchip", expected).lower()
         login = ({"switchip": switchip} if switchip == expected else  # another host: the phone lands all the same
@@ -758,7 +761,7 @@ class ArubaInstant(_FormLogin):
                               ap_mac=require_mac(args, "apmac", required=False), destination=args.get("url"),
                               grant={**login, "essid": args.get("essid", "")[:64]})
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         _raise_login_problem(ctx)
         scheme = config.get("aruba_login_scheme") or "http"
         return self.grant_form(f"{scheme}://{ctx.grant['switchip']}/cgi-bin/login", {
@@ -775,10 +778,10 @@ class ArubaInstantOn(_FormLogin):
 
     name = "aruba-instant-on"
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return args.get("cmd") == "login" and "post" in args and "switchip" not in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         host = args.get("post", "")
         login = (_login_or_problem(f"https://{host}/cgi-bin/login", "post", config, "aruba_post_hosts")
                  if config.get("aruba_post_hosts") else
@@ -789,7 +792,7 @@ class ArubaInstantOn(_FormLogin):
                               ap_mac=ap, destination=args.get("url"),
                               grant={**login, "network": args.get("network", "")[:64]})
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         _raise_login_problem(ctx)
         return self.grant_form(ctx.grant["login"], {
             "user": config.get("guest_username", "guest"), "password": config.get("guest_password", ""),
@@ -807,10 +810,10 @@ class CiscoWLC(_FormLogin):
     # elsewhere), 4 the client is excluded, 5 the user name and password were refused
     STATUS = {"2": "not-web-auth", "3": "user-unavailable", "4": "blocked", "5": "credentials"}
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "switch_url" in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         if args.get("statusCode") == "1":  # "already logged in", for the WLC no further action: on, as online
             return GatewayContext(gateway=self.name, client_mac=require_mac(args, "client_mac", required=False),
                                   destination=args.get("redirect"), access=ONLINE)
@@ -821,7 +824,7 @@ class CiscoWLC(_FormLogin):
                               grant={**login, "wlan": args.get("wlan", "")[:64]},
                               **(refused(refusal) if refusal else {}))
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         _raise_login_problem(ctx)
         # "switch_url": a context sealed before the login check moved here (kept for an hour)
         return self.grant_form(ctx.grant.get("login") or ctx.grant["switch_url"], {
@@ -838,10 +841,10 @@ class MikroTikHotspot(_FormLogin):
 
     name = "mikrotik"
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "link-login-only" in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         error = args.get("error", "")  # the router refused the login a Continue posted it: its own words
         return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), client_ip=_ip_or_none(args, "ip"),
                               destination=args.get("link-orig"),
@@ -851,7 +854,7 @@ class MikroTikHotspot(_FormLogin):
                                      "chap_challenge": args.get("chap-challenge", "")[:256]},
                               **(refused("refused", error) if error else {}))
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         _raise_login_problem(ctx)
         password = config.get("guest_password", "")
         if ctx.grant.get("chap_challenge"):
@@ -899,10 +902,10 @@ class RuckusUnleashed(_FormLogin):
 
     name = "ruckus"
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "sip" in args and "client_mac" in args and "nbiIP" not in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         host = args.get("sip", "")
         login = (_login_or_problem(f"http://{host}:9997/login", "sip", config, "ruckus_hosts")
                  if re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host) else
@@ -911,7 +914,7 @@ class RuckusUnleashed(_FormLogin):
         return GatewayContext(gateway=self.name, client_mac=client, client_ip=_ip_or_none(args, "uip"),
                               ap_mac=ap, destination=args.get("url"), grant=login)
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         _raise_login_problem(ctx)
         return self.grant_form(ctx.grant["login"], {"username": config.get("guest_username", "guest"),
                                                     "password": config.get("guest_password", "")})
@@ -936,10 +939,11 @@ class RuckusSmartZone(Adapter):
     calls_controller = True
     landing_calls_controller = True
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "nbiIP" in args
 
-    def parse(self, args, request_url, config, now, controller_allowed: Callable[[], bool] = lambda: True):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float,
+              controller_allowed: Callable[[], bool] = lambda: True) -> GatewayContext:
         named = _by_lower_name(args)
         ue_mac, ue_ip = named.get("client_mac", ""), named.get("uip", "")
         if not (is_encrypted(ue_mac) or _is_mac(ue_mac)):
@@ -972,7 +976,7 @@ class RuckusSmartZone(Adapter):
         return {"nbi": f"{config.get('smartzone_nbi_scheme', 'https')}://{literal}:"
                        f"{config.get('smartzone_nbi_port', '9443')}", "nbi_host": host.lower()}
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         _raise_login_problem(ctx)
         if not self.listed_nbi(ctx.grant.get("nbi_host") or "", config):
             # listed when the phone landed, no longer (a context lives an hour, a fail-open page's six):
@@ -1024,10 +1028,10 @@ class CoovaChilli(Adapter):
     name = "coova"
     ACCESS = {"success": ONLINE, "already": ONLINE, "notyet": OFFLINE, "logoff": OFFLINE}
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "res" in args and "uamip" in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         secret = config.get("coova_uamsecret", "")
         if secret:
             signed, sep, _ = request_url.partition("&md=")
@@ -1058,7 +1062,7 @@ class CoovaChilli(Adapter):
             challenge = hashlib.md5(challenge + uamsecret.encode()).digest()
         return hashlib.md5(b"\0" + password.encode() + challenge).hexdigest()
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         response = self.chap_response(ctx.grant["challenge"], config.get("coova_password", ""),
                                       config.get("coova_uamsecret", ""))
         return Grant(redirect_to=_with_query(ctx.grant["logon"], username=config.get("coova_username", "guest"),
@@ -1081,10 +1085,10 @@ class WiFiDog(Adapter):
     AUTH_PATH = "/wifidog/auth"  # the gateway's own httpd path (src/http.c), not the auth server's
     MAX_GW_ID = 64
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return "gw_address" in args and "gw_id" in args
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         address = private_gateway_ip(args.get("gw_address", ""), "gw_address")
         port = args.get("gw_port", "")
         if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
@@ -1100,11 +1104,11 @@ class WiFiDog(Adapter):
                               client_ip=client_ip, destination=args.get("url"),
                               grant={"auth_url": f"http://{host}:{int(port)}{self.AUTH_PATH}", "gw_id": gw_id})
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         token = secrets.token_urlsafe(32)  # 256 bits: never guessed; one use (portal/captive/wifidog.py)
         return Grant(redirect_to=_with_query(ctx.grant["auth_url"], token=token), ticket=token)
 
-    def tells_length(self, ctx):
+    def tells_length(self, ctx: GatewayContext) -> bool:
         return True  # the gateway asks auth/ every CheckInterval: the session's end is when it logs the phone off
 
 
@@ -1113,17 +1117,17 @@ class Direct(Adapter):
 
     name = "direct"
 
-    def detect(self, args) -> bool:
+    def detect(self, args: RedirectArgs) -> bool:
         return True
 
-    def parse(self, args, request_url, config, now):
+    def parse(self, args: RedirectArgs, request_url: str, config: dict[str, str], now: float) -> GatewayContext:
         # Also the gateways without a grant of ours (Extreme, and any other): their phones are
         # placed all the same. A MAC that is not one (encrypted) is no phone, not a refused redirect.
         url = next((args.get(name) for name in ("url", "redirectUrl", "link-orig", "dest", "StartURL")
                     if args.get(name)), None)
         return GatewayContext(gateway=self.name, client_mac=client_mac_param(args), destination=url)
 
-    def grant(self, ctx, seconds, destination, config):
+    def grant(self, ctx: GatewayContext, seconds: int, destination: str, config: dict[str, str]) -> Grant:
         return Grant(redirect_to=destination)
 
 
@@ -1143,11 +1147,11 @@ def destination_vouched(ctx: GatewayContext) -> bool:
     return ctx.verified and ctx.gateway in SIGNED_REDIRECTS
 
 
-def detect(args) -> Adapter:
+def detect(args: RedirectArgs) -> Adapter:
     return next(a for a in ADAPTERS if a.detect(args))
 
 
-def parse_redirect(args, request_url: str, config: dict[str, str], now: float | None = None,
+def parse_redirect(args: RedirectArgs, request_url: str, config: dict[str, str], now: float | None = None,
                    controller_allowed: Callable[[], bool] | None = None, gateway: str | None = None) -> GatewayContext:
     """The gateway's redirect, read. `controller_allowed`: asked before the landing calls the venue's
     controller (spends that budget; False: no call, the phone lands as if the controller did not answer).

@@ -14,14 +14,13 @@ slots in as one more step."""
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from core.addresses import client_address
+from core.addresses import on_premises, within
 from core.memo import BoundedMemo
 from core.storage import slot_in_motion
 from core.store_health import STORE_ERRORS, StoreBreaker, StoreUnavailable, VenueBreakers
@@ -37,16 +36,6 @@ from portal.tracking.positions import landing_zone
 log = logging.getLogger(__name__)
 
 HOME = "directory.home"
-
-# Where a venue sets no `client_networks` (or `on-premises`, which says so), the addresses a request naming a MAC
-# no gateway vouched for may come from: those a portal on the mall's own network sees its guests at. RFC 1918 and
-# shared (RFC 6598, CGNAT) IPv4, link-local, loopback, IPv6 unique-local, link-local and loopback. Not Python's
-# `is_private`, which also takes the documentation ranges (203.0.113.0/24 ...), 6to4, NAT64 and Teredo (routes to
-# any IPv4 host).
-PREMISES_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
-    "fc00::/7", "fe80::/10", "::1/128"))
-
 
 FAIL_OPEN_LOG_EVERY_S = 10.0  # a venue's "failing open" line at most this often
 
@@ -98,19 +87,6 @@ def guest_ip(remote_addr: str | None, forwarded_for: str | None, proxy_hops: int
     return remote_addr or None
 
 
-def within(ip: str | None, networks) -> bool:
-    """`ip` (a request's address; a dual-stack socket's IPv4-mapped one as its IPv4 address) is in one of
-    `networks`; no usable address is in none."""
-    address = client_address(ip)
-    return address is not None and any(address in network for network in networks)
-
-
-@functools.lru_cache(maxsize=65_536)
-def on_premises(ip: str | None) -> bool:
-    """`ip` is in PREMISES_NETWORKS. Memoised: the same guests probe again and again."""
-    return within(ip, PREMISES_NETWORKS)
-
-
 @dataclass(frozen=True)
 class Online:
     session: Session
@@ -137,7 +113,7 @@ Decision = Online | Redirect | Offline
 
 
 class Landing:
-    """Built once per app (portal/captive/__init__.py) with the stores it reads, on the one store
+    """Built once per app (portal/captive/wiring.py) with the stores it reads, on the one store
     connection, behind the store breaker: each call about a venue through `breaker.for_venue(venue)`, the
     app's one breaker on a single store, the venue's own on a cluster (one shard down fails open only the
     venues on it)."""
@@ -157,7 +133,7 @@ class Landing:
         self.events = events  # every landing is a `landing` event (the funnels' middle step)
         # venue -> the networks its shoppers' requests come from (empty: PREMISES_NETWORKS, for a venue that sets
         # none or `on-premises`: PortalConfigStore.client_networks); read through a short memo
-        # (portal/captive/__init__.py)
+        # (portal/captive/wiring.py)
         self.client_networks = client_networks
         self.fail_open_log = FailOpenLog()
 

@@ -73,6 +73,16 @@ from core.errors import N_, CatalogInputError
 from core.storage import VenueKeys
 from portal.events.insights import k_safe
 from portal.events.log import Event, EventLog
+from portal.events.people import (
+    MEMBER,
+    SHOPPER,
+    MemberOf,
+    durable_identity_of,
+    is_identity,
+    member_ref,
+    ref_name,
+    shopper_ref,
+)
 from portal.notify.outbox import NEEDS_CONSENT
 
 log = logging.getLogger(__name__)
@@ -310,7 +320,7 @@ def subject_of(rule: Rule, event: Event, visit: Visit) -> str | None:
     """Whom a rule's caps and cooldowns count: the most lasting id known for her. The phone, but a member for
     first visit / return; an anonymous identity ("s:") only without a phone: each captive landing mints a new
     shopper id (the iOS captive mini-browser keeps no cookies), so one phone would have a cap per landing."""
-    if rule.trigger in ("first_visit", "return") and visit.identity and visit.identity.startswith("m:"):
+    if rule.trigger in ("first_visit", "return") and visit.identity and visit.identity.startswith(MEMBER):
         return visit.identity
     return event.device or visit.identity
 
@@ -336,7 +346,7 @@ def message_ids(shopper: str, *known: str | None) -> tuple[str, ...]:
     them: her shopper id and the others `known` (her phone, her member number). Each captive landing mints a new
     shopper id, so her phone (or member number) is what keeps one day's count hers; a new phone (a new MAC) with
     her member number is still her."""
-    return tuple(sorted({"s:" + shopper, *(k for k in known if k)}))
+    return tuple(sorted({shopper_ref(shopper), *(k for k in known if k)}))
 
 
 def landing_of(event: Event) -> tuple[str, str] | None:
@@ -499,11 +509,6 @@ def refer(pipe: redis.client.Pipeline, key: str, entry: str, lasts_s: int) -> No
     pipe.expire(key, lasts_s, gt=True)
 
 
-def ref_name(subject: str) -> str:
-    """A person as `refs` names them: an identity ("s:<shopper id>", "m:<member>") as it is, a phone "p:<id>"."""
-    return subject if subject.startswith(("s:", "m:")) else "p:" + subject
-
-
 # KEYS: used, today, last, refs of the subject, the (rule, event) done-marker, the rule's people. ARGV: rule,
 # subject, now, cap, cooldown, budget, ttl, reference to the today key, the references' TTL, the marker's TTL
 # (0: no marker, a replay: a deliberate new firing). The marker is checked first and written with the counts,
@@ -660,7 +665,7 @@ class Delivery:
 
 def body_names(body: dict) -> set[str]:
     """The people a delivery's body names: "s:<shopper>", "m:<member>" (as `ref_name` spells them)."""
-    return {f"{prefix}:{body[field]}" for prefix, field in (("s", "shopper"), ("m", "member")) if body.get(field)}
+    return {ref(body[field]) for ref, field in ((shopper_ref, "shopper"), (member_ref, "member")) if body.get(field)}
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -718,19 +723,14 @@ def answered(error: str) -> bool:
 # ---- who is visiting: durable identities (first visit, return) --------------------------------------
 
 IDENTIFYING = ("txn",)
-ANON = "anon-"  # a pseudonym the retention job left: nobody
 
 
-def identity_of(event: Event, member_of: Callable[[str], str | None]) -> str | None:
-    """The durable identity an identifying event names: "m:<member>" or "s:<shopper id>"; None for none."""
+def visit_identity(event: Event, member_of: MemberOf) -> str | None:
+    """The durable identity an identifying event shows (`people.durable_identity_of`: a member or a shopper id,
+    never a pseudonym); None for none. A partner-link click identifies nobody."""
     if event.kind not in IDENTIFYING or event.data.get("action") == "referral":
         return None
-    if event.data.get("member"):
-        return "m:" + str(event.data["member"])
-    if not event.shopper or event.shopper.startswith(ANON):
-        return None
-    member = member_of(event.shopper)
-    return "m:" + member if member else "s:" + event.shopper
+    return durable_identity_of(event, member_of)
 
 
 class VisitBook:
@@ -763,7 +763,7 @@ def observe(book: VisitBook, event: Event) -> Visit:
         return Visit()
     if event.shopper and event.data.get("member"):
         book.put("members", event.shopper, str(event.data["member"]))
-    identity = identity_of(event, lambda shopper: book.get("members", shopper))
+    identity = visit_identity(event, lambda shopper: book.get("members", shopper))
     if identity is None:
         return Visit()
     arrival, shown = None, ""
@@ -808,7 +808,7 @@ class StoredVisitBook(VisitBook):
 
     def kept_s(self, table: str, name: str) -> int:
         """How long a field of `table` named `name` is kept (the class docstring says why)."""
-        if table == "visits" and name.startswith("s:"):
+        if table == "visits" and name.startswith(SHOPPER):
             return self.shopper_kept_s
         return self.TTL[table]
 
@@ -923,7 +923,7 @@ class MomentsEngine:
         self.occupancy = occupancy
         self.venue_names = venue_names  # venue -> (name, Chinese name): notifications' titles; None: generic
         self.staff = staff  # venue -> its staff phones (listed or detected: presence.StaffPhones): no moments
-        self.tz_of = tz_of  # venue -> its time zone (hours of the day, caps per day); None: UTC
+        self.tz_of = tz_of  # venue -> its time zone's name (hours of the day, caps per day): `time_zone`
         self.send = send
         self._fire = db.register_script(_FIRE)
         self._count_people = db.register_script(_COUNT_PEOPLE)
@@ -1043,6 +1043,12 @@ class MomentsEngine:
             self._consumer = (pid, f"engine-{socket.gethostname()}-{pid}-{secrets.token_hex(3)}")
         return self._consumer[1]
 
+    def time_zone(self, venue: str) -> ZoneInfo:
+        """The venue's zone, as every other part reads it: `tz_of` is the composition root's Services.time_zones
+        (portal/captive/config.py VenueTimeZones, the one rule); an engine built without it (store-only tests)
+        counts in UTC."""
+        return ZoneInfo(self.tz_of(venue) if self.tz_of is not None else "UTC")
+
     def ensure(self, venue: str, start: str = "$") -> None:
         self.events.ensure_group(venue, GROUP, start)
 
@@ -1060,7 +1066,7 @@ class MomentsEngine:
         rules = [r for r in self.rules(venue) if r.active]
         events = self.events.read_group(venue, GROUP, self.consumer(), count=batch, claim_idle_ms=CLAIM_IDLE_MS)
         self._prune_gone_consumers(venue)
-        zone = ZoneInfo(tz or (self.tz_of(venue) if self.tz_of is not None else "UTC"))
+        zone = ZoneInfo(tz) if tz else self.time_zone(venue)
         staff = self.staff(venue) if self.staff is not None else set()
         for event in events:
             if event.device not in staff:
@@ -1120,7 +1126,7 @@ class MomentsEngine:
             if not may_reach(rule, self.consent, venue, device, shopper):
                 continue
             people = self._message_ids(venue, rule, shopper, ref_name(subject), device and ref_name(device),
-                                       event.data.get("member") and f"m:{event.data['member']}")
+                                       event.data.get("member") and member_ref(event.data["member"]))
             if people and not self._spend_message(venue, people):
                 continue  # the shopper had the venue's notifications for the day
             if self._count(venue, rule, subject, event.at, tz, event.id) == "OK":
@@ -1135,7 +1141,7 @@ class MomentsEngine:
         if rule.action != "notify" or not shopper or self.notifier is None or self.messages is None:
             return ()
         member = self.db.hget(MomentKeys(venue).members(), shopper)
-        return message_ids(shopper, *known, member and "m:" + member.decode())
+        return message_ids(shopper, *known, member and member_ref(member.decode()))
 
     def _spend_message(self, venue: str, people: tuple[str, ...]) -> bool:
         """One notification counted for each of `people` (one person's ids): False (nothing counted) when one
@@ -1152,7 +1158,7 @@ class MomentsEngine:
         pipe = self.db.pipeline(transaction=True)
         pipe.hset(keys.shoppers(), device, shopper)
         pipe.hexpire(keys.shoppers(), OFFER_TTL_S, device)
-        refer(pipe, keys.refs("s:" + shopper), "w:" + device, OFFER_TTL_S + REF_MARGIN_S)
+        refer(pipe, keys.refs(shopper_ref(shopper)), "w:" + device, OFFER_TTL_S + REF_MARGIN_S)
         pipe.execute()
 
     def _count(self, venue: str, rule: Rule, subject: str, at: float, tz: ZoneInfo, event_id: str = "") -> str:
@@ -1266,12 +1272,12 @@ class MomentsEngine:
             self._settle(venue, d.id, "queued", attempts=0, due_at=0.0)
             return "SENT"
         now = time.time() if now is None else now
-        subject = d.subject or "s:" + shopper
+        subject = d.subject or shopper_ref(shopper)
         people = self._message_ids(venue, rule, shopper, ref_name(subject),
-                                   body.get("member") and f"m:{body['member']}")
+                                   body.get("member") and member_ref(body["member"]))
         if people and not self._spend_message(venue, people):
             return "DAILY"
-        verdict = self._count(venue, rule, subject, now, ZoneInfo(self.tz_of(venue) if self.tz_of else "UTC"))
+        verdict = self._count(venue, rule, subject, now, self.time_zone(venue))
         if verdict != "OK":
             if people:
                 self._give_back_message(venue, people)
@@ -1376,7 +1382,8 @@ class MomentsEngine:
             raw = self.db.hget(keys.members(), subject)
             if raw:
                 members.add(raw.decode())
-        names = [*subjects, *("s:" + s for s in subjects), *("m:" + m for m in members)]
+        identities = [*map(shopper_ref, subjects), *map(member_ref, members)]
+        names = [*subjects, *identities]
         rule_ids = [r.id for r in self.rules(venue)]
         pipe = self.db.pipeline(transaction=False)
         for key in (keys.visits(), keys.arrivals(), keys.members(), keys.shoppers(), keys.tiers(),
@@ -1385,7 +1392,7 @@ class MomentsEngine:
         for subject in subjects:
             pipe.delete(keys.offers(subject))
         removed = sum(int(n) for n in pipe.execute())
-        people = sorted({*(ref_name(s) for s in subjects), *("s:" + s for s in subjects), *("m:" + m for m in members)})
+        people = sorted({*map(ref_name, subjects), *identities})
         # Read once: deliveries logged from now on are listed in `refs`, which each attempt reads afresh.
         logged = self._logged_naming(keys, names)
         for _attempt in range(10):
@@ -1417,7 +1424,7 @@ class MomentsEngine:
         phones = sorted({*subjects, *(e[2:] for e in every if e.startswith("w:"))})
         caps = sorted(e[2:] for e in every if e.startswith("c:"))
         deliveries = sorted({*(e[2:] for e in every if e.startswith("d:")), *logged})
-        identities = [n for n in names if n.startswith(("s:", "m:"))]
+        identities = [n for n in names if is_identity(n)]
         args = {"sizes": [len(e) for e in entries], "phones": phones, "caps": len(caps), "deliveries": deliveries,
                 "fields": names, "shoppers": dict.fromkeys(subjects, True),
                 "identities": dict.fromkeys(identities, True)}

@@ -28,21 +28,22 @@ from flask_babel import gettext as _
 from flask_babel import pgettext
 
 from fingerprints.model import VenueMap
-from portal.apps import registry
+from portal.apps import capabilities, registry
 from portal.apps.locale import format_time
 from portal.apps.views import erase_shopper, is_zh, shopper_data, venue_or_404
 from portal.errors import store_fault_page
 from portal.events.log import Event
+from portal.events.people import member_ref, phone_ref, shopper_ref
 from portal.hub.keep import KeepStore
-from portal.ingest.store import RssiKeys
 from portal.notify.contacts import ContactStore
 from portal.notify.erasure import forget_shopper as forget_notifications
 from portal.notify.outbox import Job, NotifyKeys, Outbox
 from portal.notify.sms import dev_sms, mask_phone
+from portal.payments.money import cny
 from portal.services import Services, services
 from portal.shopper import Shopper, current_shopper, her_phones, token_store
 from portal.tracking.footfall import FootfallKeys
-from portal.tracking.positions import TrackKeys
+from portal.tracking.locator import forget_phone_state
 
 bp = Blueprint("mydata", __name__, url_prefix="/v/<venue>/my-data")
 
@@ -55,18 +56,26 @@ def _shopper(venue: str) -> Shopper:
     return shopper
 
 
-def is_theirs(shopper: Shopper, phones: set[str] | None = None, others: Iterable[str] = (),
-              members: Iterable[str] = ()):
-    """Whether an event is the shopper's: it names her or one of `others` (her phone's other sign-ins), one of
-    `phones` (default: the token's own phone), or one of `members` (their member numbers)."""
-    mine = {p for p in (shopper.own_phone,) if p} if phones is None else phones
-    clients, numbers = {shopper.client, *others}, {str(m) for m in members}
+@dataclass(frozen=True)
+class Hers:
+    """Whom a privacy-centre request names in the event log and the moments: shopper ids (hers first), phones, and
+    the members those ids are (`member_of`: her other devices' events carry her member number). The export and the
+    erasure each choose the ids and phones they reach (`held`, `her_shoppers`); which events are hers is decided
+    here alone, so her export lists every event an erasure of the same reach deletes."""
 
-    def test(event: Event) -> bool:
-        return (event.shopper in clients or (event.device is not None and event.device in mine)
-                or (bool(numbers) and str(event.data.get("member")) in numbers))
+    clients: tuple[str, ...]
+    phones: frozenset[str]
+    members: frozenset[str]
 
-    return test
+    @classmethod
+    def of(cls, venue: str, clients: Iterable[str], phones: Iterable[str]) -> Hers:
+        clients = tuple(clients)
+        return cls(clients, frozenset(phones), frozenset(str(m) for c in clients if (m := member_of(venue, c))))
+
+    def names(self, event: Event) -> bool:
+        """The event is hers: it names one of her ids, phones or member numbers."""
+        return (event.shopper in self.clients or (event.device is not None and event.device in self.phones)
+                or (bool(self.members) and str(event.data.get("member")) in self.members))
 
 
 def her_shoppers(shopper: Shopper) -> tuple[list[str], list[str]]:
@@ -98,13 +107,14 @@ def held(svc: Services, shopper: Shopper) -> dict:
     WiFi sign-in page's, and the phone browser's its keep link opened): a token that names no phone (a texted
     link she may have forwarded) holds her shopper id, not proof of her phone, so it shows her orders and apps'
     data but no phone's trail. For the same reason the phone's other WiFi sign-ins (`other_sign_ins`: each was a
-    new shopper id) are shown, under `linked`, to a token vouched for that phone only."""
+    new shopper id) are shown, under `linked`, to a token vouched for that phone only. The events are those `Hers`
+    finds for these ids and phone, her other devices' under their member numbers among them."""
     venue, phones = shopper.venue, [shopper.own_phone] if shopper.own_phone else []
     others = other_sign_ins(shopper)
     own = _held_by(svc, venue, shopper.client, phones)
     linked = [{"shopper": other, **_held_by(svc, venue, other, [])} for other in others]
-    theirs = is_theirs(shopper, set(phones), others)
-    events = [{"kind": e.kind, "at": e.at, "zone": e.zone, **e.data} for e in svc.events.read(venue) if theirs(e)]
+    hers = Hers.of(venue, [shopper.client, *others], phones)
+    events = [{"kind": e.kind, "at": e.at, "zone": e.zone, **e.data} for e in svc.events.read(venue) if hers.names(e)]
     consent = own.pop("consent")
     off = svc.consent.location_off_since(venue, shopper.own_phone) if shopper.own_phone else None
     if off is not None:  # since when location-based services are off on the phone this token was vouched for
@@ -119,14 +129,21 @@ def _held_by(svc: Services, venue: str, client: str, phones: list[str]) -> dict:
     apps = shopper_data(venue, client)
     if orders := svc.payments.store.export_shopper(venue, client):
         apps["payments"] = orders
-    member = (apps.get("membership") or {}).get("member")
-    people = ["s:" + client, *("p:" + phone for phone in phones), *(["m:" + str(member)] if member else [])]
+    member = member_of(venue, client)
+    people = [shopper_ref(client), *map(phone_ref, phones), *([member_ref(member)] if member else [])]
     deliveries = [{"at": d.created, "rule": d.rule, "action": d.action, "status": d.status, **json.loads(d.body)}
                   for d in svc.moments.deliveries_naming(venue, people)]
     record = svc.consent.get(venue, client)
     return {"offers": svc.moments.offers(venue, [client, *phones]), "moments": deliveries,
             "notifications": notifications(svc, venue, client), "consent": None if record is None else asdict(record),
             "apps": apps}
+
+
+def member_of(venue: str, client: str) -> str | None:
+    """The member this shopper id is (the "members" capability: the host names no app), as the events and the
+    rules' deliveries of her other devices name her too; None when she is none, or no loaded app keeps members."""
+    keeper = capabilities.members()
+    return None if keeper is None else keeper.member_of(venue, client)
 
 
 def notifications(svc: Services, venue: str, shopper: str) -> dict:
@@ -285,8 +302,8 @@ def _number(key: str, value: float) -> str:
             return format_time(seconds)
         except (OverflowError, OSError, ValueError):  # no time after all: the number as it is
             pass
-    if key.endswith("_fen"):
-        return f"¥{value / 100:.2f}"
+    if key.endswith("_fen") and float(value).is_integer():  # fen are whole: anything else is shown as it is
+        return cny(int(value))
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
 
 
@@ -374,13 +391,12 @@ def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
     counters are keyed hashes that expire with their window: they name nobody.)"""
     venue = shopper.venue
     clients, phones = her_shoppers(shopper)  # read before the tokens (and with them the links) are revoked
-    members = [m for c in clients if (m := (shopper_data(venue, c).get("membership") or {}).get("member"))]
-    theirs = is_theirs(shopper, set(phones), clients, members)
-    removed = Counter({"events": svc.events.delete_where(venue, theirs), "phone": 0})
+    hers = Hers.of(venue, clients, phones)
+    removed = Counter({"events": svc.events.delete_where(venue, hers.names), "phone": 0})
     for phone in phones:
         svc.presence.forget(venue, phone)
         removed["phone"] += forget_phone(svc.db, venue, phone)
-    removed["moments"] = svc.moments.forget(venue, [*clients, *phones], members=members)
+    removed["moments"] = svc.moments.forget(venue, [*clients, *phones], members=hers.members)
     # Her phones' location-declined markers stay: an erasure must not turn back on what she asked to stop (they name
     # a phone's keyed hash and nothing else, and end with their TTL or her "yes").
     removed["kept_declined"] = sum(svc.consent.location_off_since(venue, phone) is not None for phone in phones)
@@ -403,16 +419,13 @@ def erase_id(svc: Services, venue: str, client: str) -> dict[str, int]:
 
 
 def forget_phone(db: redis.Redis, venue: str, phone: str) -> int:
-    """The phone's hot state: its readings (and those its source timed ahead of now), motion state, kept
-    position and open footfall visit (the footfall's counts are HyperLogLogs and sums: they hold no client id)."""
-    track, footfall = TrackKeys(venue), FootfallKeys(venue)
-    removed = sum(int(db.delete(key)) for key in (RssiKeys(venue).readings(phone), RssiKeys(venue).ahead(phone),
-                                                  track.track(phone), track.last_position(phone),
-                                                  track.former_last_position(phone)))
+    """The phone's hot state (`forget_phone_state`: readings, motion state, kept positions) and its open footfall
+    visit (the footfall's counts are HyperLogLogs and sums: they hold no client id)."""
+    footfall = FootfallKeys(venue)
     pipe = db.pipeline(transaction=True)
     pipe.hdel(footfall.open_visits(), phone)
     pipe.zrem(footfall.open_by_time(), phone)
-    return removed + sum(int(n) for n in pipe.execute())
+    return forget_phone_state(db, venue, phone) + sum(int(n) for n in pipe.execute())
 
 
 def moment_offers() -> list[dict]:

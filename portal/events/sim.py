@@ -34,6 +34,7 @@ from flask import Flask
 from portal.apps import registry
 from portal.apps.views import STORES
 from portal.captive.landing import Landing, Redirect
+from portal.events.people import phone_ref
 from portal.ingest.store import RssiKeys
 from portal.services import Services
 from portal.shopper import COOKIE
@@ -350,7 +351,7 @@ class Simulator:
 
     @staticmethod
     def _identified(truth: DayTruth, person: Person, t: float) -> None:
-        identity = "p:" + person.device
+        identity = phone_ref(person.device)
         truth.identities.add(identity)
         truth.identified.setdefault(identity, (person.arrival, t))
 

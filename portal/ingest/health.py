@@ -177,6 +177,7 @@ class IngestHealth:
         report counts."""
         keys = RssiKeys(venue)
         pipe = self.db.pipeline(transaction=False)
+        # EVAL, not a registered script: a cluster pipeline queues EVALSHA and cannot load a script it lacks
         pipe.execute_command("EVAL", PRUNE_SCRIPT, 2, keys.ap_last_seen(), keys.ap_reach(), *map_aps)
         pipe.zremrangebyscore(keys.unknown_aps(), "-inf", now - UNKNOWN_AP_FORGET_S)
         pipe.zrange(keys.unknown_aps(), 0, -1, withscores=True)

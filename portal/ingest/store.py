@@ -41,6 +41,7 @@ from core.memo import BoundedMemo
 from core.replication import WAIT_MS, online_replicas, require_acked
 from core.storage import (
     REDIRECTS,
+    RawReplies,
     SlotCommands,
     Store,
     VenueKeys,
@@ -81,6 +82,11 @@ class RssiKeys(VenueKeys):
         """Sorted set: the client's readings stored ahead of their time (`AHEAD_SCRIPT`), as their source timed
         them ("ap|rssi|ts", scored by that time), until that time comes; in the slot of its readings."""
         return self.phone_key(client, "rssi-ahead", client)
+
+    def of_phone(self, client: str) -> list[str]:
+        """Every key of the client's readings (`readings`, `ahead`): what forgetting the phone deletes
+        (portal/tracking/locator.py `forget_phone_state`)."""
+        return [self.readings(client), self.ahead(client)]
 
     def ap_last_seen(self) -> str:
         """Hash: AP of the venue's map -> when its last report arrived (receipt time: "silent for too long" is
@@ -562,8 +568,6 @@ class WindowReplies:
 
     def members(self, phone: int) -> list[bytes]:
         """One phone's members, as a window query's reply reads (`RssiStore.parse_readings`)."""
-        from core.storage import RawReplies  # lazy: only when the kernel refused a batch
-
         return RawReplies.parsed(self.raw[self._ends[phone]:self._ends[phone + 1]], 1)[0]
 
     def batch(self, phones: Sequence[int]) -> Readings:

@@ -4,13 +4,11 @@ back said to come back bare: zone_release), and the model's build status."""
 
 from __future__ import annotations
 
-import json
-
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.memo import BoundedMemo
-from fingerprints.store import MapBusyError, VenueKeysMap
+from fingerprints.store import MapBusyError
 from portal.auth import audit
 from portal.errors import input_error_text
 from portal.maps import builds
@@ -38,14 +36,6 @@ def wait_for_model(venue: str, version: int, timeout_s: float = 30.0, db=None) -
 _summaries = BoundedMemo(5000)
 
 
-def _summary(venue: str, version: int) -> dict | None:
-    raw = services().db.get(VenueKeysMap(venue).map_version(version))
-    if raw is None:
-        return None
-    data = json.loads(raw)
-    return {name: len(data.get(name, [])) for name in ("floors", "aps", "zones", "samples")}
-
-
 @bp.get("/<venue>/versions")
 def versions(venue: str, confirm: dict | None = None):
     """`confirm`: a refused rollback ({"version", "zones"}), offered again with the checkbox that releases them."""
@@ -57,7 +47,7 @@ def versions(venue: str, confirm: dict | None = None):
     for v in sorted(set(svc.venues.versions(venue)), reverse=True)[:200]:
         summary = _summaries.peek((venue, v))
         if summary is None and parsed < 12:  # a few new ones per view: each is a whole map to parse
-            summary = _summaries.get((venue, v), lambda v=v: _summary(venue, v))
+            summary = _summaries.get((venue, v), lambda v=v: svc.venues.version_counts(venue, v))
             parsed += 1
         rows.append({"version": v, "map": summary})
     return render_template("operator/versions.html", venue=venue, current=current, rows=rows, state=state,

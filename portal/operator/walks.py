@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import re
 import time
-from typing import TYPE_CHECKING
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.security import normalise_mac
 from fingerprints.model import VenueMap
+from fingerprints.quality import ValidationWalk, WalkResult
 from fingerprints.routes import shortest_route
 from portal.auth import audit, current_account
 from portal.errors import input_error_text
@@ -30,10 +30,8 @@ from portal.maps.validation import MAX_ROUTE_POINTS, LiveWalks, ValidationWalks
 from portal.operator.blueprint import bp, wants_json
 from portal.operator.mapedit import load_map
 from portal.services import services
+from portal.tracking.estimate import summarise_walk
 from portal.tracking.positions import landing_zone
-
-if TYPE_CHECKING:
-    from fingerprints.quality import ValidationWalk
 
 CLIENT_ID = re.compile(r"^[0-9a-f]{24}$")
 ROUTE_SPACING_M = 8.0  # a walkway route is marked about this often (and at every floor change)
@@ -132,9 +130,6 @@ def walk_summary(walk: dict, version: int) -> ValidationWalk | None:
     """The walk as a ValidationWalk (the set-up checklist's record): one point per route point visited, in
     route order, with the route's length (the points never marked are counted as not visited), or None
     before the first mark."""
-    from fingerprints.quality import WalkResult  # lazy: matplotlib (every worker and CLI start paid ~0.7 s)
-    from portal.tracking.estimate import summarise_walk  # lazy: the estimate pulls in matplotlib
-
     # A route point marked more than once counts once, by its LAST mark (not an average): marking again is the
     # operator trying again (she tapped before reaching the point, the phone was not placed yet), and the
     # last mark is the one the page shows beside the point. The marks are in the order made.

@@ -35,7 +35,6 @@ from core.storage import VenueKeys
 from fingerprints.model import VenueMap
 from portal.apps import registry
 from portal.apps.views import is_zh
-from portal.apps.zone_apps import ZoneAppKeys
 from portal.auth import CLI_ACTOR, AuditLog, accounts, audit
 from portal.services import services
 
@@ -118,8 +117,7 @@ def release_zone(venue: str, zone: str, by: str | None = None) -> Released:
     """Let go of what the venue keeps for `zone`, gone from its map (module docstring); audited when anything was
     let go of (as `by` when given, else as the request's account)."""
     svc = services()
-    assigned = svc.db.hget(ZoneAppKeys(venue).assignments(), zone)
-    app = svc.zone_apps.decode(assigned)[0] if assigned else None
+    app = svc.zone_apps.assigned_app(venue, zone)
     owners = tuple(accounts().release_zone(venue, zone))
     svc.zone_apps.drop(venue, zone)
     rules = tuple(svc.moments.delete_for_zone(venue, zone))
@@ -138,7 +136,7 @@ def zones_with_state(venue: str) -> set[str]:
     set up in it (its apps' kept settings come and go with that: ZoneAppStore.set, drop), a moments rule is about
     it. Three reads: the app table's zones, the accounts (one pipeline), the venue's rules."""
     svc = services()
-    set_up = {zone.decode() for zone in svc.db.hkeys(ZoneAppKeys(venue).assignments())}
+    set_up = svc.zone_apps.assigned_zones(venue)
     owned = {z for account in accounts().all() if account.role == "owner" and account.runs(venue)
              for z in account.zones}
     ruled = {rule.zone for rule in svc.moments.rules(venue) if rule.zone is not None}

@@ -125,8 +125,7 @@ local function ledger(kind, order, amount, txn, ref_no, now)
                  'amount', amount, 'txn', txn, 'refund_no', ref_no, 'ms', string.format('%.0f', now)}
   -- kept as long as the orders (LEDGER_KEEP_MS), by the store's clock that names the entries (not `now`, which a
   -- caller may set); exact, each entry added drops the few that came of age since the last
-  local t = redis.call('TIME')
-  local keep_from = string.format('%.0f', tonumber(t[1]) * 1000 - LEDGER_KEEP_MS)
+  local keep_from = string.format('%.0f', now_ms(nil) - LEDGER_KEEP_MS)
   redis.call('XADD', KEYS[3], 'MINID', keep_from, '*', unpack(entry))
   redis.call('XADD', KEYS[4], 'MINID', keep_from, '*', unpack(entry))
 end

@@ -45,7 +45,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -53,10 +52,8 @@ import redis
 
 from core.storage import LUA_BATCHED, VenueKeys, is_cluster, scan_slot
 from core.wallclock import day_hours, offsets_where_repeated
+from fingerprints.quality import ENGLISH, ChartWords, draw_plan, drawable_words, figure_png, plan_figure
 from portal.events.privacy import PrivacyKeys
-
-if TYPE_CHECKING:  # only for the annotation: matplotlib's module is loaded when a chart is drawn
-    from fingerprints.quality import ChartWords
 
 # (client, zone or None, floor, x, y): one position as `record` takes it (None floor/x/y: no heatmap cell)
 Located = tuple[str, str | None, int | None, float | None, float | None]
@@ -627,9 +624,6 @@ def presence_heatmap_png(store: FootfallStore, venue_map, day: date | str, level
                          words: ChartWords | None = None, k: int = 1) -> bytes:
     """The day's presence over the plan of one floor (walls and zones drawn), as PNG bytes; `words`: the chart's
     text in the page's language (English by default); `k`: as `presence_shown`."""
-    # lazy: matplotlib only when a heatmap is drawn
-    from fingerprints.quality import ENGLISH, draw_plan, drawable_words, figure_png, plan_figure
-
     words = drawable_words(words or ENGLISH)
 
     floor = venue_map.floor(level)

@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import redis
 
-from core.storage import HotReads, PackedPipeline, RawReplies, is_cluster, phone_buckets
+from core.storage import HotReads, PackedPipeline, RawReplies, Store, is_cluster, phone_buckets
 from portal.ingest.store import RssiKeys, RssiStore, ap_times_of
 from portal.tracking.models import ModelCache, VenueModel
 from portal.tracking.phone_mix import PhoneMixStore
@@ -291,6 +291,13 @@ def position_of(model: VenueModel, readings: Mapping[str, Sequence[tuple[float, 
     heard = _hear(model, Readings.from_mappings([readings]), now, half_life_s, reported)[0]
     prepared = _prepare(model, heard, state, now, associated_ap, reported)
     return None if prepared is None else _complete(model, prepared, now)
+
+
+def forget_phone_state(db: Store, venue: str, client: str) -> int:
+    """Delete the phone's hot state, the one list of it (the privacy erasure's, the demo's teleport): its readings
+    (and those its source timed ahead of now), motion state and kept positions; how many keys went. One DEL: every
+    key of one phone lies in its bucket's slot (core/storage.py `phone_key`)."""
+    return int(db.delete(*RssiKeys(venue).of_phone(client), *TrackKeys(venue).of_phone(client)))
 
 
 class Locator:

@@ -64,6 +64,11 @@ class TrackKeys(VenueKeys):
         while a host of such a version may still write it (a rolling deploy) or a failover left one without a TTL."""
         return self.phone_key(client, "pos", client)
 
+    def of_phone(self, client: str) -> list[str]:
+        """Every key of the client's tracking state (`track`, `last_position`, `former_last_position`): what
+        forgetting the phone deletes (portal/tracking/locator.py `forget_phone_state`)."""
+        return [self.track(client), self.last_position(client), self.former_last_position(client)]
+
     def tracks(self, clients: Sequence[str]) -> list[str]:
         """`track` of each client (a batch's)."""
         return self.phone_keys("track", clients)

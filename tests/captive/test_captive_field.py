@@ -15,9 +15,9 @@ import pytest
 
 from core.settings import Settings
 from portal import create_app
-from portal.captive import capport_url, captive_services
 from portal.captive.controller_api import cert_sha256
 from portal.captive.probes import APPLE_SUCCESS
+from portal.captive.views import capport_url, captive_services
 from portal.seed import ensure_demo_mall
 from portal.shopper import Shopper
 from tests.captive.test_captive_gateways import onward_link

@@ -27,7 +27,7 @@ ROUTERS = "127.0.0.0/8"  # the test client's own address, as the venue's openNDS
 
 
 def configure(client, **values):
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     with client.application.app_context():
         captive_services().config.set("demo", {k: str(v) for k, v in values.items()})
@@ -227,7 +227,7 @@ def test_opennds_authmon_is_refused_while_no_routers_are_named(client, demo):
 
 
 def test_opennds_authmon_from_is_checked_when_set(client, demo):
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     with client.application.app_context(), pytest.raises(ValueError, match="not an IP address"):
         captive_services().config.set("demo", {"opennds_authmon_from": "10.0.0.0/8, routers.example"})
@@ -450,7 +450,7 @@ def test_opennds_gatewayhashes_for_routers_with_a_serial_suffix(client, demo):
         resp = client.post("/opennds/authmon/demo", data={"auth_get": "view", "gatewayhash": given,
                                                           "payload": b64("none")})
         assert resp.status_code == 200
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     with client.application.app_context(), pytest.raises(ValueError, match="opennds_gatewayhashes"):
         captive_services().config.set("demo", {"opennds_gatewayhashes": "not-a-hash"})

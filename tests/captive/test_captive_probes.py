@@ -27,7 +27,7 @@ PROBES = [  # (host, path, status after grant, body after grant, extra header af
 
 
 def grant(client, svc, mac=PHONE):
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     with client.application.app_context():
         captive_services().sessions.grant("demo", svc.hasher.client_id(mac), 600, "direct")

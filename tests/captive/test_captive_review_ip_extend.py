@@ -106,7 +106,7 @@ def test_meraki_sessions_are_not_extended_and_show_merakis_duration(client, demo
     assert 'id="extend"' not in page and "Time left: 60 min" in status_text(client, token)
     assert client.post("/portal/extend", data={"c": token}).status_code == 409
     assert "Time left: 60 min" in status_text(client, token)  # no more than Meraki was told
-    from portal.captive import capport_url
+    from portal.captive.views import capport_url
     from portal.shopper import token_store
 
     with client.application.test_request_context():
@@ -125,7 +125,7 @@ def test_a_gateway_that_keeps_the_length_shows_no_countdown(production):
 
 
 def test_user_portal_url_of_a_per_client_uri_grants_through_the_phones_gateway(production, svc):
-    from portal.captive import capport_url
+    from portal.captive.views import capport_url
     from portal.shopper import Shopper
 
     nat = "203.0.113.7"  # all the portal sees of the venue

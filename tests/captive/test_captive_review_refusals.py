@@ -56,7 +56,7 @@ def test_a_signed_coova_failed_ends_the_session_and_offers_try_again(client, dem
 def test_an_unsigned_failed_logs_no_one_out(client, demo):
     """Without `coova_uamsecret` anyone can write a res=failed naming someone else's phone (a venue that is no
     demo: there a redirect's MAC is trusted as a gateway's)."""
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     open_venue(client.application.extensions["mallportal"], "other")
     phone = client.application.extensions["mallportal"].hasher.client_id(COOVA_MAC)
@@ -203,7 +203,7 @@ def test_a_gateway_grant_for_a_live_session_hands_the_phone_over_and_keeps_the_r
     """Outside the demo (Meraki signs nothing: the shopper's phone is not a verified one), a phone the gateway sent
     back while its session is live: handed to the gateway again, the record not shortened, and the status page
     of the shopper who pressed Continue says "online"."""
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     client = create_app(settings.with_(demo=False)).test_client()
     phone = svc.hasher.client_id("42:ae:4c:c0:73:a2")
@@ -268,7 +268,7 @@ def test_unsigned_landings_keep_their_context_within_a_budget(client, demo):
     """Every landing hands out a new shopper and kept its gateway context an hour: a flood of made-up unsigned
     redirects (any MAC) would fill the store. Past captive.context the phone still lands, nothing is kept; a
     gateway's signed redirect (CoovaChilli's md) is kept whatever the budget, and its Continue still grants."""
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     def kept() -> int:
         with client.application.app_context():

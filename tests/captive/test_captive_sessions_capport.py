@@ -24,7 +24,7 @@ def land(client, mac=PHONE_A, ip="10.0.0.41"):
     assert resp.status_code == 302
     # Meraki's redirect is unsigned, so its client_ip is not learnt (issue 14); here the IP table has the
     # phone as a verified gateway (Coova, openNDS FAS 2-3) would have taught it.
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     with client.application.app_context():
         hasher = client.application.extensions["mallportal"].hasher
@@ -78,7 +78,7 @@ def test_extend_needs_a_live_session_and_a_token(client, demo):
 
 
 def test_session_expires(client, demo, svc):
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     with client.application.app_context():
         sessions = captive_services().sessions
@@ -118,7 +118,7 @@ def test_capport_per_client_uri_is_private(client, demo):
     token_a = land(client, PHONE_A, "10.0.0.41")
     land(client, PHONE_B, "10.0.0.42")
     client.post("/portal/continue", data={"c": token_a})
-    from portal.captive import capport_url
+    from portal.captive.views import capport_url
     from portal.shopper import token_store
 
     with client.application.test_request_context():
@@ -140,7 +140,7 @@ def assert_plain_json_error(resp, status: int) -> dict:
 
 def test_capport_for_a_venue_that_does_not_exist_is_a_404(client, demo):
     """A typo in DHCP option 114 must not put every phone behind a sign-in sheet whose links 404."""
-    from portal.captive import capport_url
+    from portal.captive.views import capport_url
     from portal.shopper import Shopper
 
     resp = client.get("/capport/api?venue=nosuchmall", environ_base={"REMOTE_ADDR": "10.0.0.41"})

@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 
 import pytest
 
-from portal.captive import captive_services
 from portal.captive.config import PortalConfigStore
 from portal.captive.landing import on_premises
+from portal.captive.views import captive_services
 from tests.captive.test_captive_gateways import configure
 from tests.captive.test_probe_lane import PHONE, tracked  # noqa: F401 - the fixture
 from tests.captive.test_session_review_fixes import coova_redirect, production  # noqa: F401 - the fixture
@@ -176,7 +176,7 @@ def capport_token(client, svc, phone: str, *, signed_at: float | None = None) ->
     """A per-client CAPPORT URI's token for `phone` (as `capport_url` mints it), optionally signed at another time."""
     from unittest import mock
 
-    from portal.captive import capport_url
+    from portal.captive.views import capport_url
     from portal.shopper import Shopper
 
     with client.application.test_request_context():

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal.captive import captive_services
 from portal.captive.config import PortalConfigStore
+from portal.captive.views import captive_services
 from tests.captive.test_captive_gateways import configure
 from tests.captive.test_client_networks import PREMISES, PUBLIC, at, landed_path
 from tests.captive.test_probe_lane import PHONE, tracked  # noqa: F401 - the fixture

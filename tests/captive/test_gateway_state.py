@@ -28,7 +28,7 @@ def token_of(resp) -> str:
 
 
 def session_of(client, mac: str, venue: str = "demo"):
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     hasher = client.application.extensions["mallportal"].hasher
     with client.application.app_context():
@@ -36,7 +36,7 @@ def session_of(client, mac: str, venue: str = "demo"):
 
 
 def capport_of(client, token: str) -> dict:
-    from portal.captive import capport_url
+    from portal.captive.views import capport_url
     from portal.shopper import current_shopper
 
     with client.application.test_request_context(f"/?c={token}"):
@@ -135,7 +135,7 @@ def test_coova_saying_the_phone_is_not_online_revokes_its_session(client, demo, 
 def test_only_a_signed_logoff_logs_a_phone_out(client, demo):
     """Without `coova_uamsecret` anyone can write a redirect: it may land its phone, not end another's session
     (a venue that is no demo: there a redirect's MAC is trusted as a gateway's)."""
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     open_venue(client.application.extensions["mallportal"], "other")
     with client.application.app_context():

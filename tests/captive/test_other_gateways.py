@@ -163,10 +163,12 @@ def test_ruckus_sip_must_be_the_master(client, demo, sip, caplog):
     assert "ruckus-pw" not in page and "grant through ruckus failed: sip" in caplog.text
 
 
-@pytest.mark.parametrize("ap, read", [(" f0:9f:c2:1a:00:01", None), ("f0:9f:c2:1a:00:01\t", None),
+@pytest.mark.parametrize("ap, read", [(" f0:9f:c2:1a:00:01", AP), ("f0:9f:c2:1a:00:01\t", AP),
                                      ("f09f.c21a.0001", AP)])
 def test_an_ap_mac_with_spaces_or_dots_is_read_not_a_server_error(client, svc, demo, ap, read):
-    assert ap_from_params({"ap": ap}) == read  # a padded one is no AP (it was a 500), Cisco's dotted one is
+    # A padded AP MAC was a 500, then no AP; since 2026-12-07 it is read by the client MAC's rule (spaces around it
+    # ignored), and Cisco's dotted form too
+    assert ap_from_params({"ap": ap}) == read
     assert client.get(f"/generate_204?{urlencode({'client_mac': PHONE, 'ap': ap})}").status_code == 302
     assert client.get(f"/portal?{urlencode({'venue': 'demo', 'client_mac': PHONE, 'ap_mac': ap})}").status_code == 302
 
@@ -188,7 +190,7 @@ def test_an_authmon_poll_is_one_whatever_the_fas_path_carries(client, demo):
 def test_posted_fields_never_add_to_a_signed_redirect(client, demo, svc):
     """CoovaChilli signs its query (`md`): a field posted beside it (an `ip` the IP table would trust) is not
     read; only a query without gateway parameters takes posted ones (MikroTik, openNDS's authmon)."""
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
     from tests.captive.test_captive_gateways import COOVA_QUERY
 
     configure(client, coova_uamsecret="s3cret")

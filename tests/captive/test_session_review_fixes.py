@@ -22,10 +22,10 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 
 from portal import create_app
-from portal.captive import capport_url, captive_services
 from portal.captive.gateways import CoovaChilli
 from portal.captive.probes import APPLE_SUCCESS
 from portal.captive.sessions import SessionKeys, SessionStore
+from portal.captive.views import capport_url, captive_services
 from portal.shopper import Shopper
 from portal.tools.net import free_port
 from tests.captive.test_captive_gateways import MERAKI, configure

@@ -12,9 +12,10 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 
 from portal.apps.budgets import budget_store
-from portal.captive import captive_services, gateways
+from portal.captive import gateways
 from portal.captive.controller_api import cert_sha256
 from portal.captive.smartzone import is_encrypted
+from portal.captive.views import captive_services
 from tests.captive.test_captive_gateways import configure, onward_link
 from tests.captive.test_probe_lane import PHONE, tracked  # noqa: F401 - the fixture
 from tests.captive.tls import self_signed

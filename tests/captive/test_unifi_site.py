@@ -106,7 +106,7 @@ def test_made_up_sites_neither_flood_the_log_nor_hide_the_real_one(caplog):
 def test_a_unifi_redirect_lands_in_the_venue_whose_site_its_path_names(client, svc, demo_map, demo):
     """Two malls on one portal, each its own UniFi site: the controller builds /guest/s/<site>/?… itself (no
     `?venue=` can be added), so the site is what tells the malls apart."""
-    from portal.captive import captive_services
+    from portal.captive.views import captive_services
 
     other = demo_map.copy()
     other.id = "mallb"

@@ -86,7 +86,7 @@ def test_login_continue_auth_counters_revoke(client, demo, svc):
     assert answer(auth(client, "login", token)) == "Auth: 1\n"  # the browser reloaded the gateway's auth page
     assert answer(auth(client, "counters", token)) == "Auth: 1\n"
     with client.application.app_context():
-        from portal.captive import captive_services
+        from portal.captive.views import captive_services
 
         captive_services().sessions.revoke("demo", svc.hasher.client_id(PHONE))
     assert answer(auth(client, "counters", token)) == "Auth: 0\n"  # the gateway logs the phone off
@@ -139,7 +139,7 @@ def test_the_token_is_held_as_long_as_an_extended_session(client, demo, svc):
     assert answer(auth(client, "login", token)) == "Auth: 1\n"
     phone = svc.hasher.client_id(PHONE)
     with client.application.app_context():
-        from portal.captive import captive_services
+        from portal.captive.views import captive_services
 
         captive_services().sessions.grant("demo", phone, 6 * 3600, "wifidog", granted_by=phone)  # kept, later end
     assert answer(auth(client, "counters", token)) == "Auth: 1\n"

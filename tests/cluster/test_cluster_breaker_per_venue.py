@@ -11,7 +11,7 @@ import pytest
 
 from fingerprints.model import Floor, VenueMap
 from portal import create_app
-from portal.captive import captive_services
+from portal.captive.views import captive_services
 from portal.tools.valkey_cluster import start_local_cluster
 
 PHONE_A, PHONE_B = "02:00:5e:00:11:01", "02:00:5e:00:11:02"

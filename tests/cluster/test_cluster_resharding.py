@@ -17,7 +17,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from core.storage import HotReads, HotScript, scan_slot
-from portal.captive import captive_services
+from portal.captive.views import captive_services
 from portal.ingest.observation import Batch
 from portal.ingest.store import RssiKeys, RssiStore
 from portal.shopper import Shopper, shopper_token

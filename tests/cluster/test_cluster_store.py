@@ -15,9 +15,9 @@ import redis
 from core.storage import HotScript, is_cluster, phone_buckets, set_phone_buckets
 from fingerprints.model import VenueMap
 from fingerprints.store import VenueStore
-from portal.captive import captive_services
 from portal.captive.config import PortalConfigStore, VenueTimeZones
 from portal.captive.sessions import SessionKeys, SessionStore
+from portal.captive.views import captive_services
 from portal.events.log import EventLog
 from portal.ingest.observation import Batch
 from portal.ingest.store import RssiKeys, RssiStore

@@ -12,7 +12,7 @@ from positioning.kernels import likeliest_floors
 from positioning.representation import to_representation
 from positioning.tuning import DEFAULT_GRID, QUERY_TIME_PARAMS, tune
 from positioning.vectors import MISSING_DBM
-from positioning.wknn import WKNNPositioner
+from positioning.wknn import FLOOR_CLASSIFIERS, WKNNPositioner
 
 from .test_batch_offsets_tuning import same
 from .test_wknn import campus
@@ -45,7 +45,7 @@ def with_classifier(model: WKNNPositioner, seed: int = 0, scale: float = 6.0) ->
         labels = np.unique(model.floors_[model.buildings_ == building])
         classifiers[building] = (labels, rng.normal(0, scale, (labels.size, model.n_features_in_)),
                                  rng.normal(0, 1, labels.size))
-    model.__dict__["_floor_classifiers"] = classifiers
+    model._fit_cache._values[FLOOR_CLASSIFIERS] = classifiers
     return model
 
 
@@ -81,7 +81,7 @@ def test_a_more_confident_classifier_takes_the_floor_and_x_y_is_decided_on_it():
     for logit, overrides in ((8.0, True), (0.05, False)):  # floor 0 likelier than the neighbours' floor 1, or not
         coef = np.zeros((1, 3))
         coef[0, 0] = -logit / r[0]  # a binary classifier's one row: the logit of floor 1 is -logit here
-        model.__dict__["_floor_classifiers"] = {0: (np.array([0, 1]), coef, np.zeros(1))}
+        model._fit_cache._values[FLOOR_CLASSIFIERS] = {0: (np.array([0, 1]), coef, np.zeros(1))}
         p0 = 1 / (1 + np.exp(-logit))
         checked = model.locate(query)
         if overrides:
@@ -171,7 +171,7 @@ def test_a_partial_match_is_never_checked(fitted):
 def test_without_it_no_classifier_is_fitted_and_a_refit_forgets_the_old_one(fitted):
     plain, checked, queries, _ = fitted
     plain.predict(queries[:10])
-    assert "_floor_classifiers" not in plain.__dict__
+    assert plain._fit_cache.known(FLOOR_CLASSIFIERS) is None
     X, y = campus(n=300, seed=9)
     model = WKNNPositioner(k=3, floor_model="logistic").fit(X, y)
     first = model._floor_classifier()

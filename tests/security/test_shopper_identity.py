@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
-from portal.captive import captive_services
+from portal.captive.views import captive_services
 from portal.shopper import COOKIE, ShopperKeys, token_store
 from portal.tracking import Tracker
 from tests.test_slice import post_phone_at
