@@ -51,7 +51,7 @@ from werkzeug.exceptions import HTTPException
 from core.ids import is_venue_id
 from core.security import Sealer, b64url, unb64url
 from core.settings import Settings
-from core.storage import PRUNE_ABOVE, HotScript, VenueKeys, drop_dead_members
+from core.storage import LUA_STORE_CLOCK, PRUNE_ABOVE, HotScript, VenueKeys, drop_dead_members
 from portal.i18n import chosen_lang
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,9 @@ RETURN_COOKIE = "mp_r"  # a shopper kept for the return from a third party's pag
 RETURN_COOKIE_S = 3600
 OWN_FETCH_SITES = frozenset({"same-origin", "none"})  # Sec-Fetch-Site of the portal's own pages, or typed by the user
 LINK_SLACK_S = 86400  # a shopper's phone set (and its phones' links to her) is slid at most once a day this far past
+# The preview shopper's id (the owner console's preview, portal/apps/preview.py): a shopper's own id is
+# new_client_id()'s "s-...", and ids are only ever made by the portal, so no real shopper has this prefix.
+PREVIEW_CLIENT_PREFIX = "preview-"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,10 @@ class Shopper:
     def own_phone(self) -> str | None:
         """The phone whose position this shopper may see (navigation from=me): a verified one only."""
         return self.phone if self.phone_verified else None
+
+
+def is_preview_shopper(shopper: Shopper | None) -> bool:
+    return shopper is not None and shopper.client.startswith(PREVIEW_CLIENT_PREFIX)
 
 
 class ShopperKeys(VenueKeys):
@@ -120,9 +127,9 @@ class ShopperKeys(VenueKeys):
 # have; a set that does not exist is left alone), is kept `ttl + slack` from now (so a regular's set is slid once
 # per `slack`, not on every page); the phone's index takes her with the set's expiry. Returns 1 when the set was
 # slid and holds other phones: their indexes are slid by the caller (`_RELINK`, keys the script is not given).
-_KEEP_PHONE = """
+_KEEP_PHONE = LUA_STORE_CLOCK + """
 local function link(index, client, left)
-  local now = tonumber(redis.call('TIME')[1])
+  local now = math.floor(store_now(nil))
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
   redis.call('ZADD', index, 'GT', now + left, client)
   if redis.call('TTL', index) < left then redis.call('EXPIRE', index, left) end
@@ -577,6 +584,8 @@ def current_shopper() -> Shopper | None:
         given, cookie = _request_token(), request.cookies.get(COOKIE)
         shopper, token = store.resolve(given), given
         kept = store.resolve(cookie) if cookie and cookie != given else None
+        if is_preview_shopper(kept):  # kept by a browser before previews were kept out of the cookie: no one's
+            g.preview_cookie, kept = True, None  # the preview lets go of it (portal/apps/preview.py)
         g.cookie_shopper = kept  # shopper_for_venue falls back on it
         if kept is not None and (shopper is None or (shopper.handout and shopper.venue == kept.venue
                                                       and shopper.client != kept.client)):

@@ -25,6 +25,8 @@ Keys (venue `v`):
                                            subtract them (what the shopper is shown is what they can buy)
   mp:{v}:act:i:<id>:deposits / :orders     a priced group buy's paid deposits and deposit attempts (written
                                            by deposits.py)
+  mp:{v}:act:once:new:<zone>:<kind>:<nonce>.<digest>  STRING the activity an owner's create form (its token and
+                                           content: portal.apps.once.read_form_once) made, 10 min
 
 Expiry, set by the join script itself (never a separate call that could be lost): an activity's list of who
 joined lives `KEEP_AFTER_END_S` (30 days) past the activity's end (an event's end, a sale's close, a group
@@ -53,7 +55,8 @@ from lightapps.activities.prices import price_text, read_price
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
 from portal.apps.erasure import glob_escape, keys_matching
 from portal.apps.locale import NoSuchLocalTime, typed_instant
-from portal.payments.money import MAX_FEN
+from portal.apps.once import CREATE_ONCE_LUA, create_once
+from portal.payments.money import AmountError
 from portal.payments.store import PaymentKeys
 
 KINDS = ("event", "sale", "group")
@@ -73,6 +76,9 @@ FREE_PRICES = ("", price_text(0))
 UTM = {"utm_source": "mallportal", "utm_medium": "wifi"}
 KEEP_AFTER_END_S = 30 * 86400  # who joined is kept this long after the activity ends (door, outcome, disputes)
 SALE_PURPOSE, GROUP_PURPOSE = "sale", "group"  # the payment purposes of payment.py and deposits.py
+# A group buy's `deposits` states (deposits.py) while it holds them: taken, not yet refunded (captured: the group
+# is full, and its organiser may still cancel it, refunding them; kept for good once it has succeeded)
+DEPOSITS_HELD = ("held", "captured", "refunding")
 ERASED = "erased:"  # + a paid deposit's order id: the member an erased shopper's deposit stays under
 
 
@@ -118,6 +124,9 @@ class ActivityKeys(VenueKeys):
 
     def seeded(self, zone: str) -> str:
         return self.key("act", "seeded", zone)
+
+    def new_once(self, zone: str, kind: str, nonce: str) -> str:
+        return self.key("act", "once", "new", zone, kind, nonce)
 
 
 # KEYS: item, who, mine.  ARGV: client, now, item id, confirmation code, keep after the end (s), the shopper
@@ -219,8 +228,6 @@ return n
 
 NO_SUCH_TIME = N_("%(label)s: %(time)s does not exist on %(day)s in %(zone)s (the clocks go forward).")
 NOT_THIS_ZONES = N_("%(label)s must be one of this zone's activities.")  # a link's activity (also the console's)
-NOT_A_PRICE = N_("%(label)s must be an amount in yuan from 0 to %(high)s, such as 30, 30.50 or ¥30 (empty or 0: "
-                 "free).")
 
 
 class ActivityInputError(CatalogInputError):
@@ -251,8 +258,8 @@ def _price(form: Any, name: str) -> str:
         return ""
     try:
         return price_text(read_price(raw))
-    except ValueError:
-        raise ActivityInputError(name, NOT_A_PRICE, high=MAX_FEN // 100) from None
+    except AmountError as exc:  # the platform's message (portal/payments/money.py), naming this box
+        raise ActivityInputError(name, exc.template, **exc.params) from None
 
 
 def _when(form: Any, name: str, required: bool = True, tz: tzinfo | None = None) -> float | None:
@@ -517,11 +524,19 @@ class ActivityStore:
         self._stop = db.register_script(STOP_LUA)
         self._erase_paid = db.register_script(ERASE_PAID_LUA)
         self._leave = db.register_script(LEAVE_LUA)
+        self._create = db.register_script(CREATE_ONCE_LUA)
 
     # ---- owners -------------------------------------------------------------------------------
 
     def create(self, venue: str, zone: str, fields: dict[str, Any], created_by: str = "",
                now: float | None = None) -> Activity:
+        return self.create_by_form(venue, zone, fields, None, created_by, now)[0]
+
+    def create_by_form(self, venue: str, zone: str, fields: dict[str, Any], once: str | None, created_by: str = "",
+                       now: float | None = None) -> tuple[Activity, bool]:
+        """`create` for the create form whose one-time record is named `once` (portal.apps.once.read_form_once: its
+        token and content): the same form sent again (a double tap) makes nothing and gets the activity its first
+        sending made, with True."""
         keys = ActivityKeys(venue)
         now = time.time() if now is None else now
         item_id = str(self.db.incr(keys.seq()))
@@ -535,11 +550,10 @@ class ActivityStore:
             "limit": int(fields.get("limit") or 0), "taken": 0, "needed": int(fields.get("needed") or 0),
             "status": "live", "created_at": repr(now), "created_by": created_by,
         }
-        pipe = self.db.pipeline(transaction=True)
-        pipe.hset(keys.item(item_id), mapping=mapping)
-        pipe.zadd(keys.zone_items(zone), {item_id: now})
-        pipe.execute()
-        return self.get(venue, item_id)
+        once_key = keys.new_once(zone, fields["kind"], once) if once else None
+        item_id, replayed = create_once(self._create, keys.item(item_id), keys.zone_items(zone), once_key, item_id, now,
+                                        mapping)
+        return self.get(venue, item_id), replayed
 
     def stop(self, venue: str, zone: str, item_id: str, now: float | None = None) -> bool:
         if not ITEM_ID.match(item_id or ""):
@@ -606,6 +620,37 @@ class ActivityStore:
         """The zone's activities, newest first."""
         ids = [i.decode() for i in self.db.zrevrange(ActivityKeys(venue).zone_items(zone), 0, 499)]
         return self._read(venue, ids, time.time() if now is None else now)
+
+    def held_by_shoppers(self, venue: str, zone: str,
+                         now: float | None = None) -> dict[str, list[tuple[Activity, int]]]:
+        """What the zone's shoppers hold that only its activity pages show them (the app's `in_use` hook), each
+        activity with its count: "paying", a sale's units reserved and waiting for their payment; "signed_up", an
+        event's sign-ups until it ends; "deposits", a group buy's paid deposits until they are refunded or kept by
+        the group going ahead (deposits.py: the item's `deposits` state). One round trip after the zone's read."""
+        now = time.time() if now is None else now
+        keys = ActivityKeys(venue)
+        asked: list[tuple[str, Activity]] = []
+        pipe = self.db.pipeline(transaction=False)
+        for item in self.for_zone(venue, zone, now):
+            if item.kind == "sale":
+                asked.append(("paying", item))
+                pipe.zcount(keys.pending_expiry(item.id), f"({int(now * 1000)}", "+inf")
+            elif item.kind == "event" and now < item.ends_at:
+                asked.append(("signed_up", item))
+                pipe.hlen(keys.who(item.id))
+            elif item.kind == "group" and item.outcome != "succeeded":
+                asked.append(("deposits", item))
+                pipe.hlen(keys.deposits(item.id))
+                pipe.hget(keys.item(item.id), "deposits")
+        found = iter(pipe.execute() if asked else [])
+        held: dict[str, list[tuple[Activity, int]]] = {"paying": [], "signed_up": [], "deposits": []}
+        for what, item in asked:
+            count = int(next(found))
+            if what == "deposits" and (next(found) or b"").decode() not in DEPOSITS_HELD:
+                continue
+            if count:
+                held[what].append((item, count))
+        return held
 
     def has_media_place(self, venue: str, zone: str, kind: str, ref: str) -> bool:
         """An activity image's place: an activity of the zone (portal/media/places.py)."""

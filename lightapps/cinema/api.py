@@ -12,7 +12,9 @@
             "showtimes": [{"id": ..., "external_id": ...}]}
     -> 4xx {"error": "...", "field": "showtimes[0].starts_at"}; nothing is stored unless all items are valid
        and none is refused (409: a new auditorium, or an unconfirmed new start, for a show with tickets; a
-       cancelled show pushed as "scheduled". 422, field `id`: "cancelled" for an id never pushed).
+       cancelled show pushed as "scheduled"; a show new or moved that starts less than MIN_SHOW_GAP_S, an hour,
+       from another live show in its hall, stored or in the same push, field `starts_at`, the message naming that
+       show. 422, field `id`: "cancelled" for an id never pushed).
 
 A cancelled show stays cancelled: no new holds; its holds and bookings are cancelled, paid tickets refunded in
 full (or, where the payment provider cannot refund, the holder told that the cinema arranges it) and their holders
@@ -38,8 +40,16 @@ from flask import Blueprint, jsonify, request
 
 from lightapps.cinema.cancellation import finish_pending
 from lightapps.cinema.common import APP_NAME, cinema_store
-from lightapps.cinema.store import ShowtimeConflict, ShowtimeMoved, ShowtimeReopened, ShowtimeUnknown
-from lightapps.cinema.validation import FieldError, parse_showtime_batch
+from lightapps.cinema.layouts import AUDITORIUMS
+from lightapps.cinema.store import (
+    ShowtimeClash,
+    ShowtimeConflict,
+    ShowtimeInput,
+    ShowtimeMoved,
+    ShowtimeReopened,
+    ShowtimeUnknown,
+)
+from lightapps.cinema.validation import MIN_SHOW_GAP_S, FieldError, clash_error, parse_showtime_batch
 from portal.api import api_scope, json_body, require_venue_source
 from portal.errors import ApiError
 from portal.services import services
@@ -71,9 +81,9 @@ def push_showtimes(venue: str):
     try:
         items = parse_showtime_batch(payload.get("showtimes"))
     except FieldError as exc:
-        raise ApiError(422, f"{exc.field} {exc.message}", exc.field) from None
+        raise ApiError(422, exc.message if exc.names_field else f"{exc.field} {exc.message}", exc.field) from None
     try:
-        result = cinema_store().upsert_showtimes(venue, zone, items, source=f"api:{source}")
+        result = cinema_store().upsert_showtimes(venue, zone, items, source=f"api:{source}", min_gap_s=MIN_SHOW_GAP_S)
     except ShowtimeMoved as exc:
         raise ApiError(409, "this showtime has tickets sold or being paid for; to change its start time, send it "
                             "again with \"confirm_time_change\": true (its ticket holders are told the new time and "
@@ -86,6 +96,8 @@ def push_showtimes(venue: str):
     except ShowtimeUnknown as exc:
         raise ApiError(422, "no showtime with this id to cancel: push it as scheduled first, or leave it out",
                        f"showtimes[{exc.index}].id") from None
+    except ShowtimeClash as exc:
+        raise _clash(venue, items, exc) from None
     except ShowtimeConflict as exc:
         raise ApiError(409, "this showtime already has holds or bookings; its auditorium cannot change",
                        f"showtimes[{exc.index}].auditorium") from None
@@ -99,6 +111,18 @@ def push_showtimes(venue: str):
         "showtimes": [{"id": show_id, "external_id": item.external_id or None}
                       for show_id, item in zip(result["ids"], items, strict=True)],
     }), 201
+
+
+def _clash(venue: str, items: list[ShowtimeInput], clash: ShowtimeClash) -> ApiError:
+    """409 naming the show the item clashes with: an item of the same push, or a stored show (never deleted)."""
+    if clash.other_index is None:
+        other, name = cinema_store().showtime(venue, clash.other), f"showtime {clash.other}"
+    else:
+        other, name = items[clash.other_index], f"showtimes[{clash.other_index}]"
+    error = clash_error(f"showtimes[{clash.index}].starts_at", other.film_en or other.film_zh, other.starts_at,
+                        AUDITORIUMS[other.auditorium].name_en)
+    ext = f", id {other.external_id}" if other.external_id else ""
+    return ApiError(409, f"{error.field} {error.message} ({name}{ext})", error.field)
 
 
 @api_bp.get("/showtimes")

@@ -18,6 +18,7 @@ from portal.apps.views import app_store
 APP_NAME = "cinema"
 DEFAULT_HOLD_MINUTES = 8
 LATE_BOOKING_S = 15 * 60  # seats can still be booked until 15 minutes after the start
+SHOPPER_DAYS = 7  # the shopper's page has tabs for today and the next 6 days (those with shows; the console says so)
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 

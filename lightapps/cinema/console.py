@@ -11,11 +11,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from lightapps.cinema.cancellation import cancel_show
-from lightapps.cinema.common import cinema_store, day_and_time, seat_grid, show_in_zone
+from lightapps.cinema.common import SHOPPER_DAYS, cinema_store, day_and_time, seat_grid, show_in_zone
 from lightapps.cinema.layouts import AUDITORIUMS
-from lightapps.cinema.store import ShowtimeConflict
-from lightapps.cinema.validation import FieldError, parse_showtime
-from portal.apps.views import zone_console_blueprint
+from lightapps.cinema.store import ShowtimeClash, ShowtimeConflict
+from lightapps.cinema.validation import MIN_SHOW_GAP_S, FieldError, clash_error, parse_showtime
+from portal.apps.once import new_nonce, read_form_once
+from portal.apps.views import is_zh, zone_console_blueprint
 from portal.auth import audit
 from portal.services import services
 
@@ -33,7 +34,10 @@ LIST_PAST_S = 24 * 3600  # the list starts with yesterday's shows
 
 def _error_text(exc: FieldError) -> str:
     """The refusal in the page's language: the field's label, then what is wrong with it."""
-    return _("%(label)s: %(problem)s", label=LABELS.get(exc.field, exc.field), problem=_(exc.template, **exc.params))
+    label = LABELS.get(exc.field, exc.field)
+    if exc.names_field:
+        return _(exc.template, label=label, **exc.params)
+    return _("%(label)s: %(problem)s", label=label, problem=_(exc.template, **exc.params))
 
 
 def _home(venue: str, zone: str, status: int = 200, error: FieldError | None = None, form=None):
@@ -42,7 +46,8 @@ def _home(venue: str, zone: str, status: int = 200, error: FieldError | None = N
     shows = [(s, store.occupancy(venue, s, now)) for s in store.showtimes(venue, zone, now - LIST_PAST_S)]
     return render_template("cinema/console.html", venue=g.venue_map, zone=g.zone, shows=shows,
                            auditoriums=AUDITORIUMS.values(), error=error, form=form or {},
-                           error_text=_error_text(error) if error else "",
+                           error_text=_error_text(error) if error else "", nonce=new_nonce(),
+                           shopper_days=SHOPPER_DAYS, gap_minutes=MIN_SHOW_GAP_S // 60,
                            when=day_and_time, cinema_on=services().zone_apps.config_for(venue, zone, "cinema")
                            is not None), status
 
@@ -54,17 +59,33 @@ def home(venue: str, zone: str):
 
 @console_bp.post("/showtimes")
 def add_showtime(venue: str, zone: str):
+    """Add a showtime, unless its hall has another live show within MIN_SHOW_GAP_S (409, the form again with what
+    was typed). The form's one-time token: the same form sent again (a double tap) adds nothing and goes where the
+    first went; the token resent with other content (back, edit, add) is a new form."""
     form = {name: request.form.get(name, "")[:500] for name in FORM_FIELDS}
     try:
         item = parse_showtime(form)
-        result = cinema_store().upsert_showtimes(venue, zone, [item], source="console")
+        result = cinema_store().upsert_showtimes(venue, zone, [item], source="console", min_gap_s=MIN_SHOW_GAP_S,
+                                                 once=read_form_once(request.form))
     except FieldError as exc:
         return _home(venue, zone, 422, exc, form)
+    except ShowtimeClash as exc:
+        return _home(venue, zone, 409, _clash_error(venue, exc), form)
     except ShowtimeConflict:  # pragma: no cover - a console showtime is always new
         abort(409)
-    audit("cinema.showtime.add", venue, zone=zone, show=result["ids"][0], film=item.film_en or item.film_zh,
-          starts_at=item.starts_at, auditorium=item.auditorium)
+    if not result["replayed"]:  # audited when the form was first sent
+        audit("cinema.showtime.add", venue, zone=zone, show=result["ids"][0], film=item.film_en or item.film_zh,
+              starts_at=item.starts_at, auditorium=item.auditorium)
     return redirect(url_for("cinema_console.home", venue=venue, zone=zone, added=result["ids"][0]), code=303)
+
+
+def _clash_error(venue: str, clash: ShowtimeClash) -> FieldError:
+    """The show the new one clashes with, named in the page's language (a console add is one show: the other is a
+    stored one, and shows are never deleted)."""
+    other = cinema_store().showtime(venue, clash.other)
+    if is_zh():
+        return clash_error("starts_at", other.film_zh or other.film_en, other.starts_at, other.hall.name_zh)
+    return clash_error("starts_at", other.film_en or other.film_zh, other.starts_at, other.hall.name_en)
 
 
 def _show_page(venue: str, zone: str, show, status: int = 200, error: str = ""):

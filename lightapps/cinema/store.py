@@ -15,6 +15,9 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
                                          kept until the cancellation is finished
     cinema:shows:<zone>           ZSET   show id -> start time (epoch s), for listing a zone's showtimes
     cinema:ext:<zone>             HASH   the cinema system's showtime id -> our show id (pushes are upserts)
+    cinema:once:add:<zone>:<nonce>.<digest> STRING the show ids an owner's add form (its one-time token and content:
+                                         portal.apps.once.read_form_once) stored, ONCE_TTL_S: the same form sent
+                                         again (a double tap) is answered with them
     cinema:seats:<show>           HASH   seat id -> "H|<hold token>|<expires ms>" or "B|<booking code>";
                                          a seat with no field, or with a hold past its expiry, is free
     cinema:hold:<token>           HASH   a hold: show, client, seats, expires_ms, status, code, refund_cutoff_s
@@ -64,6 +67,7 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at
 CODE_LENGTH = 8
 HOLD_RECORD_KEEP_MS = 24 * 3600 * 1000  # a hold record outlives its expiry a day (for "your hold expired")
 KEEP_AFTER_SHOW_S = 30 * 86400  # a booking is kept this long after its showtime starts (disputes, refunds)
+ONCE_TTL_S = 600  # an add form's answer is given again this long: a double tap, a resend after a slow network
 # What became of the refund of a ticket the cinema cancelled (Booking.refund_outcome): nothing was paid online...
 NO_REFUND = "none"
 # ...the money is on its way back (done, or asked again by the payments sweep until the provider answers)...
@@ -86,6 +90,9 @@ class CinemaKeys(VenueKeys):
 
     def external_ids(self, zone: str) -> str:
         return self.key("cinema", "ext", zone)
+
+    def add_once(self, zone: str, nonce: str) -> str:
+        return self.key("cinema", "once", "add", zone, nonce)
 
     def seats(self, show_id: str) -> str:
         return self.key("cinema", "seats", show_id)
@@ -128,14 +135,61 @@ local function split(s)
 end
 """
 
+# The first item of an upsert that would start less than `gap` s from another live show in its hall (shows carry no
+# running time: the gap stands for one). Checked: the items that are new or move (another start or hall) and stay
+# live; each against the batch's other live items where the batch puts them (an item checked too only when it comes
+# first: the later of two is the one refused) and against the stored shows in its window that the batch does not
+# name. Those are read from the zone's zset here, their hashes through `cands` (id -> KEYS index: Python read the
+# same windows); one Python did not pass (added since) is {'RETRY', i}. A show not moved is not checked: a schedule
+# pushed again is not refused for an overlap it had before the check existed.
+_FIND_CLASH = """
+local function find_clash(items, gap, cands)
+  local live, checked, in_batch = {}, {}, {}
+  for i, entry in ipairs(items) do
+    local item, old_aud, old_start, kept = entry[1], entry[3], entry[5], entry[6]
+    in_batch[item.id] = true
+    live[i] = not kept and item.status ~= 'cancelled'
+    checked[i] = live[i] and (old_aud ~= item.auditorium or old_start ~= item.starts_at)
+  end
+  for i, entry in ipairs(items) do
+    if checked[i] then
+      local item = entry[1]
+      local at = tonumber(item.starts_at)
+      for j, other in ipairs(items) do
+        local o = other[1]
+        if j ~= i and live[j] and (j < i or not checked[j]) and o.auditorium == item.auditorium
+           and math.abs(tonumber(o.starts_at) - at) < gap then
+          return {'CLASH', i, o.id, j}
+        end
+      end
+      local near = redis.call('ZRANGEBYSCORE', KEYS[1], string.format('(%d', at - gap), string.format('(%d', at + gap))
+      for _, id in ipairs(near) do
+        if not in_batch[id] then
+          if not cands[id] then return {'RETRY', i} end
+          local s = redis.call('HMGET', KEYS[cands[id]], 'auditorium', 'status')
+          if s[1] == item.auditorium and s[2] ~= 'cancelled' then return {'CLASH', i, id, 0} end
+        end
+      end
+    end
+  end
+  return nil
+end
+"""
+
 # Upsert a batch of showtimes, all or nothing.
 # KEYS[1] zone shows zset, KEYS[2] external-id hash, KEYS[3] the venue's cancelling zset, KEYS[4] its moving zset,
-# then per item: show hash, seats hash.
-# ARGV[i] = JSON of item i (all values strings): id, ext, mapped (the show id Python found for ext, or ''),
+# KEYS[5] the add form's one-time record (KEYS[1] again when there is none), then per item: show hash, seats hash;
+# then the hashes of the stored shows named in ARGV[1]'s cands.
+# ARGV[1] = JSON {"gap": minimum seconds between two starts in one hall (0: not checked), "once": '1' when KEYS[5]
+# is the form's record, "ttl": how long that record is kept (s), "cands": [show id, ...] (see _FIND_CLASH)};
+# ARGV[1 + i] = JSON of item i (all values strings): id, ext, mapped (the show id Python found for ext, or ''),
 # status ('' keep the show's, 'scheduled', 'cancelled'), confirm ('1': a new start time for a show with tickets is
 # meant).
 # Returns {'OK', created, updated, i, old starts_at, ...} (the items that moved a show with tickets, and from when)
-#       | {'RETRY', i} (the ext mapping moved since Python read it)
+#       | {'REPLAY', ids} (the same form again: the comma-joined show ids it stored the first time)
+#       | {'RETRY', i} (the ext mapping moved since Python read it, or a show was added in an item's window)
+#       | {'CLASH', i, show id, j} (item i starts too close to that live show in its hall: item j of the batch, or
+#         j = 0, a stored one)
 #       | {'CONFLICT', i} (auditorium change on a show that already has holds or bookings)
 #       | {'MOVED', i} (a new start time for a show with a booking or a live hold, not confirmed)
 #       | {'REOPEN', i} ('scheduled' for a show that was cancelled: its tickets were cancelled and refunded)
@@ -145,8 +199,13 @@ end
 # either, and puts it on the cancelling set in the same step (its tickets, orders, refunds and notices are
 # lightapps/cinema/cancellation.py's, finished whatever fails after this script); a confirmed move of a show with
 # tickets puts it on the moving set (its holders to be told), keeping in moved_from the start they last knew.
-_UPSERT = _NOW + """
+_UPSERT = _NOW + _FIND_CLASH + """
 local now = now_ms('')
+local opts = cjson.decode(ARGV[1])
+if opts.once == '1' then
+  local seen = redis.call('GET', KEYS[5])
+  if seen then return {'REPLAY', seen} end
+end
 local function has_tickets(seats_key)
   local flat = redis.call('HGETALL', seats_key)
   for k = 2, #flat, 2 do
@@ -158,9 +217,9 @@ local function has_tickets(seats_key)
   return false
 end
 local items = {}
-for i = 1, #ARGV do
-  local item = cjson.decode(ARGV[i])
-  local show_key, seats_key = KEYS[3 + 2 * i], KEYS[4 + 2 * i]
+for i = 1, #ARGV - 1 do
+  local item = cjson.decode(ARGV[1 + i])
+  local show_key, seats_key = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
   if item.ext ~= '' then
     local mapped = redis.call('HGET', KEYS[2], item.ext)
     if (mapped or '') ~= item.mapped then return {'RETRY', i} end
@@ -181,7 +240,13 @@ for i = 1, #ARGV do
   end
   items[i] = {item, show_key, old_aud, moved, old[3], kept}
 end
-local created, updated, out = 0, 0, {}
+if opts.gap > 0 then
+  local cands = {}
+  for k, id in ipairs(opts.cands) do cands[id] = 5 + 2 * #items + k end
+  local clash = find_clash(items, opts.gap, cands)
+  if clash then return clash end
+end
+local created, updated, out, ids = 0, 0, {}, {}
 for i = 1, #items do
   local item, show_key, old_aud, moved, kept = items[i][1], items[i][2], items[i][3], items[i][4], items[i][6]
   if old_aud then updated = updated + 1 else created = created + 1 end
@@ -207,7 +272,9 @@ for i = 1, #items do
     end
   end
   if item.ext ~= '' then redis.call('HSET', KEYS[2], item.ext, item.id) end
+  ids[i] = item.id
 end
+if opts.once == '1' then redis.call('SET', KEYS[5], table.concat(ids, ','), 'EX', opts.ttl) end
 return {'OK', created, updated, unpack(out)}
 """
 
@@ -673,6 +740,15 @@ class ShowtimeUnknown(ShowtimeConflict):
         self.index = index
 
 
+class ShowtimeClash(ShowtimeConflict):
+    """An upsert would start a show too close to another live show in the same hall (both would sell its seats):
+    `other` is that show's id, `other_index` its item in the same upsert (None: a stored show)."""
+
+    def __init__(self, index: int, other: str, other_index: int | None) -> None:
+        Exception.__init__(self, f"showtime {index} starts too close to show {other} in the same hall")
+        self.index, self.other, self.other_index = index, other, other_index
+
+
 class ShowtimeReopened(ShowtimeConflict):
     """An upsert would schedule again a show that was cancelled (its tickets cancelled and refunded)."""
 
@@ -714,48 +790,76 @@ class CinemaStore:
 
     # ---- showtimes ----
 
-    def upsert_showtimes(self, venue: str, zone: str, items: list[ShowtimeInput], source: str) -> dict:
+    def upsert_showtimes(self, venue: str, zone: str, items: list[ShowtimeInput], source: str, min_gap_s: int = 0,
+                         once: str | None = None) -> dict:
         """Store showtimes, all or none. An item with an external id updates the show that id was stored
         as before (the cinema system may push the same schedule again); one without is always new.
         External ids must be unique within one call (the validator checks).
         Raises ShowtimeConflict when an item would move a show that has holds or bookings to another
         auditorium, ShowtimeMoved when it would change the start of a show with a booking or a live hold
         without `confirm_time_change`, ShowtimeReopened when it would schedule a cancelled show again,
-        ShowtimeUnknown when it would cancel a show that is not stored. An item with status "cancelled" marks the
-        show cancelled, changes nothing else of it and puts it on the cancelling set (`cancelling`: its holds and
-        bookings are lightapps/cinema/cancellation.py's); an item for a show cancelled before changes nothing of
-        it (it is counted as updated). A confirmed move puts the show on the moving set (`moving`). Returns
+        ShowtimeUnknown when it would cancel a show that is not stored, ShowtimeClash when an item new or moved
+        would start less than `min_gap_s` from another live show in its hall (0: not checked, as for the demo's
+        own schedule; see _FIND_CLASH). An item with status "cancelled" marks the show cancelled, changes nothing
+        else of it and puts it on the cancelling set (`cancelling`: its holds and bookings are
+        lightapps/cinema/cancellation.py's); an item for a show cancelled before changes nothing of it (it is
+        counted as updated). A confirmed move puts the show on the moving set (`moving`). Returns
         {"created": n, "updated": n, "ids": [show id per item], "moved": {item index: the start (epoch s) it
-        had}} ("moved": the confirmed new starts of shows with tickets, whose holders are to be told)."""
+        had}, "replayed": bool} ("moved": the confirmed new starts of shows with tickets, whose holders are to be
+        told). `once`: an owner's add form's one-time record name (portal.apps.once.read_form_once: its token and
+        content): the same form sent again stores nothing and gets the ids the first one stored ("replayed":
+        True)."""
         keys = CinemaKeys(venue)
         for _attempt in range(5):
-            ext_ids = [i.external_id for i in items if i.external_id]
-            known_ids = self.db.hmget(keys.external_ids(zone), ext_ids) if ext_ids else []
-            mapped = {ext: _s(v) for ext, v in zip(ext_ids, known_ids, strict=True) if v}
-            ids, script_keys, args = [], [keys.shows(zone), keys.external_ids(zone), keys.cancelling(),
-                                          keys.moving()], []
-            for item in items:
-                show_id = mapped.get(item.external_id) or "s" + secrets.token_hex(5)
-                ids.append(show_id)
-                script_keys += [keys.show(show_id), keys.seats(show_id)]
-                args.append(json.dumps({
-                    "id": show_id, "zone": zone, "ext": item.external_id,
-                    "mapped": mapped.get(item.external_id, ""), "film_en": item.film_en,
-                    "film_zh": item.film_zh, "auditorium": item.auditorium, "starts_at": str(item.starts_at),
-                    "price_cents": str(item.price_cents), "source": source, "updated": str(int(time.time())),
-                    "status": item.status, "confirm": "1" if item.confirm_time_change else "",
-                }))
+            ids, script_keys, args = self._upsert_call(keys, zone, items, source, min_gap_s, once)
             result = self._upsert(keys=script_keys, args=args)
             status = _s(result[0])
             if status == "OK":
                 moved = {int(result[k]) - 1: int(result[k + 1]) for k in range(3, len(result), 2)}
-                return {"created": int(result[1]), "updated": int(result[2]), "ids": ids, "moved": moved}
+                return {"created": int(result[1]), "updated": int(result[2]), "ids": ids, "moved": moved,
+                        "replayed": False}
+            if status == "REPLAY":
+                return {"created": 0, "updated": 0, "ids": _s(result[1]).split(","), "moved": {}, "replayed": True}
+            if status == "CLASH":
+                other_index = int(result[3]) - 1
+                raise ShowtimeClash(int(result[1]) - 1, _s(result[2]), other_index if other_index >= 0 else None)
             refusal = {"CONFLICT": ShowtimeConflict, "MOVED": ShowtimeMoved, "REOPEN": ShowtimeReopened,
                        "UNKNOWN": ShowtimeUnknown}.get(status)
             if refusal is not None:
                 raise refusal(int(result[1]) - 1)
-            # RETRY: a concurrent push mapped an external id since we read it; read again
+            # RETRY: a concurrent push mapped an external id, or added a show near an item, since we read; read again
         raise RuntimeError("showtime upsert kept racing; try again")
+
+    def _upsert_call(self, keys: CinemaKeys, zone: str, items: list[ShowtimeInput], source: str, min_gap_s: int,
+                     once: str | None) -> tuple[list[str], list[str], list[str]]:
+        """The show id of each item, and the upsert script's keys and arguments, as the store is now."""
+        ext_ids = [i.external_id for i in items if i.external_id]
+        known_ids = self.db.hmget(keys.external_ids(zone), ext_ids) if ext_ids else []
+        mapped = {ext: _s(v) for ext, v in zip(ext_ids, known_ids, strict=True) if v}
+        ids = [mapped.get(item.external_id) or "s" + secrets.token_hex(5) for item in items]
+        near = self._shows_near(keys, zone, items, min_gap_s)
+        script_keys = [keys.shows(zone), keys.external_ids(zone), keys.cancelling(), keys.moving(),
+                       keys.add_once(zone, once) if once else keys.shows(zone)]
+        args = [json.dumps({"gap": min_gap_s, "once": "1" if once else "", "ttl": ONCE_TTL_S, "cands": near})]
+        for show_id, item in zip(ids, items, strict=True):
+            script_keys += [keys.show(show_id), keys.seats(show_id)]
+            args.append(json.dumps({
+                "id": show_id, "zone": zone, "ext": item.external_id,
+                "mapped": mapped.get(item.external_id, ""), "film_en": item.film_en,
+                "film_zh": item.film_zh, "auditorium": item.auditorium, "starts_at": str(item.starts_at),
+                "price_cents": str(item.price_cents), "source": source, "updated": str(int(time.time())),
+                "status": item.status, "confirm": "1" if item.confirm_time_change else "",
+            }))
+        return ids, script_keys + [keys.show(show_id) for show_id in near], args
+
+    def _shows_near(self, keys: CinemaKeys, zone: str, items: list[ShowtimeInput], gap_s: int) -> list[str]:
+        """The stored shows starting less than `gap_s` from an item: the ones the upsert script may check."""
+        if gap_s <= 0 or not items:
+            return []
+        pipe = self.db.pipeline(transaction=False)
+        for item in items:
+            pipe.zrangebyscore(keys.shows(zone), f"({item.starts_at - gap_s}", f"({item.starts_at + gap_s}")
+        return sorted({_s(show_id) for near in pipe.execute() for show_id in near})
 
     def showtime(self, venue: str, show_id: str) -> Showtime | None:
         data = self.db.hgetall(CinemaKeys(venue).show(show_id))
@@ -781,6 +885,11 @@ class CinemaStore:
         for show_id in ids:
             pipe.hgetall(keys.show(_s(show_id)))
         return [self._showtime(d) for d in pipe.execute() if d]
+
+    def show_starts(self, venue: str, zone: str, start: float, end: float) -> list[float]:
+        """When the zone's showtimes starting in [start, end] start (epoch s), earliest first: the index alone."""
+        found = self.db.zrangebyscore(CinemaKeys(venue).shows(zone), start, end, withscores=True)
+        return [score for _show_id, score in found]
 
     def has_showtimes(self, venue: str, zone: str) -> bool:
         return self.db.zcard(CinemaKeys(venue).shows(zone)) > 0

@@ -1,4 +1,4 @@
-"""Shopper pages: today's showtimes -> seat map -> hold (with countdown) -> confirm -> ticket.
+"""Shopper pages: the week's showtimes (a tab per day) -> seat map -> hold (with countdown) -> confirm -> ticket.
 
 Plain HTML forms and full-page navigations (the iOS captive mini-browser keeps no cookies and may run
 no script): every link and form carries the shopper's signed `c` token."""
@@ -6,16 +6,19 @@ no script): every link and form carries the shopper's signed `c` token."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 import segno
+from babel.dates import format_skeleton
 from flask import abort, g, redirect, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from lightapps.cinema import APP, notices
 from lightapps.cinema.common import (
     LATE_BOOKING_S,
+    SHOPPER_DAYS,
     bookable,
     cinema_store,
     day_bounds,
@@ -34,7 +37,7 @@ from lightapps.cinema.payment import (
     refund_booking,
 )
 from portal.apps.budgets import give_back_budget, spend_budget
-from portal.apps.locale import venue_today
+from portal.apps.locale import local_time, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import hhmm, record_event, zone_app_blueprint
 from portal.payments.money import cny
@@ -54,25 +57,67 @@ def _page(template: str, venue: str, zone: str, status: int = 200, **context):
 
 @bp.get("/<zone>")
 def landing(venue: str, zone: str):
+    """Today's and tomorrow's showtimes, or with `?day=` those of a later day of the week (SHOPPER_DAYS) that has
+    shows; above them a tab per day, plain links that carry the shopper's token (no script, no cookie needed)."""
     config = g.app_config
     store = cinema_store()
     shopper = shopper_for_venue(venue)
     now = time.time()
     today = venue_today()
-    today_start, today_end = day_bounds(today)
-    _tomorrow_start, tomorrow_end = day_bounds(today + timedelta(days=1))
-    # a show that began just before midnight is still bookable for LATE_BOOKING_S: listed under Today, first
-    since = min(today_start, now - LATE_BOOKING_S)
-    shows = [s for s in store.showtimes(venue, zone, since, tomorrow_end) if bookable(s, now)]
-    days = [
-        (_("Today"), [s for s in shows if s.starts_at <= today_end]),
-        (_("Tomorrow"), [s for s in shows if s.starts_at > today_end]),
-    ]
+    later = _later_days(venue, zone, today)
+    chosen = _chosen_day(request.args.get("day", ""), later)
+    days = _one_day(venue, zone, chosen, now) if chosen else _today_and_tomorrow(venue, zone, today, now)
+    shows = [show for _day, listed in days for show in listed]
     tickets = [(b, store.showtime(venue, b.show_id)) for b in store.client_bookings(venue, shopper.client)
                if b.status == "booked" and b.zone == zone]
     tickets = [(b, s) for b, s in tickets if s is not None and bookable(s, now)]
     return _page("cinema/landing.html", venue, zone, config=config, days=days, tickets=tickets, hhmm=hhmm,
-                 films=_by_film, open_seats=store.seats_open(venue, shows, shopper.client, now))
+                 films=_by_film, open_seats=store.seats_open(venue, shows, shopper.client, now),
+                 tabs=_day_tabs(venue, zone, later, chosen))
+
+
+def _today_and_tomorrow(venue: str, zone: str, today: date, now: float) -> list[tuple[str, list]]:
+    today_start, today_end = day_bounds(today)
+    _tomorrow_start, tomorrow_end = day_bounds(today + timedelta(days=1))
+    # a show that began just before midnight is still bookable for LATE_BOOKING_S: listed under Today, first
+    since = min(today_start, now - LATE_BOOKING_S)
+    shows = [s for s in cinema_store().showtimes(venue, zone, since, tomorrow_end) if bookable(s, now)]
+    return [
+        (_("Today"), [s for s in shows if s.starts_at <= today_end]),
+        (_("Tomorrow"), [s for s in shows if s.starts_at > today_end]),
+    ]
+
+
+def _one_day(venue: str, zone: str, day: date, now: float) -> list[tuple[str, list]]:
+    shows = [s for s in cinema_store().showtimes(venue, zone, *day_bounds(day)) if bookable(s, now)]
+    return [(format_skeleton("MMMMEEEEd", day, locale=get_locale()), shows)]
+
+
+def _later_days(venue: str, zone: str, today: date) -> list[date]:
+    """The days after tomorrow within SHOPPER_DAYS that have showtimes, as the mall's calendar has them (from the
+    index alone: one read however many shows)."""
+    first, last = today + timedelta(days=2), today + timedelta(days=SHOPPER_DAYS - 1)
+    starts = cinema_store().show_starts(venue, zone, day_bounds(first)[0], day_bounds(last)[1])
+    return sorted({local_time(ts).date() for ts in starts})
+
+
+def _chosen_day(raw: str, later: list[date]) -> date | None:
+    """The later day `?day=` names; None (the first page) for anything else: a day gone by, or no day at all."""
+    try:
+        day = date.fromisoformat(raw[:10])
+    except ValueError:
+        return None
+    return day if day in later else None
+
+
+def _day_tabs(venue: str, zone: str, later: list[date], chosen: date | None) -> list[tuple[str, str, bool]]:
+    """(label, link, current) per tab: Today and Tomorrow (the first page's two lists), then each later day, its
+    label the day and short weekday in the page's language (CLDR "Ed": "3 Sat", "3日周六", as the queue's tabs)."""
+    first = shopper_url("cinema.landing", venue=venue, zone=zone)
+    tabs = [(_("Today"), first, chosen is None), (_("Tomorrow"), first + "#shows-2", False)]
+    return tabs + [(format_skeleton("Ed", day, locale=get_locale()),
+                    shopper_url("cinema.landing", venue=venue, zone=zone, day=day.isoformat()), day == chosen)
+                   for day in later]
 
 
 def _by_film(shows):

@@ -22,8 +22,9 @@ from lightapps.coupons.codes import (
 )
 from lightapps.coupons.store import CouponInputError, parse_new_coupon
 from lightapps.coupons.views import is_zh, store
+from portal.apps.budgets import budget_room, spend_budget
 from portal.apps.locale import venue_locale, venue_today
-from portal.apps.once import new_nonce, read_nonce
+from portal.apps.once import new_nonce, read_form_once, read_nonce
 from portal.apps.views import format_time as fmt_time
 from portal.apps.views import record_event, zone_console_blueprint
 from portal.auth import audit
@@ -33,6 +34,8 @@ from portal.services import services
 # Every view: the zone's owners (and the venue's operators) only; g.account, g.venue_map, g.zone are set.
 console_bp = zone_console_blueprint("coupons_console", __name__, url_prefix="/console/apps/coupons/<venue>/<zone>",
                                     template_folder="templates")
+# Unknown (or forged) codes typed at the till, counted per console account (core/settings.py DEFAULT_BUDGETS)
+REDEEM_MISS = "coupons.redeem_miss"
 
 # The new-coupon form's fields as its labels say them (the msgids of console.html's labels)
 LABELS = {
@@ -50,7 +53,7 @@ def _error_text(exc: CouponInputError) -> str:
 
 
 def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None,
-          redeem_input: str = ""):
+          redeem_input: str = "", stop_error: str = ""):
     account, venue_map, zone_obj = g.account, g.venue_map, g.zone
     today = venue_today()
     coupons = store().for_zone(venue, zone)
@@ -59,7 +62,7 @@ def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=Non
     return render_template(
         "coupons/console.html", venue=venue_map, zone=zone_obj, account=account, coupons=coupons, now=time.time(),
         form=form, form_error=form_error, redeem=redeem, redeem_input=redeem_input, app_on=app_on, zh=is_zh(), cny=cny,
-        nonce=new_nonce(),
+        nonce=new_nonce(), stop_error=stop_error,
     ), status
 
 
@@ -78,13 +81,26 @@ def create(venue: str, zone: str):
         fields = parse_new_coupon(form, today=venue_today())
     except CouponInputError as exc:
         return _page(venue, zone, 400, form=form, form_error=_error_text(exc))
-    coupon = store().create(venue, zone, fields, created_by=account.username, tz=venue_locale().time_zone)
-    audit("coupons.create", venue, zone=zone, coupon=coupon.id, stock=coupon.stock)
+    # the form's nonce and content: the same form again (a double tap) makes no second coupon and goes where the
+    # first went; the nonce resent with other content (back, edit, send) is a new form
+    coupon, replayed = store().create_by_form(venue, zone, fields, read_form_once(request.form),
+                                              created_by=account.username, tz=venue_locale().time_zone)
+    if not replayed:  # audited when the form was first sent
+        audit("coupons.create", venue, zone=zone, coupon=coupon.id, stock=coupon.stock)
     return redirect(url_for("coupons_console.home", venue=venue, zone=zone, created=coupon.id), code=303)
 
 
 @console_bp.post("/<coupon_id>/stop")
 def stop(venue: str, zone: str, coupon_id: str):
+    """Stop a coupon's claims for good (nothing reopens them): only with the box beside the button ticked."""
+    coupon = store().get(venue, coupon_id[:20])
+    if coupon is None or coupon.zone != zone:
+        abort(404, _("No such coupon in this zone."))
+    if request.form.get("confirm") != "yes":  # nothing changed: the page again, saying what stopping does
+        return _page(venue, zone, 422, stop_error=_(
+            "Tick the box beside Stop claims to confirm it for %(title)s: shoppers can no longer claim it, for good "
+            "(coupons already claimed stay valid until their last day). Nothing was changed.",
+            title=coupon.title(is_zh())))
     outcome = store().stop(venue, zone, coupon_id[:20])
     if outcome is None:
         abort(404, _("No such coupon in this zone."))
@@ -112,15 +128,14 @@ def redeem(venue: str, zone: str):
     def refuse(status: int, message: str, coupon=None, code: str = ""):
         return _page(venue, zone, status, redeem=Outcome(False, message, coupon, code), redeem_input=raw)
 
-    if coupons.too_many_failures(venue, account.username):
-        return refuse(429, _("Too many unknown codes; wait 10 minutes and try again."))
+    budget_room(REDEEM_MISS, venue, account=account.username)  # spent: the budgets' 429, no code judged
     if not raw:
         return refuse(400, _("Type the coupon code (or scan its QR code)."))
     if looks_like_qr(raw):
         try:
             qr_venue, code = read_qr_payload(current_app.config["SECRET_KEY"], raw)
         except ForgedCode:
-            coupons.note_failure(venue, account.username)
+            spend_budget(REDEEM_MISS, venue, account=account.username)
             return refuse(400, _("This QR code is not genuine (its signature does not match); nothing was redeemed."))
         if qr_venue != venue:
             return refuse(400, _("This QR code belongs to another mall; nothing was redeemed."))
@@ -132,7 +147,7 @@ def redeem(venue: str, zone: str):
     result = coupons.redeem(venue, zone, code, by=account.username, nonce=read_nonce(request.form.get("nonce")))
     shown = format_code(code)
     if result.status == "NO_CODE":
-        coupons.note_failure(venue, account.username)
+        spend_budget(REDEEM_MISS, venue, account=account.username)
         return refuse(404, _("No coupon has the code %(code)s.", code=shown))
     if result.status == "WRONG_ZONE":
         other = venue_map.zone(result.issued.zone) if result.issued else None

@@ -13,6 +13,8 @@ Keys (venue `v`):
   mp:{v}:coupons:wallet:<client>          ZSET code -> issued_at (the shopper's "my coupons")
   mp:{v}:coupons:hold:<ref>               STRING the code another app holds for `ref` (an order being paid)
   mp:{v}:coupons:once:till:<CODE>:<nonce> STRING when a till's redeem form redeemed the code, ONCE_TTL_S
+  mp:{v}:coupons:once:new:<zone>:<nonce>.<digest> STRING the coupon an owner's publish form (its token and content:
+                                          portal.apps.once.read_form_once) made, 10 min
 
 Expiry, set by the claim script itself (never a separate call that could be lost): a code and the coupon's
 holder list live `KEEP_AFTER_END_S` (30 days) past the coupon's validity (the till answers "expired" in
@@ -48,7 +50,8 @@ from lightapps.coupons.codes import new_code
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
 from portal.apps.erasure import blank_field
 from portal.apps.locale import day_start
-from portal.payments.money import fen_from_yuan
+from portal.apps.once import CREATE_ONCE_LUA, create_once
+from portal.payments.money import AmountError, read_amount
 
 COUPON_ID = re.compile(r"^[0-9]{1,12}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -87,14 +90,14 @@ class CouponKeys(VenueKeys):
     def seeded(self, zone: str) -> str:
         return self.key("coupons", "seeded", zone)
 
-    def redeem_failures(self, user: str) -> str:
-        return self.key("coupons", "redeemfail", user)
-
     def hold(self, ref: str) -> str:
         return self.key("coupons", "hold", ref)
 
     def till_once(self, code: str, nonce: str) -> str:
         return self.key("coupons", "once", "till", code, nonce)
+
+    def new_once(self, zone: str, nonce: str) -> str:
+        return self.key("coupons", "once", "new", zone, nonce)
 
 
 
@@ -246,17 +249,14 @@ def parse_new_coupon(form: Any, today: date | None = None) -> dict[str, Any]:
 
 
 def parking_value(raw: str) -> int:
-    """The form's "off the parking fee" in yuan (empty = not a parking coupon) -> fen."""
+    """The form's "off the parking fee" in yuan (empty = not a parking coupon) -> fen, by the platform's amount
+    rule (portal/payments/money.py)."""
     if not raw:
         return 0
     try:
-        fen = fen_from_yuan(raw) if re.fullmatch(r"\d{1,4}(\.\d{1,2})?", raw) else -1
-    except ValueError:
-        fen = -1
-    if not 0 <= fen <= MAX_PARKING_FEN:
-        raise CouponInputError("parking_yuan", N_("The parking value must be an amount in yuan from 0 to %(max)s, "
-                                                  "like 5 or 5.50."), max=MAX_PARKING_FEN // 100)
-    return fen
+        return read_amount(raw, high=MAX_PARKING_FEN)
+    except AmountError as exc:
+        raise CouponInputError("parking_yuan", exc.template, **exc.params) from None
 
 
 @dataclass(frozen=True)
@@ -361,9 +361,6 @@ class RedeemResult:
 
 
 class CouponStore:
-    MAX_REDEEM_FAILURES = 30  # unknown codes typed per user per window, then refused for a while
-    FAILURE_WINDOW_S = 600
-
     @classmethod
     def from_services(cls, svc: Any) -> CouponStore:
         """The platform builds the app's store with this (portal/apps/platform.py)."""
@@ -379,12 +376,20 @@ class CouponStore:
         self._hold = db.register_script(HOLD_LUA)
         self._end_hold = db.register_script(END_HOLD_LUA)
         self._stop = db.register_script(STOP_LUA)
+        self._create = db.register_script(CREATE_ONCE_LUA)
 
     # ---- owners -------------------------------------------------------------------------------
 
     def create(self, venue: str, zone: str, fields: dict[str, Any], created_by: str = "",
                now: float | None = None, tz: tzinfo | None = None) -> Coupon:
         """A new live coupon from parse_new_coupon's fields (days are the mall's, in `tz`)."""
+        return self.create_by_form(venue, zone, fields, None, created_by, now, tz)[0]
+
+    def create_by_form(self, venue: str, zone: str, fields: dict[str, Any], once: str | None, created_by: str = "",
+                       now: float | None = None, tz: tzinfo | None = None) -> tuple[Coupon, bool]:
+        """`create` for the publish form whose one-time record is named `once` (portal.apps.once.read_form_once: its
+        token and content): the same form sent again (a double tap) makes nothing and gets the coupon its first
+        sending made, with True."""
         keys = CouponKeys(venue)
         now = time.time() if now is None else now
         valid_from = fields["valid_from"]
@@ -402,11 +407,9 @@ class CouponStore:
             "valid_until": repr(float(valid_until)), "status": "live", "created_at": repr(now),
             "created_by": created_by, "parking_fen": int(fields.get("parking_fen") or 0),
         }
-        pipe = self.db.pipeline(transaction=True)
-        pipe.hset(keys.coupon(coupon_id), mapping=mapping)
-        pipe.zadd(keys.zone_coupons(zone), {coupon_id: now})
-        pipe.execute()
-        return self.get(venue, coupon_id)
+        coupon_id, replayed = create_once(self._create, keys.coupon(coupon_id), keys.zone_coupons(zone),
+                                          keys.new_once(zone, once) if once else None, coupon_id, now, mapping)
+        return self.get(venue, coupon_id), replayed
 
     def stop(self, venue: str, zone: str, coupon_id: str) -> Literal["stopped", "already"] | None:
         """Stop new claims (codes already claimed stay redeemable): "stopped" now, "already" when it was (nothing
@@ -532,18 +535,6 @@ class CouponStore:
         now = time.time() if now is None else now
         return bool(self._end_hold(keys=[keys.code(held["code"]), keys.coupon(held["coupon"]), keys.hold(ref)],
                                    args=[ref, "redeem" if redeem else "release", repr(now), "parking"]))
-
-    # ---- guessing brake -----------------------------------------------------------------------
-
-    def note_failure(self, venue: str, user: str) -> None:
-        key = CouponKeys(venue).redeem_failures(user)
-        pipe = self.db.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, self.FAILURE_WINDOW_S)
-        pipe.execute()
-
-    def too_many_failures(self, venue: str, user: str) -> bool:
-        return int(self.db.get(CouponKeys(venue).redeem_failures(user)) or 0) >= self.MAX_REDEEM_FAILURES
 
     # ---- demo ---------------------------------------------------------------------------------
 

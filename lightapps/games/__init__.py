@@ -24,6 +24,7 @@ APP = LightApp(
     zone_kinds=("atrium", "shop", "food"),
     store=GameStore,
     history={"games.publish": _l("Lucky draw published (%(total)s prizes in all)"),
+             "games.edit": _l("Lucky draw texts fixed"),
              "games.stop": _l("Lucky draw stopped"),
              "games.redeem": _l("Prize handed out (code …%(code_end)s)"),
              "games.credit": _l("Points prize credited (code …%(code_end)s)")},

@@ -1,9 +1,10 @@
-"""Owner side: publish the zone's game (prizes, odds, limits, total, last day), see plays and wins, stop it,
-and hand out prizes: a winner's code is redeemed here exactly once. The hand-out form carries a one-time
-nonce: pressed twice, it says "hand out the prize now" again, not "already collected" for the prize it just
-gave out. A points prize goes onto the winner's membership card: the card of the shopper who won it, or the one
-whose member code the desk types with the prize code (a prize won in a phone's sign-in window, whose shopper id
-the winner no longer has), that code checked as at a till, on this account's budget of wrong codes.
+"""Owner side: publish the zone's game (prizes, odds, limits, total, last day), fix its texts in place, see plays
+and wins (and the earlier games'), stop it, and hand out prizes: a winner's code is redeemed here exactly once.
+The hand-out form carries a one-time nonce: pressed twice, it says "hand out the prize now" again, not "already
+collected" for the prize it just gave out; so does the publish form: pressed twice, it publishes one game. A
+points prize goes onto the winner's membership card: the card of the shopper who won it, or the one whose member
+code the desk types with the prize code (a prize won in a phone's sign-in window, whose shopper id the winner no
+longer has), that code checked as at a till, on this account's budget of wrong codes.
 
 Under /console/apps/games/<venue>/<zone>, CSRF-checked, for the zone's owners only (and the venue's
 operators): the activities team of the atrium runs the atrium's game, nobody else's. Prizes of membership
@@ -25,11 +26,13 @@ from lightapps.games.rules import (
     GameInputError,
     normalize_code,
     parse_game,
+    parse_texts,
     percent,
     show_code,
 )
+from lightapps.games.store import Game
 from lightapps.games.views import credit_points, is_zh, prize_value, store
-from portal.apps.budgets import wait_text
+from portal.apps.budgets import budget_room, spend_budget, wait_text
 from portal.apps.capabilities import Granted, points
 from portal.apps.locale import venue_locale, venue_today
 from portal.apps.once import new_nonce, read_nonce
@@ -38,9 +41,13 @@ from portal.auth import audit
 
 console_bp = zone_console_blueprint("games_console", __name__, url_prefix="/console/apps/games/<venue>/<zone>",
                                     template_folder="templates")
+# Unknown codes typed at the prize desk, counted per console account (core/settings.py DEFAULT_BUDGETS)
+REDEEM_MISS = "games.redeem_miss"
 FORM_FIELDS = ("title_en", "title_zh", "style", "per_shopper", "per_day", "total", "last_day") + tuple(
     f"p{i}_{name}" for i in range(1, MAX_PRIZES + 1)
     for name in ("kind", "title_en", "title_zh", "value", "odds", "stock"))
+TEXT_FIELDS = ("title_en", "title_zh") + tuple(f"p{i}_title_{lang}" for i in range(1, MAX_PRIZES + 1)
+                                               for lang in ("en", "zh"))
 
 # The form's fields as its labels say them (the msgids of console.html's labels); a prize row's as "Prize 2 · Odds"
 LABELS = {
@@ -78,17 +85,29 @@ class Outcome:
         self.prize = prize
 
 
-def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None, headers=None):
+def _page(venue: str, zone: str, status: int = 200, *, form=None, form_error=None, redeem=None, headers=None,
+          stop_error: str = "", texts=None, texts_error=None):
     game = store().current(venue, zone)
     today = venue_today()
     form = form or {"style": "draw", "per_shopper": "3", "per_day": "1", "total": "100",
                     "last_day": (today + timedelta(days=7)).isoformat()}
+    texts = texts or (_texts_of(game) if game else {})
     return render_template(
         "games/console.html", venue=g.venue_map, zone=g.zone, account=g.account, game=game, now=time.time(),
         wins=store().recent_wins(venue, game.id) if game else [], form=form, form_error=form_error,
         redeem=redeem, app_on=zone_app_config(APP, venue, zone) is not None, zh=is_zh(), percent=percent,
-        prize_value=prize_value, show_code=show_code, max_prizes=MAX_PRIZES, nonce=new_nonce(),
+        prize_value=prize_value, show_code=show_code, max_prizes=MAX_PRIZES, nonce=new_nonce(), stop_error=stop_error,
+        texts=texts, texts_error=texts_error, edited=game is not None and request.args.get("edited") == game.id,
+        past=store().past(venue, zone),
     ), status, headers or {}
+
+
+def _texts_of(game: Game) -> dict[str, str]:
+    """The edit-in-place form's fields as the game has them now."""
+    texts = {"title_en": game.title_en, "title_zh": game.title_zh}
+    for p in game.prizes:
+        texts |= {f"{p.id}_title_en": p.title_en, f"{p.id}_title_zh": p.title_zh}
+    return texts
 
 
 @console_bp.get("/")
@@ -107,15 +126,48 @@ def publish(venue: str, zone: str):
         # points are the mall's money (as the membership card, LightApp.operator_assigns): an owner's game gives
         # coupons; the venue's operator publishes a game with points prizes, in any zone
         return _page(venue, zone, 403, form=form, form_error=str(POINTS_ARE_THE_OPERATORS))
-    game = store().publish(venue, zone, spec, created_by=g.account.username, tz=venue_locale().time_zone)
-    audit("games.publish", venue, zone=zone, game=game.id, total=game.total,
-          odds=game.prizes and ",".join(f"{p.id}={p.odds}" for p in game.prizes))
+    # the form's nonce: the same form again (a double tap) publishes no second game and goes where the first went
+    game, replayed = store().publish_by_form(venue, zone, spec, read_nonce(request.form.get("nonce")),
+                                             created_by=g.account.username, tz=venue_locale().time_zone)
+    if not replayed:  # audited when the form was first sent
+        audit("games.publish", venue, zone=zone, game=game.id, total=game.total,
+              odds=game.prizes and ",".join(f"{p.id}={p.odds}" for p in game.prizes))
     return redirect(url_for("games_console.home", venue=venue, zone=zone, published=game.id), code=303)
+
+
+@console_bp.post("/edit")
+def edit(venue: str, zone: str):
+    """Fix the running game's titles and its prizes' in place: the same game, its odds, stocks, limits and
+    everyone's draws as they are (publishing would make a new game). Also an owner's on a game with points prizes:
+    texts change no money. Only the game the form was shown for (its id in the form)."""
+    game = store().current(venue, zone)
+    if game is None or game.status != "live":
+        abort(404, _("No running game in this zone."))
+    texts = {k: request.form.get(k, "")[:200] for k in TEXT_FIELDS}
+    try:
+        titles, prizes = parse_texts(texts, game.prizes)
+    except GameInputError as exc:
+        return _page(venue, zone, 400, texts=texts, texts_error=_error_text(exc))
+    if request.form.get("game") != game.id or not store().edit_texts(venue, zone, game.id, titles, prizes):
+        return _page(venue, zone, 409, texts_error=_("The game was changed meanwhile: nothing was saved. Here are "
+                                                     "its texts now."))
+    audit("games.edit", venue, zone=zone, game=game.id)
+    return redirect(url_for("games_console.home", venue=venue, zone=zone, edited=game.id), code=303)
 
 
 @console_bp.post("/stop")
 def stop(venue: str, zone: str):
-    if not store().stop(venue, zone):
+    """Stop the zone's game for good (nothing restarts it; a new game is published): only with the box beside the
+    button ticked."""
+    game = store().current(venue, zone)
+    if game is None or game.status != "live":
+        abort(404, _("No running game in this zone."))
+    if request.form.get("confirm") != "yes":  # nothing changed: the page again, saying what stopping does
+        return _page(venue, zone, 422, stop_error=_(
+            "Tick the box beside Stop the game to confirm it: shoppers can no longer play %(title)s, for good "
+            "(publish a new game to start another); prizes already won can still be handed out until their "
+            "collect-by day. Nothing was changed.", title=game.title(is_zh())))
+    if not store().stop(venue, zone):  # pragma: no cover - stopped by another tap between the two reads
         abort(404, _("No running game in this zone."))
     audit("games.stop", venue, zone=zone)
     return redirect(url_for("games_console.home", venue=venue, zone=zone), code=303)
@@ -128,14 +180,13 @@ def redeem(venue: str, zone: str):
     def refuse(status: int, message: str, prize: str = ""):
         return _page(venue, zone, status, redeem=Outcome(False, message, prize))
 
-    if games.too_many_failures(venue, user):
-        return refuse(429, _("Too many unknown codes; wait 10 minutes and try again."))
+    budget_room(REDEEM_MISS, venue, account=user)  # spent: the budgets' 429, no code judged
     code = normalize_code(request.form.get("code", "")[:40])
     if code is None:
         return refuse(400, _("A prize code has 10 letters and digits, like ABCDE-23456."))
     voucher = games.voucher(venue, code)
     if voucher is None:
-        games.note_failure(venue, user)
+        spend_budget(REDEEM_MISS, venue, account=user)
         return refuse(404, _("No prize has the code %(code)s.", code=show_code(code)))
     if voucher.zone != zone:
         return refuse(403, _("This prize was won in another zone's game: only that zone can hand it out."))

@@ -12,14 +12,14 @@ import json
 import re
 import secrets
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from core.errors import N_, CatalogInputError
 from portal.apps.bilingual import Localized, pick, read_catalog_pair
-from portal.payments.money import MAX_FEN, fen_from_yuan
+from portal.payments.money import AmountError, read_amount
 
 ODDS_SCALE = 10_000  # basis points: 100% = 10,000
 STYLES = ("draw", "scratch", "shake")
@@ -67,7 +67,8 @@ class Prize:
 
 @dataclass(frozen=True)
 class GameSpec:
-    """What an owner publishes; immutable once published (a change is a new game)."""
+    """What an owner publishes; once published only its texts change (`parse_texts`), any other change is a new
+    game."""
 
     title_en: str
     title_zh: str
@@ -87,7 +88,11 @@ class GameSpec:
         return ";".join(f"{p.id}={p.odds}" for p in self.prizes)
 
     def prizes_json(self) -> str:
-        return json.dumps([asdict(p) for p in self.prizes], ensure_ascii=False)
+        return prizes_to_json(self.prizes)
+
+
+def prizes_to_json(prizes: tuple[Prize, ...]) -> str:
+    return json.dumps([asdict(p) for p in prizes], ensure_ascii=False)
 
 
 def prizes_from_json(raw: str) -> tuple[Prize, ...]:
@@ -162,16 +167,10 @@ def _prize(form: Any, index: int) -> Prize | None:
     if kind == "points":
         value = _whole(form, name + "value", 1, MAX_POINTS)
     else:
-        raw = rest[0] or "0"
         try:
-            if not PLAIN_DECIMAL.fullmatch(raw):  # money.py's Decimal would take "1e3" as ¥1000
-                raise ValueError(raw)
-            value = fen_from_yuan(raw)
-        except ValueError:
-            raise GameInputError(name + "value", N_("%(label)s must be an amount in yuan like 20 or 9.90.")) from None
-        if not 0 <= value <= MAX_FEN:
-            raise GameInputError(name + "value", N_("%(label)s must be between %(low)s and %(high)s."), low=0,
-                      high=MAX_FEN // 100)
+            value = read_amount(rest[0] or "0")
+        except AmountError as exc:  # the platform's amount rule and message (portal/payments/money.py)
+            raise GameInputError(name + "value", exc.template, **exc.params) from None
     odds = parse_percent(rest[1], name + "odds") if rest[1] else None
     if odds is None:
         raise GameInputError(name + "odds", N_("%(label)s is required."))
@@ -214,6 +213,17 @@ def parse_game(form: Any, today: date) -> GameSpec:
     last_day = _last_day(form, today)
     return GameSpec(titles["title_en"], titles["title_zh"], style, per_shopper, per_day,
                     min(total, sum(p.stock for p in prizes)), last_day, prizes)
+
+
+def parse_texts(form: Any, prizes: tuple[Prize, ...]) -> tuple[dict[str, str], tuple[Prize, ...]]:
+    """The edit-in-place form -> ({title_en, title_zh}, the prizes with their new titles): only texts, the
+    odds, stocks and limits as they are; GameInputError naming the first bad field (as `parse_game`'s)."""
+    titles = _titles(form, "title")
+    renamed = []
+    for prize in prizes:
+        pair = _titles(form, f"{prize.id}_title")
+        renamed.append(replace(prize, title_en=pair[f"{prize.id}_title_en"], title_zh=pair[f"{prize.id}_title_zh"]))
+    return titles, tuple(renamed)
 
 
 def new_code() -> str:

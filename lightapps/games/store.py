@@ -12,32 +12,56 @@ Keys (venue `v`):
   mp:{v}:games:seq                       INCR source of game ids
   mp:{v}:games:zone:<zone>               STRING the zone's current game id
   mp:{v}:games:zone:<zone>:all           ZSET game id -> published at (the console's history)
-  mp:{v}:games:g:<id>                    HASH the game (spec, status, dates, total_left, plays, wins)
+  mp:{v}:games:g:<id>                    HASH the game (spec, status, dates, total_left, plays, wins; run,
+                                         follows, carried, replaced_by: see "Changing a running game")
   mp:{v}:games:g:<id>:left               HASH prize id -> stock left
   mp:{v}:games:g:<id>:wins               ZSET voucher code -> won at (bounded by the game's total)
-  mp:{v}:games:g:<id>:p:<client>         HASH a shopper's plays: all, day, today (expires after the game)
-  mp:{v}:games:g:<id>:m:<member key>     HASH a member's plays, on all her shopper ids (the "points" capability's
-                                         member_key: a keyed hash, no member number), as the shopper's
+  mp:{v}:games:g:<run>:counts            HASH each person's plays in the run: field p:<client> (a shopper) or
+                                         m:<member key> (a member, on all her shopper ids: the "points"
+                                         capability's member_key, a keyed hash, no member number) -> "all day today"
+                                         (`count_field`); expires a day after the run's last game ends
+  mp:{v}:games:g:<id>:p:<client>         HASH a shopper's plays (all, day, today) as the previous release kept them,
+  mp:{v}:games:g:<id>:m:<member key>     and a member's: read where the run's hash has no field for the person
   mp:{v}:games:v:<CODE>                  HASH a voucher: game, prize, zone, client, state, times
   mp:{v}:games:wallet:<client>           ZSET voucher code -> won at (the shopper's prizes, for Me)
   mp:{v}:games:once:draw:<client>:<nonce> STRING a draw form's answer ("WON p1 CODE"), ONCE_TTL_S
   mp:{v}:games:once:desk:<CODE>:<nonce>  STRING when a hand-out form gave the prize out, ONCE_TTL_S
+  mp:{v}:games:once:new:<zone>:<nonce>   STRING the game a publish form published, ONCE_TTL_S
+
+Changing a running game: its texts (titles, prize titles) are edited in place (`edit_texts`: the same game,
+its counts untouched). Anything else is a new game (`publish`), which continues the one it replaces when that
+one is running (live, before its end): the new game's `run` is the old one's, and the plays are counted per run
+(the first game's id), so each person's draws today and in all count on; the old game's prizes won count
+toward the hard total (`carried`: total_left = total - carried) and, row by row (prize id p1..p5), toward each
+prize's stock (left = stock - won on that row). So `total - total_left` and `stock - left` are always the
+prizes won in the run (stored as they come, below zero when a change set a limit under what was already won;
+read as 0). A game published when none is running (stopped, ended) starts a new run with fresh counts.
+
+The run's counts are one hash, not a key per person, so that publishing (one script) can keep them all as long as
+the run: a count refused at its limit is never written again, and a key per person set to expire with the game it
+was drawn in would go a day after that game's end, while the game carrying it on still runs. The previous release
+kept a key per game and person (its game's id is its run); a draw reads it where the hash has no field for the
+person yet (in the same script: its keys are named too), and publishing over such a game keeps those keys as long
+as the new game (`_keep_old_counts`).
 
 A form carries a one-time nonce: the script that answers it records the answer under the nonce (in the same
-step), and a repeat of the form (a double tap) gets that answer again instead of a refusal hiding it.
+step), and a repeat of the form (a double tap) gets that answer again instead of a refusal hiding it; the owner's
+publish form, the game it published (not a second game carrying the first on).
 
 Expiry, set by the draw script itself (never a separate call that could be lost): a voucher lives
 `KEEP_AFTER_REDEEM_S` (30 days) past its game's collection deadline (`redeem_until`: the venue's midnight
 ending the day REDEEM_DAYS after the last day, `collect_by_deadline`; the desk answers "expired" in that time,
 "unknown code" after it); the wallet, reached only through the shopper's token, at least the token's lifetime
-(`SHOPPER_TOKEN_TTL_S`) after the latest prize and at least as long as each of its vouchers; the play counts a
-day after the game ends. A draw only ever moves a voucher's or wallet's expiry later. The game, its stock and
-its list of wins are the owner's and do not expire.
+(`SHOPPER_TOKEN_TTL_S`) after the latest prize and at least as long as each of its vouchers; the run's play counts
+a day after its latest game ends (set by the draw, and by publishing a game that carries the run on). A draw only
+ever moves a voucher's or wallet's expiry later. The game, its stock and its list of wins are the owner's and do
+not expire.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -56,6 +80,7 @@ from lightapps.games.rules import (
     Prize,
     new_code,
     prizes_from_json,
+    prizes_to_json,
 )
 from portal.apps.bilingual import Localized, pick
 from portal.apps.erasure import glob_escape, keys_matching
@@ -63,6 +88,7 @@ from portal.apps.locale import day_start, venue_time_zone
 
 GAME_ID_DIGITS = 12
 WALLET_MAX = 200
+PAST_LISTED = 20  # earlier games the console lists
 KEEP_AFTER_REDEEM_S = 30 * 86400  # a voucher is kept this long after its collection deadline (disputes)
 ONCE_TTL_S = 600  # a form's answer is replayed this long: a double tap, a resend after a slow network
 
@@ -86,10 +112,15 @@ class GameKeys(VenueKeys):
     def wins(self, game_id: str) -> str:
         return self.key("games", "g", game_id, "wins")
 
-    def player(self, game_id: str, client: str) -> str:
+    def counts(self, run: str) -> str:
+        return self.key("games", "g", run, "counts")
+
+    def old_player(self, game_id: str, client: str) -> str:
+        """A shopper's counts as the previous release kept them (read where `counts` has none)."""
         return self.key("games", "g", game_id, "p", client)
 
-    def member_plays(self, game_id: str, member: str) -> str:
+    def old_member_plays(self, game_id: str, member: str) -> str:
+        """A member's counts as the previous release kept them (read where `counts` has none)."""
         return self.key("games", "g", game_id, "m", member)
 
     def voucher(self, code: str) -> str:
@@ -101,37 +132,54 @@ class GameKeys(VenueKeys):
     def seeded(self, zone: str) -> str:
         return self.key("games", "seeded", zone)
 
-    def redeem_failures(self, user: str) -> str:
-        return self.key("games", "redeemfail", user)
-
     def draw_once(self, client: str, nonce: str) -> str:
         return self.key("games", "once", "draw", client, nonce)
 
     def desk_once(self, code: str, nonce: str) -> str:
         return self.key("games", "once", "desk", code, nonce)
 
+    def publish_once(self, zone: str, nonce: str) -> str:
+        return self.key("games", "once", "new", zone, nonce)
 
-# KEYS: game, left, player, voucher, wallet, wins[, the form's nonce record][, the member's plays].  ARGV:
-# client, roll (0..9999), now, venue day, code, zone, keep a voucher after the collection deadline (s), the
-# shopper token's lifetime (s), how long the nonce's answer is kept (s), '1' when KEYS has the nonce record,
-# '1' when it has the member's plays, the member key ('' for none: kept on a voucher won, the desk's check).
+
+def count_field(client: str, member: str | None = None) -> str:
+    """A person's field in the run's counts: the member's when `member` is given, else the shopper's."""
+    return f"m:{member}" if member else f"p:{client}"
+
+
+def counted(keys: GameKeys, run: str, client: str, member: str | None) -> list[tuple[str, str]]:
+    """Whose plays a draw counts, each as (its field in the run's counts, its previous release's key): the
+    shopper's, and the member's when she draws as one."""
+    shopper = [(count_field(client), keys.old_player(run, client))]
+    return shopper + ([(count_field(client, member), keys.old_member_plays(run, member))] if member else [])
+
+
+# KEYS: game, left, the run's counts, voucher, wallet, wins, the previous release's key of each person counted
+# (`counted`: the shopper's[, the member's])[, the form's nonce record].  ARGV: client, roll (0..9999), now, venue
+# day, code, zone, keep a voucher after the collection deadline (s), the shopper token's lifetime (s), how long
+# the nonce's answer is kept (s), '1' when KEYS has the nonce record, the member key ('' for none: kept on a
+# voucher won, the desk's check), then each person's field in the run's counts (in the order of their keys).
 # A play is counted (and the limits spent) whatever it wins, for the shopper and for the member: the limits hold
-# for whichever of the two has drawn more. A prize whose stock is gone, or any prize once the game's total is
-# given out, is "no prize" ({'GONE', prize}). A form already answered gets {'REPLAY', its answer}: no second play.
+# for whichever of the two has drawn more. The counts are kept a day past the game's end (the run's: a draw is
+# only ever in a run's latest game; publishing extends them). A prize whose stock is gone, or any prize once the
+# game's total is given out, is "no prize" ({'GONE', prize}). A form already answered gets {'REPLAY', its answer}:
+# no second play.
 DRAW_LUA = LUA_KEEP + """
 local once = nil
-if ARGV[10] == '1' then once = KEYS[7] end
-local member = nil
-if ARGV[11] == '1' then member = KEYS[#KEYS] end
+if ARGV[10] == '1' then once = KEYS[#KEYS] end
+local people = {}
+for i = 12, #ARGV do people[#people + 1] = {field = ARGV[i], old = KEYS[i - 5]} end
 local function played(answer)
   if once then redis.call('SET', once, table.concat(answer, ' '), 'EX', ARGV[9]) end
   return answer
 end
-local function plays(key)
-  local p = redis.call('HMGET', key, 'all', 'day', 'today')
-  local today = 0
-  if p[2] == ARGV[4] then today = tonumber(p[3] or '0') end
-  return tonumber(p[1] or '0'), today
+local function plays(person)  -- (in all, today): the run's field "all day today", else the previous release's key
+  local all, day, today
+  local f = redis.call('HGET', KEYS[3], person.field)
+  if f then all, day, today = string.match(f, '^(%d+) (%S+) (%d+)$')
+  else all, day, today = unpack(redis.call('HMGET', person.old, 'all', 'day', 'today')) end
+  if day ~= ARGV[4] then today = 0 end
+  return tonumber(all or 0) or 0, tonumber(today or 0) or 0
 end
 if once then
   local seen = redis.call('GET', once)
@@ -145,19 +193,18 @@ if g[2] ~= 'live' or now >= tonumber(g[8]) then return {'ENDED'} end
 if now < tonumber(g[7]) then return {'NOT_STARTED'} end
 if tonumber(g[5]) <= 0 then return {'SOLD_OUT'} end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'COLLISION'} end
-local counted = {KEYS[3], member}
 local all, today = 0, 0
-for _, key in ipairs(counted) do
-  local a, t = plays(key)
+for _, person in ipairs(people) do
+  local a, t = plays(person)
   all, today = math.max(all, a), math.max(today, t)
 end
 if all >= tonumber(g[3]) then return {'LIMIT_GAME'} end
 if today >= tonumber(g[4]) then return {'LIMIT_DAY'} end
-for _, key in ipairs(counted) do
-  local a, t = plays(key)
-  redis.call('HSET', key, 'all', a + 1, 'day', ARGV[4], 'today', t + 1)
-  redis.call('EXPIREAT', key, math.ceil(tonumber(g[8])) + 86400)
+for _, person in ipairs(people) do
+  local a, t = plays(person)
+  redis.call('HSET', KEYS[3], person.field, string.format('%d %s %d', a + 1, ARGV[4], t + 1))
 end
+redis.call('EXPIREAT', KEYS[3], math.ceil(tonumber(g[8])) + 86400)
 redis.call('HINCRBY', KEYS[1], 'plays', 1)
 local roll = tonumber(ARGV[2])
 local acc = 0
@@ -173,7 +220,7 @@ redis.call('HINCRBY', KEYS[1], 'total_left', -1)
 redis.call('HINCRBY', KEYS[1], 'wins', 1)
 redis.call('HSET', KEYS[4], 'game', redis.call('HGET', KEYS[1], 'id'), 'prize', won, 'zone', ARGV[6],
            'client', ARGV[1], 'state', 'issued', 'won_at', ARGV[3])
-if ARGV[12] ~= '' then redis.call('HSET', KEYS[4], 'member', ARGV[12]) end  -- the winner's card: the desk's check
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[4], 'member', ARGV[11]) end  -- the winner's card: the desk's check
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[5])
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[5])
 keep_record(KEYS[4], KEYS[5], now, g[9] or g[8], ARGV[7], ARGV[8])  -- the voucher, and the wallet
@@ -200,6 +247,61 @@ redis.call('HINCRBY', KEYS[2], 'redeemed', 1)
 if KEYS[3] then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[5]) end
 return {'OK', ARGV[2]}
 """
+
+# KEYS: the zone's current game id, the zone's history, the new game, its left[, the game it replaces, its left,
+# its run's counts][, the form's nonce record].  ARGV: the current game id as read ('' none), the new id, now, the
+# new hard total, the replaced game's stocks ("p1=5;p2=3", as published: never changed), the new game's stocks,
+# when the counts of a run it continues expire (its end + a day), how long the nonce's answer is kept ('' no nonce
+# record), then the new game's fields (name, value...).
+# {'CHANGED'}: another game was published since the caller read the current one (it reads again). A replaced game
+# stops; one still running is continued (the store's docstring): its run, its counts (kept as long as the new game)
+# and the prizes won in all and per row. {'OK', id}; {'REPLAY', id}: the form already published that game.
+PUBLISH_LUA = """
+local once = nil
+if ARGV[8] ~= '' then once = KEYS[#KEYS] end
+if once then
+  local first = redis.call('GET', once)
+  if first then return {'REPLAY', first} end
+end
+local previous = ARGV[1]
+if (redis.call('GET', KEYS[1]) or '') ~= previous then return {'CHANGED'} end
+local run, follows, carried, won = ARGV[2], '', 0, {}
+if previous ~= '' then
+  local p = redis.call('HMGET', KEYS[5], 'status', 'ends_at', 'total', 'total_left', 'run')
+  if p[1] == 'live' and tonumber(ARGV[3]) < tonumber(p[2]) then
+    run, follows, carried = p[5] or previous, previous, tonumber(p[3]) - tonumber(p[4])
+    for id, stock in string.gmatch(ARGV[5], '(%w+)=(%d+)') do
+      won[id] = tonumber(stock) - tonumber(redis.call('HGET', KEYS[6], id) or stock)
+    end
+    redis.call('HSET', KEYS[5], 'replaced_by', ARGV[2])
+    redis.call('EXPIREAT', KEYS[7], ARGV[7])
+  end
+  redis.call('HSET', KEYS[5], 'status', 'stopped')
+end
+redis.call('HSET', KEYS[3], unpack(ARGV, 9))
+redis.call('HSET', KEYS[3], 'run', run, 'follows', follows, 'carried', carried,
+           'total_left', tonumber(ARGV[4]) - carried)
+for id, stock in string.gmatch(ARGV[6], '(%w+)=(%d+)') do
+  redis.call('HSET', KEYS[4], id, tonumber(stock) - (won[id] or 0))
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+if once then redis.call('SET', once, ARGV[2], 'EX', ARGV[8]) end
+return {'OK', ARGV[2]}
+"""
+
+# KEYS: the zone's current game id, the game.  ARGV: the game id, title_en, title_zh, the prizes (JSON, with their
+# new titles: odds and stocks as they were). Only the zone's current live game: 1, else 0 (nothing written).
+EDIT_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('HGET', KEYS[2], 'status') ~= 'live' then return 0 end
+redis.call('HSET', KEYS[2], 'title_en', ARGV[2], 'title_zh', ARGV[3], 'prizes', ARGV[4])
+return 1
+"""
+
+
+def stocks_field(prizes: tuple[Prize, ...]) -> str:
+    """The prizes' stocks as the publishing script reads them: "p1=5;p2=3"."""
+    return ";".join(f"{p.id}={p.stock}" for p in prizes)
 
 
 def collect_by_deadline(day: date, tz: tzinfo | None) -> float:
@@ -235,6 +337,10 @@ class Game:
     wins: int
     redeemed: int
     created_by: str
+    run: str = ""  # the game this one continues the counts of (its own id when it started afresh)
+    follows: str = ""  # the running game it replaced ('' when it started afresh)
+    carried: int = 0  # prizes won in the run before this game: they count toward its hard total
+    replaced_by: str = ""  # the game that replaced this one while it ran
 
     def title(self, zh: bool) -> Localized:
         return pick(self.title_zh, self.title_en, zh)
@@ -268,17 +374,27 @@ class Game:
     def is_open(self, now: float) -> bool:
         return self.status == "live" and self.starts_at <= now < self.ends_at and self.total_left > 0
 
+    def is_running(self, now: float) -> bool:
+        """Live and not yet past its last day (sold out or not): a game published now continues it."""
+        return self.status == "live" and now < self.ends_at
+
+    @property
+    def uncollected(self) -> int:
+        """Prizes won in this game and neither handed out nor credited (yet, or ever: past the deadline)."""
+        return max(0, self.wins - self.redeemed)
+
     @classmethod
     def from_hash(cls, data: dict[bytes, bytes], left: dict[bytes, bytes]) -> Game:
         s = {k.decode(): v.decode() for k, v in data.items()}
         return cls(
             id=s["id"], zone=s["zone"], title_en=s["title_en"], title_zh=s.get("title_zh", ""), style=s["style"],
             per_shopper=int(s["per_shopper"]), per_day=int(s["per_day"]), total=int(s["total"]),
-            total_left=int(s["total_left"]), prizes=prizes_from_json(s["prizes"]),
-            left={k.decode(): int(v) for k, v in left.items()}, status=s["status"],
+            total_left=max(0, int(s["total_left"])), prizes=prizes_from_json(s["prizes"]),
+            left={k.decode(): max(0, int(v)) for k, v in left.items()}, status=s["status"],
             starts_at=float(s["starts_at"]), ends_at=float(s["ends_at"]), redeem_until=float(s["redeem_until"]),
             plays=int(s.get("plays", 0)), wins=int(s.get("wins", 0)), redeemed=int(s.get("redeemed", 0)),
-            created_by=s.get("created_by", ""),
+            created_by=s.get("created_by", ""), run=s.get("run") or s["id"], follows=s.get("follows", ""),
+            carried=int(s.get("carried", 0)), replaced_by=s.get("replaced_by", ""),
         )
 
 
@@ -332,9 +448,6 @@ class RedeemResult:
 
 
 class GameStore:
-    MAX_REDEEM_FAILURES = 30  # unknown codes typed per user per window, then refused for a while
-    FAILURE_WINDOW_S = 600
-
     @classmethod
     def from_services(cls, svc: Any) -> GameStore:
         """The platform builds the app's store with this (portal/apps/platform.py)."""
@@ -354,35 +467,73 @@ class GameStore:
         self.randbelow = randbelow  # the draw's randomness (tests pass a seeded one)
         self._draw = db.register_script(DRAW_LUA)
         self._redeem = db.register_script(REDEEM_LUA)
+        self._publish = db.register_script(PUBLISH_LUA)
+        self._edit = db.register_script(EDIT_LUA)
 
     # ---- owners -------------------------------------------------------------------------------
 
     def publish(self, venue: str, zone: str, spec: GameSpec, created_by: str = "", now: float | None = None,
                 tz: tzinfo | None = None) -> Game:
-        """A new live game for the zone from `parse_game`'s spec, replacing (stopping) the current one;
-        vouchers already won stay valid. The game runs from now to the end of its last day (venue time)."""
+        """A new live game for the zone from `parse_game`'s spec, replacing (stopping) the current one, and
+        continuing its counts when it is still running (the module's docstring); vouchers already won stay valid.
+        The game runs from now to the end of its last day (venue time)."""
+        return self.publish_by_form(venue, zone, spec, None, created_by, now, tz)[0]
+
+    def publish_by_form(self, venue: str, zone: str, spec: GameSpec, once: str | None, created_by: str = "",
+                        now: float | None = None, tz: tzinfo | None = None) -> tuple[Game, bool]:
+        """`publish` for the form whose one-time token is `once` (portal.apps.once): the same form sent again (a
+        double tap) publishes nothing and gets the game its first sending published, with True."""
         keys = GameKeys(venue)
         now = time.time() if now is None else now
         game_id = str(self.db.incr(keys.seq()))
-        ends_at = day_start(spec.last_day + timedelta(days=1), tz)
-        redeem_until = collect_by_deadline(spec.last_day + timedelta(days=REDEEM_DAYS), tz)
-        previous = self.db.get(keys.current(zone))
-        pipe = self.db.pipeline(transaction=True)
-        pipe.hset(keys.game(game_id), mapping={
+        fields = {
             "id": game_id, "zone": zone, "title_en": spec.title_en, "title_zh": spec.title_zh, "style": spec.style,
             "per_shopper": spec.per_shopper, "per_day": spec.per_day, "total": spec.total,
-            "total_left": spec.total, "odds": spec.odds_field(), "prizes": spec.prizes_json(), "status": "live",
-            "starts_at": repr(now), "ends_at": repr(ends_at),
-            "redeem_until": repr(redeem_until), "plays": 0, "wins": 0, "redeemed": 0,
-            "created_at": repr(now), "created_by": created_by,
-        })
-        pipe.hset(keys.left(game_id), mapping={p.id: p.stock for p in spec.prizes})
-        if previous:
-            pipe.hset(keys.game(previous.decode()), "status", "stopped")
-        pipe.set(keys.current(zone), game_id)
-        pipe.zadd(keys.history(zone), {game_id: now})
+            "odds": spec.odds_field(), "prizes": spec.prizes_json(), "status": "live", "starts_at": repr(now),
+            "ends_at": repr(day_start(spec.last_day + timedelta(days=1), tz)),
+            "redeem_until": repr(collect_by_deadline(spec.last_day + timedelta(days=REDEEM_DAYS), tz)),
+            "plays": 0, "wins": 0, "redeemed": 0, "created_at": repr(now), "created_by": created_by,
+        }
+        counts_until = math.ceil(float(fields["ends_at"])) + 86400  # as the draw script keeps them
+        once_key = [keys.publish_once(zone, once)] if once else []
+        for _ in range(5):  # another game published between the read and the script: read it again
+            previous_id = (self.db.get(keys.current(zone)) or b"").decode()
+            previous = self.get(venue, previous_id) if previous_id else None
+            run = previous.run if previous else previous_id
+            replaced = [keys.game(previous_id), keys.left(previous_id), keys.counts(run)] if previous_id else []
+            if previous is not None and previous.is_running(now):
+                self._keep_old_counts(venue, run, counts_until)  # before: kept too long at worst, never lost
+            status, *published = self._publish(
+                keys=[keys.current(zone), keys.history(zone), keys.game(game_id), keys.left(game_id), *replaced,
+                      *once_key],
+                args=[previous_id, game_id, repr(now), spec.total,
+                      stocks_field(previous.prizes) if previous else "", stocks_field(spec.prizes), counts_until,
+                      ONCE_TTL_S if once else "", *(str(part) for pair in fields.items() for part in pair)])
+            if status != b"CHANGED":
+                return self.get(venue, published[0].decode()), status == b"REPLAY"
+        raise RuntimeError("the zone's game kept changing while publishing")
+
+    def _keep_old_counts(self, venue: str, run: str, until: int) -> None:
+        """A run the previous release started (its first game has no run stored) keeps its counts per person in
+        keys of their own (GameKeys.old_player): kept until `until` too, as the publishing script keeps the run's
+        hash. One scan of the venue's slot, only while such a run is carried on."""
+        keys = GameKeys(venue)
+        if self.db.hexists(keys.game(run), "run"):
+            return
+        pipe = self.db.pipeline(transaction=False)
+        for key in [*keys_matching(self.db, keys.old_player(run, "*")),
+                    *keys_matching(self.db, keys.old_member_plays(run, "*"))]:
+            pipe.expireat(key, until)
         pipe.execute()
-        return self.get(venue, game_id)
+
+    def edit_texts(self, venue: str, zone: str, game_id: str, titles: dict[str, str],
+                   prizes: tuple[Prize, ...]) -> bool:
+        """Change the titles of the zone's current live game and of its prizes (`parse_texts`), in place: the
+        same game, its odds, stocks, limits and counts as they are. False when it is no longer that game (another
+        was published, it was stopped): nothing changed."""
+        keys = GameKeys(venue)
+        return bool(self._edit(keys=[keys.current(zone), keys.game(game_id)],
+                               args=[game_id, titles["title_en"], titles["title_zh"], prizes_to_json(prizes)]))
 
     def stop(self, venue: str, zone: str) -> bool:
         """Stop the zone's current game (no more draws; vouchers stay valid). False when there is none."""
@@ -397,12 +548,27 @@ class GameStore:
     def get(self, venue: str, game_id: str) -> Game | None:
         if not game_id.isdigit() or len(game_id) > GAME_ID_DIGITS:
             return None
+        return self._games(venue, [game_id])[0]
+
+    def _games(self, venue: str, game_ids: list[str]) -> list[Game | None]:
+        """These games, read in one round trip (None for one not stored)."""
+        if not game_ids:
+            return []
         keys = GameKeys(venue)
         pipe = self.db.pipeline(transaction=False)
-        pipe.hgetall(keys.game(game_id))
-        pipe.hgetall(keys.left(game_id))
-        data, left = pipe.execute()
-        return self._at_day_end(venue, Game.from_hash(data, left)) if data else None
+        for game_id in game_ids:
+            pipe.hgetall(keys.game(game_id))
+            pipe.hgetall(keys.left(game_id))
+        read = pipe.execute()
+        return [self._at_day_end(venue, Game.from_hash(data, left)) if data else None
+                for data, left in zip(read[::2], read[1::2], strict=True)]
+
+    def past(self, venue: str, zone: str, limit: int = PAST_LISTED) -> list[Game]:
+        """The zone's earlier games, newest first (the console's list: their draws and prizes outlive them)."""
+        keys = GameKeys(venue)
+        current = (self.db.get(keys.current(zone)) or b"").decode()
+        ids = [i.decode() for i in self.db.zrevrange(keys.history(zone), 0, limit)]
+        return [game for game in self._games(venue, [i for i in ids if i != current][:limit]) if game is not None]
 
     def _at_day_end(self, venue: str, game: Game) -> Game:
         """A game published before deadlines were venue midnights (REDEEM_DAYS x 24 h after its end: an hour
@@ -421,12 +587,17 @@ class GameStore:
         """How many more draws this shopper has: (in the whole game, today); with `member` (the shopper's member
         key), what the member's draws on all her shopper ids leave too (as the draw script counts them)."""
         keys = GameKeys(venue)
-        counted = [keys.player(game.id, client)] + ([keys.member_plays(game.id, member)] if member else [])
+        people = counted(keys, game.run, client, member)
+        pipe = self.db.pipeline(transaction=False)
+        pipe.hmget(keys.counts(game.run), [field for field, _old in people])
+        for _field, old in people:
+            pipe.hmget(old, "all", "day", "today")
+        fields, *olds = pipe.execute()
         played_all = played_today = 0
-        for key in counted:
-            plays, played_day, today = self.db.hmget(key, "all", "day", "today")
+        for field, old in zip(fields, olds, strict=True):  # the run's field, else the previous release's key
+            plays, played_day, today = field.decode().split(" ") if field else [v and v.decode() for v in old]
             played_all = max(played_all, int(plays or 0))
-            played_today = max(played_today, int(today or 0) if (played_day or b"").decode() == day else 0)
+            played_today = max(played_today, int(today or 0) if played_day == day else 0)
         return max(0, game.per_shopper - played_all), max(0, game.per_day - played_today)
 
     def plays_left(self, venue: str, game: Game, client: str, day: str, member: str | None = None) -> int:
@@ -468,14 +639,15 @@ class GameStore:
         now = time.time() if now is None else now
         roll = self.randbelow(ODDS_SCALE)
         once = [keys.draw_once(client, nonce)] if nonce else []
-        counted = [keys.member_plays(game_id, member)] if member else []
+        run = (self.db.hget(keys.game(game_id), "run") or game_id.encode()).decode()  # fixed once published
+        people = counted(keys, run, client, member)
         for _ in range(5):  # a new random code on the (49-bit) astronomically rare collision
             code = new_code()
             status, *rest = self._draw(
-                keys=[keys.game(game_id), keys.left(game_id), keys.player(game_id, client), keys.voucher(code),
-                      keys.wallet(client), keys.wins(game_id), *once, *counted],
+                keys=[keys.game(game_id), keys.left(game_id), keys.counts(run), keys.voucher(code),
+                      keys.wallet(client), keys.wins(game_id), *(old for _field, old in people), *once],
                 args=[client, roll, repr(now), day, code, zone, KEEP_AFTER_REDEEM_S, self.shopper_ttl_s,
-                      ONCE_TTL_S, "1" if once else "0", "1" if counted else "0", member or ""])
+                      ONCE_TTL_S, "1" if once else "0", member or "", *(field for field, _old in people)])
             status = status.decode()
             if status == "REPLAY":
                 return DrawResult.parse(rest[0].decode().split(" "), replayed=True)
@@ -509,19 +681,6 @@ class GameStore:
         return RedeemResult(status.decode(), self.voucher(venue, code), self.get(venue, game_id), at,
                             replayed=len(rest) > 1)
 
-    # ---- guessing brake (codes typed at the desk) ----------------------------------------------
-
-    def note_failure(self, venue: str, user: str) -> None:
-        key = GameKeys(venue).redeem_failures(user)
-        pipe = self.db.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, self.FAILURE_WINDOW_S)
-        pipe.execute()
-
-    def too_many_failures(self, venue: str, user: str) -> bool:
-        key = GameKeys(venue).redeem_failures(user)
-        return int(self.db.get(key) or 0) >= self.MAX_REDEEM_FAILURES
-
     # ---- privacy hooks (portal/events/mydata.py) -----------------------------------------------
 
     def export_shopper(self, venue: str, client: str) -> dict:
@@ -542,7 +701,9 @@ class GameStore:
             pipe.hset(keys.voucher(code), "client", "")
         pipe.delete(keys.wallet(client))
         pipe.execute()
-        for plays in keys_matching(self.db, keys.player("*", glob_escape(client))):  # the per-game play counts
+        for counts in keys_matching(self.db, keys.counts("*")):  # the runs' play counts
+            self.db.hdel(counts, count_field(client))
+        for plays in keys_matching(self.db, keys.old_player("*", glob_escape(client))):  # the previous release's
             self.db.delete(plays)
         for answer in keys_matching(self.db, keys.draw_once(glob_escape(client), "*")):  # forms' answers (codes)
             self.db.delete(answer)

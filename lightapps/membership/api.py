@@ -2,11 +2,14 @@
 source's token, which has only `ingest`, gets 403).
 
     POST /api/v1/venues/<venue>/membership/purchases     Idempotency-Key: <key> (optional)
-    {"receipt_id": "R-2025-0001",          # each (store, receipt_id) counts once; or send only Idempotency-Key
+    {"receipt_id": "R-2025-0001",          # each (store, receipt_id) counts once, in any case ("r-2025-0001" is
+                                           #   the same receipt); or send only Idempotency-Key (it
+                                           #   stands for receipt_id, its case folded the same way)
      "store": "pixel",                     # optional, default "mall": receipt ids are unique per store
      "member_code": "100001-123456",       # the rotating code (short code or QR payload) scanned at the till
      "member": "100001",                   #   ...or the member number instead (offline POS batches)
-     "amount": "128.50"}                   # > 0, at most 2 decimals; 1 point per whole unit
+     "amount": "128.50"}                   # yuan > 0 ("¥1,280.00" too; a dot for decimals, at most 2); 1 point
+                                           #   per whole unit
     -> 201 {"receipt_id", "store", "member", "points_earned", "points", "lifetime_points", "tier", "duplicate": false}
     -> 200 the same body with "duplicate": true when that receipt was already counted (nothing changes)
     -> 409 {"error", "field": "receipt_id"} the receipt was posted before with another member or amount
@@ -87,13 +90,13 @@ def _idempotency_key() -> str | None:
 
 
 def _receipt(payload: dict, idem: str | None) -> tuple[str, str]:
+    """(receipt id, store). An Idempotency-Key sent alone stands for the receipt id: its case folds like one sent
+    (`fold_case`), so "R1" sent either way is one receipt; the key's own record keeps its case."""
     try:
         raw = payload.get("receipt_id")
         if (raw is None or raw == "") and idem:
-            receipt_id = parse_receipt_id(idem, "Idempotency-Key")
-        else:
-            receipt_id = parse_receipt_id(raw)
-        return receipt_id, parse_store_id(payload.get("store"))
+            return parse_receipt_id(idem, "Idempotency-Key"), parse_store_id(payload.get("store"))
+        return parse_receipt_id(raw), parse_store_id(payload.get("store"))
     except FieldError as exc:
         raise ApiError(422, exc.message, exc.field) from None
 
@@ -153,14 +156,15 @@ def purchases(venue: str):
         raise ApiError(422, "send exactly one of member_code (scanned at the till) or member (member number)",
                        "member_code")
     if has_code:
-        known = members.receipt(venue, store_id, receipt_id) is not None
+        known = members.receipt(venue, store_id, receipt_id, fold_case=True) is not None
         member_id = _identify(venue, payload["member_code"], source, receipt_known=known)
     else:
         raw = payload["member"]
         member_id = str(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
         if not MEMBER_ID.match(member_id):
             raise ApiError(422, "member must be a member number like 100001", "member")
-    result = members.post_purchase(venue, member_id, receipt_id, store_id, cents, idempotency_key=idem)
+    result = members.post_purchase(venue, member_id, receipt_id, store_id, cents, idempotency_key=idem,
+                                   fold_case=True)
     if result.status == "NO_MEMBER":
         raise ApiError(404, "no member has this member number", "member" if has_number else "member_code")
     if result.status == "CONFLICT":
@@ -178,7 +182,7 @@ def refunds(venue: str):
     payload = _object()
     receipt_id, store_id = _receipt(payload, None)
     cents = _part_to_refund(payload, idem)
-    result = _store().refund(venue, store_id, receipt_id, idempotency_key=idem, cents=cents)
+    result = _store().refund(venue, store_id, receipt_id, idempotency_key=idem, cents=cents, fold_case=True)
     if result.status == "TOO_MUCH":
         raise ApiError(409, f"more than remains to refund on this receipt ({result.remaining_cents / 100:.2f})",
                        "amount")

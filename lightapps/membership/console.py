@@ -118,7 +118,7 @@ def purchase(venue: str, zone: str):
         return refuse(*problem)
     # A receipt recorded already spends nothing (the store answers DUPLICATE or CONFLICT); a new one is counted
     # first and given back below when it added nothing (two tills posting it at once)
-    known = _store().receipt(venue, zone, receipt_id) is not None
+    known = _store().receipt(venue, zone, receipt_id, fold_case=True) is not None
     spent = {"account": account.username, "zone": zone, "cost": 0 if known else points_for(cents)}
     try:
         if spent["cost"]:
@@ -128,7 +128,7 @@ def purchase(venue: str, zone: str):
         return refuse(429, _("Points recorded by hand are capped per account and per zone each day, and this "
                              "purchase would pass the cap.") + " " + wait_text(wait), {"Retry-After": str(wait)})
     member_id = member.id
-    result = _store().post_purchase(venue, member_id, receipt_id, zone, cents)
+    result = _store().post_purchase(venue, member_id, receipt_id, zone, cents, fold_case=True)
     if result.status != "OK":  # nothing was added: the points it counted are given back
         give_back_budget("membership.manual", venue, **spent)
     if result.status == "CONFLICT":

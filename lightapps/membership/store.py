@@ -47,8 +47,9 @@ from __future__ import annotations
 import json
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any, NamedTuple
 
 import redis
@@ -60,6 +61,7 @@ from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, hash_code, judge_code, new_member_secret, new_verification_code
 from portal.apps.capabilities import Granted
 from portal.apps.erasure import blank_field, keys_matching
+from portal.payments.money import AmountError, read_amount
 
 MEMBER_BASE = 100_000
 CODE_TTL_S = 300  # a verification code is valid 5 minutes
@@ -259,14 +261,26 @@ redis.call('SET', KEYS[3], id, 'EX', tonumber(ARGV[6]))
 return {'OK', id, tostring(created)}
 """
 
-# KEYS: receipt, member, ledger, idem (a key never written when no Idempotency-Key was sent).
-# ARGV: member id, amount cents, points, now, store, receipt id, have idem ('1'|'0'), idem ttl, receipt ttl.
-PURCHASE_LUA = """
+# The receipt a purchase or refund script works on (`rk`): KEYS[1], the key of the number as the store keeps it
+# (folded, kept_receipt_id, when typed at the console or sent by a till's API), unless nothing is kept there and
+# KEYS[5], the key of the number as sent, holds a receipt: one posted before receipt numbers were folded, under the
+# case it was sent in. Read in the script itself, so a purchase or refund racing it sees one receipt.
+RECEIPT_AS_SENT_LUA = """
+local rk = KEYS[1]
+if KEYS[5] ~= rk and not redis.call('HGET', rk, 'member') and redis.call('HGET', KEYS[5], 'member') then
+  rk = KEYS[5]
+end
+"""
+
+# KEYS: receipt, member, ledger, idem (a key never written when no Idempotency-Key was sent), the receipt under
+# the number as sent (RECEIPT_AS_SENT_LUA). ARGV: member id, amount cents, points, now, store, receipt id, have idem
+# ('1'|'0'), idem ttl, receipt ttl.
+PURCHASE_LUA = RECEIPT_AS_SENT_LUA + """
 if ARGV[7] == '1' then
   local used = redis.call('GET', KEYS[4])
-  if used and used ~= KEYS[1] then return {'IDEM_CONFLICT'} end
+  if used and used ~= rk then return {'IDEM_CONFLICT'} end
 end
-local r = redis.call('HMGET', KEYS[1], 'member', 'amount', 'points', 'state')
+local r = redis.call('HMGET', rk, 'member', 'amount', 'points', 'state')
 if r[1] then
   if r[1] ~= ARGV[1] or r[2] ~= ARGV[2] then return {'CONFLICT', r[1], r[2]} end
   local m = redis.call('HMGET', KEYS[2], 'points', 'lifetime')
@@ -275,37 +289,38 @@ end
 -- a member is a hash with its secret: an erased member's number (or a husk an older refund left) earns nothing
 if not redis.call('HGET', KEYS[2], 'secret') then return {'NO_MEMBER'} end
 local pts = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'member', ARGV[1], 'amount', ARGV[2], 'points', ARGV[3], 'state', 'earned',
+redis.call('HSET', rk, 'member', ARGV[1], 'amount', ARGV[2], 'points', ARGV[3], 'state', 'earned',
            'at', ARGV[4], 'store', ARGV[5], 'receipt', ARGV[6])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[9]))
+redis.call('EXPIRE', rk, tonumber(ARGV[9]))
 local bal = redis.call('HINCRBY', KEYS[2], 'points', pts)
 local life = redis.call('HINCRBY', KEYS[2], 'lifetime', pts)
 redis.call('LPUSH', KEYS[3], cjson.encode({type='earn', receipt=ARGV[6], store=ARGV[5], amount=tonumber(ARGV[2]),
            points=pts, balance=bal, at=tonumber(ARGV[4])}))
-if ARGV[7] == '1' then redis.call('SET', KEYS[4], KEYS[1], 'EX', tonumber(ARGV[8])) end
+if ARGV[7] == '1' then redis.call('SET', KEYS[4], rk, 'EX', tonumber(ARGV[8])) end
 return {'OK', ARGV[1], ARGV[3], 'earned', tostring(bal), tostring(life)}
 """
 
 # A refund of all of a receipt or of part of it (a returned item): what remains paid keeps the points it would
 # earn on its own (1 per whole unit, as points_for), so parts refunded one by one take back, in all, what the
-# whole refund would. KEYS: receipt, member, ledger, idem.  ARGV: member id, now, have idem, idem ttl, fen to
+# whole refund would. KEYS: receipt, member, ledger, idem, the receipt under the number as sent
+# (RECEIPT_AS_SENT_LUA).  ARGV: member id, now, have idem, idem ttl, fen to
 # refund ('' = all that remains), points per unit, receipt keep s. The idem key records
 # "<receipt key>|<fen asked>|<points>": the same key again answers that refund (DUPLICATE); with another receipt
 # or amount, IDEM_CONFLICT. (A key written before parts could be refunded holds the receipt key alone: the
 # receipt's state answers it.) A receipt written before receipts expired has no TTL: the refund gives it what
 # remains of its keep since the purchase (at least a second: one kept past it goes as a later one would have).
-REFUND_LUA = """
+REFUND_LUA = RECEIPT_AS_SENT_LUA + """
 if ARGV[3] == '1' then
   local used = redis.call('GET', KEYS[4])
-  if used and used ~= KEYS[1] then
+  if used and used ~= rk then
     local receipt, asked, pts = string.match(used, '^(.*)|([^|]*)|(%d+)$')
-    if receipt ~= KEYS[1] or asked ~= ARGV[5] then return {'IDEM_CONFLICT'} end
-    local r = redis.call('HMGET', KEYS[1], 'member', 'state')
+    if receipt ~= rk or asked ~= ARGV[5] then return {'IDEM_CONFLICT'} end
+    local r = redis.call('HMGET', rk, 'member', 'state')
     local m = redis.call('HMGET', KEYS[2], 'points', 'lifetime')
     return {'DUPLICATE', r[1], pts, r[2], m[1] or '0', m[2] or '0'}
   end
 end
-local r = redis.call('HMGET', KEYS[1], 'member', 'points', 'state', 'amount', 'store', 'receipt',
+local r = redis.call('HMGET', rk, 'member', 'points', 'state', 'amount', 'store', 'receipt',
                      'refunded_amount', 'refunded_points', 'at')
 if not r[1] then return {'NO_RECEIPT'} end
 if r[1] ~= ARGV[1] then return {'RETRY'} end
@@ -323,18 +338,18 @@ if not redis.call('HGET', KEYS[2], 'secret') then return {'NO_MEMBER', r[1]} end
 local keep = math.floor((total - done - amount) / 100) * tonumber(ARGV[6])
 local pts = math.max(0, earned - taken - keep)
 local state = (done + amount >= total) and 'refunded' or 'part_refunded'
-redis.call('HSET', KEYS[1], 'state', state, 'refunded_at', ARGV[2], 'refunded_amount', tostring(done + amount),
+redis.call('HSET', rk, 'state', state, 'refunded_at', ARGV[2], 'refunded_amount', tostring(done + amount),
            'refunded_points', tostring(taken + pts))
-if redis.call('TTL', KEYS[1]) == -1 then
+if redis.call('TTL', rk) == -1 then
   local left = tonumber(r[9] or ARGV[2]) + tonumber(ARGV[7]) - tonumber(ARGV[2])
-  redis.call('EXPIRE', KEYS[1], math.max(math.floor(left), 1))
+  redis.call('EXPIRE', rk, math.max(math.floor(left), 1))
 end
 local bal = redis.call('HINCRBY', KEYS[2], 'points', -pts)
 local life = redis.call('HINCRBY', KEYS[2], 'lifetime', -pts)
 redis.call('LPUSH', KEYS[3], cjson.encode({type='reverse', receipt=r[6], store=r[5], amount=amount,
            points=-pts, balance=bal, at=tonumber(ARGV[2])}))
 if ARGV[3] == '1' then
-  redis.call('SET', KEYS[4], KEYS[1] .. '|' .. ARGV[5] .. '|' .. pts, 'EX', tonumber(ARGV[4]))
+  redis.call('SET', KEYS[4], rk .. '|' .. ARGV[5] .. '|' .. pts, 'EX', tonumber(ARGV[4]))
 end
 return {'OK', r[1], tostring(pts), state, tostring(bal), tostring(life)}
 """
@@ -406,24 +421,12 @@ class FieldError(CatalogInputError):
 
 
 def parse_amount(raw: Any, field: str = "amount") -> int:
-    """A positive amount in currency units (number or numeric string, at most 2 decimals) -> cents."""
-    if raw is None or raw == "":
-        raise FieldError(field, N_("%(label)s is required."))
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise FieldError(field, N_("%(label)s must be a number."))
+    """A positive amount in yuan (a JSON number too), up to MAX_AMOUNT -> fen, by the platform's amount rule
+    (portal/payments/money.py: "128.50", "¥1,280.00"; "30,5" refused)."""
     try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise FieldError(field, N_("%(label)s must be a number.")) from None
-    if not value.is_finite():
-        raise FieldError(field, N_("%(label)s must be a number."))
-    if value <= 0:
-        raise FieldError(field, N_("%(label)s must be more than 0."))
-    if value > MAX_AMOUNT:
-        raise FieldError(field, N_("%(label)s must be at most %(max)s."), max=MAX_AMOUNT)
-    if value != value.quantize(Decimal("0.01")):
-        raise FieldError(field, N_("%(label)s may have at most 2 decimals."))
-    return int(value * 100)
+        return read_amount(raw, low=1, high=int(MAX_AMOUNT * 100), field=field)
+    except AmountError as exc:
+        raise FieldError(field, exc.template, **exc.params) from None
 
 
 def points_for(cents: int) -> int:
@@ -436,7 +439,22 @@ def spend_for(points: int) -> int:
     return -(-int(points) // POINTS_PER_UNIT) * 100
 
 
+def kept_receipt_id(receipt_id: str, fold_case: bool) -> str:
+    """The number a receipt is kept under: folded for one a person typed or a till sent (`fold_case`: "R1" and
+    "r1" are one receipt), as it is for a payment's own receipt (payment.py)."""
+    return receipt_id.lower() if fold_case else receipt_id
+
+
+def _receipt_keys(keys: MemberKeys, store: str, receipt_id: str, fold_case: bool) -> tuple[str, str]:
+    """(the key the receipt is kept under, the key of the number as sent: RECEIPT_AS_SENT_LUA)."""
+    return keys.receipt(store, kept_receipt_id(receipt_id, fold_case)), keys.receipt(store, receipt_id)
+
+
 def parse_receipt_id(raw: Any, field: str = "receipt_id") -> str:
+    """A receipt number as typed or sent, without the spaces around it and with a Chinese keyboard's full-width
+    letters and digits read as ASCII (NFKC); its case stays: the store folds it (`fold_case`)."""
+    if isinstance(raw, str):
+        raw = unicodedata.normalize("NFKC", raw).strip()
     if raw is None or raw == "":
         raise FieldError(field, N_("%(label)s is required (or send an Idempotency-Key header)."))
     if not isinstance(raw, str) or not RECEIPT_ID.match(raw):
@@ -596,9 +614,14 @@ class MemberStore:
     def count(self, venue: str) -> int:
         return int(self.db.get(MemberKeys(venue).count()) or 0)
 
-    def receipt(self, venue: str, store: str, receipt_id: str) -> dict[str, str] | None:
-        data = self.db.hgetall(MemberKeys(venue).receipt(store, receipt_id))
-        return {k.decode(): v.decode() for k, v in data.items()} if data else None
+    def receipt(self, venue: str, store: str, receipt_id: str, fold_case: bool = False) -> dict[str, str] | None:
+        """The receipt as kept; `fold_case`: a number typed or sent by a till (`post_purchase`), found whatever its
+        case, or under the case it was sent in when posted before numbers were folded."""
+        for key in dict.fromkeys(_receipt_keys(MemberKeys(venue), store, receipt_id, fold_case)):
+            data = self.db.hgetall(key)
+            if data:
+                return {k.decode(): v.decode() for k, v in data.items()}
+        return None
 
     def pending_phone(self, venue: str, client: str) -> str | None:
         sealed = self.db.get(MemberKeys(venue).pending(client))
@@ -705,7 +728,8 @@ class MemberStore:
         for raw in self.db.lrange(keys.ledger(member_id), 0, -1):
             entry = json.loads(raw)
             if entry.get("type") == "earn" and entry.get("store") and entry.get("receipt"):
-                records.add(keys.receipt(str(entry["store"]), str(entry["receipt"])))
+                # the ledger shows the number as sent; it is kept under it or folded (`_receipt_keys`)
+                records.update(_receipt_keys(keys, str(entry["store"]), str(entry["receipt"]), fold_case=True))
             elif entry.get("type") == "grant" and entry.get("receipt"):
                 records.add(keys.grant(str(entry["receipt"])))
         return sum(blank_field(self.db, key, "member", member_id) for key in sorted(records))
@@ -759,15 +783,19 @@ class MemberStore:
     # ---- POS: purchases and refunds, each exactly once ----------------------------------------
 
     def post_purchase(self, venue: str, member_id: str, receipt_id: str, store: str, cents: int,
-                      idempotency_key: str | None = None, now: float | None = None) -> PostResult:
+                      idempotency_key: str | None = None, now: float | None = None,
+                      fold_case: bool = False) -> PostResult:
+        """`fold_case`: a receipt number a person typed or a till sent ("R1" and "r1" are one receipt:
+        kept_receipt_id)."""
         keys = MemberKeys(venue)
         now = time.time() if now is None else now
         points = points_for(cents)
         idem = keys.idem("purchase", idempotency_key or "-")
+        kept, as_sent = _receipt_keys(keys, store, receipt_id, fold_case)
         raw = self._purchase(
-            keys=[keys.receipt(store, receipt_id), keys.member(member_id), keys.ledger(member_id), idem],
-            args=[member_id, cents, points, repr(now), store, receipt_id, "1" if idempotency_key else "0",
-                  IDEM_TTL_S, RECEIPT_KEEP_S],
+            keys=[kept, keys.member(member_id), keys.ledger(member_id), idem, as_sent],
+            args=[member_id, cents, points, repr(now), store, receipt_id,  # shown as sent; kept under `kept`
+                  "1" if idempotency_key else "0", IDEM_TTL_S, RECEIPT_KEEP_S],
         )
         confirm(self.db, keys.member(member_id))  # a receipt lost in a failover would earn its points twice
         return self._post_result(raw)
@@ -791,14 +819,14 @@ class MemberStore:
         return Granted(_s(status), int(rest[0]) if rest else None)
 
     def refund(self, venue: str, store: str, receipt_id: str, idempotency_key: str | None = None,
-               now: float | None = None, cents: int | None = None) -> PostResult:
+               now: float | None = None, cents: int | None = None, fold_case: bool = False) -> PostResult:
         """Reverse a receipt's points, all that remains of it exactly once (a repeat answers DUPLICATE and
         changes nothing), or `cents` of it (a returned item: REFUND_LUA; TOO_MUCH when more than remains). A
         part is refunded once per `idempotency_key`: without one, each call is another refund, so the API asks
-        for a key with a part."""
+        for a key with a part. `fold_case`: as `post_purchase`'s."""
         keys = MemberKeys(venue)
         idem = keys.idem("refund", idempotency_key) if idempotency_key else None
-        return self._reverse(keys, store, receipt_id, idem, IDEM_TTL_S, cents, now)
+        return self._reverse(keys, _receipt_keys(keys, store, receipt_id, fold_case), idem, IDEM_TTL_S, cents, now)
 
     def refund_paid(self, venue: str, store: str, receipt_id: str, ref: str, cents: int,
                     refunded_before: int) -> PostResult:
@@ -810,7 +838,8 @@ class MemberStore:
         live = self._live_receipt(keys, store, receipt_id, cents, refunded_before)
         if live is None:
             return PostResult("DUPLICATE")
-        return self._reverse(keys, store, live, keys.paid_refund(ref), RECEIPT_KEEP_S, cents, None)
+        return self._reverse(keys, _receipt_keys(keys, store, live, False), keys.paid_refund(ref), RECEIPT_KEEP_S,
+                             cents, None)
 
     def _live_receipt(self, keys: MemberKeys, store: str, receipt_id: str, cents: int,
                       refunded_before: int) -> str | None:
@@ -833,22 +862,22 @@ class MemberStore:
         noted = self.db.get(keys.remainder(store, receipt_id))
         return noted.decode() if noted else receipt_id  # refunded in full (a repeat: DUPLICATE), or TOO_MUCH
 
-    def _reverse(self, keys: MemberKeys, store: str, receipt_id: str, idem: str | None, idem_ttl_s: int,
+    def _reverse(self, keys: MemberKeys, receipt_keys: tuple[str, str], idem: str | None, idem_ttl_s: int,
                  cents: int | None, now: float | None) -> PostResult:
-        """REFUND_LUA on one receipt, with its member (read first: a receipt's member is immutable once written);
-        `idem`: the refund's idempotency record (None: each call is another refund)."""
+        """REFUND_LUA on one receipt (`_receipt_keys`), with its member (read first: a receipt's member is immutable
+        once written); `idem`: the refund's idempotency record (None: each call is another refund)."""
         now = time.time() if now is None else now
-        receipt_key = keys.receipt(store, receipt_id)
+        receipt_key = receipt_keys[0]
         for _ in range(3):
-            member_id = self.db.hget(receipt_key, "member")
+            member_id = self._receipt_member(receipt_keys)
             if member_id is None:
                 used = self.db.get(idem) if idem else None  # "<receipt key>[|<fen>|<points>]": REFUND_LUA
-                if used and _s(used).split("|")[0] != receipt_key:
+                if used and _s(used).split("|")[0] not in receipt_keys:
                     return PostResult("IDEM_CONFLICT")
                 return PostResult("NO_RECEIPT")
-            member_id = member_id.decode()
             raw = self._refund(
-                keys=[receipt_key, keys.member(member_id), keys.ledger(member_id), idem or keys.idem("refund", "-")],
+                keys=[receipt_key, keys.member(member_id), keys.ledger(member_id), idem or keys.idem("refund", "-"),
+                      receipt_keys[1]],
                 args=[member_id, repr(now), "1" if idem else "0", idem_ttl_s,
                       "" if cents is None else str(int(cents)), POINTS_PER_UNIT, RECEIPT_KEEP_S],
             )
@@ -858,6 +887,15 @@ class MemberStore:
                 confirm(self.db, receipt_key)  # a refund lost in a failover would be taken off again
                 return self._post_result(raw)
         raise RuntimeError("receipt changed member while refunding")
+
+    def _receipt_member(self, receipt_keys: tuple[str, str]) -> str | None:
+        """The member of the receipt REFUND_LUA will find (RECEIPT_AS_SENT_LUA: the kept key's, else the key's as
+        sent); the script checks it again."""
+        kept, as_sent = receipt_keys
+        member_id = self.db.hget(kept, "member")
+        if member_id is None and as_sent != kept:
+            member_id = self.db.hget(as_sent, "member")
+        return None if member_id is None else member_id.decode()
 
     @staticmethod
     def _post_result(raw) -> PostResult:

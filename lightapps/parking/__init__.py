@@ -52,17 +52,17 @@ CONFIG_SCHEMA = (
     EntranceField("entrance", "Car park entrance (floor,x,y in metres)", default="", max_length=40,
                   help="Where the walking route starts when the shopper's position is unknown; empty = the "
                        "garage's door to the mall."),
-    # The tariff (lightapps/parking/tariff.py): money in fen, 500 = ¥5.00.
+    # The tariff (lightapps/parking/tariff.py): money is typed in yuan and stored in fen (500 = ¥5.00).
     ConfigField("free_minutes", "Free minutes", type="int", default=15, min=0, max=1440,
                 help="A stay no longer than this costs nothing."),
-    ConfigField("hourly_fen", "Fee per started hour (fen)", type="int", default=500, min=0, max=100_000,
+    ConfigField("hourly_fen", "Fee per started hour (¥)", type="money", default=500, min=0, max=100_000,
                 help="Charged for every hour a longer stay has started, from the entry."),
-    ConfigField("daily_cap_fen", "Daily cap (fen, 0 = none)", type="int", default=4000, min=0, max=1_000_000,
+    ConfigField("daily_cap_fen", "Daily cap (¥, 0 = none)", type="money", default=4000, min=0, max=1_000_000,
                 help="The most the hours starting on one day (venue time) cost together."),
     ConfigField("grace_minutes", "Minutes to leave after paying", type="int", default=15, min=1, max=120),
     ConfigField("points_per_yuan", "Member points per yuan off (0 = no points)", type="int", default=0, min=0,
                 max=100_000),
-    ConfigField("spend_fen_per_hour", "Same-day spend per free hour (fen, 0 = none)", type="int", default=0,
+    ConfigField("spend_fen_per_hour", "Same-day spend per free hour (¥, 0 = none)", type="money", default=0,
                 min=0, max=10_000_000, help="Paid orders in the mall today give free hours."),
     ConfigField("max_free_hours", "Most free hours for spending", type="int", default=3, min=0, max=24),
 )

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from lightapps.queue import rules
 from lightapps.queue.payment import register as register_payments
 from lightapps.queue.store import QueueStore
+from portal.apps.locale import venue_now
 from portal.apps.registry import ConfigField, LightApp
 
 
@@ -47,7 +49,7 @@ CONFIG_SCHEMA = (
                 help="Minutes between two tables of one class coming free; the wait estimate starts from it and "
                      "follows the day's seatings (faster than it only for classes with a table count)"),
     ConfigField("reservations", "Take reservations", type="bool", default=True),
-    HoursField("open_hours", "Opening hours", default=rules.DEFAULT_HOURS, required=True, max_length=11,
+    HoursField("open_hours", "Opening hours", default=rules.DEFAULT_HOURS, required=True, max_length=30,
                help="HH:MM-HH:MM on the venue's clock; a closing time before the opening time is the next day "
                     "(17:00-02:00)"),
     ConfigField("numbers_in_hours", "Numbers only during opening hours", type="bool", default=False,
@@ -63,11 +65,13 @@ BOOKING_DAYS_AHEAD = 8  # the days a table may be booked for (views.BOOKING_DAYS
 
 def in_use(store: QueueStore, venue: str, zone: str, config: dict[str, Any] | None) -> str | None:
     """The LightApp.in_use hook: a live number is lost when the zone leaves the queue (its page answers 404)
-    or its class leaves the table classes (nobody can call it); a table booking when the zone leaves."""
-    live = store.live_by_class(venue, zone)
+    or its class leaves the table classes (nobody can call it), and stranded when its class no longer seats
+    its party's size (it would be called for the wrong table); a table booking is lost when the zone leaves,
+    and stranded when its time is no longer a reservation slot of the hours and slot length (the restaurant's
+    list of the day no longer shows it)."""
     if config is not None:
-        kept = {c.label for c in rules.classes_or_default(config.get("table_classes"))}
-        return " ".join(_class_in_use(cls, n) for cls, n in sorted(live.items()) if cls not in kept) or None
+        return " ".join(_config_strands(store, venue, zone, config)) or None
+    live = store.live_by_class(venue, zone)
     parts = []
     if numbers := sum(live.values()):
         parts.append(ngettext("%(num)d party still holds a number: pause the queue, then call and seat it "
@@ -79,6 +83,43 @@ def in_use(store: QueueStore, venue: str, zone: str, config: dict[str, Any] | No
                               "%(num)d table bookings are still to come: cancel them in the reservations first.",
                               booked))
     return " ".join(parts) or None
+
+
+def _config_strands(store: QueueStore, venue: str, zone: str, config: dict[str, Any]) -> list[str]:
+    """What the new `config` would strand, each with what to do first (empty: nothing)."""
+    classes = {c.label: c for c in rules.classes_or_default(config.get("table_classes"))}
+    live = store.live_tickets(venue, zone)
+    dropped: dict[str, int] = {}
+    for ticket in live:
+        if ticket["cls"] not in classes:
+            dropped[ticket["cls"]] = dropped.get(ticket["cls"], 0) + 1
+    parts = [_class_in_use(cls, n) for cls, n in sorted(dropped.items())]
+    misfits = [t for t in live if t["cls"] in classes and rules.class_for_party([classes[t["cls"]]],
+                                                                                int(t.get("party") or 0)) is None]
+    if misfits:
+        parts.append(ngettext(
+            "%(num)d party holds a number in a class that no longer seats its size (%(list)s): call and seat it "
+            "(or mark it a no-show) first, or keep the class's sizes until then.",
+            "%(num)d parties hold numbers in classes that no longer seat their size (%(list)s): call and seat "
+            "them (or mark them no-shows) first, or keep the classes' sizes until then.", len(misfits),
+            list=_first_few([f"{t['id']} ({_('%(s)s people', s=t.get('party'))})" for t in misfits])))
+    times = set(rules.slots(config.get("open_hours") or rules.DEFAULT_HOURS, int(config.get("slot_minutes") or 30)))
+    now = venue_now(venue).strftime("%Y-%m-%d %H:%M")  # a booking whose time has passed is the day's list's business
+    outside = [r for r in store.bookings_ahead(venue, zone, BOOKING_DAYS_AHEAD)
+               if r["slot"] not in times and f"{r['date']} {r['slot']}" >= now]
+    if outside:
+        parts.append(ngettext(
+            "%(num)d table booking to come is not at a reservation time of the new opening hours and slot length "
+            "(%(list)s): cancel it in the reservations first, or keep the hours and slot length until it is past.",
+            "%(num)d table bookings to come are not at reservation times of the new opening hours and slot "
+            "length (%(list)s): cancel them in the reservations first, or keep the hours and slot length until "
+            "they are past.", len(outside),
+            list=_first_few([f"{r['date']} {r['slot']}" for r in outside])))
+    return parts
+
+
+def _first_few(names: list[str], shown: int = 3) -> str:
+    return ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
 
 
 def _class_in_use(cls: str, waiting: int) -> str:

@@ -13,14 +13,16 @@ from flask_babel import gettext as _
 
 from core.errors import InputError
 from lightapps.queue import APP, notices, rules
-from lightapps.queue.payment import REASONS, decode_preorder, refund_paid_preorder
+from lightapps.queue.payment import REASONS, decode_preorder, payments_on, refund_paid_preorder
 from lightapps.queue.views import class_summaries, shown_preorder, store
+from portal.apps import edits
 from portal.apps.bilingual import read_pair
 from portal.apps.locale import venue_today
 from portal.apps.notify import masked_phone
+from portal.apps.once import new_nonce, read_form_once
 from portal.apps.views import zone_app_config, zone_console_blueprint
 from portal.auth import audit
-from portal.payments.money import cny
+from portal.payments.money import AmountError, cny
 from portal.services import services
 
 # Every view: owners of the zone (and the venue's operators) only; g.venue_map and g.zone are set.
@@ -89,21 +91,34 @@ def dashboard(venue: str, zone: str):
     return render_template("queue/console.html", venue=venue_map, zone=zone_obj, config=config, running=running,
                            rows=rows, paused_all="*" in store().paused(venue, zone),
                            reservations=store().reservations(venue, zone, today), today=today,
-                           cny=cny, preorder=functools.partial(shown_preorder, venue))
+                           cny=cny, preorder=functools.partial(shown_preorder, venue), nonce=new_nonce())
 
 
 @bp.post("/call-next")
 def call_next(venue: str, zone: str):
     _venue_map, _zone_obj, config, _running = _guard(venue, zone)
     cls = _class_arg(config)
-    result = store().call_next(venue, zone, cls)
+    # the form's one-time token: the same form again (a double tap) calls nobody and says whom the first called
+    result = store().call_next(venue, zone, cls, once=read_form_once(request.form))
     if not result.ok:
         return _done(venue, zone, _("Nobody is waiting for a %(cls)s table.", cls=cls), "error", called=None)
-    audit("queue.call_next", venue, zone=zone, ticket=result.value)
-    ticket = store().ticket(venue, zone, result.value, result.day)  # the number's day: before midnight, maybe
-    if ticket is not None:
-        notices.table_ready(venue, g.zone, ticket, ticket["day"])
+    if result.reason != "REPLAY":
+        audit("queue.call_next", venue, zone=zone, ticket=result.value)
+        ticket = store().ticket(venue, zone, result.value, result.day)  # the number's day: before midnight, maybe
+        if ticket is not None:
+            notices.table_ready(venue, g.zone, ticket, ticket["day"])
     return _done(venue, zone, _("Called %(ticket)s.", ticket=result.value), called=result.value)
+
+
+def _state_notice(ticket_id: str, state: str | None) -> str:
+    """Why a ticket did not change: what happened to it already (a stale tab, a double tap)."""
+    notices_by_state = {
+        "SEATED": _("%(ticket)s was already seated.", ticket=ticket_id),
+        "NO_SHOW": _("%(ticket)s was already marked a no-show.", ticket=ticket_id),
+        "CANCELED": _("%(ticket)s was given up by the shopper.", ticket=ticket_id),
+        "WAITING": _("%(ticket)s has not been called yet: call it first, or seat it now.", ticket=ticket_id),
+    }
+    return notices_by_state.get(state or "", _("%(ticket)s cannot change like that now.", ticket=ticket_id))
 
 
 def _ticket_action(venue: str, zone: str, ticket_id: str, action: str):
@@ -113,16 +128,18 @@ def _ticket_action(venue: str, zone: str, ticket_id: str, action: str):
     result = getattr(store(), action)(venue, zone, ticket_id, cls)
     if not result.ok and result.reason == "NOT_FOUND":
         abort(404, _("No such ticket."))
-    if not result.ok:
-        abort(409, _("Ticket %(ticket)s is %(state)s: it cannot change like that.", ticket=ticket_id,
-                     state=result.value))
+    if not result.ok:  # back to the line as it is now, saying why: the ticket changed since the page was shown
+        if _wants_json():
+            abort(409, _state_notice(ticket_id, result.value))
+        return _done(venue, zone, _state_notice(ticket_id, result.value))
     if action == "no_show":  # a missed number's paid pre-order goes back in full (payment.py says why); the
         # ticket as the change left it, of its own day; a store fault here leaves it to the payments sweep
         refund_paid_preorder(venue, decode_preorder(store().ticket(venue, zone, ticket_id, result.day)),
                              REASONS["NO_SHOW"])
     audit(f"queue.{action}", venue, zone=zone, ticket=ticket_id)
-    return _done(venue, zone, _("%(ticket)s: %(state)s.", ticket=ticket_id, state=result.value),
-                 ticket=ticket_id, state=result.value)
+    done = _("Seated %(ticket)s.", ticket=ticket_id) if action == "seat" else _("%(ticket)s marked a no-show.",
+                                                                                ticket=ticket_id)
+    return _done(venue, zone, done, ticket=ticket_id, state=result.value)
 
 
 @bp.post("/tickets/<ticket_id>/seat")
@@ -157,6 +174,7 @@ def resume(venue: str, zone: str):
 
 
 MENU_FIELDS = ("name_en", "name_zh", "price")
+ITEM_FIELDS = (*MENU_FIELDS, "available")  # what a row's form sets, and shows in its LOADED field (edits.py)
 
 
 def _item_form() -> tuple[str, str, int, bool]:
@@ -168,8 +186,8 @@ def _item_form() -> tuple[str, str, int, bool]:
                                       "characters.")) from None
     try:
         price = rules.parse_price(request.form.get("price"))
-    except rules.RuleError as exc:
-        raise InputError("price", _(exc.template, **exc.params)) from None
+    except AmountError as exc:
+        raise InputError("price", _(exc.template, label=_("Price"), **exc.params)) from None
     return names["name_en"], names["name_zh"], price, request.form.get("available") in ("on", "1", "true", "yes")
 
 
@@ -180,9 +198,16 @@ def _menu_page(venue: str, zone: str, status: int = 200, error: InputError | Non
     venue_map, zone_obj, config, _running = _guard(venue, zone)
     typed = {name: request.form.get(name, "")[:200] for name in MENU_FIELDS} if error else {}
     typed["available"] = request.form.get("available") in ("on", "1", "true", "yes") if error else True
+    # a row refused for its input keeps what its page showed; one refused as stale stands on what is saved now
+    kept = request.form.get(edits.LOADED) if status == 422 else None
     return render_template("queue/console_menu.html", venue=venue_map, zone=zone_obj, config=config,
                            items=store().menu(venue, zone), format_price=rules.format_price, error=error,
-                           error_item=item_id, typed=typed), status
+                           error_item=item_id, typed=typed, loaded_of=_loaded_of, kept_loaded=kept,
+                           pay_online=payments_on()), status
+
+
+def _loaded_of(item: dict) -> str:
+    return edits.loaded_field({name: item.get(name) for name in ITEM_FIELDS})
 
 
 @bp.get("/menu")
@@ -213,13 +238,39 @@ def menu_update(venue: str, zone: str, item_id: str):
         if store().menu_item(venue, zone, item_id) is None:
             abort(404, _("No such menu item."))
         return _menu_page(venue, zone, 422, exc, item_id)
-    result = store().put_menu_item(venue, zone, name_en, name_zh, price, available, item_id=item_id)
+    current, version = store().menu_item_versioned(venue, zone, item_id)
+    if current is None:
+        abort(404, _("No such menu item."))
+    typed = {"name_en": name_en, "name_zh": name_zh, "price": price, "available": available}
+    loaded = edits.read_loaded(request.form.get(edits.LOADED))  # a stale tab: only what it changed is written
+    item, conflicts = edits.merge(loaded, typed, current) if loaded is not None else (typed, [])
+    if conflicts:
+        return _menu_stale(venue, zone, item_id, conflicts)
+    result = store().put_menu_item(venue, zone, **item, item_id=item_id, expected=version if loaded is not None else "")
+    if result.reason == "CHANGED":  # saved elsewhere since it was read above
+        return _menu_stale(venue, zone, item_id, None, item)
     if not result.ok:
         abort(404, _("No such menu item."))
-    audit("queue.menu_update", venue, zone=zone, item=item_id, name=name_en or name_zh, price=price,
-          available=available)
-    flash(_("Saved %(item)s.", item=name_en or name_zh), "info")
+    audit("queue.menu_update", venue, zone=zone, item=item_id, name=item["name_en"] or item["name_zh"],
+          price=item["price"], available=item["available"])
+    flash(_("Saved %(item)s.", item=item["name_en"] or item["name_zh"]), "info")
     return redirect(url_for("queue_console.menu", venue=venue, zone=zone), code=303)
+
+
+def _menu_stale(venue: str, zone: str, item_id: str, fields: list[str] | None, item: dict | None = None):
+    """409: the menu again, the row with what the owner typed and the message naming what was saved elsewhere in
+    `fields` (None: those where it differs from `item`, else all); the row's form now stands on what is saved, so
+    saving again keeps the owner's values."""
+    saved = store().menu_item(venue, zone, item_id)
+    if saved is None:
+        abort(404, _("No such menu item."))
+    if fields is None:
+        fields = [name for name in ITEM_FIELDS if saved.get(name) != (item or {}).get(name)] or list(ITEM_FIELDS)
+    labels = {"name_en": _("English name"), "name_zh": _("Chinese name"), "price": _("Price"),
+              "available": _("Available")}
+    changes = "; ".join(f"{labels[name]}: " + (rules.format_price(saved[name]) if name == "price"
+                                               else edits.shown_value(saved.get(name))) for name in fields)
+    return _menu_page(venue, zone, 409, InputError(fields[0], edits.conflict_text(changes)), item_id)
 
 
 @bp.post("/menu/<item_id>/delete")

@@ -27,7 +27,7 @@ DEMO = {
 def seed(svc, venue_map) -> None:
     """Demo config and menu for the food court and Jade Tea House, where the demo runs the queue.
     Leaves a config an owner has changed, and a menu that has items, as they are."""
-    store = QueueStore(svc.db)
+    store = QueueStore.from_services(svc)  # the store the app runs on, the venue's clock and all
     defaults = APP.default_config()
     zone_ids = {z.id for z in venue_map.zones}
     for zone, demo in DEMO.items():

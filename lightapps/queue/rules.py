@@ -14,13 +14,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 
 from core.errors import N_
+from portal.payments.money import read_amount
 
 MAX_PARTY = 30
 MAX_CLASSES = 8
 MAX_TABLES = 999  # tables of one class
+MAX_PRICE_FEN = 10_000_000  # ¥100,000.00 a menu item
 DAY_MINUTES = 24 * 60
 DEFAULT_CLASSES = "A:1-2,B:3-4,C:5-12"
 DEFAULT_HOURS = "11:00-21:00"
@@ -29,9 +30,9 @@ DEFAULT_HOURS = "11:00-21:00"
 _CLASS_RE = re.compile(r"^\s*([A-Za-z]{1,2})\s*:\s*(\d{1,2})\s*(?:-\s*(\d{1,2})|(\+))?\s*"
                        r"(?:[xX×*]\s*([0-9]{1,4})\s*)?$")
 _TICKET_RE = re.compile(r"^([A-Z]{1,2})(\d{3,6})$")
-_HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+# after `typed` (a Chinese keyboard's "１１：００－２１：００" is "11:00-21:00"): any dash, a tilde, 至 or 到 between
+_HOURS_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*(?:[-\u2010-\u2015\u2212~\u301c]+|至|到)\s*(\d{1,2}):(\d{2})$", re.ASCII)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DECIMAL_COMMA_RE = re.compile(r"^(\d+),(\d{1,2})$")
 
 
 
@@ -114,9 +115,15 @@ def class_for_party(classes: list[TableClass], party: int) -> TableClass | None:
     return None
 
 
+def typed(raw: object) -> str:
+    """A form's text as owners and shoppers type it, a Chinese keyboard's full-width digits, colon, dash and
+    spaces read as ASCII (Unicode NFKC), around spaces gone."""
+    return unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
+
+
 def whole_number(raw: object, max_digits: int = 3) -> int | None:
     """A form's whole number (full-width digits from a Chinese keyboard are fine), else None."""
-    text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
+    text = typed(raw)
     if not text.isascii() or not text.isdigit() or len(text) > max_digits:
         return None
     return int(text)
@@ -140,10 +147,11 @@ def ticket_class(ticket_id: str) -> str | None:
 
 
 def parse_hours(text: str) -> tuple[int, int]:
-    """``"11:00-21:00"`` -> (660, 1260) minutes after midnight; RuleError otherwise. A closing time not after
+    """``"11:00-21:00"`` -> (660, 1260) minutes after midnight (typed on a Chinese keyboard too:
+    ``"11：00－21：00"``, ``"11:00 至 21:00"``); RuleError otherwise. A closing time not after
     the opening time is on the next day: ``"17:00-02:00"`` -> (1020, 120) (open past midnight); ``"00:00"``
     as closing time is that midnight (1440); ``"00:00-24:00"`` is open all day and night."""
-    match = _HOURS_RE.match(text or "")
+    match = _HOURS_RE.match(typed(text))
     if not match:
         raise RuleError(N_("Opening hours must look like 11:00-21:00"))
     h1, m1, h2, m2 = (int(x) for x in match.groups())
@@ -211,21 +219,10 @@ def valid_date(text: str) -> bool:
 
 
 def parse_price(raw: object) -> int:
-    """``"12.5"`` -> 1250 (cents); RuleError (user-facing) unless 0 <= price <= 100000. As owners type it:
-    full-width characters from a Chinese keyboard, a leading ¥, and a decimal comma (``"28,5"``, ``"28,50"``:
-    a price has no thousands separator with one or two digits after it; ``"1,000"`` could mean either and
-    is refused)."""
-    text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
-    text = _DECIMAL_COMMA_RE.sub(r"\1.\2", text.removeprefix("¥").strip())
-    try:
-        if not text.isascii():  # Decimal would take other scripts' digits ("٣")
-            raise InvalidOperation
-        value = Decimal(text)
-    except InvalidOperation:
-        raise RuleError(N_("Price must be a number like 12.50")) from None
-    if not value.is_finite() or value < 0 or value > 100000 or value.as_tuple().exponent < -2:
-        raise RuleError(N_("Price must be a number from 0 to 100000 with at most 2 decimals"))
-    return int(value * 100)
+    """A menu price -> fen by the platform's amount rule (portal/payments/money.py, `read_amount`: ``"12.5"``,
+    ``"¥12.50"``, ``"１，２９９"``; a decimal comma ``"28,5"`` is refused), at most ¥100000; AmountError naming
+    "price" otherwise."""
+    return read_amount(raw, high=MAX_PRICE_FEN, field="price")
 
 
 def format_price(cents: int) -> str:

@@ -16,7 +16,12 @@ Keys (prefix ``mp:{venue}:queue:<zone>``), per service day ``<day>`` = local ``Y
 - ``:<day>:mine``         HASH    shopper client -> their latest ticket id (one active ticket each)
 - ``:<day>:calls``        LIST    ticket ids in the order they were called (an audit trail)
 - ``:paused``             SET     paused class labels; ``*`` pauses every class
-- ``:menu`` / ``:menuseq`` HASH item id -> JSON {id, name_en, name_zh, price (cents), available}
+- ``:once:call:<cls>:<nonce>.<digest>`` STRING "<ticket id> <its day>" a console's call-next form (its token and
+                                  content: portal.apps.once.read_form_once) called, ONCE_TTL_S: the same form
+                                  again calls nobody
+- ``:menu`` / ``:menuseq`` HASH item id -> JSON {id, name_en, name_zh, price (cents), available}; a row saved from
+                                  a stale page is merged and written only over the version it was merged with
+                                  (portal/apps/edits.py)
 - ``:resv:<date>`` HASH rid -> JSON; ``:resvcount:<date>`` HASH slot -> booked parties;
   ``:resvmine:<date>`` HASH client -> rid; ``:resvseq`` STRING. Date keys expire 2 days after the date.
 - ``mp:{venue}:queuepaid`` ZSET  payment order id of a paid pre-order -> when the sweep looks at it next (s):
@@ -38,6 +43,7 @@ call-next serves the previous day's first, a transition finds a live previous-da
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -53,8 +59,10 @@ from core.replication import confirm
 from core.settings import DEFAULT_TIME_ZONE
 from core.storage import VenueKeys
 from lightapps.queue.estimate import Seating
+from portal.apps import edits
 from portal.apps.erasure import blank_json, keys_matching
 from portal.apps.locale import venue_time_zone
+from portal.apps.once import ONCE_TTL_S
 
 DAY_TTL_S = 2 * 86400
 CARRY_OVER_S = 6 * 3600  # a previous day's number stays live this long after it was taken or last called
@@ -90,6 +98,10 @@ class QueueKeys(VenueKeys):
 
     def paused(self, zone: str) -> str:
         return self.zone(zone, "paused")
+
+    def call_once(self, zone: str, cls: str, nonce: str) -> str:
+        """The number a console's call-next form (its one-time token, portal.apps.once) called."""
+        return self.zone(zone, "once", "call", cls, nonce)
 
     def menu(self, zone: str) -> str:
         return self.zone(zone, "menu")
@@ -165,8 +177,17 @@ return {1, 'OK', id}
 
 _CALL_NEXT = _LIVE + """
 -- KEYS: the previous day's 1 wait, 2 called, 3 tickets; today's 4 wait, 5 called, 6 tickets; 7 today's calls
--- ARGV: 1 now, 2 ttl, 3 cutoff, 4 previous day, 5 day
+--       [, 8 the form's one-time record]
+-- ARGV: 1 now, 2 ttl, 3 cutoff, 4 previous day, 5 day, 6 how long the one-time record is kept (s)
 -- The previous day's waiting parties first; one of theirs past the cutoff is dropped from the line, not called.
+-- The same form again (its one-time record is there) calls nobody: {1, 'REPLAY', the number it called, its day}.
+if KEYS[8] then
+  local first = redis.call('GET', KEYS[8])
+  if first then
+    local id, day = string.match(first, '(%S+) (%S+)')
+    return {1, 'REPLAY', id, day}
+  end
+end
 local function call_from(wait, called, tickets, cutoff, day)
   while true do
     local popped = redis.call('ZPOPMIN', wait)
@@ -187,8 +208,11 @@ local function call_from(wait, called, tickets, cutoff, day)
     end
   end
 end
-return call_from(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[3]), ARGV[4])
-  or call_from(KEYS[4], KEYS[5], KEYS[6], 0, ARGV[5]) or {0, 'EMPTY'}
+local answer = call_from(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[3]), ARGV[4])
+  or call_from(KEYS[4], KEYS[5], KEYS[6], 0, ARGV[5])
+if not answer then return {0, 'EMPTY'} end
+if KEYS[8] then redis.call('SET', KEYS[8], answer[3] .. ' ' .. answer[4], 'EX', tonumber(ARGV[6])) end
+return answer
 """
 
 _TRANSITION = _LIVE + """
@@ -298,13 +322,16 @@ return {1, 'OK', ARGV[4]}
 """
 
 _MENU_PUT = """
--- KEYS: 1 menu, 2 menuseq     ARGV: 1 item id ('' = new), 2 item JSON, 3 max items
+-- KEYS: 1 menu, 2 menuseq     ARGV: 1 item id ('' = new), 2 item JSON, 3 max items, 4 the item's expected version
+-- ('' = any; portal/apps/edits.py: a row saved from a stale page was merged with that version: CHANGED since)
 local id = ARGV[1]
 if id == '' then
   if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return {0, 'FULL'} end
   id = 'm' .. redis.call('INCR', KEYS[2])
-elseif redis.call('HEXISTS', KEYS[1], id) == 0 then
-  return {0, 'NOT_FOUND'}
+else
+  local stored = redis.call('HGET', KEYS[1], id)
+  if not stored then return {0, 'NOT_FOUND'} end
+  if ARGV[4] ~= '' and redis.sha1hex(stored) ~= ARGV[4] then return {0, 'CHANGED'} end
 end
 local item = cjson.decode(ARGV[2])
 item.id = id
@@ -316,7 +343,8 @@ return {1, 'OK', id}
 @dataclass(frozen=True)
 class Result:
     ok: bool
-    reason: str  # OK, ACTIVE, PAUSED, EMPTY, NOT_FOUND, NOT_YOURS, STATE, FULL; NEW (check_only: it would)
+    reason: str  # OK, ACTIVE, PAUSED, EMPTY, NOT_FOUND, NOT_YOURS, STATE, FULL, CHANGED; NEW (check_only: it would);
+    # REPLAY (ok: a form's one-time token answered before)
     value: str | None = None  # ticket / reservation / item id, or the current state for STATE
     day: str | None = None  # a called or changed ticket's service day (YYYYMMDD): the previous day's or today's
 
@@ -386,15 +414,21 @@ class QueueStore:
         self._menu_put = db.register_script(_MENU_PUT)
 
     @classmethod
-    def from_services(cls, svc) -> QueueStore:
-        return cls(svc.db, time_zone_of=venue_time_zone)
+    def from_services(cls, svc: Any) -> QueueStore:
+        """The platform and the demo seed build the store with this: the venue's zone by the portal's one rule, in
+        a request or not (a sweep, the seed)."""
+        return cls(svc.db, time_zone_of=functools.partial(venue_time_zone, svc=svc))
+
+    def _zone(self, venue: str) -> tzinfo:
+        """The venue's time zone; a store built without `time_zone_of` (store-only tests) is in the default."""
+        return self.time_zone_of(venue) if self.time_zone_of else _DEFAULT_TZ
 
     def _day(self, venue: str, now: float | None = None) -> str:
-        return service_day(now, self.time_zone_of(venue) if self.time_zone_of else None)
+        return service_day(now, self._zone(venue))
 
     def _days(self, venue: str, now: float) -> tuple[str, str]:
         """(the service day of `now`, the day before it), both YYYYMMDD."""
-        local = datetime.fromtimestamp(now, self.time_zone_of(venue) if self.time_zone_of else _DEFAULT_TZ)
+        local = datetime.fromtimestamp(now, self._zone(venue))
         return local.strftime("%Y%m%d"), (local.date() - timedelta(days=1)).strftime("%Y%m%d")
 
     def today(self, venue: str) -> str:
@@ -420,15 +454,19 @@ class QueueStore:
             confirm(self.db, keys[0])
         return result
 
-    def call_next(self, venue: str, zone: str, cls: str, now: float | None = None) -> Result:
+    def call_next(self, venue: str, zone: str, cls: str, now: float | None = None, once: str | None = None) -> Result:
         """Call the lowest waiting number of the class, the previous day's live ones first (each party is
-        called once: ZPOPMIN in Lua); `day` of the result is the called number's service day."""
+        called once: ZPOPMIN in Lua); `day` of the result is the called number's service day. `once`: the
+        console form's one-time token: the same form again calls nobody and answers REPLAY with the number the
+        first sending called (a double tap calls one party, not two)."""
         now = time.time() if now is None else now
         (day, prev), k = self._days(venue, now), QueueKeys(venue)
         keys = [k.wait(zone, prev, cls), k.called(zone, prev, cls), k.tickets(zone, prev),
-                k.wait(zone, day, cls), k.called(zone, day, cls), k.tickets(zone, day), k.calls(zone, day)]
-        result = _result(self._call_next(keys=keys, args=[repr(now), DAY_TTL_S, repr(now - CARRY_OVER_S), prev, day]))
-        if result.ok:  # a call lost in a failover would call the same party again, and skip none: the replica has it
+                k.wait(zone, day, cls), k.called(zone, day, cls), k.tickets(zone, day), k.calls(zone, day),
+                *([k.call_once(zone, cls, once)] if once else [])]
+        args = [repr(now), DAY_TTL_S, repr(now - CARRY_OVER_S), prev, day, ONCE_TTL_S]
+        result = _result(self._call_next(keys=keys, args=args))
+        if result.reason == "OK":  # a call lost in a failover would call the same party again: the replica has it
             confirm(self.db, keys[0])
         return result
 
@@ -527,30 +565,41 @@ class QueueStore:
         today = self._ids_to_tickets(venue, zone, day, self.db.zrange(k.called(zone, day, cls), 0, limit - 1))
         return ([t for t in earlier if is_live(t, cutoff)] + today)[:limit]
 
-    def live_by_class(self, venue: str, zone: str, now: float | None = None) -> dict[str, int]:
-        """Live numbers (waiting or called) per class label: the previous day's still live, and today's. What
-        the zone's shoppers hold whatever the classes are now (a class dropped from the config included)."""
+    def live_tickets(self, venue: str, zone: str, now: float | None = None) -> list[dict[str, Any]]:
+        """Live numbers (waiting or called), in the order they were taken: the previous day's still live, then
+        today's. What the zone's shoppers hold whatever the classes are now (a class dropped from the config
+        included)."""
         now = time.time() if now is None else now
         (day, prev), k = self._days(venue, now), QueueKeys(venue)
         pipe = self.db.pipeline(transaction=False)
-        pipe.hvals(k.tickets(zone, day))
         pipe.hvals(k.tickets(zone, prev))
-        today, earlier = pipe.execute()
+        pipe.hvals(k.tickets(zone, day))
+        earlier, today = pipe.execute()
+        return [t for raws, cutoff in ((earlier, now - CARRY_OVER_S), (today, 0.0))
+                for t in sorted(map(json.loads, raws), key=lambda t: t.get("created") or 0) if is_live(t, cutoff)]
+
+    def live_by_class(self, venue: str, zone: str, now: float | None = None) -> dict[str, int]:
+        """How many live numbers (`live_tickets`) each class label has."""
         counts: dict[str, int] = {}
-        for raws, cutoff in ((today, 0.0), (earlier, now - CARRY_OVER_S)):
-            for ticket in map(json.loads, raws):
-                if is_live(ticket, cutoff):
-                    counts[ticket["cls"]] = counts.get(ticket["cls"], 0) + 1
+        for ticket in self.live_tickets(venue, zone, now):
+            counts[ticket["cls"]] = counts.get(ticket["cls"], 0) + 1
         return counts
 
-    def booked_ahead(self, venue: str, zone: str, days: int, now: float | None = None) -> int:
-        """Table bookings still BOOKED from today (the venue's) over `days` days."""
-        local = datetime.fromtimestamp(time.time() if now is None else now,
-                                       self.time_zone_of(venue) if self.time_zone_of else _DEFAULT_TZ).date()
+    def bookings_ahead(self, venue: str, zone: str, days: int, now: float | None = None) -> list[dict[str, Any]]:
+        """Table bookings still BOOKED from today (the venue's) over `days` days, by date and time, each with
+        its "date" (YYYY-MM-DD)."""
+        local = datetime.fromtimestamp(time.time() if now is None else now, self._zone(venue)).date()
+        dates = [(local + timedelta(days=offset)).isoformat() for offset in range(days)]
         pipe = self.db.pipeline(transaction=False)
-        for offset in range(days):
-            pipe.hvals(QueueKeys(venue).reservations(zone, (local + timedelta(days=offset)).strftime("%Y%m%d")))
-        return sum(json.loads(raw).get("state") == "BOOKED" for raws in pipe.execute() for raw in raws)
+        for day_iso in dates:
+            pipe.hvals(QueueKeys(venue).reservations(zone, compact_date(day_iso)))
+        booked = [{**r, "date": day_iso} for day_iso, raws in zip(dates, pipe.execute(), strict=True)
+                  for r in map(json.loads, raws) if r.get("state") == "BOOKED"]
+        return sorted(booked, key=lambda r: (r["date"], r["slot"], r["id"]))
+
+    def booked_ahead(self, venue: str, zone: str, days: int, now: float | None = None) -> int:
+        """How many table bookings `bookings_ahead` lists."""
+        return len(self.bookings_ahead(venue, zone, days, now))
 
     def call_log(self, venue: str, zone: str, day: str | None = None) -> list[str]:
         return [i.decode() for i in self.db.lrange(QueueKeys(venue).calls(zone, day or self._day(venue)), 0, -1)]
@@ -596,20 +645,25 @@ class QueueStore:
         return sorted(items, key=lambda i: int(i["id"][1:]) if i["id"][1:].isdigit() else 0)
 
     def menu_item(self, venue: str, zone: str, item_id: str) -> dict[str, Any] | None:
+        return self.menu_item_versioned(venue, zone, item_id)[0]
+
+    def menu_item_versioned(self, venue: str, zone: str, item_id: str) -> tuple[dict[str, Any] | None, str]:
+        """The item (None: no such item) and its version, for `put_menu_item(expected=...)`."""
         raw = self.db.hget(QueueKeys(venue).menu(zone), item_id)
-        return json.loads(raw) if raw else None
+        return (json.loads(raw) if raw else None), edits.version(raw)
 
     def has_media_place(self, venue: str, zone: str, kind: str, ref: str) -> bool:
         """A dish photo's place: an item on the zone's menu (portal/media/places.py)."""
         return kind == "dish" and bool(self.db.hexists(QueueKeys(venue).menu(zone), ref))
 
     def put_menu_item(self, venue: str, zone: str, name_en: str, name_zh: str, price: int, available: bool = True,
-                      item_id: str = "") -> Result:
-        """Add (item_id '') or replace an item; FULL past MAX_MENU_ITEMS, NOT_FOUND for an unknown id."""
+                      item_id: str = "", expected: str = "") -> Result:
+        """Add (item_id '') or replace an item; FULL past MAX_MENU_ITEMS, NOT_FOUND for an unknown id; with
+        `expected` (a version from `menu_item_versioned`), CHANGED when the item is no longer that one."""
         k = QueueKeys(venue)
         item = {"name_en": name_en, "name_zh": name_zh, "price": int(price), "available": bool(available)}
         return _result(self._menu_put(keys=[k.menu(zone), k.menu_seq(zone)],
-                                      args=[item_id, json.dumps(item), MAX_MENU_ITEMS]))
+                                      args=[item_id, json.dumps(item), MAX_MENU_ITEMS, expected]))
 
     def delete_menu_item(self, venue: str, zone: str, item_id: str) -> bool:
         return bool(self.db.hdel(QueueKeys(venue).menu(zone), item_id))
@@ -671,7 +725,7 @@ class QueueStore:
 
     def day_end(self, venue: str, day: str) -> float:
         """The venue's midnight that ends service day `day` (YYYYMMDD), epoch seconds."""
-        tz = self.time_zone_of(venue) if self.time_zone_of else _DEFAULT_TZ
+        tz = self._zone(venue)
         following = datetime.strptime(day, "%Y%m%d").date() + timedelta(days=1)
         return datetime.combine(following, datetime.min.time(), tz).timestamp()
 

@@ -2,7 +2,8 @@
 
 For each app named in the LIGHT_APPS setting: its blueprints (found by convention, portal/apps/registry.py),
 its budgets, its store (built once per process), what it provides other apps (portal/apps/capabilities.py), its
-optional hook; then the helpers every app's templates share. What would otherwise fail only at a shopper's
+optional hook; then the preview's read-only rule over every app's shopper pages (portal/apps/preview.py) and the
+helpers every app's templates share. What would otherwise fail only at a shopper's
 request (a required app left out, a declared endpoint that does not exist) stops the start instead."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from core.settings import merge_budgets
-from portal.apps import budgets, capabilities, registry, views
+from portal.apps import budgets, capabilities, preview, registry, views
 from portal.services import Services
 
 # Apps the platform and other apps link to by endpoint, so a portal cannot run without them: the mall home
@@ -39,6 +40,7 @@ def init_light_apps(flask_app: Flask, svc: Services) -> dict[str, registry.Light
             app.init_app(flask_app)
     for app in apps.values():  # once every app's routes are in: an endpoint may be another blueprint's
         _check_endpoints(flask_app, app)
+    preview.init_preview(flask_app, {registry.parts(app.name).shopper_blueprint.name: app for app in apps.values()})
     views.init_shared(flask_app)
     return apps
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import Blueprint
 
+from portal.payments.money import MAX_FEN, read_amount, yuan
+
 # Part -> "module.attribute" inside the app's package. A part whose module does not exist is skipped; the
 # shopper blueprint is required. Any further part named in LightApp.resources must be a Blueprint.
 RESOURCE_PATHS: dict[str, str] = {
@@ -35,9 +37,11 @@ class ConfigField:
 
     name: str
     label: str
-    type: str = "str"  # str, int, float, bool, choice, text
+    type: str = "str"  # str, int, float, money, bool, choice, text
     default: Any = None
     required: bool = False
+    # money: typed in yuan by the platform's amount rule (read_amount), stored as an int of fen, as are its
+    # default, min and max; so an app reads fen under the same key whichever way the owner typed it.
     min: float | None = None
     max: float | None = None
     max_length: int = 200
@@ -52,6 +56,9 @@ class ConfigField:
         (portal/apps/bilingual.py) rather than the app's generic default."""
         if raw is None or raw == "":
             return self._empty(raw)
+        if self.type == "money":
+            return read_amount(raw, low=int(self.min or 0), high=int(MAX_FEN if self.max is None else self.max),
+                               field=self.label)
         if self.type == "bool":
             return raw in (True, "on", "true", "1", 1, "yes")
         if self.type in ("int", "float"):
@@ -72,6 +79,15 @@ class ConfigField:
         if self.type == "choice" and value not in self.choices:
             raise ValueError(f"{self.label} must be one of: {', '.join(self.choices)}")
         return value
+
+    def shown(self, value: Any) -> str:
+        """A value as the form's box shows it: a saved money value (fen) in yuan, 500 -> "5.00", which `parse`
+        reads back; a value as the owner typed it (a refused form's) as it is."""
+        if value is None:
+            return ""
+        if self.type == "money" and isinstance(value, int | float) and not isinstance(value, bool):
+            return yuan(int(value))
+        return str(value)
 
     def _empty(self, raw: str | None) -> Any:
         """The value of a field left empty (""), or not sent at all (None)."""
@@ -156,6 +172,11 @@ class AppParts:
     blueprints: tuple[Blueprint, ...] = ()
     seed_demo: Callable | None = None
     mine: Callable | None = None  # the app's part of Me: mine(venue, shopper) -> list[MyItem]
+
+    @property
+    def shopper_blueprint(self) -> Blueprint:
+        """The shopper pages' blueprint: the first, as `_find_parts` puts it (the one part every app has)."""
+        return self.blueprints[0]
 
 
 _REGISTRY: dict[str, LightApp] = {}

@@ -11,8 +11,10 @@ from typing import Any
 import redis
 
 from core.storage import VenueKeys
+from portal.apps import edits
 
 DEFAULT_APP = "directory"
+SET_ATTEMPTS = 5  # a conditional write tried again while other zones' writes move the venue's table under it
 
 
 class ZoneAppKeys(VenueKeys):
@@ -55,6 +57,11 @@ class ZoneAppStore:
     def get(self, venue: str, zone: str) -> tuple[str, dict[str, Any]]:
         return self.decode(self.db.hget(ZoneAppKeys(venue).assignments(), zone))
 
+    def get_versioned(self, venue: str, zone: str) -> tuple[str, dict[str, Any], str]:
+        """`get`, and the assignment's version for `set(expected=...)`."""
+        raw = self.db.hget(ZoneAppKeys(venue).assignments(), zone)
+        return *self.decode(raw), edits.version(raw)
+
     @staticmethod
     @functools.lru_cache(maxsize=1024)
     def app_of(raw: bytes | None) -> str:
@@ -70,14 +77,30 @@ class ZoneAppStore:
         data = json.loads(raw)
         return data["app"], data.get("config", {})
 
-    def set(self, venue: str, zone: str, app: str, config: dict[str, Any]) -> None:
+    def set(self, venue: str, zone: str, app: str, config: dict[str, Any], expected: str = "") -> bool:
+        """Write the zone's app and config; with `expected` (a version from `get_versioned`: a form merged with
+        it, portal/apps/edits.py) only while the zone's assignment is still that one: False when it changed
+        since, and nothing was written."""
         keys = ZoneAppKeys(venue)
-        pipe = self.db.pipeline(transaction=True)  # one slot: the venue's
-        pipe.hset(keys.assignments(), zone, json.dumps({"app": app, "config": config}))
-        pipe.hset(keys.kept(), f"{zone}|{app}", json.dumps(config))
-        pipe.set(keys.version(), secrets.token_hex(8))  # random: a venue deleted and made again never repeats one
-        pipe.execute()
+        for _attempt in range(SET_ATTEMPTS):
+            try:
+                with self.db.pipeline(transaction=True) as pipe:  # one slot: the venue's
+                    if expected:
+                        pipe.watch(keys.assignments())
+                        if edits.version(pipe.hget(keys.assignments(), zone)) != expected:
+                            return False
+                        pipe.multi()
+                    pipe.hset(keys.assignments(), zone, json.dumps({"app": app, "config": config}))
+                    pipe.hset(keys.kept(), f"{zone}|{app}", json.dumps(config))
+                    pipe.set(keys.version(), secrets.token_hex(8))  # random: a venue made again never repeats one
+                    pipe.execute()
+                break
+            except redis.WatchError:  # the venue's table changed: another zone's change is no reason to refuse
+                continue
+        else:
+            return False
         self._copies.pop(venue, None)
+        return True
 
     def drop(self, venue: str, zone: str) -> int:
         """Forget the zone's app and every app's kept config there (a zone deleted from the map: a new zone given
@@ -112,6 +135,15 @@ class ZoneAppStore:
                 copy = (now, None, copy[2])  # the venue's shard is failing over: the last copy, tried again later
             self._copies[venue] = copy
         return copy[2].get(zone.encode())
+
+    def assigned_app(self, venue: str, zone: str) -> str | None:
+        """The app set up in the zone, None where none was (`get` answers the default app there)."""
+        raw = self.db.hget(ZoneAppKeys(venue).assignments(), zone)
+        return self.app_of(raw) if raw else None
+
+    def assigned_zones(self, venue: str) -> set[str]:
+        """The zones an app was set up in (one read of the table's field names, not its configs)."""
+        return {zone.decode() for zone in self.db.hkeys(ZoneAppKeys(venue).assignments())}
 
     def all(self, venue: str) -> dict[str, tuple[str, dict[str, Any]]]:
         raw = self.db.hgetall(ZoneAppKeys(venue).assignments())

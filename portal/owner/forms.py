@@ -10,6 +10,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from portal.apps import edits
 from portal.apps.registry import ConfigField, LightApp
 from portal.errors import input_error_text
 
@@ -46,7 +47,7 @@ class FormField:
 
     @property
     def shown(self) -> str:
-        return "" if self.value is None else str(self.value)
+        return self.field.shown(self.value)
 
 
 def _number(value: float) -> str:
@@ -73,6 +74,12 @@ def field_error(field: ConfigField, exc: ValueError) -> str:
     if " must be one of" in message:
         return _("%(label)s must be one of: %(choices)s.", label=label, choices=", ".join(field.choices))
     return message
+
+
+def saved_text(app: LightApp, name: str, value: Any) -> str:
+    """A saved setting as a stale save's refusal names it: a money field's as its box shows it (fen in yuan)."""
+    field = next((f for f in app.config_schema if f.name == name), None)
+    return field.shown(value) if field is not None and field.type == "money" else edits.shown_value(value)
 
 
 def raw_values(app: LightApp, form) -> dict[str, Any]:

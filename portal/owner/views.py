@@ -8,7 +8,11 @@
     POST /console/owner/<venue>/zone/<zone>     save the zone's app and config (validated; audited; a save
                                                 that changes nothing writes nothing; refused, nothing stored,
                                                 while the running app's `in_use` hook names what shoppers
-                                                would lose: 409 for a switch, 422 for a config)
+                                                would lose: 409 for a switch, 422 for a config); saved
+                                                from a stale page, only the fields changed on it are
+                                                written over what is saved now, and a field saved
+                                                elsewhere meanwhile and changed here too is refused (409,
+                                                portal/apps/edits.py)
 
 Every view checks the account first (logged out: 302 to the login page; another venue or another
 owner's zone: 403), then that the venue and zone exist (404)."""
@@ -22,8 +26,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import BuildError
 
 from core.errors import InputError
-from portal.apps import registry
-from portal.apps.preview import PreviewTokens, save_preview
+from portal.apps import edits, registry
+from portal.apps.preview import PreviewTokens, preview_shopper, save_preview
 from portal.apps.registry import LightApp
 from portal.apps.shop_profiles import DESCRIPTION_MAX, ShopProfileStore
 from portal.apps.views import STORES, is_zh, venue_and_zone
@@ -37,7 +41,7 @@ from portal.media.views import media_store
 from portal.owner import forms
 from portal.owner.history import zone_history
 from portal.services import services
-from portal.shopper import Shopper, token_store
+from portal.shopper import token_store
 
 bp = protect_console(Blueprint("owner", __name__, url_prefix="/console/owner"))
 
@@ -116,7 +120,7 @@ def preview_url(app: LightApp | None, account: Account, venue: str, zone: str,
 def preview_token(account: Account, venue: str) -> str:
     """The token of the account's preview shopper in the venue: one, reused by every view of every zone page
     (a token minted per view was a 30-day record per page view)."""
-    tokens, shopper = token_store(), Shopper(venue=venue, client="preview-" + account.username)
+    tokens, shopper = token_store(), preview_shopper(venue, account.username)
     kept = PreviewTokens(services().db, current_app.config["SECRET_KEY"], tokens.ttl_s)
     return kept.token(venue, account.username, mint=lambda: tokens.mint(shopper),
                       resolves=lambda token: tokens.resolve(token) == shopper)
@@ -154,9 +158,12 @@ def chosen_app(zone_obj, current_name: str, wanted: str, account: Account) -> Li
 
 def _render_zone(venue_map, zone_obj, account: Account, chosen: LightApp, values: dict, errors: dict | None = None,
                  status: int = 200, shop_errors: dict | None = None, preview_id: str | None = None,
-                 shop_sent: dict | None = None):
-    """`shop_sent`: {shop id: the texts sent}, shown again in that shop's form (refused, not lost)."""
-    current_name, _config = services().zone_apps.get(venue_map.id, zone_obj.id)
+                 shop_sent: dict | None = None, loaded: dict | None = None):
+    """`shop_sent`: {shop id: the texts sent}, shown again in that shop's form (refused, not lost). `loaded`: what
+    the settings form showed when first opened (a refused form keeps it: edits.py); None: what is saved now."""
+    current_name, config = services().zone_apps.get(venue_map.id, zone_obj.id)
+    if loaded is None:
+        loaded = {"app": current_name, "config": shown_values(venue_map.id, zone_obj.id, chosen, current_name, config)}
     current = registry.get(current_name)
     apps = offered_apps(zone_obj, current, account)
     shown = chosen if preview_id else current
@@ -164,6 +171,7 @@ def _render_zone(venue_map, zone_obj, account: Account, chosen: LightApp, values
         "owner/zone.html", venue=venue_map, zone=zone_obj, account=account, apps=apps,
         current=current, current_name=current_name, current_title=app_title(current, current_name),
         chosen=chosen, form=forms.build_form(chosen, values, errors), errors=errors or {},
+        loaded=edits.loaded_field(loaded),
         console_url=console_url(current, venue_map.id, zone_obj.id),
         preview_url=preview_url(shown, account, venue_map.id, zone_obj.id, preview_id),
         previewing=bool(preview_id),
@@ -171,6 +179,14 @@ def _render_zone(venue_map, zone_obj, account: Account, chosen: LightApp, values
         shops=[{**row, "profile": (shop_sent or {}).get(row["shop"].id, row["profile"])}
                for row in zone_shops(venue_map, zone_obj.id)], shop_errors=shop_errors or {},
     ), status
+
+
+def shown_values(venue: str, zone: str, chosen: LightApp, current_name: str, config: dict) -> dict:
+    """The settings of `chosen` that the zone's page shows: the zone's config where it runs the app, else the
+    app's settings when it last ran here (switched away and back), else its defaults."""
+    defaults = chosen.default_config()
+    stored = config if chosen.name == current_name else services().zone_apps.kept_config(venue, zone, chosen.name)
+    return {**defaults, **{k: v for k, v in (stored or {}).items() if k in defaults}}
 
 
 def zone_shops(venue_map, zone: str) -> list[dict]:
@@ -205,13 +221,7 @@ def zone_page(venue: str, zone: str):
     account, venue_map, zone_obj = _zone_for(venue, zone)
     current_name, config = services().zone_apps.get(venue, zone)
     chosen = chosen_app(zone_obj, current_name, request.args.get("app", "")[:64], account)
-    if chosen.name == current_name:
-        values = config
-    else:  # the app's settings when it last ran here (switched away and back), else its defaults
-        kept = services().zone_apps.kept_config(venue, zone, chosen.name) or {}
-        defaults = chosen.default_config()
-        values = {**defaults, **{k: v for k, v in kept.items() if k in defaults}}
-    return _render_zone(venue_map, zone_obj, account, chosen, values)
+    return _render_zone(venue_map, zone_obj, account, chosen, shown_values(venue, zone, chosen, current_name, config))
 
 
 @bp.post("/<venue>/zone/<zone>")
@@ -221,15 +231,19 @@ def save_zone(venue: str, zone: str):
     name = request.form.get("app", "")[:64]
     if not name:
         abort(400, _("Choose a light app."))
-    previous, previous_config = services().zone_apps.get(venue, zone)
+    previous, previous_config, version = services().zone_apps.get_versioned(venue, zone)
     app = chosen_app(zone_obj, previous, name, account)
     raw = forms.raw_values(app, request.form)
-    config, errors = forms.validate(app, raw)
-    if config is None:
-        return _render_zone(venue_map, zone_obj, account, app, raw, errors, status=422)
+    typed, errors = forms.validate(app, raw)
+    loaded = edits.read_loaded(request.form.get(edits.LOADED))
+    if typed is None:
+        return _render_zone(venue_map, zone_obj, account, app, raw, errors, status=422, loaded=loaded)
     if request.form.get("action") == "preview":  # shown, not saved: nothing is published
-        preview_id = save_preview(services().db, venue, zone, app.name, config)
-        return _render_zone(venue_map, zone_obj, account, app, raw, preview_id=preview_id)
+        preview_id = save_preview(services().db, venue, zone, app.name, typed)
+        return _render_zone(venue_map, zone_obj, account, app, raw, preview_id=preview_id, loaded=loaded)
+    config, conflicts = _merged(venue, zone, app, typed, loaded, previous, previous_config)
+    if conflicts:
+        return _refuse_stale(venue_map, zone_obj, account, app, config, conflicts)
     unchanged = previous == app.name and config == previous_config
     refused = None if unchanged else _stranded(venue, zone, previous, app, config)
     if refused is not None:  # nothing stored: the app's words say what shoppers would lose, and what to do first
@@ -239,8 +253,9 @@ def save_zone(venue: str, zone: str):
         # Nothing to write: no audit entry (repeated no-op saves would push real changes out of the venue's
         # bounded audit log) and no new table version (every process would read the table again).
         flash(_("Nothing to save: the settings are as they were."), "ok")
+    elif not _save_zone_app(venue, zone, app, config, previous, previous_config, version if loaded else ""):
+        return _refuse_stale(venue_map, zone_obj, account, app, config)  # saved elsewhere since it was read above
     else:
-        _save_zone_app(venue, zone, app, config, previous, previous_config)
         flash(_("Saved: %(zone)s now lands on %(app)s.", zone=zone_obj.name_zh if is_zh() else zone_obj.name,
                 app=app_title(app, app.name)), "ok")
     return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)
@@ -262,13 +277,51 @@ def _stranded(venue: str, zone: str, previous: str, app: LightApp, config: dict)
     return (409 if switching else 422), words
 
 
-def _save_zone_app(venue: str, zone: str, app: LightApp, config: dict, previous: str, previous_config: dict) -> None:
-    services().zone_apps.set(venue, zone, app.name, config)
+def _save_zone_app(venue: str, zone: str, app: LightApp, config: dict, previous: str, previous_config: dict,
+                   expected: str) -> bool:
+    """Written and audited, unless `expected` (the assignment's version the config was merged with; '': any)
+    is no longer the zone's: False, nothing written."""
+    if not services().zone_apps.set(venue, zone, app.name, config, expected=expected):
+        return False
     if previous != app.name:
         audit("zone.app.set", venue, zone=zone, app=app.name, previous=previous, config=config)
     else:
         changed = {k: v for k, v in config.items() if previous_config.get(k) != v}
         audit("zone.config.set", venue, zone=zone, app=app.name, changed=changed)
+    return True
+
+
+def _merged(venue: str, zone: str, app: LightApp, typed: dict, loaded: dict | None, previous: str,
+            previous_config: dict) -> tuple[dict, list[str]]:
+    """(the config to save: the fields the owner changed on the page over what is saved now; the fields saved
+    elsewhere since the page was opened that the owner changed too, "app" first when the zone was switched to
+    another app meanwhile and this form would switch it away). A form without `loaded` saves what it sent."""
+    if loaded is None:
+        return typed, []
+    shown = loaded.get("config")
+    current = shown_values(venue, zone, app, previous, previous_config)
+    config, conflicts = edits.merge(shown if isinstance(shown, dict) else {}, typed, current)
+    if loaded.get("app") != previous and app.name != previous:
+        conflicts.insert(0, "app")
+    return config, conflicts
+
+
+def _refuse_stale(venue_map, zone_obj, account: Account, app: LightApp, values: dict, fields: list[str] | None = None):
+    """409: the settings form again with `values`, naming what was saved elsewhere in `fields` (None: every field
+    whose saved value differs, else the zone's app; "app": the zone's app); the form now stands on what is saved,
+    so saving again keeps the owner's values."""
+    venue, zone = venue_map.id, zone_obj.id
+    current_name, config = services().zone_apps.get(venue, zone)
+    saved = shown_values(venue, zone, app, current_name, config)
+    if fields is None:
+        fields = (["app"] * (current_name != app.name) + [k for k, v in values.items() if saved.get(k) != v]
+                  or ["app"])
+    labels = {f.name: _(f.label) for f in app.config_schema}
+    changes = [f"{_('Landing app')}: {app_title(registry.get(current_name), current_name)}" if name == "app"
+               else f"{labels.get(name, name)}: {forms.saved_text(app, name, saved.get(name))}" for name in fields]
+    errors = {"": edits.conflict_text("; ".join(changes)),
+              **{name: _("Changed elsewhere since you opened this page.") for name in fields if name != "app"}}
+    return _render_zone(venue_map, zone_obj, account, app, values, errors, status=409)
 
 
 @bp.post("/<venue>/zone/<zone>/shop/<shop>")

@@ -11,9 +11,9 @@ import pytest
 import redis
 
 from portal.apps.zone_apps import ZoneAppKeys, ZoneAppStore
-from portal.captive import captive_services
 from portal.captive.common import captive_services_of
 from portal.captive.lane import MEMO_QUERY_CHARS, ProbeLane
+from portal.captive.views import captive_services
 from portal.shopper import token_store
 from portal.tracking import Tracker
 from tests.test_slice import expected_landing_path, post_phone_at

@@ -2,6 +2,10 @@
 once, and the race that proves sign-ups atomic (tests.cluster.store_paths says why not every test)."""
 
 from lightapps.activities.store import ActivityStore
+from lightapps.activities.tests.test_activities_switch_and_close import (  # noqa: F401 - rerun here: the in_use
+    test_taps_at_the_same_moment_make_one_activity,  # hook's read and the create form's one-time token
+    test_what_shoppers_hold_is_named_per_activity_until_it_is_over,
+)
 from tests.cluster.store_paths import rerun
 
 rerun(globals(), "lightapps.activities.tests.test_activities_store",

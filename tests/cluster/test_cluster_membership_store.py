@@ -53,3 +53,14 @@ def test_a_refund_off_the_old_schemes_remainder_on_the_cluster(store):  # noqa: 
     assert store.refund_paid("demo", "wechat-mall", "wxT1", "wx:R2", 1_000, 4_000).points == 10
     assert store.refund_paid("demo", "wechat-mall", "wxT1", "wx:R3", 5_000, 5_000).points == 50
     assert store.get("demo", m.id).points == 0
+
+
+def test_a_receipt_in_its_own_case_on_the_cluster(store):  # noqa: F811 (`store` brought in by rerun)
+    """PURCHASE_LUA and REFUND_LUA with the receipt's key as sent beside its folded key (the venue's slot)."""
+    m, _ = store.bind("demo", "+6591234570", "case-x")
+    assert store.post_purchase("demo", m.id, "Old-1", "pixel", 5000).status == "OK"  # kept in its case
+    assert store.post_purchase("demo", m.id, "R1", "pixel", 1000, fold_case=True).status == "OK"
+    assert store.post_purchase("demo", m.id, "r1", "pixel", 1000, fold_case=True).status == "DUPLICATE"
+    assert store.post_purchase("demo", m.id, "Old-1", "pixel", 5000, fold_case=True).status == "DUPLICATE"
+    assert store.refund("demo", "pixel", "Old-1", fold_case=True).points == 50
+    assert store.get("demo", m.id).points == 10

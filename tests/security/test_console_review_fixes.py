@@ -109,7 +109,8 @@ def test_stopping_a_stopped_coupon_is_no_audit_entry(app, db, owner):
     assert sign_in(client, owner).status_code == 303
     coupon_id = new_coupon(client).headers["Location"].split("created=")[1]
     for _ in range(3):
-        assert client.post(f"{COUPONS}/{coupon_id}/stop", data={"csrf_token": csrf_of(client)}).status_code == 303
+        assert client.post(f"{COUPONS}/{coupon_id}/stop", data={"csrf_token": csrf_of(client),
+                                                                "confirm": "yes"}).status_code == 303
     assert stops_recorded(db, coupon_id) == 1
     assert CouponStore(db).get("demo", coupon_id).status == "stopped"
     assert CouponStore(db).stop("demo", "books", coupon_id) is None  # another zone's: no such coupon there

@@ -88,6 +88,6 @@ def test_organiser_cancelling_tells_the_members(client, console, svc, db, member
     join(client, token, item, "alice")
     console.login("events")
     response = client.post(f"/console/apps/activities/demo/atrium/{item.id}/stop",
-                           data={"csrf_token": console.csrf()})
+                           data={"csrf_token": console.csrf(), "confirm": "yes"})
     assert response.status_code == 303
     assert deliver(svc, db, now=item.ends_at + 1) == {"alice": ["activities.group_cancelled"]}

@@ -179,7 +179,8 @@ def test_console_who_may_call(client, console, acts):
     assert client.get(f"{CONSOLE}/atrium/").status_code == 200
     assert client.get(f"{CONSOLE}/kopi/").status_code == 403
     assert client.post(f"{CONSOLE}/atrium/{e.id}/stop").status_code == 400  # no CSRF token
-    assert client.post(f"{CONSOLE}/atrium/{e.id}/stop", data={"csrf_token": console.csrf()}).status_code == 303
+    assert client.post(f"{CONSOLE}/atrium/{e.id}/stop", data={"csrf_token": console.csrf(),
+                                                               "confirm": "yes"}).status_code == 303
     assert acts.get("demo", e.id).status == "stopped"
 
 

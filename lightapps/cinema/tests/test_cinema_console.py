@@ -16,7 +16,8 @@ VENUE, ZONE = "demo", "cinema"
 CONSOLE = f"/console/apps/cinema/{VENUE}/{ZONE}"
 
 
-def future(hours: float = 3) -> str:
+def future(hours: float = 3 * 24) -> str:
+    """Days ahead: the demo's showtimes (today and tomorrow) fill its halls, and a new one may not clash."""
     return (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
 
 

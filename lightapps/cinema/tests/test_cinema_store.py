@@ -15,6 +15,7 @@ from lightapps.cinema.layouts import AUDITORIUMS, SelectionError, parse_selectio
 from lightapps.cinema.store import (
     CinemaKeys,
     CinemaStore,
+    ShowtimeClash,
     ShowtimeConflict,
     ShowtimeInput,
     ShowtimeMoved,
@@ -342,6 +343,10 @@ def test_showtime_upsert_by_external_id(store):
     shows = store.showtimes(VENUE, ZONE)
     assert [(s.film_en, s.starts_at, s.price) for s in shows] == [
         ("Orbit Nine (IMAX)", start + 300, "50.00"), ("Paper Kites", start + 600, "38.00")]
+    assert store.show_starts(VENUE, ZONE, start, start + 600) == [start + 300, start + 600]
+    with pytest.raises(ShowtimeClash):  # Hall 1 is Orbit Nine's then (a stored show, read through its key)
+        store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput("Late", "", "1", start + 900, 100)], source="api:pos",
+                               min_gap_s=3600)
 
 
 def test_showtime_auditorium_cannot_change_once_seats_are_taken_and_nothing_is_stored(store):

@@ -273,15 +273,6 @@ def test_stopped_coupon_still_redeems_codes_already_claimed(store):
     assert store.redeem("demo", "kopi", code, by="kopi", now=1600).ok
 
 
-def test_failure_brake(store):
-    for _ in range(CouponStore.MAX_REDEEM_FAILURES - 1):
-        store.note_failure("demo", "kopi")
-    assert not store.too_many_failures("demo", "kopi")
-    store.note_failure("demo", "kopi")
-    assert store.too_many_failures("demo", "kopi")
-    assert not store.too_many_failures("demo", "books")
-
-
 # ---- concurrency against the store, each thread with its own connection ---------------------------
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.settings import DEFAULT_BUDGETS
 from lightapps.coupons import APP
 from lightapps.coupons.codes import format_code, qr_payload
 from lightapps.coupons.demo import seed as seed_demo
@@ -324,7 +325,8 @@ def test_form_errors_are_in_the_owners_language_naming_the_box(client, console, 
 def test_stop_claims(client, console, coupons, token):
     coupon = new_coupon(coupons)
     console.login("kopi")
-    assert client.post(f"{CONSOLE}/kopi/{coupon.id}/stop", data={"csrf_token": console.csrf()}).status_code == 303
+    assert client.post(f"{CONSOLE}/kopi/{coupon.id}/stop", data={"csrf_token": console.csrf(),
+                                                                  "confirm": "yes"}).status_code == 303
     assert coupons.get("demo", coupon.id).status == "stopped"
     assert claim(client, coupon, token()).status_code == 410
     assert client.post(f"{CONSOLE}/kopi/99999/stop", data={"csrf_token": console.csrf()}).status_code == 404
@@ -427,7 +429,7 @@ def test_redeem_expired_code_is_refused(client, console, coupons):
 def test_guessing_codes_is_braked(client, console, coupons):
     console.login("kopi")
     csrf = console.csrf()
-    for _ in range(CouponStore.MAX_REDEEM_FAILURES):
+    for _ in range(DEFAULT_BUDGETS["coupons.redeem_miss.account"][0]):  # tests/security/test_redeem_guess_budgets.py
         assert client.post(f"{CONSOLE}/kopi/redeem", data={"csrf_token": csrf, "code": "ZZZZZZZZZZ"}).status_code == 404
     coupon = new_coupon(coupons)
     code = coupons.claim("demo", "kopi", coupon.id, "alice").code

@@ -45,7 +45,8 @@ def test_a_win_gives_every_record_naming_the_shopper_an_expiry_past_the_collecti
     usable = g.redeem_until - time.time()
     assert usable + KEEP_AFTER_REDEEM_S - SLACK <= db.ttl(keys.voucher(code)) <= usable + KEEP_AFTER_REDEEM_S + 2
     assert db.ttl(keys.wallet("anon-1")) >= max(TOKEN_LIFE, usable + KEEP_AFTER_REDEEM_S) - SLACK
-    assert db.ttl(keys.player(g.id, "anon-1")) > 0
+    counts_for = g.ends_at + DAY - time.time()  # the play counts: a day after the game
+    assert counts_for - SLACK <= db.ttl(keys.counts(g.run)) <= counts_for + 2
 
 
 def test_the_wallet_outlives_its_latest_deadline_and_a_win_never_shortens_it(store, db):

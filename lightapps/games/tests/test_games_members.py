@@ -53,7 +53,7 @@ def test_a_members_draws_count_on_every_shopper_id(db):
     assert store.draws_left("demo", game, "sheet-0", TOMORROW, member="m-2") == (1, 1)
     assert store.get("demo", game.id).plays == 4
     keys = GameKeys("demo")
-    assert db.ttl(keys.member_plays(game.id, "m-1")) > 0  # gone a day after the game, as the shopper's counts
+    assert db.ttl(keys.counts(game.run)) > 0 and db.hexists(keys.counts(game.run), "m:m-1")  # gone a day after
 
 
 def test_a_members_draws_sent_at_once_from_many_shopper_ids_stay_within_the_limit(db):

@@ -134,7 +134,7 @@ def test_refusals_change_nothing(db):
     assert store.draw("demo", "atrium", game.id, "a", DAY).status == "ENDED"  # the old game stopped
     assert store.stop("demo", "atrium") and not store.stop("demo", "atrium")
     assert store.draw("demo", "atrium", replaced.id, "a", DAY).status == "ENDED"
-    assert store.get("demo", game.id).plays == 0 and not db.keys(GameKeys("demo").player("*", "a"))
+    assert store.get("demo", game.id).plays == 0 and not db.exists(GameKeys("demo").counts(game.run))
 
 
 def test_redeem_exactly_once_in_its_zone_until_the_deadline(db):

@@ -112,8 +112,8 @@ def test_only_the_garage_owner_sets_the_tariff(client, console, svc, owner):
 def test_garage_owner_sets_the_tariff(client, console, svc):
     console.login("parking")
     resp = client.post(TARIFF_FORM, data={"csrf_token": console.csrf(), "app": "parking", "free_minutes": "30",
-                                          "hourly_fen": "800", "daily_cap_fen": "6000", "grace_minutes": "20",
-                                          "points_per_yuan": "100", "spend_fen_per_hour": "20000",
+                                          "hourly_fen": "8", "daily_cap_fen": "60", "grace_minutes": "20",
+                                          "points_per_yuan": "100", "spend_fen_per_hour": "200",
                                           "max_free_hours": "2"})
     assert resp.status_code == 303
     saved = _tariff(svc)
@@ -121,7 +121,7 @@ def test_garage_owner_sets_the_tariff(client, console, svc):
         (30, 800, 6000, 100)
 
 
-@pytest.mark.parametrize("field, value", [("hourly_fen", "-1"), ("hourly_fen", "5.5"), ("free_minutes", "1441"),
+@pytest.mark.parametrize("field, value", [("hourly_fen", "-1"), ("hourly_fen", "5.555"), ("free_minutes", "1441"),
                                           ("daily_cap_fen", "abc"), ("grace_minutes", "0")])
 def test_bad_tariff_is_refused_and_nothing_saved(client, console, svc, field, value):
     console.login("parking")

@@ -62,7 +62,7 @@ def test_booking_a_table_for_a_party_no_table_seats_is_refused_in_chinese(client
 def test_a_bad_menu_price_is_refused_in_chinese_in_the_console(client, console, demo):
     console.login("jade")
     csrf = console.csrf()
-    for price, zh in (("abc", "价格须为数字，例如 12.50"), ("1.234", "价格须为 0 到 100000 之间的数字，最多两位小数")):
+    for price, zh in (("abc", "价格必须是以元为单位的金额"), ("1.234", "价格最多两位小数。")):
         resp = client.post(CONSOLE + "/menu", data={"name_en": "Tea", "price": price, "csrf_token": csrf}, headers=ZH)
         body = resp.get_data(as_text=True)
         assert resp.status_code == 422 and zh in body and "Price must" not in body, price

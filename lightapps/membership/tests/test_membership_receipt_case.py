@@ -1,0 +1,99 @@
+"""A receipt number typed at the console or sent by a till's API is one receipt whatever its case and the spaces
+around it ("R1", "r1 "): it earns points once. A receipt stored before numbers were folded, under the case it was
+sent in, is still found when refunded or posted again in that case (PURCHASE_LUA and REFUND_LUA fall back to it in
+the same script)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lightapps.membership.codes import short_code, step_of, totp
+from lightapps.membership.store import MemberStore, parse_receipt_id
+
+API = "/api/v1/venues/demo/membership"
+CONSOLE = "/console/apps/membership/demo/pixel"
+
+
+@pytest.fixture
+def store(db):
+    return MemberStore(db, "receipt-case-secret", "receipt-case-phone-key")
+
+
+def current_code(m) -> str:
+    return short_code(m.id, totp(m.secret, step_of(time.time())))
+
+
+def test_the_same_receipt_in_another_case_earns_once(store):
+    m, _ = store.bind("demo", "+8613800138011", "alice")
+    assert parse_receipt_id(" R1 ") == "R1" and parse_receipt_id("Ｒ１") == "R1"
+    assert store.post_purchase("demo", m.id, "R1", "pixel", 12850, fold_case=True).status == "OK"
+    again = store.post_purchase("demo", m.id, "r1", "pixel", 12850, fold_case=True)
+    assert (again.status, again.points, again.balance) == ("DUPLICATE", 128, 128)
+    assert store.post_purchase("demo", m.id, "r1", "pixel", 9900, fold_case=True).status == "CONFLICT"
+    assert store.receipt("demo", "pixel", "R1", fold_case=True)["amount"] == "12850"
+    refund = store.refund("demo", "pixel", "R1", fold_case=True)
+    assert (refund.status, refund.points, refund.balance) == ("OK", 128, 0)
+
+
+def test_a_receipt_stored_in_its_own_case_is_still_found(store):
+    """Stored before receipt numbers were folded: under "AbC-9" as sent (post_purchase without fold_case, as then)."""
+    m, _ = store.bind("demo", "+8613800138012", "bob")
+    assert store.post_purchase("demo", m.id, "AbC-9", "pixel", 5000).status == "OK"
+    assert store.receipt("demo", "pixel", "AbC-9", fold_case=True)["receipt"] == "AbC-9"
+    again = store.post_purchase("demo", m.id, "AbC-9", "pixel", 5000, fold_case=True)
+    assert (again.status, again.balance) == ("DUPLICATE", 50)
+    assert store.post_purchase("demo", m.id, "AbC-9", "pixel", 4000, fold_case=True).status == "CONFLICT"
+    part = store.refund("demo", "pixel", "AbC-9", idempotency_key="ret-1", cents=2000, fold_case=True)
+    assert (part.status, part.points, part.balance) == ("OK", 20, 30)
+    assert store.refund("demo", "pixel", "AbC-9", idempotency_key="ret-1", cents=2000, fold_case=True).status == \
+        "DUPLICATE"
+    rest = store.refund("demo", "pixel", "AbC-9", fold_case=True)
+    assert (rest.status, rest.points, rest.balance) == ("OK", 30, 0)
+    assert store.get("demo", m.id).lifetime == 0
+
+
+def test_the_console_records_r1_and_R1_once(client, console, members):
+    m, _ = members.bind("demo", "+8613900002299", "carol")
+    console.login("pixel")
+    for typed in ("R1", "r1", " R1 "):
+        sale = {"code": current_code(m), "receipt_id": typed, "amount": "128.50", "csrf_token": console.csrf()}
+        assert client.post(f"{CONSOLE}/purchase", data=sale).status_code == 200, typed
+    assert members.get("demo", m.id).points == 128
+
+
+def test_the_api_posts_and_refunds_a_receipt_whatever_its_case(client, demo, svc, members):
+    m, _ = members.bind("demo", "+8613900002298", "dave")
+    till = {"Authorization": f"Bearer {svc.tokens.issue('demo', 'pos-pixel', scopes=['membership'])}"}
+    sale = {"member": m.id, "store": "pixel", "amount": "128.50"}
+    assert client.post(f"{API}/purchases", json={**sale, "receipt_id": "R1"}, headers=till).status_code == 201
+    resp = client.post(f"{API}/purchases", json={**sale, "receipt_id": "r1 "}, headers=till)
+    assert resp.status_code == 200 and resp.get_json()["duplicate"] is True
+    members.post_purchase("demo", m.id, "OLD-x", "pixel", 1000)  # stored under its own case, before folding
+    resp = client.post(f"{API}/purchases", json={**sale, "receipt_id": "OLD-x", "amount": "10"}, headers=till)
+    assert resp.status_code == 200 and resp.get_json()["duplicate"] is True
+    resp = client.post(f"{API}/refunds", json={"receipt_id": "OLD-x", "store": "pixel"}, headers=till)
+    assert resp.status_code == 200 and resp.get_json()["points_reversed"] == 10
+    resp = client.post(f"{API}/refunds", json={"receipt_id": "R1", "store": "pixel"}, headers=till)
+    assert resp.status_code == 200 and resp.get_json()["points_reversed"] == 128
+    assert members.get("demo", m.id).points == 0
+
+
+def test_a_receipt_sent_as_its_idempotency_key_folds_too(client, demo, svc, members):
+    """A receipt_id sent and an Idempotency-Key standing for one are the same receipt whatever the case; the key's
+    own record stays exact, so a receipt posted under its key's case before folding is still found."""
+    m, _ = members.bind("demo", "+8613900002297", "erin")
+    till = {"Authorization": f"Bearer {svc.tokens.issue('demo', 'pos-pixel', scopes=['membership'])}"}
+    sale = {"member": m.id, "store": "pixel", "amount": "50"}
+    assert client.post(f"{API}/purchases", json={**sale, "receipt_id": "R1"}, headers=till).status_code == 201
+    resp = client.post(f"{API}/purchases", json=sale, headers=till | {"Idempotency-Key": "R1"})
+    assert resp.status_code == 200 and resp.get_json()["duplicate"] is True
+    resp = client.post(f"{API}/purchases", json=sale, headers=till | {"Idempotency-Key": "k9"})
+    assert resp.status_code == 201
+    resp = client.post(f"{API}/purchases", json={**sale, "receipt_id": "K9"}, headers=till)
+    assert resp.status_code == 200 and resp.get_json()["duplicate"] is True
+    members.post_purchase("demo", m.id, "OLD-k", "pixel", 1000, idempotency_key="OLD-k")  # before folding
+    resp = client.post(f"{API}/purchases", json={**sale, "amount": "10"}, headers=till | {"Idempotency-Key": "OLD-k"})
+    assert resp.status_code == 200 and resp.get_json()["duplicate"] is True
+    assert members.get("demo", m.id).points == 110
