@@ -27,6 +27,7 @@ keyword arguments of fingerprints.edits.place_ap: bssid, level, x, y, name, heig
 
 Floor names match case-insensitively; `floors={"Ground floor": 0}` maps other names, and settles a value that
 is one floor's name and another floor's level number (floors named "1", "2" on levels 0, 1), otherwise a problem.
+A survey file's floor cell is read by the same rule (`read_floor`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any
 
 from core.errors import N_, CatalogInputError, CatalogProblems, CatalogText
 from fingerprints import archives, csvtext
-from fingerprints.imdf.schema import Origin
+from fingerprints.georef import Origin
 from fingerprints.model import VenueMap, normalise_bssid
 
 TEMPLATE_CSV = (
@@ -183,17 +184,75 @@ def parse_plan_alignment(text: str) -> PlanAlignment | None:
     return PlanAlignment.through((points[0][0], points[1][0]), (points[0][1], points[1][1]))
 
 
+@dataclass(frozen=True)
+class FloorReading:
+    """What a file's floor value names (read_floor): `level` is the floor meant, None when it names none or is
+    ambiguous (`by_name` and `by_number` two different floors)."""
+
+    text: str
+    by_name: int | None  # the one floor of that name, Chinese name or short name
+    by_number: int | None  # the floor of that level number
+    mapped: int | None = None  # the operator's word for it (Floor names in the file, --floor)
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.mapped is None and None not in (self.by_name, self.by_number) and self.by_name != self.by_number
+
+    @property
+    def level(self) -> int | None:
+        if self.mapped is not None:
+            return self.mapped
+        return None if self.ambiguous else self.by_name if self.by_name is not None else self.by_number
+
+
+def floor_names_checked(venue: VenueMap, floors: Mapping[str, int] | None) -> dict[str, int]:
+    """The operator's floor names of a file (parse_floor_names: the file's word -> level), keyed as read_floor
+    looks them up; CatalogInputError when one maps to a level the venue lacks."""
+    levels = {f.level for f in venue.floors}
+    unknown = sorted({int(v) for v in (floors or {}).values()} - levels)
+    if unknown:
+        raise _problem(N_("floor names: level %(level)s is not one of the venue's floors (%(levels)s)"),
+                       level=unknown[0], levels=", ".join(str(level) for level in sorted(levels)))
+    return {str(k).strip().lower(): int(v) for k, v in (floors or {}).items()}
+
+
+def read_floor(venue: VenueMap, raw: object, mapped: Mapping[str, int] | None = None) -> FloorReading:
+    """The one rule an AP list and a survey file read a floor value by: the operator's word for it first
+    (`mapped`, from floor_names_checked), else the floor it names (VenueMap.levels_named: name, Chinese name or
+    short name, case ignored) and the floor of that level number ("2", "2.0"). Where those are two floors (floors
+    named "1", "2" on levels 0, 1: the 1F convention) it is ambiguous: guessing either way puts every row of a floor
+    on another floor without a word, so the operator says which."""
+    text = str(raw if raw is not None else "").strip()
+    if mapped and text.lower() in mapped:
+        return FloorReading(text, None, None, mapped[text.lower()])
+    named = venue.levels_named(text)
+    number = re.fullmatch(r"([+-]?\d{1,3})(?:\.0*)?", text)
+    by_number = int(number.group(1)) if number else None
+    levels = {f.level for f in venue.floors}
+    return FloorReading(text, next(iter(named)) if len(named) == 1 else None,
+                        by_number if by_number in levels else None)
+
+
+def floors_known(venue: VenueMap) -> str:
+    """The venue's floors as an error lists them, each by its level and names: "0 (Этаж 1, short name 1), 2 (Этаж
+    3, short name 3)". A catalog text where a floor has a short name (the words are said in the page's language)."""
+    known: str = ""
+    for f in venue.floors:
+        names = ", ".join(dict.fromkeys(n for n in (f.name, f.name_zh, *f.imdf_names.values()) if n))
+        item = (CatalogText(N_("%(level)s (%(names)s, short name %(short)s)"), level=f.level, names=names,
+                            short=f.short_name) if f.short_name else f"{f.level} ({names})")
+        known = CatalogText(N_("%(floors)s, %(floor)s"), floors=known, floor=item) if known else item
+    return known
+
+
 class _Collector:
     def __init__(self, venue: VenueMap, floors: Mapping[str, int] | None, align: PlanAlignment | None = None) -> None:
         self.venue = venue
         self.align = align
-        levels = {f.level for f in venue.floors}
-        unknown = sorted({int(v) for v in (floors or {}).values()} - levels)
-        if unknown:
-            raise ApListError([_problem(N_("floor names: level %(level)s is not one of the venue's floors "
-                                           "(%(levels)s)"), level=unknown[0],
-                                        levels=", ".join(str(level) for level in sorted(levels)))])
-        self.mapped = {str(k).strip().lower(): int(v) for k, v in (floors or {}).items()}  # the operator's word
+        try:
+            self.mapped = floor_names_checked(venue, floors)  # the operator's word
+        except CatalogInputError as exc:
+            raise ApListError([exc]) from None
         self.out = ApList()
         self.problems: list[str | CatalogInputError] = []
         self.seen: dict[str, Where] = {}
@@ -207,16 +266,9 @@ class _Collector:
         self.skip_reasons.append(reason)
 
     def level(self, raw: object, where: Where) -> int | None:
-        text = str(raw if raw is not None else "").strip()
-        if text.lower() in self.mapped:
-            return self.mapped[text.lower()]
-        named = self.venue.levels_named(text)  # English, Chinese or short name, as the survey reader takes them
-        by_name = next(iter(named)) if len(named) == 1 else None
-        levels = {f.level for f in self.venue.floors}
-        by_number = int(text) if re.fullmatch(r"-?\d{1,3}", text) and int(text) in levels else None
-        if by_name is not None and by_number is not None and by_name != by_number:
-            # Floors named "1", "2" on levels 0, 1 (the 1F convention): guessing either way puts every AP of
-            # a floor on another floor without a word, so the operator says which is meant.
+        reading = read_floor(self.venue, raw, self.mapped)  # the survey reader's rule too
+        text, by_name, by_number = reading.text, reading.by_name, reading.by_number
+        if reading.ambiguous:
             self._once(text, _on_plan_place(
                 where, (N_("floor plan %(plan)s: ambiguous: floor name %(name)s is level %(by_name)s, level number "
                            "%(text)s is another floor (%(other)s); say which in Floor names in the file (--floor on "
@@ -233,9 +285,9 @@ class _Collector:
                 name=repr(text[:40]), by_name=by_name, text=text, other=self.venue.floor(by_number).name,
                 by_number=by_number))
             return None
-        if by_name is not None or by_number is not None:
-            return by_name if by_name is not None else by_number
-        known = ", ".join(f"{f.level} ({f.name})" for f in self.venue.floors)
+        if reading.level is not None:
+            return reading.level
+        known = floors_known(self.venue)
         self._once(text, _on_plan_place(
             where, (N_("floor plan %(plan)s: floor %(floor)s is not one of the venue's floors: %(known)s (map the "
                        "file's floor names to levels: 'Ground Floor=0')"),

@@ -30,11 +30,11 @@ MAX_DRAFTS = 20
 DRAFT_TTL_S = 30 * 86400
 
 
-def imdf_note(filename: str, kept_largest: int = 0) -> CatalogText:
-    """A step's note for an IMDF plan added; `kept_largest`: units that kept only their largest part."""
-    if kept_largest:
-        return CatalogText(N_("IMDF %(file)s (%(n)s unit(s) kept only their largest part)"), file=filename,
-                           n=kept_largest)
+def imdf_note(filename: str, notes: int = 0) -> CatalogText:
+    """A step's note for an IMDF plan added; `notes`: how many notes its import made (a unit that kept only its
+    largest part, a sliver cut, a category kept unlisted, holes filled...), each shown when it was added."""
+    if notes:
+        return CatalogText(N_("IMDF %(file)s (%(n)s import note(s))"), file=filename, n=notes)
     return CatalogText(N_("IMDF %(file)s"), file=filename)
 
 

@@ -20,7 +20,7 @@ from shapely.validation import explain_validity
 
 from core.errors import N_
 from fingerprints.geometry import zone_map
-from fingerprints.imdf.schema import DEFAULT_ORIGIN, Origin, exported_feature_id
+from fingerprints.georef import DEFAULT_ORIGIN, Origin, exported_feature_id
 from fingerprints.model import ID_RE, AccessPoint, Floor, Sample, VenueMap, WalkEdge, WalkNode, Zone
 from fingerprints.plan import PX_PER_M
 
@@ -96,7 +96,15 @@ def rescale_floor(m: VenueMap, level: int, metres_per_pixel: float) -> None:
             item.x, item.y = round(item.x * k, 3), round(item.y * k, 3)
     for zone in m.zones:
         if zone.floor == level:
-            zone.polygon = [(round(x * k, 3), round(y * k, 3)) for x, y in zone.polygon]
+            zone.polygon = _scaled_ring(zone.polygon, k)
+    # the imported units that are no zone are written back on export: on the plan they stand where the zones do
+    fl.imdf_units = [(uid, category, names, tuple(tuple(tuple(_scaled_ring(ring, k)) for ring in part)
+                                                  for part in parts))
+                     for uid, category, names, parts in fl.imdf_units]
+
+
+def _scaled_ring(ring: Iterable[tuple[float, float]], k: float) -> list[tuple[float, float]]:
+    return [(round(x * k, 3), round(y * k, 3)) for x, y in ring]
 
 
 def _floor(m: VenueMap, level: int) -> Floor:

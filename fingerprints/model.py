@@ -8,19 +8,25 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from core.security import normalise_mac
+
 BSSID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 
 
+# A unit of an imported IMDF plan that is no zone (stairs, a lift shaft, a column: schema.STRUCTURAL_UNITS), kept to
+# be written back on export: (its unit id, its category, its name labels as (language tag, text) pairs, its parts
+# as rings of (x, y) plan metres, each part's outline first). Tuples all through: a floor's record copies as it is.
+ImdfUnit = tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[tuple[tuple[float, float], ...], ...], ...]]
+
+
 def normalise_bssid(raw: str) -> str:
-    """Lower-case colon form; accepts '-' or no separators. Raises ValueError if malformed."""
-    if not isinstance(raw, str):
-        raise ValueError("BSSID must be a string")
-    hexdigits = re.sub(r"[^0-9a-fA-F]", "", raw)
-    if len(hexdigits) != 12 or len(raw) > 17 or re.search(r"[^0-9a-fA-F:.-]", raw):
-        raise ValueError(f"malformed BSSID {raw!r}")
-    hexdigits = hexdigits.lower()
-    return ":".join(hexdigits[i : i + 2] for i in range(0, 12, 2))
+    """Lower-case colon form, by the rule a client's MAC is read by (`normalise_mac`): a gateway names the phone
+    and its AP in one redirect, in one notation. Raises ValueError if malformed."""
+    try:
+        return normalise_mac(raw)
+    except ValueError:
+        raise ValueError(f"malformed BSSID {raw!r}") from None
 
 
 @dataclass
@@ -35,14 +41,20 @@ class Floor:
     metres_per_pixel: float | None = None
     name_zh: str = ""  # the floor's Chinese name (an IMDF level's zh label); empty: `name` in both languages
     short_name: str = ""  # the floor's short name ("G", "B1": an IMDF level's short_name), as survey files name it
+    # The imported IMDF level's own name labels ({"ru": ...}, {"en", "zh-Hant", "zh-Hans"}), written back on export
+    # while the names read from them are the floor's (fingerprints.imdf.export); empty: drawn, or stored before.
+    imdf_names: dict[str, str] = field(default_factory=dict)
+    imdf_units: list[ImdfUnit] = field(default_factory=list)  # the level's units that are no zone, for the export
 
     def label(self, zh: bool = False) -> str:
         """The floor's name in the page's language."""
         return (self.name_zh or self.name) if zh else self.name
 
     def names(self) -> set[str]:
-        """The names a file may call the floor by (its name, Chinese name and short name), case-folded."""
-        return {n.strip().casefold() for n in (self.name, self.name_zh, self.short_name) if n and n.strip()}
+        """The names a file may call the floor by (its name, Chinese name, short name and the imported level's names in
+        other languages: "Этаж 1" beside "Level 1"), case-folded."""
+        return {n.strip().casefold() for n in (self.name, self.name_zh, self.short_name, *self.imdf_names.values())
+                if isinstance(n, str) and n.strip()}
 
 
 @dataclass
@@ -69,6 +81,10 @@ class Zone:
     # the venue finds the zone by it and keeps the zone's id (zone apps, owner accounts and footfall are keyed by
     # it). Empty: drawn in the console, or stored before it was kept (fingerprints.edits.merge_imported).
     imdf_id: str = ""
+    # Its unit's own name labels and category (classroom, restroom.female), written back on export while the zone's
+    # names and kind are still the ones read from them (fingerprints.imdf.export); empty: drawn, or stored before.
+    imdf_names: dict[str, str] = field(default_factory=dict)
+    imdf_category: str = ""
 
 
 @dataclass
@@ -202,7 +218,8 @@ class VenueMap:
         def tuples(items):
             return [tuple(item) for item in items]
 
-        floors = [Floor(**{**f, "walls": tuples(f.get("walls", []))}) for f in data["floors"]]
+        floors = [Floor(**{**f, "walls": tuples(f.get("walls", [])),
+                           "imdf_units": [_frozen(u) for u in f.get("imdf_units", [])]}) for f in data["floors"]]
         zones = [Zone(**{**z, "polygon": tuples(z["polygon"])}) for z in data.get("zones", [])]
         return cls(
             id=data["id"],
@@ -225,6 +242,11 @@ class VenueMap:
 
 
 _PARTS = ("floors", "aps", "zones", "shops", "amenities", "nodes", "edges", "samples")  # VenueMap's record lists
+
+
+def _frozen(value: Any) -> Any:
+    """JSON's lists back to the tuples they were written from (nested)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list | tuple) else value
 
 
 def _record(item: Any) -> dict[str, Any]:

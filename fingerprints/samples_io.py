@@ -25,6 +25,12 @@ as the positioning readers take it: survey apps write -110 (Android -127, other 
 heard, and averaged as a reading it would pull the point's mean down (-70 once and -110 twice gave -96.7 dBm).
 In the MallPortal layout 100 (UJIIndoorLoc's "not heard") is not heard too when the file has no other positive
 value; mixed with other positive values it is refused with them (a 0..100 scale cannot be told from a marker).
+A floor cell (`floor`, UJIIndoorLoc's FLOOR) is read as an AP list reads one (fingerprints.ap_lists.read_floor): a
+level number or a floor's name, Chinese name or short name, one that is a floor's name and another floor's number
+refused as ambiguous unless the operator's floor names (`floors`) say which; the export writes a floor's level number
+as "1.0" where "1" is another floor's name, so a venue's own export reads back without them. A zone label (`zone`,
+SPACEID) of another floor than its row is refused; one on the row's floor that does not hold the point (more than
+ZONE_LABEL_SLACK_M off: a doorway point labelled with its room is not) is kept, and noted.
 Rows with the same floor and x/y (several scans at one reference point, as UJIIndoorLoc has) are averaged into
 one sample: mean dBm per AP, its standard deviation as the spread, n = the number of rows; APs heard in fewer
 than half of a point's rows are dropped, and a point left with no AP at all is refused, naming its lines (a
@@ -36,13 +42,16 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from shapely import geometry
 
 from core.errors import N_, CatalogInputError
 from fingerprints import csvtext
+from fingerprints.ap_lists import FloorReading, floor_names_checked, floors_known, read_floor
 from fingerprints.geometry import zone_map
 from fingerprints.model import Sample, VenueMap, normalise_bssid
 from positioning.vectors import MISSING_DBM
@@ -55,6 +64,8 @@ UJI_TAIL = ("LONGITUDE", "LATITUDE", "FLOOR", "BUILDINGID", "SPACEID", "RELATIVE
 UJI_REQUIRED = ("LONGITUDE", "LATITUDE", "FLOOR", "BUILDINGID")
 RSSI_MAX = 0.0
 MAX_ROWS = 500_000
+# A point labelled with a zone it lies this near is not noted: a surveyor stands in a doorway and labels the room.
+ZONE_LABEL_SLACK_M = 2.0
 # --venue-order's help, for every command that reads samples (the one way to read a UJIIndoorLoc file without
 # its sidecar; the module's doc says why).
 VENUE_ORDER_HELP = ("UJIIndoorLoc without a WAP sidecar: its WAP columns are VENUE's AP list in order (VENUE's own "
@@ -73,25 +84,37 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
+def _floor_written(venue: VenueMap, level: int) -> str:
+    """A floor cell of the export: the level number, as the positioning readers take it, in the form the import reads
+    as that level. Where "1" is also another floor's name (floors named "1", "2" on levels 0, 1) it is ambiguous to
+    read_floor; "1.0" is the same number and no floor's name, so the venue's own export reads back unasked."""
+    for text in (str(level), f"{level}.0"):
+        if read_floor(venue, text).level == level:
+            return text
+    return str(level)  # a floor named "1.0" too: the operator's Floor names in the file settle it
+
+
 def export_samples(venue: VenueMap, fmt: str = "mallportal") -> tuple[str, str | None]:
     """(CSV text, sidecar text or None) for the venue's samples."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     ap_ids = venue.ap_ids()
+    floor = {f.level: _floor_written(venue, f.level) for f in venue.floors}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     if fmt == "mallportal":
         writer.writerow([*MALLPORTAL_COLUMNS, *ap_ids])
         for s in venue.samples:
             cells = ["" if s.rssi.get(ap) is None else _fmt(s.rssi[ap]) for ap in ap_ids]
-            writer.writerow([venue.building, s.floor, _fmt(s.x), _fmt(s.y), s.zone or "", *cells])
+            writer.writerow([venue.building, floor.get(s.floor, s.floor), _fmt(s.x), _fmt(s.y), s.zone or "", *cells])
         return out.getvalue(), None
     zone_index = {z.id: i + 1 for i, z in enumerate(venue.zones)}
     waps = [f"WAP{i + 1:03d}" for i in range(len(ap_ids))]
     writer.writerow([*waps, *UJI_TAIL])
     for s in venue.samples:
         cells = [_fmt(s.rssi[ap]) if ap in s.rssi else str(UJI_NOT_HEARD) for ap in ap_ids]
-        writer.writerow([*cells, _fmt(s.x), _fmt(s.y), s.floor, venue.building, zone_index.get(s.zone or "", 0),
+        writer.writerow([*cells, _fmt(s.x), _fmt(s.y), floor.get(s.floor, s.floor), venue.building,
+                         zone_index.get(s.zone or "", 0),
                          0, 0, 0, 0])
     side = io.StringIO()
     sw = csv.writer(side, lineterminator="\n")
@@ -148,6 +171,7 @@ class _Rows:
             raise SampleFileError(source, UNREADABLE, line=reader.line_num, error=str(exc)) from None
         if not self.rows:
             raise SampleFileError(source, N_("%(label)s: no data rows"))
+        self.floors: dict[str, FloorReading] = {}  # each floor value read once: a file names a few floors
 
     def error(self, line: int, column: str, template: str, **params: object) -> SampleFileError:
         """A cell's problem: `template` starts "%(label)s: line %(line)s, column %(column)s: "."""
@@ -262,21 +286,30 @@ def read_sidecar(text: str, source: str) -> list[tuple[str, str]]:
     return list(out.items())
 
 
-def import_samples(venue: VenueMap, source: str | Path | bytes, fmt: str | None = None, *, scans: int = 1,
-                   name: str | None = None, sidecar: str | Path | bytes | None = None,
-                   waps_in_venue_order: bool = False) -> list[Sample]:
-    """Samples from a CSV (path or bytes), checked against the venue (floors, plan size, APs, zones).
+def import_samples(venue: VenueMap, source: str | Path | bytes, fmt: str | None = None, **options: Any) -> list[Sample]:
+    """import_samples_with_notes' samples alone."""
+    return import_samples_with_notes(venue, source, fmt, **options)[0]
+
+
+def import_samples_with_notes(venue: VenueMap, source: str | Path | bytes, fmt: str | None = None, *, scans: int = 1,
+                              name: str | None = None, sidecar: str | Path | bytes | None = None,
+                              waps_in_venue_order: bool = False, floors: Mapping[str, int] | None = None
+                              ) -> tuple[list[Sample], list[CatalogInputError]]:
+    """Samples from a CSV (path or bytes), checked against the venue (floors, plan size, APs, zones), and notes on
+    what was kept but deserves a look (points labelled with a zone that does not hold them). A floor cell is read as
+    an AP list reads it (ap_lists.read_floor; `floors`: the file's floor names the operator mapped to levels).
     A UJIIndoorLoc file needs its WAP sidecar unless `waps_in_venue_order` (see the module's doc).
     Raises ValueError naming the line and column of the first problem."""
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if scans < 1:
         raise ValueError("scans must be at least 1")
+    mapped = floor_names_checked(venue, floors)
     text, label = _read_text(source, name)
     fmt = fmt or _guess_format(text.split("\n", 1)[0])
     rows = _Rows(text, label)
     if fmt == "mallportal":
-        points = _read_mallportal(venue, rows)
+        points = _read_mallportal(venue, rows, mapped)
     else:
         if sidecar is None and not isinstance(source, bytes) and sidecar_path(source).is_file():
             sidecar = sidecar_path(source)
@@ -284,28 +317,28 @@ def import_samples(venue: VenueMap, source: str | Path | bytes, fmt: str | None 
         if sidecar is not None:
             side_text, side_label = _read_text(sidecar, None if not isinstance(sidecar, bytes) else "WAP sidecar")
             mapping = dict(read_sidecar(side_text, side_label))
-        points = _read_uji(venue, rows, mapping, waps_in_venue_order)
+        points = _read_uji(venue, rows, mapping, waps_in_venue_order, mapped)
     return _average(venue, points, scans, label)
 
 
-def _check_place(venue: VenueMap, rows: _Rows, line: int, floor: float, x: float, y: float,
-                 cols: tuple[str, str, str]) -> int:
-    if floor != int(floor):
-        raise rows.error(line, cols[0], N_("%(label)s: line %(line)s, column %(column)s: %(floor)s is not a whole "
-                                           "floor number"), floor=f"{floor:g}")
-    try:
-        fl = venue.floor(int(floor))
-    except KeyError:
-        levels = ", ".join(str(f.level) for f in venue.floors)
-        raise rows.error(line, cols[0], N_("%(label)s: line %(line)s, column %(column)s: venue %(venue)s has no floor "
-                                           "%(floor)s (floors: %(levels)s)"),
-                         venue=venue.id, floor=int(floor), levels=levels) from None
-    for axis, col, value, size in (("x", cols[1], x, fl.width_m), ("y", cols[2], y, fl.height_m)):
+def _check_place(venue: VenueMap, rows: _Rows, line: int, level: int, x: float, y: float,
+                 cols: tuple[str, str]) -> None:
+    fl = venue.floor(level)
+    for axis, col, value, size in (("x", cols[0], x, fl.width_m), ("y", cols[1], y, fl.height_m)):
         if not 0 <= value <= size:
             raise rows.error(line, col, N_("%(label)s: line %(line)s, column %(column)s: %(axis)s %(value)s m is off "
                                            "the plan of floor %(floor)s (0..%(size)s m)"),
                              axis=axis, value=f"{value:g}", floor=fl.level, size=f"{size:g}")
-    return fl.level
+
+
+def _check_zone_floor(venue: VenueMap, rows: _Rows, line: int, column: str, zone: str | None, level: int) -> None:
+    """A row labelled with a zone of another floor is refused: kept, the quality report would take that zone as
+    where the point is, a floor away from its readings."""
+    found = venue.zone(zone) if zone else None
+    if found is not None and found.floor != level:
+        raise rows.error(line, column, N_("%(label)s: line %(line)s, column %(column)s: zone %(zone)s is on floor "
+                                          "%(zone_floor)s, not on this row's floor %(floor)s"),
+                         zone=zone, zone_floor=venue.floor_name(found.floor), floor=venue.floor_name(level))
 
 
 def _ap_columns(venue: VenueMap, rows: _Rows, bssids: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -332,7 +365,7 @@ def _ap_columns(venue: VenueMap, rows: _Rows, bssids: list[tuple[int, str]]) -> 
 Point = tuple[int, float, float, str | None, dict[str, float], int]  # floor, x, y, zone, rssi, line
 
 
-def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
+def _read_mallportal(venue: VenueMap, rows: _Rows, mapped: Mapping[str, int]) -> list[Point]:
     header = [h.lower() for h in rows.header]
     missing = [c for c in MALLPORTAL_COLUMNS if c not in header[:5]]
     if missing or tuple(header[:5]) != MALLPORTAL_COLUMNS:
@@ -356,12 +389,13 @@ def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
         building = rows.number(line, row, 0)
         if building != venue.building:
             raise _building_error(venue, rows, line, "building", building)
-        floor = _floor_cell(venue, rows, line, row)
+        level = _floor_cell(venue, rows, line, row, 1, mapped)
         x, y = (rows.number(line, row, c) for c in (2, 3))
-        level = _check_place(venue, rows, line, floor, x, y, ("floor", "x", "y"))
+        _check_place(venue, rows, line, level, x, y, ("x", "y"))
         zone = row[4].strip() or None
         if zone is not None and zone not in zone_ids:
             raise _unknown_zone(venue, rows, line, zone)
+        _check_zone_floor(venue, rows, line, "zone", zone, level)
         rssi = rows.heard(line, row, aps, not_heard,
                           N_("%(label)s: line %(line)s: no AP heard in this row (every AP's cell is empty or "
                              "%(missing)s dBm or below, read as not heard)"))
@@ -369,24 +403,41 @@ def _read_mallportal(venue: VenueMap, rows: _Rows) -> list[Point]:
     return points
 
 
-def _floor_cell(venue: VenueMap, rows: _Rows, line: int, row: list[str]) -> float:
-    """The floor column: a level number, or one of the venue's floor names (English, Chinese or short name, case
-    ignored: VenueMap.levels_named), as
-    an AP list may give it: a survey tool names floors as the operator does ("G", "L1"), and the AP list of the
-    same mall took those names. A number is always the level number, as the format says."""
-    cell = row[1].strip() if len(row) > 1 else ""
+def _floor_cell(venue: VenueMap, rows: _Rows, line: int, row: list[str], col: int, mapped: Mapping[str, int]) -> int:
+    """The floor column's level: a level number or one of the venue's floor names (English, Chinese or short name),
+    read by the AP list's rule (ap_lists.read_floor): a survey tool names floors as the operator does ("G", "1"),
+    and the AP list of the same mall took those names."""
+    if col >= len(row):
+        raise rows.fields_error(line, row)
+    cell = csvtext.decimal_point(row[col].strip(), rows.separator)
+    reading = rows.floors.get(cell) or rows.floors.setdefault(cell, read_floor(venue, cell, mapped))
+    if reading.level is not None:
+        return reading.level
+    if not cell:
+        raise rows.error(line, rows.header[col], N_("%(label)s: line %(line)s, column %(column)s: is empty"))
+    raise _floor_error(venue, rows, line, rows.header[col], reading)
+
+
+def _floor_error(venue: VenueMap, rows: _Rows, line: int, column: str, reading: FloorReading) -> SampleFileError:
+    if reading.ambiguous:
+        return rows.error(line, column, N_(
+            "%(label)s: line %(line)s, column %(column)s: ambiguous: floor name %(name)s is level %(by_name)s, level "
+            "number %(text)s is another floor (%(other)s); say which in Floor names in the file (--floor on the CLI): "
+            "'%(text)s=%(by_name)s' or '%(text)s=%(by_number)s'"), name=repr(reading.text[:40]),
+            by_name=reading.by_name, text=reading.text, other=venue.floor(reading.by_number).name,
+            by_number=reading.by_number)
     try:
-        float(cell)
+        number = float(reading.text)
     except ValueError:
-        named = venue.levels_named(cell)
-        if cell and len(named) == 1:
-            return float(named.pop())
-        if cell:
-            known = ", ".join(f"{f.level} ({f.name})" for f in venue.floors)
-            raise rows.error(line, "floor", N_("%(label)s: line %(line)s, column %(column)s: %(cell)s is neither a "
-                                               "floor number nor one of the venue's floor names: %(known)s"),
-                             cell=repr(cell[:40]), known=known) from None
-    return rows.number(line, row, 1)
+        return rows.error(line, column, N_("%(label)s: line %(line)s, column %(column)s: %(cell)s is neither a floor "
+                                           "number nor one of the venue's floor names: %(known)s"),
+                          cell=repr(reading.text[:40]), known=floors_known(venue))
+    if not number.is_integer():
+        return rows.error(line, column, N_("%(label)s: line %(line)s, column %(column)s: %(floor)s is not a whole "
+                                           "floor number"), floor=f"{number:g}")
+    return rows.error(line, column, N_("%(label)s: line %(line)s, column %(column)s: venue %(venue)s has no floor "
+                                       "%(floor)s (floors: %(levels)s)"),
+                      venue=venue.id, floor=f"{number:g}", levels=floors_known(venue))
 
 
 def _uji_aps_by_position(venue: VenueMap, rows: _Rows, wap_cols: list[tuple[int, str]],
@@ -445,7 +496,7 @@ def _unknown_zone(venue: VenueMap, rows: _Rows, line: int, zone: str) -> SampleF
 
 
 def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None,
-              in_venue_order: bool = False) -> list[Point]:
+              in_venue_order: bool, mapped: Mapping[str, int]) -> list[Point]:
     upper = [h.upper() for h in rows.header]
     missing = [c for c in UJI_REQUIRED if c not in upper]
     wap_cols = [(i, h) for i, h in enumerate(upper) if h.startswith("WAP")]
@@ -466,8 +517,9 @@ def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None,
         building = rows.number(line, row, idx["BUILDINGID"])
         if building != venue.building:
             raise _building_error(venue, rows, line, "BUILDINGID", building)
-        x, y, floor = (rows.number(line, row, idx[c]) for c in ("LONGITUDE", "LATITUDE", "FLOOR"))
-        level = _check_place(venue, rows, line, floor, x, y, ("FLOOR", "LONGITUDE", "LATITUDE"))
+        level = _floor_cell(venue, rows, line, row, idx["FLOOR"], mapped)
+        x, y = (rows.number(line, row, idx[c]) for c in ("LONGITUDE", "LATITUDE"))
+        _check_place(venue, rows, line, level, x, y, ("LONGITUDE", "LATITUDE"))
         zone = None
         if "SPACEID" in idx:
             space = rows.number(line, row, idx["SPACEID"])
@@ -475,6 +527,7 @@ def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None,
                 raise rows.error(line, "SPACEID", N_("%(label)s: line %(line)s, column %(column)s: %(value)s is not a "
                                                      "zone number (0..%(n)s)"), value=f"{space:g}", n=len(zones))
             zone = zones[int(space) - 1].id if space else None
+            _check_zone_floor(venue, rows, line, "SPACEID", zone, level)
         rssi = rows.heard(line, row, aps, UJI_NOT_HEARD,
                           N_("%(label)s: line %(line)s: no AP heard in this row (every WAP is 100 or %(missing)s dBm "
                              "or below)"), empty_ok=False)
@@ -482,14 +535,20 @@ def _read_uji(venue: VenueMap, rows: _Rows, mapping: dict[str, str] | None,
     return points
 
 
-def _average(venue: VenueMap, points: Iterable[Point], scans: int, label: str) -> list[Sample]:
+def _average(venue: VenueMap, points: Iterable[Point], scans: int, label: str
+             ) -> tuple[list[Sample], list[CatalogInputError]]:
     zones = zone_map(venue)
     groups: dict[tuple[int, float, float], list[Point]] = {}
     for p in points:
         groups.setdefault((p[0], round(p[1], 2), round(p[2], 2)), []).append(p)
     samples = []
+    holds = _ZoneReach(venue)
+    off: list[list[int]] = []  # per point labelled with a zone that does not hold it: the lines saying so
     for (floor, x, y), rows in groups.items():
         zone = rows[0][3] or zones.zone_at(floor, x, y)
+        far = {label for label in {row[3] for row in rows} if label and not holds(label, x, y)}
+        if far:
+            off.append([row[5] for row in rows if row[3] in far])
         if len(rows) == 1:
             rssi = rows[0][4]
             samples.append(Sample(floor=floor, x=x, y=y, rssi=dict(rssi), spread={}, n=scans, zone=zone))
@@ -506,14 +565,44 @@ def _average(venue: VenueMap, points: Iterable[Point], scans: int, label: str) -
             rssi={b: round(float(np.mean(v)), 1) for b, v in kept.items()},
             spread={b: round(float(np.std(v)), 2) for b, v in kept.items()},
         ))
-    return samples
+    return samples, [_off_zone_note(label, off)] if off else []
+
+
+class _ZoneReach:
+    """Whether a labelled zone holds a point: the point lies within ZONE_LABEL_SLACK_M of the zone or of a zone it
+    stands for (its group's members: a food hall labelled for a point at one of its stalls)."""
+
+    def __init__(self, venue: VenueMap) -> None:
+        self.venue = venue
+        self.shapes: dict[str, list[geometry.Polygon]] = {}
+
+    def __call__(self, zone_id: str, x: float, y: float) -> bool:
+        if zone_id not in self.shapes:
+            self.shapes[zone_id] = [geometry.Polygon(z.polygon) for z in self.venue.zones
+                                    if (z.id == zone_id or z.group == zone_id) and len(z.polygon) >= 3]
+        return any(shape.distance(geometry.Point(x, y)) <= ZONE_LABEL_SLACK_M for shape in self.shapes[zone_id])
+
+
+def _off_zone_note(label: str, off: list[list[int]]) -> CatalogInputError:
+    """Kept as labelled, not refused: the format lets a surveyor name the zone a point is for (the README's survey
+    CSV section), and a point in a doorway or just outside its room is labelled with the room; but a label far off
+    is more often a slip, and the quality report would score the map against it."""
+    return CatalogInputError(label, N_("%(label)s: %(n)s point(s) labelled with a zone that does not hold them (more "
+                                       "than %(slack)s m off it), kept as labelled: lines %(lines)s; the quality "
+                                       "report takes the label as where the point is"),
+                             n=len(off), slack=f"{ZONE_LABEL_SLACK_M:g}",
+                             lines=_lines_shown(sorted(line for group in off for line in group)))
 
 
 def _empty_point(label: str, floor: int, x: float, y: float, lines: list[int]) -> SampleFileError:
     """A point whose scans each heard other APs: none is heard in half of them, so none is kept, and stored it
     would be a sample with no reading at all (matching nothing, yet counted as surveyed)."""
-    shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
     return SampleFileError(label, N_("%(label)s: lines %(lines)s (floor %(floor)s, x %(x)s, y %(y)s): no AP is heard "
                                      "in at least half of this point's %(n)s scans, so it has no reading left; scan "
                                      "the point again, or delete these rows"),
-                           lines=shown, line=lines[0], floor=floor, x=f"{x:g}", y=f"{y:g}", n=len(lines))
+                           lines=_lines_shown(lines), line=lines[0], floor=floor, x=f"{x:g}", y=f"{y:g}", n=len(lines))
+
+
+def _lines_shown(lines: list[int]) -> str:
+    """A file's line numbers as a message lists them: the first ten."""
+    return ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")

@@ -263,6 +263,16 @@ class VenueStore:
             return None
         return cached.copy() if for_update else cached
 
+    def version_counts(self, venue: str, version: int) -> dict[str, int] | None:
+        """How many floors, APs, zones and samples a stored version holds (a version list's summary), None when
+        it is not kept: its JSON read as plain data, not built into a VenueMap or memoised (a list of many
+        versions must not push the maps in use out of `_parsed`)."""
+        raw = self.db.get(VenueKeysMap(venue).map_version(version))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return {name: len(data.get(name, [])) for name in ("floors", "aps", "zones", "samples")}
+
     def _parse(self, venue: str, version: int) -> VenueMap:
         raw = self.db.get(VenueKeysMap(venue).map_version(version))
         if raw is None:

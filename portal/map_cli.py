@@ -21,13 +21,15 @@ from flask import Flask
 from fingerprints import edits
 from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf_with_notes, write_imdf_zip
 from fingerprints.model import ID_RE
-from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples, write_samples_csv
+from fingerprints.quality import configuration_note, quality_report, read_walk_csv, write_report_pngs
+from fingerprints.samples_io import VENUE_ORDER_HELP, write_samples_csv
 from fingerprints.training import NOT_TUNED_LIVE, checked_live_config, live_defaults, tune_venue
 from portal import setup_cli
 from portal.auth import CLI_ACTOR
 from portal.maps.validation import ValidationWalks
 from portal.operator.zone_release import zone_ids
 from portal.services import services
+from portal.tracking.estimate import live_estimate, validation_walk
 from portal.tracking.models import build_venue_model
 from portal.tracking.phone_mix import venue_phones
 
@@ -171,14 +173,15 @@ def register(app: Flask) -> None:
     @click.option("--waps", type=click.Path(exists=True, dir_okay=False),
                   help="UJIIndoorLoc WAP,BSSID sidecar (default: SOURCE.waps.csv if present)")
     @click.option("--venue-order", is_flag=True, help=VENUE_ORDER_HELP)
+    @setup_cli.floor_option
     def samples_import(venue: str, source: str, fmt: str | None, mode: str, scans: int, waps: str | None,
-                       venue_order: bool) -> None:
+                       venue_order: bool, floor: tuple[str, ...]) -> None:
         """Import fingerprint samples from CSV into VENUE's next map version (all or nothing)."""
         _venue_map(venue)
         count = {}
 
         def change(m) -> None:
-            samples = import_samples(m, source, fmt, scans=scans, sidecar=waps, waps_in_venue_order=venue_order)
+            samples = setup_cli.survey_samples(m, source, fmt, scans, waps, venue_order, floor)
             count["n"] = len(samples)
             edits.replace_samples(m, [asdict(s) for s in samples], mode)
             count["total"] = len(m.samples)
@@ -198,10 +201,6 @@ def register(app: Flask) -> None:
     def quality_report_cmd(venue: str, floor: int | None, out_dir: str | None, as_json: str | None,
                            no_ap_heatmaps: bool) -> None:
         """Cross-validated accuracy of VENUE's map (leave-one-reference-point-out) and its weak spots."""
-        # lazy: matplotlib only for the quality report
-        from fingerprints.quality import configuration_note, quality_report, write_report_pngs
-        from portal.tracking.estimate import live_estimate  # lazy: matplotlib (fingerprints.quality)
-
         venue_map = _venue_map(venue)
         try:
             report = quality_report(venue_map, floor=floor, progress=True)
@@ -233,9 +232,6 @@ def register(app: Flask) -> None:
         READINGS_CSV (ts,ap,rssi: the walking phone's readings as the APs reported them). The result is
         stored for the venue's set-up checklist. A route point off the venue's floors or plans, or readings
         with none from its APs during the walk, are refused (exit code 2) and nothing is recorded."""
-        from fingerprints.quality import read_walk_csv  # lazy: matplotlib (fingerprints.quality)
-        from portal.tracking.estimate import validation_walk  # lazy: matplotlib (fingerprints.quality)
-
         venue_map = _venue_map(venue)
         window_s = services().settings.rssi_window_s
         try:

@@ -41,8 +41,8 @@ from fingerprints.ap_lists import (
 )
 from fingerprints.drafts import DraftStore, aps_note, diff_maps, imdf_note, samples_note, walkways_note
 from fingerprints.imdf import import_imdf, import_imdf_with_notes
-from fingerprints.model import ID_RE, normalise_bssid
-from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples
+from fingerprints.model import ID_RE, Sample, VenueMap, normalise_bssid
+from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples_with_notes
 from fingerprints.store import MapSaveUnknownError
 from portal.auth import CLI_ACTOR
 from portal.operator.mapedit import dropped_zones_warning
@@ -81,6 +81,23 @@ def _ap_placements(venue: str, source: str, fmt: str | None, companion: str | No
     return result.placements
 
 
+# --floor of every command that reads a file naming floors (an AP list, a survey), as the console's "Floor names in
+# the file" field: parsed by _floor_map.
+floor_option = click.option("--floor", multiple=True, metavar="NAME=LEVEL",
+                            help="map a floor name of the file to a level (repeatable)")
+
+
+def survey_samples(venue_map: VenueMap, source: str, fmt: str | None, scans: int, waps: str | None,
+                   venue_order: bool, floor: tuple[str, ...]) -> list[Sample]:
+    """A survey CSV's samples as a command reads them (import_samples_with_notes), its notes said on stderr: kept
+    all the same, never silently. ValueError (nothing read) for the caller's ClickException."""
+    samples, notes = import_samples_with_notes(venue_map, source, fmt, scans=scans, sidecar=waps,
+                                               waps_in_venue_order=venue_order, floors=_floor_map(floor))
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    return samples
+
+
 def _ap_options(f):
     for option in reversed([
         click.option("--format", "fmt", type=click.Choice(["csv", "esx", "meraki", "unifi"]), default=None,
@@ -89,7 +106,7 @@ def _ap_options(f):
                      help="Meraki: the floorPlans JSON; UniFi: the list/map JSON"),
         click.option("--origin-lon", type=float, help="CSV rows in lat/lon: longitude of the plan's top-left corner"),
         click.option("--origin-lat", type=float, help="CSV rows in lat/lon: latitude of the plan's top-left corner"),
-        click.option("--floor", multiple=True, metavar="NAME=LEVEL", help="map a floor name of the file to a level"),
+        floor_option,
         click.option("--align", default="", metavar="'FX,FY=X,Y; FX,FY=X,Y'",
                      help="where the file's plan image lies on the venue's: " + ALIGN_HELP),
     ]):
@@ -298,8 +315,8 @@ def register(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         for note in notes:  # imported all the same; said here and in the step, where `show` lists it
             click.echo(f"note: {note}", err=True)
-        kept = len(notes)
-        _add(venue, draft_id, "merge_imported", {"imported": imported.to_dict()}, imdf_note(Path(source).name, kept))
+        _add(venue, draft_id, "merge_imported", {"imported": imported.to_dict()},
+             imdf_note(Path(source).name, len(notes)))
 
     @map_draft.command("add-aps")
     @click.argument("venue")
@@ -323,11 +340,12 @@ def register(app: Flask) -> None:
     @click.option("--waps", type=click.Path(exists=True, dir_okay=False),
                   help="UJIIndoorLoc WAP,BSSID sidecar (default: SOURCE.waps.csv if present)")
     @click.option("--venue-order", is_flag=True, help=VENUE_ORDER_HELP)
-    def draft_add_samples(venue, draft_id, source, fmt, mode, scans, waps, venue_order) -> None:
+    @floor_option
+    def draft_add_samples(venue, draft_id, source, fmt, mode, scans, waps, venue_order, floor) -> None:
         """Add fingerprint samples from a survey CSV."""
         _, after = _preview(venue, draft_id)
         try:
-            samples = import_samples(after, source, fmt, scans=scans, sidecar=waps, waps_in_venue_order=venue_order)
+            samples = survey_samples(after, source, fmt, scans, waps, venue_order, floor)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         rows = [asdict(s) for s in tqdm(samples, desc="reading samples", file=sys.stderr)]

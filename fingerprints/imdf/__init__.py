@@ -9,8 +9,10 @@ the whole archive is valid: an import is all or nothing.
 Mapping (our model -> IMDF):
 - the venue -> one `venue` feature (category "shoppingcenter") and its `address` (required by IMDF);
 - each floor -> a `level` (ordinal = floor level), its geometry the floor's rectangle;
-- each zone -> a `unit`, category from the zone kind (garage -> parking, cinema -> movietheater, food and
-  restaurant -> foodservice, atrium -> unenclosedarea, anything else -> room);
+- each zone -> a `unit`, category the one it was imported with while its kind still matches it, else from the
+  zone kind (garage -> parking, cinema -> movietheater, food and restaurant -> foodservice, atrium ->
+  unenclosedarea, anything else -> room); its name labels as imported; units that are not zones (stairs, lifts)
+  are kept on their floor (`Floor.imdf_units`) and written back;
 - each shop -> an `occupant` (category from ours where IMDF has it, see OCCUPANT_CATEGORY_FOR) with an
   `anchor` point in its unit;
 - gaps in the walls between two zones -> `opening` lines (pedestrian);
@@ -42,6 +44,12 @@ Import (IMDF -> our model), where the two models differ: levels sharing an ordin
 holes are kept by cutting each to the outline (`shapes.single_ring`: a zone is one ring), a MultiPolygon
 unit keeps its largest part (`import_imdf_with_notes` notes each such unit, for the operator to see); lifts,
 stairs and escalators stacked on consecutive floors are joined when no relationship names them (`navgraph`).
+Other tools' drawing slop is read as IMDF allows, each with a note: an occupant category spelt the IMDF way but
+not in our list is kept (by its parent's meaning where we list the parent); a missing venue `display_point` is
+filled from the outline; two units overlapping by a sliver (under 2 m² and 2% of the smaller) have it cut from
+the walkway, else the larger unit (`build._check_positionable`); a unit keeps every hole another unit or a kiosk
+stands in and at most 100 empty ones (`shapes.keep_holes`). `kiosk.geojson`'s kiosks become zones of kind
+`kiosk`, cut out of the unit they stand in, named after the occupant anchored in them.
 Entrances: with our walkway extension, its walknodes' `entrance` (the openings then make no nodes, so our own
 export's entrance openings add none); without it, the node `navgraph` makes at an opening's middle is an entrance
 when the opening is a "pedestrian.principal" one wherever it lies, or another pedestrian one ("pedestrian",
@@ -61,9 +69,10 @@ name the archive's feature ids and ordinals. Merged over a venue's map (`fingerp
 what is kept moves with the plan's corner through lon/lat, and an import leaving any of it off the plan is refused.
 """
 
+from fingerprints.georef import DEFAULT_ORIGIN, Origin
 from fingerprints.imdf.build import import_imdf, import_imdf_with_notes, merge_imported
 from fingerprints.imdf.export import export_imdf, imdf_zip_bytes, write_imdf_zip
-from fingerprints.imdf.schema import DEFAULT_ORIGIN, EXTENSION, EXTENSION_FILES, IMDF_VERSION, ImdfError, Origin
+from fingerprints.imdf.schema import EXTENSION, EXTENSION_FILES, IMDF_VERSION, ImdfError
 from fingerprints.imdf.validate import read_imdf_files, validate_imdf
 
 __all__ = [

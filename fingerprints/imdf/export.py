@@ -16,19 +16,20 @@ from shapely.geometry import LineString, MultiLineString, Point, Polygon
 from shapely.ops import linemerge, unary_union
 
 from core.errors import N_, CatalogInputError
+from fingerprints.georef import DEFAULT_ORIGIN, Origin, exported_feature_id
+from fingerprints.imdf.build import chinese_tag, floor_names, unit_names
 from fingerprints.imdf.schema import (
     CONNECTOR_KINDS,
-    DEFAULT_ORIGIN,
     EXTENSION,
+    GENERIC_UNIT_CATEGORIES,
     IMDF_VERSION,
     OCCUPANT_CATEGORIES,
     OCCUPANT_CATEGORY_FOR,
     UNIT_CATEGORY_FOR_KIND,
-    Origin,
-    exported_feature_id,
+    kind_for_unit_category,
 )
 from fingerprints.imdf.shapes import OUTLINE_CLOSE_M, outer_outline
-from fingerprints.model import Floor, VenueMap, WalkNode
+from fingerprints.model import Floor, VenueMap, WalkNode, Zone
 
 
 def _labels(en: str, zh: str | None = None) -> dict[str, str]:
@@ -36,6 +37,41 @@ def _labels(en: str, zh: str | None = None) -> dict[str, str]:
     if zh and zh != en:
         out["zh-Hans"] = zh
     return out
+
+
+def _written_back(own: dict[str, str], read: tuple[str, str], now: tuple[str, str]) -> dict[str, str] | None:
+    """The name labels a feature was imported with (`own`: {"ru": ...}, {"en", "zh-Hant", "zh-Hans"}), as they were
+    while the names read from them (`read`, English and Chinese) are still the feature's (`now`); a name changed
+    since is written over the label it was read from (English over an "en" one, else as "en"; Chinese over the
+    Chinese one, else as zh-Hans). None: no name at all (an unnamed unit, named after its category)."""
+    out = dict(own)
+    if now[0] != read[0]:
+        out[next((t for t in own if t.lower() == "en" or t.lower().startswith("en-")), "en")] = now[0]
+    if now[1] != read[1] and now[1] and now[1] != now[0]:
+        out[chinese_tag(own) or "zh-Hans"] = now[1]
+    return out or None
+
+
+def _zone_labels(zone: Zone) -> dict[str, str] | None:
+    if not zone.imdf_category:  # drawn in the console, or stored before an import kept its unit's labels
+        return _labels(zone.name, zone.name_zh)
+    return _written_back(zone.imdf_names, unit_names(zone.imdf_names, zone.imdf_category), (zone.name, zone.name_zh))
+
+
+def _floor_labels(floor: Floor) -> dict[str, str]:
+    if not floor.imdf_names:
+        return _labels(floor.name, floor.name_zh)
+    return _written_back(floor.imdf_names, floor_names(floor.imdf_names, floor.level),
+                         (floor.name, floor.name_zh)) or _labels(floor.name, floor.name_zh)
+
+
+def _unit_category(zone: Zone) -> str:
+    """The zone's unit category: the one it was imported with (classroom, restroom.female) while its kind is still
+    what that says (a generic room's kind is its occupant's), else its kind's."""
+    own = zone.imdf_category
+    if own and (own in GENERIC_UNIT_CATEGORIES or kind_for_unit_category(own) == zone.kind):
+        return own
+    return UNIT_CATEGORY_FOR_KIND.get(zone.kind, "room")
 
 
 def _ring(origin: Origin, coords: Iterable[tuple[float, float]]) -> list[list[float]]:
@@ -180,7 +216,7 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
     levels = []
     for floor in venue.floors:
         kinds = {z.kind for z in venue.zones if z.floor == floor.level}
-        names = _labels(floor.name, floor.name_zh)
+        names = _floor_labels(floor)
         levels.append(_feature(level_ids[floor.level], "level", {
             "type": "Polygon", "coordinates": [_ring(origin, _rect(floor.width_m, floor.height_m))]}, {
             "category": "parking" if kinds == {"garage"} else "unspecified", "restriction": None,
@@ -199,10 +235,11 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
         rep = polygons[zone.id].representative_point()
         units.append(_feature(unit_ids[zone.id], "unit", {
             "type": "Polygon", "coordinates": [_ring(origin, zone.polygon)]}, {
-            "category": UNIT_CATEGORY_FOR_KIND.get(zone.kind, "room"), "restriction": None,
-            "accessibility": None, "name": _labels(zone.name, zone.name_zh), "alt_name": None,
+            "category": _unit_category(zone), "restriction": None,
+            "accessibility": None, "name": _zone_labels(zone), "alt_name": None,
             "level_id": level_ids[zone.floor], "display_point": _point(origin, rep.x, rep.y),
         }))
+    units += _fabric_units(venue, origin, level_ids, set(unit_ids.values()))
 
     def unit_at(level: int, x: float, y: float) -> str | None:
         p = Point(x, y)
@@ -317,6 +354,24 @@ def export_imdf(venue: VenueMap, origin: Origin | None = None, *, address: str |
         "mallportal_aps.geojson": _collection(aps),
         "mallportal_walkways.geojson": _collection(walk),
     }
+
+
+def _fabric_units(venue: VenueMap, origin: Origin, level_ids: Mapping[int, str], used: set[str]) -> list[dict]:
+    """The imported units that are no zone (stairs, lift shafts: Floor.imdf_units), as they came."""
+    out = []
+    for floor in venue.floors:
+        for unit_id, category, names, parts in floor.imdf_units:
+            if unit_id in used:
+                continue
+            used.add(unit_id)
+            polygons = [[_ring(origin, ring) for ring in part] for part in parts]
+            rep = Polygon(parts[0][0], parts[0][1:]).representative_point()
+            out.append(_feature(unit_id, "unit", {"type": "Polygon", "coordinates": polygons[0]} if len(polygons) == 1
+                                else {"type": "MultiPolygon", "coordinates": polygons}, {
+                "category": category, "restriction": None, "accessibility": None, "name": dict(names) or None,
+                "alt_name": None, "level_id": level_ids[floor.level], "display_point": _point(origin, rep.x, rep.y),
+            }))
+    return out
 
 
 def _amenity(feature_id: str, category: str, point: dict, unit_id: str, name: dict[str, str] | None = None) -> dict:

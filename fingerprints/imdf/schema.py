@@ -1,12 +1,10 @@
 """IMDF 1.0.0 as we check it: category lists, geometry types, required properties, the file names of
-the archive and of our extension, ImdfError, and the plan <-> lon/lat projection (Origin)."""
+the archive and of our extension, ImdfError. The plan <-> lon/lat projection (Origin) is fingerprints/georef.py."""
 
 from __future__ import annotations
 
-import math
-import uuid
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 
 from core.errors import N_, CatalogProblems
@@ -15,9 +13,6 @@ T = TypeVar("T")
 
 IMDF_VERSION = "1.0.0"
 EXTENSION = "mallportal"
-EARTH_RADIUS_M = 6378137.0  # WGS84 semi-major axis
-COORD_DECIMALS = 9  # 1e-9 degree ~ 0.1 mm
-METRE_DECIMALS = 4
 MAX_ZIP_BYTES = 256 * 1024 * 1024  # uncompressed; refuse zip bombs
 MAX_ZIP_MEMBERS = 200
 
@@ -82,12 +77,17 @@ ticketing.rail.national ticketing.shuttle traintrack transit unspecified valet v
 vendingmachine.trainticket wheelchairassist wifi yoga
 """)
 
+# How IMDF spells every category: lowercase ASCII words (digits allowed: "3dprinting") joined by dots, each dot a
+# step down the category's tree ("restroom.female.wheelchair").
+CATEGORY_RE = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*\Z")
+
 RELATIONSHIP_CATEGORIES = _words("elevator escalator movingwalkway ramp stairs traversal traversal.path")
 RELATIONSHIP_DIRECTIONS = ("directed", "undirected")
 
-# IMDF's occupant list has over a thousand entries (cuisines, trades, services). We carry the part a
-# shopping mall uses; an occupant category outside it is refused with a message saying so (LIMITATION:
-# a valid but exotic category, e.g. "lawyer.tax", needs adding here).
+# IMDF's occupant list has over a thousand entries (cuisines, trades, services: lawyer, acai, dentistry.general).
+# We carry the part a shopping mall uses; any other well-formed category (CATEGORY_RE) is read all the same - its
+# zone kind and directory group are its nearest listed ancestor's (haircutsstyling.mens -> haircutsstyling), else a
+# shop's - and the import notes those it does not list (validate._Checker), never refuses them.
 OCCUPANT_CATEGORIES = _words("""
 accessories adultstore antiques appliances arcade artgallery artsandcrafts artsupplies atm audiovideoequipment
 babyclothesandsupplies bagels bakedgoods bank bar barber beautysalon beautyspas beerwineandspirits bistro
@@ -174,6 +174,7 @@ UNIT_CATEGORY_NAMES = {
     "platform": ("Platform", "站台"), "road": ("Road", "道路"), "vegetation": ("Planting", "绿化区"),
 }
 GENERIC_UNIT_NAME = ("Area", "区域")
+KIOSK_NAMES = ("Kiosk", "售货亭")  # an unnamed kiosk with no occupant anchored in it
 
 
 def by_dotted_base(table: Mapping[str, T], category: str) -> T | None:
@@ -274,6 +275,7 @@ REQUIRED = {
     "occupant": ("name", "category", "anchor_id", "hours", "phone", "website", "validity", "correlation_id"),
     "fixture": ("category", "name", "alt_name", "anchor_id", "level_id", "display_point"),
     "relationship": ("category", "direction", "origin", "intermediary", "destination", "hours"),
+    "kiosk": ("name", "alt_name", "anchor_id", "level_id", "display_point"),
 }
 NON_NULL = {
     "address": ("address", "locality", "country"),
@@ -286,14 +288,18 @@ NON_NULL = {
     "occupant": ("name", "category", "anchor_id"),
     "fixture": ("category", "level_id"),
     "relationship": ("category", "direction"),  # origin, destination: "null or FEATURE-REFERENCE"
+    "kiosk": ("level_id",),
 }
+# The lists above that hold only part of IMDF's (OCCUPANT_CATEGORIES): a well-formed category outside them is read,
+# with a note; the other lists are IMDF's whole list, so a category outside one is a problem.
+PARTIAL_CATEGORY_LISTS = frozenset({"occupant"})
 CATEGORY_LISTS = {
     "venue": VENUE_CATEGORIES, "level": LEVEL_CATEGORIES, "unit": UNIT_CATEGORIES,
     "opening": OPENING_CATEGORIES, "amenity": AMENITY_CATEGORIES, "occupant": OCCUPANT_CATEGORIES,
     "relationship": RELATIONSHIP_CATEGORIES,
 }
 STANDARD_FILES = ("address", "venue", "level", "unit", "opening", "amenity", "anchor", "occupant", "fixture",
-                  "relationship")
+                  "relationship", "kiosk")
 REQUIRED_FILES = ("manifest.json", "address.geojson", "venue.geojson", "level.geojson", "unit.geojson")
 EXTENSION_FILES = ("mallportal_venue.geojson", "mallportal_walls.geojson", "mallportal_aps.geojson",
                    "mallportal_walkways.geojson")
@@ -305,50 +311,3 @@ class ImdfError(CatalogProblems):
     language)."""
 
     template = N_("invalid IMDF archive (%(count)s problem(s)):\n%(problems)s")
-
-
-# -- projection ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where the plan's (0, 0) corner lies on Earth, and how the plan is turned (degrees clockwise from
-    north-up: 0 means x points east and y points south)."""
-
-    lon: float
-    lat: float
-    rotation_deg: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not (-180 <= self.lon <= 180 and -85 <= self.lat <= 85):
-            raise ValueError(f"origin {self.lon}, {self.lat} is not a lon/lat on Earth (|lat| <= 85)")
-
-    def _trig(self) -> tuple[float, float, float]:
-        th = math.radians(self.rotation_deg)
-        return math.cos(th), math.sin(th), EARTH_RADIUS_M * math.cos(math.radians(self.lat))
-
-    def to_lonlat(self, x: float, y: float) -> list[float]:
-        c, s, r_lon = self._trig()
-        e0, n0 = x, -y
-        east, north = e0 * c + n0 * s, -e0 * s + n0 * c
-        lon = self.lon + math.degrees(east / r_lon)
-        lat = self.lat + math.degrees(north / EARTH_RADIUS_M)
-        return [round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)]
-
-    def to_plan(self, lon: float, lat: float) -> tuple[float, float]:
-        c, s, r_lon = self._trig()
-        east = math.radians(lon - self.lon) * r_lon
-        north = math.radians(lat - self.lat) * EARTH_RADIUS_M
-        e0, n0 = east * c - north * s, east * s + north * c
-        return round(e0, METRE_DECIMALS) + 0.0, round(-n0, METRE_DECIMALS) + 0.0
-
-
-DEFAULT_ORIGIN = Origin(lon=114.158, lat=22.2855)  # an arbitrary harbour-front spot; pass the real one
-
-EXPORT_NAMESPACE = uuid.UUID("e6a78196-7a9a-4d1d-9738-d91af87385f5")  # our export's stable feature ids per venue
-
-
-def exported_feature_id(venue_id: str, *parts: object) -> str:
-    """The feature id our export gives a part of a venue (`"unit", zone_id` for a zone without an imdf_id): stable,
-    so that an archive of ours edited in another tool is recognised on import by its ids."""
-    return str(uuid.uuid5(EXPORT_NAMESPACE, "/".join([venue_id, *map(str, parts)])))

@@ -9,10 +9,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from shapely.errors import GEOSException
+from shapely.geometry import shape
+
 from core.errors import N_, CatalogInputError, CatalogText
 from fingerprints import archives
 from fingerprints.imdf.schema import (
     CATEGORY_LISTS,
+    CATEGORY_RE,
     EXTENSION,
     EXTENSION_FILES,
     GEOMETRY_TYPES,
@@ -20,11 +24,13 @@ from fingerprints.imdf.schema import (
     MAX_ZIP_BYTES,
     MAX_ZIP_MEMBERS,
     NON_NULL,
+    PARTIAL_CATEGORY_LISTS,
     RELATIONSHIP_DIRECTIONS,
     REQUIRED,
     REQUIRED_FILES,
     STANDARD_FILES,
     ImdfError,
+    by_dotted_base,
 )
 
 
@@ -161,12 +167,24 @@ def _is_labels(value: object) -> bool:
         isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
+_LISTED = {ftype: dict.fromkeys(CATEGORY_LISTS[ftype], True) for ftype in PARTIAL_CATEGORY_LISTS}
+
+
 class _Checker:
     def __init__(self, files: dict[str, Any]) -> None:
         self.files = files
         self.problems: list[str | CatalogInputError] = []
+        self.notes: list[CatalogInputError] = []  # what is read otherwise than written, said but not refused
+        self.readable = 0  # of the problems, those that leave the feature readable (a category off IMDF's list)
+        self.unlisted: dict[str, dict[str, int]] = {}  # feature type -> well-formed categories we do not list -> count
         self.features: dict[str, list[dict]] = {}
         self.by_id: dict[str, tuple[str, dict]] = {}
+
+    @property
+    def blocking(self) -> bool:
+        """Whether a problem leaves a feature unread or a reference unresolved: the later stages (references, the
+        map, its overlaps) cannot run, whereas after readable problems alone they do, so one round lists them all."""
+        return len(self.problems) > self.readable
 
     def add(self, where: str, template: str, **params: object) -> None:
         """A problem at `where` (a file, or a file's feature): `template` is its catalog message, "%(label)s: ..."
@@ -175,6 +193,11 @@ class _Checker:
 
     def add_problem(self, where: str, problem: Problem) -> None:
         self.add(where, problem[0], **problem[1])
+
+    def add_readable(self, where: str, template: str, **params: object) -> None:
+        """A problem that leaves the feature readable: later stages still run over it."""
+        self.add(where, template, **params)
+        self.readable += 1
 
     def run(self) -> None:
         for name in REQUIRED_FILES:
@@ -187,7 +210,8 @@ class _Checker:
             self._collection(f"{ftype}.geojson", ftype)
         for name in EXTENSION_FILES:
             self._collection(name, None)
-        if not self.problems:
+        self._note_unlisted()
+        if not self.blocking:
             self._references()
 
     def _manifest(self, m: object) -> None:
@@ -229,6 +253,9 @@ class _Checker:
             if not isinstance(props, dict):
                 self.add(where, N_("%(label)s: 'properties' must be an object"))
                 continue
+            if ftype == "venue" and props.get("display_point") is None:
+                f, props = self._with_display_point(where, f, props)
+                self.by_id[fid] = (name, f)
             if ftype is None:
                 feature_type = f.get("feature_type")
                 if not isinstance(feature_type, str) or not feature_type.startswith(EXTENSION + ":"):
@@ -286,16 +313,8 @@ class _Checker:
             elif props[key] is None and key in NON_NULL.get(ftype, ()):
                 self.add(where, N_("%(label)s: property %(key)s must not be null"), key=repr(key))
                 ok = False
-        cats = CATEGORY_LISTS.get(ftype)
-        cat = props.get("category")
-        if cats is not None and cat is not None and cat not in cats:
-            if ftype == "occupant":
-                self.add(where, N_("%(label)s: category %(cat)s is not an IMDF occupant category (MallPortal knows "
-                                   "the mall-related part of the occupant list)"), cat=repr(cat))
-            else:
-                self.add(where, N_("%(label)s: category %(cat)s is not an IMDF %(ftype)s category"), cat=repr(cat),
-                         ftype=ftype)
-            ok = False
+        if ftype in CATEGORY_LISTS and props.get("category") is not None:
+            ok = self._category(where, ftype, props["category"]) and ok
         for key in ("name", "alt_name", "short_name"):
             if key in props and not _is_labels(props[key]):
                 self.add(where, N_("%(label)s: property %(key)s must be a labels object such as {\"en\": \"...\"}"),
@@ -317,6 +336,52 @@ class _Checker:
             self.add(where, N_("%(label)s: unit_ids must be a non-empty list of unit ids"))
             ok = False
         return ok
+
+    def _category(self, where: str, ftype: str, cat: object) -> bool:
+        """Check a feature's category; False where the feature cannot be read (a category that is not text). One off
+        a list we carry part of (PARTIAL_CATEGORY_LISTS) is read when IMDF could spell it (CATEGORY_RE)."""
+        if not isinstance(cat, str):
+            self.add(where, N_("%(label)s: category %(cat)s is not an IMDF %(ftype)s category"), cat=f"{cat!r:.40}",
+                     ftype=ftype)
+            return False
+        if cat in CATEGORY_LISTS[ftype]:
+            return True
+        if ftype not in PARTIAL_CATEGORY_LISTS:
+            self.add_readable(where, N_("%(label)s: category %(cat)s is not an IMDF %(ftype)s category"),
+                              cat=repr(cat), ftype=ftype)
+        elif not CATEGORY_RE.match(cat):
+            self.add_readable(where, N_("%(label)s: category %(cat)s is not spelt as IMDF spells categories: "
+                                        "lowercase words joined by dots, such as \"clothing.womens\""),
+                              cat=f"{cat!r:.60}")
+        elif by_dotted_base(_LISTED[ftype], cat) is None:  # a child of one we list (dentistry.general) is its parent
+            counts = self.unlisted.setdefault(ftype, {})
+            counts[cat] = counts.get(cat, 0) + 1
+        return True
+
+    def _note_unlisted(self) -> None:
+        """One note per file on the well-formed categories we do not list (read all the same)."""
+        for ftype, counts in self.unlisted.items():
+            self.notes.append(CatalogInputError(
+                f"{ftype}.geojson", N_("%(label)s: %(n)s feature(s) of categories MallPortal does not list, kept as "
+                                       "they are (the directory lists them among the shops): %(categories)s"),
+                n=sum(counts.values()), categories=", ".join(f"{c} ({n})" for c, n in sorted(counts.items()))))
+
+    def _with_display_point(self, where: str, f: dict, props: dict) -> tuple[dict, dict]:
+        """The venue with the display_point IMDF requires of it, where it has none, from its outline (MallPortal
+        reads none: an archive is not refused for it). A copy: the caller's data stays as it was."""
+        geom = f.get("geometry")
+        if not isinstance(geom, dict) or geom.get("type") not in GEOMETRY_TYPES["venue"] or _geometry_problem(geom):
+            return f, props  # its geometry's problem is said; so is the display_point missing
+        try:
+            lon, lat = shape(geom).representative_point().coords[0]
+        except (GEOSException, ValueError, IndexError):  # an outline too broken for a point inside
+            return f, props
+        point = [round(lon, 9), round(lat, 9)]
+        self.notes.append(CatalogInputError(where, N_("%(label)s: display_point is missing (MallPortal does not use "
+                                                      "it); a point inside the venue's outline, %(point)s, stands in"),
+                                            point=f"{point[0]}, {point[1]}"))
+        props = {**props, "display_point": {"type": "Point", "coordinates": point}}
+        return {**f, "properties": props}, props
 
     def _ref(self, where: str, key: str, value: object, ftype: str, nullable: bool) -> None:
         if value is None:
@@ -371,8 +436,10 @@ class _Checker:
                     self._ref(where, "unit_id", props.get("unit_id"), "unit", nullable=False)
                 if ftype == "occupant":
                     self._ref(where, "anchor_id", props.get("anchor_id"), "anchor", nullable=False)
-                if ftype == "fixture" and props.get("anchor_id") is not None:
+                if ftype in ("fixture", "kiosk") and props.get("anchor_id") is not None:
                     self._ref(where, "anchor_id", props["anchor_id"], "anchor", nullable=True)
+                if ftype == "kiosk":
+                    self._ref(where, "level_id", props.get("level_id"), "level", nullable=False)
                 if isinstance(ftype, str) and ftype.startswith(EXTENSION + ":") and props.get("level_id") is not None:
                     self._ref(where, "level_id", props["level_id"], "level", nullable=True)
         venues = self.features.get("venue.geojson", [])

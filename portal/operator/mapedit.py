@@ -61,15 +61,15 @@ def form_float(name: str, label: str | None = None, low: float = -math.inf, high
     return value
 
 
-def largest_part_warning(notes: list[Exception]) -> str | None:
-    """The operator's warning for IMDF units drawn in several parts, whose zone keeps only the largest part
-    (fingerprints.imdf `import_imdf_with_notes`): the first ten notes, in the page's language, and how many
-    more."""
+def import_notes_warning(notes: list[Exception]) -> str | None:
+    """The operator's warning for what an IMDF import read otherwise than written (fingerprints.imdf
+    `import_imdf_with_notes`: a unit drawn in several parts keeping its largest, a sliver cut, a category kept
+    unlisted, holes filled...): the first ten notes, in the page's language, and how many more."""
     if not notes:
         return None
     more = f"; … +{len(notes) - 10}" if len(notes) > 10 else ""
     shown = "; ".join(input_error_text(note) for note in notes[:10]) + more
-    return _("Kept only the largest part of units drawn in several parts: %(notes)s", notes=shown)
+    return _("The import noted: %(notes)s", notes=shown)
 
 
 def dropped_zones_warning(venue: str, dropped: Iterable[str]) -> str | None:

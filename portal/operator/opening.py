@@ -19,12 +19,12 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 
 from core.errors import CatalogInputError
-from fingerprints.ap_lists import TEMPLATE_CSV, parse_floor_names, parse_plan_alignment, read_ap_list
+from fingerprints.ap_lists import TEMPLATE_CSV, ApListError, parse_floor_names, parse_plan_alignment, read_ap_list
 from fingerprints.drafts import DraftStore, aps_note, diff_maps, imdf_note, samples_note, walkways_note
 from fingerprints.edits import EditError
 from fingerprints.imdf import import_imdf, import_imdf_with_notes
 from fingerprints.samples_io import FORMATS as SAMPLE_FORMATS
-from fingerprints.samples_io import import_samples
+from fingerprints.samples_io import import_samples_with_notes
 from portal.auth import audit, current_account
 from portal.errors import input_error_text, said
 from portal.maps.builds import model_state
@@ -34,7 +34,7 @@ from portal.operator.mapedit import (
     UPLOAD_MAX_BYTES,
     dropped_zones_warning,
     form_float,
-    largest_part_warning,
+    import_notes_warning,
     overlay_svg,
     release_and_warn,
     translate_edit_error,
@@ -69,16 +69,33 @@ def _file(name: str) -> tuple[bytes, str] | None:
 
 def samples_import_args() -> dict[str, Any]:
     """import_samples' options from a samples form: `format` (auto | mallportal | ujiindoorloc), `scans` (per
-    single-row point), `waps` (the UJIIndoorLoc WAP,BSSID sidecar file) and `venue_order` (the WAP columns
-    are the venue's AP list in order). One reader for every form that takes survey samples, so a file reads
-    the same wherever it is uploaded; fingerprints.samples_io decides when a sidecar may be missing."""
+    single-row point), `waps` (the UJIIndoorLoc WAP,BSSID sidecar file), `venue_order` (the WAP columns
+    are the venue's AP list in order) and `floors` (the file's floor names, as the AP list's form takes them). One
+    reader for every form that takes survey samples, so a file reads the same wherever it is uploaded;
+    fingerprints.samples_io decides when a sidecar may be missing."""
     fmt = request.form.get("format") or "auto"
     if fmt not in ("auto", *SAMPLE_FORMATS):
         raise ValueError(_("Unknown sample format; choose one of %(f)s.", f=", ".join(SAMPLE_FORMATS)))
     scans = int(form_float("scans", _("Scans per point"), 1, 10_000)) if request.form.get("scans") else 1
     sidecar = _file("waps")
     return {"fmt": None if fmt == "auto" else fmt, "scans": scans, "sidecar": sidecar[0] if sidecar else None,
-            "waps_in_venue_order": request.form.get("venue_order") == "1"}
+            "waps_in_venue_order": request.form.get("venue_order") == "1", "floors": _floor_names()}
+
+
+def _floor_names() -> dict[str, int]:
+    """A samples form's Floor names in the file (`floors`, parse_floor_names); a malformed pair is said as the
+    field's problem alone (the parser's own error heads it as an AP list's)."""
+    try:
+        return parse_floor_names(request.form.get("floors", "")[:2000])
+    except ApListError as exc:
+        raise exc.details[0] from None
+
+
+def survey_notes(notes: list[CatalogInputError]) -> None:
+    """What a survey import kept but deserves a look (import_samples_with_notes), each flashed as a warning in the
+    page's language: stored all the same, unsaid the quality report would score the map against it."""
+    for note in notes:
+        flash(input_error_text(note), "error")
 
 
 def samples_mode() -> str:
@@ -171,7 +188,7 @@ def add_step(venue: str, draft_id: str):
     """One step from an upload: kind = imdf | aps | samples | walkways."""
     d = _draft_or_404(venue, draft_id)
     kind = request.form.get("kind", "")
-    warning = None
+    warning, notes = None, []
     try:
         upload = _file("file")
         if upload is None:
@@ -181,7 +198,7 @@ def add_step(venue: str, draft_id: str):
             imported, notes = import_imdf_with_notes(data, venue_id=venue)
             edit, args = "merge_imported", {"imported": imported.to_dict()}
             note = imdf_note(filename, len(notes))  # imported all the same: said in the step and in full once
-            warning = largest_part_warning(notes)
+            warning = import_notes_warning(notes)
         elif kind == "walkways":
             plan = import_imdf(data, venue_id=venue)
             edit, args = "replace_walkways", {"nodes": [asdict(n) for n in plan.nodes],
@@ -203,7 +220,7 @@ def add_step(venue: str, draft_id: str):
         elif kind == "samples":
             after = _drafts().preview(venue, d.id)[1]
             mode = samples_mode()
-            samples = import_samples(after, data, name=filename, **samples_import_args())
+            samples, notes = import_samples_with_notes(after, data, name=filename, **samples_import_args())
             edit, args = "replace_samples", {"samples": [asdict(s) for s in samples], "mode": mode}
             note = samples_note(len(samples), filename, mode)
             warning = imported_offset_warning(after, samples)
@@ -217,6 +234,7 @@ def add_step(venue: str, draft_id: str):
     flash(_("Added to the draft: %(note)s.", note=said(note)))
     if warning:
         flash(warning, "error")
+    survey_notes(notes)
     return redirect(url_for("operator.draft", venue=venue, draft_id=d.id), code=303)
 
 

@@ -28,7 +28,7 @@ from portal.operator.mapedit import (
     check_plan_image,
     form_float,
     form_point,
-    largest_part_warning,
+    import_notes_warning,
     load_map,
     overlay_svg,
     plan_image,
@@ -36,7 +36,7 @@ from portal.operator.mapedit import (
     px_per_m,
     store_plan_image,
 )
-from portal.operator.opening import samples_import_args, samples_mode
+from portal.operator.opening import samples_import_args, samples_mode, survey_notes
 from portal.operator.quality import map_version_arg
 from portal.operator.surveys import imported_offset_warning
 from portal.operator.zone_release import named_zones, zone_ids, zones_in_use
@@ -189,7 +189,7 @@ def import_imdf(venue: str):
     except ValueError as exc:
         return _setup_failed(venue, _("Nothing was imported. %(e)s", e=input_error_text(exc)))
     flash(_("IMDF archive imported as map version %(v)s.", v=version))
-    warning = largest_part_warning(notes)
+    warning = import_notes_warning(notes)
     if warning:
         flash(warning, "error")
     return redirect(url_for("operator.setup", venue=venue), code=303)
@@ -219,7 +219,7 @@ def import_samples(venue: str):
         count = {}
 
         def change(m: VenueMap) -> None:
-            samples = samples_io.import_samples(m, data, name=filename, **options)
+            samples, count["notes"] = samples_io.import_samples_with_notes(m, data, name=filename, **options)
             count["n"] = len(samples)
             count["warning"] = imported_offset_warning(m, samples)  # against the map before this import
             edits.replace_samples(m, [asdict(s) for s in samples], mode)
@@ -232,6 +232,7 @@ def import_samples(venue: str):
             v=version))
     if count["warning"]:
         flash(count["warning"], "error")
+    survey_notes(count["notes"])
     return redirect(url_for("operator.setup", venue=venue), code=303)
 
 

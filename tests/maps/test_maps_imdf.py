@@ -180,11 +180,11 @@ def test_wrong_geometry_type(files):
 def test_unknown_categories(files):
     files["unit.geojson"]["features"][0]["properties"]["category"] = "spaceship"
     files["amenity.geojson"]["features"][0]["properties"]["category"] = "teleporter"
-    files["occupant.geojson"]["features"][0]["properties"]["category"] = "electronics"  # ours, not IMDF's
+    files["occupant.geojson"]["features"][0]["properties"]["category"] = "Electronics"  # IMDF's are lowercase
     problems = _problems(files)
     assert any("'spaceship' is not an IMDF unit category" in p for p in problems)
     assert any("'teleporter' is not an IMDF amenity category" in p for p in problems)
-    assert any("'electronics' is not an IMDF occupant category" in p for p in problems)
+    assert any("'Electronics' is not spelt as IMDF spells categories" in p for p in problems)
 
 
 def test_occupant_anchor_unit_chain_must_resolve(files):

@@ -133,8 +133,8 @@ def _console_mall():
 def test_a_console_drawn_map_redrawn_by_another_tool_keeps_its_ap_and_survey_in_place():
     """Exported (at DEFAULT_ORIGIN), its west wing cut off the outline in another tool (our extension files
     dropped), imported again: the corner moved 20 m east, and the AP and survey point stay in "mid"."""
+    from fingerprints.georef import DEFAULT_ORIGIN
     from fingerprints.imdf import export_imdf
-    from fingerprints.imdf.schema import DEFAULT_ORIGIN
 
     m = _console_mall()
     files = {k: v for k, v in export_imdf(m).items() if not k.startswith("mallportal_")}

@@ -164,7 +164,7 @@ def test_our_own_export_near_the_default_origin_is_still_taken_in_its_frame(keep
     files = export_imdf(m)
     if not keep_extension:
         files = {k: v for k, v in files.items() if not k.startswith("mallportal_")}
-    from fingerprints.imdf.schema import DEFAULT_ORIGIN
+    from fingerprints.georef import DEFAULT_ORIGIN
 
     ring = [DEFAULT_ORIGIN.to_lonlat(x, y) for x, y in ((10, 0), (60, 0), (60, 24), (10, 24), (10, 0))]
     for name in ("venue.geojson", "level.geojson", "unit.geojson"):
@@ -201,7 +201,7 @@ def test_the_places_are_compared_on_one_plan_when_the_corner_moved():
 def test_our_export_from_a_tool_writing_new_feature_ids_is_still_taken_in_its_frame():
     """No unit id of ours survived, nor our extension files: the zones standing where the archive's units do, read in
     the default frame, say it is our export; the AP stays where it stands."""
-    from fingerprints.imdf.schema import DEFAULT_ORIGIN
+    from fingerprints.georef import DEFAULT_ORIGIN
 
     m = _console_map()
     files = {k: v for k, v in export_imdf(m).items() if not k.startswith("mallportal_")}

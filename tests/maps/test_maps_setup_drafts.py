@@ -232,6 +232,6 @@ def test_a_unit_drawn_in_several_parts_is_noted_wherever_it_is_imported(cli, svc
     assert import_imdf_with_notes(imdf_zip_bytes(mall_archive(levels=2)), VENUE)[1] == []  # nothing dropped
     draft = cli("map-draft", "open", VENUE, "split").output.strip()
     added = cli("map-draft", "add-imdf", VENUE, draft, plan).output
-    assert str(notes[0]) in added and "1 unit(s) kept only their largest part" in added
-    assert "1 unit(s) kept only their largest part" in cli("map-draft", "show", VENUE, draft).output
+    assert str(notes[0]) in added and "1 import note(s)" in added
+    assert "1 import note(s)" in cli("map-draft", "show", VENUE, draft).output
     assert str(notes[0]) in cli("map-import", "other", plan).output

@@ -109,7 +109,7 @@ AP_CSV = b"name,bssids,level,x_m,y_m\nAP-9,f0:9f:c2:1a:09:01,9,5,5\n"
 
 
 @pytest.mark.parametrize(("lang", "shown", "not_shown"), [
-    ("zh", ["AP 列表未导入（1 个问题）", "第 2 行：楼层 '9' 不是本场馆的楼层：0 (G), 1 (L1)"], "AP list not imported"),
+    ("zh", ["AP 列表未导入（1 个问题）", "第 2 行：楼层 '9' 不是本场馆的楼层：0 (G)，1 (L1)"], "AP list not imported"),
     ("en", ["AP list not imported (1 problem(s))", "row 2: floor '9' is not one of the venue's floors: 0 (G), 1 (L1)"],
      "AP 列表未导入"),
 ])

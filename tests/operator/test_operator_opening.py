@@ -195,12 +195,12 @@ def test_a_unit_drawn_in_several_parts_is_noted_on_the_draft(client, harbour_ops
     plan = imdf_zip_bytes(split_unit(mall_archive(levels=2)))
     assert upload(client, harbour_ops, draft_url + "/steps", plan, "plan.zip", kind="imdf").status_code == 303
     page = text(client.get(draft_url + "?lang=en"))
-    assert "Kept only the largest part of units drawn in several parts: unit.geojson: feature" in page
+    assert "The import noted: unit.geojson: feature" in page
     assert "(Books 0)" in page
     assert "1 other part(s) dropped (50.0 m²)" in page
-    assert "IMDF plan.zip (1 unit(s) kept only their largest part)" in page  # in the step list, kept with the draft
+    assert "IMDF plan.zip (1 import note(s))" in page  # in the step list, kept with the draft
     again = text(client.get(draft_url + "?lang=en"))
-    assert "1 other part(s) dropped" not in again and "kept only their largest part" in again
+    assert "1 other part(s) dropped" not in again and "import note(s)" in again
 
 
 def test_a_drafts_steps_are_said_in_the_pages_language(client, harbour_ops, tmp_path):
@@ -212,17 +212,17 @@ def test_a_drafts_steps_are_said_in_the_pages_language(client, harbour_ops, tmp_
     resp = upload(client, harbour_ops, draft_url + "/steps?lang=zh", split, "plan.zip", kind="imdf")
     assert resp.status_code == 303
     flashed = text(client.get(draft_url + "?lang=zh"))
-    assert "已加入草稿：IMDF plan.zip（1 个单元只保留了最大的部分）" in flashed  # the flash, and the step below
+    assert "已加入草稿：IMDF plan.zip（1 条导入说明）" in flashed  # the flash, and the step below
     assert "unit.geojson：要素 " in flashed and "unit.geojson: feature" not in flashed  # the note's place too
     for payload, name, kind in ((aps, "aps.csv", "aps"), (samples, "s.csv", "samples"), (split, "w.zip", "walkways")):
         assert upload(client, harbour_ops, draft_url + "/steps", payload.read_bytes() if kind != "walkways"
                       else payload, name, kind=kind).status_code == 303
     steps = re.search(r'<ol id="draft-steps">(.*?)</ol>', text(client.get(draft_url + "?lang=zh")), re.S).group(1)
-    assert "IMDF plan.zip（1 个单元只保留了最大的部分）" in steps and "来自 aps.csv 的 12 个接入点" in steps
+    assert "IMDF plan.zip（1 条导入说明）" in steps and "来自 aps.csv 的 12 个接入点" in steps
     assert re.search(r"来自 s\.csv 的 \d+ 个样本", steps) and re.search(r"来自 w\.zip 的通道：\d+ 个节点", steps)
     assert not re.search(r"kept only|APs from|samples from|walkways from", steps)
     steps = text(client.get(draft_url + "?lang=en"))
-    assert "IMDF plan.zip (1 unit(s) kept only their largest part)" in steps and "12 APs from aps.csv" in steps
+    assert "IMDF plan.zip (1 import note(s))" in steps and "12 APs from aps.csv" in steps
     assert re.search(r"walkways from w\.zip: \d+ nodes, \d+ links", steps)
 
 

@@ -524,7 +524,7 @@ def test_imdf_import_notes_a_unit_drawn_in_several_parts(client, ops, svc):
     resp = upload(client, ops, V + "/setup/import-imdf", "imdf", buf.getvalue(), "split.zip")
     assert resp.status_code == 303 and version(svc) == before + 1
     page = text(client.get(resp.headers["Location"] + "?lang=en"))
-    assert "Kept only the largest part of units drawn in several parts" in page and "1 other part(s) dropped" in page
+    assert "The import noted" in page and "1 other part(s) dropped" in page
     resp = upload(client, ops, V + "/setup/import-imdf?lang=zh", "imdf", buf.getvalue(), "split.zip")
     page = text(client.get(resp.headers["Location"] + "?lang=zh"))
     assert "另有 1 个部分被舍弃" in page and "其区域取最大的部分" in page and "other part(s)" not in page
