@@ -602,12 +602,14 @@ def print_report(r: dict) -> None:
         print(phones_line(LiveAssumptions(**q["phones"]), q["counted"]))
 
 
-def phones_line(a: LiveAssumptions, counted: int) -> str:
+def phones_line(a: LiveAssumptions, counted: int, by_choice: bool = False) -> str:
     """Which phones the claim assumed: those the tracker counted (`fingerprints.quality.measured_phones`) or the
-    defaults."""
+    defaults, for want of enough counted or `by_choice` (landing_replay.py --assumed-phones: however many were)."""
     if a.phones_measured:
         return (f"  the claim's phones: measured on {a.phones_measured} phones the tracker counted, {a.phones_text()} "
                 "against the survey phone")
+    if by_choice:
+        return f"  the claim's phones: assumed by choice (--assumed-phones), {a.phones_text()} ({counted} counted)"
     return f"  the claim's phones: assumed {a.phones_text()} ({counted} counted, fewer than {MIN_MEASURED_PHONES})"
 
 

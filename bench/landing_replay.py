@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         print(breakdown(outcomes, model.groups))
     if claim is not None:
         print("\n".join(claim_lines(claim.headline(), s)) + f"  ({claim.n_points} visits, {claim.seconds:.0f} s)")
-        print(phones_line(claim.assumptions, sum(counted.values())))
+        print(phones_line(claim.assumptions, sum(counted.values()), by_choice=args.assumed_phones))
         print(f"  the claim's arrivals on foot: at the {len(doors)} entrances the map marks" if doors else
               "  the claim's arrivals on foot: along the lobbies and corridors (the map marks no entrance)")
     return 0

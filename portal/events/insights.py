@@ -18,15 +18,16 @@ cell of six, a dwell bar of six, but points at one shopper). The definitions (RE
 - flows: zone-to-zone moves (consecutive zone entries in one visit) and the most common paths (the
   venue: a visit's first four zones; zones: the step into each of them and the step out, so an owner
   sees no part of a path that does not pass through their zone);
-- funnels per zone: phones in the zone (a stay of theirs overlaps the window: one across midnight counts
-  on both days) -> of them, landed on its page -> of them, transacted there (any light-app transaction: a
-  purchase, a coupon claimed or redeemed, a draw, a queue ticket, a booking; a paid one once paid, counted by the
-  app's own event (by its payment before the apps wrote one, `prepare`), and still counted when refunded later; not
-  a partner-link referral, which has its own column, a seat hold, a payment or refund, or a member's sign-in:
-  NOT_TRANSACTIONS). A zone standing for a group (a food hall for its stalls, positioning/groups.py) is where a
-  phone in any of its members lands when the position cannot tell the stalls apart, so its funnel counts the phones,
-  landings' purchases and referrals of the group's members too: a phone is never "in" the hall while it stands at
-  a stall; and so do its visitors, passers-by, dwell, heatmap and new vs repeat (a stay at a stall is a stay in the
+- funnels per zone: phones in the zone (a stay of theirs overlaps the window: one across midnight counts on both
+  days) -> of them, landed on its page -> of them, transacted there (any light-app transaction: a purchase, a coupon
+  claimed or redeemed, a draw or its prize collected, a queue ticket, a booking, a sign-up to an activity or to the
+  membership: free engagement counts, as a mall's operator counts it; a paid one once paid, counted by the app's own
+  event (by its payment before the apps wrote one, `prepare`), and still counted when refunded later; not a
+  partner-link referral, which has its own column, a seat hold, a payment or refund, or a member's sign-in:
+  NOT_TRANSACTIONS). A zone standing for a group (a food hall for its stalls, positioning/groups.py) is where a phone
+  in any of its members lands when the position cannot tell the stalls apart, so its funnel counts the phones,
+  landings' purchases and referrals of the group's members too: a phone is never "in" the hall while it stands at a
+  stall; and so do its visitors, passers-by, dwell, heatmap and new vs repeat (a stay at a stall is a stay in the
   hall for the hall's owner, and back-to-back stays in the hall and its stalls are one stay in it: `_area_stays`);
 - new vs repeat in a zone scope looks back over purchases in that scope only (not other tenants');
 - staff phones (present more than `staff_hours` a day on most days, or on the operator's list) are left out
@@ -56,12 +57,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from portal.events.log import Event
+from portal.events.people import ANON as ANON  # privacy.py's pseudonyms: it imports the prefix from here
+from portal.events.people import identity_of, is_pseudonym
 
 K_MIN = 5
 VISITOR_MIN_S = 300.0
 # The presence tracker's default (its `leave_after_s`, the LEAVE_AFTER_S setting): a phone unseen this long has left.
 LEAVE_AFTER_S = 1200.0
-ANON = "anon-"  # a pseudonym the retention job wrote for a phone or shopper id (privacy.py)
 FUNNEL_STEPS = ("in_zone", "landed", "transacted", "referred")
 STAFF_HOURS = 6.0
 # Dwell histogram bins, in minutes: [lo, hi); None: open-ended.
@@ -332,12 +334,12 @@ def prepare(events: Iterable[Event], *, staff: Iterable[str] = (), allowed: Call
     kept = [e for e in events if e.device not in staff and (allowed is None or allowed(e))]
     member_of, device_of = _identities(kept)  # in write order: the latest written wins
     kept.sort(key=lambda e: e.at)
-    buys = [(e.at, _identity(e, member_of), e.zone) for e in kept if _bought(e, paid_since)]
+    buys = [(e.at, identity_of(e, member_of.get), e.zone) for e in kept if _bought(e, paid_since)]
     stays, still_open = _stays(kept, leave_after_s)
     stays.sort(key=lambda s: s.start)
     return Prepared(kept, [e.at for e in kept], member_of, device_of, buys, len(staff), stays,
                     [s.start for s in stays], max([0.0, *(s.end - s.start for s in stays)]), still_open,
-                    [e.at for e in kept if any(who and who.startswith(ANON) for who in (e.device, e.shopper))],
+                    [e.at for e in kept if is_pseudonym(e.device) or is_pseudonym(e.shopper)],
                     paid_since)
 
 
@@ -612,14 +614,6 @@ def _areas(zone: str | None, scope, groups: Mapping[str, str]) -> list[str]:
     return [a for a in (zone, groups.get(zone)) if a is not None and (scope is None or a in scope)]
 
 
-def _identity(e: Event, member_of: dict[str, str]) -> str | None:
-    if e.data.get("member"):
-        return "m:" + str(e.data["member"])
-    if e.shopper:
-        return ("m:" + member_of[e.shopper]) if e.shopper in member_of else "s:" + e.shopper
-    return None
-
-
 # Light-app events that are no transaction of the shopper's: a partner-link click (its own column; it identifies
 # nobody), money given back (a refund of an earlier purchase would count its shopper as buying again that day), a
 # member signing in again, a sign-up given back, seats held (most holds are never paid; the paid ones' ticket is
@@ -639,7 +633,7 @@ def _bought(e: Event, paid_since: float = float("-inf")) -> bool:
 def _repeat(out: Insights, history: Prepared, window: list[Event], since: float, in_area) -> None:
     """Shoppers who bought in the scope's areas (a stall's purchase is its hall's, as the funnel counts it)."""
     earlier = history.bought_before(since, in_area)
-    now = {_identity(e, history.member_of) for e in window if history.bought(e) and in_area(e.zone)} - {None}
+    now = {identity_of(e, history.member_of.get) for e in window if history.bought(e) and in_area(e.zone)} - {None}
     out.repeat, out.new = len(now & earlier), len(now - earlier)
     out.note("repeat", now & earlier)
     out.note("new", now - earlier)

@@ -5,7 +5,8 @@ nothing is estimated here; the checklist page adds the expected-error heatmaps o
 Survey coverage is measured on a grid of COVER_CELL_M cells over the zones: a cell is covered when a
 reference point lies within COVER_RADIUS_M of its centre (the WKNN positioner interpolates between
 neighbouring points; further than that it extrapolates). `coverage_grid` is also what the coverage
-heatmap and the survey route draw."""
+heatmap and the survey route draw. Each zone shoppers stay in also needs a reference point within
+COVER_RADIUS_M of its outline (`uncovered_zones`): a kiosk or a stall is too small for the area share to show."""
 
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ from flask_babel import ngettext
 from scipy.spatial import cKDTree
 from shapely.geometry import Polygon
 
+from core.addresses import PREMISES_NETWORKS
 from core.memo import BoundedMemo
 from core.settings import time_zone_name
 from fingerprints.model import VenueMap
+from fingerprints.quality import TRANSIT_KINDS
 from fingerprints.routes import build_graph
 from portal.apps import registry
 from portal.apps.budgets import shared_address
@@ -33,15 +36,15 @@ from portal.apps.locale import local_time, venue_now, venue_time_zone
 from portal.apps.views import is_zh
 from portal.apps.zone_apps import DEFAULT_APP
 from portal.captive.config import PortalConfigStore, address_networks, states_on_premises
-from portal.captive.landing import PREMISES_NETWORKS
 from portal.errors import input_error_text
 from portal.ingest.health import IngestHealth
 from portal.maps.builds import restart_if_lost
-from portal.maps.validation import ValidationWalks
+from portal.maps.validation import ValidationWalks, visited_share
 
 COVER_CELL_M = 4.0
 COVER_RADIUS_M = 6.0
 COVERAGE_GOAL = 0.8
+WALK_VISITED_GOAL = 0.8  # the validation walk step is done once the last walk visited this share of its route
 LIVE_WITHIN_S = 300.0
 
 
@@ -396,13 +399,44 @@ def _validation(svc, venue: str, venue_map: VenueMap) -> Step:
                     link, _("Run a validation walk"))
     # venue time, as the validation walks page and the audit log show the same walk (UTC here read as 8 h off)
     when = local_time(last["at"], venue).strftime("%Y-%m-%d %H:%M")
-    detail = _("Last walk %(when)s on map v%(version)s: %(points)s route points, right zone %(zone)s, right floor "
-               "%(floor)s, live error mean %(mean)s, p95 %(p95)s.", when=when, version=last["version"],
-               points=last["points"], zone=_share(last["zone_rate"]), floor=_share(last["floor_rate"]),
-               mean=_metres(last["mean_error_m"]), p95=_metres(last["p95_error_m"]))
-    stale = [] if last["version"] == venue_map.version else [
-        _("the map changed since (now v%(version)s): walk again to measure this version", version=venue_map.version)]
-    return Step("validation", title, True, detail, stale, link, _("Validation walks"))
+    # The rates are over the points visited, the error over those placed: a walk that stopped after one point
+    # reads 100% on that point, so the step needs most of the route walked.
+    detail = _("Last walk %(when)s on map v%(version)s: %(visited)s. Of the points visited: right zone %(zone)s, "
+               "right floor %(floor)s; live error over the %(placed)s placed: mean %(mean)s, p95 %(p95)s.",
+               when=when, version=last["version"], visited=_visited(last), zone=_share(last["zone_rate"]),
+               floor=_share(last["floor_rate"]), placed=last["located"], mean=_metres(last["mean_error_m"]),
+               p95=_metres(last["p95_error_m"]))
+    detail += " " + _("The step is done once a walk visits at least %(goal)s of its route.",
+                      goal=f"{WALK_VISITED_GOAL:.0%}")
+    share, missing = visited_share(last), []
+    if share is None:
+        missing.append(_("the route's length was not recorded with this walk (an older one): walk again to "
+                         "measure the whole route"))
+    elif share < WALK_VISITED_GOAL:
+        missing.append(_("the walk visited %(share)s of its route (goal %(goal)s): walk the route to its end, "
+                         "marking every point", share=_floor_percent(last["points"], last["route_points"]),
+                         goal=f"{WALK_VISITED_GOAL:.0%}"))
+    if last["version"] != venue_map.version:
+        missing.append(_("the map changed since (now v%(version)s): walk again to measure this version",
+                         version=venue_map.version))
+    return Step("validation", title, share is not None and share >= WALK_VISITED_GOAL, detail, missing, link,
+                _("Validation walks"))
+
+
+def _visited(last: dict) -> str:
+    """How much of its route a stored walk visited."""
+    visited, route = last["points"], last["route_points"]
+    if route is None:
+        return _("%(visited)s route points visited (the route's length was not recorded)", visited=visited)
+    if visited >= route:
+        return ngettext("%(num)s route point, all visited", "%(num)s route points, all visited", route)
+    return ngettext("%(visited)s of %(num)s route point visited", "%(visited)s of %(num)s route points visited",
+                    route, visited=visited)
+
+
+def _floor_percent(part: int, whole: int) -> str:
+    """part / whole as a whole percent rounded down (integer arithmetic: 79.5% is never shown as the 80% goal)."""
+    return f"{100 * part // whole}%"
 
 
 def _share(value: float | None) -> str:
@@ -532,16 +566,60 @@ def floors_not_joined(venue_map: VenueMap, graph: nx.DiGraph | None = None) -> t
 
 
 def _coverage(venue: str, venue_map: VenueMap) -> Step:
+    """Done when every floor has COVERAGE_GOAL of its zones' area covered and every zone where shoppers stay
+    has a reference point near it (`uncovered_zones`)."""
     missing, covered_all, cells_all, zh = [], 0, 0, is_zh()
+    dwell_all = dwell_covered = 0
     for fl in venue_map.floors:
         cells = coverage_grid(venue_map, fl.level)
         covered = sum(1 for _x, _y, n in cells if n > 0)
         covered_all, cells_all = covered_all + covered, cells_all + len(cells)
         if cells and covered / len(cells) < COVERAGE_GOAL:
-            missing.append(_("floor %(floor)s: %(share)s of its zones within %(radius)s m of a reference point",
-                             floor=fl.label(zh), share=f"{covered / len(cells):.0%}", radius=f"{COVER_RADIUS_M:g}"))
-    share = covered_all / cells_all if cells_all else 0.0
-    return Step("coverage", _("Survey coverage"), cells_all > 0 and not missing,
-                _("%(points)s reference points; %(share)s of the zones covered.", points=len(venue_map.samples),
-                  share=f"{share:.0%}"), missing,
+            missing.append(_("floor %(floor)s: %(share)s of its zones' area within %(radius)s m of a reference "
+                             "point (goal %(goal)s)", floor=fl.label(zh), share=_floor_percent(covered, len(cells)),
+                             radius=f"{COVER_RADIUS_M:g}", goal=f"{COVERAGE_GOAL:.0%}"))
+        dwell, uncovered = uncovered_zones(venue_map, fl.level)
+        dwell_all, dwell_covered = dwell_all + dwell, dwell_covered + dwell - len(uncovered)
+        if uncovered:
+            missing.append(_zones_unsurveyed(fl.label(zh), uncovered))
+    # The share of the zones' area (grid cells), not of the zones: a 60 m corridor with a point at one end is a
+    # covered zone, and mostly unsurveyed floor. The zones' count says what the area hides: a kiosk or a stall
+    # is a sliver of the area.
+    detail = _("%(points)s reference points; %(share)s of the zones' area covered (within %(radius)s m of one).",
+               points=len(venue_map.samples), share=_floor_percent(covered_all, cells_all) if cells_all else "0%",
+               radius=f"{COVER_RADIUS_M:g}")
+    if dwell_all:
+        detail += " " + ngettext("%(covered)s of %(num)s zone where shoppers stay has one within %(radius)s m.",
+                                 "%(covered)s of %(num)s zones where shoppers stay have one within %(radius)s m.",
+                                 dwell_all, covered=dwell_covered, radius=f"{COVER_RADIUS_M:g}")
+    return Step("coverage", _("Survey coverage"), cells_all > 0 and not missing, detail, missing,
                 url_for("operator.survey", venue=venue), _("Survey (plans a route over what is uncovered)"))
+
+
+ZONES_LISTED = 5  # unsurveyed zones named per floor in the coverage step; the count says how many in all
+
+
+def _zones_unsurveyed(floor: str, zones: list[str]) -> str:
+    names = ", ".join(zones[:ZONES_LISTED])
+    if len(zones) > ZONES_LISTED:
+        names = _("%(zones)s and %(n)s more", zones=names, n=len(zones) - ZONES_LISTED)
+    return ngettext("floor %(floor)s: %(num)s zone where shoppers stay has no reference point within %(radius)s m "
+                    "of it: %(zones)s",
+                    "floor %(floor)s: %(num)s zones where shoppers stay have no reference point within %(radius)s m "
+                    "of them: %(zones)s", len(zones), floor=floor, zones=names, radius=f"{COVER_RADIUS_M:g}")
+
+
+def uncovered_zones(venue_map: VenueMap, level: int) -> tuple[int, list[str]]:
+    """(how many zones of the floor shoppers stay in, the ids of those with no reference point within
+    COVER_RADIUS_M of their outline). Stays are every kind but the TRANSIT_KINDS (passed through: the area
+    share measures those). The grid misses small zones: a 9 m² kiosk may hold no cell centre, and a food hall's
+    stalls, where landing is worst, are a sliver of the area."""
+    zones = [z for z in venue_map.zones if z.floor == level and z.kind not in TRANSIT_KINDS
+             and len(z.polygon) >= 3 and np.isfinite(np.asarray(z.polygon, dtype=float)).all()]
+    points = np.array([(s.x, s.y) for s in venue_map.samples if s.floor == level], dtype=float).reshape(-1, 2)
+    covered: set[int] = set()
+    if zones and len(points):
+        tree = shapely.STRtree(shapely.points(points))
+        near = tree.query([Polygon(z.polygon) for z in zones], predicate="dwithin", distance=COVER_RADIUS_M)
+        covered = set(near[0].tolist())
+    return len(zones), [z.id for i, z in enumerate(zones) if i not in covered]

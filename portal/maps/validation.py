@@ -31,15 +31,34 @@ def _figure(value: float) -> float | None:
     return round(float(value), 3) if math.isfinite(value) else None
 
 
+def _entry(raw: bytes) -> dict:
+    """A stored summary; one recorded before the route's length was kept has `route_points` and `not_visited`
+    None (unknown: it may have visited a point of a long route, never read as a whole route)."""
+    entry = json.loads(raw)
+    entry.setdefault("route_points", None)
+    entry.setdefault("not_visited", None)
+    entry.setdefault("not_placed", entry["points"] - entry["located"])
+    return entry
+
+
+def visited_share(entry: dict) -> float | None:
+    """The share of its route a stored walk visited; None where the route's length is unknown."""
+    route = entry.get("route_points")
+    return entry["points"] / route if route else None
+
+
 class ValidationWalks:
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
 
     def record(self, venue: str, walk, by: str, source: str = "", now: float | None = None) -> dict:
-        """Keep the summary of a fingerprints.quality.ValidationWalk (not its points)."""
+        """Keep the summary of a fingerprints.quality.ValidationWalk (not its points). `points`: the route points
+        visited (scored); `route_points`: the route's length (a walk uploaded as files visited all of its rows)."""
         located = [p for p in walk.points if p.est_floor is not None]
+        route = len(walk.points) if walk.route_points is None else walk.route_points
         entry = {"at": round(time.time() if now is None else now, 3), "by": by, "source": source[:200],
                  "version": walk.version, "points": len(walk.points), "located": len(located),
+                 "route_points": route, "not_visited": walk.not_visited, "not_placed": walk.not_placed,
                  "zone_rate": _figure(walk.zone_rate), "floor_rate": _figure(walk.floor_rate),
                  "mean_error_m": _figure(walk.mean_error_m), "median_error_m": _figure(walk.median_error_m),
                  "p95_error_m": _figure(walk.p95_error_m)}
@@ -51,7 +70,7 @@ class ValidationWalks:
         return entry
 
     def recent(self, venue: str, limit: int = KEEP) -> list[dict]:
-        return [json.loads(raw) for raw in self.db.lrange(ValidationKeys(venue).walks(), 0, max(0, limit - 1))]
+        return [_entry(raw) for raw in self.db.lrange(ValidationKeys(venue).walks(), 0, max(0, limit - 1))]
 
     def last(self, venue: str) -> dict | None:
         recent = self.recent(venue, 1)

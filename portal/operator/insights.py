@@ -165,6 +165,12 @@ def figure_definitions() -> list[tuple[str, str, str]]:
         ("completed_visits", _("Completed visits only"), _(
             "Visitors, passers-by, dwell and mean dwell count a visit once it has ended, on the day it ends: a "
             "phone still inside is not counted yet.")),
+        # What portal/events/insights.py NOT_TRANSACTIONS leaves counted: free engagement too, as a mall counts it.
+        ("transacted", _("Transacted"), _(
+            "A purchase (a paid one once paid), a coupon claimed or redeemed, a draw or its prize collected, a queue "
+            "ticket, a booking, or a sign-up to an activity or to the membership: free ones count too. Not a seat "
+            "hold, a refund (a purchase refunded later still counts), a member’s sign-in, a cancelled sign-up or a "
+            "partner-link click (its own column).")),
         ("funnel", _("Funnel"), _(
             "“In zone” counts every phone seen in the zone; “Landed on its page” and “Transacted” count only "
             "shoppers who agreed to location use, so their rates understate how many did.")),

@@ -1,7 +1,7 @@
 """Map quality report pages: cross-validated accuracy (fingerprints.quality), the zone confusion matrix
 and the expected-error heatmap per floor, per-AP RSSI heatmaps, and the weak spots.
 
-    /console/ops/<venue>/quality?floor=<level>
+    /console/ops/<venue>/quality?floor=<level>                           (none or "all": all floors)
     /console/ops/<venue>/quality/<level>/confusion.png | heatmap.png     (?v=<map version>)
     /console/ops/<venue>/quality/<level>/live-heatmap.png                (the set-up checklist's error heatmap)
     /console/ops/<venue>/aps/<bssid>/heatmap.png
@@ -20,9 +20,10 @@ from flask import Flask, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
 from core.memo import BoundedMemo
+from fingerprints import quality as charts  # its chart functions, named as this module's views are
 from fingerprints.geometry import nearest_ap_m
 from fingerprints.model import VenueMap, normalise_bssid
-from fingerprints.quality import MIN_MEASURED_PHONES, CannotEstimate, LiveAssumptions
+from fingerprints.quality import MIN_MEASURED_PHONES, CannotEstimate, LiveAssumptions, quality_report
 from portal.apps.views import is_zh
 from portal.errors import input_error_text
 from portal.maps.quality_text import chart_words
@@ -30,6 +31,7 @@ from portal.operator.blueprint import bp
 from portal.operator.live_jobs import Computing, Failed, LiveEstimates, basis, in_a_process
 from portal.operator.mapedit import load_map, zone_names
 from portal.services import services
+from portal.tracking.estimate import live_estimate
 from portal.tracking.phone_mix import DAYS as PHONE_MIX_DAYS
 from portal.tracking.phone_mix import venue_phones
 
@@ -64,14 +66,10 @@ def _map_version(venue: str) -> VenueMap:
 
 
 def quality_for(venue_map: VenueMap, level: int | None):
-    from fingerprints.quality import quality_report  # lazy: matplotlib only when a report or figure is asked for
-
     return reports.get((venue_map.id, venue_map.version, level), lambda: quality_report(venue_map, floor=level))
 
 
 def _live_estimate(venue_map: VenueMap, assumptions: LiveAssumptions | None = None, progress=None):
-    from portal.tracking.estimate import live_estimate  # lazy: matplotlib only when a report is asked for
-
     return live_estimate(venue_map, assumptions, progress=progress)
 
 
@@ -116,9 +114,7 @@ def _level(venue_map: VenueMap, raw: str | None) -> int | None:
 @bp.get("/<venue>/quality")
 def quality(venue: str):
     venue_map = _map_version(venue)
-    level = _level(venue_map, request.args.get("floor"))
-    if level is None and venue_map.floors:
-        level = venue_map.floors[0].level if "floor" not in request.args else None
+    level = _level(venue_map, request.args.get("floor"))  # none asked: all floors, as the live estimate is
     try:
         report, error = quality_for(venue_map, level), None
     except ValueError as exc:
@@ -132,7 +128,10 @@ def quality(venue: str):
             live_error = input_error_text(exc)
     aps = [ap for ap in venue_map.aps if level is None or ap.floor == level]
     ready = live if not isinstance(live, (Computing, Failed)) else None
+    # The live estimate is the whole venue's: a floor's survey figures are no yardstick for it (cached per version).
+    overall = quality_for(venue_map, None) if ready is not None and level is not None else report
     return render_template("operator/quality.html", venue=venue, map=venue_map, level=level, report=report,
+                           overall=overall,
                            weak_zones=weakest_zone_rows(venue_map, ready) if ready is not None else [], live=ready,
                            computing=live if isinstance(live, Computing) else None,
                            failed=live if isinstance(live, Failed) else None, live_error=live_error, error=error,
@@ -176,30 +175,23 @@ def _floor_figure(venue: str, level: int, kind: str, draw, source=None, fixed_by
 
 @bp.get("/<venue>/quality/<int(signed=True):level>/confusion.png")
 def confusion_png(venue: str, level: int):
-    # lazy: matplotlib only when a report or figure is asked for
-    from fingerprints.quality import confusion_png as draw
-
-    return _floor_figure(venue, level, "confusion", lambda venue_map, report, words: draw(report, words=words))
+    return _floor_figure(venue, level, "confusion",
+                         lambda venue_map, report, words: charts.confusion_png(report, words=words))
 
 
 @bp.get("/<venue>/quality/<int(signed=True):level>/heatmap.png")
 def error_heatmap_png(venue: str, level: int):
-    # lazy: matplotlib only when a report or figure is asked for
-    from fingerprints.quality import error_heatmap_png as draw
-
-    return _floor_figure(venue, level, "error",
-                         lambda venue_map, report, words: draw(venue_map, report, level, words=words))
+    return _floor_figure(venue, level, "error", lambda venue_map, report, words: charts.error_heatmap_png(
+        venue_map, report, level, words=words))
 
 
 @bp.get("/<venue>/quality/<int(signed=True):level>/live-heatmap.png")
 def live_error_heatmap_png(venue: str, level: int):
     """Expected live error over the floor: the honest live estimate's per-point errors, interpolated."""
-    # lazy: matplotlib only when a report or figure is asked for
-    from fingerprints.quality import live_error_heatmap_png as draw
-
     assumptions = live_assumptions(venue)  # the figure is drawn once per estimate: once per set of assumptions
     return _floor_figure(venue, level, f"live-error{basis(assumptions)}",
-                         lambda venue_map, estimate, words: draw(venue_map, estimate, level, words=words),
+                         lambda venue_map, estimate, words: charts.live_error_heatmap_png(
+                             venue_map, estimate, level, words=words),
                          source=lambda venue_map, _level: _live_or_503(venue_map, assumptions), fixed_by_version=False)
 
 
@@ -216,9 +208,6 @@ def _live_or_503(venue_map: VenueMap, assumptions: LiveAssumptions) -> LiveEstim
 
 @bp.get("/<venue>/aps/<bssid>/heatmap.png")
 def ap_heatmap(venue: str, bssid: str):
-    # lazy: matplotlib only when a report or figure is asked for
-    from fingerprints.quality import ap_heatmap_png as draw
-
     try:
         bssid = normalise_bssid(bssid)
     except ValueError:
@@ -231,7 +220,7 @@ def ap_heatmap(venue: str, bssid: str):
 
     def compute():
         with _plot_lock:
-            return draw(venue_map, bssid, words=words)
+            return charts.ap_heatmap_png(venue_map, bssid, words=words)
 
     data = figures.get((venue, venue_map.version, "ap", bssid, words), compute)
     return _png(data, "v" in request.args)

@@ -10,12 +10,14 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from fingerprints.quality import read_walk_csv
 from portal.auth import audit, current_account
 from portal.errors import input_error_text
 from portal.maps.validation import ValidationWalks
 from portal.operator.blueprint import bp
 from portal.operator.mapedit import UPLOAD_MAX_BYTES, load_map
 from portal.services import services
+from portal.tracking.estimate import validation_walk
 
 
 def _csv(name: str, what: str) -> tuple[bytes, str]:
@@ -36,9 +38,6 @@ def validation(venue: str):
 
 @bp.post("/<venue>/validation")
 def validation_upload(venue: str):
-    from fingerprints.quality import read_walk_csv  # lazy: matplotlib (fingerprints.quality)
-    from portal.tracking.estimate import validation_walk  # lazy: matplotlib (fingerprints.quality)
-
     svc = services()
     venue_map = load_map(venue)
     try:

@@ -12,7 +12,9 @@ import re
 
 from tests.events.test_insights_console import DAY, crowd  # noqa: F401 - the fixture: 12 phones in Kopi, 3 in Books
 
-DEFINED = ("visitors", "passers_by", "capture_rate", "completed_visits", "funnel", "phones", "positioning")
+# "transacted" since 2026-12-07: the page defined it in a sentence of its own, the exports not at all
+DEFINED = ("visitors", "passers_by", "capture_rate", "completed_visits", "transacted", "funnel", "phones",
+           "positioning")
 
 
 def read_csv(text: str) -> tuple[dict[str, str], dict[tuple[str, str, str], dict[str, str]]]:
