@@ -29,7 +29,7 @@ from portal.apps.locale import venue_locale
 from portal.apps.views import app_store, is_zh, lang_arg, record_event, venue_or_404, zone_app_blueprint
 from portal.payments.money import cny
 from portal.services import services
-from portal.shopper import current_shopper, shopper_for_venue, shopper_token, shopper_url
+from portal.shopper import current_shopper, is_preview_shopper, shopper_for_venue, shopper_token, shopper_url
 
 APP_NAME = APP.name
 # Views of a zone have its venue map, zone and config on g (404 unless the zone runs the activities app).
@@ -277,7 +277,8 @@ def out(venue: str, link_id: str):
         abort(404, _("No such link."))
     shopper = current_shopper()
     client = shopper.client if shopper is not None and shopper.venue == venue else None
-    store().click(venue, link.id, client, tz=venue_locale(venue).time_zone)
+    if not is_preview_shopper(shopper):  # an owner's preview counts no click
+        store().click(venue, link.id, client, tz=venue_locale(venue).time_zone)
     record_event(APP, "referral", venue, shopper if client else None, zone=link.zone, link=link.id,
                  campaign=link.campaign or None)
     response = redirect(attributed_url(link.url, link.campaign), code=302)

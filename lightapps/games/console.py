@@ -35,7 +35,7 @@ from lightapps.games.views import credit_points, is_zh, prize_value, store
 from portal.apps.budgets import budget_room, spend_budget, wait_text
 from portal.apps.capabilities import Granted, points
 from portal.apps.locale import venue_locale, venue_today
-from portal.apps.once import new_nonce, read_nonce
+from portal.apps.once import new_nonce, read_form_once, read_nonce
 from portal.apps.views import format_time, record_event, zone_app_config, zone_console_blueprint
 from portal.auth import audit
 
@@ -127,7 +127,7 @@ def publish(venue: str, zone: str):
         # coupons; the venue's operator publishes a game with points prizes, in any zone
         return _page(venue, zone, 403, form=form, form_error=str(POINTS_ARE_THE_OPERATORS))
     # the form's nonce: the same form again (a double tap) publishes no second game and goes where the first went
-    game, replayed = store().publish_by_form(venue, zone, spec, read_nonce(request.form.get("nonce")),
+    game, replayed = store().publish_by_form(venue, zone, spec, read_form_once(request.form),
                                              created_by=g.account.username, tz=venue_locale().time_zone)
     if not replayed:  # audited when the form was first sent
         audit("games.publish", venue, zone=zone, game=game.id, total=game.total,

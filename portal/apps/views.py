@@ -20,7 +20,7 @@ from portal.apps.registry import LightApp
 from portal.auth import login_gate, protect_console, require_zone
 from portal.i18n import chosen_lang
 from portal.services import services
-from portal.shopper import Shopper
+from portal.shopper import Shopper, is_preview_shopper
 
 STORES = "light_app_stores"  # app.extensions key: {app name: its store}, built by portal/apps/platform.py
 
@@ -106,7 +106,10 @@ def record_event(app: LightApp, action: str, venue: str, shopper: Shopper | str 
     """The one call an app makes after a transaction (a seat booked, a coupon claimed, a queue ticket, points
     earned, a partner link followed): a `txn` event in the venue's event log, which the insights' funnels
     and the moments engine read. `shopper`: the Shopper of the request, or a shopper id (a staff action on a
-    shopper's behalf). Fails open (a lost event never breaks the shopper's page)."""
+    shopper's behalf). Fails open (a lost event never breaks the shopper's page). The owner's preview shopper
+    records nothing: a preview changes no figure."""
+    if isinstance(shopper, Shopper) and is_preview_shopper(shopper):
+        return
     # the phone is named only while she has not declined location-based services (a txn event naming it would be one
     # more point of the per-phone trail her decline stops; the event still counts under her shopper id)
     device = shopper.phone if isinstance(shopper, Shopper) and not _declined(shopper) else None

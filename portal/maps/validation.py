@@ -31,12 +31,17 @@ def _figure(value: float) -> float | None:
     return round(float(value), 3) if math.isfinite(value) else None
 
 
+LIVE_WALK_SOURCE = "live walk "  # how a live walk's summary names its source (portal/operator/walks.py)
+
+
 def _entry(raw: bytes) -> dict:
-    """A stored summary; one recorded before the route's length was kept has `route_points` and `not_visited`
-    None (unknown: it may have visited a point of a long route, never read as a whole route)."""
+    """A stored summary. One recorded before the route's length was kept: a live walk's `route_points` and
+    `not_visited` are None (unknown: it may have visited a point of a long route, never read as a whole route); an
+    uploaded or CLI walk's route is its points (every row of its files was walked, as `record` counts it now)."""
     entry = json.loads(raw)
-    entry.setdefault("route_points", None)
-    entry.setdefault("not_visited", None)
+    uploaded = not str(entry.get("source", "")).startswith(LIVE_WALK_SOURCE)
+    entry.setdefault("route_points", entry["points"] if uploaded else None)
+    entry.setdefault("not_visited", 0 if uploaded else None)
     entry.setdefault("not_placed", entry["points"] - entry["located"])
     return entry
 

@@ -26,7 +26,7 @@ from fingerprints.quality import ValidationWalk, WalkResult
 from fingerprints.routes import shortest_route
 from portal.auth import audit, current_account
 from portal.errors import input_error_text
-from portal.maps.validation import MAX_ROUTE_POINTS, LiveWalks, ValidationWalks
+from portal.maps.validation import LIVE_WALK_SOURCE, MAX_ROUTE_POINTS, LiveWalks, ValidationWalks
 from portal.operator.blueprint import bp, wants_json
 from portal.operator.mapedit import load_map
 from portal.services import services
@@ -250,7 +250,7 @@ def walk_finish(venue: str, walk_id: str):
     if not LiveWalks(svc.db).finish(venue, walk["id"]):
         abort(409, _("This walk is finished."))
     entry = ValidationWalks(svc.db).record(venue, summary, current_account().username,
-                                           f"live walk {walk['name'] or walk['id']}")
+                                           f"{LIVE_WALK_SOURCE}{walk['name'] or walk['id']}")
     audit("validation.live_finish", venue, walk=walk["id"], points=entry["points"])
     flash(_("Validation walk recorded: %(n)s of %(t)s route points visited (%(v)s not visited, %(u)s not placed), "
             "right zone %(z)s.", n=entry["points"], t=summary.route_points, v=summary.not_visited,

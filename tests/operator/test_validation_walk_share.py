@@ -117,5 +117,6 @@ def test_the_pages_show_the_points_visited_of_the_route(client, console, svc):
         "at": 1796150000.0, "by": "ops", "source": "r.csv + x.csv", "version": 1, "points": 4, "located": 4,
         "zone_rate": 1.0, "floor_rate": 1.0, "mean_error_m": 2.0, "median_error_m": 2.0, "p95_error_m": 3.0}))
     walks = text(client.get(V + "/validation"))
-    assert [c.strip() for c in re.findall(r'<td class="visited">(.*?)</td>', walks)] == ["1 / 30", "4 / ?"]
+    # an older uploaded walk walked every row of its files: its route is its points
+    assert [c.strip() for c in re.findall(r'<td class="visited">(.*?)</td>', walks)] == ["1 / 30", "4 / 4"]
     assert "Route points visited" in walks and "shares of the route points visited" in walks

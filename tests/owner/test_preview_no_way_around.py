@@ -76,3 +76,18 @@ def test_the_preview_shopper_subscribes_to_no_push_and_takes_no_wifi(app, client
     real = real_shopper_token(app)
     resp = client.post("/api/v1/venues/demo/notify/push", json=sub, headers={"Authorization": f"Bearer {real}"})
     assert resp.status_code != 403
+
+
+def test_the_preview_shopper_counts_no_click_and_records_no_event(app, client, svc, demo):
+    """A GET changes nothing for the preview either: a partner link followed from the owner's preview counts no
+    click and writes no referral event (the insights' figures are shoppers' only)."""
+    from lightapps.activities.store import ActivityStore
+    from portal.apps.preview import preview_shopper
+
+    store = ActivityStore(svc.db)
+    link = store.links_for_zone("demo", "atrium")[0]
+    token = token_store(app).mint(preview_shopper("demo", "events"))
+    before = svc.db.xlen("mp:{demo}:ev")
+    resp = client.get(f"/v/demo/out/{link.id}?c={token}")
+    assert resp.status_code == 302
+    assert store.link("demo", link.id).clicks == 0 and svc.db.xlen("mp:{demo}:ev") == before

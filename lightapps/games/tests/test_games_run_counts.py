@@ -87,6 +87,7 @@ def test_forgetting_a_shopper_removes_her_counts(db):
 
 
 def test_a_publish_form_sent_twice_publishes_one_game(db):
+    """The store replays by the once key it is given (the console gives `<token>.<digest>`: read_form_once)."""
     store = GameStore(db)
     first, replayed = store.publish_by_form("demo", "atrium", spec(last_day=3), "n" * 22, now=time.time() - 60)
     assert not replayed
@@ -108,3 +109,14 @@ def test_the_console_publishes_once_for_a_double_tap(client, console, games, db)
     assert f"published={published.id}" in first.headers["Location"]
     assert [g.id for g in games.past("demo", "atrium")] == [before]
     assert 'name="nonce"' in client.get(f"{CONSOLE}/").get_data(as_text=True).split('id="new-title"')[1]
+
+
+def test_an_edited_resend_of_the_publish_form_publishes_what_it_now_says(client, console, games):  # noqa: F811
+    """The back button, an edit, Publish again: the same token with other content is a new form (read_form_once),
+    not a replay of the first answer that would say the edit is live when nothing was published."""
+    console.login("events")
+    form = {**good_form(console.csrf()), "nonce": "u" * 22}
+    first = client.post(f"{CONSOLE}/publish", data=form)
+    edited = client.post(f"{CONSOLE}/publish", data={**form, "title_en": "Edited draw"})
+    assert first.status_code == edited.status_code == 303 and first.headers["Location"] != edited.headers["Location"]
+    assert games.current("demo", "atrium").title_en == "Edited draw"
