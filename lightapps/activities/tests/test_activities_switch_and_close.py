@@ -12,6 +12,7 @@ import time
 from lightapps.activities.deposits import DepositStore
 from lightapps.activities.payment import RESERVE_S, SaleStock
 from lightapps.activities.store import ActivityStore
+from tests.pages import input_values
 
 VENUE, ZONE = "demo", "atrium"
 CONSOLE = f"/console/apps/activities/{VENUE}/{ZONE}"
@@ -157,9 +158,8 @@ def test_closing_an_event_or_a_sale_needs_the_tick_too(client, console, svc):
 def event_form(page: str, csrf: str) -> dict:
     """The new-event form as the page fills it (its one-time token, tomorrow's times), with a title and a capacity."""
     form = re.search(r'id="new-event".*?</form>', page, re.S).group(0)
-    value = {name: re.search(rf'name="{name}"[^>]*value="([^"]*)"', form).group(1)
-             for name in ("nonce", "starts_at", "ends_at")}
-    return {"csrf_token": csrf, **value, "title_en": "Double event", "capacity": "10"}
+    return {"csrf_token": csrf, **input_values(form, "nonce", "starts_at", "ends_at"), "title_en": "Double event",
+            "capacity": "10"}
 
 
 def test_the_create_form_sent_twice_makes_one_activity(client, console, svc):

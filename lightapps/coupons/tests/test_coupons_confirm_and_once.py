@@ -9,6 +9,7 @@ import threading
 import time
 
 from lightapps.coupons.store import CouponStore
+from tests.pages import input_values
 
 CONSOLE = "/console/apps/coupons/demo/kopi"
 
@@ -41,10 +42,8 @@ def test_stop_claims_needs_the_tick_and_claimed_coupons_stay_valid(client, conso
 
 def publish_form(page: str, csrf: str) -> dict:
     form = re.search(r'action="[^"]*/kopi/new".*?</form>', page, re.S).group(0)
-    nonce = re.search(r'name="nonce" value="([^"]+)"', form).group(1)
-    value = {name: re.search(rf'name="{name}"[^>]*value="([^"]*)"', form).group(1) for name in ("valid_from",
-                                                                                                 "valid_until")}
-    return {"csrf_token": csrf, "nonce": nonce, **value, "title_en": "Double coupon", "stock": "10"}
+    return {"csrf_token": csrf, **input_values(form, "nonce", "valid_from", "valid_until"),
+            "title_en": "Double coupon", "stock": "10"}
 
 
 def test_the_publish_form_sent_twice_makes_one_coupon(client, console, svc):
