@@ -9,7 +9,6 @@ Each check names the English that was shown, not "no Latin letters": ids, codes 
 
 from __future__ import annotations
 
-import html
 import io
 import re
 import zipfile
@@ -33,13 +32,10 @@ from portal.kinds import walk_kind_label, zone_kind_label
 from portal.maps.builds import SEED_ACTION
 from portal.operator.audit import action_words
 from portal.operator.insights import audit_rows
+from tests.pages import visible_text
 
 V = "/console/ops/demo"
 
-
-def visible_text(page: str) -> str:
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ CANNOT_KNOW sentences from portal/maps/quality_text.py."""
 
 from __future__ import annotations
 
-import html
 import re
 
 from fingerprints.quality import CANNOT_KNOW, CHECKED, CHECKED_ASSUMED_PHONES, LiveAssumptions, checked_for
 from portal.maps.builds import wait_for_model
 from portal.maps.quality_text import _FORMER_LINES, cannot_know_text, checked_text
+from tests.pages import visible_text
 
 V = "/console/ops/demo"
 # Names that stay in Latin letters on a Chinese page: file formats, vendors and standards, the product, the
@@ -21,10 +21,6 @@ V = "/console/ops/demo"
 PROPER = {"IMDF", "Ekahau", "Meraki", "UniFi", "WiFi", "MallPortal", "LIGHT_APPS", "English", "CGNAT"}
 LATIN_RUN = re.compile(r"[A-Za-z]{4,}")
 
-
-def visible_text(page: str) -> str:
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
 def english_left(text: str, names: set[str]) -> list[str]:

@@ -7,10 +7,8 @@ The zh cases need the new msgids translated and compiled (the lead adds them to 
 
 from __future__ import annotations
 
-import html
 import io
 import json
-import re
 import zipfile
 
 import pytest
@@ -19,14 +17,11 @@ from fingerprints.drafts import DraftStore
 from fingerprints.store import VenueKeysMap, VenueStore
 from fingerprints.survey import SurveyKeys, SurveyStore
 from portal.maps.validation import LiveWalks
+from tests.pages import visible_text
 
 V = "/console/ops/demo"
 MAC = "02:00:5e:00:53:42"
 
-
-def visible_text(resp) -> str:
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", resp.get_data(as_text=True), flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
 def upload(client, ops, url, files: dict[str, tuple[bytes, str]], **data):
@@ -59,7 +54,7 @@ def test_a_bad_cell_of_a_samples_csv_is_said_in_the_page_language(client, ops, s
     before = svc.venues.current_version("demo")
     resp = upload(client, ops, V + f"/setup/import-samples?lang={lang}", {"samples": (bad.encode(), "bad.csv")},
                   mode="replace")
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and shown in text and not_shown not in text
     assert svc.venues.current_version("demo") == before
 
@@ -74,7 +69,7 @@ def test_a_samples_csv_the_csv_reader_refuses_is_said_in_the_page_language(clien
     big = header + "\n" + ",".join([*cells[:4], "x" * 200_000, *cells[5:]]) + "\n"
     resp = upload(client, ops, V + f"/setup/import-samples?lang={lang}", {"samples": (big.encode(), "big.csv")},
                   mode="replace")
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and shown in text and not_shown not in text
 
 
@@ -88,7 +83,7 @@ def test_a_samples_csv_naming_an_ap_twice_is_said_in_the_page_language(client, o
     twice = header + "," + bssid + "\n" + ",".join(cells) + ",-60\n"
     resp = upload(client, ops, V + f"/setup/import-samples?lang={lang}", {"samples": (twice.encode(), "dup.csv")},
                   mode="replace")
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and shown.format(b=bssid) in text
     assert ("appears twice" in text) == (lang == "en")
 
@@ -97,7 +92,7 @@ def test_a_draft_step_of_survey_samples_says_a_bad_header_in_chinese(client, ops
     draft = DraftStore(svc.db, svc.venues).open("demo", "survey")
     resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang=zh", {"file": (b"floor,x,y\n0,1,2\n", "s.csv")},
                   kind="samples")
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and "未添加任何内容" in text
     assert "s.csv：第 1 行：缺少列 building, zone" in text and "missing column" not in text
 
@@ -117,7 +112,7 @@ def test_an_ap_list_with_an_unknown_floor_is_said_in_the_page_language(client, o
     draft = DraftStore(svc.db, svc.venues).open("demo", "aps")
     resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang={lang}", {"file": (AP_CSV, "aps.csv")},
                   kind="aps")
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
     assert DraftStore(svc.db, svc.venues).get("demo", draft.id).steps == []
 
@@ -126,7 +121,7 @@ def test_an_ap_list_naming_a_column_twice_is_said_in_chinese(client, ops, svc):
     draft = DraftStore(svc.db, svc.venues).open("demo", "aps")
     twice = b"name,bssids,level,x_m,y_m,x_m\nAP-1,f0:9f:c2:1a:09:01,0,5,5,6\n"
     resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang=zh", {"file": (twice, "aps.csv")}, kind="aps")
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and "第 1 行：'x_m' 列出现了两次（表头第 4 列和第 6 列）；请只保留一列" in text
     assert "appears twice" not in text
 
@@ -154,7 +149,7 @@ def test_applying_a_draft_to_a_busy_map_says_so_in_the_page_language(client, ops
     draft = DraftStore(svc.db, svc.venues).open("demo", "later")
     before = svc.venues.current_version("demo")
     resp = client.post(V + f"/drafts/{draft.id}/apply?lang={lang}", data={"csrf_token": ops.csrf()})
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and shown in text and "the map is busy" not in text
     assert svc.venues.current_version("demo") == before
 
@@ -168,7 +163,7 @@ def test_a_console_map_edit_on_a_busy_map_says_so_in_the_page_language(client, o
     before = svc.venues.current_version("demo")
     resp = client.post(V + f"/setup/floors?lang={lang}", data={
         "csrf_token": ops.csrf(), "level": "7", "name": "L7", "width_m": "50", "height_m": "40"})
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and shown in text
     assert svc.venues.current_version("demo") == before
 
@@ -176,7 +171,7 @@ def test_a_console_map_edit_on_a_busy_map_says_so_in_the_page_language(client, o
 def test_a_rollback_on_a_busy_map_says_the_map_is_busy_not_that_the_version_is_missing(client, ops, svc, busy_map):
     version = svc.venues.current_version("demo")
     resp = client.post(V + "/versions/rollback?lang=zh", data={"csrf_token": ops.csrf(), "version": str(version)})
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 409 and "地图正在进行其他修改" in text
     assert "没有地图版本" not in text and "There is no map version" not in text
 
@@ -196,7 +191,7 @@ def test_a_point_heard_too_little_is_said_in_the_page_language(client, ops, svc,
     assert client.post(V + "/survey/start", data=form).status_code == 303
     resp = client.post(V + f"/survey/finish?lang={lang}", data={"csrf_token": ops.csrf(), "device": device},
                        follow_redirects=True)  # the flash, on the survey page the finish sends back to
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert shown in text and not_shown not in text
     client.post(V + "/survey/cancel", data={"csrf_token": ops.csrf(), "device": device})
 
@@ -213,7 +208,7 @@ def test_a_route_point_off_the_plan_is_said_in_the_page_language(client, ops, sv
     readings = b"ts,ap,rssi\n1796200000,f0:9f:c2:1a:00:01,-60\n"
     resp = upload(client, ops, V + f"/validation?lang={lang}",
                   {"route": (route, "route.csv"), "readings": (readings, "readings.csv")})
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and shown in text and not_shown not in text
 
 
@@ -237,7 +232,7 @@ def test_a_meraki_list_on_an_unknown_floor_plan_is_said_in_the_page_language(cli
     resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang={lang}",
                   {"file": (MERAKI_DEVICES, "devices.json"), "companion": (MERAKI_PLANS, "plans.json")},
                   kind="aps", format="meraki")
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
     assert DraftStore(svc.db, svc.venues).get("demo", draft.id).steps == []
 
@@ -253,7 +248,7 @@ def test_the_reasons_a_unifi_list_places_no_ap_are_said_in_the_page_language(cli
     resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang={lang}",
                   {"file": (json.dumps(devices).encode(), "devices.json"), "companion": (b'{"data": []}', "maps.json")},
                   kind="aps", format="unifi")
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
 
 
@@ -268,7 +263,7 @@ def test_a_device_with_no_name_is_said_in_the_page_language(client, ops, svc, la
     resp = upload(client, ops, V + f"/drafts/{draft.id}/steps?lang={lang}",
                   {"file": (json.dumps(devices).encode(), "devices.json"), "companion": (b'{"data": []}', "maps.json")},
                   kind="aps", format="unifi")
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and shown in text and not_shown not in text
 
 
@@ -292,7 +287,7 @@ def test_a_zip_bomb_is_refused_in_the_page_language(client, ops, svc, lang, show
     before = svc.venues.current_version("demo")
     bomb = zip_of({"manifest.json": " " * 3 * 2**20})
     resp = upload(client, ops, V + f"/setup/import-imdf?lang={lang}", {"imdf": (bomb, "bomb.zip")})
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
     assert svc.venues.current_version("demo") == before
 
@@ -318,7 +313,7 @@ def test_the_problems_of_an_imdf_archive_are_said_in_the_page_language(client, o
     before = svc.venues.current_version("demo")
     archive = zip_of({name: json.dumps(doc) for name, doc in files.items()})
     resp = upload(client, ops, V + f"/setup/import-imdf?lang={lang}", {"imdf": (archive, "demo.zip")})
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and all(s in text for s in shown) and not_shown not in text
     assert svc.venues.current_version("demo") == before
 
@@ -341,7 +336,7 @@ def test_where_an_imdf_problem_is_is_said_in_the_page_language(client, ops, svc,
     before = svc.venues.current_version("demo")
     resp = upload(client, ops, V + f"/setup/import-imdf?lang={lang}",
                   {"imdf": (zip_of({name: json.dumps(doc) for name, doc in files.items()}), "demo.zip")})
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and words["id"] in text and words["not"] not in text
     assert words["geometry"].format(unit=units[1]["id"]) in text
     files = demo_imdf(client)
@@ -349,7 +344,7 @@ def test_where_an_imdf_problem_is_is_said_in_the_page_language(client, ops, svc,
     ap["properties"]["bssid"] = "zz"  # found when the map is built, after the archive's checks
     resp = upload(client, ops, V + f"/setup/import-imdf?lang={lang}",
                   {"imdf": (zip_of({name: json.dumps(doc) for name, doc in files.items()}), "demo.zip")})
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and words["bssid"].format(ap=ap["id"]) in text and words["not"] not in text
     assert svc.venues.current_version("demo") == before
 
@@ -363,7 +358,7 @@ def test_an_imdf_export_refused_is_said_in_the_page_language(client, ops, svc, l
         zone = venue_map.zones[0]
         zone.floor = 7
     resp = client.get(V + f"/setup/export.imdf.zip?lang={lang}")
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and shown.format(z=zone.id) in text and not_shown not in text
 
 
@@ -380,7 +375,7 @@ def test_marking_a_finished_walk_is_said_in_the_page_language(client, ops, svc, 
                           svc.venues.current_version("demo"))
     assert walks.finish("demo", walk_id)
     resp = client.post(V + f"/walk/{walk_id}/mark?lang={lang}", data={"csrf_token": ops.csrf(), "point": "0"})
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 409 and shown in text and not_shown not in text
     assert walks.get("demo", walk_id)["marks"] == []
 
@@ -404,5 +399,5 @@ def test_a_point_finished_elsewhere_meanwhile_is_said_in_the_page_language(clien
 
     monkeypatch.setattr(SurveyStore, "finish", finished_by_another)
     resp = client.post(V + f"/survey/finish?lang={lang}", data={"csrf_token": ops.csrf(), "device": device})
-    text = visible_text(resp)
+    text = visible_text(resp.get_data(as_text=True))
     assert resp.status_code == 400 and shown in text and not_shown not in text
