@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.portal import prepare_store  # noqa: E402
+from bench.portal import BENCH_MAC_KEY, BENCH_SECRET_KEY, prepare_store  # noqa: E402
 from bench.positioning import percentile  # noqa: E402
 from bench.probe_cpu import _call, _environ  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             url = valkey.connection_url + "/0"
             long = {"position_cache_s": 3600.0, "rssi_window_s": 3600.0}
             heard = prepare_store(url, data_dir, 200, **long)
-            app = create_app(Settings(redis_url=url, secret_key="bench-secret", mac_hash_key="bench-mac",
+            app = create_app(Settings(redis_url=url, secret_key=BENCH_SECRET_KEY, mac_hash_key=BENCH_MAC_KEY,
                                       data_dir=data_dir, load_demo=False, **long)).wsgi_app
             rng = random.Random(7)
             queries = [f"client_mac={rng.choice(heard)[0]}" for _ in range(2000)]

@@ -56,13 +56,16 @@ from portal.tools.net import wait_for_port as wait_for  # noqa: E402
 from portal.tracking import Tracker  # noqa: E402
 
 Heard = list[tuple[str, list[tuple[str, float, float]]]]  # per phone: MAC, [(AP, RSSI, age in s)]
+# The bench's keys: 32 bytes at least, as the settings require of every key (core/settings.py)
+BENCH_SECRET_KEY = "bench-secret-" + "s" * 20
+BENCH_MAC_KEY = "bench-mac-" + "m" * 24
 
 
 def prepare_store(redis_url: str, data_dir: Path, phones: int, **settings_overrides) -> Heard:
     """Demo mall loaded, `phones` phones heard at random spots and positioned; returns what each was heard as.
     `settings_overrides`: e.g. bench/probe_cpu.py's longer windows, so the kept positions outlast the run."""
-    settings = Settings(redis_url=redis_url, secret_key="bench-secret", mac_hash_key="bench-mac", data_dir=data_dir,
-                        load_demo=False, **settings_overrides)
+    settings = Settings(redis_url=redis_url, secret_key=BENCH_SECRET_KEY, mac_hash_key=BENCH_MAC_KEY,
+                        data_dir=data_dir, load_demo=False, **settings_overrides)
     app = create_app(settings)
     with app.app_context():
         ensure_demo_mall(services(), "demo")
@@ -89,7 +92,7 @@ def prepare_store(redis_url: str, data_dir: Path, phones: int, **settings_overri
 def feed(redis_url: str, heard: Heard, period_s: float, stop) -> None:
     """The APs (run in a child process): every `period_s` each phone is heard again where it stands, as
     the ingest endpoints would store it, a tenth of the phones at a time; the tracker then positions it anew."""
-    hasher, store = MacHasher("bench-mac"), RssiStore(redis.Redis.from_url(redis_url))
+    hasher, store = MacHasher(BENCH_MAC_KEY), RssiStore(redis.Redis.from_url(redis_url))
     slices = [heard[i::10] for i in range(10)]
     while True:
         for phones in slices:
@@ -241,7 +244,7 @@ def main() -> int:
             url = valkey.connection_url + "/0"
             print(f"preparing: demo mall + {args.phones} phones heard by the APs ...", flush=True)
             heard = prepare_store(url, data_dir, args.phones)
-            env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": "bench-secret", "MAC_HASH_KEY": "bench-mac",
+            env = {**os.environ, "REDIS_URL": url, "SECRET_KEY": BENCH_SECRET_KEY, "MAC_HASH_KEY": BENCH_MAC_KEY,
                    "DATA_DIR": str(data_dir), "LOAD_DEMO": "0", "VENUE": "demo"}
             portal_port, cold_port, bare_port = free_port(), free_port(), free_port()
             procs.append(serve("wsgi:app", portal_port, env, args.workers, args.threads))

@@ -30,7 +30,7 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.bare_app import app as bare_app  # noqa: E402
-from bench.portal import prepare_store  # noqa: E402
+from bench.portal import BENCH_MAC_KEY, BENCH_SECRET_KEY, prepare_store  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.storage import start_embedded_valkey  # noqa: E402
 from portal import create_app  # noqa: E402
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             # tracker); bench/portal.py measures the share that positions inline under a live feed.
             long = {"position_cache_s": 3600.0, "rssi_window_s": 3600.0}
             heard = prepare_store(url, data_dir, args.phones, **long)
-            settings = Settings(redis_url=url, secret_key="bench-secret", mac_hash_key="bench-mac",
+            settings = Settings(redis_url=url, secret_key=BENCH_SECRET_KEY, mac_hash_key=BENCH_MAC_KEY,
                                 data_dir=data_dir, load_demo=False, **long)
             app = create_app(settings)
             db, flush = app.extensions["mallportal"].db, app.extensions["mallportal"].events.flush

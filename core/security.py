@@ -66,10 +66,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(_utf8(token)).hexdigest()
 
 
-def tokens_equal(given: str, expected: str) -> bool:
-    return hmac.compare_digest(_utf8(given), _utf8(expected))
-
-
 def _utf8(text: str) -> bytes:
     """UTF-8, a lone surrogate included: JSON may carry one ("\\ud800") and it must compare as a wrong token,
     not raise. `surrogatepass` keeps the encoding one-to-one (no two strings share bytes) and equal to plain

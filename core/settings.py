@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import math
 import os
 import re
 import secrets
@@ -203,13 +204,17 @@ def _declared_budget(app: str, name: str, limit: tuple[int, int]) -> tuple[int, 
 
 
 def _env_number(env: dict[str, str], name: str, default, cast, kind: str):
-    raw = env.get(name)
+    return _number(env.get(name), f"environment variable {name}", default, cast, kind)
+
+
+def _number(raw: str | None, label: str, default, cast, kind: str):
+    """`raw` read with `cast`; `label` (a variable, a command line flag) names it when it is not `kind`."""
     if raw is None or raw == "":
         return default
     try:
         return cast(raw)
     except ValueError as exc:
-        raise ValueError(f"environment variable {name} must be {kind}, got {raw!r}") from exc
+        raise ValueError(f"{label} must be {kind}, got {raw!r}") from exc
 
 
 def _env_int(env: dict[str, str], name: str, default: int) -> int:
@@ -221,10 +226,22 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
 
 
 def _env_count(env: dict[str, str], name: str, default: int) -> int:
+    return _count(env.get(name), f"environment variable {name}", default)
+
+
+def _count(raw: str | None, label: str, default: int) -> int:
     """A count that must be at least 1 (the web server's workers, its threads)."""
-    value = _env_int(env, name, default)
+    value = _number(raw, label, default, int, "an integer")
     if value < 1:
-        raise ValueError(f"environment variable {name} must be a whole number of at least 1, got {env.get(name)!r}")
+        raise ValueError(f"{label} must be a whole number of at least 1, got {raw!r}")
+    return value
+
+
+def _env_seconds(env: dict[str, str], name: str, default: float) -> float:
+    """A duration that must be above 0 (0 or less would make every call time out at once)."""
+    value = _env_float(env, name, default)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"environment variable {name} must be a number of seconds above 0, got {env.get(name)!r}")
     return value
 
 
@@ -232,16 +249,15 @@ _HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0
                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
-def _env_host(env: dict[str, str]) -> str:
+def _host(raw: str, label: str) -> str:
     """HOST: the address `python -m portal serve` (and its payment sandbox) listens on, an IPv4 address (0.0.0.0:
     every interface) or a host name. Not an IPv6 address: the server's `--bind host:port` would misread it."""
-    raw = env.get("HOST", "")
     host = raw.strip() or "127.0.0.1"
     numeric = all(c.isdigit() or c == "." for c in host)  # 999.1.1.1 is no host name, but an address gone wrong
     if _is_ipv4(host) if numeric else _HOST_NAME.match(host):
         return host
-    raise ValueError(f"environment variable HOST must be an IPv4 address or a host name to listen on (e.g. "
-                     f"127.0.0.1, or 0.0.0.0 for every interface), got {raw!r}")
+    raise ValueError(f"{label} must be an IPv4 address or a host name to listen on (e.g. 127.0.0.1, or 0.0.0.0 "
+                     f"for every interface), got {raw!r}")
 
 
 def _is_ipv4(text: str) -> bool:
@@ -384,7 +400,7 @@ def _persistent_secret(data_dir: Path, name: str, make=lambda: secrets.token_hex
     stay valid across restarts without anyone having to set them. Processes that start together (gunicorn's
     workers, the tracker) agree on one value: it is written to a private file and linked into place, so the
     first writer wins and nobody reads a half-written file."""
-    path = data_dir / "secrets" / name
+    path = _secret_path(data_dir, name)
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -398,6 +414,11 @@ def _persistent_secret(data_dir: Path, name: str, make=lambda: secrets.token_hex
     finally:
         os.unlink(tmp)
     return path.read_text().strip()
+
+
+def _secret_path(data_dir: Path, name: str) -> Path:
+    """Where `_persistent_secret` keeps the key `name` (SECRET_KEY: DATA_DIR/secrets/secret_key)."""
+    return data_dir / "secrets" / name.lower()
 
 
 _REDIS_URL_FORM = "redis[s]://[user:password@]host:port[,host:port...][/0][?options]"
@@ -478,6 +499,69 @@ SHARED_SECRETS = {
 }
 
 
+# The keys the store's data is written with (the three above, and the Web Push key browsers' subscriptions are bound
+# to): in the environment, else generated once into DATA_DIR/secrets.
+INSTALL_KEYS = (*SHARED_SECRETS, "VAPID_PRIVATE_KEY")
+PLACEHOLDER = "change-me"  # what deploy/mallportal.env ships in place of each key
+
+
+def _refuse_weak_keys(env: dict[str, str], shared: bool) -> None:
+    """Every key the environment sets as a placeholder (deploy/mallportal.env's) or too short to be secret, named in
+    one line, so an operator who fixes one is not left running on the others, which anyone could read. A shared
+    store's key that is not set at all is said first, with why every host needs it (`_shared_secret`)."""
+    if shared and not all((env.get(name) or "").strip() for name in INSTALL_KEYS):
+        return
+    weak = [name for name in INSTALL_KEYS if (env.get(name) or "").strip() and _weak_key(name, env[name].strip())]
+    if not weak:
+        return
+    rules = []
+    if secret := [name for name in weak if name in SHARED_SECRETS]:
+        rules.append(f"set {', '.join(secret)} to 32+ random bytes{' each' if len(secret) > 1 else ''} (`python -c "
+                     "\"import secrets; print(secrets.token_hex(32))\"` prints one)")
+    if "VAPID_PRIVATE_KEY" in weak:
+        rules.append("VAPID_PRIVATE_KEY must be a P-256 private key, 32 bytes base64url (`python -m portal notify "
+                     "--vapid-key` makes one)")
+    said = "is a placeholder or too short" if len(weak) == 1 else "are placeholders or too short"
+    raise ValueError(f"{', '.join(weak)} {said} to be secret: {'; '.join(rules)}")
+
+
+def _weak_key(name: str, value: str) -> bool:
+    if PLACEHOLDER in value.lower():
+        return True
+    if name != "VAPID_PRIVATE_KEY":
+        return len(value.encode()) < 32
+    try:
+        vapid_public_key(value)
+    except ValueError:
+        return True
+    return False
+
+
+def _generated_keys(env: dict[str, str], data_dir: Path, shared: bool) -> tuple[str, ...]:
+    """The keys `from_env` is about to generate: neither the environment nor DATA_DIR/secrets holds them (a new
+    install, or a store restored without its keys: portal/__main__.py check_store_keys tells them apart)."""
+    if shared:
+        return ()  # every key comes from the environment
+    return tuple(name for name in INSTALL_KEYS
+                 if not (env.get(name) or "").strip() and not _secret_path(data_dir, name).exists())
+
+
+def forget_generated_keys(settings: Settings) -> None:
+    """Remove the keys `from_env` generated (`generated_keys`): a start refused for them must not leave them to the
+    next start, which would take them as the install's own."""
+    for name in settings.generated_keys:
+        _secret_path(settings.data_dir, name).unlink(missing_ok=True)
+
+
+def key_fingerprints(settings: Settings) -> dict[str, str]:
+    """A short digest of each key the store's data is written with (INSTALL_KEYS), for the store to record and a
+    later start to compare (check_store_keys): 64 bits of an HMAC under the key, which tells nothing of it."""
+    keys = {"SECRET_KEY": settings.secret_key, "MAC_HASH_KEY": settings.mac_hash_key,
+            "PHONE_KEY": settings.phone_key, "VAPID_PRIVATE_KEY": settings.notify.vapid_private_key}
+    return {name: hmac.new(value.encode(), b"mallportal key fingerprint", hashlib.sha256).hexdigest()[:16]
+            for name, value in keys.items() if value}
+
+
 def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool) -> str:
     value = env.get(name)
     if value:
@@ -488,7 +572,7 @@ def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool)
             f"host must use the same {name}, as {SHARED_SECRETS[name]}. Set SECRET_KEY, MAC_HASH_KEY, PHONE_KEY "
             f"(32+ random bytes each) and VAPID_PRIVATE_KEY (`python -m portal notify --vapid-key`), the same on "
             "every host.")
-    return _persistent_secret(data_dir, name.lower())
+    return _persistent_secret(data_dir, name)
 
 
 def _vapid_key(env: dict[str, str], data_dir: Path, shared: bool) -> str:
@@ -502,7 +586,7 @@ def _vapid_key(env: dict[str, str], data_dir: Path, shared: bool) -> str:
             "every host must sign Web Push messages with the same key, as each browser's push subscription is "
             "bound to its public half: a notification sent by a host with its own key is refused by the push "
             "service. Generate one with `python -m portal notify --vapid-key` and set it, the same on every host.")
-    value = value or _persistent_secret(data_dir, "vapid_private_key", new_vapid_private_key)
+    value = value or _persistent_secret(data_dir, "VAPID_PRIVATE_KEY", new_vapid_private_key)
     try:
         vapid_public_key(value)
     except ValueError as exc:
@@ -586,6 +670,9 @@ class Settings:
     mac_hash_key: str = field(default="", repr=False)
     # Phone numbers: keyed hashes in key names, AES-GCM where the number must come back (core/security.py).
     phone_key: str = field(default="", repr=False)
+    # The keys (INSTALL_KEYS names) from_env generated into DATA_DIR/secrets just now: a store that already holds data
+    # was written with others (portal/__main__.py check_store_keys).
+    generated_keys: tuple[str, ...] = ()
     port: int = 8000
     host: str = "127.0.0.1"  # the address `python -m portal serve` listens on (HOST)
     web_workers: int = 2  # `serve`'s gunicorn gthread workers (WEB_WORKERS), each with web_threads threads
@@ -659,7 +746,6 @@ class Settings:
     # Webhooks (moments rules, occupancy alerts) to internal addresses (loopback, private, link-local, the
     # metadata address): refused when saved unless set (a CRM on the mall's own network; tests' receivers).
     webhook_allow_private: bool = False
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -674,6 +760,8 @@ class Settings:
         elif redis_url and "," in urlsplit(redis_url).netloc:
             raise ValueError("REDIS_URL names several nodes: only a cluster (REDIS_CLUSTER=1) is reached that way")
         shared = shares_store(redis_url, cluster)
+        _refuse_weak_keys(env, shared)
+        generated = _generated_keys(env, data_dir, shared)  # before the keys are read (reading generates them)
         # The portal's own scheme: PREFERRED_URL_SCHEME, else PORTAL_URL's (a portal at https:// gets Secure
         # cookies and HSTS without a second setting: the open guest WiFi must never carry its cookies in clear)
         scheme = (env.get("PREFERRED_URL_SCHEME") or urlsplit(env.get("PORTAL_URL", "")).scheme or "http").lower()
@@ -683,8 +771,9 @@ class Settings:
             secret_key=_shared_secret(env, "SECRET_KEY", data_dir, shared),
             mac_hash_key=_shared_secret(env, "MAC_HASH_KEY", data_dir, shared),
             phone_key=_shared_secret(env, "PHONE_KEY", data_dir, shared),
+            generated_keys=generated,
             port=_env_int(env, "PORT", 8000),
-            host=_env_host(env),
+            host=_host(env.get("HOST", ""), "environment variable HOST"),
             web_workers=_env_count(env, "WEB_WORKERS", 2),
             web_threads=_env_count(env, "WEB_THREADS", 8),
             default_venue=env.get("VENUE") or "demo",
@@ -699,7 +788,7 @@ class Settings:
             max_mist_bytes=_env_int(env, "MAX_MIST_BYTES", 32 * 1_048_576),
             max_mist_observations=_env_int(env, "MAX_MIST_OBSERVATIONS", 500_000),
             ap_silent_after_s=_env_float(env, "AP_SILENT_AFTER_S", 300.0),
-            load_demo=env.get("LOAD_DEMO", "1") not in ("0", "false", "no"),
+            load_demo=_env_flag(env, "LOAD_DEMO", True),
             load_demo_galleria=_env_flag(env, "LOAD_DEMO_GALLERIA", True),
             map_versions_kept=max(1, _env_int(env, "MAP_VERSIONS_KEPT", 20)),
             ingest_wait_replicas=max(0, _env_int(env, "INGEST_WAIT_REPLICAS", 1)),
@@ -710,7 +799,7 @@ class Settings:
             warm_venues=_env_list(env, "WARM_VENUES", ("*",)),
             phone_buckets=_phone_buckets(env),
             tracker_lease_s=max(1.0, _env_float(env, "TRACKER_LEASE_S", 10.0)),
-            store_timeout_s=_env_float(env, "STORE_TIMEOUT_S", 2.0),
+            store_timeout_s=_env_seconds(env, "STORE_TIMEOUT_S", 2.0),
             store_request_budget_s=max(0.1, _env_float(env, "STORE_REQUEST_BUDGET_S", 3.0)),
             quality_wait_s=max(0.0, _env_float(env, "QUALITY_WAIT_S", 5.0)),
             portal_url=_portal_url(env.get("PORTAL_URL", "")),
@@ -741,3 +830,11 @@ class Settings:
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)
+
+    def with_serve_flags(self, host: str | None = None, workers: str | None = None,
+                         threads: str | None = None) -> Settings:
+        """`serve`'s --host, --workers and --threads (as typed; None: not given) in place of HOST, WEB_WORKERS and
+        WEB_THREADS, held to the same rules; ValueError naming the flag."""
+        return self.with_(host=self.host if host is None else _host(host, "--host"),
+                          web_workers=_count(workers, "--workers", self.web_workers),
+                          web_threads=_count(threads, "--threads", self.web_threads))

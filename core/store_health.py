@@ -10,7 +10,8 @@ thread pings the store every `probe_interval_s` and closes the breaker when a pi
 
 On a Valkey Cluster the store is not up or down as a whole: a shard is. There `VenueBreakers` keeps one
 breaker per venue (a venue's keys live in its `{venue}` slot, so its failures say that its shard is down), and
-one shard down fails open only its own venues.
+one shard down fails open only its own venues. The per-venue background workers (tracker, notifications, payments
+sweep: portal/leases.py serve_venues) skip a venue whose breaker is open (`worker_breakers`).
 
 The clock and the ping are injectable, and `probe_once()` runs one background probe in the caller's
 thread, so tests drive the breaker step by step instead of racing timers."""
@@ -18,6 +19,7 @@ thread, so tests drive the breaker step by step instead of racing timers."""
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 import threading
@@ -29,7 +31,7 @@ from typing import TypeVar
 
 import redis
 
-from core.storage import StoreBudgetSpent
+from core.storage import Store, StoreBudgetSpent, VenueKeys, is_cluster
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +154,7 @@ class StoreBreaker:
         self.slow_call_s = slow_call_s
         self._recent: deque[bool] = deque(maxlen=slow_window)  # the last calls: slow or not
         self._opened_at: float | None = None
+        self.used = 0  # VenueBreakers' tick of its last lookup: the least recently used closed one is dropped first
         self._prober = _Prober(self.probe_once, probe_interval_s) if background and on_open is None else None
         self._on_open = on_open or (self._prober.wake if self._prober is not None else None)
 
@@ -196,12 +199,14 @@ class StoreBreaker:
                     log.warning("%s reachable again: circuit closed", self.name)
                 self._opened_at = None
 
-    def record_failure(self, exc: BaseException | None = None) -> None:
+    def record_failure(self, exc: BaseException | None = None, *, at_once: bool = False) -> None:
+        """`at_once`: the failure held its caller for the store's whole timeout (a worker's step on a hung shard):
+        it opens the breaker now, whatever the count, so the next call is skipped instead of waiting as long."""
         if isinstance(exc, StoreUnavailable):
             return  # refused by this breaker, not a new failure of the store
         with self._lock:
             self._failures += 1
-            if self._opened_at is None and self._failures >= self.failures_to_open:
+            if self._opened_at is None and (at_once or self._failures >= self.failures_to_open):
                 self._opened_at = self._clock()
                 log.error("%s failed %d times in a row (%s): circuit open, failing open", self.name,
                           self._failures, type(exc).__name__ if exc else "unknown")
@@ -268,43 +273,77 @@ class VenueBreakers:
     """A store breaker per venue, for a Valkey Cluster: a venue's keys live in its `{venue}` slot, so its
     failures say that its shard is down, and they open only its own breaker; the venues on the other shards
     keep being answered from the store. Each venue's breaker recovers by `ping(venue)`, which must ask that
-    venue's slot (EXISTS on a key with its hash tag): a node-wide PING is answered by any live shard.
+    venue's slot (EXISTS on a key with its hash tag, `venue_slot_ping`): a node-wide PING is answered by any live
+    shard.
 
-    The map is bounded (a venue id comes from a query string: anyone may make one up); past `max_venues` the
-    oldest venue's breaker is dropped, and that venue starts again closed. One prober per process pings the
-    open ones (`probe_once()` is its step), not a thread per venue: a round pings them one after another, so
-    while a hung shard makes each of its venues' pings wait out the store's timeout, the venues of another
-    shard that was down too close that much later (their shard answers; they fail open meanwhile)."""
+    Breakers are kept only for venues known to exist: `known(venue)` (without a round trip: this process's copy of
+    the registry) or `remember(venue)` (found at its slot: portal/captive/landing.py VenueCheck). A venue id comes
+    from a query string, anyone may make one up: a venue not known gets a breaker of its own for the one call, kept
+    nowhere, so made-up names take no place from a mall's breaker and never reset an open one. The map is bounded
+    all the same: past `max_venues` the least recently used closed breaker is dropped, never an open one (that venue
+    would start again closed, and its probes wait out the store's timeout once more).
 
-    def __init__(self, ping: Callable[[str], object], *, max_venues: int = 4096, failures_to_open: int = 3,
-                 probe_interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                 background: bool = True) -> None:
+    One prober per process pings the open ones (`probe_once()` is its step), not a thread per venue: a round pings
+    them one after another, so while a hung shard makes each of its venues' pings wait out the store's timeout,
+    the venues of another shard that was down too close that much later (their shard answers; they fail open
+    meanwhile)."""
+
+    def __init__(self, ping: Callable[[str], object], *, known: Callable[[str], bool] | None = None,
+                 max_venues: int = 4096, failures_to_open: int = 3, probe_interval_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic, background: bool = True) -> None:
+        """`known`: None where every venue asked about exists (a worker's, from the registry)."""
         self._ping = ping
+        self._known = known
         self.max_venues = max_venues
         self.failures_to_open = failures_to_open
         self.probe_interval_s = probe_interval_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._breakers: dict[str, StoreBreaker] = {}  # insertion order: the oldest is dropped first
+        self._breakers: dict[str, StoreBreaker] = {}
+        self._ticks = itertools.count(1)  # the lookups' order (StoreBreaker.used): next() is atomic
         # What a venue's breaker calls as it opens: the one prober's wake (its thread starts then), or nothing
         self._prober = _Prober(self.probe_once, probe_interval_s) if background else None
         self._wake_prober = self._prober.wake if self._prober is not None else None
 
     def for_venue(self, venue: str) -> StoreBreaker:
-        """`venue`'s breaker, made closed on its first use. A lookup takes no lock (every probe asks)."""
+        """`venue`'s breaker, made closed on its first use; one kept nowhere for a venue not known to exist. A
+        lookup takes no lock (every probe asks)."""
         breaker = self._breakers.get(venue)
-        if breaker is not None:
-            return breaker
+        if breaker is None:
+            if self._known is not None and not self._known(venue):
+                return self._made(venue, kept=False)
+            breaker = self._keep(venue)
+        breaker.used = next(self._ticks)
+        return breaker
+
+    def remember(self, venue: str) -> None:
+        """`venue` was found to exist (at its slot): its breaker is kept from now on."""
+        if venue not in self._breakers:
+            self._keep(venue).used = next(self._ticks)
+
+    def _keep(self, venue: str) -> StoreBreaker:
         with self._lock:
             breaker = self._breakers.get(venue)
-            if breaker is None:
-                breaker = StoreBreaker(functools.partial(self._ping, venue), failures_to_open=self.failures_to_open,
-                                       probe_interval_s=self.probe_interval_s, clock=self._clock,
-                                       background=False, on_open=self._wake_prober, name=f"store of venue {venue}")
-                self._breakers[venue] = breaker
-                if len(self._breakers) > self.max_venues:
-                    del self._breakers[next(iter(self._breakers))]
+            if breaker is not None:
+                return breaker
+            if len(self._breakers) >= self.max_venues and not self._drop_least_used():
+                return self._made(venue, kept=False)  # every kept one is open: none is dropped for it
+            breaker = self._breakers[venue] = self._made(venue, kept=True)
             return breaker
+
+    def _drop_least_used(self) -> bool:
+        """Drop the least recently used closed breaker (under the lock); False when every one is open."""
+        closed = [(breaker.used, venue) for venue, breaker in self._breakers.items() if not breaker.is_open]
+        if not closed:
+            return False
+        del self._breakers[min(closed)[1]]
+        return True
+
+    def _made(self, venue: str, kept: bool) -> StoreBreaker:
+        """A closed breaker for `venue`; one kept nowhere wakes no prober (none would ping it)."""
+        return StoreBreaker(functools.partial(self._ping, venue), failures_to_open=self.failures_to_open,
+                            probe_interval_s=self.probe_interval_s, clock=self._clock, background=False,
+                            on_open=self._wake_prober if kept else None, name=f"store of venue {venue}")
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop the prober, as StoreBreaker.close does (the venues' breakers share it)."""
@@ -324,3 +363,23 @@ class VenueBreakers:
     def _snapshot(self) -> list[tuple[str, StoreBreaker]]:
         with self._lock:
             return list(self._breakers.items())
+
+
+class BreakerKeys(VenueKeys):
+    def ping(self) -> str:
+        """A key no one writes, in the venue's slot: EXISTS on it asks exactly the shard the venue lives on."""
+        return self.key("breaker", "ping")
+
+
+def venue_slot_ping(db: Store) -> Callable[[str], object]:
+    """VenueBreakers' recovery check: `venue`'s own slot answers."""
+    return lambda venue: db.exists(BreakerKeys(venue).ping())
+
+
+def worker_breakers(db: Store) -> StoreBreaker | VenueBreakers:
+    """The breaker(s) of a per-venue background worker (portal/leases.py serve_venues), which skips a venue whose
+    breaker is open: on a cluster one per venue (one shard down skips only its own venues), on one store the
+    store's one (every venue fails with it). Each closes again once its background ping answers."""
+    if is_cluster(db):
+        return VenueBreakers(venue_slot_ping(db))
+    return StoreBreaker.for_client(db)

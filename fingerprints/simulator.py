@@ -142,17 +142,6 @@ class RadioSimulator:
         hits = (np.abs(denom) > 1e-12) & (t > 0) & (t < 1) & (u >= 0) & (u <= 1)
         return hits.astype(float) @ self._wall_losses[floor]
 
-    def _walls_crossed(self, floor: int, x: float, y: float, ax: float, ay: float) -> int:
-        walls = self._walls.get(floor)
-        if walls is None or len(walls) == 0:
-            return 0
-        saved = self._wall_losses[floor]
-        self._wall_losses[floor] = np.ones(len(walls))
-        try:
-            return int(round(self._wall_loss(floor, x, y, np.array([ax]), np.array([ay]))[0]))
-        finally:
-            self._wall_losses[floor] = saved
-
     # -- expected and measured RSSI ----------------------------------------------------------------
 
     def mean_vector(self, floor: int, x: float, y: float) -> np.ndarray:

@@ -26,10 +26,12 @@ been saved", and free the map for the operator's next try."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -148,6 +150,8 @@ class VenueStore:
         self._venues_key = registry.key("venues")
         self._registry_version_key = registry.key("venues", "version")
         self._registry: tuple[float, bytes | None, list[str]] = (float("-inf"), None, [])
+        self._rereading = threading.Lock()  # `listed`'s read of the registry in the background: one at a time
+        self._reread_at = float("-inf")
         # A stored version never changes, so its parsed map can be shared: parsing the demo mall's
         # ~2 MB of JSON on every page view cost more than the rest of the request.
         self._parsed = BoundedMemo(self.CACHED_MAPS)
@@ -242,6 +246,31 @@ class VenueStore:
             return ids
         self._registry = (now, current, ids)
         return ids
+
+    def listed(self, venue: str) -> bool:
+        """Whether this process's copy of the registry lists `venue`, without waiting on the store: for a shopper's
+        request, which must never wait on the `{_global}` shard (core/store_health.py VenueBreakers keeps breakers
+        only for venues known to exist). A venue it does not list has a copy older than REGISTRY_RECHECK_S read again
+        in the background (one read at a time, one per REGISTRY_RECHECK_S at most), so a venue added since, or a copy
+        never read (no warm-up) or dropped by a map write, is listed a moment later."""
+        checked, _, ids = self._registry
+        at = bisect.bisect_left(ids, venue)
+        if at < len(ids) and ids[at] == venue:
+            return True
+        now = time.monotonic()
+        if (now - max(checked, self._reread_at) >= self.REGISTRY_RECHECK_S
+                and self._rereading.acquire(blocking=False)):
+            self._reread_at = now
+            threading.Thread(target=self._reread, name="venue-registry-copy", daemon=True).start()
+        return False
+
+    def _reread(self) -> None:
+        try:
+            self.venue_ids()
+        except redis.RedisError as exc:  # never read yet, and its shard does not answer: the next `listed` asks again
+            log.warning("venue registry unavailable: %s", exc.__class__.__name__)
+        finally:
+            self._rereading.release()
 
     def exists(self, venue: str) -> bool:
         return self.current_version(venue) > 0

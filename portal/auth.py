@@ -4,7 +4,7 @@ argon2-hashed passwords under a policy (length, not a common password), server-s
 store (the signed, HttpOnly, SameSite=Lax cookie carries only a random session id: logout, a password
 change and disabling the account end them), CSRF on every console form (Flask-WTF's token, checked only
 on console blueprints: a shopper form carries its `c` token, a secret another page lacks, and a shopper
-POST that the `mp_c` cookie alone identifies must come from the portal's own origin, portal/shopper.py),
+POST that the `mp_c_<venue>` cookie alone identifies must come from the portal's own origin, portal/shopper.py),
 a login throttle per account and per client IP that delays (exponentially) instead of locking, so nobody
 can lock a user out, and an audit log of changes that one account's volume cannot flush (a daily allowance
 of changes per account, `AuditLog`). Demo accounts (known password) sign in only in demo mode."""
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask.wrappers import Request
@@ -39,8 +39,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from core.addresses import client_address
 from core.security import loads_within
 from core.settings import Settings
-from core.storage import PRUNE_ABOVE, VenueKeys, drop_dead_members
-from core.store_health import STORE_ERRORS
+from core.storage import PRUNE_ABOVE, StoreBudget, VenueKeys, current_store_budget, drop_dead_members, store_budget
+from core.store_health import STORE_ERRORS, is_store_fault
 from portal.apps.budgets import IPNetwork, address_key, guest_networks, public_ipv4, shared_address, too_many
 from portal.passwords import check_password
 from portal.services import services
@@ -887,24 +887,44 @@ def changes_refused(username: str) -> ResponseReturnValue | None:
     return too_many(_("This account has made as many changes today as one account may."), wait)
 
 
+# How long a sign-in's reads of every venue's guest networks may wait on the store, all together and apart from the
+# request's own budget (STORE_REQUEST_BUDGET_S), which the account's reads need: a venue whose shard hangs must not
+# spend it (each read there waits out STORE_TIMEOUT_S). A healthy read waits well under WAIT_FLOOR_S, not charged.
+GUEST_NETWORKS_WAIT_S = 0.5
+
+
 def venue_guest_networks(address: str | None) -> tuple[IPNetwork, ...]:
     """Every venue's guest networks (its `client_networks`) for a sign-in from `address` (none for what is no
     address): a sign-in names no venue, and inside any of them an IPv6 address is one phone, so the login
     throttle counts it by itself (`address_key`), as the budgets do, and a public IPv4 address is the mall's
     shared NAT address (`shared_address`), which does not hold up an account signed in from it lately; else one
     shopper's wrong guesses would make every owner on the mall WiFi wait. A venue whose settings cannot be read
-    now is left out: on a cluster a shard that is down must not stop the sign-ins of the malls on the others.
-    None are read for an IPv4 address of the premises' own kind: neither rule reads them for it."""
+    now is left out: on a cluster a shard that is down must not stop the sign-ins of the malls on the others, so a
+    venue whose store breaker is open is not asked, and the reads wait GUEST_NETWORKS_WAIT_S at most, all together
+    (those left then are left out too). None are read for an IPv4 address of the premises' own kind: neither rule
+    reads them for it."""
     ip = client_address(address)
     if ip is None or ip.version == 4 and not public_ipv4(address):
         return ()
-    networks: list[IPNetwork] = []
-    for venue in services().venues.venue_ids():
-        try:
-            networks.extend(guest_networks(venue))
-        except STORE_ERRORS:
-            continue
-    return tuple(networks)
+    venues = services().venues.venue_ids()
+    request_budget = current_store_budget()
+    with store_budget(StoreBudget(GUEST_NETWORKS_WAIT_S, request_budget.observe if request_budget else None)):
+        return tuple(network for venue in venues for network in _guest_networks_now(venue))
+
+
+def _guest_networks_now(venue: str) -> Sequence[IPNetwork]:
+    """The venue's guest networks, none while its store breaker (the captive portal's) is open or they cannot be
+    read; a read's store fault counted toward that breaker (one field of the venue's own slot: its shard's fault)."""
+    breakers = getattr(current_app.extensions.get("captive"), "breaker", None)
+    breaker = breakers.for_venue(venue) if breakers is not None else None
+    if breaker is not None and breaker.is_open:
+        return ()
+    try:
+        return guest_networks(venue)
+    except STORE_ERRORS as exc:
+        if breaker is not None and is_store_fault(exc):
+            breaker.record_failure(exc)
+        return ()
 
 
 bp = protect_console(Blueprint("auth", __name__, url_prefix="/console"))
@@ -930,11 +950,10 @@ def login():
             account = store.verify(username, password, request.remote_addr or "-", services().settings.demo,
                                    venue_guest_networks(request.remote_addr))
         except Throttled as exc:
-            flash(_("Too many failed attempts: please wait %(n)s seconds.", n=exc.wait_s), "error")
-            return render_template("auth/login.html"), 429, {"Retry-After": str(exc.wait_s)}
-        if account is None:
-            flash(_("Wrong username or password."), "error")
-            return render_template("auth/login.html"), 401
+            error = _("Too many failed attempts: please wait %(n)s seconds.", n=exc.wait_s)
+            return render_template("auth/login.html", error=error), 429, {"Retry-After": str(exc.wait_s)}
+        if account is None:  # both fields refused: which one was wrong is not told
+            return render_template("auth/login.html", error=_("Wrong username or password."), wrong=True), 401
         refused = changes_refused(account.username)  # each sign-in is an audit entry too
         if refused is not None:
             return refused

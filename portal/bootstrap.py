@@ -51,6 +51,7 @@ from portal.events.log import payment_listener
 from portal.events.moments import MomentsEngine
 from portal.events.presence import StaffPhones
 from portal.events.privacy import PrivacyStore
+from portal.hub.offer import init_keep_offer
 from portal.ingest.store import MapAps, RssiStore
 from portal.ingest.tokens import ApiTokenStore
 from portal.media.views import init_media
@@ -63,6 +64,7 @@ from portal.payments import views as payment_views
 from portal.payments.service import PaymentService
 from portal.payments.store import PaymentStore
 from portal.services import Services
+from portal.static_files import init_static_versions
 from portal.tracking import Locator, ModelCache
 from portal.tracking.footfall import FootfallStore
 
@@ -199,6 +201,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.init_i18n(app)
     errors.register_error_handlers(app)
     headers.init_security_headers(app)
+    init_static_versions(app)  # ?v=<content hash> on every static URL, cached a year when it matches
     auth.init_auth(app)
     app.register_blueprint(account_pages.bp)  # change your password (forced for initial ones); invite links
     app.cli.add_command(users_cli.users)  # flask users create|disable|set-password|list
@@ -210,6 +213,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp, payment_views.bp):
         app.register_blueprint(blueprint)
     hub.init_hub(app)
+    init_keep_offer(app)  # the sign-in sheet's keep offer: once a page, and by Continue while she holds anything
     init_media(app)  # owners' images: served cached, drawn with srcset (portal/media)
     init_light_apps(app, svc)
     mydata.init_app(app)  # the shopper's own data; moment offers on every shopper page

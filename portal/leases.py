@@ -19,6 +19,7 @@ from collections.abc import Callable
 import redis
 
 from core.storage import GLOBAL_TAG, LUA_STORE_CLOCK, Store, VenueKeys
+from core.store_health import StoreBreaker, VenueBreakers, is_store_fault
 
 # KEYS[1] lease; ARGV: owner, ttl in ms. 1 when the caller holds it afterwards.
 _HOLD = """
@@ -45,21 +46,40 @@ return 0
 
 log = logging.getLogger(__name__)
 
+Breakers = StoreBreaker | VenueBreakers  # `.for_venue(venue)`: the one store's breaker, or the venue's own
+
 
 def serve_venues(venue_ids: list[str], leases: VenueLeases | None, step: Callable[[str], int], worker: str,
-                 errors: tuple[type[Exception], ...] = (redis.RedisError,)) -> tuple[int, int]:
+                 errors: tuple[type[Exception], ...] = (redis.RedisError,),
+                 breakers: Breakers | None = None) -> tuple[int, int]:
     """One round of a per-venue worker: `step` on each venue its leases give it (all without leases); returns
     (what the steps did, venues that failed). One venue's fault (its shard down, failing over) is logged and
-    the others go on."""
-    venues = leases.assign(venue_ids) if leases is not None else venue_ids
+    the others go on. `breakers` (the worker's, core/store_health.py worker_breakers): a venue whose breaker is
+    open is neither leased nor stepped, and not counted as failed, so the healthy venues keep their round time (a
+    call to a hung shard waits out the store's timeout); a timeout opens it at once (`count_fault`), and its
+    background ping closes it when the venue's slot answers again, for the next round to serve it."""
+    if breakers is not None:
+        venue_ids = [venue for venue in venue_ids if not breakers.for_venue(venue).is_open]
+    venues = leases.assign(venue_ids, breakers) if leases is not None else venue_ids
     done = failed = 0
     for venue in venues:
         try:
             done += step(venue)
         except errors as exc:
             failed += 1
+            count_fault(breakers, venue, exc)
             log.warning("%s: venue %s unavailable: %s", worker, venue, exc.__class__.__name__)
+        else:
+            if breakers is not None:
+                breakers.for_venue(venue).record_success()
     return done, failed
+
+
+def count_fault(breakers: Breakers | None, venue: str, exc: BaseException) -> None:
+    """A worker's failed call about `venue`, counted toward its breaker when it says the store is down
+    (`is_store_fault`); a timeout opens it at once: the venue's shard hangs, and each call waits the timeout out."""
+    if breakers is not None and is_store_fault(exc):
+        breakers.for_venue(venue).record_failure(exc, at_once=isinstance(exc, redis.TimeoutError))
 
 
 def default_owner() -> str:
@@ -89,9 +109,12 @@ class VenueLeases:
             self._live = max(1, int(self._heartbeat(keys=[self.members_key], args=[self.owner, self.ttl_ms])))
         return self._live
 
-    def assign(self, venues: list[str]) -> list[str]:
+    def assign(self, venues: list[str], breakers: Breakers | None = None) -> list[str]:
         """Renew what this worker holds, give back what is over its share, take free venues up to it;
-        returns the venues to serve this round. A venue whose shard fails is skipped, not fatal."""
+        returns the venues to serve this round. A venue whose shard fails is skipped, not fatal (its fault counted
+        toward its breaker in `breakers`). A venue held but not among `venues` (its breaker open) is dropped
+        unreleased: its lease lapses, and whoever reaches its shard next takes it (this worker too: a lease it
+        still holds in the store is renewed, `_HOLD`)."""
         share = math.ceil(len(venues) / self.live_workers()) if venues else 0
         # Start where this worker's name points, so workers starting together try different venues.
         start = hash(self.owner) % len(venues) if venues else 0
@@ -109,8 +132,9 @@ class VenueLeases:
                     serving.append(venue)
                 else:
                     self.held.discard(venue)
-            except redis.RedisError:
+            except redis.RedisError as exc:
                 self.held.discard(venue)  # its shard is down: its lease lapses, whoever reaches it next takes it
+                count_fault(breakers, venue, exc)
         self.held &= set(serving)
         return serving
 

@@ -19,15 +19,21 @@ The phone is trusted for "where am I" (navigation from=me, the car finder's star
 vouched for it (a verified grant, a signed FAS payload, the IP table that only such requests fill).
 
 A returning phone gets back to its shopper only through what the shopper holds: the token in a link or a
-form (`c`, because the iOS captive mini-browser keeps no cookies) or in the `mp_c` cookie of a real
-browser. Tokens expire when unused (an hour for one never opened, `SHOPPER_TOKEN_TTL_S` after the last
-use otherwise) and `ShopperTokenStore.revoke` ends all of a shopper's tokens.
+form (`c`, because the iOS captive mini-browser keeps no cookies) or in a real browser's cookie of that
+venue (`mp_c_<venue>`, `cookie_name`): one cookie per venue, so a browser that visits two malls of one
+deployment keeps a shopper in each, and a page of one mall never replaces another mall's cookie: a `c`
+token is weighed against the cookie of its own venue (below), and a mall's page with no `c` token of that
+mall is the shopper of that mall's cookie (shopper_for_venue). Tokens expire when unused (an hour for one
+never opened, `SHOPPER_TOKEN_TTL_S` after the last use otherwise) and `ShopperTokenStore.revoke` ends all
+of a shopper's tokens. The release before kept one `mp_c` cookie for every venue (`LEGACY_COOKIE`): it
+counts as the cookie of the venue its token names, and is moved to that venue's cookie on the next response
+to a shopper page (`_cookie_changes`).
 
-Who may change the cookie: a link's token is a bearer secret anyone may have been sent, so a page opened
-with the `c` token of another shopper of the cookie's venue is that shopper's (a texted ticket link shows
-the ticket, and the page's links keep that token), but the cookie keeps its own shopper: otherwise whoever
-sent the link (a poster, a chat) would choose who this browser is from then on and read what it does
-(session fixation). The cookie takes another shopper of its venue only through the keep link
+Who may change a venue's cookie: a link's token is a bearer secret anyone may have been sent, so a page
+opened with the `c` token of another shopper of the cookie's venue is that shopper's (a texted ticket link
+shows the ticket, and the page's links keep that token), but the cookie keeps its own shopper: otherwise
+whoever sent the link (a poster, a chat) would choose who this browser is from then on and read what it
+does (session fixation). The cookie takes another shopper of its venue only through the keep link
 (`/v/<venue>/keep`: a one-time code and a tapped button); a handed-out token on such a browser gives way
 to the cookie's shopper (above); a browser with no cookie of the venue keeps the first token it is given."""
 
@@ -56,7 +62,8 @@ from portal.i18n import chosen_lang
 
 log = logging.getLogger(__name__)
 
-COOKIE = "mp_c"
+COOKIE_PREFIX = "mp_c_"  # + a venue id: the cookie keeping this browser's shopper of that venue (cookie_name)
+LEGACY_COOKIE = "mp_c"  # the one cookie for every venue before there was one per venue: read, then moved
 MAX_TOKEN_LENGTH = 240  # a handed-out token of a 64-character venue id and a long phone id fits
 UNOPENED_TTL_S = 3600  # a token handed out by a probe and never opened is gone after an hour
 MINTED_SECRET_CHARS = 43  # secrets.token_urlsafe(32); a sealed handout is longer
@@ -213,6 +220,12 @@ _HANDOUT = struct.Struct(">BI12s")
 _VERIFIED = 1
 
 
+def token_venue(token: str | None) -> str | None:
+    """The venue a token names (`<venue>.<secret>`) when well formed there; not whether the token is live."""
+    venue, dot, _secret = (token or "").rpartition(".")
+    return venue if dot and is_venue_id(venue) else None
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:40]
 
@@ -287,8 +300,8 @@ class ShopperTokenStore:
         """The shopper a token stands for; None for a malformed, forged, unknown, expired or revoked one."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
-        venue, dot, secret = token.rpartition(".")
-        if not dot or not venue or len(secret) < 40 or not is_venue_id(venue):
+        venue, secret = token_venue(token), token.rpartition(".")[2]
+        if venue is None or len(secret) < 40:
             return None
         if len(secret) != MINTED_SECRET_CHARS:
             return self._open_handout(venue, secret)
@@ -480,19 +493,41 @@ def init_shopper(app: Flask, db: redis.Redis, ttl_s: int, secure_cookie: bool) -
     @app.after_request
     def _keep_in_cookie(response):
         """A real browser keeps the shopper in a cookie too, so a new probe token (a new phone MAC, a
-        new IP) finds its way back to the same shopper; the iOS mini-browser simply ignores it."""
-        token = g.get("shopper_token")
-        if (g.get("keep_in_cookie") and token and request.cookies.get(COOKIE) != token and response.status_code < 400
-                and token != g.get("url_only_token")):
-            response.set_cookie(COOKIE, token, max_age=ttl_s, httponly=True, samesite="Lax",
+        new IP) finds its way back to the same shopper; the iOS mini-browser simply ignores it. Only on a
+        response to a request that asked who its shopper is (never a static file's, which a cache may share)."""
+        if "shopper" not in g:
+            return response
+        kept, dropped = _cookie_changes(response.status_code)
+        for name in dropped - kept.keys():
+            response.delete_cookie(name)
+        for name, token in kept.items():
+            response.set_cookie(name, token, max_age=ttl_s, httponly=True, samesite="Lax",
                                 secure=app.config["SHOPPER_COOKIE_SECURE"])
         return response
+
+
+def _cookie_changes(status: int) -> tuple[dict[str, str], set[str]]:
+    """The shopper cookies this response sets (name -> token) and those it drops: the legacy cookie, moved to the
+    cookie of the venue its token names unless the browser has one already; a preview's token a cookie kept from
+    before previews were kept out of it; and this page's shopper, in her venue's cookie, where the page keeps her
+    (keep_shopper_in_cookie) and she is no link's only (`url_only_token`, see current_shopper)."""
+    kept: dict[str, str] = {}
+    dropped = {name for name in (LEGACY_COOKIE, g.get("preview_cookie")) if name and name in request.cookies}
+    legacy = request.cookies.get(LEGACY_COOKIE)
+    venue = token_venue(legacy) if g.get("preview_cookie") != LEGACY_COOKIE else None
+    if venue and cookie_name(venue) not in request.cookies:
+        kept[cookie_name(venue)] = legacy
+    token, shopper = g.get("shopper_token"), g.get("shopper")
+    if (g.get("keep_in_cookie") and token and shopper is not None and status < 400
+            and token != g.get("url_only_token") and request.cookies.get(cookie_name(shopper.venue)) != token):
+        kept[cookie_name(shopper.venue)] = token
+    return kept, dropped
 
 
 def remember_for_return(response: Response, path: str) -> Response:
     """On the redirect to a third party (a payment provider) whose page sends the browser back to `path` with
     no token (a third party gets none): this request's shopper in a cookie sent to that path only, for an
-    hour, so the return finds the shopper who left even when the browser's `mp_c` names another (a link from
+    hour, so the return finds the shopper who left even when the browser's cookie names another (a link from
     a message opened in a browser that kept an earlier shopper)."""
     token = current_shopper_token()
     if token:
@@ -560,7 +595,7 @@ def from_own_origin() -> bool:
 
 
 def _cookie_may_decide() -> None:
-    """Refuse (403) a change the `mp_c` cookie alone would make for its shopper from another page. SameSite=Lax
+    """Refuse (403) a change a shopper cookie alone would make for its shopper from another page. SameSite=Lax
     keeps the cookie off other sites' POSTs, not off those of another host of the same site (offers.mall.example):
     the cookie is an ambient credential, so a POST it identifies must come from the portal's own pages. A form
     that carries a `c` token of its own needs no such check: the token is the secret another page lacks."""
@@ -570,33 +605,85 @@ def _cookie_may_decide() -> None:
     abort(403, gettext("This request came from a page of another site. Open the mall's own page and try again."))
 
 
-def current_shopper() -> Shopper | None:
-    """From the `c` parameter (query or form), else the cookie. Cached per request.
+def cookie_name(venue: str) -> str:
+    """The cookie keeping this browser's shopper of `venue`: one per venue, so a browser that visits two malls of
+    one deployment keeps a shopper in each. A venue id (core/ids.py: ASCII letters, digits, `-`, `_`) is a valid
+    cookie name as it is. Sent to every path: the captive pages (`/portal`, a probe's redirect) are not under
+    `/v/<venue>`."""
+    return COOKIE_PREFIX + venue
 
-    A `c` token a probe or a gateway redirect handed out (a new shopper) on a browser whose cookie names a
-    shopper of the same venue: the cookie's shopper comes back, now on this phone (re-linking through
-    what the shopper holds, never through the MAC). A minted `c` token of another shopper of that venue
-    (a link from a message, or one someone else sent): this page is that token's, as its links and
-    forms are, but the cookie keeps its own shopper (see the module docstring: who may change the cookie)."""
+
+def _venue_cookie(venue: str) -> tuple[str, str] | None:
+    """The cookie (name, token) that keeps this browser's shopper of `venue`: the venue's own, else the legacy
+    cookie when its token names this venue (`_cookie_changes` moves it to the venue's own)."""
+    for name in (cookie_name(venue), LEGACY_COOKIE):
+        token = request.cookies.get(name)
+        if token and (name != LEGACY_COOKIE or token_venue(token) == venue):
+            return name, token
+    return None
+
+
+def cookie_token(venue: str) -> str | None:
+    """The token this browser keeps in its cookie for `venue` (live or not), if any."""
+    kept = _venue_cookie(venue)
+    return kept[1] if kept else None
+
+
+def _cookie_venues() -> set[str]:
+    """The venues this browser keeps a cookie of (their ids as the cookie names spell them, outside input)."""
+    named = {name.removeprefix(COOKIE_PREFIX) for name in request.cookies if name.startswith(COOKIE_PREFIX)}
+    return {venue for venue in named | {token_venue(request.cookies.get(LEGACY_COOKIE))} if is_venue_id(venue)}
+
+
+def _page_venue() -> str | None:
+    """The venue this request is about: its URL's; else, when the browser keeps a cookie of one venue only, that
+    one's (the portal's root); else None."""
+    venue = (request.view_args or {}).get("venue")
+    if venue is not None:
+        return venue if is_venue_id(venue) else None
+    kept = _cookie_venues()
+    return next(iter(kept)) if len(kept) == 1 else None
+
+
+def _cookie_shopper(venue: str | None, given: str | None) -> Shopper | None:
+    """The live shopper of `venue` this browser's cookie keeps; None without one, or when the cookie holds the
+    request's own `c` token. A preview's token, kept by a browser before previews were kept out of the cookie, is
+    no one's: its cookie is dropped (`_cookie_changes`)."""
+    cookie = _venue_cookie(venue) if venue else None
+    if cookie is None or cookie[1] == given:
+        return None
+    kept = token_store().resolve(cookie[1])
+    if is_preview_shopper(kept):
+        g.preview_cookie = cookie[0]
+        return None
+    return kept if kept is not None and kept.venue == venue else None
+
+
+def current_shopper() -> Shopper | None:
+    """From the `c` parameter (query or form), else the cookie of the request's venue. Cached per request.
+
+    A `c` token a probe or a gateway redirect handed out (a new shopper) on a browser whose cookie of the token's
+    venue names another shopper: the cookie's shopper comes back, now on this phone (re-linking through what the
+    shopper holds, never through the MAC). A minted `c` token of another shopper of that venue (a link from a
+    message, or one someone else sent): this page is that token's, as its links and forms are, but the cookie
+    keeps its own shopper (see the module docstring: who may change the cookie)."""
     if "shopper" not in g:
         g.shopper, g.shopper_token = None, None  # also when the store fails below (the 503 page asks again)
-        store = token_store()
-        given, cookie = _request_token(), request.cookies.get(COOKIE)
+        store, given, page = token_store(), _request_token(), _page_venue()
         shopper, token = store.resolve(given), given
-        kept = store.resolve(cookie) if cookie and cookie != given else None
-        if is_preview_shopper(kept):  # kept by a browser before previews were kept out of the cookie: no one's
-            g.preview_cookie, kept = True, None  # the preview lets go of it (portal/apps/preview.py)
-        g.cookie_shopper = kept  # shopper_for_venue falls back on it
-        if kept is not None and (shopper is None or (shopper.handout and shopper.venue == kept.venue
-                                                      and shopper.client != kept.client)):
+        venue = shopper.venue if shopper is not None else page
+        kept = _cookie_shopper(venue, given)
+        # shopper_for_venue falls back on the page's venue's (a `c` token of another mall on this mall's page)
+        g.cookie_shopper = kept if page in (None, venue) else _cookie_shopper(page, given)
+        if kept is not None and (shopper is None or (shopper.handout and shopper.client != kept.client)):
             _cookie_may_decide()  # the cookie, not the request's `c`, says who this is
             if shopper is not None and shopper.phone:
                 kept = Shopper(kept.venue, kept.client, shopper.phone, shopper.phone_verified)
                 token = store.mint(kept)
             else:
-                token = cookie
+                token = cookie_token(kept.venue)
             shopper = kept
-        elif kept is not None and shopper.venue == kept.venue and shopper.client != kept.client:
+        elif kept is not None and shopper.client != kept.client:
             g.url_only_token = token  # this page's, never the cookie's (_keep_in_cookie)
         g.shopper, g.shopper_token = shopper, (token if shopper else None)
     return g.shopper
@@ -635,7 +722,7 @@ def shopper_for_venue(venue: str) -> Shopper:
         kept = g.get("cookie_shopper")
         if kept is not None and kept.venue == venue:
             _cookie_may_decide()
-            g.shopper, g.shopper_token = kept, request.cookies.get(COOKIE)
+            g.shopper, g.shopper_token = kept, cookie_token(venue)
             return kept
         shopper = new_shopper(venue)
         g.shopper, g.shopper_token, g.new_shopper = shopper, None, shopper

@@ -1,5 +1,6 @@
-"""`flask users create|reset|disable|enable|set-password|list` (also `python -m portal flask users ...`):
-console accounts from the command line, e.g. the first operator of a venue. The one command that creates
+"""`flask users create|reset|disable|enable|set-password|list|add-venue|remove-venue` (also `python -m portal flask
+users ...`): console accounts from the command line, e.g. the first operator of a venue, or a mall group's operator
+who runs several. The one command that creates
 an account (the console's owners page goes through the same AccountStore.create). Passwords are asked
 for (twice, hidden) unless given with --password (scripts), and checked against the policy; or an
 initial password is generated and printed once (--initial-password: changed at the first sign-in), or
@@ -7,10 +8,13 @@ an invite link is printed (--invite: the person sets their own password)."""
 
 from __future__ import annotations
 
+import json
+
 import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
+from fingerprints.model import ID_RE
 from portal.auth import CLI_ACTOR, AccountStore, PasswordLinks, cli_audit
 from portal.passwords import password_problem
 from portal.services import services
@@ -31,14 +35,27 @@ def _password(given: str | None, username: str) -> str:
 users = AppGroup("users", help="Console accounts: operators and zone owners.")
 
 
-def _audit(username: str, action: str, **detail) -> None:
-    """Record the change in the log of every venue the account belongs to (an operator may run several):
-    each venue's operators see who changed their accounts."""
+def _audit(username: str, action: str, left: tuple[str, ...] = (), **detail) -> None:
+    """Record the change in the log of every venue the account belongs to (an operator may run several), and of
+    those it `left` by this change: each venue's operators see who changed their accounts."""
     account = _store().get(username)
     if account is None:
         return
-    for venue in dict.fromkeys((account.venue, *account.more_venues)):
+    for venue in dict.fromkeys((account.venue, *account.more_venues, *left)):
         cli_audit(venue, f"account.{action}", username=username, **detail)
+
+
+def _venue_exists(venue: str) -> bool:
+    """Whether the venue an account is given exists yet (an operator may come before the mall's map); its id must
+    be one a map can be made under, or the venue could never be set up."""
+    if not ID_RE.fullmatch(venue):
+        raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _, at most 48)")
+    return services().venues.exists(venue)
+
+
+def _not_yet(venue: str) -> str:
+    return (f"; venue {venue} does not exist yet (no map): import its plan with `python -m portal flask map-import "
+            f"{venue} ARCHIVE`, or open a draft in its console")
 
 
 def _link(username: str, purpose: str) -> str:
@@ -80,6 +97,7 @@ def create(username: str, role: str, venue: str, zones: tuple[str, ...], passwor
     """Create an account: the first operator of a venue, or a zone owner."""
     if sum(map(bool, (password, initial_password, invite))) > 1:
         raise click.UsageError("choose one of --password, --initial-password, --invite")
+    exists = _venue_exists(venue)
     _check_zones(role, venue, zones)
     store = _store()
     try:
@@ -89,7 +107,8 @@ def create(username: str, role: str, venue: str, zones: tuple[str, ...], passwor
         raise click.UsageError(str(exc)) from None
     method = "invite" if invite else "initial-password" if initial_password else "password"
     _audit(username, "create", role=role, method=method, **({"zones": ",".join(zones)} if zones else {}))
-    click.echo(f"created {role} {username} of venue {venue}" + (f" (zones {', '.join(zones)})" if zones else ""))
+    click.echo(f"created {role} {username} of venue {venue}" + (f" (zones {', '.join(zones)})" if zones else "")
+               + ("" if exists else _not_yet(venue)))
     if initial_password:
         click.echo(f"initial password (shown once, to be changed at the first sign-in): "
                    f"{store.set_temporary_password(username)}")
@@ -169,3 +188,60 @@ def list_users() -> None:
                       if status[flag]), "active")
         venues = ",".join((account.venue, *account.more_venues))
         click.echo(f"{account.username}\t{account.role}\t{venues}\t{','.join(account.zones) or '-'}\t{state}")
+
+
+@users.command("add-venue")
+@click.argument("username")
+@click.argument("venue")
+def add_venue(username: str, venue: str) -> None:
+    """A mall group's operator: USERNAME runs VENUE too (its console offers every venue it runs)."""
+    exists = _venue_exists(venue)
+    store = _store()
+    account = store.get(username)
+    if account is None:
+        raise click.UsageError(f"no account {username!r}")
+    if account.runs(venue):
+        click.echo(f"{username} runs {venue} already; nothing done")
+        return
+    try:
+        store.add_venue(username, venue)
+    except ValueError as exc:  # an owner's zones are one venue's
+        raise click.UsageError(str(exc)) from None
+    _audit(username, "add_venue", added=venue)
+    click.echo(f"{username} now runs {venue}" + ("" if exists else _not_yet(venue)))
+
+
+@users.command("remove-venue")
+@click.argument("username")
+@click.argument("venue")
+def remove_venue(username: str, venue: str) -> None:
+    """USERNAME no longer runs VENUE, one of the further venues `add-venue` gave it (at once: its next page there
+    is a 403). Its own venue, the one it was created for, stays: disable the account to stop it altogether."""
+    account = _store().get(username)
+    if account is None:
+        raise click.UsageError(f"no account {username!r}")
+    if venue == account.venue:
+        raise click.UsageError(f"{venue} is {username}'s own venue, not a further one: disable the account instead")
+    if not _drop_venue(username, venue):
+        raise click.UsageError(f"{username} does not run {venue}")
+    _audit(username, "remove_venue", left=(venue,), removed=venue)
+    click.echo(f"{username} no longer runs {venue}")
+
+
+def _drop_venue(username: str, venue: str) -> bool:
+    """AccountStore.add_venue undone: checked and written in one step on the account's one key (WATCH), so a change
+    made meanwhile is never lost; whether the account ran `venue` as a further venue."""
+    store = _store()
+    key = store.keys.account(username)
+    dropped = {}
+
+    def drop(pipe) -> None:  # run again by transaction() if the account changed meanwhile
+        role, more = pipe.hmget(key, "role", "more_venues")
+        venues = json.loads(more or b"[]")
+        dropped["yes"] = role is not None and venue in venues
+        if dropped["yes"]:
+            pipe.multi()
+            pipe.hset(key, "more_venues", json.dumps([v for v in venues if v != venue]))
+
+    store.db.transaction(drop, key)
+    return dropped["yes"]

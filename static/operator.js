@@ -1,12 +1,16 @@
 /* Operator console, progressive enhancement only: every page works without this file.
    On the floor plan (<input type=image id=plan>), data-mode="points" collects clicks as "x,y" metres
    into a text field (zone corners); data-mode="pair" fills x1,y1 then x2,y2 in plan pixels (scale).
+   Without a mode a click submits the form, marked as a pointer's (#plan-pointer, mapedit.plan_click).
+   Enter or Space on the plan would submit it at (0, 0), the plan's corner: it moves to the x field instead.
    Without JavaScript the same clicks go to the server as plan-pixel coordinates. */
 (function () {
   "use strict";
   var plan = document.getElementById("plan");
-  if (!plan || !plan.dataset.mode) return;
+  if (!plan) return;
   var mode = plan.dataset.mode;
+  var pointer = document.getElementById("plan-pointer");
+  if (pointer) pointer.value = ""; // a page restored from the back-forward cache keeps the last click's mark
   var mpp = parseFloat(plan.dataset.mPerPx) || 0.2;
   var ids = (plan.dataset.target || "").split(",");
   var fields = ids.map(function (id) { return document.getElementById(id); });
@@ -53,8 +57,21 @@
     pts.forEach(function (p) { shape("circle", { cx: p[0], cy: p[1], r: 4, fill: "#0b57d0", stroke: "#fff" }); });
   }
 
+  function typedField() {
+    return fields[0] || (plan.form && plan.form.elements.namedItem("x"));
+  }
+
   plan.addEventListener("click", function (event) {
-    if (event.detail === 0) return; // keyboard activation: let the form submit
+    if (event.detail === 0) { // Enter or Space: no place on the plan was chosen
+      event.preventDefault();
+      var field = typedField();
+      if (field) field.focus();
+      return;
+    }
+    if (!mode) {
+      if (pointer) pointer.value = "1";
+      return;
+    }
     event.preventDefault();
     var p = at(event);
     if (mode === "points") {
@@ -69,6 +86,7 @@
     }
     draw();
   });
+  if (!mode) return;
   fields.forEach(function (f) { if (f) f.addEventListener("input", draw); });
   draw();
 })();

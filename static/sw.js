@@ -2,13 +2,14 @@
    cannot load. Pages themselves are never cached: they carry the shopper's token and live data
    (queue numbers, seat holds). Registered from the mall home, and by notify.js when a shopper turns on
    notifications; shows their Web Push messages. */
-const CACHE = "mallportal-shell-v1";
+// v2: the icons left the install list (the 512 px one alone was 34 kB on the mall WiFi); activate drops v1.
+// A change to this file reinstalls the worker, which fetches the shell again: so the installed copy of the offline
+// page is no longer one shopper's, with a "Try again" to "/" (the default mall) (portal/owner/pwa.py offline).
+const CACHE = "mallportal-shell-v2";
+// What the offline page needs, nothing more: the browser fetches the manifest and its icons itself.
 const SHELL = [
   "/pwa/offline",
   "/static/portal.css",
-  "/static/manifest.webmanifest",
-  "/static/icons/icon-192.png",
-  "/static/icons/icon-512.png",
 ];
 
 self.addEventListener("install", (event) => {
@@ -35,15 +36,17 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   if (url.pathname.startsWith("/static/")) {
-    // The shell's static files: from the cache, refreshed in the background.
+    // Pages link static files by content (?v=<hash>, portal/static_files.py), immutable in the HTTP cache: the
+    // network path costs nothing once fetched and is never stale. This cache is the offline copy, one per file
+    // (keyed without the version, so no old one piles up), and answers only when the network cannot.
     event.respondWith(
-      caches.open(CACHE).then((cache) => cache.match(request).then((cached) => {
-        const fresh = fetch(request).then((response) => {
-          if (response.ok) cache.put(request, response.clone());
-          return response;
-        }).catch(() => cached || Response.error());
-        return cached || fresh;
-      }))
+      fetch(request).then((response) => {
+        if (response.ok) {
+          const copy = response.clone();
+          event.waitUntil(caches.open(CACHE).then((cache) => cache.put(url.pathname, copy)));
+        }
+        return response;
+      }).catch(() => caches.match(url.pathname).then((cached) => cached || Response.error()))
     );
   }
 });

@@ -60,7 +60,8 @@ def wait_for_text(path: Path, needle: str, times: int = 1, deadline_s: float = W
 @pytest.mark.slow
 def test_exec_reload_restarts_the_workers_and_they_answer_ready(live_valkey, tmp_path):
     port = free_port()
-    env = {**os.environ, **env_file(), "VAPID_PRIVATE_KEY": "", "REDIS_URL": live_valkey.connection_url + "/5",
+    env = {**os.environ, **env_file(), "VAPID_PRIVATE_KEY": "", "PHONE_KEY": "",  # the file's are placeholders
+           "REDIS_URL": live_valkey.connection_url + "/5",
            "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY, "DATA_DIR": str(tmp_path / "var"),
            "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
     log = tmp_path / "gunicorn.log"

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from lightapps.cinema import APP
 from lightapps.cinema.layouts import Layout
-from lightapps.cinema.store import CinemaStore, Showtime
+from lightapps.cinema.store import HOLD_EXTRA_MAX_S, CinemaStore, Showtime
 from portal.apps.locale import format_time, local_time, venue_locale, venue_today
 from portal.apps.views import app_store
 
@@ -33,6 +33,11 @@ def hold_seconds(config: dict) -> int:
     except (TypeError, ValueError):
         minutes = DEFAULT_HOLD_MINUTES
     return max(2, min(30, minutes)) * 60
+
+
+def more_time_seconds(config: dict) -> int:
+    """What a hold's one extension adds (CinemaStore.extend_hold): the zone's hold time, at most HOLD_EXTRA_MAX_S."""
+    return min(hold_seconds(config), HOLD_EXTRA_MAX_S)
 
 
 def valid_id(value: str) -> str:

@@ -14,14 +14,15 @@ from flask_babel import gettext as _
 
 from lightapps.cinema import APP
 from lightapps.cinema.common import LATE_BOOKING_S, cinema_store, day_bounds
-from lightapps.cinema.store import CinemaStore
+from lightapps.cinema.store import HOLD_EXTRA_MAX_S, CinemaStore
 from portal.apps.bilingual import pick
 from portal.apps.locale import venue_today
 from portal.apps.mine import MyItem
 from portal.apps.views import hhmm, is_zh, zones_running
 from portal.shopper import Shopper
 
-LONGEST_HOLD_S = 30 * 60  # common.hold_seconds' upper bound: a hold outlives its show's booking by at most this
+# common.hold_seconds' upper bound and its one extension: a hold outlives its show's booking by at most this
+LONGEST_HOLD_S = 30 * 60 + HOLD_EXTRA_MAX_S
 
 
 def mine(venue: str, shopper: Shopper) -> list[MyItem]:

@@ -20,7 +20,8 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
                                          again (a double tap) is answered with them
     cinema:seats:<show>           HASH   seat id -> "H|<hold token>|<expires ms>" or "B|<booking code>";
                                          a seat with no field, or with a hold past its expiry, is free
-    cinema:hold:<token>           HASH   a hold: show, client, seats, expires_ms, status, code, refund_cutoff_s
+    cinema:hold:<token>           HASH   a hold: show, client, seats, expires_ms, status, code, refund_cutoff_s,
+                                         extended ("1" once it was given more time; a re-pick keeps it)
     cinema:myhold:<show>:<client> STRING the shopper's live hold token on this show (one hold each)
     cinema:booking:<code>         HASH   a booking: show, zone, client, seats, created_ms, held_ms (when its hold
                                          was made), status, refund_cutoff_s (the zone's refund cut-off when its
@@ -66,6 +67,9 @@ POSTER_PAST_S = 24 * 3600  # a poster may go on a film shown from a day ago on (
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
 CODE_LENGTH = 8
 HOLD_RECORD_KEEP_MS = 24 * 3600 * 1000  # a hold record outlives its expiry a day (for "your hold expired")
+# The most time one extension adds to a hold (CinemaStore.extend_hold; once per hold): seats are scarce, and a
+# shopper who needs more time (WCAG 2.2.1) gets it once, never a hold that lasts.
+HOLD_EXTRA_MAX_S = 5 * 60
 KEEP_AFTER_SHOW_S = 30 * 86400  # a booking is kept this long after its showtime starts (disputes, refunds)
 ONCE_TTL_S = 600  # an add form's answer is given again this long: a double tap, a resend after a slow network
 # What became of the refund of a ticket the cinema cancelled (Booking.refund_outcome): nothing was paid online...
@@ -289,7 +293,8 @@ return {'OK', created, updated, unpack(out)}
 # cancelled) | {'RETRY'} (pointer or show changed); `new`: the chosen seats the shopper's previous live hold does
 # not already hold (what the seat budget counts). A hold replacing a live one keeps its expiry when that is sooner
 # than now + ttl: re-picking may not buy time, or a shopper could hold seats for ever at no cost (a lapsed previous
-# hold counts for nothing).
+# hold counts for nothing). For the same reason it keeps the live previous hold's `extended` mark: a re-pick is no
+# second extension.
 _HOLD = _NOW + """
 local now = now_ms(ARGV[2])
 local token, old = ARGV[1], ARGV[6]
@@ -297,11 +302,11 @@ local own = 'H|' .. old .. '|'
 if (redis.call('GET', KEYS[3]) or '') ~= old then return {'RETRY'} end
 if redis.call('HGET', KEYS[5], 'auditorium') ~= ARGV[7] then return {'RETRY'} end
 if redis.call('HGET', KEYS[5], 'status') == 'cancelled' then return {'CLOSED'} end
-local prev_exp = nil  -- the previous hold's expiry while it is still live
+local prev_exp, extended = nil, ''  -- the previous hold's expiry and extension while it is still live
 if old ~= '' then
-  local p = redis.call('HMGET', KEYS[4], 'status', 'expires_ms')
+  local p = redis.call('HMGET', KEYS[4], 'status', 'expires_ms', 'extended')
   local e = tonumber(p[2])
-  if p[1] == 'held' and e and e > now then prev_exp = e end
+  if p[1] == 'held' and e and e > now then prev_exp, extended = e, p[3] or '' end
 end
 local data = cjson.decode(ARGV[8])
 local chosen = {}
@@ -369,11 +374,38 @@ if old ~= '' then
 end
 redis.call('HSET', KEYS[2], 'token', token, 'show', ARGV[5], 'client', ARGV[4],
            'seats', table.concat(data.seats, ','), 'expires_ms', exp, 'created_ms', now, 'status', 'held',
-           'refund_cutoff_s', ARGV[10])
+           'refund_cutoff_s', ARGV[10], 'extended', extended)
 redis.call('PEXPIREAT', KEYS[2], exp + KEEP_MS)
 redis.call('SET', KEYS[3], token, 'PXAT', exp)
 return {'OK', exp, new}
 """.replace("KEEP_MS", str(HOLD_RECORD_KEEP_MS))
+
+
+# More time for a live hold, once: its expiry, its seats' and its live-hold pointer's move on by ARGV[3] ms (at most
+# HOLD_EXTRA_MAX_S, whatever the caller asks). KEYS[1] seats hash, KEYS[2] hold record, KEYS[3] the shopper's hold
+# pointer, KEYS[4] show hash. ARGV[1] token, ARGV[2] now ms ('' = server clock), ARGV[3] ms to add, ARGV[4] client.
+# Returns {'OK', expires_ms} | {'ONCE', expires_ms} (given more time before, or a re-pick of one that was) |
+# {'NOHOLD'} | {'GONE'} (expired, confirmed, cancelled, replaced, or its show cancelled).
+_EXTEND = _NOW + """
+local now = now_ms(ARGV[2])
+local h = redis.call('HMGET', KEYS[2], 'status', 'expires_ms', 'client', 'seats', 'extended')
+if not h[1] or h[3] ~= ARGV[4] then return {'NOHOLD'} end
+local exp = tonumber(h[2])
+if h[1] ~= 'held' or not exp or exp <= now or redis.call('HGET', KEYS[4], 'status') == 'cancelled' then
+  return {'GONE'}
+end
+if h[5] == '1' then return {'ONCE', h[2]} end
+local new = string.format('%.0f', exp + math.min(math.max(tonumber(ARGV[3]) or 0, 0), MAX_MS))
+local prefix = 'H|' .. ARGV[1] .. '|'
+for _, s in ipairs(split(h[4])) do
+  local v = redis.call('HGET', KEYS[1], s)
+  if v and string.sub(v, 1, #prefix) == prefix then redis.call('HSET', KEYS[1], s, prefix .. new) end
+end
+redis.call('HSET', KEYS[2], 'expires_ms', new, 'extended', '1')
+redis.call('PEXPIREAT', KEYS[2], new + KEEP_MS)
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('SET', KEYS[3], ARGV[1], 'PXAT', new) end
+return {'OK', new}
+""".replace("KEEP_MS", str(HOLD_RECORD_KEEP_MS)).replace("MAX_MS", str(HOLD_EXTRA_MAX_S * 1000))
 
 
 # Release the seats of a hold this token still holds (shared by confirm-after-expiry and cancel).
@@ -647,6 +679,7 @@ class Hold:
     expires_ms: int
     status: str  # held | confirmed | expired | cancelled | replaced | lost
     code: str = ""
+    extended: bool = False  # given more time once (CinemaStore.extend_hold)
 
     def remaining_s(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
@@ -778,6 +811,7 @@ class CinemaStore:
         self.shopper_ttl_s = shopper_ttl_s
         self._upsert = db.register_script(_UPSERT)
         self._hold = db.register_script(_HOLD)
+        self._extend = db.register_script(_EXTEND)
         self._confirm = db.register_script(_CONFIRM)
         self._record_order = db.register_script(_RECORD_ORDER)
         self._cancel_hold = db.register_script(_CANCEL_HOLD)
@@ -1011,7 +1045,25 @@ class CinemaStore:
             return None
         d = {_s(k): _s(v) for k, v in data.items()}
         return Hold(token=token, show_id=d["show"], client=d["client"], seats=tuple(d["seats"].split(",")),
-                    expires_ms=int(d["expires_ms"]), status=d["status"], code=d.get("code", ""))
+                    expires_ms=int(d["expires_ms"]), status=d["status"], code=d.get("code", ""),
+                    extended=d.get("extended") == "1")
+
+    def extend_hold(self, venue: str, token: str, client: str, extra_s: float, now_ms: int | None = None) -> Outcome:
+        """Give a live hold `extra_s` more seconds (at most HOLD_EXTRA_MAX_S), once in its life, re-picks included:
+        "ok" with the new `expires_ms`; "once" (more time was given before; `expires_ms` as it stands), "nohold",
+        "gone" (no longer live). Its seats, record and pointer move on in one step, so the seats are never free
+        while the hold says they are held."""
+        keys = CinemaKeys(venue)
+        hold = self.get_hold(venue, token)
+        if hold is None or hold.client != client:
+            return Outcome("nohold")
+        result = self._extend(keys=[keys.seats(hold.show_id), keys.hold(token), keys.client_hold(hold.show_id, client),
+                                    keys.show(hold.show_id)],
+                              args=[token, "" if now_ms is None else now_ms, int(extra_s * 1000), client])
+        status = _s(result[0]).lower()
+        if status == "ok":
+            replicated(self.db, keys.seats(hold.show_id))
+        return Outcome(status, token=token, expires_ms=int(result[1]) if len(result) > 1 else None)
 
     def live_hold_token(self, venue: str, show_id: str, client: str) -> str | None:
         token = self.db.get(CinemaKeys(venue).client_hold(show_id, client))

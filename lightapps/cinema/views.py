@@ -23,6 +23,7 @@ from lightapps.cinema.common import (
     cinema_store,
     day_bounds,
     hold_seconds,
+    more_time_seconds,
     seat_grid,
     show_in_zone,
     valid_id,
@@ -32,6 +33,7 @@ from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_s
 from lightapps.cinema.payment import (
     PaymentUnknown,
     order_for_booking,
+    order_for_hold,
     order_for_hold_record,
     payments_on,
     refund_booking,
@@ -217,9 +219,17 @@ def _hold_page(venue: str, zone: str, hold, show, status: int = 200, error: str 
     now = time.time()
     remaining = hold.remaining_s(now) if hold.status == "held" else 0
     total = show.price_cents * len(hold.seats)
-    return _page("cinema/hold.html", venue, zone, status, hold=hold, show=show, remaining=remaining,
-                 live=hold.is_live(now) and not show.cancelled, expires=hhmm(hold.expires_ms / 1000), error=error,
-                 total=cny(total), pay=_must_pay(total))
+    live = hold.is_live(now) and not show.cancelled
+    more = more_time_seconds(g.app_config) // 60 if live and _may_have_more_time(venue, hold) else 0
+    return _page("cinema/hold.html", venue, zone, status, hold=hold, show=show, remaining=remaining, live=live,
+                 expires=hhmm(hold.expires_ms / 1000), error=error, total=cny(total), pay=_must_pay(total),
+                 more_minutes=more)
+
+
+def _may_have_more_time(venue: str, hold) -> bool:
+    """More time is given once per hold, before paying: the hold's order expires with the hold as it was, and its
+    closing then releases the seats (payment.py), so time given after it would be no time at all."""
+    return not hold.extended and not (payments_on() and order_for_hold(venue, hold.token) is not None)
 
 
 def _must_pay(total: int) -> bool:
@@ -233,6 +243,22 @@ def hold_page(venue: str, zone: str, token: str):
     if hold.status == "confirmed":
         return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=hold.code), code=303)
     return _hold_page(venue, zone, hold, show)
+
+
+@bp.post("/<zone>/hold/<token>/more-time")
+def more_time(venue: str, zone: str, token: str):
+    """The hold's one extension (WCAG 2.2.1: its page warns a minute before it ends)."""
+    hold, show = _my_hold(venue, zone, token)
+    if hold.status == "confirmed":
+        return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=hold.code), code=303)
+    refused = hold.is_live() and not _may_have_more_time(venue, hold)
+    if not refused:  # "once": a second press that raced the first; "gone": its page says why
+        refused = cinema_store().extend_hold(venue, hold.token, hold.client,
+                                             more_time_seconds(g.app_config)).status == "once"
+    if refused:
+        hold = cinema_store().get_hold(venue, hold.token) or hold
+        return _hold_page(venue, zone, hold, show, 409, _("More time is given only once, and only before paying."))
+    return redirect(shopper_url("cinema.hold_page", venue=venue, zone=zone, token=hold.token), code=303)
 
 
 @bp.post("/<zone>/hold/<token>/pay")

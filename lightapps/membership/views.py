@@ -54,9 +54,11 @@ def qr_svg(payload: str) -> Markup:
 
 
 def _signup_page(venue_map, shopper, *, error: str | None = None, phone: str = "", status: int = 200,
-                 headline: str | None = None):
+                 headline: str | None = None, phone_refused: bool = False):
+    """`phone_refused`: the error is the number's (the field is marked with it), not a refusal to send."""
     return render_template("membership/signup.html", venue=venue_map, shopper_token=shopper_token(shopper),
-                           error=error, phone=phone, zh=is_zh(), headline=headline), status
+                           error=error, phone=phone, zh=is_zh(), headline=headline,
+                           phone_refused=phone_refused), status
 
 
 def _headline(venue: str, zone: str | None) -> str | None:
@@ -150,7 +152,7 @@ def signup(venue: str):
     try:
         phone = normalize_phone(raw, venue_locale(venue).phone_region)
     except PhoneError:
-        return _signup_page(venue_map, shopper, status=400, phone=raw, error=_(
+        return _signup_page(venue_map, shopper, status=400, phone=raw, phone_refused=True, error=_(
             "Enter your mobile number, e.g. 138 0013 8000 (or +86 138 0013 8000)."))
     return _send_code(venue, venue_map, shopper, phone)
 

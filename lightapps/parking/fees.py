@@ -115,11 +115,6 @@ def parking_coupons(venue: str, client: str) -> list[Voucher]:
     return provider.usable(venue, client, PURPOSE) if provider and client else []
 
 
-def coupon_of(venue: str, client: str, code: str) -> Voucher | None:
-    """One of the shopper's usable parking coupons by its code (the fee page's preview)."""
-    return next((v for v in parking_coupons(venue, client) if v.code == code), None)
-
-
 def _store() -> ParkingStore:
     return app_store(_app())
 

@@ -50,5 +50,5 @@ def _cars(venue: str, shopper: Shopper) -> list[MyItem]:
         zone = venue_map.zone(zone_id) if venue_map else None
         items.append(MyItem(kind="car", title=_("Find my car"),
                             detail=(zone.name_zh if zh else zone.name) if zone else zone_id,
-                            endpoint="parking.landing", values={"venue": venue, "zone": zone_id}))
+                            endpoint="parking.landing", values={"venue": venue, "zone": zone_id}, held=False))
     return items

@@ -71,7 +71,9 @@ def hhmm(ms: int) -> str:
 
 
 def _landing(venue: str, zone: str, status: int = 200, error: str | None = None, plate: str = "",
-             headers: dict | None = None, fee_error: str | None = None, fee_plate: str = ""):
+             headers: dict | None = None, fee_error: str | None = None, fee_plate: str = "",
+             plate_refused: bool = False):
+    """`plate_refused`: the error is the typed plate's (its field is marked), not a refusal to look (429, 404)."""
     venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     store = parking_store()
@@ -82,7 +84,7 @@ def _landing(venue: str, zone: str, status: int = 200, error: str | None = None,
     return render_template("parking/landing.html", venue=venue_map, zone=zone_obj, config=config, counts=counts,
                            areas=areas,
                            level_name=lambda level: level_name(venue_map, level, is_zh()), error=error, plate=plate,
-                           fee_error=fee_error, fee_plate=fee_plate,
+                           fee_error=fee_error, fee_plate=fee_plate, plate_refused=plate_refused,
                            shopper_token=shopper_token(shopper), lang=chosen_lang(),
                            min_query=plates.MIN_QUERY), status, headers or {}
 
@@ -109,8 +111,8 @@ def _typed_plate(venue: str, zone: str, too_short: str, fee: bool = False):
 
     def refuse(message: str, typed: str = ""):
         if fee:
-            return None, _landing(venue, zone, 422, fee_error=message, fee_plate=typed)
-        return None, _landing(venue, zone, 422, message, plate=typed)
+            return None, _landing(venue, zone, 422, fee_error=message, fee_plate=typed, plate_refused=True)
+        return None, _landing(venue, zone, 422, message, plate=typed, plate_refused=True)
 
     if len(raw) > 40:
         return refuse(_("Type at most %(n)s letters and digits.", n=plates.MAX_QUERY))
@@ -564,7 +566,7 @@ def autopay_start(venue: str, zone: str, session_id: str):
 @bp.get("/<zone>/autopay-back/<session_id>")
 def autopay_back(venue: str, zone: str, session_id: str):
     """The provider sends the shopper back with the agreement number; the provider itself confirms it. The
-    signer is the shopper autopay_start kept for this return (the browser's mp_c may name another)."""
+    signer is the shopper autopay_start kept for this return (the browser's mp_c_<venue> may name another)."""
     shopper = returning_shopper(venue) or shopper_for_venue(venue)
     stay = _verified_stay(venue, zone, session_id)
     agreement_no = (request.args.get("agreement_no") or "")[:64]

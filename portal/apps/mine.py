@@ -9,6 +9,7 @@ returns only what belongs to `shopper` (the bearer of the request's token), newe
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,9 @@ class MyItem:
     endpoint: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
     when: float | None = None  # the moment that matters (a showtime, a validity end), shown in venue time
+    # False for a way in rather than a thing of hers ("Become a member", "Find my car"): nothing to lose when a
+    # sign-in sheet closes, so no keep offer for it (holds_anything)
+    held: bool = True
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,23 @@ class MySection:
 def collect_mine(apps: list[registry.LightApp], venue: str, shopper: Shopper) -> list[MySection]:
     """Every app's part of Me for this shopper, in the apps' order; apps with nothing are left out. One app's
     store failing fails only its section (Me stays up: the rest is the shopper's and readable)."""
-    sections = []
+    return [section for section in _sections(apps, venue, shopper) if section.failed or section.items]
+
+
+def holds_anything(apps: list[registry.LightApp], venue: str, shopper: Shopper) -> bool:
+    """The shopper holds something in one of these apps (a ticket, a coupon, a queue number...), asked app by
+    app until one says so. A store failing ends the asking, as nothing held: the venue's keys share one slot, so
+    the next apps' would fail too (a page of the store's own fault would wait out a timeout per app)."""
+    for section in _sections(apps, venue, shopper):
+        if section.failed:
+            return False
+        if any(item.held for item in section.items):
+            return True
+    return False
+
+
+def _sections(apps: list[registry.LightApp], venue: str, shopper: Shopper) -> Iterator[MySection]:
+    """Each app's part, as it is asked for (a caller that stops early asks the remaining apps nothing)."""
     for app in apps:
         mine = registry.parts(app.name).mine
         if mine is None:
@@ -55,8 +75,6 @@ def collect_mine(apps: list[registry.LightApp], venue: str, shopper: Shopper) ->
             items = tuple(mine(venue, shopper))
         except redis.RedisError as exc:
             log.warning("me: %s unavailable: %s", app.name, type(exc).__name__)
-            sections.append(MySection(app, (), failed=True))
+            yield MySection(app, (), failed=True)
             continue
-        if items:
-            sections.append(MySection(app, items))
-    return sections
+        yield MySection(app, items)

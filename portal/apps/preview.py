@@ -30,7 +30,6 @@ from portal.api import bearer_token
 from portal.apps.registry import LightApp
 from portal.errors import error_response, page_venue, wants_json
 from portal.shopper import (
-    COOKIE,
     PREVIEW_CLIENT_PREFIX,
     SAFE_METHODS,
     Shopper,
@@ -127,9 +126,7 @@ def init_preview(flask_app: Flask, apps_by_blueprint: dict[str, LightApp]) -> No
     @flask_app.after_request
     def _preview_not_kept(response: Response) -> Response:
         if is_preview_shopper(g.get("shopper")):
-            g.url_only_token = g.get("shopper_token")
-        if g.get("preview_cookie"):  # kept by a browser before this rule (current_shopper ignored it): let go
-            response.delete_cookie(COOKIE)
+            g.url_only_token = g.get("shopper_token")  # a cookie kept from before this rule: shopper.py drops it
         return response
 
     flask_app.jinja_env.globals.update(in_preview=lambda: is_preview_shopper(g.get("shopper")))

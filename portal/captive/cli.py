@@ -1,4 +1,5 @@
-"""`flask --app wsgi portal-config <venue> [key=value ...]`: show or change a venue's portal settings."""
+"""`flask --app wsgi portal-config <venue> [key=value ...]`: show or change a venue's portal settings.
+`flask --app wsgi capport-uri <venue> <mac>`: the phone's per-client RFC 8908 API URI, for a DHCP server's hook."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from flask.cli import with_appcontext
 
 from portal.captive.common import captive_services_of
 from portal.captive.config import FIELDS, SECRET_FIELDS
+from portal.captive.views import client_capport_url
+from portal.cli import known_venue
+from portal.services import services
+
+DHCPV4_OPTION_MAX_BYTES = 255  # option 114 (RFC 8910) is one DHCPv4 option: its length is one byte
 
 
 @click.command("portal-config")
@@ -18,6 +24,7 @@ def portal_config(venue: str, assignments: tuple[str, ...]) -> None:
     """Without assignments, list the settings (secrets masked); with key=value pairs, set them
     (all checked before any is written)."""
     store = captive_services_of(current_app).config
+    known_venue(venue)  # a typo would set a venue no one asks for, the real one keeping its defaults
     if assignments:
         values = {}
         for item in assignments:
@@ -33,3 +40,28 @@ def portal_config(venue: str, assignments: tuple[str, ...]) -> None:
     for name, value in store.get(venue).items():
         shown = ("*" * 8 if value else "(unset)") if name in SECRET_FIELDS else value
         click.echo(f"{name:20} {shown:32} {FIELDS[name][1]}")
+
+
+@click.command("capport-uri")
+@click.argument("venue")
+@click.argument("mac")
+@with_appcontext
+def capport_uri(venue: str, mac: str) -> None:
+    """Print the per-client RFC 8908 API URI of the phone with this MAC in VENUE, on PORTAL_URL: a DHCP server's
+    hook hands it out in option 114 at each lease. It names the phone (never its MAC) for a day, and only in
+    requests the venue's client_networks allow."""
+    known_venue(venue)
+    svc = services()
+    if not svc.settings.portal_url:  # else a URL on this command's made-up host
+        raise click.UsageError("set PORTAL_URL: the URI handed to phones is absolute, on the portal's HTTPS address")
+    try:
+        client = svc.hasher.client_id(mac)
+    except ValueError:
+        raise click.BadParameter(f"{mac!r} is not a MAC address", param_hint="MAC") from None
+    with current_app.test_request_context("/"):  # url_for outside a request
+        uri = client_capport_url(venue, client)
+    if len(uri.encode()) > DHCPV4_OPTION_MAX_BYTES:
+        click.echo(f"warning: the URI is {len(uri.encode())} bytes, over the {DHCPV4_OPTION_MAX_BYTES} DHCPv4 "
+                   "option 114 takes (a shorter PORTAL_URL or venue id fits)", err=True)
+    click.echo(uri)
+

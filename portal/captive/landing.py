@@ -262,6 +262,9 @@ class VenueCheck:
     hanging must not stall every mall's probes. One per app (portal/captive/views.py venue_check_of), shared by
     the probe lane and the views.
 
+    A venue found is one VenueBreakers keeps a breaker for (`remember`): a made-up name gets none kept, so a flood
+    of them cannot push a mall's open breaker out and reset it.
+
     A venue this process found and the store then no longer has is taken for a store that lost its data (it came
     back empty, or a failover promoted a replica that had not synced), not for a venue deleted: for SEEN_FOR_S
     after it was last found, a request for it fails open (`known` answers None) instead of getting its 404."""
@@ -325,6 +328,8 @@ class VenueCheck:
         if found:
             self._found.put(venue, True)
             self._seen.put(venue, True)
+            if isinstance(self.breakers, VenueBreakers):
+                self.breakers.remember(venue)  # a venue known to exist: its breaker is kept from now on
             return True
         return None if self._seen.peek(venue) else False
 

@@ -67,8 +67,23 @@ def match_probe(host: str, path: str) -> Probe | None:
     return BY_PATH.get(path)
 
 
+# Apps' own browsers (lower case): WebKit without "Safari" on iOS and a WebView ("; wv)") on Android, as the
+# sign-in sheets are, but they keep cookies and stay open; each names its app. WeChat, WeCom, mini programs,
+# Alipay and Taobao/DingTalk (AliApp), QQ, Weibo, Douyin/TikTok, Toutiao, Baidu, Xiaohongshu, Facebook, Messenger,
+# Instagram, LINE, KakaoTalk, Snapchat, Pinterest, LinkedIn, X's Android app.
+IN_APP_BROWSER_TOKENS = (
+    "micromessenger", "wxwork/", "miniprogram", "alipayclient", "aliapp(", "dingtalk", " qq/", "weibo",
+    "bytedancewebview", "aweme", "musical_ly", "newsarticle/", "baiduboxapp", "xhsdiscover", "fban/", "fbav/",
+    "fb_iab", "instagram", " line/", "kakaotalk", "snapchat", "pinterest", "linkedinapp", "twitterandroid",
+)
+
+
 def is_captive_browser(user_agent: str) -> bool:
-    """Apple's CNA mini-browser (no persistent cookies, no new windows) or Android's sign-in WebView."""
+    """Apple's CNA mini-browser (no persistent cookies, no new windows) or Android's sign-in WebView (the system
+    WebView's own user agent). Windows opens the user's own browser. An app's in-app browser is none of them."""
     ua = user_agent or ""
+    lowered = ua.lower()
+    if any(token in lowered for token in IN_APP_BROWSER_TOKENS):
+        return False
     apple_cna = ("iPhone" in ua or "iPad" in ua or "Macintosh" in ua) and "Safari" not in ua and "AppleWebKit" in ua
     return "CaptiveNetworkSupport" in ua or apple_cna or "; wv)" in ua

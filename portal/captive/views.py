@@ -195,11 +195,25 @@ def fail_open(venue: str, exc: Exception | None, ctx: GatewayContext | None = No
 
 @bp.get("/")
 def root():
-    """The portal's own root (a probe host's root is the probe lane's): the mall home."""
-    venue = venue_check_of(current_app).default()
+    """The portal's own root (a probe host's root is the probe lane's): the mall home, of the mall whose shopper this
+    browser is (a web app installed from a mall before its manifest named it starts here), else the default one."""
+    check = venue_check_of(current_app)
+    venue = _shoppers_venue(check) or check.default()
     if venue is None:
         return venue_refusal(None)
     return redirect(url_for("directory.home", venue=venue))
+
+
+def _shoppers_venue(check: VenueCheck) -> str | None:
+    """The venue of the request's shopper (its one mall's `mp_c_<venue>` cookie's, or a `c` token's) while it exists;
+    None without one, or while the store does not answer (the default venue then, which fails open)."""
+    if services().breaker.is_open:
+        return None
+    try:
+        shopper = current_shopper()
+    except STORE_ERRORS:
+        return None
+    return shopper.venue if shopper is not None and check.known(shopper.venue) else None
 
 
 # ---- the gateway's redirect and the grant ---------------------------------------------------------
@@ -646,7 +660,13 @@ def offline():
 def capport_url(shopper: Shopper) -> str:
     """The per-client API URI (RFC 8908 section 4: distinct per client where the server cannot see the
     enforcement device's identifier), on PORTAL_URL."""
-    return external_url("captive.capport_client", token=_capport_token(shopper))
+    return client_capport_url(shopper.venue, session_client(shopper))
+
+
+def client_capport_url(venue: str, client: str) -> str:
+    """`capport_url` for a client id (a phone's: MacHasher.client_id), as `flask capport-uri` hands it to a DHCP
+    server's hook."""
+    return external_url("captive.capport_client", token=_capport_serializer().dumps([venue, client]))
 
 
 # How long a per-client URI names its phone. A DHCP server's hook asks for the URI again at each lease (guest
@@ -657,10 +677,6 @@ CAPPORT_URI_MAX_AGE_S = 24 * 3600
 
 def _capport_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="capport")
-
-
-def _capport_token(shopper: Shopper) -> str:
-    return _capport_serializer().dumps([shopper.venue, session_client(shopper)])
 
 
 def _capport_read(token: str) -> tuple[str, str] | None:

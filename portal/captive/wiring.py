@@ -8,10 +8,9 @@ from __future__ import annotations
 from flask import Flask, request
 
 from core.memo import BoundedMemo
-from core.storage import VenueKeys
-from core.store_health import StoreBreaker, VenueBreakers
+from core.store_health import StoreBreaker, VenueBreakers, venue_slot_ping
 from portal.apps import registry
-from portal.captive.cli import portal_config
+from portal.captive.cli import capport_uri, portal_config
 from portal.captive.common import CaptiveServices
 from portal.captive.config import PortalConfigStore, address_networks
 from portal.captive.gateways import ContextSealer
@@ -44,21 +43,15 @@ def _client_networks(config: PortalConfigStore):
     return networks
 
 
-class BreakerKeys(VenueKeys):
-    def ping(self) -> str:
-        """A key no one writes, in the venue's slot: EXISTS on it asks exactly the shard the venue lives on."""
-        return self.key("breaker", "ping")
-
-
 def _store_breakers(core: Services) -> StoreBreaker | VenueBreakers:
     """The breaker(s) the portal's store calls go through. One store: the app's one breaker, shared with the
     views' 503s (portal/errors.py), since every venue lives on that one server and fails with it. A cluster:
     a breaker per venue, whose recovery ping asks the venue's own slot, so that one shard down fails open only
-    its own venues (the app's one breaker would fail open every venue after three failures of any)."""
+    its own venues (the app's one breaker would fail open every venue after three failures of any). Kept for the
+    venues known to exist: this process's registry copy lists them, or the venue check found them (VenueCheck)."""
     if not core.settings.redis_cluster:
         return core.breaker
-    db = core.db
-    breakers = VenueBreakers(lambda venue: db.exists(BreakerKeys(venue).ping()))
+    breakers = VenueBreakers(venue_slot_ping(core.db), known=core.venues.listed)
     core.on_close(breakers.close)  # its prober thread ends with the app (Services.close)
     return breakers
 
@@ -84,4 +77,5 @@ def init_captive(app: Flask) -> None:
         unifi_sites=SiteVenues(core.venues.venue_ids, config.unifi_site))
     app.register_blueprint(bp)
     app.cli.add_command(portal_config)
+    app.cli.add_command(capport_uri)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))

@@ -6,7 +6,8 @@ phone's location history only for the phone the gateway vouched for (Shopper.own
                                            captive sheet cannot download), the export link, the erase button
     GET  /v/<venue>/my-data/export.json    everything held about this shopper, as JSON (audited)
     POST /v/<venue>/my-data/erase          erase it from every store: the event log, presence, moments,
-                                           every light app's store (its `forget_shopper` hook), the tokens
+                                           every light app's store (its `forget_shopper` hook), the tokens;
+                                           only with `confirm` (the "I understand" box) ticked, else 400
 
 Each captive landing hands out a new shopper id, so one person on one phone is a new shopper at each WiFi sign-in:
 the phone the gateway vouched for links them (ShopperKeys.shoppers_on). The erasure reaches every shopper of her
@@ -23,10 +24,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, abort, jsonify, render_template
+from flask import Blueprint, Flask, abort, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import pgettext
 
+from core.settings import yes_or_no
 from fingerprints.model import VenueMap
 from portal.apps import capabilities, registry
 from portal.apps.locale import format_time
@@ -450,10 +452,13 @@ def init_app(app: Flask) -> None:
 
 @bp.get("")
 def page(venue: str):
-    shopper = _shopper(venue)
-    data, venue_map = held(services(), shopper), venue_or_404(venue)
+    return _page(_shopper(venue))
+
+
+def _page(shopper: Shopper, refused: str | None = None):
+    data, venue_map = held(services(), shopper), venue_or_404(shopper.venue)
     return render_template("insights/mydata.html", venue=venue_map, data=data, sections=readable(data, venue_map),
-                           apps=[(name, app_title(name)) for name in data["apps"]])
+                           apps=[(name, app_title(name)) for name in data["apps"]], refused=refused)
 
 
 @bp.get("/export.json")
@@ -468,7 +473,11 @@ def export(venue: str):
 
 @bp.post("/erase")
 def erase_view(venue: str):
+    """Erases only with the form's "I understand" ticked (WCAG 3.3.4: one stray tap must not undo everything):
+    without it, the page again, 400, the box marked and nothing erased."""
     shopper = _shopper(venue)
+    if not yes_or_no(request.form.get("confirm")):
+        return _page(shopper, _("Nothing was erased: tick “I understand” to erase your data.")), 400
     removed = erase(services(), shopper)
     kept_declined = removed.pop("kept_declined", 0)
     services().privacy.audit_export(venue, "shopper (self)", "erasure", f"{sum(removed.values())} records")

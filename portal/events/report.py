@@ -300,16 +300,40 @@ def rows(ins: Insights, names: dict[str, str]) -> list[Row]:
 
 
 # ---- charts: small server-rendered SVGs ----------------------------------------------------------
+# Each SVG is hidden from screen readers and followed by its numbers as a table behind "Show ... as a table": the
+# heatmap's counts were only shades of blue and tooltips on unfocusable cells. It scales down to the page (a 520 px
+# chart made a 320 px phone scroll sideways).
 
 
-def bar_chart(items: list[tuple[str, int | None]], title: str, chart_id: str, width: int = 520) -> Markup:
-    """Horizontal bars, one per (label, count); a suppressed count is drawn as an empty "<5" bar."""
+def _svg_open(chart_id: str, title: str, width: int, height: int) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" aria-hidden="true" '
+            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+            f'style="max-width:100%;height:auto"><title>{escape(title)}</title>'
+            f'<text x="0" y="14" font-size="13" font-weight="bold">{escape(title)}</text>')
+
+
+def _chart_table(chart_id: str, title: str, heads: list[str], rows: list[list[str]]) -> str:
+    """A chart's numbers: `heads` over the columns, each row's first cell heading its row. Focusable: on a narrow
+    phone the table scrolls sideways (portal.css), which a keyboard can do only in a focused table."""
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in heads)
+    body = "".join(f'<tr><th scope="row">{escape(first)}</th>{"".join(f"<td>{escape(c)}</td>" for c in rest)}</tr>'
+                   for first, *rest in rows)
+    summary = _("Show %(chart)s as a table", chart=title)  # not inside the f-string: the extractor would miss it
+    return (f'<details class="chart-table" id="{escape(chart_id)}-table">'
+            f'<summary>{escape(summary)}</summary>'
+            f'<table class="compact" tabindex="0"><caption>{escape(title)}</caption><thead><tr>{head}</tr></thead>'
+            f'<tbody>{body}</tbody></table></details>')
+
+
+def bar_chart(items: list[tuple[str, int | None]], title: str, chart_id: str,
+              columns: tuple[str, str] | None = None, width: int = 520) -> Markup:
+    """Horizontal bars, one per (label, count); a suppressed count is drawn as an empty "<5" bar. With `columns`
+    (the headings of the labels and of the counts) the numbers follow as a table; without, the page shows them in
+    a table of its own (the funnels')."""
     row_h, label_w = 22, 150
     height = row_h * len(items) + 30
     top = max([1, *(n for _, n in items if n)])
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" role="img" '
-             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}"><title>{escape(title)}</title>',
-             f'<text x="0" y="14" font-size="13" font-weight="bold">{escape(title)}</text>']
+    parts = ['<div class="chart-box">', _svg_open(chart_id, title, width, height)]
     for i, (text, n) in enumerate(items):
         y = 24 + i * row_h
         bar = 0 if not n else max(2, int((width - label_w - 60) * n / top))
@@ -317,17 +341,19 @@ def bar_chart(items: list[tuple[str, int | None]], title: str, chart_id: str, wi
         parts.append(f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{bar}" height="{row_h - 6}" fill="#0b57d0"/>')
         parts.append(f'<text x="{label_w + bar + 6}" y="{y + 14}" font-size="12">{escape(label(n))}</text>')
     parts.append("</svg>")
+    if columns:
+        parts.append(_chart_table(chart_id, title, list(columns), [[text, label(n)] for text, n in items]))
+    parts.append("</div>")
     return Markup("".join(parts))
 
 
 def heatmap_chart(grid: list[list[int | None]], title: str, chart_id: str) -> Markup:
-    """Hour of week: 7 rows (Monday first) x 24 columns of safe counts; cells below k (None) drawn blank."""
+    """Hour of week: 7 rows (Monday first) x 24 columns of safe counts; cells below k (None) drawn blank. The table
+    turns it round, an hour a row and a day a column, to fit a phone."""
     cell, left, top_y = 18, 40, 34
     width, height = left + 24 * cell + 4, top_y + 7 * cell + 4
     peak = max([1, *(n for row in grid for n in row if n)])
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" role="img" '
-             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}"><title>{escape(title)}</title>',
-             f'<text x="0" y="14" font-size="13" font-weight="bold">{escape(title)}</text>']
+    parts = ['<div class="chart-box">', _svg_open(chart_id, title, width, height)]
     for h in range(0, 24, 3):
         parts.append(f'<text x="{left + h * cell}" y="{top_y - 4}" font-size="10">{h:02d}</text>')
     for d, row in enumerate(grid):
@@ -340,6 +366,9 @@ def heatmap_chart(grid: list[list[int | None]], title: str, chart_id: str) -> Ma
                          f'fill="#0b57d0" fill-opacity="{alpha:.2f}" stroke="#ddd"><title>{escape(when)}: '
                          f'{escape(label(n))}</title></rect>')
     parts.append("</svg>")
+    rows = [[f"{h:02d}:00", *(label(row[h]) for row in grid)] for h in range(24)]
+    parts.append(_chart_table(chart_id, title, [_("Hour"), *map(day_name, range(len(grid)))], rows))
+    parts.append("</div>")
     return Markup("".join(parts))
 
 
@@ -407,7 +436,7 @@ def _figures_context(ins: Insights, names: dict[str, str]) -> dict:
         "funnels": funnels,
         "dwell_chart": bar_chart([(dwell_label(lo, hi), safe(f"dwell:{key}", n)) for (lo, hi), (key, n)
                                   in zip(DWELL_BINS, ins.dwell_histogram(), strict=True)],
-                                 _("Dwell time"), "chart-dwell"),
+                                 _("Dwell time"), "chart-dwell", (_("Dwell time"), _("Visits"))),
         "heatmap_chart": heatmap_chart([[safe(f"heat:{d}:{h}", n) for h, n in enumerate(row)]
                                         for d, row in enumerate(ins.heatmap)], heatmap_title(ins), "chart-heatmap"),
         "funnel_chart": bar_chart(funnel_bars, _("Funnels"), "chart-funnel") if funnel_bars else "",

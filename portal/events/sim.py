@@ -7,7 +7,7 @@ are the real ones; the fingerprint positioner itself is not run: the position gi
 landing is a real `Landing.decide` on that kept position, and each transaction is a request to the
 zone's app's real form through the Flask test client (coupon claim, queue ticket, cinema seat hold,
 activity sign-up, partner link, membership sign-up with the development sender's SMS code), with the
-landing's `c` token and, for a regular, the cookie its browser kept (`mp_c`: the real re-link to the
+landing's `c` token and, for a regular, the cookie its browser kept (`mp_c_<venue>`: the real re-link to the
 kept shopper). A conversion is counted in the ground truth only when the app's answer says the
 transaction happened (a coupon already claimed or a seat just taken is no conversion). The event log's
 clock is set to the simulated time around each request, so the apps' events fall on the simulated day.
@@ -37,7 +37,7 @@ from portal.captive.landing import Landing, Redirect
 from portal.events.people import phone_ref
 from portal.ingest.store import RssiKeys
 from portal.services import Services
-from portal.shopper import COOKIE
+from portal.shopper import cookie_name
 from portal.tracking.positions import Position
 
 FIX_EVERY_S = 600  # a position every 10 minutes while a phone stays in a zone (the tracker sees more)
@@ -214,7 +214,7 @@ class Simulator:
     def _request(self, person: Person, t: float, method: str, path: str, data: dict | None = None):
         """One request of the person's browser at simulated time t: the visit's `c` token, a regular's kept
         cookie, the person's own IP (abuse budgets count per IP too)."""
-        headers = {"Cookie": f"{COOKIE}={person.kept}"} if person.kept else {}
+        headers = {"Cookie": f"{cookie_name(self.venue)}={person.kept}"} if person.kept else {}
         self.svc.events.clock = lambda: t
         try:
             # A fresh app context per request: inside the caller's (the CLI's) every request would share

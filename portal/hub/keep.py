@@ -2,8 +2,8 @@
 
 The captive sign-in sheet keeps no cookies and closes once the shopper is online. Me and the "you are
 online" page offer a link with a one-time code; opened in the real browser, it becomes a new shopper token
-kept in that browser's `mp_c` cookie and the browser is sent on to Me without anything secret in its
-address. The code works once and for a day: a copied or leaked link is no lasting key to the shopper.
+kept in that browser's cookie of the venue (`mp_c_<venue>`) and the browser is sent on to Me without anything
+secret in its address. The code works once and for a day: a copied or leaked link is no lasting key to the shopper.
 
 Opening the link (GET) changes nothing: it shows a page whose button (POST) redeems the code. A captive
 sheet that follows the link in place (no new windows), or a link preview, leaves the code for the copy the
@@ -15,7 +15,17 @@ the real browser it opens is on the same phone (or wherever the shopper herself 
 that browser's token would name no phone - no "where am I", no download of the phone's own location history.
 
 Each shopper's live codes are also listed (their digests, in `of(client)`, with their expiry as score) so
-that erasure ends them: a code issued before erasure must not bring the erased shopper id back."""
+that erasure ends them: a code issued before erasure must not bring the erased shopper id back.
+
+One live code per shopper (and phone): every page offering the link shows the same one until it is spent or has
+under REISSUE_LEFT_S to live, so a link copied from one page is not ended by the pages opened after it. Only its
+digest names it in the store; the code itself, which the next page must show again, is kept sealed under
+SECRET_KEY (`live(client)`), as a handed-out shopper token is.
+
+Spent, a code leaves its answer (`spent(digest)`) for REPEAT_S: the button's POST repeated by the same browser
+(a double tap, a retry after an answer lost on a flaky link, which left the browser without its cookie) gets the
+same shopper again, MAX_REPEATS times at most. "The same browser" is its User-Agent: no secret, but it keeps a
+link opened elsewhere (the sign-in sheet, a chat's preview) from sharing the window; the code stays the secret."""
 
 from __future__ import annotations
 
@@ -23,17 +33,17 @@ import hashlib
 import json
 import re
 import secrets
-import time
 from dataclasses import dataclass
 
 import redis
 
-from core.storage import VenueKeys
+from core.security import Sealer, b64url, unb64url
+from core.storage import LUA_STORE_CLOCK, VenueKeys
 
 CODE_TTL_S = 86400
-# Live codes one shopper may hold: Me issues a new one on every render, so a token reloaded in a loop would
-# otherwise store a code (a day each) per request; past this the oldest ends (a link copied five reloads ago).
-MAX_LIVE_CODES = 5
+REISSUE_LEFT_S = 3600  # a live code with less left than this is not shown again: a link copied now must still work
+REPEAT_S = 120  # how long a spent code answers its browser's repeated POST
+MAX_REPEATS = 3
 MAX_CODE_LENGTH = 64
 _CODE = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CODE_LENGTH}}}")
 
@@ -77,62 +87,145 @@ class KeepKeys(VenueKeys):
         return self.key("keep", digest)
 
     def of(self, client: str) -> str:
-        """The shopper's live codes: a sorted set of digests scored by expiry (on the codes' slot)."""
+        """The shopper's live codes: a sorted set of digests scored by expiry (on the codes' slot); a spent code's
+        stays until its repeat window ends, so erasure ends that too."""
         return self.key("keep_of", client)
+
+    def live(self, client: str) -> str:
+        """Hash: the code pages show this shopper, one per phone it carries (field: the phone, "" for none), as
+        "<digest> <expiry, epoch s> <the code sealed>"; a field is dropped when its code is spent."""
+        return self.key("keep_live", client)
+
+    def spent(self, digest: str) -> str:
+        """Hash, for REPEAT_S after the code was spent: its value `v`, the browser `b` that spent it, repeats `n`."""
+        return self.key("keep_spent", digest)
+
+
+# KEYS: the shopper's live hash, her index, the new code's key. ARGV: the phone field, the new code's digest, the new
+# code sealed, its value, its life, REISSUE_LEFT_S, 1 to replace a live code this install cannot unseal. Returns
+# the sealed code pages show: the live one while it has over REISSUE_LEFT_S left, else the new one, now written.
+_ISSUE = LUA_STORE_CLOCK + """
+local now = math.floor(store_now(nil))
+local live = redis.call('HGET', KEYS[1], ARGV[1])
+if live and ARGV[7] ~= '1' then
+  local ends, sealed = string.match(live, '^%S+ (%d+) (%S+)$')
+  if ends and tonumber(ends) - now > tonumber(ARGV[6]) then return sealed end
+end
+local life = tonumber(ARGV[5])
+redis.call('SET', KEYS[3], ARGV[4], 'EX', life)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. (now + life) .. ' ' .. ARGV[3])
+redis.call('EXPIRE', KEYS[1], life)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZADD', KEYS[2], now + life, ARGV[2])
+redis.call('EXPIRE', KEYS[2], life)
+return ARGV[3]
+"""
+
+# KEYS: the code, its spent answer, the shopper's live hash, her index. ARGV: the digest, the code's value as read
+# before, the browser, REPEAT_S, MAX_REPEATS, the phone field. Spends a live code (its answer kept, its live field
+# dropped, its digest listed until the window ends), else counts a repeat by the browser that spent it; 1 when the
+# code answers, else false.
+_SPEND = LUA_STORE_CLOCK + """
+local window = tonumber(ARGV[4])
+local value = redis.call('GET', KEYS[1])
+if value then
+  if value ~= ARGV[2] then return false end
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[2], 'v', value, 'b', ARGV[3], 'n', 0)
+  redis.call('EXPIRE', KEYS[2], window)
+  local live = redis.call('HGET', KEYS[3], ARGV[6])
+  if live and string.sub(live, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then redis.call('HDEL', KEYS[3], ARGV[6]) end
+  redis.call('ZADD', KEYS[4], math.floor(store_now(nil)) + window, ARGV[1])
+  if redis.call('TTL', KEYS[4]) < window then redis.call('EXPIRE', KEYS[4], window) end
+  return 1
+end
+local spent = redis.call('HMGET', KEYS[2], 'v', 'b')
+if spent[1] ~= ARGV[2] or spent[2] ~= ARGV[3] then return false end
+if redis.call('HINCRBY', KEYS[2], 'n', 1) > tonumber(ARGV[5]) then return false end
+return 1
+"""
+
+
+def _browser(user_agent: str) -> str:
+    return hashlib.sha256(user_agent.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 class KeepStore:
-    def __init__(self, db: redis.Redis) -> None:
+    """`secret_key` (SECRET_KEY) seals the live code for the next page; a store that only redeems or forgets
+    (erasure) needs none."""
+
+    def __init__(self, db: redis.Redis, secret_key: str = "") -> None:
         self.db = db
+        self._sealer = Sealer(secret_key, b"mallportal keep code") if secret_key else None
+        self._issue = db.register_script(_ISSUE)
+        self._spend = db.register_script(_SPEND)
 
     def issue(self, venue: str, client: str, phone: str | None = None) -> str:
-        """A new one-time code for this shopper (only its hash is stored), on `phone` when the gateway vouched for
-        it (Shopper.own_phone); the shopper's oldest codes beyond MAX_LIVE_CODES end."""
-        code, keys, now = secrets.token_urlsafe(24), KeepKeys(venue), time.time()
-        digest = _digest(code)
+        """This shopper's live code on `phone` (the gateway vouched for it: Shopper.own_phone), the same one on
+        every page until it is spent or near its end; then a new one (only its hash names it in the store)."""
+        if self._sealer is None:
+            raise ValueError("issuing keep codes needs the install's SECRET_KEY")
+        bound = f"{venue}\0{client}\0{phone or ''}".encode()  # a sealed code opens for its own shopper only
+        code = secrets.token_urlsafe(24)
+        sealed = b64url(self._sealer.seal(code.encode(), bound))
+        shown = self._show(venue, client, phone, code, sealed, replace=False)
+        if shown == sealed:
+            return code
+        try:
+            return self._sealer.open(unb64url(shown), bound).decode()
+        except ValueError:  # sealed under another SECRET_KEY: this install's code replaces it
+            self._show(venue, client, phone, code, sealed, replace=True)
+            return code
 
-        # Code and index in one MULTI (one slot), so no code exists that erasure cannot find; WATCH on the
-        # index, so the oldest codes read here are the ones ended (a code issued meanwhile: a retry).
-        def write(pipe: redis.client.Pipeline) -> None:
-            # by expiry, oldest first: all but the newest MAX_LIVE_CODES - 1 make room for this one
-            oldest = [d.decode() for d in pipe.zrange(keys.of(client), 0, -MAX_LIVE_CODES)]
-            pipe.multi()
-            if oldest:
-                pipe.delete(*(keys.code(d) for d in oldest))
-                pipe.zrem(keys.of(client), *oldest)
-            pipe.set(keys.code(digest), _value(client, phone), ex=CODE_TTL_S)
-            pipe.zremrangebyscore(keys.of(client), "-inf", now)  # expired codes: drop, so the index stays small
-            pipe.zadd(keys.of(client), {digest: now + CODE_TTL_S})
-            pipe.expire(keys.of(client), CODE_TTL_S)
+    def _show(self, venue: str, client: str, phone: str | None, code: str, sealed: str, replace: bool) -> str:
+        """The sealed code pages show (_ISSUE): the live one, else `code`, written."""
+        keys, digest = KeepKeys(venue), _digest(code)
+        return self._issue(keys=[keys.live(client), keys.of(client), keys.code(digest)],
+                           args=[phone or "", digest, sealed, _value(client, phone), CODE_TTL_S, REISSUE_LEFT_S,
+                                 int(replace)]).decode()
 
-        self.db.transaction(write, keys.of(client))
-        return code
+    def usable(self, venue: str, code: str, user_agent: str = "") -> bool:
+        """The code is still there to redeem, or spent by this browser moments ago with repeats left (read only:
+        opening the link spends nothing)."""
+        if not well_formed(code):
+            return False
+        keys, digest = KeepKeys(venue), _digest(code)
+        pipe = self.db.pipeline(transaction=False)
+        pipe.exists(keys.code(digest))
+        pipe.hmget(keys.spent(digest), "b", "n")
+        live, (browser, repeats) = pipe.execute()
+        return bool(live) or (browser == _browser(user_agent).encode() and int(repeats or 0) < MAX_REPEATS)
 
-    def usable(self, venue: str, code: str) -> bool:
-        """The code is still there to redeem (read only: opening the link spends nothing)."""
-        return well_formed(code) and bool(self.db.exists(KeepKeys(venue).code(_digest(code))))
-
-    def redeem(self, venue: str, code: str) -> Kept | None:
-        """Whom the code was issued for, once (GETDEL); None for an unknown, used or expired one."""
+    def redeem(self, venue: str, code: str, user_agent: str = "") -> Kept | None:
+        """Whom the code was issued for: once, and again for the browser (`user_agent`) that spent it within
+        REPEAT_S, MAX_REPEATS times; None for an unknown, used or expired one. The value is read first (whose
+        keys the spend must name), then spent in one script that checks it is still that value."""
         if not well_formed(code):
             return None
         keys, digest = KeepKeys(venue), _digest(code)
-        raw = self.db.getdel(keys.code(digest))
+        pipe = self.db.pipeline(transaction=False)
+        pipe.get(keys.code(digest))
+        pipe.hget(keys.spent(digest), "v")
+        raw = next((value for value in pipe.execute() if value), None)
         kept = _kept(raw) if raw else None
         if kept is None:
             return None
-        self.db.zrem(keys.of(kept.client), digest)  # tidying only: a spent digest in the index ends nothing
-        return kept
+        answered = self._spend(keys=[keys.code(digest), keys.spent(digest), keys.live(kept.client),
+                                     keys.of(kept.client)],
+                               args=[digest, raw, _browser(user_agent), REPEAT_S, MAX_REPEATS, kept.phone or ""])
+        return kept if answered else None
 
     def forget_shopper(self, venue: str, client: str) -> int:
-        """End every live code of this shopper (erasure); returns how many ended. WATCH on the index, so a
-        code issued meanwhile is either seen here or makes the transaction retry."""
+        """End every live code of this shopper and the answers of those spent moments ago (erasure); returns how
+        many the index listed. WATCH on the index, so a code issued meanwhile is either seen here or makes the
+        transaction retry."""
         keys = KeepKeys(venue)
 
         def end(pipe: redis.client.Pipeline) -> int:
             digests = [d.decode() for d in pipe.zrange(keys.of(client), 0, -1)]
             pipe.multi()
-            pipe.delete(*(keys.code(d) for d in digests), keys.of(client))
+            pipe.delete(*(keys.code(d) for d in digests), *(keys.spent(d) for d in digests), keys.of(client),
+                        keys.live(client))
             return len(digests)
 
         return self.db.transaction(end, keys.of(client), value_from_callable=True)

@@ -1,24 +1,30 @@
 """The hub's pages: Me (`/v/<venue>/me`), the privacy notice and choices (`/v/<venue>/privacy`), the keep
 link (`/v/<venue>/keep`); and the template globals every shopper page's header uses.
 
-Me shows only the bearer's own things: the shopper comes from the request's token (`c`, or the `mp_c`
-cookie of a real browser); a request without one gets an empty Me for a new shopper, never anyone's data."""
+Me shows only the bearer's own things: the shopper comes from the request's token (`c`, or the venue's cookie
+`mp_c_<venue>` of a real browser); a request without one gets an empty Me for a new shopper, never anyone's data.
+
+A browser that keeps a shopper and is then handed another by a keep link (today's sign-in sheet's, in a browser
+that kept Monday's) keeps the earlier token too, in `mp_e` (EARLIER_COOKIE: sent to that venue's pages only, a
+few tokens): Me lists the earlier shoppers' things under "Kept earlier in this browser", each link carrying the
+earlier token. Nothing is lost, and each shopper's things are still reached only by a secret the browser holds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import redis
-from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from core.settings import yes_or_no
 from portal.apps import registry
 from portal.apps.locale import request_venue
-from portal.apps.mine import MyItem, collect_mine
+from portal.apps.mine import MyItem, MySection, collect_mine
 from portal.apps.views import is_zh, lang_arg, venue_or_404
 from portal.captive.probes import is_captive_browser
 from portal.consent import KEEP_S, NOTICE_VERSION, Consent
@@ -28,12 +34,14 @@ from portal.hub.keep import KeepStore, well_formed
 from portal.payments.store import ORDER_KEEP_MS
 from portal.services import services
 from portal.shopper import (
-    COOKIE,
+    MAX_TOKEN_LENGTH,
     Shopper,
+    cookie_token,
     current_shopper,
     current_shopper_token,
     from_own_origin,
     her_phones,
+    is_preview_shopper,
     keep_shopper_in_cookie,
     shopper_for_venue,
     shopper_token,
@@ -46,6 +54,9 @@ bp = Blueprint("hub", __name__, url_prefix="/v/<venue>")
 HOME_ENDPOINT = "directory.home"  # the mall home (the default app's page, as the probe lane's fallback)
 NOT_SHOPPER_PAGES = ("/console", "/api/", "/demo", "/static")
 MAX_NEXT = 500
+EARLIER_COOKIE = "mp_e"
+MAX_EARLIER = 3  # earlier shoppers a browser keeps per venue: Me collects each one's things
+EARLIER_SEP = "~"  # in no token (`<venue>.<URL-safe base64>`) and sent unquoted in a cookie
 
 
 def _keep_store() -> KeepStore:
@@ -61,28 +72,74 @@ def me(venue: str):
     shopper = shopper_for_venue(venue)
     keep_shopper_in_cookie()  # a real browser that opened Me keeps its shopper
     sections = collect_mine(registry.all_apps(), venue, shopper)
-    kept = _kept_in_this_browser()
+    kept = _kept_in_this_browser(venue)
+    earlier = [SimpleNamespace(token=token, sections=held) for who, token in
+               _earlier(venue, shopper.client, _earlier_tokens(venue)) if (held := _held_sections(venue, who))]
     # A shopper new in this request (no token of this venue: a bookmark, a bot) has nothing to keep yet, and
     # an anonymous GET stores nothing (portal/shopper.py): no code, a link to Me with the page's token instead,
     # which issues one once that token is used.
     fresh = g.get("new_shopper") is shopper
     return render_template("hub/me.html", venue=venue_map, sections=sections, consent=_consent_of(shopper),
-                           kept=kept, keep_later=fresh and not kept,
+                           kept=kept, keep_later=fresh and not kept, earlier=earlier,
                            keep_url=None if kept or fresh else keep_url(shopper))
 
 
-def _kept_in_this_browser() -> bool:
-    """This browser keeps the shopper: its cookie holds this request's token. Never in a captive sign-in
+def _held_sections(venue: str, shopper: Shopper) -> list[MySection]:
+    """Me's sections of an earlier shopper: her things only (not the ways in, "Become a member"), or the apps that
+    could not say."""
+    sections = (replace(s, items=tuple(i for i in s.items if i.held))
+                for s in collect_mine(registry.all_apps(), venue, shopper))
+    return [section for section in sections if section.items or section.failed]
+
+
+def _kept_in_this_browser(venue: str) -> bool:
+    """This browser keeps the shopper: its cookie of the venue holds this request's token. Never in a captive sign-in
     sheet: the sheet takes the cookie too, but drops it when it closes (and Android's closes by itself once
     the network validates), so there the keep link is always offered."""
     if is_captive_browser(request.headers.get("User-Agent", "")):
         return False
-    return bool(g.get("shopper_token")) and request.cookies.get(COOKIE) == g.shopper_token
+    return bool(g.get("shopper_token")) and cookie_token(venue) == g.shopper_token
 
 
-def item_url(item: MyItem) -> str:
-    """The app page showing one of the shopper's things, with the shopper's token and language."""
-    return shopper_url(item.endpoint, **{**item.values, **lang_arg()})
+def item_url(item: MyItem, token: str | None = None) -> str:
+    """The app page showing one of the shopper's things, with the shopper's token and language; `token`: an earlier
+    shopper's this browser holds (Me's "kept earlier"), not the page's."""
+    return shopper_url(item.endpoint, **{**item.values, **lang_arg(), **({"c": token} if token else {})})
+
+
+def _earlier_tokens(venue: str) -> list[str]:
+    """The earlier tokens this browser sent for this venue (outside input: a few of this venue's only)."""
+    raw = request.cookies.get(EARLIER_COOKIE, "")[: MAX_EARLIER * (MAX_TOKEN_LENGTH + 1)]
+    return [token for token in raw.split(EARLIER_SEP) if token.startswith(venue + ".")][:MAX_EARLIER]
+
+
+def _earlier(venue: str, current: str | None, tokens: list[str | None]) -> list[tuple[Shopper, str]]:
+    """The live shoppers of this venue these tokens stand for, with their tokens: each once, never `current` (the
+    page's shopper) nor a preview."""
+    seen, found = {current}, []
+    for token in tokens:
+        who = token_store().resolve(token) if token else None
+        if who is not None and who.venue == venue and who.client not in seen and not is_preview_shopper(who):
+            seen.add(who.client)
+            found.append((who, token))
+    return found
+
+
+def _keep_earlier(response: Response, venue: str, kept: str) -> None:
+    """The shopper this browser kept until now goes first on its earlier list (`EARLIER_COOKIE`), so keeping
+    another (`kept`) loses nothing; the list drops `kept` itself, and tokens that no longer open anyone. A token a
+    probe or a page handed out is listed as a minted one of its shopper: in a link, a handed-out token gives way to
+    the cookie's shopper (current_shopper), so it would open today's shopper, not hers."""
+    tokens = [token_store().mint(who) if who.handout else token for who, token in
+              _earlier(venue, kept, [cookie_token(venue), *_earlier_tokens(venue)])]
+    value, path = EARLIER_SEP.join(tokens[:MAX_EARLIER]), url_for("hub.me", venue=venue).rsplit("/", 1)[0]
+    if value == request.cookies.get(EARLIER_COOKIE, ""):
+        return
+    if not value:
+        response.delete_cookie(EARLIER_COOKIE, path=path)
+        return
+    response.set_cookie(EARLIER_COOKIE, value, max_age=token_store().ttl_s, path=path, httponly=True,
+                        samesite="Lax", secure=current_app.config["SHOPPER_COOKIE_SECURE"])
 
 
 def keep_url(shopper: Shopper) -> str | None:
@@ -130,34 +187,39 @@ def keep(venue: str):
     venue_map = venue_or_404(venue)
     code = _keep_code(request.args)
     try:
-        usable = _keep_store().usable(venue, code)
+        usable = _keep_store().usable(venue, code, request.headers.get("User-Agent", ""))
+        replaces = bool(_earlier(venue, None, [cookie_token(venue)]))  # this browser keeps one of this venue
     except redis.RedisError:
-        usable = True  # the form still works once the store is back; the POST answers for the code
+        usable, replaces = True, False  # the form still works once the store is back; the POST answers for the code
     if not usable:
         _used_or_expired()
-    html = render_template("hub/keep.html", venue=venue_map, code=code, link=request.url)
+    html = render_template("hub/keep.html", venue=venue_map, code=code, link=request.url, replaces=replaces)
     return html, 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/keep")
 def redeem_keep(venue: str):
-    """Redeem a keep code (once): a new token for its shopper, kept in this browser's cookie; on to Me, with
-    no secret left in the address bar. The code is no secret from the page that posts it: another page can hold
-    a keep code of its own shopper's, and posting it would plant that shopper in this browser (the victim's phone
-    then linked to the attacker's Me). So the POST must come from the portal's own page (`from_own_origin`:
-    Sec-Fetch-Site same-origin, or the portal's own Origin where a browser sends no Fetch Metadata)."""
+    """Redeem a keep code (once; its browser's repeat moments later gets the same answer: KeepStore.redeem): a new
+    token for its shopper, kept in this browser's cookie, the shopper it kept before on its earlier list
+    (`_keep_earlier`); on to Me, with no secret left in the address bar. The code is no secret from the page that
+    posts it: another page can hold a keep code of its own shopper's, and posting it would plant that shopper in
+    this browser (the victim's phone then linked to the attacker's Me). So the POST must come from the portal's own
+    page (`from_own_origin`: Sec-Fetch-Site same-origin, or the portal's own Origin where a browser sends no Fetch
+    Metadata)."""
     venue_or_404(venue)
     if not from_own_origin():
         abort(403, _("Open the link yourself and tap the button on its page."))
     code = _keep_code(request.form)
-    kept = _keep_store().redeem(venue, code)
+    kept = _keep_store().redeem(venue, code, request.headers.get("User-Agent", ""))
     if kept is None:
         _used_or_expired()
     # the phone the sign-in sheet's token was vouched for (the code carries it): this browser is on that phone
     shopper = Shopper(venue=venue, client=kept.client, phone=kept.phone, phone_verified=kept.phone is not None)
+    response = redirect(url_for("hub.me", venue=venue, **lang_arg()), code=303)
+    _keep_earlier(response, venue, kept.client)
     g.shopper, g.shopper_token = shopper, token_store().mint(shopper)
     keep_shopper_in_cookie()
-    return redirect(url_for("hub.me", venue=venue, **lang_arg()), code=303)
+    return response
 
 
 # ---- privacy notice and consent ---------------------------------------------------------------------
@@ -318,7 +380,7 @@ def venue_apps(venue: str) -> list[dict[str, Any]]:
 
 
 def init_hub(app: Flask) -> None:
-    app.extensions["hub_keep"] = KeepStore(app.extensions["mallportal"].db)
+    app.extensions["hub_keep"] = KeepStore(app.extensions["mallportal"].db, app.config["SECRET_KEY"])
     app.jinja_env.globals.update(hub_links=hub_links, consent_needed=consent_needed, hub_venue=hub_venue,
                                  hub_here=here, venue_apps=venue_apps,
                                  lang_url=lang_url, lang_arg=lang_arg,

@@ -12,7 +12,8 @@ A record that says "building" holds a lease (`lease`, a time) that the building 
 HEARTBEAT_S: a process that dies mid-build (a CLI command killed while fitting) leaves a record whose lease
 runs out within LEASE_S, and the next page that shows the model (`restart_if_lost`: the checklist; the
 versions page) restarts the build. A process that exits normally first waits for its builds
-(`_finish_builds`, at exit), so a CLI command leaves the model built."""
+(`finish_builds`, at exit, and before the store a command started for itself stops: portal/__main__.py
+embedded_store), so a CLI command leaves the model built."""
 
 from __future__ import annotations
 
@@ -277,7 +278,7 @@ def join_builds(timeout_s: float) -> None:
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def _finish_builds(timeout_s: float = EXIT_WAIT_S) -> None:
+def finish_builds(timeout_s: float = EXIT_WAIT_S) -> None:
     """At exit, wait for this process's builds (its threads are daemons: they would die mid-fit), saying so on
     stderr: a CLI command that changed a map exits right after the change, and its build is the only one."""
     with _threads_lock:
@@ -304,4 +305,4 @@ def _outcome(state: dict) -> str:
     return "still building: the checklist or the versions page restarts it once its lease runs out"
 
 
-atexit.register(_finish_builds)
+atexit.register(finish_builds)

@@ -143,15 +143,6 @@ class MediaStore:
         raw = self.db.get(MediaKeys(venue).ref(zone, kind, ref))
         return self._picture(venue, raw)
 
-    def get_many(self, venue: str, zone: str, kind: str, refs: list[str]) -> dict[str, Picture]:
-        """The images of several places of one zone in one round trip (a list page)."""
-        refs = [r for r in refs if REF.match(r or "")]
-        if not refs:
-            return {}
-        keys = MediaKeys(venue)
-        values = self.db.mget([keys.ref(zone, kind, r) for r in refs])
-        return {r: p for r, raw in zip(refs, values, strict=True) if (p := self._picture(venue, raw))}
-
     def put(self, venue: str, zone: str, kind: str, ref: str, source: bytes, images: list[Rendition]) -> Picture:
         """Place the renditions of `source` at (zone, kind, ref), replacing what was there; OverBudget."""
         check_place(kind, ref)

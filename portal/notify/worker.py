@@ -31,10 +31,11 @@ from urllib.parse import urlencode
 import redis
 
 from core.settings import Settings
+from core.store_health import worker_breakers
 from fingerprints.store import VenueStore
 from portal.captive.config import VenueTimeZones
 from portal.consent import ConsentStore
-from portal.leases import VenueLeases, default_owner, serve_venues
+from portal.leases import Breakers, VenueLeases, default_owner, serve_venues
 from portal.notify.channels import Channel, Message, Refused, Retry, TargetGone
 from portal.notify.contacts import Contact, ContactStore
 from portal.notify.outbox import NEEDS_CONSENT, Job, Outbox
@@ -73,8 +74,9 @@ def render(job: Job, contact: Contact, link: str) -> Message:
 class NotifyWorker:
     def __init__(self, db: redis.Redis, settings: Settings, channels: Iterable[Channel],
                  venues: VenueStore | None = None, leases: VenueLeases | None = None,
-                 consumer: str | None = None, reclaim_idle_s: float = 60.0) -> None:
+                 consumer: str | None = None, reclaim_idle_s: float = 60.0, breakers: Breakers | None = None) -> None:
         self.db = db
+        self.breakers = breakers if breakers is not None else worker_breakers(db)  # open: its venue skipped
         self._stop = threading.Event()  # `run`'s: a retry's wait ends when the worker is asked to stop
         self.settings = settings
         self.policy = settings.notify
@@ -210,7 +212,7 @@ class NotifyWorker:
 
     def round(self, now: float | None = None) -> tuple[int, int]:
         venues = self.venues.venue_ids() if self.venues is not None else []
-        return serve_venues(venues, self.leases, lambda venue: self.step(venue, now), "notify")
+        return serve_venues(venues, self.leases, lambda venue: self.step(venue, now), "notify", breakers=self.breakers)
 
     def run(self, stop: threading.Event, idle_s: float = 0.5) -> None:
         self._stop = stop

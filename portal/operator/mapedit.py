@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from xml.sax.saxutils import escape
 
 from flask import abort, flash, request
@@ -105,10 +105,27 @@ def plan_size(floor: Floor) -> tuple[int, int]:
     return max(1, round(floor.width_m * s)), max(1, round(floor.height_m * s))
 
 
+def plan_click(values: Mapping[str, str], name: str) -> str | None:
+    """How the floor plan, an <input type=image name=`name`>, sent this form: "pointer" (operator.js saw a pointer
+    click and marked it, name.pointer=1), "click" (its coordinates without JavaScript), or None: not sent by the plan,
+    or sent from the keyboard. Enter or Space on the plan (and a screen reader's activation) submit it at (0, 0);
+    operator.js stops that, and without JavaScript an unmarked (0, 0) is taken as such a press, never as a click at
+    the plan's corner."""
+    raw_x, raw_y = values.get(f"{name}.x"), values.get(f"{name}.y")
+    if raw_x in (None, ""):
+        return None
+    if values.get(f"{name}.pointer") == "1":
+        return "pointer"
+    return None if (raw_x.strip(), (raw_y or "").strip()) == ("0", "0") else "click"
+
+
 def form_point(floor: Floor, spot: str = "spot", x: str = "x", y: str = "y") -> tuple[float, float]:
-    """A place on the floor in metres: from an <input type=image name=spot> click (plan pixels), or
-    typed x/y metres."""
-    if request.form.get(f"{spot}.x") not in (None, ""):
+    """A place on the floor in metres: from an <input type=image name=spot> click (plan pixels), or typed x/y metres.
+    Typed x/y win over a click operator.js did not mark (the plan pressed, or clicked by an assistive technology,
+    while the operator had typed the place); a marked pointer click wins over what was typed before it."""
+    how = plan_click(request.form, spot)
+    typed = any((request.form.get(k) or "").strip() for k in (x, y))
+    if how == "pointer" or (how == "click" and not typed):
         w, h = plan_size(floor)
         px = form_float(f"{spot}.x", _("Click x"), 0, w)
         py = form_float(f"{spot}.y", _("Click y"), 0, h)

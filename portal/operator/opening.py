@@ -23,6 +23,7 @@ from fingerprints.ap_lists import TEMPLATE_CSV, ApListError, parse_floor_names, 
 from fingerprints.drafts import DraftStore, aps_note, diff_maps, imdf_note, samples_note, walkways_note
 from fingerprints.edits import EditError
 from fingerprints.imdf import import_imdf, import_imdf_with_notes
+from fingerprints.model import ID_RE
 from fingerprints.samples_io import FORMATS as SAMPLE_FORMATS
 from fingerprints.samples_io import import_samples_with_notes
 from portal.auth import audit, current_account
@@ -119,6 +120,10 @@ def drafts(venue: str):
 @bp.post("/<venue>/drafts")
 @works_without_map
 def open_draft(venue: str):
+    if not ID_RE.fullmatch(venue):  # an account made before ids were checked: no map could ever be applied here
+        flash(_("%(v)s is no valid venue id (lower-case letters, digits, - and _), so it can have no map. Ask for an "
+                "account of the venue under a valid id.", v=venue), "error")
+        return drafts(venue), 400
     title = (request.form.get("title") or "").strip()
     if not 1 <= len(title) <= 80:
         flash(_("Give the draft a title of 1 to 80 characters."), "error")

@@ -107,8 +107,8 @@ def create_owner(venue: str):
             raise ValueError(_("Choose at least one zone the owner runs."))
         # no password yet: the link sets it; the password method sets a temporary one next
         account = AccountStore(services().db).create(username, None, "owner", venue, zones)
-    except AccountExists:  # the store's message is English (for the CLI)
-        flash(_("The username %(u)s is taken: choose another one.", u=username), "error")
+    except AccountExists:  # usernames are every venue's: the page must not confirm another mall's account
+        flash(_("This username cannot be used: choose another one."), "error")
         return _page(venue, status=400, form=typed)
     except ValueError as exc:
         flash(input_error_text(exc), "error")

@@ -31,6 +31,7 @@ from portal.operator.mapedit import (
     import_notes_warning,
     load_map,
     overlay_svg,
+    plan_click,
     plan_image,
     plan_size,
     px_per_m,
@@ -240,7 +241,9 @@ def import_samples(venue: str):
 
 
 def _pick_from_args(floor: Floor) -> tuple[float, float] | None:
-    """A click on the plan in a GET form (no JavaScript): plan pixels."""
+    """A click on the plan in a GET form (no JavaScript): plan pixels; not Enter or Space on it (`plan_click`)."""
+    if plan_click(request.args, "pick") is None:
+        return None
     w, h = plan_size(floor)
     try:
         px, py = float(request.args.get("pick.x", "")), float(request.args.get("pick.y", ""))

@@ -1,24 +1,35 @@
 """Installable web app: the service worker at scope `/`, its offline page, and the icon generator.
 
-The manifest (`static/manifest.webmanifest`) and the icons (`static/icons/`) are static files; the
-service worker must be served from the site root for its scope to cover the whole site, so it gets a
-root-level route here (blueprint "pwa", registered by the owner blueprint). Only the mall home
-registers it (see base.html): the captive mini-browser is closed as soon as the shopper is online, so a
-worker there is pointless.
+The generic manifest (`static/manifest.webmanifest`) and the icons (`static/icons/`) are static files; a mall's
+shopper pages link that mall's manifest instead (`venue_manifest`: its name, opening on its home), so an app
+installed from one mall opens that mall, not the VENUE setting's. The service worker must be served from the site
+root for its scope to cover the whole site, so it gets a root-level route here (blueprint "pwa", registered by the
+owner blueprint). Only the mall home registers it (see base.html): the captive mini-browser is closed as soon as
+the shopper is online, so a worker there is pointless.
 
     python -m portal.owner          regenerates the PNG icons (Pillow), committed under static/icons/"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, send_from_directory
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, send_from_directory, url_for
+
+from core.ids import is_venue_id
+from portal.apps.views import venue_or_404
+from portal.hub.views import HOME_ENDPOINT
 
 pwa_bp = Blueprint("pwa", __name__)
 
+GENERIC_MANIFEST = "manifest.webmanifest"  # under static/: pages of no mall link it
+MANIFEST_MAX_AGE_S = 3600  # a mall renamed reaches the phones that installed its app within the hour
+
 THEME = (0x11, 0x22, 0x33)
 ACCENT = (0x4F, 0xC3, 0xF7)
-ICON_SIZES = {"icon-192.png": 192, "icon-512.png": 512, "apple-touch-icon.png": 180,
+# icon-32: the pages' <link rel=icon>, which every first view fetches (the 192 px one weighed 12 kB)
+FAVICON_PX = 32
+ICON_SIZES = {"icon-32.png": FAVICON_PX, "icon-192.png": 192, "icon-512.png": 512, "apple-touch-icon.png": 180,
               "maskable-512.png": 512}
 
 
@@ -31,9 +42,49 @@ def service_worker():
 
 
 @pwa_bp.get("/pwa/offline")
-def offline():
-    """The page the service worker shows when a navigation fails (cached at install)."""
+def offline() -> str:
+    """The page the service worker shows, at the failed page's own URL, when a navigation fails: cached once at
+    install for every mall and every shopper, so rendered for no one (no shopper's token, links or notice in it, as
+    on the 503 page: portal/errors.py); its "Try again" asks again for the page that failed, in its own mall."""
+    g.shopper, g.shopper_token, g.cookie_shopper = None, None, None
     return render_template("owner/offline.html")
+
+
+@pwa_bp.get("/pwa/<venue>/manifest.webmanifest")
+def venue_manifest(venue: str) -> Response:
+    """The generic manifest made one mall's: its name, its home as start and scope; `id` is the home too, so it
+    stays while the name changes (the installed app is updated, not installed again). The same for every shopper
+    (no token, no language: a manifest is fetched without cookies): cached for a while by any cache."""
+    home = _venue_home(venue)
+    if home is None:
+        abort(404)
+    venue_map = venue_or_404(venue)
+    name = venue_map.name if venue_map.name_zh in ("", venue_map.name) else f"{venue_map.name} · {venue_map.name_zh}"
+    with open(Path(current_app.static_folder) / GENERIC_MANIFEST, encoding="utf-8") as file:
+        manifest = {**json.load(file), "name": name, "short_name": venue_map.name, "id": home,
+                    "start_url": home + "?source=pwa", "scope": home}
+    resp = current_app.response_class(json.dumps(manifest, ensure_ascii=False), mimetype="application/manifest+json")
+    resp.cache_control.public = True
+    resp.cache_control.max_age = MANIFEST_MAX_AGE_S
+    resp.add_etag()
+    return resp.make_conditional(request)
+
+
+@pwa_bp.app_template_global()
+def manifest_url() -> str:
+    """The manifest a page links (base.html): its mall's on that mall's shopper pages, the generic one elsewhere."""
+    venue = (request.view_args or {}).get("venue")
+    home = _venue_home(venue) if isinstance(venue, str) else None
+    if home is not None and request.path.startswith(home):
+        return url_for("pwa.venue_manifest", venue=venue)
+    return url_for("static", filename=GENERIC_MANIFEST)
+
+
+def _venue_home(venue: str) -> str | None:
+    """The mall home's path (a mall's shopper pages lie under it); None for a malformed id or without a home page."""
+    if not is_venue_id(venue) or HOME_ENDPOINT not in current_app.view_functions:
+        return None
+    return url_for(HOME_ENDPOINT, venue=venue)
 
 
 # ---- icons ---------------------------------------------------------------------------------------
@@ -76,6 +127,8 @@ def draw_icon(size: int, maskable: bool = False):
 
 
 def write_icons(folder: Path) -> list[Path]:
+    from PIL import Image  # lazy: Pillow only when the icons are regenerated
+
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, size in ICON_SIZES.items():
@@ -83,6 +136,8 @@ def write_icons(folder: Path) -> list[Path]:
             icon = draw_icon(size, maskable=True).convert("RGB")
         else:
             icon = draw_icon(size, maskable=name.startswith("maskable"))
+        if size <= FAVICON_PX:  # a palette of 32 colours looks the same at this size, at a third of the bytes
+            icon = icon.quantize(colors=32, method=Image.Quantize.FASTOCTREE)  # the one method that keeps alpha
         path = folder / name
         icon.save(path, optimize=True)
         written.append(path)

@@ -2,7 +2,7 @@
 callback endpoint. Plain forms and full-page navigations, every link carrying the shopper's `c` token, except
 the one the provider is given to send the shopper back: the provider is a third party, and `c` opens
 everything of the shopper (Me, the export, erasure), so that URL carries nothing but the order id and the
-browser's own `mp_c` cookie (kept when Pay is pressed) says who comes back."""
+browser's own `mp_c_<venue>` cookie (kept when Pay is pressed) says who comes back."""
 
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ def back(venue: str, order_id: str):
     order = _order(venue, order_id)
     shopper = _owner(order)
     if shopper is None and (returned := returning_shopper(venue)) is not None and returned.client == order.shopper:
-        shopper = returned  # the browser that pressed Pay, whose mp_c names another shopper (a message's link)
+        shopper = returned  # the browser that pressed Pay, whose mp_c_<venue> names another shopper (a message's link)
     if shopper is None:
         order = _ask_provider(order, Shopper(order.venue, order.shopper))
         return render_template("payments/back_status.html", order=order)

@@ -23,8 +23,9 @@ import threading
 import redis
 from flask import has_app_context
 
+from core.store_health import worker_breakers
 from fingerprints.store import VenueStore
-from portal.leases import VenueLeases, serve_venues
+from portal.leases import Breakers, VenueLeases, serve_venues
 from portal.operator.zone_release import release_missed
 from portal.payments.service import PaymentService
 
@@ -39,10 +40,12 @@ def sweeper_leases(db: redis.Redis) -> VenueLeases:
 
 
 class PaymentsSweeper:
-    def __init__(self, payments: PaymentService, venues: VenueStore, leases: VenueLeases | None = None) -> None:
+    def __init__(self, payments: PaymentService, venues: VenueStore, leases: VenueLeases | None = None,
+                 breakers: Breakers | None = None) -> None:
         self.payments = payments
         self.venues = venues
         self.leases = leases  # None: this process sweeps every venue
+        self.breakers = breakers if breakers is not None else worker_breakers(venues.db)  # open: its venue skipped
 
     def round(self) -> tuple[int, int]:
         """Sweep each venue this process serves once; (expired orders handled, venues that failed). One venue's
@@ -50,7 +53,7 @@ class PaymentsSweeper:
         # Any error: the sweep's own steps may meet a record they cannot read; the other venues, and the next
         # round, go on (the sweeper process must not end or crash-loop over one venue's bad data).
         return serve_venues(self.venues.venue_ids(), self.leases, self._venue_round, "payments sweep",
-                            errors=(Exception,))
+                            errors=(Exception,), breakers=self.breakers)
 
     def _venue_round(self, venue: str) -> int:
         """The zones off the venue's map left unreleased, let go of (in an app's context only: the release runs on

@@ -142,11 +142,3 @@ def _name(value: object) -> str | None:
         return value
     raise ValueError("a kept zone or group must be a name or null")
 
-
-def pairs_to_fields(reply: list[bytes] | dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """HGETALL's raw reply -> {name: value}: a flat list (name, value, name, value, ...) from a Lua script
-    or RESP2, a map already from RESP3."""
-    if isinstance(reply, dict):
-        return reply
-    return dict(zip(reply[::2], reply[1::2], strict=True))
-

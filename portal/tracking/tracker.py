@@ -17,9 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import redis
 
+from core.store_health import worker_breakers
 from fingerprints.store import VenueStore
 from portal.ingest.store import RssiKeys
-from portal.leases import VenueLeases, serve_venues
+from portal.leases import Breakers, VenueLeases, serve_venues
 from portal.tracking.locator import BatchReads, Locator, Pipeline
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ return taken
 class Tracker:
     def __init__(self, db: redis.Redis, venues: VenueStore, locator: Locator, batch: int = 256,
                  leases: VenueLeases | None = None, sweeps: Sequence[Callable[[str, float], object]] = (),
-                 sweep_every_s: float = 30.0, batches_per_step: int = 4) -> None:
+                 sweep_every_s: float = 30.0, batches_per_step: int = 4, breakers: Breakers | None = None) -> None:
         self.db = db
         self.venues = venues
         self.locator = locator
@@ -67,6 +68,9 @@ class Tracker:
         # ahead.
         self.batches_per_step = batches_per_step
         self.leases = leases  # None: this tracker serves every venue (one tracker per store)
+        # A venue whose store fails is skipped while its breaker is open (`round`): one hung shard's venues cost a
+        # round their store timeout once, not every round, and the leases of the others do not lapse meanwhile
+        self.breakers = breakers if breakers is not None else worker_breakers(db)
         # Called with (venue, now) every sweep_every_s per venue: what must happen without new readings
         # (the presence listener's "unseen for 20 min: left", footfall's visits idle for 10 min closed:
         # FootfallStore.close_idle). They run inside round(), between venues' positioning: none may wait
@@ -208,8 +212,10 @@ class Tracker:
 
     def round(self) -> tuple[int, int]:
         """One pass over the venues this tracker serves (its leases); (positioned, venues that failed).
-        One venue's store fault (its shard down, failing over) does not stop the others."""
-        return serve_venues(self.venues.venue_ids(), self.leases, self._step_and_sweep, "tracker")
+        One venue's store fault (its shard down, failing over) does not stop the others; a venue whose breaker is
+        open is skipped (portal/leases.py serve_venues)."""
+        return serve_venues(self.venues.venue_ids(), self.leases, self._step_and_sweep, "tracker",
+                            breakers=self.breakers)
 
     def _step_and_sweep(self, venue: str) -> int:
         taken = self.step(venue)

@@ -262,7 +262,7 @@ def test_bare_probe_offline_page_has_continue(client, demo):
     assert '<input type="hidden" name="lang" value="zh">' in chosen and "<html lang=\"zh-CN\">" in chosen
 
 
-def test_portal_config_cli(app, db):
+def test_portal_config_cli(app, db, demo):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["portal-config", "demo", "session_minutes=90", "coova_uamsecret=abc"])
     assert result.exit_code == 0, result.output

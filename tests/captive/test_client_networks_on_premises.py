@@ -37,7 +37,7 @@ def test_the_store_keeps_the_word_and_names_no_networks(db, value):
     ("on-premises, 10.0.0.0/8", "on-premises stands alone"),
     ("onpremises", "'onpremises' is not an IP address or network (or on-premises, for a portal on the mall's own"),
 ])
-def test_a_value_that_is_neither_is_refused_clearly(app, db, value, words):
+def test_a_value_that_is_neither_is_refused_clearly(app, db, demo, value, words):
     with pytest.raises(ValueError, match=words.replace("(", r"\(")):
         PortalConfigStore(db).set("demo", {"client_networks": value})
     result = app.test_cli_runner().invoke(args=["portal-config", "demo", f"client_networks={value}"])
@@ -45,7 +45,7 @@ def test_a_value_that_is_neither_is_refused_clearly(app, db, value, words):
     assert PortalConfigStore(db).client_networks_setting("demo") == ""  # nothing written
 
 
-def test_the_cli_sets_it(app, db):
+def test_the_cli_sets_it(app, db, demo):
     result = app.test_cli_runner().invoke(args=["portal-config", "demo", "client_networks=on-premises"])
     assert result.exit_code == 0, result.output
     assert PortalConfigStore(db).client_networks_setting("demo") == "on-premises"

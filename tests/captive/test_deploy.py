@@ -8,11 +8,11 @@ Nothing here is timed: servers get a minute to start, requests 60 s to answer.""
 from __future__ import annotations
 
 import base64
+import html
 import http.client
 import json
 import os
 import re
-import shlex
 import signal
 import socket
 import ssl
@@ -28,6 +28,7 @@ from core.settings import PROJECT_ROOT
 from portal.tools.ensure_nginx import find_nginx
 from portal.tools.net import free_port, wait_for_port
 from tests.captive.tls import self_signed
+from tests.systemd_units import unit_exec_start
 
 # This server's own keys (not the root conftest's, whose `from conftest import` resolved to another
 # directory's conftest when that one was collected first).
@@ -76,12 +77,10 @@ def site_config(http_port: int, https_port: int, upstream_port: int, cert: str, 
 
 
 def unit_gunicorn_args(port: int) -> list[str]:
-    """The ExecStart of deploy/mallportal.service, bound to a test port, 2 workers on a test host."""
-    exec_start = next(line.split("=", 1)[1] for line in (DEPLOY / "mallportal.service").read_text().splitlines()
-                      if line.startswith("ExecStart="))
-    args = shlex.split(exec_start)[1:]  # after the venv's gunicorn
-    args[args.index("--bind") + 1] = f"127.0.0.1:{port}"
-    args[args.index("--workers") + 1] = "2"
+    """The ExecStart of deploy/mallportal.service as systemd runs it with deploy/mallportal.env, on a test port
+    (PORT), 2 workers (WEB_WORKERS) on a test host."""
+    args = unit_exec_start(DEPLOY / "mallportal.service", {**env_file(), "PORT": str(port), "WEB_WORKERS": "2"})
+    args = args[1:]  # after the venv's gunicorn
     args[args.index("--access-logfile") + 1] = "/dev/null"
     return args
 
@@ -89,12 +88,13 @@ def unit_gunicorn_args(port: int) -> list[str]:
 def start_nginx(nginx: str, tmp, site: str) -> subprocess.Popen:
     """nginx with `site` included in an http block that logs as Debian's stock /etc/nginx/nginx.conf does:
     `access_log .../access.log;` (the `combined` format: request line with its query, Referer) and the error
-    log at `error`. The site's own logging must override both; its log paths are expected in `tmp`."""
+    log at `error`. The site's own logging must override both; its log paths are expected in `tmp`. `gzip on;`
+    as there too: the site may not repeat it at http level (nginx refuses a duplicate)."""
     (tmp / "site.conf").write_text(site)
     (tmp / "nginx.conf").write_text(
         f"worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\n"
         + ("user root;\n" if os.geteuid() == 0 else "")
-        + f"events {{ worker_connections 256; }}\nhttp {{\n  access_log {tmp}/access.log;\n"
+        + f"events {{ worker_connections 256; }}\nhttp {{\n  access_log {tmp}/access.log;\n  gzip on;\n"
         + "".join(f"  {kind}_temp_path {tmp}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
                                                                        "scgi"))
         + f"  include {tmp}/site.conf;\n}}\n")
@@ -152,9 +152,9 @@ def stack(live_valkey, demo_map, tmp_path_factory):
     redis.Redis.from_url(store_url).flushdb()
     http_port, https_port, app_port = free_port(), free_port(), free_port()
     portal_url = f"https://{PORTAL_HOST}:{https_port}"
-    # the env file's secrets are placeholders (its VAPID one refuses to start, on purpose): the test's own, and no
-    # VAPID key on this one host (made per data dir)
-    env = {**os.environ, **env_file(), "VAPID_PRIVATE_KEY": "",
+    # the env file's secrets are placeholders (refused at start, on purpose): the test's own, and no VAPID or phone
+    # key on this one host (made per data dir)
+    env = {**os.environ, **env_file(), "VAPID_PRIVATE_KEY": "", "PHONE_KEY": "",
            "REDIS_URL": store_url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
            "DATA_DIR": str(tmp / "var"), "PORTAL_URL": portal_url,
            "NUMBA_CACHE_DIR": str(tmp / "numba-cache")}
@@ -228,6 +228,25 @@ def test_long_gateway_redirects_pass_the_proxy_and_gunicorn(stack, length):
         referer = "http://x.example/" + "r" * 9000  # a header field as long as the URL, too
         status, _, body = request(port, "GET", target, "10.0.0.1", headers={"Referer": referer})
         assert status == 302, (port, status, body[:300])  # not gunicorn's or nginx's 414 / 400
+
+
+def test_pages_and_what_they_load_are_compressed(stack):
+    """Debian's stock http block compresses text/html only: the site adds the stylesheet, scripts, SVG plans,
+    JSON and the manifest, and says Vary: Accept-Encoding on them."""
+    status, _, page = request(stack["https"], "GET", "/v/demo/", PORTAL_HOST, tls=stack["tls"])
+    assert status == 200
+    targets = [html.unescape(url) for url in re.findall(r'href="(/(?:static|pwa)/[^"]+\.(?:css|webmanifest)[^"]*)"',
+                                                        page.decode())]
+    assert len(targets) == 2, targets
+    for target in [*targets, "/static/scratch.js", "/v/demo/plan/0.svg", "/v/demo/"]:
+        status, headers, _ = request(stack["https"], "GET", target, PORTAL_HOST, tls=stack["tls"],
+                                     headers={"Accept-Encoding": "gzip"})
+        assert status == 200 and headers.get("content-encoding") == "gzip", (target, headers)
+        if target.startswith("/static/"):  # cached by shared caches: they must keep both encodings apart
+            assert headers.get("vary", "").lower() == "accept-encoding", (target, headers)
+    status, headers, _ = request(stack["http"], "GET", "/hotspot-detect.html", "captive.apple.com",
+                                    headers={"Accept-Encoding": "gzip"})
+    assert status == 302 and "content-encoding" not in headers  # a probe's answer stays as the OS expects it
 
 
 def test_a_phone_cannot_spoof_its_address_through_the_proxy(stack):

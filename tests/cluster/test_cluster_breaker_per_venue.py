@@ -22,7 +22,7 @@ ROUNDS = 12
 @pytest.fixture
 def one_shard_down(settings, tmp_path):
     """An app on a cluster of its own (this test kills a primary): (app, dead venue, live venue), each venue
-    with a granted phone, A's primary killed."""
+    with a map and a granted phone, A's primary killed."""
     cluster = start_local_cluster(tmp_path / "cluster", replicas=0)
     try:
         app = create_app(settings.with_(redis_url=cluster.url, data_dir=tmp_path / "var"))
@@ -38,8 +38,10 @@ def one_shard_down(settings, tmp_path):
             sessions.grant(dead, svc.hasher.client_id(PHONE_A), 3600, "direct")
             sessions.grant(live, svc.hasher.client_id(PHONE_B), 3600, "direct")
             sessions.remember_ip(live, IP_B, svc.hasher.client_id(PHONE_B))
-        # CAPPORT answers 404 for a venue without a map
-        svc.venues.put_map(VenueMap(id=live, name="Live", name_zh="活", floors=[Floor(0, "G", 50, 30)]))
+        # CAPPORT answers 404 for a venue without a map; a breaker is kept only for a venue known to exist
+        for venue in (dead, live):
+            svc.venues.put_map(VenueMap(id=venue, name=venue, name_zh="活", floors=[Floor(0, "G", 50, 30)]))
+        svc.venues.venue_ids()  # this process's registry copy, as a web worker's warm-up reads it
         cluster.kill(cluster.primary_of("{" + dead + "}"))
         yield app, dead, live
     finally:

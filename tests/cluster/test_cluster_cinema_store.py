@@ -19,6 +19,9 @@ rerun(globals(), "lightapps.cinema.tests.test_cinema_store",
       "test_cancelling_a_show_never_stored_is_refused_and_stores_nothing",
       "test_a_confirmed_move_stays_on_the_moving_set_until_its_holders_are_told",
       "test_a_booking_keeps_when_its_hold_was_made")
+# A second rerun: every test of this module records into its fixture, and its check covers them all.
+rerun(globals(), "lightapps.cinema.tests.test_cinema_more_time",
+      "test_more_time_moves_the_seats_the_record_and_the_pointer_once")
 
 
 def test_has_showtimes_of_an_empty_zone(db):

@@ -45,7 +45,7 @@ def test_an_erasure_after_the_sheets_token_expired_still_removes_the_phones_data
 
     svc.db.delete(sheet_record)  # day 31: the sheet's token, unused for 30 days, has expired
     assert tokens.verified_phones(VENUE, "s-late") == {"dev-late"}
-    assert client.post("/v/demo/my-data/erase", data={"c": browser}).status_code == 200
+    assert client.post("/v/demo/my-data/erase", data={"confirm": "1", "c": browser}).status_code == 200
     assert {e.device for e in svc.events.read(VENUE)} == {"dev-other"}
     assert svc.presence.occupancy(VENUE, t + 10) == {"kopi": 1}
     assert not svc.db.exists(RssiKeys(VENUE).readings("dev-late"))

@@ -143,7 +143,7 @@ def test_one_shopper_in_every_app_then_erased(app, client, svc, demo):
     assert data["consent"]["marketing"] is True
     assert {e["kind"] for e in data["events"]} >= {"arrive", "zone_enter", "landing", "txn"}
 
-    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
+    assert client.post("/v/demo/my-data/erase", data={"confirm": "1", "c": token}).status_code == 200
     assert mentions(svc.db, (CLIENT, PHONE)) == []
     assert mentions(svc.db, ("Wang Fang", "nut allergy")) == []  # what she typed goes with her
     assert svc.moments.deliveries("demo") == []  # nothing left to replay to her

@@ -66,7 +66,7 @@ def test_erasing_from_tuesdays_sheet_erases_mondays_shopper_too(app, client, svc
     assert "earlier WiFi sign-ins on your phone" in text_of(page, "erase-form")
 
     assert mentions(svc.db, (a,))  # Monday's wallet, code, holders, consent, tokens, phone link
-    erased = client.post(f"/v/{VENUE}/my-data/erase", data={"c": tuesday, "lang": "en"})
+    erased = client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": tuesday, "lang": "en"})
     assert erased.status_code == 200
     assert "including what earlier WiFi sign-ins on your phone left" in text_of(erased.get_data(as_text=True),
                                                                                 "erased")
@@ -91,13 +91,13 @@ def test_a_phone_a_token_only_claims_links_no_one(app, client, svc, coupon):
     data = client.get(f"/v/{VENUE}/my-data/export.json", query_string={"c": claimed}).get_json()
     assert data["linked"] == [] and len(data["apps"]["coupons"]["codes"]) == 1
     assert [e.get("action") for e in data["events"]].count("coupon_claim") == 1  # hers, not A's
-    assert client.post(f"/v/{VENUE}/my-data/erase", data={"c": claimed}).status_code == 200
+    assert client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": claimed}).status_code == 200
     assert wallet(svc, a) and svc.consent.get(VENUE, a) is not None and token_store(app).resolve(monday)
     assert wallet(svc, c) == [] and token_store(app).resolve(claimed) is None
 
     again, c2 = sheet(app, verified=False)
     claim_and_agree(client, again, coupon)
-    assert client.post(f"/v/{VENUE}/my-data/erase", data={"c": tuesday}).status_code == 200
+    assert client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": tuesday}).status_code == 200
     assert wallet(svc, a) == [] and svc.consent.get(VENUE, a) is None and token_store(app).resolve(monday) is None
     assert wallet(svc, c2) and svc.consent.get(VENUE, c2) is not None and token_store(app).resolve(again)
 
@@ -115,10 +115,10 @@ def test_a_shopper_with_no_phone_erases_only_herself(app, client, svc, coupon):
     data = client.get(f"/v/{VENUE}/my-data/export.json", query_string={"c": alone}).get_json()
     assert data["linked"] == [] and data["apps"]["coupons"]
 
-    assert client.post(f"/v/{VENUE}/my-data/erase", data={"c": alone}).status_code == 200
+    assert client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": alone}).status_code == 200
     assert mentions(svc.db, ("s-no-phone-at-all",)) == []
     assert wallet(svc, a) and token_store(app).resolve(monday) and token_store(app).resolve(tuesday)
-    assert client.post(f"/v/{VENUE}/my-data/erase", data={"c": tuesday}).status_code == 200
+    assert client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": tuesday}).status_code == 200
     assert mentions(svc.db, (a, b, PHONE)) == []
 
 
@@ -132,7 +132,7 @@ def test_her_kept_browser_erases_the_other_sign_ins_of_her_phone(app, client, sv
     kept = token_store(app).mint(Shopper(VENUE, b))  # after the keep link: her browser's, no phone
     data = client.get(f"/v/{VENUE}/my-data/export.json", query_string={"c": kept}).get_json()
     assert data["linked"] == [] and data["events"] == []
-    assert client.post(f"/v/{VENUE}/my-data/erase", data={"c": kept}).status_code == 200
+    assert client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": kept}).status_code == 200
     assert mentions(svc.db, (a, b, PHONE)) == []
 
 
@@ -150,7 +150,7 @@ def test_the_sign_ins_of_her_phones_are_followed_to_their_other_phones(app, clie
     with app.test_request_context():
         clients, phones = her_shoppers(tokens.resolve(tuesday))
     assert clients[0] == b and set(clients) == {a, b, c} and phones == sorted([PHONE, "dev-her-tablet"])
-    assert client.post(f"/v/{VENUE}/my-data/erase", data={"c": tuesday}).status_code == 200
+    assert client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": tuesday}).status_code == 200
     assert mentions(svc.db, (a, b, c, PHONE, "dev-her-tablet")) == []
 
 

@@ -17,7 +17,7 @@ from portal.apps.notify import notify
 from portal.hub.keep import KeepKeys, KeepStore
 from portal.notify.contacts import ContactStore
 from portal.notify.outbox import NotifyKeys, Outbox
-from portal.shopper import COOKIE, Shopper, new_shopper, token_store
+from portal.shopper import Shopper, cookie_name, new_shopper, token_store
 from tests.events.test_erasure_everywhere import mentions
 
 
@@ -37,24 +37,28 @@ def _keep_code(client, token: str) -> str:
 def test_a_keep_link_issued_before_erasure_no_longer_opens_the_shopper(client, db, shopper):
     who, token = shopper
     code = _keep_code(client, token)
-    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
+    assert client.post("/v/demo/my-data/erase", data={"confirm": "1", "c": token}).status_code == 200
     assert not db.keys(KeepKeys("demo").code("*")) and not db.exists(KeepKeys("demo").of(who.client))
     browser = client.application.test_client()  # the real browser the link was copied into
     assert browser.get(f"/v/demo/keep?k={code}").status_code == 404
     assert browser.post("/v/demo/keep", data={"k": code}).status_code == 404
-    assert browser.get_cookie(COOKIE) is None
+    assert browser.get_cookie(cookie_name("demo")) is None
     assert mentions(db, (who.client,)) == []
 
 
 def test_keep_index_lists_live_codes_only_and_redeem_tidies_it(db, demo):
-    store, keys = KeepStore(db), KeepKeys("demo")
-    first, second = store.issue("demo", "s-keep-a"), store.issue("demo", "s-keep-a")
-    assert db.zcard(keys.of("s-keep-a")) == 2 and 0 < db.ttl(keys.of("s-keep-a")) <= 86400
+    store, keys = KeepStore(db, "a test install's secret"), KeepKeys("demo")
+    first = store.issue("demo", "s-keep-a")
+    assert store.issue("demo", "s-keep-a") == first  # one live code: every page shows it
+    assert db.zcard(keys.of("s-keep-a")) == 1 and 0 < db.ttl(keys.of("s-keep-a")) <= 86400
     assert store.redeem("demo", first).client == "s-keep-a"
-    assert db.zcard(keys.of("s-keep-a")) == 1
+    second = store.issue("demo", "s-keep-a")  # spent: the next page shows a new one
+    assert second != first and db.zcard(keys.of("s-keep-a")) == 2  # the spent one listed while it may repeat
     other = store.issue("demo", "s-keep-b")
-    assert store.forget_shopper("demo", "s-keep-a") == 1
-    assert store.redeem("demo", second) is None and store.redeem("demo", other).client == "s-keep-b"
+    assert store.forget_shopper("demo", "s-keep-a") == 2
+    assert not db.exists(keys.live("s-keep-a")) and not db.keys(keys.spent("*"))  # the spent one's answer too
+    assert store.redeem("demo", second) is None and store.redeem("demo", first) is None
+    assert store.redeem("demo", other).client == "s-keep-b"
     assert store.forget_shopper("demo", "s-keep-a") == 0
 
 

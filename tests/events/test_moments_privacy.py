@@ -129,7 +129,7 @@ def test_no_replay_after_erasure(app, client, console, svc):
     [d] = svc.moments.deliveries("demo")
     with app.app_context():
         token = shopper_token(Shopper("demo", "s-gone"))  # opened from Me: no vouched phone
-    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
+    assert client.post("/v/demo/my-data/erase", data={"confirm": "1", "c": token}).status_code == 200
     assert client.post(f"/console/ops/demo/moments/replay/{d.id}",
                        data={"csrf_token": console.csrf()}).status_code == 404
     assert not svc.db.exists(MomentKeys("demo").offers("s-gone"))
@@ -172,7 +172,7 @@ def test_erasure_finds_deliveries_logged_before_the_references(app, client, cons
                                                       if m.startswith(b"d:")] or [b"-"])
     with app.app_context():
         token = shopper_token(Shopper("demo", "s-old"))
-    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
+    assert client.post("/v/demo/my-data/erase", data={"confirm": "1", "c": token}).status_code == 200
     assert svc.moments.deliveries("demo") == []
 
 

@@ -34,7 +34,7 @@ def test_export_and_erase(app, client, svc, demo):
     assert data["apps"]["membership"]["member"] == member.id
     assert svc.privacy.exports("demo")[0]["what"] == "my-data.json"
 
-    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
+    assert client.post("/v/demo/my-data/erase", data={"confirm": "1", "c": token}).status_code == 200
     left = list(svc.events.read("demo"))
     assert all(e.shopper != "s-me" and e.device != "dev-me" for e in left)
     assert {e.device for e in left} == {"dev-other", "dev-x"}
@@ -58,7 +58,7 @@ def test_an_erasure_from_the_kept_browser_reaches_the_phone_the_sheet_was_vouche
     svc.events.emit("demo", "landing", at=t + 1, device="dev-kept", shopper="s-kept", zone="kopi")
     svc.db.zadd(RssiKeys("demo").readings("dev-kept"), {"ap1:-60": t})
 
-    assert client.post("/v/demo/my-data/erase", data={"c": browser}).status_code == 200
+    assert client.post("/v/demo/my-data/erase", data={"confirm": "1", "c": browser}).status_code == 200
     assert {e.device for e in svc.events.read("demo")} == {"dev-claimed", "dev-other"}
     assert svc.presence.occupancy("demo", t + 10) == {"kopi": 2}
     assert not svc.db.exists(RssiKeys("demo").readings("dev-kept"))

@@ -44,7 +44,7 @@ def test_everything_held_is_shown_and_exported(app, client, svc, demo):
     page = client.get(f"/v/demo/my-data?c={token}").get_data(as_text=True)
     assert "8999" in page and NUMBER not in page and 'id="held-moments"' in page
     assert "Messages not sent yet: 2." in page
-    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
+    assert client.post("/v/demo/my-data/erase", data={"confirm": "1", "c": token}).status_code == 200
     with app.app_context():
         again = shopper_token(Shopper("demo", CLIENT))
     after = client.get(f"/v/demo/my-data/export.json?c={again}").get_json()

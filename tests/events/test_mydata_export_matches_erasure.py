@@ -65,7 +65,7 @@ def test_the_export_lists_exactly_what_the_erasure_deletes(app, client, svc, dem
     assert shown and all(d["member"] == member for d in data["moments"])
     events_before, deliveries_before = event_rows(svc), delivery_rows(svc)
 
-    assert client.post(f"/v/{VENUE}/my-data/erase", data={"c": token}).status_code == 200
+    assert client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": token}).status_code == 200
     assert events_before - event_rows(svc) == exported
     assert deliveries_before - delivery_rows(svc) == shown
     assert {e.shopper for e in svc.events.read(VENUE) if e.kind in ("landing", "txn")} == {"s-stranger"}

@@ -54,7 +54,7 @@ def export_then_erase(app, svc, member: str) -> None:
         token = shopper_token(Shopper("demo", "s-me"))
     data = client.get(f"/v/demo/my-data/export.json?c={token}").get_json()
     assert [(d["shopper"], d["member"]) for d in data["moments"]] == [("s-other", member)]
-    assert client.post("/v/demo/my-data/erase", data={"c": token}).status_code == 200
+    assert client.post("/v/demo/my-data/erase", data={"confirm": "1", "c": token}).status_code == 200
     assert [e for e in svc.events.read("demo") if e.shopper == "s-other"] == []
     assert svc.moments.deliveries("demo") == []
 

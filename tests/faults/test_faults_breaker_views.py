@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from portal.shopper import COOKIE, ShopperTokenStore, new_shopper
+from portal.shopper import ShopperTokenStore, cookie_name, new_shopper
 from portal.tools.net import free_port
 
 REPORT = {"ap": "f0:9f:c2:1a:00:01", "observations": [{"client": "02:00:5e:00:56:01", "rssi": -61, "ts": 0}]}
@@ -106,7 +106,7 @@ def test_a_shoppers_503_page_asks_nothing_of_the_store(app, client, svc, demo, s
     monkeypatch.setattr(svc.zone_apps, "config_for", config_for)
     monkeypatch.setattr(svc.consent, "get", shopper_data)
     monkeypatch.setattr(svc.moments, "offers_for", shopper_data)
-    client.set_cookie(COOKIE, token)
+    client.set_cookie(cookie_name("demo"), token)
     resp = client.get(f"{path}?c={token}", headers={"Accept-Language": "zh-CN"})
     assert resp.status_code == 503 and "Retry-After" in resp.headers
     assert "服务暂时繁忙" in resp.get_data(as_text=True)

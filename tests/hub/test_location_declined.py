@@ -128,7 +128,7 @@ def test_export_shows_it_and_erasure_keeps_only_the_phones_note(app, client, svc
         texted = shopper_token(Shopper("demo", CLIENT))
     assert "phone_location_off_at" not in client.get(f"/v/demo/my-data/export.json?c={texted}").get_json()["consent"]
 
-    erased = client.post("/v/demo/my-data/erase", data={"c": token, "lang": "en"})
+    erased = client.post("/v/demo/my-data/erase", data={"confirm": "1", "c": token, "lang": "en"})
     assert erased.status_code == 200 and 'id="kept-declined"' in erased.get_data(as_text=True)
     # her answer goes; the phone stays out of location-based services (an erasure must not turn them back on)
     assert not svc.db.exists(ConsentKeys("demo").consent(CLIENT))

@@ -10,8 +10,8 @@ from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from lightapps.coupons.store import CouponStore
 from lightapps.queue.store import QueueStore
 from portal.apps import registry
-from portal.hub.keep import MAX_LIVE_CODES, KeepKeys
-from portal.shopper import COOKIE, new_shopper
+from portal.hub.keep import KeepKeys
+from portal.shopper import cookie_name, new_shopper
 from tests.hub.conftest import mint
 
 # Apple's captive sign-in sheet (CNA): WebKit without "Safari"
@@ -139,17 +139,18 @@ def test_keep_link_works_once_and_leaves_no_token_in_the_address(client, db, sho
     assert confirm.status_code == 200 and confirm.headers["Cache-Control"] == "no-store"
     html = confirm.get_data(as_text=True)
     assert 'action="/v/demo/keep"' in html and f'name="k" value="{_code(path)}"' in html
-    assert browser.get_cookie(COOKIE) is None
+    assert browser.get_cookie(cookie_name("demo")) is None
     resp = browser.post("/v/demo/keep", data={"k": _code(path)})
     assert resp.status_code == 303
     assert resp.headers["Location"] == "/v/demo/me"
-    cookie = browser.get_cookie(COOKIE)
+    cookie = browser.get_cookie(cookie_name("demo"))
     assert cookie is not None and cookie.value != token
     me = browser.get("/v/demo/me")
     assert me.status_code == 200 and 'id="kept"' in me.get_data(as_text=True)
-    again = browser.post("/v/demo/keep", data={"k": _code(path)})  # once
+    elsewhere = client.application.test_client()  # once: only its own browser's repeat gets an answer again
+    again = elsewhere.post("/v/demo/keep", data={"k": _code(path)}, headers={"User-Agent": SAFARI_UA})
     assert again.status_code == 404 and "already been used or has expired" in again.get_data(as_text=True)
-    assert browser.get(path).status_code == 404
+    assert elsewhere.get(path, headers={"User-Agent": SAFARI_UA}).status_code == 404
     assert not db.keys(KeepKeys("demo").code("*"))
 
 
@@ -162,14 +163,14 @@ def test_opening_the_keep_link_spends_nothing(client, db, shopper):
     for _ in range(3):
         page = sheet.get(path, headers={"User-Agent": CNA_UA})
         assert page.status_code == 200
-        assert sheet.get_cookie(COOKIE) is None
+        assert sheet.get_cookie(cookie_name("demo")) is None
     assert 'id="keep-captive"' in page.get_data(as_text=True)  # told to open the link in the real browser
     assert len(db.keys(KeepKeys("demo").code("*"))) == 1
     browser = client.application.test_client()
     assert 'id="keep-captive"' not in browser.get(path).get_data(as_text=True)
     assert browser.post("/v/demo/keep", data={"k": _code(path), "lang": "zh"}).headers["Location"] == \
         "/v/demo/me?lang=zh"
-    assert browser.post("/v/demo/keep", data={"k": _code(path)}).status_code == 404
+    assert sheet.post("/v/demo/keep", data={"k": _code(path)}, headers={"User-Agent": CNA_UA}).status_code == 404
 
 
 def test_the_keep_link_carries_the_language_she_chose(client, shopper):
@@ -198,13 +199,14 @@ def test_me_shows_a_coupon_code_grouped_as_the_till_types_it(client, svc, shoppe
 
 
 def test_a_sign_in_sheet_is_always_offered_the_keep_link(app, shopper):
-    """The sheet takes the mp_c cookie while it is open and drops it when it closes: Me there must not say
+    """The sheet takes the shopper cookie while it is open and drops it when it closes: Me there must not say
     "kept" and hide the link, or the shopper's things stay behind in the sheet."""
     _, token = shopper
     for ua in (CNA_UA, ANDROID_SIGN_IN_UA):
         sheet = app.test_client()
         sheet.get(f"/v/demo/?c={token}&lang=en", headers={"User-Agent": ua})
-        assert sheet.get_cookie(COOKIE) is not None and sheet.get_cookie(COOKIE).value == token  # what the sheet holds
+        held = sheet.get_cookie(cookie_name("demo"))
+        assert held is not None and held.value == token  # what the sheet holds
         page = sheet.get(f"/v/demo/me?c={token}&lang=en", headers={"User-Agent": ua}).get_data(as_text=True)
         assert 'id="keep-link"' in page and 'id="kept"' not in page, ua
     browser = app.test_client()  # the phone's real browser with the same cookie: kept there, no link
@@ -230,16 +232,15 @@ def test_me_opened_without_a_token_stores_no_keep_code(app, db, demo):
     assert 'id="keep-link"' in again and len(db.keys(KeepKeys("demo").code("*"))) == 1
 
 
-def test_me_reloaded_keeps_a_few_live_codes_only(client, db, shopper):
-    """Me issues a new code on every render: one token reloading it must not store a code per request."""
+def test_me_reloaded_keeps_one_live_code(client, db, shopper):
+    """Every render of Me shows the shopper's one live code: a token reloading it stores no code per request, and
+    the link copied first is the one still shown."""
     who, token = shopper
     # a new browser each time: one keeping the cookie would be "kept" from the second page on (no link)
-    paths = [_keep_path(client.application.test_client(), token) for _ in range(MAX_LIVE_CODES + 4)]
-    assert len(db.keys(KeepKeys("demo").code("*"))) == MAX_LIVE_CODES
-    assert db.zcard(KeepKeys("demo").of(who.client)) == MAX_LIVE_CODES
-    browser = client.application.test_client()
-    assert browser.post("/v/demo/keep", data={"k": _code(paths[0])}).status_code == 404  # the oldest ended
-    assert browser.post("/v/demo/keep", data={"k": _code(paths[-1])}).status_code == 303
+    paths = {_keep_path(client.application.test_client(), token) for _ in range(6)}
+    assert len(paths) == 1 and len(db.keys(KeepKeys("demo").code("*"))) == 1
+    assert db.zcard(KeepKeys("demo").of(who.client)) == 1
+    assert client.application.test_client().post("/v/demo/keep", data={"k": _code(paths.pop())}).status_code == 303
 
 
 def test_keep_with_a_bad_code_gets_a_clear_4xx_and_sets_nothing(client, demo):
@@ -253,7 +254,7 @@ def test_keep_with_a_bad_code_gets_a_clear_4xx_and_sets_nothing(client, demo):
         resp = client.post("/v/demo/keep?lang=en", data={"k": code} if query else {})
         assert resp.status_code == status, query
         assert words in resp.get_data(as_text=True), query
-        assert client.get_cookie(COOKIE) is None
+        assert client.get_cookie(cookie_name("demo")) is None
 
 
 def test_keep_post_from_another_site_is_refused(client, db, shopper):
@@ -264,7 +265,7 @@ def test_keep_post_from_another_site_is_refused(client, db, shopper):
     for foreign in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
                     {"Origin": "https://evil.example"}):
         resp = browser.post("/v/demo/keep", data={"k": _code(path)}, headers=foreign)
-        assert resp.status_code == 403 and browser.get_cookie(COOKIE) is None, foreign
+        assert resp.status_code == 403 and browser.get_cookie(cookie_name("demo")) is None, foreign
     assert len(db.keys(KeepKeys("demo").code("*"))) == 1  # still there for the shopper
     ok = browser.post("/v/demo/keep", data={"k": _code(path)}, headers={"Sec-Fetch-Site": "same-origin"})
     assert ok.status_code == 303
@@ -281,7 +282,7 @@ def test_the_keep_link_carries_the_phone_the_gateway_vouched_for_and_no_other(ap
         sheet = token_store(app).mint(new_shopper("demo", phone, phone_verified=verified), handout=True)
         browser = app.test_client()  # the real browser; the sheet keeps no cookie (a fresh client for each)
         assert browser.post("/v/demo/keep", data={"k": _code(_keep_path(app.test_client(), sheet))}).status_code == 303
-        kept = token_store(app).resolve(browser.get_cookie(COOKIE).value)
+        kept = token_store(app).resolve(browser.get_cookie(cookie_name("demo")).value)
         assert (kept.client, kept.own_phone) == (token_store(app).resolve(sheet).client, phone if verified else None)
         exported = browser.get("/v/demo/my-data/export.json").get_json()
         assert [e["zone"] for e in exported["events"]] == zones
@@ -296,9 +297,9 @@ def test_a_kept_browsers_own_keep_link_hands_on_no_phone(app, client, svc, demo)
     sheet = token_store(app).mint(new_shopper("demo", "dev-chain", phone_verified=True), handout=True)
     first = app.test_client()
     assert first.post("/v/demo/keep", data={"k": _code(_keep_path(app.test_client(), sheet))}).status_code == 303
-    assert token_store(app).resolve(first.get_cookie(COOKIE).value).own_phone == "dev-chain"
+    assert token_store(app).resolve(first.get_cookie(cookie_name("demo")).value).own_phone == "dev-chain"
     second = app.test_client()
-    code = _code(_keep_path(app.test_client(), first.get_cookie(COOKIE).value))  # the kept token, as a link
+    code = _code(_keep_path(app.test_client(), first.get_cookie(cookie_name("demo")).value))  # the kept token, a link
     assert second.post("/v/demo/keep", data={"k": code}).status_code == 303
-    chained = token_store(app).resolve(second.get_cookie(COOKIE).value)
+    chained = token_store(app).resolve(second.get_cookie(cookie_name("demo")).value)
     assert chained.own_phone is None and chained.client == token_store(app).resolve(sheet).client

@@ -90,6 +90,10 @@ def test_operator_sets_up_a_floor_and_surveys_it(live_server, page, restore_map)
     # an AP, placed by a click on the plan
     page.fill("#bssid", AP_BSSID.upper())
     page.fill("#ap-name", "Test AP")
+    page.focus("#plan")
+    page.keyboard.press("Space")  # it submitted the plan at (0, 0): the AP in the corner; now it goes to x
+    assert page.evaluate("document.activeElement.id") == "ap-x"
+    assert AP_BSSID not in store.get_map("demo").ap_ids()
     page.click("#plan", position={"x": 300, "y": 150})
     page.wait_for_selector(f"#ap-list >> text={AP_BSSID}")
     ap = next(a for a in store.get_map("demo").aps if a.bssid == AP_BSSID)

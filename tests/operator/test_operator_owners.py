@@ -228,7 +228,7 @@ def test_a_taken_username_keeps_the_form_and_is_said_in_the_pages_language(clien
     assert AccountStore(svc.db).get("jade") == jade  # nothing changed
     english = text(client.post(OWNERS + "?lang=en", data={"csrf_token": console.csrf(), "username": "jade",
                                                           "zones": ["kopi"]}))
-    assert "The username jade is taken" in english and "Kopi Coffee (kopi)" in english
+    assert "This username cannot be used" in english and "Kopi Coffee (kopi)" in english
 
 
 def test_the_invite_forms_zones_stand_under_their_floor(client, console, svc):

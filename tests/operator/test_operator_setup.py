@@ -211,7 +211,7 @@ def test_place_ap_by_click_and_by_fields(client, ops, svc):
     ({"x": "500"}, "between 0 and 120"),
     ({"x": "nan"}, "between"),
     ({"x": ""}, "required"),
-    ({"spot.x": "9999", "spot.y": "1"}, "between"),
+    ({"spot.x": "9999", "spot.y": "1", "spot.pointer": "1"}, "between"),  # operator.js marks a pointer click
     ({"name": "x" * 41}, "too long"),
 ])
 def test_place_ap_bad_input(client, ops, svc, data, message):

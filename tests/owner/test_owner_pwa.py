@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -67,7 +68,7 @@ def test_offline_page(client):
 
 def test_mall_home_links_the_manifest_and_registers_the_worker(client, demo):
     html = client.get("/v/demo/").get_data(as_text=True)
-    assert '<link rel="manifest" href="/static/manifest.webmanifest">' in html
+    assert '<link rel="manifest" href="/pwa/demo/manifest.webmanifest">' in html  # the mall's: test_pwa_venues.py
     assert '<meta name="theme-color" content="#112233">' in html
     assert 'rel="apple-touch-icon"' in html
     assert REGISTER in html
@@ -112,7 +113,7 @@ def test_chromium_finds_the_app_installable(live_server, page):
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     cdp = page.context.new_cdp_session(page)
     app_manifest = cdp.send("Page.getAppManifest")
-    assert app_manifest["url"].endswith("/static/manifest.webmanifest")
+    assert urlsplit(app_manifest["url"]).path == "/pwa/demo/manifest.webmanifest"
     assert app_manifest["errors"] == []
     errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
     # Playwright's browser contexts are incognito profiles, where Chromium never offers installing;
@@ -134,6 +135,9 @@ def test_offline_page_is_shown_when_the_network_is_gone(second_server, page):
     stop_server()
     page.goto(url + "/v/demo/?q=kopi")
     assert "You are offline" in page.inner_text("#offline-title")
+    # shown at the page's own URL: "Try again" asks for that page again, in its mall (not "/", the default one)
+    assert page.eval_on_selector("#offline-retry", "a => a.href") == url + "/v/demo/?q=kopi"
+    assert page.eval_on_selector("header.top", "el => getComputedStyle(el).display") == "flex"  # portal.css came
 
 
 @pytest.mark.browser

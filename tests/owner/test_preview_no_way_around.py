@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from lightapps.queue.store import QueueStore
-from portal.shopper import COOKIE, new_shopper, token_store
+from portal.shopper import LEGACY_COOKIE, cookie_name, new_shopper, token_store
 from tests.owner.test_preview_read_only import REFUSED, preview_link, real_shopper_token, token_of
 
 PHONE = "phone-hash-of-a-real-shopper"
@@ -19,7 +19,7 @@ def test_a_kept_preview_cookie_never_takes_over_a_shopper_landing_from_the_porta
     preview = token_of(preview_link(client, console, "foodcourt", "foodcourt"))
     console.logout()
     browser = app.test_client()
-    browser.set_cookie(COOKIE, preview)  # kept from the release that set it
+    browser.set_cookie(LEGACY_COOKIE, preview)  # kept from the release that set it
     arrived = new_shopper("demo", PHONE, phone_verified=True)
     with app.app_context():
         handout = token_store(app).mint(arrived, handout=True)
@@ -31,14 +31,14 @@ def test_a_kept_preview_cookie_never_takes_over_a_shopper_landing_from_the_porta
     assert queue.my_ticket("demo", "foodcourt", "preview-foodcourt") is None
     with app.app_context():
         assert token_store(app).verified_phones("demo", "preview-foodcourt") == set()
-        assert token_store(app).resolve(browser.get_cookie(COOKIE).value).client == arrived.client
+        assert token_store(app).resolve(browser.get_cookie(cookie_name("demo")).value).client == arrived.client
 
 
 def test_a_kept_preview_cookie_alone_is_no_shopper(app, client, console):
     preview = token_of(preview_link(client, console, "foodcourt", "foodcourt"))
     console.logout()
     browser = app.test_client()
-    browser.set_cookie(COOKIE, preview)
+    browser.set_cookie(LEGACY_COOKIE, preview)
     page = browser.get("/v/demo/queue/foodcourt?lang=en")
     assert 'id="preview-banner"' not in page.text
     assert token_of_page(page.text) != preview

@@ -17,7 +17,7 @@ from lightapps.coupons.store import CouponStore
 from lightapps.queue.store import QueueStore
 from portal.apps import registry
 from portal.apps.preview import preview_shopper
-from portal.shopper import COOKIE, SAFE_METHODS, Shopper, token_store
+from portal.shopper import LEGACY_COOKIE, SAFE_METHODS, Shopper, cookie_name, token_store
 from tests.security.test_route_fuzz import zones_for
 
 REFUSED = 'id="preview-refused"'
@@ -83,7 +83,7 @@ def test_a_real_shopper_still_takes_a_number_and_sees_no_banner(app, client, dem
     token = real_shopper_token(app)
     page = client.get(f"/v/demo/queue/foodcourt?c={token}&lang=en")
     assert BANNER not in page.get_data(as_text=True)
-    assert any(c.startswith(f"{COOKIE}={token};") for c in page.headers.getlist("Set-Cookie"))
+    assert any(c.startswith(f"{cookie_name('demo')}={token};") for c in page.headers.getlist("Set-Cookie"))
     resp = client.post("/v/demo/queue/foodcourt/take", data={"c": token, "party": "2"})
     assert resp.status_code == 303
     with app.app_context():
@@ -104,11 +104,11 @@ def test_the_preview_links_keep_the_unsaved_settings(client, console):
 def test_the_preview_token_never_becomes_the_browsers_shopper(app, client, console):
     link = preview_link(client, console, "foodcourt", "foodcourt")
     resp = client.get(link)
-    assert not any(c.startswith(f"{COOKIE}=") for c in resp.headers.getlist("Set-Cookie"))
+    assert not any(c.startswith((f"{LEGACY_COOKIE}=", cookie_name("demo"))) for c in resp.headers.getlist("Set-Cookie"))
     # a browser that kept one before (a preview of an earlier release) is let go of it
-    client.set_cookie(COOKIE, token_of(link))
+    client.set_cookie(LEGACY_COOKIE, token_of(link))
     resp = client.get("/v/demo/queue/foodcourt?lang=en")
-    assert any(c.startswith(f'{COOKIE}=;') or c.startswith(f'{COOKIE}=""')
+    assert any(c.startswith(f'{LEGACY_COOKIE}=;') or c.startswith(f'{LEGACY_COOKIE}=""')
                for c in resp.headers.getlist("Set-Cookie"))
 
 

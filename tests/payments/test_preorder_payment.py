@@ -14,6 +14,7 @@ import requests
 from lightapps.queue.store import QueueStore
 from portal.apps.registry import get as get_app
 from portal.payments.store import PaymentKeys
+from portal.shopper import cookie_name
 
 VENUE, ZONE = "demo", "jade"
 BASE = f"/v/{VENUE}/queue/{ZONE}"
@@ -30,7 +31,7 @@ def open_restaurant(pay_mall):
     demo.seed(svc, venue_map)
     client = app.test_client()
     page = client.get(BASE).get_data(as_text=True)
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     token = re.search(r'name="c" value="([^"]+)"', page).group(1)
     return app, client, token
 

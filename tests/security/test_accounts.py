@@ -179,7 +179,7 @@ def test_an_https_portal_serves_its_consoles_over_https_only(settings, demo):
 
 
 def test_secure_cookies_follow_preferred_url_scheme():
-    base = {"REDIS_URL": "redis://x", "SECRET_KEY": "k", "MAC_HASH_KEY": "m",
+    base = {"REDIS_URL": "redis://x", "SECRET_KEY": "k" * 32, "MAC_HASH_KEY": "m" * 32,
             "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I", "PHONE_KEY": "p" * 32}
     assert Settings.from_env({**base, "PREFERRED_URL_SCHEME": "https"}).secure_cookies is True
     assert Settings.from_env(base).secure_cookies is False

@@ -11,7 +11,7 @@ import secrets
 from urllib.parse import urlencode
 
 from portal.auth import AccountStore
-from portal.shopper import COOKIE, PRUNE_ABOVE, Shopper, ShopperKeys, ShopperTokenStore, token_store
+from portal.shopper import PRUNE_ABOVE, Shopper, ShopperKeys, ShopperTokenStore, cookie_name, token_store
 from tests.security.conftest import GOOD
 from tests.security.test_accounts import login
 from tests.security.test_shopper_identity import VICTIM_IP, landing_token, resolve, victim  # noqa: F401
@@ -45,7 +45,7 @@ def test_a_regulars_token_set_holds_her_live_tokens_only(app, client, svc, victi
     shopper, token = victim
     keys = ShopperKeys("demo")
     tokens = keys.tokens_of(shopper.client)
-    client.set_cookie(COOKIE, token)
+    client.set_cookie(cookie_name("demo"), token)
     for _ in range(VISITS):
         before = listed(svc.db, tokens)
         handout = landing_token(client.get("/generate_204", environ_base={"REMOTE_ADDR": VICTIM_IP}))
@@ -53,7 +53,7 @@ def test_a_regulars_token_set_holds_her_live_tokens_only(app, client, svc, victi
         assert listed(svc.db, tokens) - before, "the visit minted her no token"
         assert svc.db.scard(tokens) <= PRUNE_ABOVE
         expire(svc.db, keys.token, before)
-    cookie = client.get_cookie(COOKIE).value
+    cookie = client.get_cookie(cookie_name("demo")).value
     assert resolve(app, cookie).client == shopper.client
     with app.app_context():
         assert token_store().revoke("demo", shopper.client) >= 1

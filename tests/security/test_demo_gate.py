@@ -37,7 +37,7 @@ def test_demo_needs_a_venue_marked_as_demo(client, svc, demo):
 
 
 def test_demo_mode_is_a_setting_off_by_default():
-    shared = {"REDIS_URL": "redis://x", "SECRET_KEY": "k", "MAC_HASH_KEY": "m",
+    shared = {"REDIS_URL": "redis://x", "SECRET_KEY": "k" * 32, "MAC_HASH_KEY": "m" * 32,
               "VAPID_PRIVATE_KEY": "9oThs_7PIsNxf1-CJUHyzgVJlgcNYMt6qFczlzOtA6I", "PHONE_KEY": "p" * 32}
     assert Settings.from_env(shared).demo is False
     assert Settings.from_env({**shared, "DEMO": "1"}).demo

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from lightapps.coupons.store import CouponStore
-from portal.shopper import COOKIE, Shopper, new_shopper, token_store
+from portal.shopper import Shopper, cookie_name, new_shopper, token_store
 
 
 def mint(app, who: Shopper) -> str:
@@ -22,7 +22,7 @@ def mint(app, who: Shopper) -> str:
 
 
 def cookie_shopper(app, client) -> Shopper | None:
-    cookie = client.get_cookie(COOKIE)
+    cookie = client.get_cookie(cookie_name("demo"))
     with app.app_context():
         return token_store(app).resolve(cookie.value) if cookie else None
 
@@ -97,7 +97,7 @@ def test_a_new_token_of_the_cookies_own_shopper_refreshes_the_cookie(app, victim
     browser, own = victim
     fresh = mint(app, own)  # e.g. a message's link for this same shopper
     browser.get(f"/v/demo/?c={fresh}")
-    assert browser.get_cookie(COOKIE).value == fresh
+    assert browser.get_cookie(cookie_name("demo")).value == fresh
 
 
 def test_a_token_of_another_venue_leaves_this_venues_cookie_shopper(app, victim):
@@ -105,5 +105,5 @@ def test_a_token_of_another_venue_leaves_this_venues_cookie_shopper(app, victim)
     elsewhere = mint(app, new_shopper("other-mall"))
     page = browser.get(f"/v/demo/?c={elsewhere}").get_data(as_text=True)
     assert cookie_shopper(app, browser).client == own.client
-    token = browser.get_cookie(COOKIE).value
+    token = browser.get_cookie(cookie_name("demo")).value
     assert f'href="/v/demo/me?c={token}"' in page  # the page is the cookie's shopper, not a new one

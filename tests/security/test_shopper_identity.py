@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 
 from portal.captive.views import captive_services
-from portal.shopper import COOKIE, ShopperKeys, token_store
+from portal.shopper import ShopperKeys, cookie_name, token_store
 from portal.tracking import Tracker
 from tests.test_slice import post_phone_at
 
@@ -116,11 +116,11 @@ def test_revoke_ends_every_token_of_the_shopper(app, client, victim):
 
 def test_a_returning_browser_gets_its_shopper_back_through_its_cookie(app, client, svc, victim):
     shopper, token = victim
-    client.set_cookie(COOKIE, token)
+    client.set_cookie(cookie_name("demo"), token)
     new_probe_token = landing_token(client.get("/generate_204", environ_base={"REMOTE_ADDR": VICTIM_IP}))
     page = client.get("/v/demo/?" + urlencode({"c": new_probe_token}))
     assert page.status_code == 200
-    cookie = client.get_cookie(COOKIE)
+    cookie = client.get_cookie(cookie_name("demo"))
     assert cookie is not None and resolve(app, cookie.value).client == shopper.client
     assert svc.db.scard(ShopperKeys("demo").tokens_of(shopper.client)) >= 1
 

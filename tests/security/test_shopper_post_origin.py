@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.shopper import COOKIE, Shopper, new_shopper, token_store
+from portal.shopper import Shopper, cookie_name, new_shopper, token_store
 
 BASE = "https://portal.mall.example"
 SIBLING = {"Origin": "https://offers.mall.example", "Sec-Fetch-Site": "same-site"}
@@ -25,7 +25,7 @@ def browser(app, demo):
 
 
 def kept(app, browser) -> Shopper:
-    cookie = browser.get_cookie(COOKIE, domain="portal.mall.example")
+    cookie = browser.get_cookie(cookie_name("demo"), domain="portal.mall.example")
     with app.app_context():
         shopper = token_store(app).resolve(cookie.value)
     assert shopper is not None
@@ -48,7 +48,7 @@ def test_a_cookie_only_privacy_choice_from_another_page_is_refused(app, svc, bro
 def test_a_cookie_only_erase_from_another_page_is_refused(app, svc, browser):
     shopper = kept(app, browser)
     svc.consent.record("demo", shopper.client, location=True, marketing=False)
-    resp = browser.post("/v/demo/my-data/erase", data={}, base_url=BASE, headers=SIBLING)
+    resp = browser.post("/v/demo/my-data/erase", data={"confirm": "1"}, base_url=BASE, headers=SIBLING)
     assert resp.status_code == 403
     assert svc.consent.get("demo", shopper.client) is not None  # nothing erased
     assert kept(app, browser) == shopper  # the cookie still opens its shopper
@@ -75,7 +75,7 @@ def test_the_portals_own_pages_still_post_with_the_cookie(app, svc, browser, hea
 def test_a_cookie_only_erase_from_the_portal_itself_works(app, svc, browser):
     shopper = kept(app, browser)
     svc.consent.record("demo", shopper.client, location=True, marketing=False)
-    resp = browser.post("/v/demo/my-data/erase", data={}, base_url=BASE, headers=OWN_PAGE)
+    resp = browser.post("/v/demo/my-data/erase", data={"confirm": "1"}, base_url=BASE, headers=OWN_PAGE)
     assert resp.status_code == 200
     assert svc.consent.get("demo", shopper.client) is None
 

@@ -61,7 +61,7 @@ def test_erasure_leaves_no_paid_record_naming_the_shopper(paid_app, db):
     c = paid_app.test_client()
     with paid_app.test_request_context():
         token = shopper_token(Shopper(VENUE, CLIENT))
-    assert c.post(f"/v/{VENUE}/my-data/erase", data={"c": token}).status_code == 200
+    assert c.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": token}).status_code == 200
 
     assert mentions(db, (CLIENT,)) == []
     # The unpaid reservation went back to the stock; its order stays the payment service's, naming nobody.

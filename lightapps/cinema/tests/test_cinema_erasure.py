@@ -38,7 +38,7 @@ def test_erased_shoppers_hold_is_released_and_their_late_payment_refunded(pay_ma
     assert client.post(f"/v/{VENUE}/pay/{order_id}/start", data={"c": c, "method": "wechat:native"}).status_code
     assert set(store.seat_states(VENUE, show_id)) == {"D4", "D5"}
 
-    assert client.post(f"/v/{VENUE}/my-data/erase", data={"c": c}).status_code == 200
+    assert client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": c}).status_code == 200
 
     assert mentions(svc.db, (CLIENT,)) == []
     assert store.seat_states(VENUE, show_id) == {}  # the seats are free for others at once

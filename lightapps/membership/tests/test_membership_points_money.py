@@ -94,7 +94,8 @@ def test_an_erased_members_number_earns_loses_and_shows_nothing(client, demo, ap
     bought = client.post(f"{API}/purchases", json={"receipt_id": "R-ER", "member": card.id, "amount": "300"},
                          headers=auth)
     assert bought.status_code == 201
-    assert client.post(f"/v/{VENUE}/my-data/erase", data={"c": token(app, "anon-phone")}).status_code == 200
+    erased = client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": token(app, "anon-phone")})
+    assert erased.status_code == 200
 
     keys = MemberKeys(VENUE)
     assert not svc.db.exists(keys.client("anon-tablet"), keys.wechat("oERASED0001"))

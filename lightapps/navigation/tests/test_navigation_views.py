@@ -129,7 +129,8 @@ def test_a_refused_start_keeps_the_chosen_destination(client, demo):
     resp = page(client, **{"from": "nowhere", "to": "shop:starlight"})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and '<option value="shop:starlight" selected>' in html
-    assert re.search(r'id="route-error"[^>]*data-field="from"', html) and 'aria-invalid="true">' in html
+    assert re.search(r'id="route-error"[^>]*data-field="from"', html)
+    assert '<select id="from" name="from" aria-invalid="true" aria-describedby="route-error" autofocus>' in html
     html = page(client, **{"from": "shop:kopi", "to": "shop:pixel", "accessible": "x"}).get_data(as_text=True)
     assert '<option value="shop:kopi" selected>' in html and '<option value="shop:pixel" selected>' in html
 

@@ -25,6 +25,7 @@ from parking_fixtures import (  # noqa: F401 (the `garage` fixture)
 
 from core.settings import DEFAULT_BUDGETS
 from lightapps.parking.store import ParkingKeys, ParkingStore
+from portal.shopper import cookie_name
 from portal.tracking import Position
 
 SHOPPER_LIMIT = DEFAULT_BUDGETS["parking.lookup.shopper"][0]
@@ -226,7 +227,7 @@ def test_rate_limit_per_shopper(client, garage, db):
 def test_rate_limit_per_ip_catches_fresh_shoppers(client, garage):
     codes = []
     for i in range(IP_LIMIT + 2):
-        client.delete_cookie("mp_c")  # each a new shopper: no token, no cookie
+        client.delete_cookie(cookie_name("demo"))  # each a new shopper: no token, no cookie
         codes.append(find(client, f"ENUM{i:04d}", None, ip="10.9.8.7").status_code)
     assert codes.count(303) == IP_LIMIT and codes[-2:] == [429, 429]
     assert find(client, "ENUM0000", None, ip="10.9.8.6").status_code == 303

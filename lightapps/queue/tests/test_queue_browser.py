@@ -21,6 +21,7 @@ def reset_queue(db) -> None:
 @pytest.mark.browser
 def test_shopper_takes_number_owner_calls_it(page, live_server):
     reset_queue(live_server.db())
+    page.clock.install()  # the page's 20 s updates, run on at will
     page.goto(f"{live_server.url}/v/demo/queue/{ZONE}")
     assert page.locator("#zone-title").inner_text() == "Jade Tea House"
     page.fill("#party", "2")
@@ -33,6 +34,7 @@ def test_shopper_takes_number_owner_calls_it(page, live_server):
     refresh = page.locator("#auto-refresh")  # updates itself, with a button to stop it (WCAG 2.2.1)
     assert refresh.get_attribute("data-seconds") == "20" and "c=" in refresh.get_attribute("data-url")
     assert page.locator("#auto-refresh-stop").is_visible()
+    page.fill("#notify-phone", "138 0013")  # typing when the number is called
 
     owner = page.context.browser.new_context()
     console = owner.new_page()
@@ -45,10 +47,15 @@ def test_shopper_takes_number_owner_calls_it(page, live_server):
     finally:
         owner.close()
 
-    page.click("#refresh")
+    page.clock.fast_forward(21_000)  # the update brings the call into the page: what she typed and her focus stay
     page.wait_for_selector("#called")
     assert page.locator("#ticket").get_attribute("data-state") == "SERVICE_READY"
     assert "called" in page.locator("#called").inner_text()
+    assert page.input_value("#notify-phone") == "138 0013"
+    assert page.evaluate("document.activeElement.id") == "notify-phone"
+    assert page.title().startswith("Called A001.")
+    page.click("#refresh")
+    assert page.locator("#ticket").get_attribute("data-state") == "SERVICE_READY"
 
 
 @pytest.mark.browser

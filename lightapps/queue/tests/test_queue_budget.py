@@ -10,16 +10,16 @@ from zoneinfo import ZoneInfo
 
 from lightapps.queue.store import QueueStore
 from portal.apps.budgets import BudgetKeys, budget_store
-from portal.shopper import token_store
+from portal.shopper import cookie_name, token_store
 
 BASE = "/v/demo/queue/jade"
 
 
 def new_shopper(client) -> tuple[str, str]:
     """A new shopper's (`c` token, shopper id), as the landing page hands the token out."""
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     token = re.search(r'name="c" value="([^"]+)"', client.get(BASE).get_data(as_text=True)).group(1)
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     return token, token_store(client.application).resolve(token).client
 
 

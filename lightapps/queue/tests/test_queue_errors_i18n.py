@@ -12,6 +12,7 @@ import pytest
 from lightapps.queue import rules
 from lightapps.queue.store import QueueStore
 from portal.apps.registry import get as get_app
+from portal.shopper import cookie_name
 
 BASE = "/v/demo/queue/jade"
 CONSOLE = "/console/apps/queue/demo/jade"
@@ -27,9 +28,9 @@ def classes_a_and_c(svc, demo):
 
 @pytest.fixture
 def shopper(client, demo) -> str:
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     page = client.get(BASE).get_data(as_text=True)
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     return re.search(r'name="c" value="([^"]+)"', page).group(1)
 
 

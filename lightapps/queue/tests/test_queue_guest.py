@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from lightapps.queue.store import QueueStore
+from portal.shopper import cookie_name
 
 BASE = "/v/demo/queue/jade"
 
@@ -17,9 +18,9 @@ def tomorrow() -> str:
 
 
 def new_token(client) -> str:
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     token = re.search(r'name="c" value="([^"]+)"', client.get(BASE).get_data(as_text=True)).group(1)
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     return token
 
 

@@ -14,6 +14,7 @@ import pytest
 from lightapps.queue import APP, rules
 from lightapps.queue.store import QueueStore
 from lightapps.queue.tests.queue_fixtures import queue_clock, venue_time
+from portal.shopper import cookie_name
 
 BASE = "/v/demo/queue/jade"
 OWNER_FORM = "/console/owner/demo/zone/jade"
@@ -24,9 +25,9 @@ def venue_date(day_offset: int) -> str:
 
 
 def new_shopper(client) -> str:
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     page = client.get(BASE).get_data(as_text=True)
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     return re.search(r'name="c" value="([^"]+)"', page).group(1)
 
 

@@ -15,7 +15,7 @@ from portal.notify.contacts import ContactStore
 from portal.notify.outbox import NotifyKeys
 from portal.notify.sms import LoggingSmsProvider, SmsChannel, dev_sms
 from portal.notify.worker import NotifyWorker
-from portal.shopper import token_store
+from portal.shopper import cookie_name, token_store
 
 BASE = "/v/demo/queue/jade"
 CONSOLE = "/console/apps/queue/demo/jade"
@@ -34,9 +34,9 @@ def deliver(svc, db, now=None):
 def new_shopper(app, client) -> tuple[str, str]:
     import re
 
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     page = client.get(BASE).get_data(as_text=True)
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     token = re.search(r'name="c" value="([^"]+)"', page).group(1)
     return token, token_store(app).resolve(token).client
 
@@ -76,7 +76,7 @@ def test_phone_form_bad_input_and_who_may_post(app, client, db, demo, contacts):
         assert response.status_code == 400, bad
         page = response.get_data(as_text=True)  # the queue page, the reason by the form, the number as typed
         assert 'id="notify-error" role="alert"' in page and f'value="{bad[:32]}" aria-invalid="true"' in page, bad
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     assert client.post(f"{BASE}/notify", data={"phone": "13800138000"}).status_code == 403  # no shopper token
     assert client.post(f"{BASE}/notify", data={"phone": "13800138000", "c": "demo." + "x" * 43}).status_code == 403
     assert contacts.get("demo", shopper).phone is None

@@ -12,7 +12,7 @@ import pytest
 
 from lightapps.queue.store import QueueStore
 from portal.notify.contacts import ContactStore
-from portal.shopper import token_store
+from portal.shopper import cookie_name, token_store
 
 BASE = "/v/demo/queue/jade"
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
@@ -25,9 +25,9 @@ def day(offset: int = 1) -> str:
 @pytest.fixture
 def shopper(client, demo) -> tuple[str, str]:
     """A new shopper's (`c` token, shopper id), as the landing page hands the token out."""
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     token = re.search(r'name="c" value="([^"]+)"', client.get(BASE).get_data(as_text=True)).group(1)
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     return token, token_store(client.application).resolve(token).client
 
 

@@ -13,6 +13,7 @@ from lightapps.queue import APP
 from lightapps.queue.store import QueueKeys, QueueStore, service_day
 from lightapps.queue.tests.queue_fixtures import queue_clock, venue_time
 from portal.payments.money import cny
+from portal.shopper import cookie_name
 
 BASE = "/v/demo/queue/jade"
 
@@ -34,9 +35,9 @@ def token_of(page: str) -> str:
 
 def new_shopper(client) -> str:
     """A new shopper's `c` token, as the landing page hands it out (no cookie kept after that)."""
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     page = client.get(BASE).get_data(as_text=True)
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     return token_of(page)
 
 
@@ -158,7 +159,7 @@ def test_a_number_taken_before_midnight_is_still_the_shoppers_after_it(client, d
         assert take(client, other).status_code == 303
         theirs = client.get(f"{BASE}?c={other}").get_data(as_text=True)
         assert 'id="ticket-number">A002<' in theirs and "Position 2 in line" in theirs
-        client.delete_cookie("mp_c")  # the other shopper's page kept them in this browser's cookie
+        client.delete_cookie(cookie_name("demo"))  # the other shopper's page kept them in this browser's cookie
         assert client.post(f"{BASE}/cancel", data={"ticket": "A001", "c": shopper}).status_code == 303
         page = client.get(f"{BASE}?c={shopper}").get_data(as_text=True)
         assert 'id="canceled"' in page and 'id="take"' in page

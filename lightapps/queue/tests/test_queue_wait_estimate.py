@@ -18,6 +18,7 @@ import pytest
 from lightapps.queue import APP, estimate, rules
 from lightapps.queue.store import QueueStore
 from lightapps.queue.tests.queue_fixtures import queue_clock, venue_time
+from portal.shopper import cookie_name
 
 BASE = "/v/demo/queue/jade"
 
@@ -253,9 +254,9 @@ def test_on_simulated_days_the_true_wait_falls_in_the_range_for_most_parties(tab
 
 
 def new_shopper(client) -> str:
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     page = client.get(BASE).get_data(as_text=True)
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     return re.search(r'name="c" value="([^"]+)"', page).group(1)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from core.settings import DEFAULT_BUDGETS
 from portal.apps.budgets import budget_store
-from portal.shopper import new_shopper, token_store
+from portal.shopper import cookie_name, new_shopper, token_store
 
 BASE = "/v/demo/queue/jade"
 HOUR, DAY = 3600, 86400
@@ -28,9 +28,9 @@ def open_address(app, demo):
 
 def dropped(client) -> str:
     """A new anonymous shopper's token, as the landing page hands it out."""
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     token = re.search(r'name="c" value="([^"]+)"', client.get(BASE).get_data(as_text=True)).group(1)
-    client.delete_cookie("mp_c")
+    client.delete_cookie(cookie_name("demo"))
     return token
 
 
