@@ -1,5 +1,9 @@
 """Settings every `gunicorn wsgi:app` started from the project root reads (`make run`, bench/portal.py,
-deploy/mallportal.service); the command line (or GUNICORN_CMD_ARGS) gives workers, threads and the address.
+deploy/mallportal.service).
+
+Where it listens and its workers and threads: HOST, PORT, WEB_WORKERS and WEB_THREADS, read by the settings' own
+rule (core/settings.py WebServer, which `serve` reads them with too): a blank HOST is 127.0.0.1, not every interface,
+and a bad value stops gunicorn with one line naming it. The command line (`serve`'s, the tests') still overrides them.
 
 Request limits: gateways build long redirects. openNDS builds Locations of up to 8 kB (its QUERYMAXLEN is
 8192, and the base64 `fas` grows the shopper's original URL by a third), so the request line alone can
@@ -8,9 +12,20 @@ the app refuses a query above 16 kB (portal/errors.py) and the reverse proxy in 
 `large_client_header_buffers 4 32k`) bounds what reaches here. A header field (a Referer carrying that
 URL) may be 32 kB."""
 
+import os
 import signal
+import sys
 
 from core import logredact
+from core.settings import WebServer
+
+try:
+    _web = WebServer.from_env(os.environ)
+except ValueError as exc:  # gunicorn would print a traceback for it
+    sys.exit(f"gunicorn.conf.py: {exc}")
+bind = [_web.bind]
+workers = _web.workers
+threads = _web.threads
 
 limit_request_line = 0
 limit_request_field_size = 32 * 1024

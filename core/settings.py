@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -260,6 +261,26 @@ def _host(raw: str, label: str) -> str:
                      f"for every interface), got {raw!r}")
 
 
+class WebServer(NamedTuple):
+    """Where the portal's web server listens and how many gthread workers of how many threads it runs: HOST, PORT,
+    WEB_WORKERS and WEB_THREADS, for `serve` (Settings) and for every gunicorn started from the project root
+    (gunicorn.conf.py: deploy/mallportal.service's), one rule for both."""
+
+    host: str
+    port: int
+    workers: int
+    threads: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WebServer:
+        return cls(_host(env.get("HOST", ""), "environment variable HOST"), _env_int(env, "PORT", 8000),
+                   _env_count(env, "WEB_WORKERS", 2), _env_count(env, "WEB_THREADS", 8))
+
+    @property
+    def bind(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
 def _is_ipv4(text: str) -> bool:
     try:
         ipaddress.IPv4Address(text)
@@ -395,11 +416,13 @@ def _phone_buckets(env: dict[str, str]) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def _persistent_secret(data_dir: Path, name: str, make=lambda: secrets.token_hex(32)) -> str:
+def _persistent_secret(env: dict[str, str], data_dir: Path, name: str, make=lambda: secrets.token_hex(32)) -> str:
     """A development secret generated once and kept under ./var, so sessions and MAC hashes
     stay valid across restarts without anyone having to set them. Processes that start together (gunicorn's
     workers, the tracker) agree on one value: it is written to a private file and linked into place, so the
-    first writer wins and nobody reads a half-written file."""
+    first writer wins and nobody reads a half-written file. Noted as unchecked (`_unchecked_path`) where the start
+    checks it against DATA_DIR's own store (no REDIS_URL); a REDIS_URL store, which nothing checks, is written with
+    it from the first start on."""
     path = _secret_path(data_dir, name)
     if path.exists():
         return path.read_text().strip()
@@ -407,7 +430,10 @@ def _persistent_secret(data_dir: Path, name: str, make=lambda: secrets.token_hex
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
     try:
         with os.fdopen(fd, "w") as out:
-            out.write(make())  # mkstemp made it 0600
+            value = make()
+            out.write(value)  # mkstemp made it 0600
+        if not env.get("REDIS_URL"):
+            _note_unchecked(data_dir, name, value)  # before it is in place: no start may find it unnoted
         os.link(tmp, path)
     except FileExistsError:
         pass  # another process won: use its value
@@ -419,6 +445,33 @@ def _persistent_secret(data_dir: Path, name: str, make=lambda: secrets.token_hex
 def _secret_path(data_dir: Path, name: str) -> Path:
     """Where `_persistent_secret` keeps the key `name` (SECRET_KEY: DATA_DIR/secrets/secret_key)."""
     return data_dir / "secrets" / name.lower()
+
+
+def _unchecked_path(data_dir: Path) -> Path:
+    """`name digest` lines (`_fingerprint`) of the keys generated into DATA_DIR/secrets that no start has checked
+    against its store yet (portal/__main__.py check_store_keys): a start that stops before its check (a port taken,
+    a bad setting, no store) leaves its new keys on disk, and the next start must still know they are new."""
+    return data_dir / "secrets" / ".unchecked"
+
+
+def _note_unchecked(data_dir: Path, name: str, value: str) -> None:
+    # one short append: processes generating keys at once each add their line whole
+    fd = os.open(_unchecked_path(data_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as out:
+        out.write(f"{name} {_fingerprint(value)}\n")
+
+
+def _unchecked_keys(data_dir: Path) -> set[tuple[str, str]]:
+    try:
+        text = _unchecked_path(data_dir).read_text()
+    except FileNotFoundError:
+        return set()
+    return {(name, digest) for name, _sp, digest in (line.partition(" ") for line in text.splitlines())}
+
+
+def keys_checked(data_dir: Path) -> None:
+    """A start has checked DATA_DIR/secrets' keys against its store and recorded them there: none is new any more."""
+    _unchecked_path(data_dir).unlink(missing_ok=True)
 
 
 _REDIS_URL_FORM = "redis[s]://[user:password@]host:port[,host:port...][/0][?options]"
@@ -506,13 +559,16 @@ PLACEHOLDER = "change-me"  # what deploy/mallportal.env ships in place of each k
 
 
 def _refuse_weak_keys(env: dict[str, str], shared: bool) -> None:
-    """Every key the environment sets as a placeholder (deploy/mallportal.env's) or too short to be secret, named in
-    one line, so an operator who fixes one is not left running on the others, which anyone could read. A shared
-    store's key that is not set at all is said first, with why every host needs it (`_shared_secret`)."""
+    """Every key the environment sets as a placeholder (deploy/mallportal.env's), and a VAPID key that is none, named
+    in one line, so an operator who fixes one is not left running on the others, which anyone could read. A shared
+    store's key that is not set at all is said first, with why every host needs it (`_shared_secret`). A real key
+    shorter than 32 bytes starts, with a warning (`_warn_short_keys`)."""
     if shared and not all((env.get(name) or "").strip() for name in INSTALL_KEYS):
         return
-    weak = [name for name in INSTALL_KEYS if (env.get(name) or "").strip() and _weak_key(name, env[name].strip())]
+    given = {name: value for name in INSTALL_KEYS if (value := (env.get(name) or "").strip())}
+    weak = [name for name, value in given.items() if _unusable_key(name, value)]
     if not weak:
+        _warn_short_keys(given)
         return
     rules = []
     if secret := [name for name in weak if name in SHARED_SECRETS]:
@@ -521,15 +577,15 @@ def _refuse_weak_keys(env: dict[str, str], shared: bool) -> None:
     if "VAPID_PRIVATE_KEY" in weak:
         rules.append("VAPID_PRIVATE_KEY must be a P-256 private key, 32 bytes base64url (`python -m portal notify "
                      "--vapid-key` makes one)")
-    said = "is a placeholder or too short" if len(weak) == 1 else "are placeholders or too short"
-    raise ValueError(f"{', '.join(weak)} {said} to be secret: {'; '.join(rules)}")
+    said = "is a placeholder or no valid key" if len(weak) == 1 else "are placeholders or no valid keys"
+    raise ValueError(f"{', '.join(weak)} {said}: {'; '.join(rules)}")
 
 
-def _weak_key(name: str, value: str) -> bool:
+def _unusable_key(name: str, value: str) -> bool:
     if PLACEHOLDER in value.lower():
         return True
     if name != "VAPID_PRIVATE_KEY":
-        return len(value.encode()) < 32
+        return False
     try:
         vapid_public_key(value)
     except ValueError:
@@ -537,34 +593,50 @@ def _weak_key(name: str, value: str) -> bool:
     return False
 
 
+def _warn_short_keys(given: dict[str, str]) -> None:
+    """A key shorter than 32 bytes is easier to guess, but refusing it would lead its operator to replace it, and
+    the store's data is keyed by it: an install upgraded from a release that took any length keeps it, warned."""
+    for name, value in given.items():
+        if name in SHARED_SECRETS and len(value.encode()) < 32:
+            logging.getLogger(__name__).warning(
+                "%s is shorter than 32 bytes: kept, as the store's data is written with it; a new key would lose "
+                "every client id, phone lookup or token written with the old one (docs/operations.md, \"The keys "
+                "with the data\")", name)
+
+
 def _generated_keys(env: dict[str, str], data_dir: Path, shared: bool) -> tuple[str, ...]:
-    """The keys `from_env` is about to generate: neither the environment nor DATA_DIR/secrets holds them (a new
-    install, or a store restored without its keys: portal/__main__.py check_store_keys tells them apart)."""
+    """The keys no store has been checked with yet (a new install, or a store restored without its keys: portal/
+    __main__.py check_store_keys tells them apart): neither the environment nor DATA_DIR/secrets holds them, so
+    `from_env` is about to generate them, or DATA_DIR/secrets holds them as generated by a start that never got to
+    its check (`_unchecked_path`; a key copied there from a backup since is another key, not one of them)."""
     if shared:
         return ()  # every key comes from the environment
+    unchecked = _unchecked_keys(data_dir)
     return tuple(name for name in INSTALL_KEYS
-                 if not (env.get(name) or "").strip() and not _secret_path(data_dir, name).exists())
+                 if not (env.get(name) or "").strip() and _new_key(data_dir, name, unchecked))
 
 
-def forget_generated_keys(settings: Settings) -> None:
-    """Remove the keys `from_env` generated (`generated_keys`): a start refused for them must not leave them to the
-    next start, which would take them as the install's own."""
-    for name in settings.generated_keys:
-        _secret_path(settings.data_dir, name).unlink(missing_ok=True)
+def _new_key(data_dir: Path, name: str, unchecked: set[tuple[str, str]]) -> bool:
+    path = _secret_path(data_dir, name)
+    return not path.exists() or (name, _fingerprint(path.read_text().strip())) in unchecked
+
+
+def _fingerprint(value: str) -> str:
+    """64 bits of an HMAC under the key, which tell nothing of it."""
+    return hmac.new(value.encode(), b"mallportal key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
 def key_fingerprints(settings: Settings) -> dict[str, str]:
-    """A short digest of each key the store's data is written with (INSTALL_KEYS), for the store to record and a
-    later start to compare (check_store_keys): 64 bits of an HMAC under the key, which tells nothing of it."""
+    """A short digest (`_fingerprint`) of each key the store's data is written with (INSTALL_KEYS), for the store to
+    record and a later start to compare (check_store_keys)."""
     keys = {"SECRET_KEY": settings.secret_key, "MAC_HASH_KEY": settings.mac_hash_key,
             "PHONE_KEY": settings.phone_key, "VAPID_PRIVATE_KEY": settings.notify.vapid_private_key}
-    return {name: hmac.new(value.encode(), b"mallportal key fingerprint", hashlib.sha256).hexdigest()[:16]
-            for name, value in keys.items() if value}
+    return {name: _fingerprint(value) for name, value in keys.items() if value}
 
 
 def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool) -> str:
     value = env.get(name)
-    if value:
+    if (value or "").strip():  # blank is unset, as `_generated_keys` and `_refuse_weak_keys` read it
         return value
     if shared:
         raise ValueError(
@@ -572,7 +644,7 @@ def _shared_secret(env: dict[str, str], name: str, data_dir: Path, shared: bool)
             f"host must use the same {name}, as {SHARED_SECRETS[name]}. Set SECRET_KEY, MAC_HASH_KEY, PHONE_KEY "
             f"(32+ random bytes each) and VAPID_PRIVATE_KEY (`python -m portal notify --vapid-key`), the same on "
             "every host.")
-    return _persistent_secret(data_dir, name)
+    return _persistent_secret(env, data_dir, name)
 
 
 def _vapid_key(env: dict[str, str], data_dir: Path, shared: bool) -> str:
@@ -586,7 +658,7 @@ def _vapid_key(env: dict[str, str], data_dir: Path, shared: bool) -> str:
             "every host must sign Web Push messages with the same key, as each browser's push subscription is "
             "bound to its public half: a notification sent by a host with its own key is refused by the push "
             "service. Generate one with `python -m portal notify --vapid-key` and set it, the same on every host.")
-    value = value or _persistent_secret(data_dir, "VAPID_PRIVATE_KEY", new_vapid_private_key)
+    value = value or _persistent_secret(env, data_dir, "VAPID_PRIVATE_KEY", new_vapid_private_key)
     try:
         vapid_public_key(value)
     except ValueError as exc:
@@ -670,8 +742,9 @@ class Settings:
     mac_hash_key: str = field(default="", repr=False)
     # Phone numbers: keyed hashes in key names, AES-GCM where the number must come back (core/security.py).
     phone_key: str = field(default="", repr=False)
-    # The keys (INSTALL_KEYS names) from_env generated into DATA_DIR/secrets just now: a store that already holds data
-    # was written with others (portal/__main__.py check_store_keys).
+    # The keys (INSTALL_KEYS names) generated into DATA_DIR/secrets that no store was checked with yet (this start's
+    # or an earlier one's that stopped first): a store that already holds data was written with others
+    # (portal/__main__.py check_store_keys).
     generated_keys: tuple[str, ...] = ()
     port: int = 8000
     host: str = "127.0.0.1"  # the address `python -m portal serve` listens on (HOST)
@@ -765,6 +838,7 @@ class Settings:
         # The portal's own scheme: PREFERRED_URL_SCHEME, else PORTAL_URL's (a portal at https:// gets Secure
         # cookies and HSTS without a second setting: the open guest WiFi must never carry its cookies in clear)
         scheme = (env.get("PREFERRED_URL_SCHEME") or urlsplit(env.get("PORTAL_URL", "")).scheme or "http").lower()
+        web = WebServer.from_env(env)
         return cls(
             redis_url=redis_url,
             redis_cluster=cluster,
@@ -772,10 +846,10 @@ class Settings:
             mac_hash_key=_shared_secret(env, "MAC_HASH_KEY", data_dir, shared),
             phone_key=_shared_secret(env, "PHONE_KEY", data_dir, shared),
             generated_keys=generated,
-            port=_env_int(env, "PORT", 8000),
-            host=_host(env.get("HOST", ""), "environment variable HOST"),
-            web_workers=_env_count(env, "WEB_WORKERS", 2),
-            web_threads=_env_count(env, "WEB_THREADS", 8),
+            port=web.port,
+            host=web.host,
+            web_workers=web.workers,
+            web_threads=web.threads,
             default_venue=env.get("VENUE") or "demo",
             data_dir=data_dir,
             rssi_window_s=_env_float(env, "RSSI_WINDOW_S", 60.0),

@@ -29,7 +29,7 @@ from werkzeug.serving import make_server, run_simple
 
 from core import logredact
 from core.security import new_vapid_private_key, vapid_public_key
-from core.settings import Settings, _redacted, forget_generated_keys, key_fingerprints
+from core.settings import Settings, _redacted, key_fingerprints, keys_checked
 from core.storage import GLOBAL_TAG, Store, VenueKeys, connect, start_embedded_valkey
 from portal.bootstrap import build_services, create_app
 from portal.health import worker_registries
@@ -268,17 +268,18 @@ class KeyFingerprints:
 
 def check_store_keys(command: str, settings: Settings) -> None:
     """Stop a start (CommandFailed, exit status 2) whose keys would not read the store's data: keys other than
-    those the store recorded at its first start, or keys generated just now for a store that already holds data (a
-    store restored without DATA_DIR/secrets). Either would lose every phone lookup, client id and token without a
-    word. The keys generated for such a start are removed again, so the next start does not take them as its own."""
+    those the store recorded at its first start, or keys generated for a store that already holds data (a store
+    restored without DATA_DIR/secrets). Either would lose every phone lookup, client id and token without a word.
+    Keys generated stay marked new until a start gets past this check (core/settings.py keys_checked), so every
+    later start is refused too, however the one that generated them ended."""
     db = connect(settings)
     try:
         problem = _keys_problem(settings, KeyFingerprints(db))
     finally:
         db.close()
     if problem:
-        forget_generated_keys(settings)
         raise CommandFailed(f"{PROG} {command}: {problem}", 2)
+    keys_checked(settings.data_dir)
 
 
 def _keys_problem(settings: Settings, prints: KeyFingerprints) -> str | None:
@@ -287,7 +288,8 @@ def _keys_problem(settings: Settings, prints: KeyFingerprints) -> str | None:
               "keys would find none of its members, clients or tokens")
     if settings.generated_keys and prints.restored_without_them():
         return (f"the store in {settings.data_dir / 'valkey'} holds data, but {secrets} has no "
-                f"{', '.join(settings.generated_keys)}: {backup}")
+                f"{', '.join(settings.generated_keys)} but {'one' if len(settings.generated_keys) == 1 else 'ones'} "
+                f"generated afresh: {backup}")
     ours = key_fingerprints(settings)
     recorded = prints.record(ours)
     if differ := [name for name, digest in ours.items() if recorded[name] != digest]:

@@ -387,6 +387,24 @@ class AccountStore:
         # check and write in one step on the account's one key: a concurrent change is never lost
         self.db.transaction(add, key)
 
+    def remove_venue(self, username: str, venue: str) -> bool:
+        """`add_venue` undone: whether the account ran `venue` as a further venue (its own one stays)."""
+        key = self.keys.account(username)
+        dropped = False
+
+        def drop(pipe) -> None:  # run again by transaction() if the account changed meanwhile (WATCH)
+            nonlocal dropped
+            role, more = pipe.hmget(key, "role", "more_venues")
+            venues = json.loads(more or b"[]")
+            dropped = role is not None and venue in venues
+            if dropped:
+                pipe.multi()
+                pipe.hset(key, "more_venues", json.dumps([v for v in venues if v != venue]))
+
+        # check and write in one step on the account's one key: a concurrent change is never lost
+        self.db.transaction(drop, key)
+        return dropped
+
     def _replace_hash(self, username: str, secret: str, raise_flags: tuple[str, ...],
                       drop_flags: tuple[str, ...]) -> None:
         """The account's new password hash and flags, and its live invite / reset link gone, in one step (both

@@ -8,8 +8,6 @@ an invite link is printed (--invite: the person sets their own password)."""
 
 from __future__ import annotations
 
-import json
-
 import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
@@ -217,31 +215,14 @@ def add_venue(username: str, venue: str) -> None:
 def remove_venue(username: str, venue: str) -> None:
     """USERNAME no longer runs VENUE, one of the further venues `add-venue` gave it (at once: its next page there
     is a 403). Its own venue, the one it was created for, stays: disable the account to stop it altogether."""
-    account = _store().get(username)
+    store = _store()
+    account = store.get(username)
     if account is None:
         raise click.UsageError(f"no account {username!r}")
     if venue == account.venue:
         raise click.UsageError(f"{venue} is {username}'s own venue, not a further one: disable the account instead")
-    if not _drop_venue(username, venue):
+    if not store.remove_venue(username, venue):
         raise click.UsageError(f"{username} does not run {venue}")
     _audit(username, "remove_venue", left=(venue,), removed=venue)
     click.echo(f"{username} no longer runs {venue}")
 
-
-def _drop_venue(username: str, venue: str) -> bool:
-    """AccountStore.add_venue undone: checked and written in one step on the account's one key (WATCH), so a change
-    made meanwhile is never lost; whether the account ran `venue` as a further venue."""
-    store = _store()
-    key = store.keys.account(username)
-    dropped = {}
-
-    def drop(pipe) -> None:  # run again by transaction() if the account changed meanwhile
-        role, more = pipe.hmget(key, "role", "more_venues")
-        venues = json.loads(more or b"[]")
-        dropped["yes"] = role is not None and venue in venues
-        if dropped["yes"]:
-            pipe.multi()
-            pipe.hset(key, "more_venues", json.dumps([v for v in venues if v != venue]))
-
-    store.db.transaction(drop, key)
-    return dropped["yes"]

@@ -1,34 +1,48 @@
-"""deploy/: the web unit honours the settings file's HOST, PORT, WEB_WORKERS and WEB_THREADS, and what the files'
-comments cite and claim holds."""
+"""deploy/: the web unit honours the settings file's HOST, PORT, WEB_WORKERS and WEB_THREADS by the settings' own
+rules (gunicorn.conf.py reads them), and what the files' comments cite and claim holds."""
 
+import json
 import logging
 import re
 
 import pytest
 
 from core.settings import PROJECT_ROOT, Settings
-from tests.systemd_units import DEPLOY, env_file, unit_exec_start
+from tests.systemd_units import DEPLOY, env_file, unit_exec_start, unit_gunicorn
 
 WEB_UNIT = DEPLOY / "mallportal.service"
 
 
-def option(args: list[str], name: str) -> str:
-    return args[args.index(name) + 1]
+def served(settings: dict[str, str]) -> tuple[list[str], int, int]:
+    """(bind, workers, threads) of the web unit's gunicorn with `settings` as /etc/mallportal/env."""
+    done = unit_gunicorn(WEB_UNIT, settings)
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = json.loads(done.stdout)
+    return config["bind"], config["workers"], config["threads"]
 
 
 def test_the_web_unit_listens_and_sizes_as_the_settings_file_says():
-    shipped = unit_exec_start(WEB_UNIT, env_file())
-    assert (option(shipped, "--bind"), option(shipped, "--workers"), option(shipped, "--threads")) == (
-        "127.0.0.1:8000", "4", "16")  # what nginx.conf's upstream and the unit's comment expect
-    changed = unit_exec_start(WEB_UNIT, {**env_file(), "HOST": "0.0.0.0", "PORT": "8100", "WEB_WORKERS": "8",
-                                         "WEB_THREADS": "32"})
-    assert (option(changed, "--bind"), option(changed, "--workers"), option(changed, "--threads")) == (
-        "0.0.0.0:8100", "8", "32")
+    # what nginx.conf's upstream and the unit's comment expect
+    assert served(env_file()) == (["127.0.0.1:8000"], 4, 16)
+    changed = {**env_file(), "HOST": "0.0.0.0", "PORT": "8100", "WEB_WORKERS": "8", "WEB_THREADS": "32"}
+    assert served(changed) == (["0.0.0.0:8100"], 8, 32)
+    assert served({}) == served(env_file())  # a settings file from before these were in it: the unit's defaults
 
 
-def test_a_settings_file_without_them_gets_the_shipped_values():
-    """An /etc/mallportal/env from before these settings were in it: the unit's own defaults, the same values."""
-    assert unit_exec_start(WEB_UNIT, {}) == unit_exec_start(WEB_UNIT, env_file())
+def test_blank_values_are_the_settings_defaults_not_every_interface():
+    """`HOST=` is 127.0.0.1, as `serve` reads it: gunicorn's `--bind :8000` would listen on every interface, where
+    ProxyFix trusts X-Forwarded-For from any peer; `WEB_WORKERS=` is the settings' 2 (gunicorn refused
+    `--workers ''`)."""
+    assert served({**env_file(), "HOST": "", "WEB_WORKERS": ""}) == (["127.0.0.1:8000"], 2, 16)
+    flags = ("--bind", "--workers", "--threads")  # on the command line they would override gunicorn.conf.py's
+    assert [word for word in unit_exec_start(WEB_UNIT, env_file()) if word in flags] == []
+
+
+def test_a_bad_value_stops_the_unit_with_one_line_naming_it():
+    done = unit_gunicorn(WEB_UNIT, {**env_file(), "WEB_THREADS": "0"})
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("gunicorn.conf.py: environment variable WEB_THREADS must be a whole number of at "
+                                   "least 1, got '0'")
 
 
 @pytest.mark.parametrize("path", sorted(DEPLOY.iterdir()), ids=lambda p: p.name)

@@ -12,7 +12,11 @@ phone's location history only for the phone the gateway vouched for (Shopper.own
 Each captive landing hands out a new shopper id, so one person on one phone is a new shopper at each WiFi sign-in:
 the phone the gateway vouched for links them (ShopperKeys.shoppers_on). The erasure reaches every shopper of her
 vouched phones (and of their phones in turn: `her_shoppers`); the export shows the other sign-ins of the phone this
-token was vouched for (as it shows that phone's trail), and only those."""
+token was vouched for (as it shows that phone's trail), and only those.
+
+A browser that kept another shopper before this one (a keep link opened in it) still holds that shopper's token, and
+Me lists her things as hers (hub.views.earlier_shoppers): the export shows them (`earlier`) and the erasure reaches
+them as it reaches hers, then drops the browser's earlier list."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, abort, jsonify, render_template, request
+from flask import Blueprint, Flask, abort, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import pgettext
 
@@ -37,6 +41,7 @@ from portal.errors import store_fault_page
 from portal.events.log import Event
 from portal.events.people import member_ref, phone_ref, shopper_ref
 from portal.hub.keep import KeepStore
+from portal.hub.views import earlier_shoppers, forget_earlier
 from portal.notify.contacts import ContactStore
 from portal.notify.erasure import forget_shopper as forget_notifications
 from portal.notify.outbox import Job, NotifyKeys, Outbox
@@ -80,13 +85,14 @@ class Hers:
                 or (bool(self.members) and str(event.data.get("member")) in self.members))
 
 
-def her_shoppers(shopper: Shopper) -> tuple[list[str], list[str]]:
-    """Whom the erasure reaches: (shopper ids, phones). Her id and her phones (`her_phones`), then every shopper
-    the gateway vouched for on one of those phones (each WiFi sign-in is a new shopper: hers, on her phone) and
-    their vouched phones, until nothing new turns up. Only vouched phones link (ShopperKeys.shoppers_on): a
-    phone a token merely claims reaches no one else. Her own id first."""
+def her_shoppers(shopper: Shopper, *earlier: Shopper) -> tuple[list[str], list[str]]:
+    """Whom the erasure reaches: (shopper ids, phones). Her id and her phones (`her_phones`), and those of the
+    shoppers her browser kept `earlier`, then every shopper the gateway vouched for on one of those phones (each WiFi
+    sign-in is a new shopper: hers, on her phone) and their vouched phones, until nothing new turns up. Only vouched
+    phones link (ShopperKeys.shoppers_on): a phone a token merely claims reaches no one else. Her own id first."""
     store, venue = token_store(), shopper.venue
-    clients, phones = [shopper.client], set(her_phones(shopper))
+    clients = list(dict.fromkeys(who.client for who in (shopper, *earlier)))
+    phones = set().union(*(her_phones(who) for who in (shopper, *earlier)))
     new_phones = set(phones)
     while new_phones:
         found = sorted(store.shoppers_on(venue, new_phones) - set(clients))
@@ -104,25 +110,34 @@ def other_sign_ins(shopper: Shopper) -> list[str]:
     return sorted(token_store().shoppers_on(shopper.venue, [shopper.own_phone]) - {shopper.client})
 
 
-def held(svc: Services, shopper: Shopper) -> dict:
+def held(svc: Services, shopper: Shopper, earlier: Iterable[Shopper] = ()) -> dict:
     """What the export shows. A phone's location history only for the phone this token was vouched for (the
     WiFi sign-in page's, and the phone browser's its keep link opened): a token that names no phone (a texted
     link she may have forwarded) holds her shopper id, not proof of her phone, so it shows her orders and apps'
     data but no phone's trail. For the same reason the phone's other WiFi sign-ins (`other_sign_ins`: each was a
-    new shopper id) are shown, under `linked`, to a token vouched for that phone only. The events are those `Hers`
-    finds for these ids and phone, her other devices' under their member numbers among them."""
-    venue, phones = shopper.venue, [shopper.own_phone] if shopper.own_phone else []
+    new shopper id) are shown, under `linked`, to a token vouched for that phone only. The shoppers her browser kept
+    `earlier` (hub.views.earlier_shoppers: tokens it holds) are shown under `earlier`, each as its own token would
+    show it. The events are those `Hers` finds for these ids and phones, her other devices' under their member
+    numbers among them."""
+    venue, phones = shopper.venue, _own_phones(shopper)
     others = other_sign_ins(shopper)
+    earlier = [who for who in earlier if who.client not in (shopper.client, *others)]
     own = _held_by(svc, venue, shopper.client, phones)
     linked = [{"shopper": other, **_held_by(svc, venue, other, [])} for other in others]
-    hers = Hers.of(venue, [shopper.client, *others], phones)
+    kept = [{"shopper": who.client, **_held_by(svc, venue, who.client, _own_phones(who))} for who in earlier]
+    hers = Hers.of(venue, [shopper.client, *others, *(who.client for who in earlier)],
+                   [*phones, *(phone for who in earlier for phone in _own_phones(who))])
     events = [{"kind": e.kind, "at": e.at, "zone": e.zone, **e.data} for e in svc.events.read(venue) if hers.names(e)]
     consent = own.pop("consent")
     off = svc.consent.location_off_since(venue, shopper.own_phone) if shopper.own_phone else None
     if off is not None:  # since when location-based services are off on the phone this token was vouched for
         consent = {**(consent or {}), "phone_location_off_at": off}
     return {"venue": venue, "shopper": shopper.client, "exported_at": time.time(), "events": events, **own,
-            "consent": consent, "linked": linked}
+            "consent": consent, "linked": linked, "earlier": kept}
+
+
+def _own_phones(shopper: Shopper) -> list[str]:
+    return [shopper.own_phone] if shopper.own_phone else []
 
 
 def _held_by(svc: Services, venue: str, client: str, phones: list[str]) -> dict:
@@ -204,8 +219,8 @@ def readable(data: Mapping[str, Any], venue_map: VenueMap) -> list[Section]:
     and the consent. Generic from the data's structure (an app's new field shows, under its field name, with
     no change here); labels and values in the page's language where there are labels; at most
     MAX_ROWS_SHOWN items of a list. The notifications stay the page's summary: the number masked, the
-    browsers' keys unshown. Then the phone's other WiFi sign-ins (`linked`), each part titled as one of them
-    (their events are among the events above)."""
+    browsers' keys unshown. Then the phone's other WiFi sign-ins (`linked`) and the shoppers this browser kept
+    earlier (`earlier`), each part titled as one of them (their events are among the events above)."""
     words = _Words(venue_map)
     sections = [Section(f"held-app-{name}", app_title(name), words.shown(value))
                 for name, value in data["apps"].items()]
@@ -215,16 +230,25 @@ def readable(data: Mapping[str, Any], venue_map: VenueMap) -> list[Section]:
              ("held-consent", _("What you agreed to"), data["consent"]))
     sections += [Section(id_, title, words.shown(value)) for id_, title, value in parts if value]
     for i, other in enumerate(data.get("linked", ()), start=1):
-        notes = other["notifications"]
-        parts = (*((f"app-{name}", app_title(name), value) for name, value in other["apps"].items()),
-                 ("offers", _("Offers waiting for you"), other["offers"]),
-                 ("deliveries", _("What the mall’s rules sent you"), other["moments"]),
-                 ("notifications", _("Notifications"), {"phone": notes["phone"], "messages": notes["messages"]}),
-                 ("consent", _("What you agreed to"), other["consent"]))
         sections += [Section(f"held-linked-{i}-{id_}", _("%(part)s, from an earlier WiFi sign-in on this phone",
-                                                          part=title), words.shown(value))
-                     for id_, title, value in parts if value and any(_held(v) for v in _values(value))]
+                                                          part=title), shown)
+                     for id_, title, shown in _parts(words, other)]
+    for i, other in enumerate(data.get("earlier", ()), start=1):
+        sections += [Section(f"held-earlier-{i}-{id_}", _("%(part)s, kept earlier in this browser", part=title), shown)
+                     for id_, title, shown in _parts(words, other)]
     return sections
+
+
+def _parts(words: _Words, other: Mapping[str, Any]) -> list[tuple[str, str, Shown]]:
+    """Another shopper id's parts of the export (`linked`, `earlier`) that hold anything: (id, title, shown)."""
+    notes = other["notifications"]
+    parts = (*((f"app-{name}", app_title(name), value) for name, value in other["apps"].items()),
+             ("offers", _("Offers waiting for you"), other["offers"]),
+             ("deliveries", _("What the mall’s rules sent you"), other["moments"]),
+             ("notifications", _("Notifications"), {"phone": notes["phone"], "messages": notes["messages"]}),
+             ("consent", _("What you agreed to"), other["consent"]))
+    return [(id_, title, words.shown(value)) for id_, title, value in parts
+            if value and any(_held(v) for v in _values(value))]
 
 
 def _values(value: Any) -> list[Any]:
@@ -385,14 +409,15 @@ def field_labels() -> dict[str, str]:
     }
 
 
-def erase(svc: Services, shopper: Shopper) -> dict[str, int]:
+def erase(svc: Services, shopper: Shopper, earlier: Iterable[Shopper] = ()) -> dict[str, int]:
     """Remove the shopper from every store (and so from every future export): the event log (their events,
     their verified phones', their members'), presence, moments, and per shopper id (`erase_id`) every light app's
     store, payments (orders unlinked), notifications (contact, queued messages), consent, tokens, keep links; for
-    her id and every other shopper id of her vouched phones (`her_shoppers`: the other WiFi sign-ins). (Abuse
-    counters are keyed hashes that expire with their window: they name nobody.)"""
+    her id, the shoppers her browser kept `earlier`, and every other shopper id of their vouched phones
+    (`her_shoppers`: the other WiFi sign-ins). (Abuse counters are keyed hashes that expire with their window: they
+    name nobody.)"""
     venue = shopper.venue
-    clients, phones = her_shoppers(shopper)  # read before the tokens (and with them the links) are revoked
+    clients, phones = her_shoppers(shopper, *earlier)  # read before the tokens (and with them the links) are revoked
     hers = Hers.of(venue, clients, phones)
     removed = Counter({"events": svc.events.delete_where(venue, hers.names), "phone": 0})
     for phone in phones:
@@ -456,7 +481,7 @@ def page(venue: str):
 
 
 def _page(shopper: Shopper, refused: str | None = None):
-    data, venue_map = held(services(), shopper), venue_or_404(shopper.venue)
+    data, venue_map = held(services(), shopper, _kept_earlier(shopper)), venue_or_404(shopper.venue)
     return render_template("insights/mydata.html", venue=venue_map, data=data, sections=readable(data, venue_map),
                            apps=[(name, app_title(name)) for name in data["apps"]], refused=refused)
 
@@ -465,7 +490,7 @@ def _page(shopper: Shopper, refused: str | None = None):
 def export(venue: str):
     shopper = _shopper(venue)
     services().privacy.audit_export(venue, "shopper (self)", "my-data.json", "own data")
-    response = jsonify(held(services(), shopper))
+    response = jsonify(held(services(), shopper, _kept_earlier(shopper)))
     response.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -478,7 +503,15 @@ def erase_view(venue: str):
     shopper = _shopper(venue)
     if not yes_or_no(request.form.get("confirm")):
         return _page(shopper, _("Nothing was erased: tick “I understand” to erase your data.")), 400
-    removed = erase(services(), shopper)
+    removed = erase(services(), shopper, _kept_earlier(shopper))
     kept_declined = removed.pop("kept_declined", 0)
     services().privacy.audit_export(venue, "shopper (self)", "erasure", f"{sum(removed.values())} records")
-    return render_template("insights/erased.html", venue=venue_or_404(venue), kept_declined=kept_declined), 200
+    response = make_response(render_template("insights/erased.html", venue=venue_or_404(venue),
+                                             kept_declined=kept_declined))
+    forget_earlier(response, venue)
+    return response
+
+
+def _kept_earlier(shopper: Shopper) -> list[Shopper]:
+    """The shoppers this browser kept before this one: Me lists their things as hers."""
+    return [who for who, _token in earlier_shoppers(shopper.venue, shopper.client)]

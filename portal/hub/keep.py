@@ -3,7 +3,8 @@
 The captive sign-in sheet keeps no cookies and closes once the shopper is online. Me and the "you are
 online" page offer a link with a one-time code; opened in the real browser, it becomes a new shopper token
 kept in that browser's cookie of the venue (`mp_c_<venue>`) and the browser is sent on to Me without anything
-secret in its address. The code works once and for a day: a copied or leaked link is no lasting key to the shopper.
+secret in its address. The code works once (but for the repeat below) and for a day: a copied or leaked link is no
+lasting key to the shopper.
 
 Opening the link (GET) changes nothing: it shows a page whose button (POST) redeems the code. A captive
 sheet that follows the link in place (no new windows), or a link preview, leaves the code for the copy the
@@ -20,12 +21,17 @@ that erasure ends them: a code issued before erasure must not bring the erased s
 One live code per shopper (and phone): every page offering the link shows the same one until it is spent or has
 under REISSUE_LEFT_S to live, so a link copied from one page is not ended by the pages opened after it. Only its
 digest names it in the store; the code itself, which the next page must show again, is kept sealed under
-SECRET_KEY (`live(client)`), as a handed-out shopper token is.
+SECRET_KEY (`live(client)`), as a handed-out shopper token is. A live code is shown again only while its own key is
+there: the release before kept no live hash, and its hosts (in a rolling deploy) spend codes and drop a shopper's
+oldest without ending the field that names them.
 
-Spent, a code leaves its answer (`spent(digest)`) for REPEAT_S: the button's POST repeated by the same browser
-(a double tap, a retry after an answer lost on a flaky link, which left the browser without its cookie) gets the
-same shopper again, MAX_REPEATS times at most. "The same browser" is its User-Agent: no secret, but it keeps a
-link opened elsewhere (the sign-in sheet, a chat's preview) from sharing the window; the code stays the secret."""
+Spent, a code leaves its answer (`spent(digest)`) for REPEAT_S: the button's POST repeated by the page that spent
+it (a double tap, a resubmit after an answer lost on a flaky link, which left the browser without its cookie) gets
+the same shopper again, MAX_REPEATS times at most. "The page that spent it" is the random nonce the confirm page's
+form carries (`new_nonce`; its hash is kept with the answer; a reload of the page in that browser hands out the same:
+hub.views NONCE_COOKIE): anyone else holding the spent link (the sign-in sheet, a chat's preview) has the code but not
+the nonce. Not the User-Agent: it is no secret, and in-app browsers (WeChat,
+QQ, Alipay) name the network in it, which changes exactly when the WiFi drops the answer and the phone moves to 4G."""
 
 from __future__ import annotations
 
@@ -42,8 +48,9 @@ from core.storage import LUA_STORE_CLOCK, VenueKeys
 
 CODE_TTL_S = 86400
 REISSUE_LEFT_S = 3600  # a live code with less left than this is not shown again: a link copied now must still work
-REPEAT_S = 120  # how long a spent code answers its browser's repeated POST
+REPEAT_S = 120  # how long a spent code answers its page's repeated POST
 MAX_REPEATS = 3
+ISSUE_TRIES = 3  # reads of the live code before a page writes its own (each lost to a page issuing meanwhile)
 MAX_CODE_LENGTH = 64
 _CODE = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_CODE_LENGTH}}}")
 
@@ -55,6 +62,16 @@ def well_formed(code: str) -> bool:
 
 def _digest(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()[:40]
+
+
+def new_nonce() -> str:
+    """A confirm page's nonce: the spend keeps its hash, and only a POST carrying it repeats (`redeem`)."""
+    return secrets.token_urlsafe(16)
+
+
+def _nonce_digest(nonce: str) -> str:
+    """'' for a missing or malformed nonce (a page of the release before had none): it repeats nothing."""
+    return hashlib.sha256(nonce.encode()).hexdigest()[:32] if well_formed(nonce) else ""
 
 
 @dataclass(frozen=True)
@@ -97,19 +114,23 @@ class KeepKeys(VenueKeys):
         return self.key("keep_live", client)
 
     def spent(self, digest: str) -> str:
-        """Hash, for REPEAT_S after the code was spent: its value `v`, the browser `b` that spent it, repeats `n`."""
+        """Hash, for REPEAT_S after the code was spent: its value `v`, the hash `b` of the nonce of the page that spent
+        it, repeats `n`."""
         return self.key("keep_spent", digest)
 
 
-# KEYS: the shopper's live hash, her index, the new code's key. ARGV: the phone field, the new code's digest, the new
-# code sealed, its value, its life, REISSUE_LEFT_S, 1 to replace a live code this install cannot unseal. Returns
-# the sealed code pages show: the live one while it has over REISSUE_LEFT_S left, else the new one, now written.
+# KEYS: the shopper's live hash, her index, the new code's key, the key of the live code as read before (the new
+# code's when there was none). ARGV: the phone field, the new code's digest, the new code sealed, its value, its life,
+# REISSUE_LEFT_S, 1 to write the new code whatever is live, the live code's digest as read before ('' for none).
+# Returns the sealed code pages show: the live one while its key is there with over REISSUE_LEFT_S left, else the new
+# one, now written; false when the live code is not the one read before (its key was not passed: read again).
 _ISSUE = LUA_STORE_CLOCK + """
 local now = math.floor(store_now(nil))
 local live = redis.call('HGET', KEYS[1], ARGV[1])
 if live and ARGV[7] ~= '1' then
-  local ends, sealed = string.match(live, '^%S+ (%d+) (%S+)$')
-  if ends and tonumber(ends) - now > tonumber(ARGV[6]) then return sealed end
+  local digest, ends, sealed = string.match(live, '^(%S+) (%d+) (%S+)$')
+  if digest and digest ~= ARGV[8] then return false end
+  if digest and tonumber(ends) - now > tonumber(ARGV[6]) and redis.call('EXISTS', KEYS[4]) == 1 then return sealed end
 end
 local life = tonumber(ARGV[5])
 redis.call('SET', KEYS[3], ARGV[4], 'EX', life)
@@ -122,9 +143,9 @@ return ARGV[3]
 """
 
 # KEYS: the code, its spent answer, the shopper's live hash, her index. ARGV: the digest, the code's value as read
-# before, the browser, REPEAT_S, MAX_REPEATS, the phone field. Spends a live code (its answer kept, its live field
-# dropped, its digest listed until the window ends), else counts a repeat by the browser that spent it; 1 when the
-# code answers, else false.
+# before, the page's nonce hashed ('' for none), REPEAT_S, MAX_REPEATS, the phone field. Spends a live code (its
+# answer kept, its live field dropped, its digest listed until the window ends), else counts a repeat by the page
+# that spent it; 1 when the code answers, else false.
 _SPEND = LUA_STORE_CLOCK + """
 local window = tonumber(ARGV[4])
 local value = redis.call('GET', KEYS[1])
@@ -140,14 +161,10 @@ if value then
   return 1
 end
 local spent = redis.call('HMGET', KEYS[2], 'v', 'b')
-if spent[1] ~= ARGV[2] or spent[2] ~= ARGV[3] then return false end
+if ARGV[3] == '' or spent[1] ~= ARGV[2] or spent[2] ~= ARGV[3] then return false end
 if redis.call('HINCRBY', KEYS[2], 'n', 1) > tonumber(ARGV[5]) then return false end
 return 1
 """
-
-
-def _browser(user_agent: str) -> str:
-    return hashlib.sha256(user_agent.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 class KeepStore:
@@ -178,41 +195,52 @@ class KeepStore:
             return code
 
     def _show(self, venue: str, client: str, phone: str | None, code: str, sealed: str, replace: bool) -> str:
-        """The sealed code pages show (_ISSUE): the live one, else `code`, written."""
-        keys, digest = KeepKeys(venue), _digest(code)
-        return self._issue(keys=[keys.live(client), keys.of(client), keys.code(digest)],
-                           args=[phone or "", digest, sealed, _value(client, phone), CODE_TTL_S, REISSUE_LEFT_S,
-                                 int(replace)]).decode()
+        """The sealed code pages show (_ISSUE): the live one, else `code`, written. The live code is read first, as
+        the script must be given its key to see it is still there; the last try writes `code` whatever is live."""
+        keys, digest, field = KeepKeys(venue), _digest(code), phone or ""
+        shown, tries = None, 0
+        while shown is None:  # the script's false: another page wrote the live code after it was read
+            tries += 1
+            live = (self.db.hget(keys.live(client), field) or b"").decode().split(" ", 1)[0]
+            shown = self._issue(keys=[keys.live(client), keys.of(client), keys.code(digest), keys.code(live or digest)],
+                                args=[field, digest, sealed, _value(client, phone), CODE_TTL_S, REISSUE_LEFT_S,
+                                      int(replace or tries == ISSUE_TRIES), live])
+        return shown.decode()
 
-    def usable(self, venue: str, code: str, user_agent: str = "") -> bool:
-        """The code is still there to redeem, or spent by this browser moments ago with repeats left (read only:
-        opening the link spends nothing)."""
-        if not well_formed(code):
-            return False
-        keys, digest = KeepKeys(venue), _digest(code)
+    def _answers(self, keys: KeepKeys, digest: str) -> tuple[bytes | None, bytes | None, bytes | None, int]:
+        """The code's value while live; once spent, its answer's value, its page's nonce hash and its repeats."""
         pipe = self.db.pipeline(transaction=False)
-        pipe.exists(keys.code(digest))
-        pipe.hmget(keys.spent(digest), "b", "n")
-        live, (browser, repeats) = pipe.execute()
-        return bool(live) or (browser == _browser(user_agent).encode() and int(repeats or 0) < MAX_REPEATS)
+        pipe.get(keys.code(digest))
+        pipe.hmget(keys.spent(digest), "v", "b", "n")
+        live, (spent, page, repeats) = pipe.execute()
+        return live, spent, page, int(repeats or 0)
 
-    def redeem(self, venue: str, code: str, user_agent: str = "") -> Kept | None:
-        """Whom the code was issued for: once, and again for the browser (`user_agent`) that spent it within
-        REPEAT_S, MAX_REPEATS times; None for an unknown, used or expired one. The value is read first (whose
-        keys the spend must name), then spent in one script that checks it is still that value."""
+    def peek(self, venue: str, code: str, nonce: str = "") -> Kept | None:
+        """Whom the code would open for the page with `nonce` (read only: opening the link spends nothing): the
+        live code's shopper, or the spent one's for the page that spent it, with repeats left; else None."""
+        if not well_formed(code):
+            return None
+        live, spent, page, repeats = self._answers(KeepKeys(venue), _digest(code))
+        if live:
+            return _kept(live)
+        mine = _nonce_digest(nonce)
+        return _kept(spent) if spent and mine and page == mine.encode() and repeats < MAX_REPEATS else None
+
+    def redeem(self, venue: str, code: str, nonce: str = "") -> Kept | None:
+        """Whom the code was issued for: once, and again for the page (`nonce`) that spent it within REPEAT_S,
+        MAX_REPEATS times; None for an unknown, used or expired one. The value is read first (whose keys the spend
+        must name), then spent in one script that checks it is still that value."""
         if not well_formed(code):
             return None
         keys, digest = KeepKeys(venue), _digest(code)
-        pipe = self.db.pipeline(transaction=False)
-        pipe.get(keys.code(digest))
-        pipe.hget(keys.spent(digest), "v")
-        raw = next((value for value in pipe.execute() if value), None)
+        live, spent, _page, _repeats = self._answers(keys, digest)
+        raw = live or spent
         kept = _kept(raw) if raw else None
         if kept is None:
             return None
         answered = self._spend(keys=[keys.code(digest), keys.spent(digest), keys.live(kept.client),
                                      keys.of(kept.client)],
-                               args=[digest, raw, _browser(user_agent), REPEAT_S, MAX_REPEATS, kept.phone or ""])
+                               args=[digest, raw, _nonce_digest(nonce), REPEAT_S, MAX_REPEATS, kept.phone or ""])
         return kept if answered else None
 
     def forget_shopper(self, venue: str, client: str) -> int:

@@ -7,7 +7,8 @@ Me shows only the bearer's own things: the shopper comes from the request's toke
 A browser that keeps a shopper and is then handed another by a keep link (today's sign-in sheet's, in a browser
 that kept Monday's) keeps the earlier token too, in `mp_e` (EARLIER_COOKIE: sent to that venue's pages only, a
 few tokens): Me lists the earlier shoppers' things under "Kept earlier in this browser", each link carrying the
-earlier token. Nothing is lost, and each shopper's things are still reached only by a secret the browser holds."""
+earlier token. Nothing is lost, and each shopper's things are still reached only by a secret the browser holds.
+What Me lists as hers her export shows and her erasure erases (`earlier_shoppers`, portal/events/mydata.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,19 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import redis
-from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -30,7 +43,7 @@ from portal.captive.probes import is_captive_browser
 from portal.consent import KEEP_S, NOTICE_VERSION, Consent
 from portal.demo import demo_mode_for, venue_arg
 from portal.errors import store_fault_page
-from portal.hub.keep import KeepStore, well_formed
+from portal.hub.keep import CODE_TTL_S, KeepStore, new_nonce, well_formed
 from portal.payments.store import ORDER_KEEP_MS
 from portal.services import services
 from portal.shopper import (
@@ -57,6 +70,7 @@ MAX_NEXT = 500
 EARLIER_COOKIE = "mp_e"
 MAX_EARLIER = 3  # earlier shoppers a browser keeps per venue: Me collects each one's things
 EARLIER_SEP = "~"  # in no token (`<venue>.<URL-safe base64>`) and sent unquoted in a cookie
+NONCE_COOKIE = "mp_k"  # the confirm page's nonce, so that a reload of the page hands out the same (`_page_nonce`)
 
 
 def _keep_store() -> KeepStore:
@@ -73,8 +87,8 @@ def me(venue: str):
     keep_shopper_in_cookie()  # a real browser that opened Me keeps its shopper
     sections = collect_mine(registry.all_apps(), venue, shopper)
     kept = _kept_in_this_browser(venue)
-    earlier = [SimpleNamespace(token=token, sections=held) for who, token in
-               _earlier(venue, shopper.client, _earlier_tokens(venue)) if (held := _held_sections(venue, who))]
+    earlier = [SimpleNamespace(token=token, sections=held) for who, token in earlier_shoppers(venue, shopper.client)
+               if (held := _held_sections(venue, who))]
     # A shopper new in this request (no token of this venue: a bookmark, a bot) has nothing to keep yet, and
     # an anonymous GET stores nothing (portal/shopper.py): no code, a link to Me with the page's token instead,
     # which issues one once that token is used.
@@ -113,6 +127,23 @@ def _earlier_tokens(venue: str) -> list[str]:
     return [token for token in raw.split(EARLIER_SEP) if token.startswith(venue + ".")][:MAX_EARLIER]
 
 
+def earlier_shoppers(venue: str, current: str | None) -> list[tuple[Shopper, str]]:
+    """The shoppers this browser kept earlier in this venue (`EARLIER_COOKIE`), with their tokens, never `current`:
+    Me lists their things as hers, so her export shows them and her erasure erases them (portal/events/mydata.py)."""
+    return _earlier(venue, current, _earlier_tokens(venue))
+
+
+def forget_earlier(response: Response, venue: str) -> None:
+    """This browser keeps no earlier shopper of the venue any more (they were erased)."""
+    if EARLIER_COOKIE in request.cookies:
+        response.delete_cookie(EARLIER_COOKIE, path=_venue_path(venue))
+
+
+def _venue_path(venue: str) -> str:
+    """The path of the venue's pages: its cookies are sent to those only."""
+    return url_for("hub.me", venue=venue).rsplit("/", 1)[0]
+
+
 def _earlier(venue: str, current: str | None, tokens: list[str | None]) -> list[tuple[Shopper, str]]:
     """The live shoppers of this venue these tokens stand for, with their tokens: each once, never `current` (the
     page's shopper) nor a preview."""
@@ -132,7 +163,7 @@ def _keep_earlier(response: Response, venue: str, kept: str) -> None:
     the cookie's shopper (current_shopper), so it would open today's shopper, not hers."""
     tokens = [token_store().mint(who) if who.handout else token for who, token in
               _earlier(venue, kept, [cookie_token(venue), *_earlier_tokens(venue)])]
-    value, path = EARLIER_SEP.join(tokens[:MAX_EARLIER]), url_for("hub.me", venue=venue).rsplit("/", 1)[0]
+    value, path = EARLIER_SEP.join(tokens[:MAX_EARLIER]), _venue_path(venue)
     if value == request.cookies.get(EARLIER_COOKIE, ""):
         return
     if not value:
@@ -183,34 +214,47 @@ def _used_or_expired() -> None:
 def keep(venue: str):
     """The keep link opened: a page asking to keep the shopper in this browser. Nothing is spent here (a
     sign-in sheet that follows the link in place, or a link preview, leaves the code usable); its button
-    POSTs the code to `redeem_keep`."""
+    POSTs the code to `redeem_keep`, with the page's nonce: only a POST carrying it repeats (KeepStore.redeem)."""
     venue_map = venue_or_404(venue)
-    code = _keep_code(request.args)
+    code, nonce = _keep_code(request.args), _page_nonce()
     try:
-        usable = _keep_store().usable(venue, code, request.headers.get("User-Agent", ""))
-        replaces = bool(_earlier(venue, None, [cookie_token(venue)]))  # this browser keeps one of this venue
+        kept = _keep_store().peek(venue, code, nonce)
+        if kept is None:
+            _used_or_expired()
+        # this browser keeps another shopper of this venue (not the code's own: a reload after the tap)
+        replaces = bool(_earlier(venue, kept.client, [cookie_token(venue)]))
     except redis.RedisError:
-        usable, replaces = True, False  # the form still works once the store is back; the POST answers for the code
-    if not usable:
-        _used_or_expired()
-    html = render_template("hub/keep.html", venue=venue_map, code=code, link=request.url, replaces=replaces)
-    return html, 200, {"Cache-Control": "no-store"}
+        replaces = False  # the form still works once the store is back; the POST answers for the code
+    response = make_response(render_template("hub/keep.html", venue=venue_map, code=code, nonce=nonce,
+                                             link=request.url, replaces=replaces))
+    response.headers["Cache-Control"] = "no-store"
+    if nonce != request.cookies.get(NONCE_COOKIE):
+        response.set_cookie(NONCE_COOKIE, nonce, max_age=CODE_TTL_S, path=url_for("hub.keep", venue=venue),
+                            httponly=True, samesite="Lax", secure=current_app.config["SHOPPER_COOKIE_SECURE"])
+    return response
+
+
+def _page_nonce() -> str:
+    """The confirm page's nonce: the one this browser was handed before (`NONCE_COOKIE`), so that a reload after an
+    answer lost on the way still repeats, else a new one."""
+    kept = request.cookies.get(NONCE_COOKIE, "")
+    return kept if well_formed(kept) else new_nonce()
 
 
 @bp.post("/keep")
 def redeem_keep(venue: str):
-    """Redeem a keep code (once; its browser's repeat moments later gets the same answer: KeepStore.redeem): a new
-    token for its shopper, kept in this browser's cookie, the shopper it kept before on its earlier list
-    (`_keep_earlier`); on to Me, with no secret left in the address bar. The code is no secret from the page that
-    posts it: another page can hold a keep code of its own shopper's, and posting it would plant that shopper in
-    this browser (the victim's phone then linked to the attacker's Me). So the POST must come from the portal's own
-    page (`from_own_origin`: Sec-Fetch-Site same-origin, or the portal's own Origin where a browser sends no Fetch
-    Metadata)."""
+    """Redeem a keep code (once; a repeat moments later carrying the confirm page's nonce `n` gets the same answer:
+    KeepStore.redeem): a new token for its shopper, kept in this browser's cookie, the shopper it kept before on its
+    earlier list (`_keep_earlier`); on to Me, with no secret left in the address bar. The code is no secret from the
+    page that posts it: another page can hold a keep code of its own shopper's, and posting it would plant that
+    shopper in this browser (the victim's phone then linked to the attacker's Me). So the POST must come from the
+    portal's own page (`from_own_origin`: Sec-Fetch-Site same-origin, or the portal's own Origin where a browser sends
+    no Fetch Metadata)."""
     venue_or_404(venue)
     if not from_own_origin():
         abort(403, _("Open the link yourself and tap the button on its page."))
     code = _keep_code(request.form)
-    kept = _keep_store().redeem(venue, code, request.headers.get("User-Agent", ""))
+    kept = _keep_store().redeem(venue, code, request.form.get("n", ""))
     if kept is None:
         _used_or_expired()
     # the phone the sign-in sheet's token was vouched for (the code carries it): this browser is on that phone

@@ -76,13 +76,15 @@ def site_config(http_port: int, https_port: int, upstream_port: int, cert: str, 
     return text.replace("ssl_stapling on;", "ssl_stapling off;")  # no OCSP responder for a test certificate
 
 
-def unit_gunicorn_args(port: int) -> list[str]:
-    """The ExecStart of deploy/mallportal.service as systemd runs it with deploy/mallportal.env, on a test port
-    (PORT), 2 workers (WEB_WORKERS) on a test host."""
-    args = unit_exec_start(DEPLOY / "mallportal.service", {**env_file(), "PORT": str(port), "WEB_WORKERS": "2"})
+def unit_gunicorn_args(port: int | None = None) -> list[str]:
+    """The ExecStart of deploy/mallportal.service as systemd runs it with deploy/mallportal.env: gunicorn.conf.py
+    then listens on the environment's PORT with its WEB_WORKERS workers, as on a mall's host. With `port`: on that
+    loopback port with 2 workers instead, said on the command line (which gunicorn takes over gunicorn.conf.py),
+    for a caller whose environment keeps the file's PORT."""
+    args = unit_exec_start(DEPLOY / "mallportal.service", env_file())
     args = args[1:]  # after the venv's gunicorn
     args[args.index("--access-logfile") + 1] = "/dev/null"
-    return args
+    return args if port is None else [*args, "--bind", f"127.0.0.1:{port}", "--workers", "2"]
 
 
 def start_nginx(nginx: str, tmp, site: str) -> subprocess.Popen:
@@ -157,12 +159,12 @@ def stack(live_valkey, demo_map, tmp_path_factory):
     env = {**os.environ, **env_file(), "VAPID_PRIVATE_KEY": "", "PHONE_KEY": "",
            "REDIS_URL": store_url, "SECRET_KEY": TEST_SECRET, "MAC_HASH_KEY": TEST_MAC_KEY,
            "DATA_DIR": str(tmp / "var"), "PORTAL_URL": portal_url,
-           "NUMBA_CACHE_DIR": str(tmp / "numba-cache")}
+           "NUMBA_CACHE_DIR": str(tmp / "numba-cache"), "PORT": str(app_port), "WEB_WORKERS": "2"}  # a test host's
     settings = Settings.from_env(env)
     with create_app(settings).app_context():
         ensure_demo_mall(services(), "demo", demo_map)
     PortalConfigStore(redis.Redis.from_url(store_url)).set("demo", {"opennds_faskey": "s3cret"})
-    app = subprocess.Popen([sys.executable, "-m", "gunicorn", *unit_gunicorn_args(app_port)], cwd=PROJECT_ROOT,
+    app = subprocess.Popen([sys.executable, "-m", "gunicorn", *unit_gunicorn_args()], cwd=PROJECT_ROOT,
                            env=env, start_new_session=True)
     cert, key = certificate(tmp)
     proxy = start_nginx(nginx, tmp, site_config(http_port, https_port, app_port, cert, key, log_dir=str(tmp)))

@@ -68,8 +68,8 @@ def test_erasing_from_tuesdays_sheet_erases_mondays_shopper_too(app, client, svc
     assert mentions(svc.db, (a,))  # Monday's wallet, code, holders, consent, tokens, phone link
     erased = client.post(f"/v/{VENUE}/my-data/erase", data={"confirm": "1", "c": tuesday, "lang": "en"})
     assert erased.status_code == 200
-    assert "including what earlier WiFi sign-ins on your phone left" in text_of(erased.get_data(as_text=True),
-                                                                                "erased")
+    shown = text_of(erased.get_data(as_text=True), "erased")
+    assert "including what earlier WiFi sign-ins on your phone left and what this browser kept earlier" in shown
     assert mentions(svc.db, (a,)) == []
     assert mentions(svc.db, (b,)) == []
     assert mentions(svc.db, (PHONE,)) == []  # the phone's index of its shoppers went with them

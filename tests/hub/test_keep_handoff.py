@@ -1,6 +1,7 @@
 """The keep hand-off's three edges: a repeat of the button's POST (a double tap, a retry after a dropped answer)
-gets the same answer for a short while; every page shows the same live link, so a copied one keeps working; and
-keeping a shopper in a browser that already kept another leaves the earlier one reachable from Me."""
+gets the same answer for a short while, for the page that spent the code only; every page shows the same live link,
+so a copied one keeps working; and keeping a shopper in a browser that already kept another leaves the earlier one
+reachable from Me."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from lightapps.coupons.store import CouponStore
 from lightapps.queue.store import QueueStore
-from portal.hub.keep import MAX_REPEATS, REPEAT_S, KeepKeys, KeepStore
+from portal.hub.keep import MAX_REPEATS, REPEAT_S, KeepKeys, KeepStore, _digest
 from portal.shopper import Shopper, cookie_name, new_shopper, token_store
 from tests.hub.conftest import mint
 from tests.hub.test_me import CNA_UA, SAFARI_UA
@@ -30,6 +31,13 @@ def code_of(link: str) -> str:
     return parse_qs(urlsplit(link).query)["k"][0]
 
 
+def confirm_form(browser, link: str, headers: dict = OWN) -> dict[str, str]:
+    """The confirm page's form as the browser would post it: the code, and the page's nonce."""
+    page = browser.get(urlsplit(link).path + "?" + urlsplit(link).query, headers=headers).get_data(as_text=True)
+    form = page.split('id="keep-form"', 1)[1].split("</form>", 1)[0]
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form))
+
+
 def cookie_client(app, browser) -> str:
     with app.app_context():
         return token_store(app).resolve(browser.get_cookie(cookie_name("demo")).value).client
@@ -38,42 +46,62 @@ def cookie_client(app, browser) -> str:
 # ---- a repeat of the button's POST ------------------------------------------------------------------
 
 
+WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+             "Mobile/15E148 MicroMessenger/8.0.40(0x1800282a) NetType/WIFI Language/zh_CN")
+
+
 def test_a_repeated_post_gets_the_same_answer_and_cookie(app, db, shopper):
-    """The first POST spent the code but its answer never arrived (a double tap, a flaky link): the retry from the
-    same browser gets the same 303 and a cookie of the same shopper, not "already used"."""
+    """The first POST spent the code but its answer never arrived (a double tap, a flaky link): the page's POST sent
+    again gets the same 303 and a cookie of the same shopper, not "already used". WeChat names the network in its
+    User-Agent: the retry, sent over 4G once the WiFi dropped the answer, is still the same page's."""
     who, token = shopper
-    code = code_of(keep_link(app.test_client(), token))
+    on_wifi = {**OWN, "User-Agent": WECHAT_UA}
+    form = confirm_form(app.test_client(), keep_link(app.test_client(), token), on_wifi)
     lost, retry = app.test_client(), app.test_client()  # the first answer lost: the browser never got its cookie
-    first = lost.post("/v/demo/keep", data={"k": code}, headers=OWN)
+    first = lost.post("/v/demo/keep", data=form, headers=on_wifi)
     assert first.status_code == 303 and cookie_client(app, lost) == who.client
-    again = retry.post("/v/demo/keep", data={"k": code}, headers=OWN)
+    again = retry.post("/v/demo/keep", data=form, headers={**on_wifi, "User-Agent": WECHAT_UA.replace("WIFI", "4G")})
     assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
     assert cookie_client(app, retry) == who.client
     (spent,) = db.keys(KeepKeys("demo").spent("*"))
     assert 0 < db.ttl(spent) <= REPEAT_S  # the window is short
 
 
-def test_only_the_same_browser_repeats_a_few_times_and_erasure_ends_it(app, db, shopper):
-    """The repeat narrows to the browser that spent the code (its User-Agent), a few times; another browser with
-    the link (the sign-in sheet, a chat preview) still finds it used; erasure ends the window too."""
+def test_only_the_page_that_spent_the_code_repeats_a_few_times_and_erasure_ends_it(app, db, shopper):
+    """The repeat needs the confirm page's nonce as well as the code: anyone else holding the spent link (the same
+    common User-Agent, a forged Sec-Fetch-Site) finds it used, and gets no page with a nonce that would do. The
+    browser that spent it reloads the page with the same nonce (its keep cookie), a few times; erasure ends it."""
     who, token = shopper
-    code = code_of(keep_link(app.test_client(), token))
-    assert app.test_client().post("/v/demo/keep", data={"k": code}, headers=OWN).status_code == 303
-    other = {**OWN, "User-Agent": CNA_UA}
-    assert app.test_client().post("/v/demo/keep", data={"k": code}, headers=other).status_code == 404
-    assert app.test_client().get(f"/v/demo/keep?k={code}", headers=other).status_code == 404
-    assert app.test_client().get(f"/v/demo/keep?k={code}", headers=OWN).status_code == 200  # reload, then retry
+    link = keep_link(app.test_client(), token)
+    browser = app.test_client()
+    form = confirm_form(browser, link)
+    assert browser.post("/v/demo/keep", data=form, headers=OWN).status_code == 303
+    stranger = app.test_client()
+    assert stranger.post("/v/demo/keep", data={"k": form["k"]}, headers=OWN).status_code == 404
+    assert stranger.get(f"/v/demo/keep?k={form['k']}", headers=OWN).status_code == 404
+    assert stranger.get_cookie(cookie_name("demo")) is None
+    assert confirm_form(browser, link) == form  # reload, then retry
     for _ in range(MAX_REPEATS):
-        assert app.test_client().post("/v/demo/keep", data={"k": code}, headers=OWN).status_code == 303
-    assert app.test_client().post("/v/demo/keep", data={"k": code}, headers=OWN).status_code == 404
+        assert app.test_client().post("/v/demo/keep", data=form, headers=OWN).status_code == 303
+    assert app.test_client().post("/v/demo/keep", data=form, headers=OWN).status_code == 404
 
     second = new_shopper("demo")
-    code = code_of(keep_link(app.test_client(), mint(app, second)))
-    assert app.test_client().post("/v/demo/keep", data={"k": code}, headers=OWN).status_code == 303
+    form = confirm_form(app.test_client(), keep_link(app.test_client(), mint(app, second)))
+    assert app.test_client().post("/v/demo/keep", data=form, headers=OWN).status_code == 303
     with app.app_context():
         assert KeepStore(db).forget_shopper("demo", second.client) == 1
-    assert app.test_client().post("/v/demo/keep", data={"k": code}, headers=OWN).status_code == 404
+    assert app.test_client().post("/v/demo/keep", data=form, headers=OWN).status_code == 404
     assert all(who.client in db.hget(k, "v").decode() for k in db.keys(KeepKeys("demo").spent("*")))
+
+
+def test_the_confirm_page_reloaded_after_the_tap_claims_no_other_shopper(app, shopper):
+    """Reloaded in the repeat window, the page finds this browser keeping the code's own shopper: nothing to move."""
+    link = keep_link(app.test_client(), shopper[1])
+    browser = app.test_client()
+    form = confirm_form(browser, link)
+    assert browser.post("/v/demo/keep", data=form, headers=OWN).status_code == 303
+    again = browser.get(urlsplit(link).path + "?" + urlsplit(link).query, headers=OWN)
+    assert again.status_code == 200 and 'id="keep-replaces"' not in again.get_data(as_text=True)
 
 
 def test_the_button_turns_itself_off_once_tapped(client, shopper):
@@ -110,6 +138,34 @@ def test_every_page_shows_the_same_link_until_it_is_spent(app, db, shopper, clai
     assert app.test_client().post("/v/demo/keep", data={"k": code_of(copied)}, headers=OWN).status_code == 303
     fresh = keep_link(app.test_client(), token)  # spent: the next page offers a new one
     assert fresh != copied and keep_link(app.test_client(), token) == fresh
+
+
+def test_a_live_code_whose_key_is_gone_is_not_shown_again(app, db, shopper):
+    """In a rolling deploy, hosts on the release before spend a code (GETDEL) or drop a shopper's oldest without the
+    live hash: the next page shows a new link, which works, not the dead one."""
+    who, token = shopper
+    dead = code_of(keep_link(app.test_client(), token))
+    db.getdel(KeepKeys("demo").code(_digest(dead)))  # as that release's redeem, or its trim of the oldest, does
+    db.zrem(KeepKeys("demo").of(who.client), _digest(dead))
+    shown = code_of(keep_link(app.test_client(), token))
+    assert shown != dead and code_of(keep_link(app.test_client(), token)) == shown
+    assert app.test_client().post("/v/demo/keep", data={"k": shown}, headers=OWN).status_code == 303
+
+
+def test_a_page_issuing_between_the_read_and_the_write_is_read_again(db, demo):
+    """Another page writes the live code after this one read it: this one reads it again and shows the same."""
+    store = KeepStore(db, "the install's secret")
+    script, shown = store._issue, []
+
+    def racing(keys, args):
+        if not shown:  # the first read is overtaken by another page's issue
+            store._issue = script
+            shown.append(store.issue("demo", "s-race"))
+            store._issue = racing
+        return script(keys=keys, args=args)
+
+    store._issue = racing
+    assert store.issue("demo", "s-race") == shown[0] == store.issue("demo", "s-race")
 
 
 def test_a_link_near_its_end_is_replaced_and_another_install_key_reissues(app, db, shopper):

@@ -184,7 +184,7 @@ def test_the_keep_link_carries_the_language_she_chose(client, shopper):
     path = "/" + link.split("://", 1)[1].split("/", 1)[1]
     confirm = browser.get(path, headers={"User-Agent": SAFARI_UA, "Accept-Language": "en"}).get_data(as_text=True)
     form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm))
-    assert form == {"k": _code(path), "lang": "zh"}
+    assert form == {"k": _code(path), "lang": "zh", "n": form["n"]} and form["n"]  # the page's nonce (repeats)
     kept = browser.post("/v/demo/keep", data=form, headers={"User-Agent": SAFARI_UA, "Accept-Language": "en"})
     assert kept.headers["Location"] == "/v/demo/me?lang=zh"
 

@@ -116,7 +116,7 @@ def test_vapid_key_is_generated_once_and_required_with_a_shared_store(tmp_path):
     first = Settings.from_env({"DATA_DIR": str(tmp_path)}).notify.vapid_private_key
     assert first == Settings.from_env({"DATA_DIR": str(tmp_path)}).notify.vapid_private_key
     shared = {"DATA_DIR": str(tmp_path / "other"), "REDIS_URL": "redis://10.0.0.5:6379/0", "SECRET_KEY": "s" * 32,
-              "MAC_HASH_KEY": "m" * 32, "PHONE_KEY": "p" * 32}  # keys of 32 bytes: shorter ones are refused
+              "MAC_HASH_KEY": "m" * 32, "PHONE_KEY": "p" * 32}  # keys of 32 bytes: shorter ones start with a warning
     with pytest.raises(ValueError, match="VAPID_PRIVATE_KEY is not set"):
         Settings.from_env(shared)
     with pytest.raises(ValueError, match="P-256"):

@@ -26,7 +26,7 @@ def _saved(svc) -> dict:
 
 def _box(page: str, name: str) -> str:
     return html.unescape(re.search(rf'<input type="text" inputmode="decimal" id="cfg-{name}" name="{name}" '
-                                   rf'value="([^"]*)">', page).group(1))
+                                   rf'value="([^"]*)"[^>]*>', page).group(1))  # a refused box also carries aria-*
 
 
 def _post(client, console, **fields):
