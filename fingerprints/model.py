@@ -10,8 +10,8 @@ from typing import Any
 
 from core.security import normalise_mac
 
-BSSID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+BSSID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}\Z")  # \Z, not $: "east\n" is no id (ID_RE.match takes it whole)
 
 
 # A unit of an imported IMDF plan that is no zone (stairs, a lift shaft, a column: schema.STRUCTURAL_UNITS), kept to

@@ -57,12 +57,15 @@ def serve_venues(venue_ids: list[str], leases: VenueLeases | None, step: Callabl
     the others go on. `breakers` (the worker's, core/store_health.py worker_breakers): a venue whose breaker is
     open is neither leased nor stepped, and not counted as failed, so the healthy venues keep their round time (a
     call to a hung shard waits out the store's timeout); a timeout opens it at once (`count_fault`), and its
-    background ping closes it when the venue's slot answers again, for the next round to serve it."""
+    background ping closes it when the venue's slot answers again, for the next round to serve it. A breaker
+    opened during the round skips its venues for the rest of it too."""
     if breakers is not None:
         venue_ids = [venue for venue in venue_ids if not breakers.for_venue(venue).is_open]
     venues = leases.assign(venue_ids, breakers) if leases is not None else venue_ids
     done = failed = 0
     for venue in venues:
+        if breakers is not None and breakers.for_venue(venue).is_open:
+            continue  # opened in this round (on one store, every venue's breaker is the store's): skip, not wait
         try:
             done += step(venue)
         except errors as exc:

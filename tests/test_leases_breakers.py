@@ -78,3 +78,16 @@ def test_a_worker_on_one_store_shares_the_stores_breaker(db):
     assert serve_venues(venues, None, step, "test", breakers=breakers) == (1, 1)
     assert serve_venues(venues, None, step, "test", breakers=breakers) == (0, 0)  # neither venue stepped
     assert step.stepped == ["live", "hung"]
+
+
+def test_on_one_store_the_rest_of_a_round_after_a_timeout_is_skipped(db):
+    """The store hangs mid-round: the venues after the one that timed out are not stepped in that round either
+    (each would wait out the timeout too, and a later one's success would close the breaker the timeout opened)."""
+    if is_cluster(db):
+        pytest.skip("a cluster's venues have breakers of their own")
+    breakers = worker_breakers(db)
+    breakers.close()  # no background ping: it would find the test's store up and close the breaker again
+    step = Steps(redis.TimeoutError("Timeout reading from the store"), "hung")
+    assert serve_venues(["live", "hung", "after"], None, step, "test", breakers=breakers) == (1, 1)
+    assert step.stepped == ["live", "hung"]
+    assert breakers.for_venue("after").is_open
