@@ -90,8 +90,11 @@ def _first_view_bytes(browser, url: str) -> int:
             with page.expect_request_finished(lambda request, href=href: request.url == href):
                 page.evaluate("href => fetch(href, {cache: 'no-store'}).then(r => r.arrayBuffer()).then(() => null)",
                               href)
-        total = 0
+        total, counted = 0, set()
         for request in finished:
+            if request.url in counted:
+                continue  # the icon once, though both the tab and the fetch above asked for it
+            counted.add(request.url)
             sizes = request.sizes()
             total += sizes["responseBodySize"] + sizes["responseHeadersSize"]
         return total
