@@ -556,6 +556,8 @@ SHARED_SECRETS = {
 # to): in the environment, else generated once into DATA_DIR/secrets.
 INSTALL_KEYS = (*SHARED_SECRETS, "VAPID_PRIVATE_KEY")
 PLACEHOLDER = "change-me"  # what deploy/mallportal.env ships in place of each key
+VAPID_KEY_RULE = ("VAPID_PRIVATE_KEY must be a P-256 private key, 32 bytes base64url (`python -m portal notify "
+                  "--vapid-key` makes one)")
 
 
 def _refuse_weak_keys(env: dict[str, str], shared: bool) -> None:
@@ -575,8 +577,7 @@ def _refuse_weak_keys(env: dict[str, str], shared: bool) -> None:
         rules.append(f"set {', '.join(secret)} to 32+ random bytes{' each' if len(secret) > 1 else ''} (`python -c "
                      "\"import secrets; print(secrets.token_hex(32))\"` prints one)")
     if "VAPID_PRIVATE_KEY" in weak:
-        rules.append("VAPID_PRIVATE_KEY must be a P-256 private key, 32 bytes base64url (`python -m portal notify "
-                     "--vapid-key` makes one)")
+        rules.append(VAPID_KEY_RULE)
     said = "is a placeholder or no valid key" if len(weak) == 1 else "are placeholders or no valid keys"
     raise ValueError(f"{', '.join(weak)} {said}: {'; '.join(rules)}")
 
@@ -662,8 +663,7 @@ def _vapid_key(env: dict[str, str], data_dir: Path, shared: bool) -> str:
     try:
         vapid_public_key(value)
     except ValueError as exc:
-        raise ValueError("VAPID_PRIVATE_KEY must be a P-256 private key, 32 bytes base64url "
-                         "(`python -m portal notify --vapid-key` makes one)") from exc
+        raise ValueError(VAPID_KEY_RULE) from exc
     return value
 
 

@@ -175,6 +175,10 @@ class StoreBreaker:
         its fate; VenueBreakers answers the same question on a cluster)."""
         return self
 
+    def remember(self, venue: str) -> None:
+        """Nothing to keep: on one store every venue's breaker is this one (VenueBreakers.remember keeps a
+        cluster venue's)."""
+
     # -- state ----------------------------------------------------------------------------------
 
     @property

@@ -265,8 +265,15 @@ def _page_for_no_shopper() -> None:
     there meaning none: as when the view's own lookup of the shopper was what failed. A light app's context
     processor may still make a new anonymous shopper for its forms (a sealed token, nothing stored): the
     extras that read a shopper's data ask `store_fault_page()` first."""
-    g.shopper, g.shopper_token, g.cookie_shopper = None, None, None
+    page_for_no_shopper()
     g.store_fault = True
+
+
+def page_for_no_shopper() -> None:
+    """This request's page is rendered for no shopper (portal/shopper.py keeps the request's shopper in `g`, None
+    meaning none): its header, notice and forms look no one up; the 503 page above and the service worker's
+    offline page (portal/owner/pwa.py)."""
+    g.shopper, g.shopper_token, g.cookie_shopper = None, None, None
 
 
 def store_fault_page() -> bool:

@@ -64,7 +64,8 @@ def serve_venues(venue_ids: list[str], leases: VenueLeases | None, step: Callabl
     venues = leases.assign(venue_ids, breakers) if leases is not None else venue_ids
     done = failed = 0
     for venue in venues:
-        if breakers is not None and breakers.for_venue(venue).is_open:
+        breaker = breakers.for_venue(venue) if breakers is not None else None
+        if breaker is not None and breaker.is_open:
             continue  # opened in this round (on one store, every venue's breaker is the store's): skip, not wait
         try:
             done += step(venue)
@@ -73,8 +74,8 @@ def serve_venues(venue_ids: list[str], leases: VenueLeases | None, step: Callabl
             count_fault(breakers, venue, exc)
             log.warning("%s: venue %s unavailable: %s", worker, venue, exc.__class__.__name__)
         else:
-            if breakers is not None:
-                breakers.for_venue(venue).record_success()
+            if breaker is not None:
+                breaker.record_success()
     return done, failed
 
 

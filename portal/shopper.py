@@ -501,8 +501,7 @@ def init_shopper(app: Flask, db: redis.Redis, ttl_s: int, secure_cookie: bool) -
         for name in dropped - kept.keys():
             response.delete_cookie(name)
         for name, token in kept.items():
-            response.set_cookie(name, token, max_age=ttl_s, httponly=True, samesite="Lax",
-                                secure=app.config["SHOPPER_COOKIE_SECURE"])
+            set_shopper_cookie(response, name, token, ttl_s)
         return response
 
 
@@ -524,6 +523,13 @@ def _cookie_changes(status: int) -> tuple[dict[str, str], set[str]]:
     return kept, dropped
 
 
+def set_shopper_cookie(response: Response, name: str, value: str, max_age: int | float, path: str = "/") -> None:
+    """A cookie holding a shopper's secret (a token, a keep page's nonce): out of scripts' reach, kept off other
+    sites' POSTs, Secure where the portal is served over https (SHOPPER_COOKIE_SECURE): one rule for all of them."""
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="Lax",
+                        secure=current_app.config["SHOPPER_COOKIE_SECURE"])
+
+
 def remember_for_return(response: Response, path: str) -> Response:
     """On the redirect to a third party (a payment provider) whose page sends the browser back to `path` with
     no token (a third party gets none): this request's shopper in a cookie sent to that path only, for an
@@ -531,8 +537,7 @@ def remember_for_return(response: Response, path: str) -> Response:
     a message opened in a browser that kept an earlier shopper)."""
     token = current_shopper_token()
     if token:
-        response.set_cookie(RETURN_COOKIE, token, max_age=RETURN_COOKIE_S, path=path, httponly=True,
-                            samesite="Lax", secure=current_app.config["SHOPPER_COOKIE_SECURE"])
+        set_shopper_cookie(response, RETURN_COOKIE, token, RETURN_COOKIE_S, path)
     return response
 
 

@@ -328,8 +328,7 @@ class VenueCheck:
         if found:
             self._found.put(venue, True)
             self._seen.put(venue, True)
-            if isinstance(self.breakers, VenueBreakers):
-                self.breakers.remember(venue)  # a venue known to exist: its breaker is kept from now on
+            self.breakers.remember(venue)  # a venue known to exist: its breaker is kept from now on
             return True
         return None if self._seen.peek(venue) else False
 

@@ -56,6 +56,7 @@ from portal.shopper import (
     her_phones,
     is_preview_shopper,
     keep_shopper_in_cookie,
+    set_shopper_cookie,
     shopper_for_venue,
     shopper_token,
     shopper_url,
@@ -169,8 +170,7 @@ def _keep_earlier(response: Response, venue: str, kept: str) -> None:
     if not value:
         response.delete_cookie(EARLIER_COOKIE, path=path)
         return
-    response.set_cookie(EARLIER_COOKIE, value, max_age=token_store().ttl_s, path=path, httponly=True,
-                        samesite="Lax", secure=current_app.config["SHOPPER_COOKIE_SECURE"])
+    set_shopper_cookie(response, EARLIER_COOKIE, value, token_store().ttl_s, path)
 
 
 def keep_url(shopper: Shopper) -> str | None:
@@ -229,8 +229,7 @@ def keep(venue: str):
                                              link=request.url, replaces=replaces))
     response.headers["Cache-Control"] = "no-store"
     if nonce != request.cookies.get(NONCE_COOKIE):
-        response.set_cookie(NONCE_COOKIE, nonce, max_age=CODE_TTL_S, path=url_for("hub.keep", venue=venue),
-                            httponly=True, samesite="Lax", secure=current_app.config["SHOPPER_COOKIE_SECURE"])
+        set_shopper_cookie(response, NONCE_COOKIE, nonce, CODE_TTL_S, url_for("hub.keep", venue=venue))
     return response
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, send_from_directory, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
 
 from core.ids import is_venue_id
 from portal.apps.views import venue_or_404
+from portal.errors import page_for_no_shopper
 from portal.hub.views import HOME_ENDPOINT
 
 pwa_bp = Blueprint("pwa", __name__)
@@ -46,7 +47,7 @@ def offline() -> str:
     """The page the service worker shows, at the failed page's own URL, when a navigation fails: cached once at
     install for every mall and every shopper, so rendered for no one (no shopper's token, links or notice in it, as
     on the 503 page: portal/errors.py); its "Try again" asks again for the page that failed, in its own mall."""
-    g.shopper, g.shopper_token, g.cookie_shopper = None, None, None
+    page_for_no_shopper()
     return render_template("owner/offline.html")
 
 
