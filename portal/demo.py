@@ -20,6 +20,7 @@ import time
 import numpy as np
 import redis
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from core.ids import is_venue_id
 from core.security import normalise_mac
@@ -32,6 +33,7 @@ from portal.apps.zone_apps import DEFAULT_APP
 from portal.auth import AccountStore
 from portal.ingest.native import native_batch
 from portal.ingest.observation import Limits, ReportError, client_ids
+from portal.operator.mapedit import plan_click
 from portal.services import services
 from portal.tracking.locator import forget_phone_state
 
@@ -81,9 +83,9 @@ def _demo_venue() -> str:
     """The demo venue of this request: `venue` (the picker on /demo), else the VENUE setting's."""
     venue = request.values.get("venue") or services().settings.default_venue
     if not is_venue_id(venue):
-        abort(400, "venue must be a venue id (letters, digits, - and _)")
+        abort(400, _("venue must be a venue id (letters, digits, - and _)."))
     if not is_demo_venue(services().db, venue):
-        abort(404, f"{venue!r} is not a demo venue")
+        abort(404, _("%(venue)s is not a demo venue.", venue=repr(venue)))
     return venue
 
 
@@ -107,7 +109,7 @@ SCANS_PER_SPOT = 5
 def _venue_map(venue: str):
     venue_map = services().venues.get_map(venue)
     if venue_map is None:
-        abort(404, f"unknown venue {venue!r}")
+        abort(404, _("Unknown venue %(venue)s.", venue=repr(venue)))
     return venue_map
 
 
@@ -118,9 +120,9 @@ def _float_arg(name: str, low: float, high: float) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        abort(400, f"{name} must be a number")
+        abort(400, _("%(name)s must be a number.", name=name))
     if not np.isfinite(value) or not low <= value <= high:
-        abort(400, f"{name} must be between {low:g} and {high:g}")
+        abort(400, _("%(name)s must be between %(low)s and %(high)s.", name=name, low=f"{low:g}", high=f"{high:g}"))
     return value
 
 
@@ -128,13 +130,13 @@ def _phone() -> str:
     try:
         return normalise_mac(request.values.get("phone") or DEFAULT_PHONE)
     except ValueError:
-        abort(400, "phone must be a MAC address")
+        abort(400, _("phone must be a MAC address."))
 
 
 def _floor(venue_map) -> int:
     raw = request.values.get("floor", "0")
     if not (raw.isascii() and raw.lstrip("-").isdigit()) or int(raw) not in {f.level for f in venue_map.floors}:
-        abort(400, "unknown floor")
+        abort(400, _("Unknown floor."))
     return int(raw)
 
 
@@ -195,7 +197,7 @@ def _demo_accounts(venue: str) -> list[dict]:
 def plan(level: int):
     venue_map = _venue_map(_demo_venue())
     if level not in {f.level for f in venue_map.floors}:
-        abort(404, "unknown floor")
+        abort(404, _("Unknown floor."))
     floor = venue_map.floor(level)
     markers = []
     x, y = _float_arg("x", 0, floor.width_m), _float_arg("y", 0, floor.height_m)
@@ -217,12 +219,7 @@ def spot():
     level = _floor(venue_map)
     floor = venue_map.floor(level)
     phone = _phone()
-    # Pixel coordinates from <input type=image> (works without JavaScript), or metres from the script.
-    px, py = _float_arg("spot.x", 0, floor.width_m * PX_PER_M), _float_arg("spot.y", 0, floor.height_m * PX_PER_M)
-    x = _float_arg("x", 0, floor.width_m) if px is None else px / PX_PER_M
-    y = _float_arg("y", 0, floor.height_m) if py is None else py / PX_PER_M
-    if x is None or y is None:
-        abort(400, "click a spot on the plan")
+    x, y = _spot(floor)
     now = time.time()
     payload = simulated_reports(venue_map, level, x, y, phone, now, demo_simulator(svc.db, venue_map))
     limits = Limits.of_settings(svc.settings, now)
@@ -237,6 +234,21 @@ def spot():
     svc.rssi.write_batch(venue, batch, now)
     return redirect(url_for("demo.page", floor=level, x=f"{x:.1f}", y=f"{y:.1f}", phone=phone, **venue_arg(venue)),
                     code=303)
+
+
+def _spot(floor) -> tuple[float, float]:
+    """Where the phone goes, in metres: a click on the plan (<input type=image>, plan pixels: works without
+    JavaScript), else the typed x/y. Enter or Space on the plan, and Enter in the x/y fields (the plan is the
+    form's first submit button), send the plan at (0, 0): `plan_click` tells that from a click, so the phone is
+    not moved to the plan's corner."""
+    if plan_click(request.form, "spot") is not None:
+        px = _float_arg("spot.x", 0, floor.width_m * PX_PER_M)
+        py = _float_arg("spot.y", 0, floor.height_m * PX_PER_M)
+        return px / PX_PER_M, py / PX_PER_M
+    x, y = _float_arg("x", 0, floor.width_m), _float_arg("y", 0, floor.height_m)
+    if x is None or y is None:
+        abort(400, _("Click a spot on the plan, or type where the phone stands in metres."))
+    return x, y
 
 
 def demo_simulator(db: redis.Redis, venue_map) -> RadioSimulator:

@@ -3,6 +3,8 @@ portal as that phone, land on the cinema zone's page."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlsplit
+
 from fingerprints.plan import PX_PER_M
 from portal.ingest.store import RssiKeys, ap_times
 from portal.tracking.models import silent_aps
@@ -53,3 +55,30 @@ def test_a_demo_click_is_reported_by_every_ap_so_none_falls_silent(client, demo,
     assert set(map_aps) <= set(seen)
     now = max(seen.values()) + 1
     assert silent_aps(seen, map_aps, now, 300, feed_since=now - 400) == frozenset()  # the feed 400 s old
+
+
+def _placed(resp) -> tuple[str, str]:
+    query = dict(parse_qsl(urlsplit(resp.headers["Location"]).query))
+    return query["x"], query["y"]
+
+
+def test_the_plan_pressed_from_the_keyboard_is_not_a_click_at_its_corner(client, demo):
+    """Enter or Space on the plan, or Enter in the typed fields, send the plan at (0, 0): the typed spot wins,
+    and with none typed the answer says what to do, in the page's language, instead of moving the phone."""
+    pressed = {"floor": "0", "spot.x": "0", "spot.y": "0"}
+    assert _placed(client.post("/demo/spot", data={**pressed, "x": "20", "y": "30"})) == ("20.0", "30.0")
+    clicked = {"floor": "0", "spot.x": str(20 * PX_PER_M), "spot.y": str(30 * PX_PER_M), "x": "5", "y": "5"}
+    assert _placed(client.post("/demo/spot", data=clicked)) == ("20.0", "30.0")  # a real click wins
+    refused = client.post("/demo/spot?lang=zh", data=pressed)
+    assert refused.status_code == 400
+    assert "Click a spot" not in refused.get_data(as_text=True)
+    assert "输入" in refused.get_data(as_text=True)
+
+
+def test_the_phone_is_placed_from_the_keyboard(page, live_server):
+    page.goto(f"{live_server.url}/demo?floor=0")
+    page.fill("#spot-typed input[name=x]", "20")
+    page.fill("#spot-typed input[name=y]", "30")
+    page.press("#spot-typed input[name=y]", "Enter")
+    page.wait_for_selector("#result")
+    assert "(20.0 m, 30.0 m)" in page.locator("#result").inner_text()
