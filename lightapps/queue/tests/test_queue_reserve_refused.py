@@ -91,6 +91,7 @@ def test_a_day_no_longer_bookable_shows_todays_form_with_what_was_typed(client, 
     page = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "Pick a date within the next 7 days." in page
     assert f'name="date" value="{day(0)}"' in page and 'value="Ann"' in page
+    assert re.search(r'id="reserve-error"[^>]*autofocus', page)  # about no field: the message takes the focus
     assert untouched(db) == before
 
 
@@ -103,6 +104,8 @@ def test_a_slot_taken_meanwhile_shows_the_form_again(client, db, shopper):
     page = resp.get_data(as_text=True)
     assert resp.status_code == 409 and "18:00 is fully booked: please pick another time." in page
     assert 'value="Bo"' in page and " disabled" in radio(page, "18:00")
+    focused = re.findall(r'<input type="radio" name="slot" value="([^"]+)"[^>]*autofocus', page)
+    assert len(focused) == 1 and focused[0] != "18:00" and " disabled" not in radio(page, focused[0])
     assert QueueStore(db).slot_counts("demo", "jade", day()) == {"18:00": 4}
 
 

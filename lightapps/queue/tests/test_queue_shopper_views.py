@@ -275,6 +275,7 @@ def test_a_dish_sold_out_while_choosing_keeps_the_rest_of_the_order(client, demo
     assert resp.status_code == 409 and 'id="preorder-form"' in page
     assert 'value="2"' in qty_input(page, "m1") and qty_input(page, "m2") is None
     assert 'id="error_m2"' in page and 'id="preorder-error"' in page and token_of(page) == shopper
+    assert re.search(r'id="preorder-error"[^>]*autofocus', page)  # no field left to focus: the message is
     assert 'name="lang" value="zh"' in page and 'name="for" value="ticket"' in page
     assert queue_state(db) == before
     # a bad quantity next to it: 422, the typed text kept for the shopper to fix
@@ -282,6 +283,7 @@ def test_a_dish_sold_out_while_choosing_keeps_the_rest_of_the_order(client, demo
     page = resp.get_data(as_text=True)
     assert resp.status_code == 422 and 'value="99"' in qty_input(page, "m3") and 'value="2"' in qty_input(page, "m1")
     assert 'aria-invalid="true"' in qty_input(page, "m3") and token_of(page) == shopper
+    assert "autofocus" in qty_input(page, "m3") and not re.search(r'id="preorder-error"[^>]*autofocus', page)
 
 
 def test_prices_are_shown_in_the_currency_payment_charges(client, demo, svc, db, shopper):
