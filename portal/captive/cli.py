@@ -1,7 +1,10 @@
 """`flask --app wsgi portal-config <venue> [key=value ...]`: show or change a venue's portal settings.
-`flask --app wsgi capport-uri <venue> <mac>`: the phone's per-client RFC 8908 API URI, for a DHCP server's hook."""
+`flask --app wsgi capport-uri <venue> <mac>... | -`: each phone's per-client RFC 8908 API URI, for a DHCP server's
+hook (`-`: MACs from stdin, answered a line each, for a hook that keeps the process running)."""
 
 from __future__ import annotations
+
+import sys
 
 import click
 from flask import current_app
@@ -44,24 +47,48 @@ def portal_config(venue: str, assignments: tuple[str, ...]) -> None:
 
 @click.command("capport-uri")
 @click.argument("venue")
-@click.argument("mac")
+@click.argument("macs", nargs=-1, required=True, metavar="MAC... | -")
 @with_appcontext
-def capport_uri(venue: str, mac: str) -> None:
-    """Print the per-client RFC 8908 API URI of the phone with this MAC in VENUE, on PORTAL_URL: a DHCP server's
-    hook hands it out in option 114 at each lease. It names the phone (never its MAC) for a day, and only in
-    requests the venue's client_networks allow."""
+def capport_uri(venue: str, macs: tuple[str, ...]) -> None:
+    """Print the per-client RFC 8908 API URI of the phone with each MAC in VENUE, one line each, on PORTAL_URL: a
+    DHCP server's hook hands it out in option 114 at each lease. It names the phone (never its MAC) for a day, and
+    only in requests the venue's client_networks allow. With `-`, MACs are read from stdin, one a line, and each
+    answered as it comes (an empty line and a warning on stderr for one that is not a MAC): a lease hook keeps one
+    such process running instead of paying the app's start (seconds) per lease."""
     known_venue(venue)
     svc = services()
     if not svc.settings.portal_url:  # else a URL on this command's made-up host
         raise click.UsageError("set PORTAL_URL: the URI handed to phones is absolute, on the portal's HTTPS address")
-    try:
-        client = svc.hasher.client_id(mac)
-    except ValueError:
-        raise click.BadParameter(f"{mac!r} is not a MAC address", param_hint="MAC") from None
+    if macs == ("-",):
+        _answer_stdin(venue)
+        return
+    clients = []
+    for mac in macs:  # all checked before any is printed: a hook reads the lines by position
+        try:
+            clients.append(svc.hasher.client_id(mac))
+        except ValueError:
+            raise click.BadParameter(f"{mac!r} is not a MAC address", param_hint="MAC") from None
+    for client in clients:
+        click.echo(_uri(venue, client))
+
+
+def _answer_stdin(venue: str) -> None:
+    hasher = services().hasher
+    for line in iter(sys.stdin.readline, ""):  # a line as soon as it comes, not a buffer's worth
+        mac = line.strip()
+        try:
+            uri = _uri(venue, hasher.client_id(mac))
+        except ValueError:
+            click.echo(f"warning: {mac[:40]!r} is not a MAC address", err=True)
+            uri = ""
+        click.echo(uri)
+        sys.stdout.flush()  # the hook waits for this line before its lease goes out
+
+
+def _uri(venue: str, client: str) -> str:
     with current_app.test_request_context("/"):  # url_for outside a request
         uri = client_capport_url(venue, client)
     if len(uri.encode()) > DHCPV4_OPTION_MAX_BYTES:
         click.echo(f"warning: the URI is {len(uri.encode())} bytes, over the {DHCPV4_OPTION_MAX_BYTES} DHCPv4 "
                    "option 114 takes (a shorter PORTAL_URL or venue id fits)", err=True)
-    click.echo(uri)
-
+    return uri

@@ -66,3 +66,25 @@ def test_portal_config_writes_nothing_for_a_venue_that_does_not_exist(app, demo,
     assert listed.exit_code == 2 and "time_zone" not in listed.output
     assert "updated time_zone" in app.test_cli_runner().invoke(args=["portal-config", "demo",
                                                                      "time_zone=Europe/Madrid"]).output
+
+
+def test_several_macs_are_answered_a_line_each_and_one_bad_mac_prints_none(public):
+    done = capport_uri(public, "demo", PHONE, OTHER_PHONE)
+    assert done.exit_code == 0, done.output
+    uris = done.output.splitlines()
+    assert len(uris) == 2 and uris[0] != uris[1] and all(u.startswith(PORTAL_URL + "/capport/api/") for u in uris)
+    refused = capport_uri(public, "demo", PHONE, "not-a-mac")
+    assert refused.exit_code == 2 and "/capport/api/" not in refused.output  # a hook reads the lines by position
+
+
+def test_a_hook_keeps_one_process_and_feeds_it_macs_on_stdin(public):
+    """`-`: a line answered for each line read, an empty one (and a warning) for a line that is not a MAC, so a
+    lease hook's answers keep pace with its questions."""
+    runner = public.test_cli_runner()
+    done = runner.invoke(args=["capport-uri", "demo", "-"], input=f"{PHONE}\nnot-a-mac\n{OTHER_PHONE}\n")
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.split("\n")
+    assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
+    assert lines[0] == capport_uri(public, "demo", PHONE).output.strip()
+    assert lines[2].startswith(PORTAL_URL + "/capport/api/") and lines[2] != lines[0]
+    assert "'not-a-mac' is not a MAC address" in done.stderr
