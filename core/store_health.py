@@ -380,10 +380,11 @@ def venue_slot_ping(db: Store) -> Callable[[str], object]:
     return lambda venue: db.exists(BreakerKeys(venue).ping())
 
 
-def worker_breakers(db: Store) -> StoreBreaker | VenueBreakers:
+def worker_breakers(db: Store, store_breaker: StoreBreaker | None = None) -> StoreBreaker | VenueBreakers:
     """The breaker(s) of a per-venue background worker (portal/leases.py serve_venues), which skips a venue whose
     breaker is open: on a cluster one per venue (one shard down skips only its own venues), on one store the
-    store's one (every venue fails with it). Each closes again once its background ping answers."""
+    store's one (every venue fails with it): `store_breaker`, the process's own (Services.breaker) when it has one,
+    so a worker does not keep a second prober pinging the same store. Each closes again once its ping answers."""
     if is_cluster(db):
         return VenueBreakers(venue_slot_ping(db))
-    return StoreBreaker.for_client(db)
+    return store_breaker if store_breaker is not None else StoreBreaker.for_client(db)

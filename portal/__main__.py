@@ -31,6 +31,7 @@ from core import logredact
 from core.security import new_vapid_private_key, vapid_public_key
 from core.settings import Settings, _redacted, key_fingerprints, keys_checked
 from core.storage import GLOBAL_TAG, Store, VenueKeys, connect, start_embedded_valkey
+from core.store_health import worker_breakers
 from portal.bootstrap import build_services, create_app
 from portal.health import worker_registries
 from portal.maps.builds import finish_builds
@@ -381,7 +382,7 @@ def track(once: bool) -> int:
     core = build_services(settings, connect(settings, timeout_s=max(5.0, settings.store_timeout_s)))
     # Several trackers on one store divide the venues between them (portal/leases.py).
     tracker = Tracker(core.db, core.venues, core.locator, leases=worker_registries(core.db, settings)["tracker"],
-                      sweeps=core.tracker_sweeps())
+                      sweeps=core.tracker_sweeps(), breakers=worker_breakers(core.db, core.breaker))
     if once:
         try:
             for venue in core.venues.venue_ids():
@@ -432,7 +433,8 @@ def sweep(once: bool) -> int:
     app = create_app(settings)  # the light apps register their payment purposes and sweepers with the app
     core = app.extensions["mallportal"]
     leases = None if once else worker_registries(core.db, settings)["payments"]
-    sweeper = PaymentsSweeper(core.payments, core.venues, leases=leases)
+    sweeper = PaymentsSweeper(core.payments, core.venues, leases=leases,
+                              breakers=worker_breakers(core.db, core.breaker))
     with app.app_context():
         if once:
             handled, failed = sweeper.round()
@@ -453,7 +455,8 @@ def notify(once: bool) -> int:
     db = connect(settings, timeout_s=max(5.0, settings.store_timeout_s))
     core = build_services(settings, db)
     worker = NotifyWorker(db, settings, default_channels(settings, db), venues=core.venues,
-                          leases=None if once else worker_registries(db, settings)["notify"])
+                          leases=None if once else worker_registries(db, settings)["notify"],
+                          breakers=worker_breakers(db, core.breaker))
     if once:
         for venue in core.venues.venue_ids():
             print(f"{venue}: {worker.drain(venue)} notifications handled", flush=True)

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from core.storage import is_cluster
-from core.store_health import VenueBreakers, worker_breakers
+from core.store_health import StoreBreaker, VenueBreakers, worker_breakers
 from portal.leases import VenueLeases, serve_venues
 from tests.captive.test_store_breaker_per_venue import VenuePing
 
@@ -91,3 +91,16 @@ def test_on_one_store_the_rest_of_a_round_after_a_timeout_is_skipped(db):
     assert serve_venues(["live", "hung", "after"], None, step, "test", breakers=breakers) == (1, 1)
     assert step.stepped == ["live", "hung"]
     assert breakers.for_venue("after").is_open
+
+
+def test_a_worker_on_one_store_uses_its_processs_breaker(db):
+    """A worker process's Services already hold the store's breaker (and close it): the worker takes that one
+    instead of starting a second prober on the same store; on a cluster its venues get their own."""
+    own = StoreBreaker.for_client(db)
+    try:
+        given = worker_breakers(db, own)
+        assert (given is own) != is_cluster(db)
+    finally:
+        own.close()
+        if given is not own:
+            given.close()
