@@ -20,6 +20,12 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}\Z")  # \Z, not $: "east\n" is no 
 ImdfUnit = tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[tuple[tuple[float, float], ...], ...], ...]]
 
 
+def name_in(name: str, name_zh: str, zh: bool) -> str:
+    """A map's name (a zone's, a floor's) in the page's language (`zh`: Chinese), else in the other one: a zone
+    stored or imported with one language only is still named on the other language's pages, never blank."""
+    return (name_zh or name) if zh else (name or name_zh)
+
+
 def normalise_bssid(raw: str) -> str:
     """Lower-case colon form, by the rule a client's MAC is read by (`normalise_mac`): a gateway names the phone
     and its AP in one redirect, in one notation. Raises ValueError if malformed."""
@@ -47,8 +53,8 @@ class Floor:
     imdf_units: list[ImdfUnit] = field(default_factory=list)  # the level's units that are no zone, for the export
 
     def label(self, zh: bool = False) -> str:
-        """The floor's name in the page's language."""
-        return (self.name_zh or self.name) if zh else self.name
+        """The floor's name in the page's language (`name_in`)."""
+        return name_in(self.name, self.name_zh, zh)
 
     def names(self) -> set[str]:
         """The names a file may call the floor by (its name, Chinese name, short name and the imported level's names in
@@ -85,6 +91,10 @@ class Zone:
     # names and kind are still the ones read from them (fingerprints.imdf.export); empty: drawn, or stored before.
     imdf_names: dict[str, str] = field(default_factory=dict)
     imdf_category: str = ""
+
+    def label(self, zh: bool = False) -> str:
+        """The zone's name in the page's language (`name_in`): every page and notice that names a zone asks this."""
+        return name_in(self.name, self.name_zh, zh)
 
 
 @dataclass

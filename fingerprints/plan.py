@@ -82,7 +82,7 @@ def render_plan_svg(
             continue
         points = " ".join(f"{x * s:.1f},{y * s:.1f}" for x, y in zone.polygon)
         colour = ZONE_COLOURS.get(zone.kind, "#eeeeee")
-        label = zone.name_zh if lang == "zh" else zone.name
+        label = zone.label(lang == "zh")
         cx = sum(x for x, _ in zone.polygon) / len(zone.polygon) * s
         cy = sum(y for _, y in zone.polygon) / len(zone.polygon) * s
         parts.append(f'<polygon points="{points}" fill="{colour}" stroke="none"><title>{escape(label)}</title>'

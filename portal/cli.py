@@ -10,6 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from core.settings import parse_budget
+from fingerprints.model import ID_RE
 from portal.apps.budgets import budget_store
 from portal.apps.locale import venue_time_zone
 from portal.auth import AuditLog, cli_audit
@@ -21,6 +22,14 @@ from portal.seed import GALLERIA_VENUE, ensure_demo_mall, ensure_galleria
 from portal.services import services
 
 MAX_LABEL = 64
+
+
+def new_venue_id(venue: str) -> str:
+    """VENUE of a command that may create it, refused unless a map can be made under that id (fingerprints' ID_RE):
+    one message for every command."""
+    if not ID_RE.match(venue):
+        raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _, at most 48)")
+    return venue
 
 
 def known_venue(venue: str) -> str:
@@ -37,6 +46,25 @@ def check_label(label: str) -> str:
         raise click.BadParameter(f"a label is 1 to {MAX_LABEL} printable characters, no tabs or line breaks, "
                                  "no spaces at its ends", param_hint="LABEL")
     return label
+
+
+def meraki_network(network: str | None, demo: bool, *, typed: tuple[str | None, ...], remove: bool) -> str:
+    """The network `meraki-config` is about: --demo's own, else NETWORK. Read before anything is done with it
+    (--demo --remove had removed NETWORK None); a NETWORK or a --validator/--secret/--network-id that --demo
+    would silently override, or one typed with --remove, which forgets them, is a usage error."""
+    if demo and network not in (None, DEMO_NETWORK):
+        raise click.UsageError(f"--demo is the network {DEMO_NETWORK!r}: give no NETWORK with it")
+    if remove and any(value is not None for value in typed):
+        raise click.UsageError("--remove forgets the network: give no --validator, --secret or --network-id with it")
+    if demo and any(value is not None for value in typed):
+        raise click.UsageError("--demo makes its own validator and secret: give no --validator, --secret or "
+                               "--network-id with it")
+    if demo:
+        return DEMO_NETWORK
+    if network is None:
+        raise click.UsageError("NETWORK is required (a short name: it becomes part of the receiver URL), "
+                               "or --demo")
+    return network
 
 
 def register(app: Flask) -> None:
@@ -104,13 +132,11 @@ def register(app: Flask) -> None:
         svc = services()
         known_venue(venue)
         store = MerakiStore(svc.db)
-        if network is None and not demo:
-            raise click.UsageError("NETWORK is required (a short name: it becomes part of the receiver URL)")
+        network = meraki_network(network, demo, typed=(validator, secret, network_id), remove=remove)
         if remove:
             click.echo("removed" if store.remove(venue, network) else f"no Meraki network {network!r} here")
             return
         if demo:
-            network = DEMO_NETWORK
             validator, secret = ensure_demo_meraki(svc.db, venue, svc.settings.data_dir)
         else:
             if not validator:

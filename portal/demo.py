@@ -175,7 +175,7 @@ def _zone_apps(venue_map) -> list[dict]:
             floor = venue_map.floor(zone.floor).label(zh)
         except KeyError:
             floor = str(zone.floor)
-        rows.append({"zone": zone.name_zh if zh else zone.name, "floor": floor, "id": zone.id, "level": zone.floor,
+        rows.append({"zone": zone.label(zh), "floor": floor, "id": zone.id, "level": zone.floor,
                      "app": (app.title_zh if zh else app.title_en) if app else ""})
     return sorted(rows, key=lambda r: (r["level"], r["zone"]))  # car park first, then up the building
 

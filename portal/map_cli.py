@@ -20,12 +20,12 @@ from flask import Flask
 
 from fingerprints import edits
 from fingerprints.imdf import DEFAULT_ORIGIN, Origin, import_imdf_with_notes, write_imdf_zip
-from fingerprints.model import ID_RE
 from fingerprints.quality import configuration_note, quality_report, read_walk_csv, write_report_pngs
 from fingerprints.samples_io import VENUE_ORDER_HELP, write_samples_csv
 from fingerprints.training import NOT_TUNED_LIVE, checked_live_config, live_defaults, tune_venue
 from portal import setup_cli
 from portal.auth import CLI_ACTOR
+from portal.cli import new_venue_id
 from portal.maps.validation import ValidationWalks
 from portal.operator.zone_release import zone_ids
 from portal.services import services
@@ -134,8 +134,7 @@ def register(app: Flask) -> None:
         """Import an IMDF archive as VENUE's next map version. Fingerprint samples are kept (re-zoned);
         APs too when the archive has none. Nothing is stored if the archive is invalid, nor if it lacks zones in
         use without --release-zones."""
-        if not ID_RE.match(venue):
-            raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _)")
+        new_venue_id(venue)
         try:
             imported, notes = import_imdf_with_notes(source, venue_id=venue)
         except ValueError as exc:

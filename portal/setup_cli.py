@@ -41,10 +41,11 @@ from fingerprints.ap_lists import (
 )
 from fingerprints.drafts import DraftStore, aps_note, diff_maps, imdf_note, samples_note, walkways_note
 from fingerprints.imdf import import_imdf, import_imdf_with_notes
-from fingerprints.model import ID_RE, Sample, VenueMap, normalise_bssid
+from fingerprints.model import Sample, VenueMap, normalise_bssid
 from fingerprints.samples_io import VENUE_ORDER_HELP, import_samples_with_notes
 from fingerprints.store import MapSaveUnknownError
 from portal.auth import CLI_ACTOR
+from portal.cli import new_venue_id
 from portal.operator.mapedit import dropped_zones_warning
 from portal.operator.zone_release import release_left_zones, zone_ids, zones_in_use
 from portal.services import services
@@ -275,8 +276,7 @@ def register(app: Flask) -> None:
     @click.argument("title")
     def draft_open(venue: str, title: str) -> None:
         """Start a draft; prints its id."""
-        if not ID_RE.match(venue):
-            raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _)")
+        new_venue_id(venue)
         try:
             draft = _drafts().open(venue, title, by=CLI_ACTOR)
         except ValueError as exc:

@@ -12,8 +12,8 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from fingerprints.model import ID_RE
 from portal.auth import CLI_ACTOR, AccountStore, PasswordLinks, cli_audit
+from portal.cli import new_venue_id
 from portal.passwords import password_problem
 from portal.services import services
 
@@ -46,9 +46,7 @@ def _audit(username: str, action: str, left: tuple[str, ...] = (), **detail) -> 
 def _venue_exists(venue: str) -> bool:
     """Whether the venue an account is given exists yet (an operator may come before the mall's map); its id must
     be one a map can be made under, or the venue could never be set up."""
-    if not ID_RE.fullmatch(venue):
-        raise click.UsageError(f"venue id {venue!r} is not valid (lower-case letters, digits, - and _, at most 48)")
-    return services().venues.exists(venue)
+    return services().venues.exists(new_venue_id(venue))
 
 
 def _not_yet(venue: str) -> str:

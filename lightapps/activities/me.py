@@ -10,6 +10,6 @@ from portal.shopper import Shopper
 
 def mine(venue: str, shopper: Shopper) -> list[MyItem]:
     zh = is_zh()
-    return [MyItem(kind="event", title=item.title_zh if zh else item.title_en, detail=code, when=item.starts_at,
+    return [MyItem(kind="event", title=item.title(zh), detail=code, when=item.starts_at,
                    endpoint="activities.item", values={"venue": venue, "item_id": item.id})
             for item, code in app_store(APP).mine(venue, shopper.client)]

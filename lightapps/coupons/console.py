@@ -151,7 +151,7 @@ def redeem(venue: str, zone: str):
         return refuse(404, _("No coupon has the code %(code)s.", code=shown))
     if result.status == "WRONG_ZONE":
         other = venue_map.zone(result.issued.zone) if result.issued else None
-        name = (other.name_zh if is_zh() else other.name) if other else _("another shop")
+        name = other.label(is_zh()) if other else _("another shop")
         return refuse(403, _("This coupon was issued by %(shop)s: only that shop can redeem it. "
                              "It was not redeemed.", shop=name), code=shown)
     if result.status == "ALREADY":

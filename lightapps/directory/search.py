@@ -233,8 +233,8 @@ def search_facilities(zones: list[Zone], amenities: list[Amenity], query: str) -
     found: dict[str, list[Facility]] = {}
     for zone in zones:
         if zone.kind == RESTROOM_KIND and (RESTROOM_KIND in asked or _names(query, zone)):
-            found.setdefault(RESTROOM_KIND, []).append(Facility(RESTROOM_KIND, ("zone", zone.id), zone.name,
-                                                                zone.name_zh, zone.floor, None, f"zone:{zone.id}"))
+            found.setdefault(RESTROOM_KIND, []).append(Facility(RESTROOM_KIND, ("zone", zone.id), zone.label(),
+                                                                zone.label(True), zone.floor, None, f"zone:{zone.id}"))
     for amenity in amenities:
         kind, near = amenity_kind(amenity.category), by_id.get(amenity.zone or "")
         if kind is None or not (kind in asked or _names(query, amenity)):

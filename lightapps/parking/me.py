@@ -49,6 +49,6 @@ def _cars(venue: str, shopper: Shopper) -> list[MyItem]:
     for zone_id in zones_running(APP, venue):
         zone = venue_map.zone(zone_id) if venue_map else None
         items.append(MyItem(kind="car", title=_("Find my car"),
-                            detail=(zone.name_zh if zh else zone.name) if zone else zone_id,
+                            detail=zone.label(zh) if zone else zone_id,
                             endpoint="parking.landing", values={"venue": venue, "zone": zone_id}, held=False))
     return items

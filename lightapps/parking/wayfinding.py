@@ -159,7 +159,7 @@ def plan_svg(venue_map, level: int, *, zone=None, bays=(), states: dict[str, str
             f'role="img" class="plan">')
     body = svg[head_end:-len("</svg>")]
     if zone is not None and bays:  # the bays cover the zone's name; the page says where the car is
-        label = escape(zone.name_zh if lang == "zh" else zone.name)
+        label = escape(zone.label(lang == "zh"))
         body = re.sub(r'<text [^>]*>' + re.escape(label) + "</text>", "", body, count=1)
     parts = [head, body]
     for bay in bays:

@@ -26,7 +26,7 @@ def mine(venue: str, shopper: Shopper) -> list[MyItem]:
     items = []
     for zone_id in zones_running(APP, venue):
         zone = venue_map.zone(zone_id) if venue_map else None
-        place = (zone.name_zh if zh else zone.name) if zone else zone_id
+        place = zone.label(zh) if zone else zone_id
         ticket = store.my_ticket(venue, zone_id, shopper.client)
         if ticket and ticket.get("state") in ACTIVE_STATES:  # waiting, or called ("come now")
             items.append(MyItem(kind="queue", title=_("Number %(number)s", number=ticket["id"]),

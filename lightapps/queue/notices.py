@@ -17,11 +17,11 @@ REMINDER_BEFORE_S = 30 * 60
 
 
 def _place(zone: Zone) -> dict[str, str]:
-    return {"place": zone.name_zh or zone.name}
+    return {"place": zone.label(True)}
 
 
 def _name(zone: Zone, lang: str) -> str:
-    return (zone.name_zh or zone.name) if lang == "zh" else zone.name
+    return zone.label(lang == "zh")
 
 
 def table_ready(venue: str, zone: Zone, ticket: dict, day: str) -> bool:

@@ -268,7 +268,7 @@ class _Words:
 
     def __init__(self, venue_map: VenueMap) -> None:
         self.zh = is_zh()
-        self.zones = {z.id: (z.name_zh if self.zh else z.name) or z.name for z in venue_map.zones}
+        self.zones = {z.id: z.label(self.zh) for z in venue_map.zones}
         self.labels, self.kinds = field_labels(), event_kinds()
 
     def shown(self, value: Any, key: str = "") -> Shown:

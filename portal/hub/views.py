@@ -416,7 +416,7 @@ def venue_apps(venue: str) -> list[dict[str, Any]]:
         except KeyError:
             floor = ""
         by_app.setdefault(app_name, []).append({
-            "name": zone.name_zh if zh else zone.name, "floor": floor,
+            "name": zone.label(zh), "floor": floor,
             "url": shopper_url(app.landing_endpoint, venue=venue, zone=zone_id, **lang_arg())})
     return [{"name": name, "title": registry.get(name).title_zh if zh else registry.get(name).title_en,
              "zones": zones} for name, zones in sorted(by_app.items())]

@@ -38,7 +38,7 @@ def zone_names(venue_map: VenueMap) -> dict[str, str]:
     """Zone id -> its name in the page's language (the ?lang= choice, its cookie or the browser's): the footfall,
     insights and moments pages' and the quality page's. Here, below every console page that shows zones."""
     zh = is_zh()
-    return {z.id: (z.name_zh or z.name if zh else z.name) for z in venue_map.zones}
+    return {z.id: z.label(zh) for z in venue_map.zones}
 
 
 # -- form values ---------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def overlay_svg(venue_map: VenueMap, level: int, *, aps: bool = True, zones: boo
                 continue
             pts = " ".join(f"{x * s:.1f},{y * s:.1f}" for x, y in zone.polygon)
             colour = ZONE_COLOURS.get(zone.kind, "#eeeeee")
-            label = escape(zone.name_zh if lang == "zh" else zone.name)
+            label = escape(zone.label(lang == "zh"))
             cx = sum(x for x, _ in zone.polygon) / len(zone.polygon) * s
             cy = sum(y for _, y in zone.polygon) / len(zone.polygon) * s
             out.append(f'<polygon class="zone" points="{pts}" fill="{colour}" fill-opacity="0.55" stroke="#345" '

@@ -48,7 +48,7 @@ def ledger(venue: str):
     day = _bill_day(request.args.get("day"), venue)
     tz = venue_time_zone(venue)
     store = services().payments.store
-    names = {z.id: (z.name_zh if is_zh() else z.name) for z in venue_map.zones}
+    names = {z.id: z.label(is_zh()) for z in venue_map.zones}
     rows = [merchant_day(store, venue, zone, day, tz) for zone in zones]
     every_entry = sorted((e for row in rows for e in row.entries), key=lambda e: e.ms)
     entries = every_entry[:ENTRIES_SHOWN]  # the totals above count them all: the page says how many it lists

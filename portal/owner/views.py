@@ -256,7 +256,7 @@ def save_zone(venue: str, zone: str):
     elif not _save_zone_app(venue, zone, app, config, previous, previous_config, version if loaded else ""):
         return _refuse_stale(venue_map, zone_obj, account, app, config)  # saved elsewhere since it was read above
     else:
-        flash(_("Saved: %(zone)s now lands on %(app)s.", zone=zone_obj.name_zh if is_zh() else zone_obj.name,
+        flash(_("Saved: %(zone)s now lands on %(app)s.", zone=zone_obj.label(is_zh()),
                 app=app_title(app, app.name)), "ok")
     return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)
 

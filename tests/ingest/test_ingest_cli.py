@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from portal.ingest.meraki import MerakiStore
 
 
@@ -47,3 +49,30 @@ def test_remove(app, demo, db):
     run(app, "demo", "north", "--validator", "abc")
     assert run(app, "demo", "north", "--remove").exit_code == 0
     assert MerakiStore(db).get("demo", "north") is None
+
+
+def test_remove_the_demo_network(app, demo, db):
+    """--demo names the network before --remove is read (it had removed NETWORK None: a TypeError)."""
+    assert MerakiStore(db).get("demo", "demo") is not None  # the demo seed's own
+    result = run(app, "demo", "--demo", "--remove")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "removed" and MerakiStore(db).get("demo", "demo") is None
+    again = run(app, "demo", "--demo", "--remove")
+    assert again.exit_code == 0 and "no Meraki network 'demo' here" in again.output
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--remove"], "NETWORK is required"),
+    (["north", "--demo", "--remove"], "--demo is the network 'demo'"),
+    (["north", "--demo"], "--demo is the network 'demo'"),
+    (["--demo", "--validator", "x"], "--demo makes its own validator and secret"),
+    (["--demo", "--remove", "--secret", "s"], "--remove forgets the network"),
+    (["north", "--remove", "--validator", "x"], "--remove forgets the network"),
+])
+def test_flags_that_contradict_each_other_are_a_usage_error_changing_nothing(app, demo, db, args, said):
+    run(app, "demo", "north", "--validator", "abc")
+    result = run(app, "demo", *args)
+    assert result.exit_code == 2 and said in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert {n.name for n in MerakiStore(db).networks("demo")} == {"demo", "north"}
+    assert MerakiStore(db).get("demo", "north").validator == "abc"

@@ -154,3 +154,18 @@ def test_the_focus_ring_is_dark_and_thick_enough(client, mall, store, token):
     # drawn 2 px off the seat: on the page and the seats around it (free, couple, wheelchair, taken)
     for background in ("#ffffff", "#e8eef9", "#fde7f0", "#e6f4ea", "#cccccc"):
         assert contrast(colour, background) >= 3, (colour, background)
+
+
+def test_every_seats_edge_stands_out_from_the_page_and_a_taken_seat_is_dashed(client, mall, store, token):
+    """WCAG 1.4.11: the edge that shows where a seat is, of every kind and state, is 3:1 against the page; a taken
+    seat's edge is dashed, so its state is a shape too (its grey fill is 1.3:1 from a free seat's pale blue)."""
+    html = seat_page(client, new_show(store), token())
+    style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    rules = dict(rule.strip().split("{", 1) for rule in style.split("}") if rule.strip().startswith(".seat"))
+    edges = {selector: re.search(r"border(?:-color)?:(?:1px (?:solid|dashed) )?(#[0-9a-fA-F]{3,6})", rule)
+             for selector, rule in rules.items()}
+    edges = {selector: found.group(1) for selector, found in edges.items() if found}
+    assert {".seat span", ".seat.k-couple span", ".seat.s-booked span,.seat.s-held span"} <= set(edges)
+    for selector, colour in edges.items():
+        assert contrast(colour, "#ffffff") >= 3, (selector, colour)
+    assert "1px dashed" in rules[".seat.s-booked span,.seat.s-held span"]
