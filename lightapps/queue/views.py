@@ -23,7 +23,7 @@ from lightapps.queue import APP, estimate, notices, rules
 from lightapps.queue.payment import decode_preorder, open_order, payments_on, refund_paid_preorder
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore, Result, reservation_date
-from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
+from portal.apps.budgets import OverBudget, give_back_budget, over_budget_words, spend_budget
 from portal.apps.locale import NoSuchLocalTime, venue_locale, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, record_event, zone_app_blueprint
@@ -304,7 +304,7 @@ def reserve(venue: str, zone: str):
     try:
         party, day_iso, slot, guest = _booking_form(venue, zone, config, classes)
         shopper = shopper_for_venue(venue)
-        _keep_booking_phone(venue, shopper.client)
+        texts_refused = _keep_booking_phone(venue, shopper.client)
     except InputError as exc:  # nothing booked, stored or spent: the form again, as typed, with the reason
         return _reserve_page(venue, zone, _refused_day(), 400, exc.message, exc.field)
     book = partial(store().reserve, venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
@@ -319,6 +319,9 @@ def reserve(venue: str, zone: str):
             return _back(venue, zone)  # a double tap: the same booking, not an error
         return _message(venue, zone, 409, _("You already have a booking that day: cancel it first to change it."))
     notices.remind_booking(venue, g.zone, result.value, shopper.client, day_iso, slot, party)
+    if texts_refused is not None:  # booked all the same; the page says why no text will come, by the texts form
+        return _landing(venue, zone, notify_error=_("Your table is booked, but your number was not kept for "
+                                                    "texts: %(why)s", why=texts_refused))
     return _back(venue, zone)
 
 
@@ -348,14 +351,21 @@ def _booking_form(venue: str, zone: str, config: dict[str, Any],
     return party, day_iso, slot, guest
 
 
-def _keep_booking_phone(venue: str, client: str) -> None:
+def _keep_booking_phone(venue: str, client: str) -> str | None:
     """The booking's optional number for texts (the reminder, the restaurant's word), kept for the shopper:
-    spent from the "notify.sms" budgets first (429 when spent); PhoneInputError, nothing spent, when it is
-    no phone number."""
+    spent from the "notify.sms" budgets first; PhoneInputError, nothing spent, when it is no phone number. With
+    the budgets spent (texts from this device, to this number, or the venue's day) the number is not kept and the
+    booking goes ahead without texts: what is returned says why (the number is optional; losing the table over
+    it would be the wrong way round)."""
     raw = request.form.get("phone", "")[:40]
-    if raw.strip():
+    if not raw.strip():
+        return None
+    try:
         spend_text_budget(venue, client, raw)
-        save_phone(venue, client, raw)
+    except OverBudget as exc:
+        return over_budget_words(exc.refusal)
+    save_phone(venue, client, raw)
+    return None
 
 
 @bp.post("/queue/<zone>/reserve/cancel")
@@ -378,7 +388,12 @@ def notify_me(venue: str, zone: str):
     shopper = current_shopper()
     if shopper is None or shopper.venue != venue:
         abort(403, _("Open this page from the link you were given to get texts."))
-    spend_text_budget(venue, shopper.client, request.form.get("phone"))
+    try:
+        spend_text_budget(venue, shopper.client, request.form.get("phone"))
+    except OverBudget as exc:  # her number's page again with the reason, not a bare 429 page far from it
+        resp = _landing(venue, zone, 429, notify_error=over_budget_words(exc.refusal))
+        resp.headers["Retry-After"] = str(exc.refusal.retry_after_s)
+        return resp
     try:
         save_phone(venue, shopper.client, request.form.get("phone"), chosen_lang())
     except PhoneInputError as exc:

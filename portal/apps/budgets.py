@@ -400,6 +400,11 @@ def refusal_text(refusal: Refusal) -> str:
     return _("This is in great demand just now.")
 
 
+def over_budget_words(refusal: Refusal) -> str:
+    """What the 429 page says, for a page that shows a refusal by its own form instead."""
+    return f"{refusal_text(refusal)} {wait_text(refusal.retry_after_s)}"
+
+
 def too_many(message: str, wait: int):
     """The one 429 page: `message`, how long to wait, Retry-After, never cached."""
     return error_response(429, message + " " + wait_text(wait),

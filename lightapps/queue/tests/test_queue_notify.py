@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.settings import DEFAULT_BUDGETS
+from lightapps.queue.store import QueueStore
 from portal.captive.config import PortalConfigStore
 from portal.notify.contacts import ContactStore
 from portal.notify.outbox import NotifyKeys
@@ -129,13 +130,23 @@ def test_numbers_for_texts_are_budgeted_per_number_and_per_address(app, client, 
         token, shopper = new_shopper(app, client)
         statuses.append(client.post(f"{BASE}/notify", data={"phone": f"1380013{i:04d}", "c": token}).status_code)
     assert statuses == [303] * ip_limit + [429]
-    # A booking's number for its reminder spends from the same budgets.
+    refused = client.post(f"{BASE}/notify", data={"phone": "13800130000", "c": token})
+    page = refused.get_data(as_text=True)  # her queue page with the reason by the texts form, not a bare 429 page
+    assert refused.status_code == 429 and refused.headers["Retry-After"].isdigit()
+    assert "Too many requests from this device" in page and 'id="notify-error"' in page
+    assert f'name="c" value="{token}"' in page and "Please try again in" in page
+    # A booking's number for its reminder spends from the same budgets: spent, the table is booked all the same,
+    # without texts, and the page says so (the number is optional; the table is what she came for).
     token, shopper = new_shopper(app, client)
     day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
     booked = client.post(f"{BASE}/reserve", data={"party": "2", "date": day, "slot": "12:00", "phone": "13800138888",
                                                   "c": token})
-    assert booked.status_code == 429
+    page = booked.get_data(as_text=True)
+    assert booked.status_code == 200 and "Your table is booked, but your number was not kept for texts" in page
+    assert [r["slot"] for r in QueueStore(db).my_reservations("demo", "jade", shopper, [day])] == ["12:00"]
     assert contacts.get("demo", shopper).phone is None
+    bad = client.post(f"{BASE}/reserve", data={"party": "2", "date": day, "slot": "13:00", "phone": "12", "c": token})
+    assert bad.status_code == 400  # a number that is no number is still the form's error, over budget or not
 
 
 def test_the_number_on_file_spends_no_text_budget_again(app, client, db, demo, contacts):
