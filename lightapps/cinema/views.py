@@ -324,7 +324,7 @@ def _my_booking(venue: str, zone: str, code: str):
     booking = cinema_store().booking(venue, valid_id(code))
     shopper = shopper_for_venue(venue)
     if booking is None or booking.client != shopper.client or booking.zone != zone:
-        abort(404, _("No such ticket."))
+        abort(404, _("No such cinema ticket."))
     return booking, show_in_zone(venue, zone, booking.show_id)
 
 

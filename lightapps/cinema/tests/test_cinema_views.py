@@ -171,6 +171,8 @@ def test_hold_and_ticket_pages_belong_to_their_shopper(client, mall, store, toke
     assert client.get(f"{BASE}/ticket/{code}?c={other}").status_code == 404
     assert client.post(f"{BASE}/ticket/{code}/cancel", data={"c": other}).status_code == 404
     assert client.get(f"{BASE}/ticket/NOSUCHCODE?c={c}").status_code == 404
+    zh = client.get(f"{BASE}/ticket/NOSUCHCODE?c={c}&lang=zh").get_data(as_text=True)
+    assert "没有这张电影票" in zh and "排号" not in zh  # a cinema ticket, not the queue's number
     assert store.booking(VENUE, code).status == "booked"
 
 
