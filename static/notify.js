@@ -33,8 +33,10 @@
     }).then(function (response) {
       if (!response.ok) throw new Error("refused");
       button.textContent = button.dataset.done;
-    }).catch(function () {
+    }).catch(function () {  // permission refused, no push service, the portal said no: say so, not nothing
       button.disabled = false;
+      var failed = document.getElementById("notify-push-failed");
+      if (failed) failed.hidden = false;
     });
   });
 })();

@@ -87,3 +87,16 @@ def is_captive_browser(user_agent: str) -> bool:
         return False
     apple_cna = ("iPhone" in ua or "iPad" in ua or "Macintosh" in ua) and "Safari" not in ua and "AppleWebKit" in ua
     return "CaptiveNetworkSupport" in ua or apple_cna or "; wv)" in ua
+
+
+def in_app_browser(user_agent: str) -> str:
+    """Which app's own browser this is, where that decides how its shopper can pay (portal/payments/service.py
+    `methods_for`): "wechat" (MicroMessenger: WeChat and its mini programs' pages; not WeCom, whose browser says
+    MicroMessenger too, with wxwork/, but signs in no WeChat user), "alipay" (AlipayClient), "other" (another app
+    of IN_APP_BROWSER_TOKENS) or "" (the phone's own browser, a sign-in sheet)."""
+    lowered = (user_agent or "").lower()
+    if "micromessenger" in lowered and "wxwork/" not in lowered:
+        return "wechat"
+    if "alipayclient" in lowered:
+        return "alipay"
+    return "other" if any(token in lowered for token in IN_APP_BROWSER_TOKENS) else ""

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
 
 from core.security import vapid_public_key
 from portal.api import bearer_token, json_body, require_venue
 from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
+from portal.captive.probes import in_app_browser
 from portal.errors import ApiError
 from portal.notify.contacts import MAX_PUSH, ContactStore, SubscriptionError, parse_subscription, subscription_id
 from portal.notify.outbox import Outbox
@@ -45,7 +46,7 @@ def init_notify(app: Flask) -> None:
     # one sends what cannot wait for the outbox (membership sign-up codes, portal.apps.notify.send_sms_now).
     app.extensions.setdefault(SMS, sms_provider(svc.settings.notify, svc.db, demo=svc.settings.demo))
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(push_key=push_key)
+    app.jinja_env.globals.update(push_key=push_key, push_offered=push_offered)
 
 
 def outbox() -> Outbox:
@@ -65,6 +66,13 @@ def push_key() -> str:
     return current_app.extensions.get(VAPID_PUBLIC, "")
 
 
+def push_offered() -> bool:
+    """Whether the page offers "Notify me on this phone": Web Push on, and not an app's own browser (WeChat's,
+    Alipay's, ...): their web views take no push subscription, or one no push service in China delivers, and the
+    button would fail there after asking for permission."""
+    return bool(push_key()) and not in_app_browser(request.headers.get("User-Agent", ""))
+
+
 def _shopper(venue: str) -> Shopper:
     """The shopper the bearer token stands for; 401 unless it is a live token of this venue."""
     shopper = token_store().resolve(bearer_token() or None)
@@ -80,16 +88,16 @@ def _push_on() -> None:
 
 @bp.get("/push/key")
 def public_key(venue: str):
+    """Public, and the same key for every venue: answered for any venue name, so it tells no one which exist."""
     _push_on()
-    require_venue(venue)
     return jsonify({"key": push_key()})
 
 
 @bp.post("/push")
 def subscribe(venue: str):
     _push_on()
+    shopper = _shopper(venue)  # first: without a token of this venue, 401 whether or not the venue exists
     require_venue(venue)
-    shopper = _shopper(venue)
     body = json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object", "$")
@@ -128,8 +136,8 @@ def _add_within_budget(venue: str, client: str, subscription: dict, lang: str) -
 
 @bp.delete("/push/<sid>")
 def unsubscribe(venue: str, sid: str):
+    shopper = _shopper(venue)  # first, as in subscribe
     require_venue(venue)
-    shopper = _shopper(venue)
     if not SUBSCRIPTION_ID.match(sid) or not contacts().remove_push(venue, shopper.client, sid):
         raise ApiError(404, "no such subscription")
     return "", 204

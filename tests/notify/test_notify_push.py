@@ -118,7 +118,7 @@ def test_subscribe_needs_the_shoppers_token_of_this_venue(app, client, db, new_b
     cookie_only = client.post("/api/v1/venues/demo/notify/push", json=body,
                               headers={"Cookie": f"mp_c={token_for(app)}"})
     assert cookie_only.status_code == 401  # a cookie is not enough: no other site can subscribe a shopper
-    assert subscribe(client, token_for(app), body, venue="nowhere").status_code == 404
+    assert subscribe(client, token_for(app), body, venue="nowhere").status_code == 401  # no venue's name confirmed
     assert contacts.get("demo", "s-1").push == {}
     assert subscribe(client, token_for(app), body).status_code == 201
     assert list(contacts.get("demo", "s-1").push.values())[0]["endpoint"].endswith("/abc")
@@ -169,3 +169,22 @@ def test_unsubscribe_only_ones_own(app, client, db, new_browser, demo, contacts)
     owner = {"Authorization": f"Bearer {token_for(app)}"}
     assert client.delete(f"/api/v1/venues/demo/notify/push/{sid}", headers=owner).status_code == 204
     assert contacts.get("demo", "s-1").push == {}
+
+
+WECHAT_UA = ("Mozilla/5.0 (Linux; Android 14; V2243A Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+             "Version/4.0 Chrome/122.0.6261.120 Mobile Safari/537.36 XWEB/1220099 MMWEBSDK/20240404 "
+             "MicroMessenger/8.0.49.2600(0x28003133) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64")
+CHROME_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 "
+             "Mobile Safari/537.36")
+
+
+def test_no_push_button_in_an_apps_own_browser(app, client, demo):
+    """WeChat's and Alipay's web views take no push subscription a push service in China delivers: the button is
+    not offered there (it would ask for permission, then fail); a phone's own browser gets it, with a line for a
+    failure to show instead of nothing."""
+    token = token_for(app, client="s-push-ua")
+    assert client.post("/v/demo/queue/jade/take", data={"party": "2", "c": token}).status_code == 303
+    own = client.get(f"/v/demo/queue/jade?c={token}", headers={"User-Agent": CHROME_UA}).get_data(as_text=True)
+    assert 'id="notify-push"' in own and 'id="notify-push-failed"' in own and 'id="notify-phone"' in own
+    wechat = client.get(f"/v/demo/queue/jade?c={token}", headers={"User-Agent": WECHAT_UA}).get_data(as_text=True)
+    assert 'id="notify-push"' not in wechat and 'id="notify-phone"' in wechat  # texts still offered
