@@ -51,9 +51,11 @@ from portal.services import services
 
 log = logging.getLogger(__name__)
 PURPOSE = "parking"  # also the app's name (its declaration is found under it: no import of the package)
-# The provider's description is one text (Chinese first, for the wallets' statements); the payment page shows
-# the order in its own language from the pair on the first line item (templates/payments/order.html).
-DESCRIPTION = "Parking 停车费"
+# The provider's description is one text, in Chinese, as the other apps' (a film's or a dish's Chinese name): the
+# wallets' statements are Chinese, and a mixed "Parking 停车费" put English in a Chinese shopper's payment record.
+# The payment page shows the order in its own language from the pair on the first line item
+# (templates/payments/order.html).
+DESCRIPTION = "停车费"
 DESCRIPTION_PAIR = {"description_zh": "停车费", "description_en": "Parking fee"}
 
 
@@ -258,6 +260,20 @@ def settle_exit(venue: str, h: str, exit_ms: int) -> ExitOutcome | None:
     if not store.settle_exit(venue, stay, "charging", total, order.id, client=payer):
         return None  # another process settled this exit first
     return _charge(venue, order, agreement)
+
+
+def exit_outcome(venue: str, h: str, exit_ms: int) -> ExitOutcome | None:
+    """What an exit came to, for the parking system's retry of it (it lost the first answer, and with it what
+    the car left owing): settled now if nothing settled it yet (as the sweep would), else as it stands now, the
+    same four outcomes, or "paid_later" (left owing, paid since); None when the plate's stay is no longer the
+    one that exit ended (a new entry since)."""
+    settled = settle_exit(venue, h, exit_ms)
+    if settled is not None:
+        return settled
+    stay = _store().stay(venue, h)
+    if stay is None or stay.exit_ms != exit_ms or stay.status in ("in", "exited"):
+        return None
+    return ExitOutcome(stay.outcome or stay.status, stay.owed_fen)
 
 
 def _charge(venue: str, order: Order, agreement) -> ExitOutcome:
