@@ -169,3 +169,13 @@ def test_every_seats_edge_stands_out_from_the_page_and_a_taken_seat_is_dashed(cl
     for selector, colour in edges.items():
         assert contrast(colour, "#ffffff") >= 3, (selector, colour)
     assert "1px dashed" in rules[".seat.s-booked span,.seat.s-held span"]
+
+
+def test_a_wide_hall_says_its_map_scrolls_and_the_screen_is_over_the_whole_room(client, mall, store, token):
+    """At 360 px a 14-seat row is cut off: a line says the map scrolls, its edges shade while more is that way,
+    and the screen sits over the whole grid inside the scroller (outside it, it centred on the part in view)."""
+    html = seat_page(client, new_show(store), token(), "zh")
+    assert "座位图可左右滑动" in html
+    scroller = html.split('<div class="seatscroll">', 1)[1]
+    assert scroller.index('class="screen"') < scroller.index('class="seatmap"')
+    assert re.search(r"\.seatscroll\{[^}]*no-repeat local", html)
