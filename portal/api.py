@@ -63,6 +63,8 @@ def source_token(allow_basic: bool = False) -> str:
 
 
 def require_venue(venue: str) -> None:
+    """404 for a venue that does not exist. Only after the caller proved who it is (its token, its signature):
+    answered to anyone, it would confirm the venue names of the malls to a stranger."""
     if not services().venues.exists(venue):
         raise ApiError(404, f"unknown venue {venue!r}")
 
@@ -76,8 +78,8 @@ def api_scope(name: str) -> str:
 def require_venue_source(venue: str, scope: str, *, allow_basic: bool = False) -> str:
     """The label of the source owning the bearer token in this venue: 401 for no token or one this venue
     does not know (a token of another venue is simply unknown here, so a source can reach only its own
-    venue); 403 for a token without `scope`, so a report source's token cannot call a POS API."""
-    require_venue(venue)
+    venue), whether or not the venue exists: the token is checked first, so a caller without one learns no
+    venue's name; 403 for a token without `scope`, so a report source's token cannot call a POS API."""
     source = services().tokens.source_for(venue, source_token(allow_basic))
     if source is None:
         raise ApiError(401, "missing or invalid bearer token for this venue",
@@ -87,6 +89,7 @@ def require_venue_source(venue: str, scope: str, *, allow_basic: bool = False) -
                             f"`python -m portal flask issue-token {venue} <label> --scope {scope}`", "Authorization",
                        headers=[("WWW-Authenticate", f'{BEARER_CHALLENGE}, error="insufficient_scope", '
                                                      f'scope="{scope}"')])
+    require_venue(venue)  # a token names an existing venue, unless the venue was removed since
     return source.label
 
 
@@ -249,7 +252,8 @@ def find3_answer(response: Response) -> Response:
 
 
 def meraki_network(venue: str, network: str) -> MerakiNetwork:
-    require_venue(venue)
+    """The network's configuration; 404 where there is none, the same answer for an unknown venue (the
+    receiver URL is public: the validator GET answers anyone, so it must not tell which venues exist)."""
     config = MerakiStore(services().db).get(venue, network)
     if config is None:
         raise ApiError(404, f"no Meraki network {network!r} is configured for venue {venue!r}")
@@ -297,18 +301,24 @@ def post_meraki(venue: str, network: str):
 
 def meraki_guess_room(venue: str, network: str, guesses: dict[str, str]) -> None:
     """429 where wrong secrets spent the budget, before the body is read; nothing spent (held while the body
-    arrives, Meraki's concurrent uploads from one address would spend it as guesses do)."""
-    meraki_guess(venue, network, guesses, spend=False)
+    arrives, Meraki's concurrent uploads from one address would spend it as guesses do). Answered before
+    ingest(), so counted here as the network's rejection."""
+    try:
+        meraki_guess(venue, network, guesses, spend=False)
+    except ApiError:
+        _count_rejected(venue, f"meraki:{network}", time.time())
+        raise
 
 
 def meraki_guess(venue: str, network: str, guesses: dict[str, str], spend: bool = True) -> None:
-    """Spend one guess (`spend` False: only check there is room for one); over the budget a 429 that the health
-    view counts as the network's rejection."""
+    """Spend one guess (`spend` False: only check there is room for one); over the budget a 429 worded for the
+    integrator reading Meraki's delivery log (the budgets' own 429 speaks to a shopper)."""
     try:
         (spend_budget if spend else budget_room)(MERAKI_SECRET, venue, **guesses)
-    except OverBudget:
-        _count_rejected(venue, f"meraki:{network}", time.time())
-        raise
+    except OverBudget as over:
+        wait = over.refusal.retry_after_s
+        raise ApiError(429, f"too many posts with a wrong secret for this Meraki network; retry in {wait} seconds",
+                       "secret", headers=[("Retry-After", str(wait)), ("Cache-Control", "no-store")]) from None
 
 
 def meraki_guess_scopes(venue: str, network: str) -> dict[str, str]:
@@ -324,10 +334,9 @@ def meraki_guess_scopes(venue: str, network: str) -> dict[str, str]:
 @bp.post("/venues/<venue>/mist/<webhook>")
 def post_mist(venue: str, webhook: str):
     """Mist checks for a 200 (its documentation: "Return a 200 status to indicate that the data was received")."""
-    require_venue(venue)
     settings = services().settings
     hook = MistStore(services().db, settings.secret_key).get(venue, webhook)
-    if hook is None:  # 404 for a webhook not configured: nothing counted
+    if hook is None:  # 404 for a webhook not configured, the same for an unknown venue: nothing counted
         raise ApiError(404, f"no Mist webhook {webhook!r} is configured for venue {venue!r}")
 
     def read() -> object:  # in ingest(): a refused signature counts as the webhook's rejection, as a bad body does

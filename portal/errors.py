@@ -105,13 +105,16 @@ def _people_message(exc: HTTPException) -> str:
     return str(PLAIN_MESSAGES.get(exc.code or 500, OTHER_PLAIN_MESSAGE))
 
 
+def error_body(message: str, field: str | None = None) -> dict[str, str | None]:
+    """Every JSON error's body, the one shape clients read: `field` is always there (null when the error is about
+    no one field: a 401, a 404, a 405, a 503), so a client can read body["field"] whatever the status."""
+    return {"error": message, "field": field or None}
+
+
 def error_response(status: int, message: str, field: str | None = None,
                    headers: Mapping[str, str] | Headers | None = None):
     if wants_json():
-        body = {"error": message}
-        if field:
-            body["field"] = field
-        return jsonify(body), status, headers or {}
+        return jsonify(error_body(message, field)), status, headers or {}
     return (render_template("error.html", status=status, title=error_title(status), message=message,
                             venue=page_venue(status)), status, headers or {})
 
@@ -352,5 +355,5 @@ class QueryStringGuard:
 def raw_json_error(status: str, message: str,
                    extra_headers: tuple[tuple[str, str], ...] = ()) -> tuple[str, list[tuple[str, str]], bytes]:
     """An error answered in plain WSGI, before Flask: (status line, headers, body)."""
-    body = json.dumps({"error": message}).encode()
+    body = json.dumps(error_body(message)).encode()
     return status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra_headers], body

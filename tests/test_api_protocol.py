@@ -3,18 +3,23 @@
 - a 401 carries a WWW-Authenticate challenge (RFC 9110 11.6.1: it MUST), Bearer on every token API
   (RFC 6750 section 3, `invalid_token` once a token was sent), Basic too where the basic-auth password
   is taken (FIND3's URL); a token without the API's scope gets `insufficient_scope` on its 403;
-- errors on API paths are JSON, never the shoppers' HTML page (the CAPPORT API's 405 included, its Allow kept);
+- errors on API paths are JSON, never the shoppers' HTML page (the CAPPORT API's 405 included, its Allow kept),
+  always {"error", "field"} (`field` null when no one field is at fault), the Meraki 429 included;
+- a caller without credentials gets the same answer for a venue that does not exist as for one that does;
 - Flask's automatic OPTIONS answer on an API path is a 204 with Allow, not an empty `text/html` page."""
 
 from __future__ import annotations
 
 import base64
+import re
 import time
 
 import pytest
 
 from core.store_health import StoreUnavailable
 from portal import errors
+from portal.apps.budgets import budget_store
+from portal.ingest.meraki import MerakiStore
 
 V = "/api/v1/venues/demo"
 BEARER = 'Bearer realm="mallportal"'
@@ -116,16 +121,110 @@ def test_options_elsewhere_is_left_to_flask(client, demo):
     assert resp.status_code == 200 and "GET" in resp.headers["Allow"]
 
 
+class OpenBreaker:
+    """The views' store breaker, open: every view answers its 503."""
+
+    def check(self):
+        raise StoreUnavailable("breaker open")
+
+    def record_failure(self, exc):
+        pass
+
+
 def test_options_while_the_store_is_down_keeps_its_503(client, demo, monkeypatch):
     """The OPTIONS rewrite touches only Flask's own answer (200 with Allow): the store breaker's 503 stays one."""
 
-    class Open:
-        def check(self):
-            raise StoreUnavailable("breaker open")
-
-        def record_failure(self, exc):
-            pass
-
-    monkeypatch.setattr(errors, "views_breaker", lambda recording=False: Open())
+    monkeypatch.setattr(errors, "views_breaker", lambda recording=False: OpenBreaker())
     resp = client.options("/api/v1/venues/demo/reports")
     assert resp.status_code == 503 and resp.headers.get("Retry-After")
+
+
+# ---- every API error carries "field"; no venue's name is confirmed to a stranger -------------------------------
+
+
+def api_rules(app) -> list:
+    return sorted((r for r in app.url_map.iter_rules() if errors.is_api_path(r.rule)), key=lambda r: r.rule)
+
+
+def filled(rule, venue: str) -> str:
+    """The rule's path with `venue` for <venue> and a harmless value for every other part."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: venue if m.group(1) == "venue" else "x", rule.rule)
+
+
+def calls(app, venue: str = "demo"):
+    """(what, path, method) for every method of every API rule, and a method none takes (a 405)."""
+    for rule in api_rules(app):
+        path = filled(rule, venue)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}) + ["PATCH"]:
+            yield f"{method} {rule.rule}", path, method
+
+
+def assert_error_shape(what: str, resp) -> None:
+    if resp.status_code >= 400:
+        assert resp.mimetype == "application/json", what
+        body = resp.get_json()
+        assert "error" in body and "field" in body, (what, resp.status_code, body)  # `field` null when there is none
+        assert body["field"] is None or isinstance(body["field"], str), what
+
+
+def test_the_walk_covers_every_kind_of_api(app):
+    rules = {r.rule for r in api_rules(app)}
+    for path in ("/api/v1/venues/<venue>/reports", "/api/v1/venues/<venue>/meraki/<network>",
+                 "/api/v1/venues/<venue>/mist/<webhook>", "/api/v1/venues/<venue>/notify/push",
+                 "/api/v1/venues/<venue>/cinema/showtimes", "/capport/api"):
+        assert path in rules
+
+
+def test_every_api_error_names_its_field_even_when_none(client, demo, app):
+    """401, 403, 404, 405, 415, 422...: whatever answers it (a view, the router, the framework), the body is
+    {"error", "field"}; a client reading body["field"] never meets a KeyError."""
+    seen = set()
+    for what, path, method in calls(app):
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            resp = client.open(path, method=method, json={}, headers=headers)
+            assert_error_shape(what, resp)
+            seen.add(resp.status_code)
+    assert {401, 404, 405} <= seen
+
+
+def test_every_api_error_while_the_store_is_down_names_its_field(client, demo, app, monkeypatch):
+    monkeypatch.setattr(errors, "views_breaker", lambda recording=False: OpenBreaker())
+    for what, path, method in calls(app):
+        resp = client.open(path, method=method, json={})
+        assert_error_shape(what, resp)
+    assert client.get(V + "/parking/availability").get_json() == {
+        "error": "The service is busy for a moment. Please try again in a few seconds.", "field": None}
+
+
+def test_an_unknown_api_path_and_a_bad_query_string_name_no_field(client, demo):
+    for resp in (client.get("/api/v1/nothing-here"), client.get(V + "/reports?" + "x" * 20_000),
+                 client.get("/capport/api?venue=demo&%ff")):
+        assert_error_shape(resp.request.path, resp)
+        assert resp.status_code in (400, 404, 405, 414) and resp.get_json()["field"] is None
+
+
+def test_a_stranger_cannot_tell_a_venue_that_exists_from_one_that_does_not(client, demo, app):
+    """Every URL naming a venue answers a caller without its credentials the same for `demo` and for a venue that
+    does not exist: a token API's 401, an unconfigured Meraki network's or Mist webhook's 404, the push key."""
+    compared = 0
+    for (what, known_path, method), (_, unknown_path, _) in zip(calls(app), calls(app, "nowhere"), strict=True):
+        if known_path == unknown_path:  # no <venue> in it (CAPPORT)
+            continue
+        known = client.open(known_path, method=method, json={})
+        unknown = client.open(unknown_path, method=method, json={})
+        assert unknown.status_code == known.status_code, what
+        assert unknown.get_data(as_text=True).replace("nowhere", "demo") == known.get_data(as_text=True), what
+        compared += 1
+    assert compared > 20
+
+
+def test_the_meraki_429_speaks_to_an_integrator(client, demo, app, db):
+    """Wrong secrets past their budget: the API's own 429 (field "secret", Retry-After), not the shoppers' text."""
+    MerakiStore(db).configure("demo", "main", "validator", "supersecret")
+    budget_store(app).set_limit("demo", "meraki.secret.network", (1, 600))
+    url = V + "/meraki/main"
+    assert client.post(url, json={"secret": "guess", "type": "DevicesSeen"}).status_code == 403
+    resp = client.post(url, json={"secret": "guess", "type": "DevicesSeen"}, headers={"Accept-Language": "zh"})
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
+    body = resp.get_json()
+    assert body["field"] == "secret" and body["error"].startswith("too many posts with a wrong secret")

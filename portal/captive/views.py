@@ -62,7 +62,7 @@ from portal.captive.sessions import Session
 from portal.captive.unifi import SiteMismatches
 from portal.captive.wifidog import Ticket
 from portal.demo import demo_mode_for
-from portal.errors import STORE_RETRY_AFTER_S, error_title, page_venue
+from portal.errors import STORE_RETRY_AFTER_S, error_body, error_title, page_venue
 from portal.services import services
 from portal.shopper import Shopper, current_shopper, shopper_token
 
@@ -783,8 +783,8 @@ def _capport_json(body: dict, status: int) -> Response:
 
 
 def _capport_error(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
-    """No captive+json object (that type says what "captive" is): a plain JSON error."""
-    return Response(json.dumps({"error": message}), status=status, content_type="application/json",
+    """No captive+json object (that type says what "captive" is): a plain JSON error, as every API path's."""
+    return Response(json.dumps(error_body(message)), status=status, content_type="application/json",
                     headers={"Cache-Control": "no-store", **(headers or {})})
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from portal.ingest.observation import (
+    ROOT,
     Batch,
     ClientIds,
     Limits,
@@ -27,29 +28,29 @@ from portal.ingest.observation import (
 
 
 def parse_find3(payload: Any, ids: ClientIds, limits: Limits, scanner_ap: Callable[[str], str | None]) -> Batch:
-    check_object(payload, "$")
-    device = require(payload, "d", "$")
+    check_object(payload, ROOT)
+    device = require(payload, "d", ROOT)
     if not isinstance(device, str) or not 0 < len(device) <= 64:
-        raise ReportError("$.d", "must be the scanner's name (1-64 characters)")
+        raise ReportError("d", "must be the scanner's name (1-64 characters)")
     ap = scanner_ap(device)
     if ap is None:
-        raise ReportError("$.d", "is neither a BSSID nor the name of an AP in this venue's map")
-    family = require(payload, "f", "$")
+        raise ReportError("d", "is neither a BSSID nor the name of an AP in this venue's map")
+    family = require(payload, "f", ROOT)
     if not isinstance(family, str) or len(family) > 64:
-        raise ReportError("$.f", "must be the FIND3 family name (at most 64 characters)")
-    t = require(payload, "t", "$")
+        raise ReportError("f", "must be the FIND3 family name (at most 64 characters)")
+    t = require(payload, "t", ROOT)
     if isinstance(t, bool) or not isinstance(t, int | float) or t != t or not -1e15 < t < 1e15:
-        raise ReportError("$.t", "must be Unix time in milliseconds")
-    ts = limits.ts(t / 1000.0, "$.t")
-    sensors = check_object(require(payload, "s", "$"), "$.s")
+        raise ReportError("t", "must be Unix time in milliseconds")
+    ts = limits.ts(t / 1000.0, "t")
+    sensors = check_object(require(payload, "s", ROOT), "s")
     wifi = sensors.get("wifi", {})
-    check_object(wifi, "$.s.wifi")
-    limits.count(len(wifi), "$.s.wifi")
+    check_object(wifi, "s.wifi")
+    limits.count(len(wifi), "s.wifi")
     batch = Batch()
     batch.reported(ap)  # the scanner reported, even hearing no phone
     for i, (mac, rssi) in enumerate(wifi.items()):
         # The field names the entry by position: the key is a raw MAC, never echoed back or logged.
-        where = f"$.s.wifi[{i}]"
+        where = f"s.wifi[{i}]"
         client = ids(mac, where)
         batch.add(client, ap, check_rssi(rssi, where), ts, False)
     return batch

@@ -27,6 +27,7 @@ import redis
 from core.security import hash_token
 from portal.ingest.named_configs import NamedConfigKeys, NamedConfigs
 from portal.ingest.observation import (
+    ROOT,
     Batch,
     ClientIds,
     Limits,
@@ -168,8 +169,8 @@ def _associated(obs: dict) -> bool | None:
 
 def meraki_kind(payload: Any) -> tuple[int, str]:
     """(major version, 'wifi' | 'ble') of a Meraki payload; ReportError if it is not one."""
-    check_object(payload, "$")
-    kind_name = require(payload, "type", "$")
+    check_object(payload, ROOT)
+    kind_name = require(payload, "type", ROOT)
     if not isinstance(kind_name, str):
         kind_name = None
     if kind_name in V2_TYPES:
@@ -177,13 +178,13 @@ def meraki_kind(payload: Any) -> tuple[int, str]:
     elif kind_name in V3_TYPES:
         major, kind = 3, V3_TYPES[kind_name]
     else:
-        raise ReportError("$.type", "must be one of DevicesSeen, BluetoothDevicesSeen (v2), WiFi, BLE (v3)")
+        raise ReportError("type", "must be one of DevicesSeen, BluetoothDevicesSeen (v2), WiFi, BLE (v3)")
     if "version" in payload:
         version = payload["version"]
         if isinstance(version, bool) or not isinstance(version, str | int | float):
-            raise ReportError("$.version", "must be a version string such as \"2.0\" or \"3.0\"")
+            raise ReportError("version", "must be a version string such as \"2.0\" or \"3.0\"")
         if not str(version).startswith(str(major)):
-            raise ReportError("$.version", f"does not match type {kind_name!r} (a v{major} type)")
+            raise ReportError("version", f"does not match type {kind_name!r} (a v{major} type)")
     return major, kind
 
 
@@ -191,7 +192,7 @@ def parse_meraki(payload: Any, ids: ClientIds, limits: Limits, network: MerakiNe
     """(validated readings, 'wifi' | 'ble'). BLE payloads are valid but carry no Wi-Fi readings: an
     empty batch. Call only after the secret was checked."""
     major, kind = meraki_kind(payload)
-    data = check_object(require(payload, "data", "$"), "$.data")
+    data = check_object(require(payload, "data", ROOT), "data")
     if kind != "wifi":
         return Batch(), kind
     if major == 2:
@@ -200,13 +201,13 @@ def parse_meraki(payload: Any, ids: ClientIds, limits: Limits, network: MerakiNe
 
 
 def _parse_v2(data: dict, ids: ClientIds, limits: Limits) -> Batch:
-    ap = check_bssid(require(data, "apMac", "$.data"), "$.data.apMac")
-    observations = check_list(require(data, "observations", "$.data"), "$.data.observations")
-    limits.count(len(observations), "$.data.observations")
+    ap = check_bssid(require(data, "apMac", "data"), "data.apMac")
+    observations = check_list(require(data, "observations", "data"), "data.observations")
+    limits.count(len(observations), "data.observations")
     batch = Batch()
     batch.reported(ap)  # v2 is one AP per POST: it reported, even hearing nobody (or only late readings)
     for i, obs in enumerate(observations):
-        where = f"$.data.observations[{i}]"
+        where = f"data.observations[{i}]"
         check_object(obs, where)
         client = ids(require(obs, "clientMac", where), f"{where}.clientMac")
         rssi = meraki_rssi_dbm(require(obs, "rssi", where), f"{where}.rssi")
@@ -228,23 +229,23 @@ def _parse_v3(data: dict, ids: ClientIds, limits: Limits, network: MerakiNetwork
     # `reportingAps` (a quiet venue's post has no observations, yet its APs are alive); the APs of fresh
     # readings mark themselves.
     if network.network_id is not None and data.get("networkId") != network.network_id:
-        raise ReportError("$.data.networkId", "is not the Meraki network configured for this receiver")
-    observations = check_list(require(data, "observations", "$.data"), "$.data.observations")
+        raise ReportError("data.networkId", "is not the Meraki network configured for this receiver")
+    observations = check_list(require(data, "observations", "data"), "data.observations")
     reporting = data.get("reportingAps")
-    reporting = [] if reporting is None else check_list(reporting, "$.data.reportingAps")
+    reporting = [] if reporting is None else check_list(reporting, "data.reportingAps")
     total = 0
     for obs in observations:
         if isinstance(obs, dict) and isinstance(obs.get("locations"), list):
             total += sum(len(loc["rssiRecords"]) for loc in obs["locations"]
                          if isinstance(loc, dict) and isinstance(loc.get("rssiRecords"), list))
-    limits.count(total + len(observations) + len(reporting), "$.data.observations")
+    limits.count(total + len(observations) + len(reporting), "data.observations")
     batch = Batch()
     for i, ap in enumerate(reporting):
-        mac = check_object(ap, f"$.data.reportingAps[{i}]").get("mac")
+        mac = check_object(ap, f"data.reportingAps[{i}]").get("mac")
         if mac is not None:  # an entry naming no AP marks none
-            batch.reported(check_bssid(mac, f"$.data.reportingAps[{i}].mac"))
+            batch.reported(check_bssid(mac, f"data.reportingAps[{i}].mac"))
     for i, obs in enumerate(observations):
-        where = f"$.data.observations[{i}]"
+        where = f"data.observations[{i}]"
         check_object(obs, where)
         client = ids(require(obs, "clientMac", where), f"{where}.clientMac")
         associated = _associated(obs)

@@ -31,6 +31,7 @@ import redis
 from core.security import Sealer
 from portal.ingest.named_configs import NamedConfigKeys, NamedConfigs
 from portal.ingest.observation import (
+    ROOT,
     Batch,
     ClientIds,
     Limits,
@@ -100,20 +101,20 @@ def _bound_to(venue: str, name: str) -> bytes:
 
 def parse_mist(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
     """The readings of a raw RSSI topic; other topics: an empty batch counting its events as ignored."""
-    check_object(payload, "$")
-    topic = require(payload, "topic", "$")
+    check_object(payload, ROOT)
+    topic = require(payload, "topic", ROOT)
     if not isinstance(topic, str):
-        raise ReportError("$.topic", "must be the webhook topic's name")
-    events = check_list(require(payload, "events", "$"), "$.events")
+        raise ReportError("topic", "must be the webhook topic's name")
+    events = check_list(require(payload, "events", ROOT), "events")
     batch = Batch()
     if topic not in RSSI_TOPICS:
         batch.ignored = len(events)
         return batch
     limits.count(sum(len(e["packets"]) for e in events if isinstance(e, dict) and isinstance(e.get("packets"), list))
-                 + len(events), "$.events")
+                 + len(events), "events")
     heard: dict[tuple[str, str], list[float]] = {}
     for i, event in enumerate(events):
-        where = f"$.events[{i}]"
+        where = f"events[{i}]"
         check_object(event, where)
         # Mist's schema makes every field of an event optional (client_id, ap_id, packets, a packet's rssi):
         # one without them carries no reading and is counted as ignored; a value that is there is checked.

@@ -16,10 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from portal.ingest.observation import (
+    ROOT,
     Batch,
     ClientIds,
     Limits,
     ReportError,
+    at,
     check_bssid,
     check_rssi,
 )
@@ -28,14 +30,14 @@ from portal.ingest.observation import (
 def native_batch(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
     """Validate the whole payload before anything is stored: one bad field rejects the request."""
     if not isinstance(payload, dict):
-        raise ReportError("$", "body must be a JSON object")
+        raise ReportError(ROOT, "body must be a JSON object")
     if "reports" in payload:
         reports = payload["reports"]
         if not isinstance(reports, list) or not reports:
             raise ReportError("reports", "must be a non-empty list")
         prefixes, field = [f"reports[{i}]" for i in range(len(reports))], "reports"
     else:
-        reports, prefixes, field = [payload], ["$"], "observations"
+        reports, prefixes, field = [payload], [ROOT], "observations"
     limits.count(sum(max(1, len(r["observations"])) if isinstance(r, dict) and isinstance(r.get("observations"), list)
                      else 1 for r in reports), field)
     batch = Batch()
@@ -48,11 +50,11 @@ def _parse_report(report: Any, prefix: str, ids: ClientIds, limits: Limits, batc
     if not isinstance(report, dict):
         raise ReportError(prefix, "must be a JSON object")
     if "ap" not in report:
-        raise ReportError(f"{prefix}.ap", "is required")
-    ap = check_bssid(report["ap"], f"{prefix}.ap")
+        raise ReportError(at(prefix, "ap"), "is required")
+    ap = check_bssid(report["ap"], at(prefix, "ap"))
     observations = report.get("observations")
     if not isinstance(observations, list):
-        raise ReportError(f"{prefix}.observations", "must be a list")
+        raise ReportError(at(prefix, "observations"), "must be a list")
     batch.reported(ap)  # an AP that hears nobody (empty `observations`) reported all the same: it is alive
     memo = ids.memo
     lo, hi = limits.oldest, limits.newest  # a time ahead of now is kept as sent: the store clamps it, once
@@ -72,7 +74,7 @@ def _parse_report(report: Any, prefix: str, ids: ClientIds, limits: Limits, batc
             fast = False
         associated = None
         if not fast:
-            client, rssi, ts, associated = _careful(item, f"{prefix}.observations[{i}]", ids, limits)
+            client, rssi, ts, associated = _careful(item, at(prefix, f"observations[{i}]"), ids, limits)
         key = (client, ap, ts)
         if key in seen:  # the same reading sent twice counts once
             continue

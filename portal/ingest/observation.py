@@ -1,5 +1,5 @@
 """The one observation type every report format is normalised to, and the pieces the parsers share:
-field checks with JSON-path-like error fields, timestamps, the cached client hasher, and `Batch`
+field checks with the error fields every API names (`at`), timestamps, the cached client hasher, and `Batch`
 (one request's validated observations, de-duplicated, ready for the store)."""
 
 from __future__ import annotations
@@ -14,9 +14,19 @@ from fingerprints.model import normalise_bssid
 
 
 class ReportError(InputError):
-    """A report that must be rejected as a whole; `field` names what is wrong (JSON-path-like)."""
+    """A report that must be rejected as a whole; `field` names what is wrong, as `at` spells it."""
 
     template = "{field}: {message}"
+
+
+# The whole body, as an error's field. A field inside it is named as the light apps' APIs name theirs
+# ("data.observations[3].rssi", "showtimes[0].price"): one spelling for every machine API's `field`.
+ROOT = "$"
+
+
+def at(where: str, name: str) -> str:
+    """The field `name` of the object at `where` (ROOT: the body itself)."""
+    return name if where == ROOT else f"{where}.{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +84,7 @@ def check_bssid(value: object, field: str) -> str:
 
 def require(obj: dict, name: str, where: str) -> object:
     if name not in obj:
-        raise ReportError(f"{where}.{name}" if where != "$" else f"$.{name}", "is required")
+        raise ReportError(at(where, name), "is required")
     return obj[name]
 
 

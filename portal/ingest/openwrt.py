@@ -33,10 +33,12 @@ from __future__ import annotations
 from typing import Any
 
 from portal.ingest.observation import (
+    ROOT,
     Batch,
     ClientIds,
     Limits,
     ReportError,
+    at,
     check_bssid,
     check_list,
     check_object,
@@ -50,31 +52,31 @@ FREQ_MIN_MHZ, FREQ_MAX_MHZ = 2400, 72000
 
 
 def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
-    check_object(payload, "$")
-    ap = check_bssid(require(payload, "bssid", "$"), "$.bssid")
+    check_object(payload, ROOT)
+    ap = check_bssid(require(payload, "bssid", ROOT), "bssid")
     if "clients" in payload:
         return _parse_clients(payload, ap, ids, limits)
     if "events" in payload:
-        events = check_list(payload["events"], "$.events")
-        prefixes = [f"$.events[{i}]" for i in range(len(events))]
+        events = check_list(payload["events"], "events")
+        prefixes = [f"events[{i}]" for i in range(len(events))]
     else:
-        events, prefixes = [payload], ["$"]
-    limits.count(len(events), "$.events")
+        events, prefixes = [payload], [ROOT]
+    limits.count(len(events), "events")
     batch = Batch()
     batch.reported(ap)
     for event, where in zip(events, prefixes, strict=True):
         check_object(event, where)
         event_ap = ap
         if event is not payload and "bssid" in event:  # its own AP (a relay batching several interfaces)
-            event_ap = check_bssid(event["bssid"], _f(where, "bssid"))
+            event_ap = check_bssid(event["bssid"], at(where, "bssid"))
             batch.reported(event_ap)
         kind, event, where = _unwrapped(event, where)
         if not isinstance(kind, str):
-            raise ReportError(_f(where, "type"), "must be a hostapd notification name (probe, auth, assoc, ...)")
+            raise ReportError(at(where, "type"), "must be a hostapd notification name (probe, auth, assoc, ...)")
         if kind not in EVENT_TYPES:
             batch.ignored += 1  # another notification of the same ubus object: no reading
             continue
-        client = ids(require(event, "address", where), _f(where, "address"))
+        client = ids(require(event, "address", where), at(where, "address"))
         rssi = _signal(event, where)
         if rssi is None:
             batch.ignored += 1
@@ -82,11 +84,11 @@ def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
         if "freq" in event:
             freq = event["freq"]
             if isinstance(freq, bool) or not isinstance(freq, int) or not FREQ_MIN_MHZ <= freq <= FREQ_MAX_MHZ:
-                raise ReportError(_f(where, "freq"), f"must be a channel frequency in MHz "
+                raise ReportError(at(where, "freq"), f"must be a channel frequency in MHz "
                                                      f"({FREQ_MIN_MHZ}-{FREQ_MAX_MHZ})")
         ts = limits.now  # hostapd events carry no time: heard when it arrives
         if "ts" in event:
-            ts = limits.ts(parse_time(event["ts"], _f(where, "ts")), _f(where, "ts"))
+            ts = limits.ts(parse_time(event["ts"], at(where, "ts")), at(where, "ts"))
         batch.add(client, event_ap, rssi, ts, EVENT_TYPES[kind])
     return batch
 
@@ -94,13 +96,13 @@ def parse_openwrt(payload: Any, ids: ClientIds, limits: Limits) -> Batch:
 def _parse_clients(payload: dict, ap: str, ids: ClientIds, limits: Limits) -> Batch:
     """`get_clients`' answer (the module's doc): a reading per associated station that has a `signal`."""
     clients = payload["clients"]
-    check_object(clients, "$.clients")
-    limits.count(len(clients), "$.clients")
-    ts = limits.ts(parse_time(payload["ts"], "$.ts"), "$.ts") if "ts" in payload else limits.now
+    check_object(clients, "clients")
+    limits.count(len(clients), "clients")
+    ts = limits.ts(parse_time(payload["ts"], "ts"), "ts") if "ts" in payload else limits.now
     batch = Batch()
     batch.reported(ap)
     for mac, station in clients.items():
-        where = f"$.clients[{mac!r}]"
+        where = f"clients[{mac!r}]"
         check_object(station, where)
         client = ids(mac, where)
         rssi = None if station.get("assoc") is False else _signal(station, where)
@@ -116,7 +118,7 @@ def _signal(station: dict, where: str) -> float | None:
     the driver knows it) or 0 (hostapd's value when the driver gave none; no phone is heard at 0 dBm)."""
     if "signal" not in station:
         return None
-    rssi = check_rssi(station["signal"], _f(where, "signal"))
+    rssi = check_rssi(station["signal"], at(where, "signal"))
     return None if rssi == 0 else rssi
 
 
@@ -134,9 +136,5 @@ def _unwrapped(event: dict, where: str) -> tuple[object, dict, str]:
             inner = event[name]
             if "ts" in event and "ts" not in inner:
                 inner = {**inner, "ts": event["ts"]}
-            return name, inner, _f(where, name)
+            return name, inner, at(where, name)
     return event.get("type", "probe"), event, where
-
-
-def _f(where: str, name: str) -> str:
-    return f"{where}.{name}" if where != "$" else f"$.{name}"

@@ -326,7 +326,7 @@ def test_safe_destination_of_an_unclosed_bracket_is_none():
 def test_an_unknown_capport_token_is_a_plain_json_error(client, demo):
     resp = client.get("/capport/api/forged-token")
     assert resp.status_code == 404 and resp.mimetype == "application/json"
-    assert json.loads(resp.data) == {"error": "unknown client"}
+    assert json.loads(resp.data) == {"error": "unknown client", "field": None}
 
 
 def test_a_context_sealed_by_a_newer_process_still_opens():

@@ -133,7 +133,7 @@ def test_head_probe_gets_headers_only(client, tracked):
 def test_probe_paths_take_only_get(client, demo):
     resp = client.post("/generate_204", data={"x": "1"})
     assert resp.status_code == 405 and resp.headers["Allow"] == "GET, HEAD"
-    assert resp.get_json() == {"error": "probes are GET requests"}
+    assert resp.get_json() == {"error": "probes are GET requests", "field": None}
 
 
 def test_store_restarted_without_its_script_cache_still_answers(client, svc, tracked):

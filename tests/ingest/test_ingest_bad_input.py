@@ -40,48 +40,48 @@ LATEST = ("data", "observations", 0, "latestRecord")
 
 MERAKI_V2_BAD = [
     ((), [1], 403, "secret"),
-    (("type",), "Nope", 422, "$.type"),
-    (("type",), DELETE, 422, "$.type"),
-    (("version",), "3.0", 422, "$.version"),
-    (("version",), [], 422, "$.version"),
-    (("data",), DELETE, 422, "$.data"),
-    (("data",), "x", 422, "$.data"),
-    (("data", "apMac"), DELETE, 422, "$.data.apMac"),
-    (("data", "apMac"), "not-a-mac", 422, "$.data.apMac"),
-    (("data", "observations"), {}, 422, "$.data.observations"),
-    (("data", "observations"), DELETE, 422, "$.data.observations"),
-    (("data", "observations", 0), "x", 422, "$.data.observations[0]"),
-    ((*OBS2, "clientMac"), DELETE, 422, "$.data.observations[0].clientMac"),
-    ((*OBS2, "clientMac"), "11:22", 422, "$.data.observations[0].clientMac"),
-    ((*OBS2, "clientMac"), 7, 422, "$.data.observations[0].clientMac"),
-    ((*OBS2, "rssi"), DELETE, 422, "$.data.observations[0].rssi"),
-    ((*OBS2, "rssi"), "47", 422, "$.data.observations[0].rssi"),
-    ((*OBS2, "rssi"), True, 422, "$.data.observations[0].rssi"),
-    ((*OBS2, "rssi"), 200, 422, "$.data.observations[0].rssi"),
-    ((*OBS2, "rssi"), -130, 422, "$.data.observations[0].rssi"),
-    ((*OBS2, "seenEpoch"), "soon", 422, "$.data.observations[0].seenEpoch"),
-    ((*OBS2, "seenEpoch"), time.time() + 3600, 422, "$.data.observations[0].seenEpoch"),  # clock skew
-    ((*OBS2, "seenEpoch"), 10**400, 422, "$.data.observations[0].seenEpoch"),
-    ((*OBS2, "rssi"), -(10**400), 422, "$.data.observations[0].rssi"),
+    (("type",), "Nope", 422, "type"),
+    (("type",), DELETE, 422, "type"),
+    (("version",), "3.0", 422, "version"),
+    (("version",), [], 422, "version"),
+    (("data",), DELETE, 422, "data"),
+    (("data",), "x", 422, "data"),
+    (("data", "apMac"), DELETE, 422, "data.apMac"),
+    (("data", "apMac"), "not-a-mac", 422, "data.apMac"),
+    (("data", "observations"), {}, 422, "data.observations"),
+    (("data", "observations"), DELETE, 422, "data.observations"),
+    (("data", "observations", 0), "x", 422, "data.observations[0]"),
+    ((*OBS2, "clientMac"), DELETE, 422, "data.observations[0].clientMac"),
+    ((*OBS2, "clientMac"), "11:22", 422, "data.observations[0].clientMac"),
+    ((*OBS2, "clientMac"), 7, 422, "data.observations[0].clientMac"),
+    ((*OBS2, "rssi"), DELETE, 422, "data.observations[0].rssi"),
+    ((*OBS2, "rssi"), "47", 422, "data.observations[0].rssi"),
+    ((*OBS2, "rssi"), True, 422, "data.observations[0].rssi"),
+    ((*OBS2, "rssi"), 200, 422, "data.observations[0].rssi"),
+    ((*OBS2, "rssi"), -130, 422, "data.observations[0].rssi"),
+    ((*OBS2, "seenEpoch"), "soon", 422, "data.observations[0].seenEpoch"),
+    ((*OBS2, "seenEpoch"), time.time() + 3600, 422, "data.observations[0].seenEpoch"),  # clock skew
+    ((*OBS2, "seenEpoch"), 10**400, 422, "data.observations[0].seenEpoch"),
+    ((*OBS2, "rssi"), -(10**400), 422, "data.observations[0].rssi"),
 ]
 
 MERAKI_V3_BAD = [
-    (("type",), "wifi", 422, "$.type"),
-    (("data", "observations"), None, 422, "$.data.observations"),
-    (("data", "observations", 0, "locations"), "x", 422, "$.data.observations[0].locations"),
-    ((*LOC, "time"), DELETE, 422, "$.data.observations[0].locations[0].time"),
-    ((*LOC, "time"), "2019-11-28 14:27", 422, "$.data.observations[0].locations[0].time"),
-    ((*LOC, "rssiRecords"), {"apMac": "x"}, 422, "$.data.observations[0].locations[0].rssiRecords"),
-    ((*REC, "apMac"), "aa:aa", 422, "$.data.observations[0].locations[0].rssiRecords[0].apMac"),
-    ((*REC, "rssi"), None, 422, "$.data.observations[0].locations[0].rssiRecords[0].rssi"),
-    ((*REC, "rssi"), 101, 422, "$.data.observations[0].locations[0].rssiRecords[0].rssi"),
-    ((*REC, "rssi"), -200, 422, "$.data.observations[0].locations[0].rssiRecords[0].rssi"),
-    ((*LOC, "rssiRecords", 3), "x", 422, "$.data.observations[0].locations[0].rssiRecords[3]"),
-    ((*LATEST, "nearestApRssi"), "loud", 422, "$.data.observations[0].latestRecord.nearestApRssi"),
-    ((*LATEST, "nearestApMac"), "ap-1", 422, "$.data.observations[0].latestRecord.nearestApMac"),
-    (("data", "reportingAps"), {"mac": "aa:aa:aa:11:11:11"}, 422, "$.data.reportingAps"),
-    (("data", "reportingAps"), ["aa:aa:aa:11:11:11"], 422, "$.data.reportingAps[0]"),
-    (("data", "reportingAps"), [{"mac": "aa:aa"}], 422, "$.data.reportingAps[0].mac"),
+    (("type",), "wifi", 422, "type"),
+    (("data", "observations"), None, 422, "data.observations"),
+    (("data", "observations", 0, "locations"), "x", 422, "data.observations[0].locations"),
+    ((*LOC, "time"), DELETE, 422, "data.observations[0].locations[0].time"),
+    ((*LOC, "time"), "2019-11-28 14:27", 422, "data.observations[0].locations[0].time"),
+    ((*LOC, "rssiRecords"), {"apMac": "x"}, 422, "data.observations[0].locations[0].rssiRecords"),
+    ((*REC, "apMac"), "aa:aa", 422, "data.observations[0].locations[0].rssiRecords[0].apMac"),
+    ((*REC, "rssi"), None, 422, "data.observations[0].locations[0].rssiRecords[0].rssi"),
+    ((*REC, "rssi"), 101, 422, "data.observations[0].locations[0].rssiRecords[0].rssi"),
+    ((*REC, "rssi"), -200, 422, "data.observations[0].locations[0].rssiRecords[0].rssi"),
+    ((*LOC, "rssiRecords", 3), "x", 422, "data.observations[0].locations[0].rssiRecords[3]"),
+    ((*LATEST, "nearestApRssi"), "loud", 422, "data.observations[0].latestRecord.nearestApRssi"),
+    ((*LATEST, "nearestApMac"), "ap-1", 422, "data.observations[0].latestRecord.nearestApMac"),
+    (("data", "reportingAps"), {"mac": "aa:aa:aa:11:11:11"}, 422, "data.reportingAps"),
+    (("data", "reportingAps"), ["aa:aa:aa:11:11:11"], 422, "data.reportingAps[0]"),
+    (("data", "reportingAps"), [{"mac": "aa:aa"}], 422, "data.reportingAps[0].mac"),
 ]
 
 
@@ -107,7 +107,7 @@ def test_meraki_v3_bad_input(feeds, path, value, status, field):
 def test_meraki_latest_record_is_validated_even_when_unused(feeds):
     body = set_path(feeds.v3(), (*LATEST, "time"), feeds.iso(time.time() + 3600))
     resp = feeds.meraki(body)
-    assert resp.status_code == 422 and resp.get_json()["field"] == "$.data.observations[0].latestRecord.time"
+    assert resp.status_code == 422 and resp.get_json()["field"] == "data.observations[0].latestRecord.time"
     assert feeds.nothing_stored()
 
 
@@ -118,7 +118,7 @@ def test_one_bad_client_rejects_the_whole_meraki_post(feeds):
     bad["clientMac"] = "zz"
     body["data"]["observations"] = [good, good, bad]
     resp = feeds.meraki(body)
-    assert resp.status_code == 422 and resp.get_json()["field"] == "$.data.observations[2].clientMac"
+    assert resp.status_code == 422 and resp.get_json()["field"] == "data.observations[2].clientMac"
     assert feeds.nothing_stored()
 
 
@@ -173,24 +173,24 @@ def openwrt_batch(ts=None):
 
 
 OPENWRT_BAD = [
-    (("bssid",), DELETE, "$.bssid"),
-    (("bssid",), "wlan0", "$.bssid"),
-    (("events",), {}, "$.events"),
-    (EV, [], "$.events[0]"),
-    ((*EV, "address"), DELETE, "$.events[0].address"),
-    ((*EV, "address"), "02:00:5e:00:53", "$.events[0].address"),
-    ((*EV, "signal"), "-61", "$.events[0].signal"),
-    ((*EV, "type"), 7, "$.events[0].type"),
-    (EV, {"probe": {"address": "x", "signal": -60}}, "$.events[0].probe.address"),
-    ((*EV, "signal"), 12, "$.events[0].signal"),
-    ((*EV, "signal"), -300, "$.events[0].signal"),
-    ((*EV, "freq"), "2437", "$.events[0].freq"),
-    ((*EV, "freq"), 24, "$.events[0].freq"),
-    ((*EV, "ts"), "now", "$.events[0].ts"),
-    ((*EV, "ts"), time.time() + 3600, "$.events[0].ts"),
-    ((*EV, "ts"), 1000, "$.events[0].ts"),
-    ((*EV, "ts"), 10**400, "$.events[0].ts"),
-    ((*EV, "signal"), 10**400, "$.events[0].signal"),
+    (("bssid",), DELETE, "bssid"),
+    (("bssid",), "wlan0", "bssid"),
+    (("events",), {}, "events"),
+    (EV, [], "events[0]"),
+    ((*EV, "address"), DELETE, "events[0].address"),
+    ((*EV, "address"), "02:00:5e:00:53", "events[0].address"),
+    ((*EV, "signal"), "-61", "events[0].signal"),
+    ((*EV, "type"), 7, "events[0].type"),
+    (EV, {"probe": {"address": "x", "signal": -60}}, "events[0].probe.address"),
+    ((*EV, "signal"), 12, "events[0].signal"),
+    ((*EV, "signal"), -300, "events[0].signal"),
+    ((*EV, "freq"), "2437", "events[0].freq"),
+    ((*EV, "freq"), 24, "events[0].freq"),
+    ((*EV, "ts"), "now", "events[0].ts"),
+    ((*EV, "ts"), time.time() + 3600, "events[0].ts"),
+    ((*EV, "ts"), 1000, "events[0].ts"),
+    ((*EV, "ts"), 10**400, "events[0].ts"),
+    ((*EV, "signal"), 10**400, "events[0].signal"),
 ]
 
 
@@ -203,7 +203,7 @@ def test_openwrt_bad_input(feeds, path, value, field):
 
 
 @pytest.mark.parametrize(("path", "value", "field"), [
-    (("address",), DELETE, "$.address"), (("signal",), None, "$.signal"), (("type",), 1, "$.type"),
+    (("address",), DELETE, "address"), (("signal",), None, "signal"), (("type",), 1, "type"),
 ])
 def test_openwrt_bad_single_event(feeds, path, value, field):
     resp = feeds.openwrt(set_path(feeds.event(), path, value))
@@ -214,23 +214,23 @@ def test_openwrt_bad_single_event(feeds, path, value, field):
 # ---- FIND3 -------------------------------------------------------------------------------------
 
 FIND3_BAD = [
-    (("d",), DELETE, "$.d"),
-    (("d",), "", "$.d"),
-    (("d",), "kitchen-pi", "$.d"),  # not a BSSID and no AP of that name
-    (("d",), 5, "$.d"),
-    (("f",), DELETE, "$.f"),
-    (("f",), ["x"], "$.f"),
-    (("t",), DELETE, "$.t"),
-    (("t",), "1520424248897", "$.t"),
-    (("t",), 1, "$.t"),  # a FIND3 learning-control message (t:=1)
-    (("t",), (time.time() + 3600) * 1000, "$.t"),
-    (("t",), 10**400, "$.t"),
-    (("s",), DELETE, "$.s"),
-    (("s",), [], "$.s"),
-    (("s", "wifi"), [], "$.s.wifi"),
-    (("s", "wifi"), {"not-a-mac": -50}, "$.s.wifi[0]"),
-    (("s", "wifi"), {PHONE: -50, "70:4d:7b:11:3a:c8": "-81"}, "$.s.wifi[1]"),
-    (("s", "wifi"), {PHONE: 3}, "$.s.wifi[0]"),
+    (("d",), DELETE, "d"),
+    (("d",), "", "d"),
+    (("d",), "kitchen-pi", "d"),  # not a BSSID and no AP of that name
+    (("d",), 5, "d"),
+    (("f",), DELETE, "f"),
+    (("f",), ["x"], "f"),
+    (("t",), DELETE, "t"),
+    (("t",), "1520424248897", "t"),
+    (("t",), 1, "t"),  # a FIND3 learning-control message (t:=1)
+    (("t",), (time.time() + 3600) * 1000, "t"),
+    (("t",), 10**400, "t"),
+    (("s",), DELETE, "s"),
+    (("s",), [], "s"),
+    (("s", "wifi"), [], "s.wifi"),
+    (("s", "wifi"), {"not-a-mac": -50}, "s.wifi[0]"),
+    (("s", "wifi"), {PHONE: -50, "70:4d:7b:11:3a:c8": "-81"}, "s.wifi[1]"),
+    (("s", "wifi"), {PHONE: 3}, "s.wifi[0]"),
 ]
 
 
@@ -275,11 +275,21 @@ def test_token_of_another_venue(feeds, other_venue, fmt):
     assert feeds.nothing_stored("demo")
 
 
-@pytest.mark.parametrize("fmt", [*TOKEN_FORMATS, "meraki"])
-def test_unknown_venue_is_404(feeds, fmt):
-    body = feeds.v2() if fmt == "meraki" else valid(feeds, fmt)
-    resp = getattr(feeds, fmt)(body, venue="nowhere")
-    assert resp.status_code == 404 and resp.get_json()["error"]
+@pytest.mark.parametrize("fmt", TOKEN_FORMATS)
+def test_an_unknown_venue_is_a_401_before_anything_else(feeds, fmt):
+    """A token is checked before the venue: a token-less caller cannot confirm which venues exist."""
+    resp = getattr(feeds, fmt)(valid(feeds, fmt), venue="nowhere")
+    assert resp.status_code == 401 and resp.get_json()["field"] is None
+
+
+def test_a_meraki_receiver_of_an_unknown_venue_is_an_unknown_network(feeds):
+    """The receiver URL is public (the validator GET): an unknown venue is answered as an unknown network of a
+    venue that exists, so neither tells which venues there are."""
+    unknown_venue = feeds.meraki(feeds.v2(), venue="nowhere", network="main")
+    unknown_network = feeds.meraki(feeds.v2(), network="nowhere")
+    assert unknown_venue.status_code == unknown_network.status_code == 404
+    assert unknown_venue.get_json()["field"] is None
+    assert "unknown venue" not in unknown_venue.get_json()["error"]
 
 
 @pytest.mark.parametrize("fmt", [*TOKEN_FORMATS, "meraki"])
@@ -320,12 +330,12 @@ def test_too_many_observations_in_every_format(demo, db, settings):
     macs = [f"02:00:00:00:00:{i:02x}" for i in range(4)]
     cases = [
         ("/api/v1/venues/demo/openwrt", hdr, {"bssid": AP1, "events": [
-            {"address": m, "signal": -50, "ts": now} for m in macs]}, "$.events"),
+            {"address": m, "signal": -50, "ts": now} for m in macs]}, "events"),
         ("/api/v1/venues/demo/find3/passive", hdr, {"d": AP1, "f": "x", "t": now * 1000,
-                                                    "s": {"wifi": {m: -50 for m in macs}}}, "$.s.wifi"),
+                                                    "s": {"wifi": {m: -50 for m in macs}}}, "s.wifi"),
         ("/api/v1/venues/demo/meraki/main", {}, {"secret": "s3cret", "type": "DevicesSeen", "data": {
             "apMac": AP1, "observations": [{"clientMac": m, "rssi": 40, "seenEpoch": now} for m in macs]}},
-         "$.data.observations"),
+         "data.observations"),
     ]
     for url, headers, body, field in cases:
         resp = small.post(url, json=body, headers=headers)
@@ -360,7 +370,7 @@ def test_native_huge_numbers(feeds, value):
     for field in ("rssi", "ts"):
         obs = {"client": PHONE, "rssi": -60, "ts": time.time(), field: value}
         resp = feeds.native({"ap": AP1, "observations": [obs]})
-        assert resp.status_code == 422 and resp.get_json()["field"] == f"$.observations[0].{field}"
+        assert resp.status_code == 422 and resp.get_json()["field"] == f"observations[0].{field}"
     assert feeds.nothing_stored()
 
 
@@ -387,7 +397,7 @@ def test_meraki_a_late_reading_beside_a_malformed_one_is_still_a_422(feeds):
     body = feeds.v2(ts=1474675583)
     body["data"]["observations"].append({**body["data"]["observations"][0], "rssi": "loud"})
     resp = feeds.meraki(body)
-    assert resp.status_code == 422 and resp.get_json()["field"] == "$.data.observations[1].rssi"
+    assert resp.status_code == 422 and resp.get_json()["field"] == "data.observations[1].rssi"
     assert feeds.nothing_stored()
 
 

@@ -71,15 +71,18 @@ def test_a_spent_budget_answers_before_the_body_is_read(feeds, per_address):
 
 
 def test_a_spent_budget_leaves_a_form_body_unread_and_its_language_unused(feeds, per_address):
-    """A urlencoded body that happens to hold `lang=zh` is no shopper's form: the 429 is worded in the
-    request's own language (Accept-Language), without the body being read to look for one."""
+    """A urlencoded body that happens to hold `lang=zh` is no shopper's form: the 429 is the API's, worded for
+    the integrator (never the shoppers' "from this device, number or place"), without the body being read."""
     wrong(feeds, per_address)
     body = CountingStream(b"lang=zh&secret=guess")
     resp = feeds.client.post(URL, input_stream=body, content_length=len(body.getvalue()),
                              content_type="application/x-www-form-urlencoded",
                              headers={"Accept-Language": "en"}, environ_base={"REMOTE_ADDR": ATTACKER})
     assert resp.status_code == 429 and body.read_calls == 0
-    assert resp.get_json()["error"].startswith("Too many requests")
+    answer = resp.get_json()
+    assert answer["error"].startswith("too many posts with a wrong secret for this Meraki network")
+    assert answer["field"] == "secret" and "device" not in answer["error"]
+    assert resp.headers["Cache-Control"] == "no-store" and f"{resp.headers['Retry-After']} seconds" in answer["error"]
 
 
 def test_unreadable_bodies_spend_it_too(feeds, per_address):
