@@ -1,6 +1,8 @@
 """The ledger read for people: per merchant (zone) and day, the payments and refunds booked, the day's net and
-the balance carried since the first entry. Days are the venue's (its time zone; China time by default), as
-the day's reconciliation CSV counts them (portal/payments/reconcile.py), so a row here matches it."""
+the balance carried to the day's end since the merchant's book began (`LedgerBook.since_ms`). Days are the venue's
+(its time zone; China time by default), as the day's reconciliation CSV counts them (portal/payments/reconcile.py),
+so a row here matches it. A day costs the entries booked since its start, never the ledger's whole history: the
+balance is the book's running total less what was booked after the day."""
 
 from __future__ import annotations
 
@@ -19,8 +21,14 @@ class MerchantDay:
     paid: int  # fen
     refunds: int
     refunded: int  # fen
-    balance: int  # fen: everything paid minus everything refunded, up to the end of the day
+    # fen: everything paid minus everything refunded, from `balance_since_ms` to the end of the day; None where that
+    # needs entries no longer kept (LEDGER_KEEP_MS), for a day before them
+    balance: int | None
     entries: tuple[LedgerEntry, ...]  # the day's, in booking order
+    # The oldest booking the balance counts (None: none yet): the merchant's first entry, or for a ledger the previous
+    # release wrote, the oldest it still held when first read. Entries older than LEDGER_KEEP_MS leave the ledger
+    # but stay in the balance.
+    balance_since_ms: int | None = None
 
     @property
     def net(self) -> int:
@@ -29,11 +37,10 @@ class MerchantDay:
 
 def merchant_day(store: PaymentStore, venue: str, merchant: str, day: str, tz: tzinfo = CHINA) -> MerchantDay:
     since, until = day_bounds_ms(day, tz)
-    balance, todays = 0, []
-    for entry in store.ledger(venue, merchant, 0, until):
-        balance += entry.amount if entry.kind == "paid" else -entry.amount
-        if entry.ms >= since:
-            todays.append(entry)
+    book, from_day_on = store.merchant_from(venue, merchant, since)
+    todays = [e for e in from_day_on if e.ms < until]
+    balance = book.balance_at(until, sum(e.fen for e in from_day_on if e.ms >= until))
     paid = [e.amount for e in todays if e.kind == "paid"]
     refunded = [e.amount for e in todays if e.kind == "refund"]
-    return MerchantDay(merchant, day, len(paid), sum(paid), len(refunded), sum(refunded), balance, tuple(todays))
+    return MerchantDay(merchant, day, len(paid), sum(paid), len(refunded), sum(refunded), balance, tuple(todays),
+                       book.since_ms)

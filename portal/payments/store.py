@@ -17,6 +17,15 @@ Keys (all under the venue's `{venue}` hash tag):
                                    LEDGER_KEEP_MS (400 days) by its id, older ones dropped as entries are added and
                                    by the sweep once a day (`trim_ledgers`; `pay:ledger-trimmed` marks the day)
     pay:ledger:m:<zone>    STREAM  the same entries, for one merchant (written in the same script)
+    pay:ledger-book:<zone> HASH    the merchant's running total: `total` (fen paid minus refunded, every entry counted
+                                   once, kept by the script that appends it, so trimming leaves it alone), `n` (the
+                                   entries counted: more than the ledger holds once some were trimmed), `from_ms`
+                                   (the oldest booking counted: what the balance is "since"); a ledger the previous
+                                   release wrote gets its book from the first read, counted back from its newest entry
+                                   (`low`, the oldest counted so far, until `complete`)
+    pay:ledger-gaps        HASH    `lo`, `hi`: the least and greatest gap (ms) between an entry's stream id (the
+                                   store's clock) and its `ms` (the booking's) ever written: reads by `ms` are bounded
+                                   by id (`PaymentStore.ledger`)
     pay:untold             ZSET    order id -> ms: orders whose money listeners have not all heard of a payment or a
                                    refund done (the order's `tell` lists them in order, `told`/`told_part` how far
                                    the telling got); written by the script that booked the money, left by the one
@@ -65,6 +74,11 @@ IDEM_KEEP_MS = 2 * 86400 * 1000
 # at most an hour apart (WeChat Pay suggests a decaying poll; the sweep adds its minute): never dropped.
 REFUND_BACKOFF_MS = 5 * 60_000
 REFUND_BACKOFF_MAX_MS = 3600_000
+# A read of the ledger by booking time (`ms`) takes the stream ids this much wider each side than the gaps ever
+# written (`pay:ledger-gaps`): both clocks are the store's in production, but an entry written before the gaps were
+# kept (the previous release) or across a failover to a primary whose clock runs behind may be a little off.
+LEDGER_ID_MARGIN_MS = 3600 * 1000
+LEDGER_CATCH_UP = 2000  # entries counted per step into the book of a ledger the previous release wrote
 STATES = ("created", "paid", "partially_refunded", "refunded", "closed")
 
 
@@ -93,6 +107,13 @@ class PaymentKeys(VenueKeys):
     def merchant_ledger(self, merchant: str) -> str:
         return self.key("pay", "ledger", "m", merchant)
 
+    def merchant_book(self, merchant: str) -> str:
+        """Hash of the merchant's running total (outside `pay:ledger:m:*`, which `trim_ledgers` trims as streams)."""
+        return self.key("pay", "ledger-book", merchant)
+
+    def ledger_gaps(self) -> str:
+        return self.key("pay", "ledger-gaps")
+
     def ledgers_trimmed(self) -> str:
         """String for a day after the sweep trimmed every ledger of the venue (`PaymentStore.trim_ledgers`)."""
         return self.key("pay", "ledger-trimmed")
@@ -119,15 +140,39 @@ return 0
 _NOW = f"""
 local LEDGER_KEEP_MS = {LEDGER_KEEP_MS}
 """ + LUA_STORE_CLOCK + """
-local function ledger(kind, order, amount, txn, ref_no, now)
+local function ms_text(ms) return string.format('%.0f', ms) end
+-- An entry's id is the store's clock, its `ms` the booking's (`now`, which a caller may set): readers by `ms` bound
+-- their XRANGE by id, widened by the gaps ever written (PaymentStore._read_ledger)
+local function note_gap(gaps, id, ms)
+  local gap = tonumber(string.match(id, '^(%d+)')) - ms
+  local g = redis.call('HMGET', gaps, 'lo', 'hi')
+  if not g[1] or gap < tonumber(g[1]) then redis.call('HSET', gaps, 'lo', ms_text(gap)) end
+  if not g[2] or gap > tonumber(g[2]) then redis.call('HSET', gaps, 'hi', ms_text(gap)) end
+end
+-- The merchant's running total counts each entry once: here once its book exists (a new merchant's starts with its
+-- first entry); a ledger the previous release wrote has none until a reader counts what it holds (_CATCH_UP), this
+-- entry with it. `fresh`: neither a book nor an entry before this one.
+local function count(book, fresh, kind, amount, ms)
+  local fen = kind == 'paid' and tonumber(amount) or -tonumber(amount)
+  if not fresh and redis.call('EXISTS', book) == 0 then return end
+  redis.call('HINCRBY', book, 'total', fen)
+  redis.call('HINCRBY', book, 'n', 1)
+  local from = tonumber(redis.call('HGET', book, 'from_ms') or '')
+  if not from or ms < from then redis.call('HSET', book, 'from_ms', ms_text(ms)) end
+  if fresh then redis.call('HSET', book, 'complete', '1') end
+end
+-- KEYS[3] the venue's ledger, KEYS[4] the merchant's; `book` the merchant's running total, `gaps` the venue's.
+local function ledger(kind, order, amount, txn, ref_no, now, book, gaps)
   local m = redis.call('HMGET', order, 'id', 'merchant', 'provider', 'purpose')
   local entry = {'kind', kind, 'order', m[1], 'merchant', m[2], 'provider', m[3] or '', 'purpose', m[4] or '',
-                 'amount', amount, 'txn', txn, 'refund_no', ref_no, 'ms', string.format('%.0f', now)}
+                 'amount', amount, 'txn', txn, 'refund_no', ref_no, 'ms', ms_text(now)}
   -- kept as long as the orders (LEDGER_KEEP_MS), by the store's clock that names the entries (not `now`, which a
   -- caller may set); exact, each entry added drops the few that came of age since the last
-  local keep_from = string.format('%.0f', now_ms(nil) - LEDGER_KEEP_MS)
-  redis.call('XADD', KEYS[3], 'MINID', keep_from, '*', unpack(entry))
-  redis.call('XADD', KEYS[4], 'MINID', keep_from, '*', unpack(entry))
+  local keep_from = ms_text(now_ms(nil) - LEDGER_KEEP_MS)
+  local fresh = redis.call('EXISTS', book) == 0 and redis.call('XLEN', KEYS[4]) == 0
+  note_gap(gaps, redis.call('XADD', KEYS[3], 'MINID', keep_from, '*', unpack(entry)), now)
+  note_gap(gaps, redis.call('XADD', KEYS[4], 'MINID', keep_from, '*', unpack(entry)), now)
+  count(book, fresh, kind, amount, now)
 end
 local function append(key, field, item)
   local items = redis.call('HGET', key, field) or ''
@@ -180,7 +225,8 @@ return 1
 """
 
 # The provider says the order was paid. KEYS[1] order, KEYS[2] open zset, KEYS[3] ledger, KEYS[4] merchant
-# ledger, KEYS[5] the late refund, KEYS[6] open refunds, KEYS[7] untold zset, KEYS[8] closing zset. ARGV[1] amount
+# ledger, KEYS[5] the late refund, KEYS[6] open refunds, KEYS[7] untold zset, KEYS[8] closing zset, KEYS[9] the
+# merchant's book, KEYS[10] the ledger's gaps. ARGV[1] amount
 # fen, ARGV[2] provider txn id, ARGV[3] provider, ARGV[4] now, ARGV[5] currency, ARGV[6] the late refund's number,
 # ARGV[7] its reason, ARGV[8] when the provider says it was paid ('' not stated). Late is judged by that time (never
 # later than now): a payment made before the expiry whose callback or query comes after it is on time.
@@ -209,7 +255,7 @@ redis.call('HSET', KEYS[1], 'status', 'paid', 'txn', ARGV[2], 'provider', ARGV[3
 redis.call('PEXPIRE', KEYS[1], KEEP_MS)  -- money moved: kept for the books (also one never bound)
 local id = redis.call('HGET', KEYS[1], 'id')
 redis.call('ZREM', KEYS[2], id)
-ledger('paid', KEYS[1], ARGV[1], ARGV[2], '', now)
+ledger('paid', KEYS[1], ARGV[1], ARGV[2], '', now, KEYS[9], KEYS[10])
 append(KEYS[1], 'tell', 'paid')
 redis.call('ZADD', KEYS[7], string.format('%.0f', now), id)
 if not late then return {'PAID'} end
@@ -275,10 +321,10 @@ return {'OK'}
 # What the provider says of a refund not yet final: done, failed (refused for good, closed), processing
 # (accepted, result to come) or pending (refused for now: to be asked again under the same number).
 # KEYS[1] order, KEYS[2] refund, KEYS[3] ledger, KEYS[4] merchant ledger, KEYS[5] open refunds, KEYS[6] failed
-# refunds, KEYS[7] untold zset. ARGV[1] refund no, ARGV[2] provider refund id, ARGV[3] outcome, ARGV[4] now,
-# ARGV[5] order id it must
-# belong to ('' = any), ARGV[6] the provider's code for a problem ('' = none): with pending or processing, the
-# refund is stuck at the provider (its balance, ABNORMAL) and the sweep comes back later each time. A refund done
+# refunds, KEYS[7] untold zset, KEYS[8] the merchant's book, KEYS[9] the ledger's gaps. ARGV[1] refund no,
+# ARGV[2] provider refund id, ARGV[3] outcome, ARGV[4] now, ARGV[5] order id it must belong to ('' = any), ARGV[6]
+# the provider's code for a problem ('' = none): with pending or processing, the refund is stuck at the provider
+# (its balance, ABNORMAL) and the sweep comes back later each time. A refund done
 # goes on the order's `tell` list (with `refunded_after`, the order's refunded total it made: its listeners hear
 # the order as it was then, however late they are told).
 # Returns {'OK', order status} | {'DUP', refund status} (already final, or processing again) | {'UNKNOWN'}.
@@ -317,7 +363,8 @@ local total = tonumber(redis.call('HGET', KEYS[1], 'amount'))
 local status = refunded >= total and 'refunded' or 'partially_refunded'
 redis.call('HSET', KEYS[1], 'status', status)
 redis.call('HSET', KEYS[2], 'refunded_after', refunded)
-ledger('refund', KEYS[1], amount, redis.call('HGET', KEYS[1], 'txn'), ARGV[1], now)
+ledger('refund', KEYS[1], amount, redis.call('HGET', KEYS[1], 'txn'), ARGV[1], now, KEYS[8],
+       KEYS[9])
 append(KEYS[1], 'tell', ARGV[1])
 redis.call('ZADD', KEYS[7], string.format('%.0f', now), r[3])
 return {'OK', status}
@@ -348,6 +395,69 @@ local n = 0
 for _ in string.gmatch(o[1] or '', '[^,]+') do n = n + 1 end
 if told >= n then redis.call('ZREM', KEYS[2], ARGV[3]) end
 return math.max(n - told, 0)
+"""
+
+# One step of counting a merchant's book from a ledger the previous release wrote (no book yet): up to ARGV[1] entries,
+# newest first, each below the oldest counted so far (`low`). The first step makes the book, so every entry appended
+# after it counts itself (`count` in _NOW) and this count never meets it; trimming drops the oldest entries, which
+# this count reaches last: a dropped one is simply not counted, and `from_ms` says from when the total counts. Also
+# notes each entry's gap (`note_gap`), so reads by `ms` see the old entries too. KEYS[1] the merchant's ledger,
+# KEYS[2] its book, KEYS[3] the ledger's gaps. Returns 1 once the book is complete (or the ledger is empty), else 0.
+_CATCH_UP = _NOW + """
+local b = redis.call('HMGET', KEYS[2], 'complete', 'low')
+if b[1] == '1' then return 1 end
+if not b[2] and redis.call('XLEN', KEYS[1]) == 0 then return 1 end  -- nothing to count: the first entry makes it
+local entries = redis.call('XREVRANGE', KEYS[1], b[2] and ('(' .. b[2]) or '+', '-', 'COUNT', ARGV[1])
+local fen = 0
+for _, e in ipairs(entries) do
+  local f = {}
+  for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+  local amount = tonumber(f.amount or '') or 0
+  fen = fen + (f.kind == 'paid' and amount or -amount)
+  local ms = tonumber(f.ms or '')
+  if ms then
+    note_gap(KEYS[3], e[1], ms)
+    local from = tonumber(redis.call('HGET', KEYS[2], 'from_ms') or '')
+    if not from or ms < from then redis.call('HSET', KEYS[2], 'from_ms', ms_text(ms)) end
+  end
+end
+redis.call('HINCRBY', KEYS[2], 'total', fen)
+redis.call('HINCRBY', KEYS[2], 'n', #entries)
+if #entries < tonumber(ARGV[1]) then
+  redis.call('HDEL', KEYS[2], 'low')
+  redis.call('HSET', KEYS[2], 'complete', '1')
+  return 1
+end
+redis.call('HSET', KEYS[2], 'low', entries[#entries][1])
+return 0
+"""
+
+# A ledger's entries by their `ms`, read by stream id: ARGV[1] since ms ('' from the first), ARGV[2] until ms ('' to
+# the last), the range widened by the gaps ever written (at least ARGV[3] ms each side). With KEYS[3] (a merchant's
+# book) its total and from_ms too, in the same step (an entry booked meanwhile is in both or in neither), and from
+# when on a balance is exact: all along while the ledger holds every entry counted, else only after every `ms` the
+# entries it no longer holds may have had (trimmed oldest first: ids below the oldest held, or, none held, below
+# the trim horizon). KEYS[1] the ledger, KEYS[2] the gaps. Returns {total, from_ms, exact from ms, entries} ('' for
+# no book).
+_READ_LEDGER = _NOW + """
+local g = redis.call('HMGET', KEYS[2], 'lo', 'hi')
+local margin = tonumber(ARGV[3])
+local lo = math.min(tonumber(g[1] or '0'), 0) - margin
+local hi = math.max(tonumber(g[2] or '0'), 0) + margin
+local first, last = '-', '+'
+if ARGV[1] ~= '' then first = ms_text(math.max(tonumber(ARGV[1]) + lo, 0)) end
+if ARGV[2] ~= '' then last = ms_text(math.max(tonumber(ARGV[2]) + hi, 0)) end
+local book = {'', '', ''}
+if KEYS[3] then
+  local b = redis.call('HMGET', KEYS[3], 'total', 'from_ms', 'n')
+  book = {b[1] or '', b[2] or '', '0'}
+  if tonumber(b[3] or '0') > redis.call('XLEN', KEYS[1]) then
+    local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+    local below = oldest[1] and tonumber(string.match(oldest[1][1], '^(%d+)')) or (now_ms(nil) - LEDGER_KEEP_MS)
+    book[3] = ms_text(below - (tonumber(g[1] or '0') - margin))
+  end
+end
+return {book[1], book[2], book[3], redis.call('XRANGE', KEYS[1], first, last)}
 """
 
 
@@ -413,6 +523,35 @@ class LedgerEntry:
     refund_no: str
     ms: int
 
+    @property
+    def fen(self) -> int:
+        """What the entry adds to the merchant's balance: a payment its amount, a refund less (as the scripts count)."""
+        return self.amount if self.kind == "paid" else -self.amount
+
+
+@dataclass(frozen=True)
+class LedgerBook:
+    """A merchant's running total: every entry counted once, as it was booked (the book of a ledger the previous
+    release wrote: what it held when first read, then every entry). Trimming the ledger leaves it alone."""
+
+    total: int  # fen paid minus refunded
+    since_ms: int | None  # the oldest booking counted (None: nothing booked yet)
+    exact_from_ms: int = 0  # a balance at a moment before this needs entries the ledger no longer holds
+
+    def balance_at(self, at_ms: int, booked_since: int) -> int | None:
+        """The balance at `at_ms` (everything counted booked before it), given the fen of the ledger's entries
+        booked since: None where entries booked since have left the ledger (trimmed), so it cannot be told."""
+        if self.since_ms is None or at_ms <= self.since_ms:
+            return 0
+        return self.total - booked_since if at_ms >= self.exact_from_ms else None
+
+
+def _entry(entry_id, fields: dict) -> LedgerEntry:
+    d = {_s(k): _s(v) for k, v in fields.items()}
+    return LedgerEntry(id=_s(entry_id), kind=d["kind"], order=d["order"], merchant=d["merchant"],
+                       provider=d["provider"], purpose=d["purpose"], amount=int(d["amount"]), txn=d["txn"],
+                       refund_no=d["refund_no"], ms=int(d["ms"]))
+
 
 def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -444,6 +583,8 @@ class PaymentStore:
         self._delivered = db.register_script(_DELIVERED)
         self._told = db.register_script(_TOLD)
         self._end_telling = db.register_script(_END_TELLING)
+        self._catch_up = db.register_script(_CATCH_UP)
+        self._read_ledger = db.register_script(_READ_LEDGER)
 
     def create(self, venue: str, idem: str, ttl_ms: int, fields: dict, now_ms: int | None = None) -> tuple[str, bool]:
         """(order id, created now?): an idempotency key seen before gives its order back."""
@@ -520,7 +661,8 @@ class PaymentStore:
         late_no = late_refund_no(order_id)
         result = self._settle(
             keys=[keys.order(order_id), keys.open_orders(), keys.ledger(), keys.merchant_ledger(_s(merchant or "")),
-                  keys.refund(late_no), keys.open_refunds(), keys.untold(), keys.closing()],
+                  keys.refund(late_no), keys.open_refunds(), keys.untold(), keys.closing(),
+                  keys.merchant_book(_s(merchant or "")), keys.ledger_gaps()],
             args=[int(amount), txn, provider, _arg(now_ms), currency, late_no, LATE_REFUND_REASON,
                   int(paid_ms) if paid_ms else ""])
         # A payment booked and then lost in a failover is money taken for nothing recorded: the notice is answered
@@ -621,7 +763,8 @@ class PaymentStore:
         merchant = _s(self.db.hget(keys.order(order_id), "merchant") or "")
         result = self._refund_end(
             keys=[keys.order(order_id), keys.refund(refund_no), keys.ledger(), keys.merchant_ledger(merchant),
-                  keys.open_refunds(), keys.failed_refunds(), keys.untold()],
+                  keys.open_refunds(), keys.failed_refunds(), keys.untold(), keys.merchant_book(merchant),
+                  keys.ledger_gaps()],
             args=[refund_no, provider_refund_id, outcome, _arg(now_ms), order_id, problem[:200]])
         return ":".join(_s(r) for r in result).lower()
 
@@ -667,40 +810,45 @@ class PaymentStore:
 
     def ledger(self, venue: str, merchant: str | None = None, since_ms: int = 0,
                until_ms: int | None = None) -> list[LedgerEntry]:
-        """The ledger entries (in append order) with `ms` in [since_ms, until_ms)."""
+        """The ledger entries (in append order) with `ms` in [since_ms, until_ms), read by stream id: a range's cost
+        is its own entries (and the margin's), whatever the ledger holds."""
+        return self._read_ledger_range(venue, merchant, since_ms, until_ms)[1]
+
+    def merchant_from(self, venue: str, merchant: str, since_ms: int) -> tuple[LedgerBook, list[LedgerEntry]]:
+        """The merchant's book and its entries with `ms` from `since_ms` on, in one step (an entry booked meanwhile
+        is in both or in neither): the balance before any of them is the book's total less theirs."""
         keys = PaymentKeys(venue)
-        key = keys.ledger() if merchant is None else keys.merchant_ledger(merchant)
-        entries = []
-        for entry_id, fields in self.db.xrange(key):
-            d = {_s(k): _s(v) for k, v in fields.items()}
-            ms = int(d["ms"])
-            if ms < since_ms or (until_ms is not None and ms >= until_ms):
-                continue
-            entries.append(LedgerEntry(id=_s(entry_id), kind=d["kind"], order=d["order"], merchant=d["merchant"],
-                                       provider=d["provider"], purpose=d["purpose"], amount=int(d["amount"]),
-                                       txn=d["txn"], refund_no=d["refund_no"], ms=ms))
-        return entries
+        # A ledger the previous release wrote is counted once, LEDGER_CATCH_UP entries a step (each step one script:
+        # the store serves others in between, and entries booked meanwhile count themselves)
+        while not self._catch_up(keys=[keys.merchant_ledger(merchant), keys.merchant_book(merchant),
+                                       keys.ledger_gaps()], args=[LEDGER_CATCH_UP]):
+            pass
+        (total, from_ms, exact_from), entries = self._read_ledger_range(venue, merchant, since_ms, None, book=True)
+        return LedgerBook(int(total or 0), int(from_ms) if from_ms else None, int(exact_from or 0)), entries
+
+    def _read_ledger_range(self, venue: str, merchant: str | None, since_ms: int, until_ms: int | None,
+                           book: bool = False) -> tuple[tuple[str, str, str], list[LedgerEntry]]:
+        keys = PaymentKeys(venue)
+        stream = keys.ledger() if merchant is None else keys.merchant_ledger(merchant)
+        read = [stream, keys.ledger_gaps()] + ([keys.merchant_book(merchant)] if book and merchant is not None else [])
+        total, from_ms, exact_from, raw = self._read_ledger(keys=read, args=[
+            int(since_ms) if since_ms > 0 else "", "" if until_ms is None else int(until_ms), LEDGER_ID_MARGIN_MS])
+        entries = [_entry(entry_id, dict(zip(fields[::2], fields[1::2], strict=True))) for entry_id, fields in raw]
+        wanted = [e for e in entries if e.ms >= since_ms and (until_ms is None or e.ms < until_ms)]
+        return (_s(total), _s(from_ms), _s(exact_from)), wanted
 
     def spent_by(self, venue: str, shopper: str, since_ms: int, until_ms: int,
                  exclude_purposes: tuple[str, ...] = ()) -> int:
         """Fen the shopper paid in the venue with `ms` in [since_ms, until_ms), less what was refunded of it
         (any purpose but the excluded ones): e.g. today's spend in the mall, for a parking discount."""
-        key = PaymentKeys(venue).ledger()
-        margin = 86400 * 1000  # stream ids are the store's clock; `ms` is the booking's (the same in production)
-        entries = self.db.xrange(key, min=str(max(0, since_ms - margin)), max=str(until_ms + margin))
-        moves = []
-        for _entry_id, fields in entries:
-            d = {_s(k): _s(v) for k, v in fields.items()}
-            if since_ms <= int(d["ms"]) < until_ms and d["purpose"] not in exclude_purposes:
-                moves.append((d["kind"], d["order"], int(d["amount"])))
+        moves = [e for e in self.ledger(venue, None, since_ms, until_ms) if e.purpose not in exclude_purposes]
         if not moves:
             return 0
         pipe = self.db.pipeline(transaction=False)
-        for _kind, order_id, _amount in moves:
-            pipe.hget(PaymentKeys(venue).order(order_id), "shopper")
+        for entry in moves:
+            pipe.hget(PaymentKeys(venue).order(entry.order), "shopper")
         owners = pipe.execute()
-        total = sum(amount if kind == "paid" else -amount
-                    for (kind, _order, amount), owner in zip(moves, owners, strict=True)
+        total = sum(entry.fen for entry, owner in zip(moves, owners, strict=True)
                     if owner is not None and _s(owner) == shopper)
         return max(0, total)
 
