@@ -13,10 +13,13 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 # A shopper token (portal/shopper.py): <venue>.<URL-safe base64: 32 random bytes, or a sealed record>; `c=`,
-# `client_mac=` and `t=` (a console invite or reset link's secret) values of a URL in whatever form; MACs with
-# separators, or as 12 bare hex digits; numbers with + and a country code, and Chinese mobile numbers.
+# `client_mac=` and `t=` (a console invite or reset link's secret) values of a URL in whatever form, and `secret=`
+# and `openid=` (WeChat's code exchange for JSAPI: the AppSecret, the shopper's openid; urllib3 logs the URL at
+# DEBUG); MACs with separators, or as 12 bare hex digits; numbers with + and a country code, and Chinese mobile
+# numbers.
 _PATTERNS = (
-    (re.compile(r"\b(c|t|client_mac|mac|phone|token)=[^&\s\"'<>]+", re.IGNORECASE), r"\1=[redacted]"),
+    (re.compile(r"\b(c|t|client_mac|mac|phone|token|secret|openid)=[^&\s\"'<>]+", re.IGNORECASE),
+     r"\1=[redacted]"),
     (re.compile(r"\b[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{40,}"), "[token]"),
     (re.compile(r"\b[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}\b"), "[mac]"),
     (re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{12}(?![0-9A-Za-z])"), "[mac]"),

@@ -5,7 +5,11 @@ certificate's serial), WECHATPAY_PRIVATE_KEY_FILE (apiclient_key.pem), WECHATPAY
 WECHATPAY_CERT_DIR (platform certificates; downloaded into it when empty). A merchant on WeChat Pay's public key
 (微信支付公钥: every merchant since late 2024, which gets no platform certificate) sets WECHATPAY_PUBLIC_KEY_FILE
 (pub_key.pem) and WECHATPAY_PUBLIC_KEY_ID (PUB_KEY_ID_...): both or neither; during a switch from certificates the
-certificates still in WECHATPAY_CERT_DIR are accepted too. Alipay: ALIPAY_APPID,
+certificates still in WECHATPAY_CERT_DIR are accepted too. WeChat Pay JSAPI (paying inside WeChat's own browser)
+needs the shopper's openid under WECHATPAY_APPID, an official account's: its AppSecret is WECHAT_APP_SECRET (a
+secret: kept out of repr and logs; unset, no JSAPI), and WECHAT_OAUTH_URL / WECHAT_API_URL (default WeChat's
+https://open.weixin.qq.com and https://api.weixin.qq.com) are where its sign-in and code exchange go.
+Alipay: ALIPAY_APPID,
 ALIPAY_PRIVATE_KEY_FILE (the app's private key), ALIPAY_PUBLIC_KEY_FILE (Alipay's public key),
 ALIPAY_GATEWAY (optional: Alipay's own sandbox gateway). With neither configured, PAY_SANDBOX_URL names the
 local payment sandbox (`python -m portal paysandbox`, started by `make run` on PAY_SANDBOX_PORT)."""
@@ -16,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+WECHAT_OAUTH_URL = "https://open.weixin.qq.com"  # the official account's web sign-in (snsapi_base)
+WECHAT_API_URL = "https://api.weixin.qq.com"  # where its code is exchanged for the shopper's openid
 SANDBOX_PORT_OFFSET = 10  # the sandbox's port above the portal's: 8010 beside the default 8000
 
 
@@ -41,6 +47,9 @@ class PaymentSettings:
     wechat_cert_dir: str = ""
     wechat_public_key_file: str = ""  # WeChat Pay's public key (pub_key.pem), with its id
     wechat_public_key_id: str = ""
+    wechat_app_secret: str = field(default="", repr=False)  # the official account's AppSecret (JSAPI's openid)
+    wechat_oauth_url: str = WECHAT_OAUTH_URL
+    wechat_api_url: str = WECHAT_API_URL
     alipay_appid: str = ""
     alipay_private_key_file: str = ""
     alipay_public_key_file: str = ""
@@ -69,6 +78,9 @@ class PaymentSettings:
         if bool(public_key_file) != bool(public_key_id):
             raise ValueError("environment variables WECHATPAY_PUBLIC_KEY_FILE and WECHATPAY_PUBLIC_KEY_ID go together: "
                              "set both (WeChat Pay's public key and its PUB_KEY_ID_...) or neither")
+        for name in ("WECHAT_OAUTH_URL", "WECHAT_API_URL"):
+            if (url := env.get(name) or "") and not url.startswith(("https://", "http://")):
+                raise ValueError(f"environment variable {name} must be an http(s) URL, got {url!r}")
         return cls(
             sandbox_url=(env.get("PAY_SANDBOX_URL") or "").rstrip("/"),
             sandbox_port=sandbox_port(env),
@@ -80,6 +92,9 @@ class PaymentSettings:
             wechat_cert_dir=env.get("WECHATPAY_CERT_DIR") or str(data_dir / "wechatpay-certs"),
             wechat_public_key_file=public_key_file,
             wechat_public_key_id=public_key_id,
+            wechat_app_secret=env.get("WECHAT_APP_SECRET", ""),
+            wechat_oauth_url=(env.get("WECHAT_OAUTH_URL") or WECHAT_OAUTH_URL).rstrip("/"),
+            wechat_api_url=(env.get("WECHAT_API_URL") or WECHAT_API_URL).rstrip("/"),
             alipay_appid=env.get("ALIPAY_APPID", ""),
             alipay_private_key_file=env.get("ALIPAY_PRIVATE_KEY_FILE", ""),
             alipay_public_key_file=env.get("ALIPAY_PUBLIC_KEY_FILE", ""),

@@ -39,7 +39,9 @@ def _wechat(pay: PaymentSettings) -> WeChatPayProvider:
     public_key = _read(pay.wechat_public_key_file) if pay.wechat_public_key_file else None
     return WeChatPayProvider(pay.wechat_mchid, pay.wechat_appid, _read(pay.wechat_private_key_file),
                              pay.wechat_cert_serial_no, pay.wechat_apiv3_key, pay.wechat_cert_dir,
-                             public_key=public_key, public_key_id=pay.wechat_public_key_id or None)
+                             public_key=public_key, public_key_id=pay.wechat_public_key_id or None,
+                             app_secret=pay.wechat_app_secret, oauth_url=pay.wechat_oauth_url,
+                             api_url=pay.wechat_api_url)
 
 
 def _read(path: str) -> str:
@@ -64,7 +66,10 @@ def sandbox_providers(sandbox_url: str, data_dir: Path) -> dict[str, Provider]:
     (cert_dir / f"{wechat['platform_serial']}.pem").write_text(wechat["platform_cert"])
     return {
         "wechat": WeChatPayProvider(wechat["mchid"], wechat["appid"], wechat["private_key"], wechat["cert_serial_no"],
-                                    wechat["apiv3_key"], str(cert_dir), gateway=sandbox_url),
+                                    wechat["apiv3_key"], str(cert_dir), gateway=sandbox_url,
+                                    # the sandbox stands in for the official account's sign-in too (JSAPI)
+                                    app_secret=wechat.get("app_secret", ""), oauth_url=sandbox_url,
+                                    api_url=sandbox_url),
         "alipay": AlipayProvider(alipay["appid"], alipay["app_private_key"], alipay["alipay_public_key"],
                                  gateway=f"{sandbox_url}/gateway.do"),
     }

@@ -144,12 +144,32 @@ class PaymentService:
         except KeyError:
             raise PaymentError("unknown_provider", name) from None
 
-    def methods(self) -> list[tuple[str, str]]:
-        """(provider, method) pairs the shopper may choose from."""
+    def methods(self, browser: str = "") -> list[tuple[str, str]]:
+        """(provider, method) pairs the shopper may choose from in `browser` (`in_app_browser`'s name of it),
+        best first (`methods_for`)."""
         try:
-            return [(name, m) for name, p in self.providers().items() for m in p.methods]
+            offered = [(name, m) for name, p in self.providers().items() for m in p.methods]
         except ProviderError:
             return []
+        return methods_for(browser, offered)
+
+    def wechat_sign_in_url(self, redirect_uri: str, state: str) -> str:
+        """Where WeChat's browser signs the shopper in for JSAPI (the official account's snsapi_base)."""
+        provider = self.provider("wechat")
+        if "jsapi" not in provider.methods:
+            raise PaymentError("unknown_provider", "wechat/jsapi")
+        return provider.authorize_url(redirect_uri, state)
+
+    def wechat_payer(self, code: str) -> str:
+        """The shopper's openid for the sign-in's code; PaymentError "payer" when WeChat refuses the code (used,
+        expired), "unavailable" when it cannot answer."""
+        try:
+            openid = self.provider("wechat").openid(code)
+        except ProviderError as exc:
+            raise PaymentError("unavailable", str(exc)) from exc
+        if not openid:
+            raise PaymentError("payer")
+        return openid
 
     # ---- orders ----
 
@@ -173,9 +193,10 @@ class PaymentService:
         return self.store.order(venue, order_id)
 
     def start(self, venue: str, order_id: str, provider_name: str, method: str, client_ip: str,
-              notify_base: str, return_url: str) -> PaymentStart:
+              notify_base: str, return_url: str, payer: str = "") -> PaymentStart:
+        """`payer`: WeChat Pay JSAPI's openid (`wechat_payer`), which that method needs and no other uses."""
         provider = self.provider(provider_name)
-        if method not in provider.methods:
+        if method not in provider.methods or (method == "jsapi") != bool(payer):
             raise PaymentError("unknown_provider", f"{provider_name}/{method}")
         bound = self.store.bind(venue, order_id, provider_name, method, now_ms=self.clock())
         if bound != "ok":
@@ -183,7 +204,7 @@ class PaymentService:
         order = self.store.order(venue, order_id)
         try:
             begun = provider.start(order.id, order.amount, order.description, method, order.expires_ms, client_ip,
-                                   notify_url(notify_base, provider_name, venue), return_url)
+                                   notify_url(notify_base, provider_name, venue), return_url, payer=payer)
         except ProviderError as exc:
             raise PaymentError("unavailable", str(exc)) from exc
         self.store.keep_qr(venue, order_id, begun.url if begun.kind == "qr" else "")
@@ -610,6 +631,34 @@ class PaymentService:
             self._tell_pending(venue, order_id)
         except redis.RedisError as exc:
             log.warning("payment listeners of %s not told yet (the sweep tells them): %s", order_id, exc)
+
+
+# Ways to pay that open on the phone showing the page (the others show a code for another phone to scan).
+ON_THIS_PHONE = ("jsapi", "h5", "wap")
+# What an app's own browser can pay with, by `portal.captive.probes.in_app_browser`'s name: (the way shown first,
+# those hidden). WeChat Pay refuses H5 inside WeChat ("请在微信外打开订单"), WeChat blocks Alipay's pages and
+# Alipay's browser opens no weixin:// link; JSAPI opens WeChat's own pay sheet, which exists in WeChat's browser only.
+BROWSER_METHODS = {
+    "wechat": (("wechat", "jsapi"), frozenset({("wechat", "h5"), ("alipay", "wap")})),
+    "alipay": (("alipay", "wap"), frozenset({("wechat", "h5"), ("wechat", "jsapi")})),
+}
+ELSEWHERE = (None, frozenset({("wechat", "jsapi")}))
+
+
+def methods_for(browser: str, offered: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The ways to pay `offered` that work in `browser`, its own app's first, the rest in their order."""
+    first, hidden = BROWSER_METHODS.get(browser, ELSEWHERE)
+    return sorted((m for m in offered if m not in hidden), key=lambda m: m != first)
+
+
+def offered_in(browser: str, provider: str, method: str) -> bool:
+    """Whether `browser` may be offered this way to pay (whether the provider has it is the service's to say)."""
+    return (provider, method) not in BROWSER_METHODS.get(browser, ELSEWHERE)[1]
+
+
+def needs_own_browser(browser: str, methods: list[tuple[str, str]]) -> bool:
+    """Whether the shopper must leave this app's browser to pay on this phone: none of `methods` opens here."""
+    return browser in BROWSER_METHODS and not any(m in ON_THIS_PHONE for _provider, m in methods)
 
 
 def without_shopper_token(url: str) -> str:

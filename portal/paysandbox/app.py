@@ -5,11 +5,18 @@ signed WECHATPAY2-SHA256-RSA2048 and checked against the merchant's key, respons
 platform key, /v3/certificates encrypted with the APIv3 key, callbacks with an AES-256-GCM resource) and
 the Alipay gateway (RSA2 over the sorted parameters, responses signed over the response object,
 form-encoded notifications answered "success"). A page lets the "shopper" approve or decline.
+For WeChat Pay JSAPI it also stands in for the official account's silent web sign-in (`/connect/oauth2/authorize`
+sends WeChat's browser straight back with a code; `/sns/oauth2/access_token` gives one openid per sandbox user, a
+cookie of the sandbox's) and for WeChat's own pay sheet: `jsapi_bridge_script` defines `WeixinJSBridge` for a
+browser test to inject (playwright's add_init_script), which asks `/sandbox/jsapi/pay` to pay the prepay_id, as
+the shopper approving on the H5 page does.
 
 It shares no code with the portal's payment service (it is the other side of the wire), keeps its trades
 in memory, and knows nothing but what the documented requests tell it. Deviations from the real services,
 kept so a developer can click through: the Native `code_url` and Alipay's `qr_code` are http links to the
-sandbox's own pay page (really weixin:// and https://qr.alipay.com/... for the phone's app to scan)."""
+sandbox's own pay page (really weixin:// and https://qr.alipay.com/... for the phone's app to scan); the
+JSAPI bridge pays at once, as whichever user the browser is (real WeChat asks the payer and checks that the
+signed-in user is the order's openid)."""
 
 from __future__ import annotations
 
@@ -42,6 +49,9 @@ from portal.paysandbox.keys import SandboxKeys
 log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8))
 _AUTH = re.compile(r'(\w+)="([^"]*)"')
+TRADE_TYPES = {"h5": "MWEB", "native": "NATIVE", "jsapi": "JSAPI"}  # WeChat Pay's trade_type of each method
+SIGN_IN_CODE_MS = 5 * 60 * 1000  # a sign-in's code is good for one exchange within 5 minutes (as WeChat's)
+USER_COOKIE = "sandbox_wechat_user"  # which sandbox user the browser is signed in to WeChat as
 
 
 def _sign(key, message: str) -> str:
@@ -89,8 +99,9 @@ class Trade:
     description: str
     notify_url: str
     expires_ms: float
-    method: str  # h5 | native | wap | qr
+    method: str  # h5 | native | jsapi | wap | qr
     return_url: str = ""
+    payer: str = ""  # JSAPI: the openid that pays
     status: str = "NOTPAY"  # NOTPAY | SUCCESS | CLOSED | PAYERROR | REFUND (WeChat's names, for both)
     txn: str = ""
     paid_ms: float = 0
@@ -123,6 +134,8 @@ class Sandbox:
         self.bill_tokens: dict[str, tuple[str, str]] = {}
         self.agreements: dict[str, Agreement] = {}  # Alipay withholding agreements by agreement_no
         self.mall_points: dict[str, dict] = {}  # 智慧商圈 points synced by the mall, per transaction id
+        self.sign_in_codes: dict[str, tuple[str, float]] = {}  # JSAPI sign-in code -> (openid, valid until ms)
+        self.prepays: dict[str, str] = {}  # JSAPI prepay_id -> out_trade_no
         # How refunds are answered: "success" (at once), "processing" (WeChat: accepted, finished later by
         # finish_refund, which sends the refund's callback), "unmoved" (Alipay: 10000 with fund_change "N", the
         # refund done later, as its query then says), "down" (a system error: nothing recorded),
@@ -143,6 +156,25 @@ class Sandbox:
                     if refund.no == refund_no:
                         return trade, refund
         return None
+
+    # ---- WeChat's sign-in (JSAPI's openid) ----
+
+    def openid_of(self, user: str) -> str:
+        """The openid a sandbox user has under the merchant's appid (the same user, the same openid)."""
+        digest = hashlib.sha256(f"{self.keys.wechat_appid}:{user}".encode()).digest()
+        return "o" + base64.urlsafe_b64encode(digest).decode()[:27]
+
+    def sign_in(self, user: str) -> str:
+        code = "sb" + secrets.token_hex(16)
+        with self.lock:
+            self.sign_in_codes[code] = (self.openid_of(user), time.time() * 1000 + SIGN_IN_CODE_MS)
+        return code
+
+    def exchange(self, code: str) -> str | None:
+        """The code's openid, once (a code used, unknown or expired: None)."""
+        with self.lock:
+            openid, until_ms = self.sign_in_codes.pop(code, ("", 0.0))
+        return openid if openid and time.time() * 1000 <= until_ms else None
 
     # ---- the shopper's side ----
 
@@ -182,10 +214,10 @@ class Sandbox:
         k = self.keys
         resource = {
             "mchid": k.wechat_mchid, "appid": k.wechat_appid, "out_trade_no": trade.out_trade_no,
-            "transaction_id": trade.txn, "trade_type": "MWEB" if trade.method == "h5" else "NATIVE",
+            "transaction_id": trade.txn, "trade_type": TRADE_TYPES.get(trade.method, "NATIVE"),
             "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS", "attach": "",
             "success_time": _china(trade.paid_ms).isoformat(timespec="seconds"),
-            "payer": {"openid": "o" + hashlib.sha256(trade.out_trade_no.encode()).hexdigest()[:27]},
+            "payer": {"openid": trade.payer or "o" + hashlib.sha256(trade.out_trade_no.encode()).hexdigest()[:27]},
             "amount": {"total": trade.amount, "payer_total": trade.amount, "currency": "CNY",
                        "payer_currency": "CNY"},
         }
@@ -329,7 +361,7 @@ class Sandbox:
         for _kind, t, amount, refund in self.bill_rows("wechat", day):
             when = _china(refund.ms if refund else t.paid_ms).strftime("%Y-%m-%d %H:%M:%S")
             fields = [when, k.wechat_appid, k.wechat_mchid, "0", "", t.txn, t.out_trade_no, "openid",
-                      "MWEB" if t.method == "h5" else "NATIVE", "REFUND" if refund else "SUCCESS", "OTHERS", "CNY",
+                      TRADE_TYPES.get(t.method, "NATIVE"), "REFUND" if refund else "SUCCESS", "OTHERS", "CNY",
                       _yuan(t.amount), "0.00", refund.refund_id if refund else "0", refund.no if refund else "0",
                       _yuan(amount) if refund else "0.00", "0.00", "ORIGINAL" if refund else "",
                       "SUCCESS" if refund else "", t.description.replace(",", " "), "", "0.00", "0.60%",
@@ -433,13 +465,16 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
     @app.post("/v3/pay/transactions/<kind>")
     def wechat_order(kind: str):
         data = request.get_json(silent=True) or {}
-        if kind not in ("h5", "native"):
+        if kind not in TRADE_TYPES:
             return wechat_error(404, "NOT_FOUND", "unsupported in the sandbox")
         amount = (data.get("amount") or {}).get("total")
         required = (data.get("appid") == keys.wechat_appid and data.get("mchid") == keys.wechat_mchid
                     and data.get("description") and data.get("out_trade_no") and data.get("notify_url")
                     and isinstance(amount, int) and amount > 0)
         if kind == "h5" and not (data.get("scene_info") or {}).get("payer_client_ip"):
+            required = False
+        payer = str((data.get("payer") or {}).get("openid") or "")
+        if kind == "jsapi" and not payer:
             required = False
         if not required:
             return wechat_error(400, "PARAM_ERROR", "参数错误")
@@ -453,9 +488,72 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
             if trade is None:
                 trade = sandbox.trades[("wechat", data["out_trade_no"])] = Trade(
                     "wechat", data["out_trade_no"], amount, data["description"], data["notify_url"], expires_ms, kind)
-        prepay = "wx" + secrets.token_hex(14)
+            prepay = "wx" + secrets.token_hex(14)
+            if kind == "jsapi":  # the sheet WeChat opens for this prepay_id pays this trade, as this openid
+                trade.method, trade.payer = kind, payer
+                sandbox.prepays[prepay] = trade.out_trade_no
+        if kind == "jsapi":
+            return wechat_answer(200, {"prepay_id": prepay})
         url = f"{request.host_url}sandbox/pay/wechat/{trade.out_trade_no}?prepay_id={prepay}"
         return wechat_answer(200, {"h5_url": url} if kind == "h5" else {"code_url": url})
+
+    # ---- the official account's web sign-in (JSAPI's openid) and WeChat's pay sheet ----
+
+    @app.get("/connect/oauth2/authorize")
+    def wechat_sign_in():
+        """snsapi_base: no consent screen, WeChat's browser goes straight back with a code (and the state as
+        given). Outside WeChat's browser WeChat shows only "open this link in WeChat"."""
+        args = request.args
+        redirect_uri = args.get("redirect_uri", "")
+        if (args.get("appid") != keys.wechat_appid or args.get("response_type") != "code"
+                or args.get("scope") not in ("snsapi_base", "snsapi_userinfo")
+                or not redirect_uri.startswith(("http://", "https://"))):
+            return Response("WeChat sandbox: 参数错误 (appid, response_type, scope or redirect_uri)", status=400)
+        if "micromessenger" not in request.user_agent.string.lower():
+            return Response("请在微信客户端打开链接 Please open this link in WeChat", status=403)
+        user = request.cookies.get(USER_COOKIE) or secrets.token_hex(8)
+        back = {"code": sandbox.sign_in(user), "state": args.get("state", "")}
+        answer = redirect(redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(back), code=302)
+        answer.set_cookie(USER_COOKIE, user, httponly=True, samesite="Lax")
+        return answer
+
+    @app.get("/sns/oauth2/access_token")
+    def wechat_code_exchange():
+        """The code for the signed-in user's openid (as WeChat: HTTP 200 either way, errcode on refusal)."""
+        args = request.args
+        if args.get("appid") != keys.wechat_appid or args.get("secret") != keys.wechat_app_secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        if args.get("grant_type") != "authorization_code":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        openid = sandbox.exchange(args.get("code", ""))
+        if openid is None:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        return {"access_token": secrets.token_urlsafe(24), "expires_in": 7200,
+                "refresh_token": secrets.token_urlsafe(24), "openid": openid, "scope": "snsapi_base"}
+
+    @app.get("/sandbox/jsapi/bridge.js")
+    def wechat_bridge_script():
+        return Response(jsapi_bridge_script(request.host_url.rstrip("/")), content_type="text/javascript")
+
+    @app.post("/sandbox/jsapi/pay")
+    def wechat_pay_sheet():
+        """getBrandWCPayRequest, approved: the parameters' paySign checked with the merchant's key (over appId,
+        timeStamp, nonceStr, package), then the prepay_id's trade paid as on the H5 page. Plain text JSON from
+        another origin (the portal's page): no CORS preflight, any origin may read the answer."""
+        try:
+            params = json.loads(request.get_data(as_text=True))
+        except ValueError:
+            params = None
+        trade = None
+        if isinstance(params, dict) and params.get("appId") == keys.wechat_appid and params.get("signType") == "RSA":
+            message = "".join(f"{params.get(k, '')}\n" for k in ("appId", "timeStamp", "nonceStr", "package"))
+            if _verify(merchant_public, message, str(params.get("paySign", ""))):
+                prepay = str(params.get("package", "")).removeprefix("prepay_id=")
+                trade = sandbox.trade("wechat", sandbox.prepays.get(prepay, ""))
+        paid = trade is not None and sandbox.approve(trade)
+        answer = Response(json.dumps({"paid": paid}), status=200 if paid else 400, content_type="application/json")
+        answer.headers["Access-Control-Allow-Origin"] = "*"
+        return answer
 
     def wechat_trade(out_trade_no: str) -> Trade | None:
         if request.args.get("mchid", keys.wechat_mchid) != keys.wechat_mchid:
@@ -474,7 +572,7 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
                    "amount": {"total": trade.amount, "currency": "CNY"}}
         if trade.txn:
             payload.update(transaction_id=trade.txn, success_time=_china(trade.paid_ms).isoformat(timespec="seconds"),
-                           trade_type="MWEB" if trade.method == "h5" else "NATIVE",
+                           trade_type=TRADE_TYPES.get(trade.method, "NATIVE"),
                            amount={"total": trade.amount, "payer_total": trade.amount, "currency": "CNY",
                                    "payer_currency": "CNY"})
         return wechat_answer(200, payload)
@@ -881,6 +979,25 @@ def create_sandbox_app(sandbox: Sandbox | None = None) -> Flask:
                 f"<h1>Payment sandbox</h1><ul>{rows}</ul>")
 
     return app
+
+
+_BRIDGE = """(function () {
+  var sandbox = SANDBOX_URL;
+  window.WeixinJSBridge = {invoke: function (name, params, answer) {
+    if (name !== "getBrandWCPayRequest") { answer({err_msg: name + ":fail"}); return; }
+    fetch(sandbox + "/sandbox/jsapi/pay", {method: "POST", headers: {"Content-Type": "text/plain"},
+                                           body: JSON.stringify(params)})
+      .then(function (r) { return r.json(); })
+      .then(function (d) { answer({err_msg: "get_brand_wcpay_request:" + (d.paid ? "ok" : "fail")}); },
+            function () { answer({err_msg: "get_brand_wcpay_request:fail"}); });
+  }};
+})();"""
+
+
+def jsapi_bridge_script(sandbox_url: str) -> str:
+    """WeChat's `WeixinJSBridge` for a browser that is not WeChat (a test injects it before the page loads):
+    getBrandWCPayRequest asks the sandbox to pay the prepay_id, and answers as WeChat does."""
+    return _BRIDGE.replace("SANDBOX_URL", json.dumps(sandbox_url))
 
 
 def _refund(sandbox: Sandbox, trade: Trade, refund_no: str, amount: int,

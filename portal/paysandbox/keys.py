@@ -3,8 +3,9 @@
 WeChat Pay: the merchant's API key pair and certificate serial (the merchant uploads the public half),
 the platform's key pair and self-signed certificate (what signs responses and callbacks), WeChat Pay's
 public key pair and its PUB_KEY_ID_... (what signs them instead in public-key mode), the APIv3 key
-(AES-256-GCM of callback resources and of /v3/certificates). Alipay: the app's key pair (the app signs
-requests) and Alipay's key pair (Alipay signs responses and notifications)."""
+(AES-256-GCM of callback resources and of /v3/certificates), the official account's AppSecret (JSAPI's
+sign-in). Alipay: the app's key pair (the app signs requests) and Alipay's key pair (Alipay signs responses and
+notifications)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class SandboxKeys:
     alipay_appid: str
     alipay_app_key: RSAPrivateKey
     alipay_key: RSAPrivateKey
+    wechat_app_secret: str = ""  # the official account's AppSecret (appid's): JSAPI's sign-in code exchange
 
     @property
     def wechat_platform_serial(self) -> str:
@@ -78,6 +80,7 @@ class SandboxKeys:
             alipay_appid="2021" + "".join(secrets.choice(string.digits) for _ in range(12)),
             alipay_app_key=new_rsa(),
             alipay_key=new_rsa(),
+            wechat_app_secret=secrets.token_hex(16),
         )
 
     def merchant_credentials(self) -> dict:
@@ -90,6 +93,7 @@ class SandboxKeys:
                 "platform_cert": self.wechat_platform_cert.public_bytes(serialization.Encoding.PEM).decode(),
                 "platform_serial": self.wechat_platform_serial,
                 "public_key": public_pem(self.wechat_public_key), "public_key_id": self.wechat_public_key_id,
+                "app_secret": self.wechat_app_secret,
             },
             "alipay": {
                 "appid": self.alipay_appid, "app_private_key": private_pem(self.alipay_app_key),

@@ -70,7 +70,8 @@ class AlipayProvider:
             raise ProviderError(f"Alipay {what}: {exc.__class__.__name__}: {exc}") from exc
 
     def start(self, order_id: str, amount: int, description: str, method: str, expires_ms: int,
-              client_ip: str, notify_url: str, return_url: str) -> PaymentStart:
+              client_ip: str, notify_url: str, return_url: str, payer: str = "") -> PaymentStart:
+        """`payer` (WeChat Pay JSAPI's openid) means nothing here: Alipay's pages sign the buyer in themselves."""
         if method == "wap":
             query = self._ali.api_alipay_trade_wap_pay(subject=description[:256], out_trade_no=order_id,
                                                        total_amount=yuan(amount), return_url=return_url,

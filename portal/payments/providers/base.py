@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -21,10 +21,12 @@ class ForgedNotification(Exception):
 
 @dataclass(frozen=True)
 class PaymentStart:
-    """Where the shopper pays: a page to open (H5 / WAP) or a code to scan (Native / precreate)."""
+    """Where the shopper pays: a page to open (H5 / WAP), a code to scan (Native / precreate), or WeChat's own
+    pay sheet, which the page opens through WeixinJSBridge with `params` (JSAPI)."""
 
-    kind: str  # "redirect" | "qr"
+    kind: str  # "redirect" | "qr" | "bridge"
     url: str
+    params: dict[str, str] = field(default_factory=dict)  # "bridge": getBrandWCPayRequest's, signed
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ class Provider(Protocol):
     methods: tuple[str, ...]
 
     def start(self, order_id: str, amount: int, description: str, method: str, expires_ms: int,
-              client_ip: str, notify_url: str, return_url: str) -> PaymentStart: ...
+              client_ip: str, notify_url: str, return_url: str, payer: str = "") -> PaymentStart: ...
 
     def verify(self, headers, body: bytes, form: dict[str, str]) -> Notice: ...
 

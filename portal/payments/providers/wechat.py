@@ -1,7 +1,12 @@
-"""WeChat Pay API v3 through the `wechatpayv3` SDK: H5 (a page the phone's browser opens, which hands over
-to WeChat) and Native (a QR code for another phone to scan), query, close, refund, trade bill, and callbacks
-verified with WeChat Pay's public key or a platform certificate (signature: wechat_keys.py) and the APIv3 key
-(AES-256-GCM resource)."""
+"""WeChat Pay API v3 through the `wechatpayv3` SDK: JSAPI (WeChat's own pay sheet, opened by the page inside
+WeChat's browser), H5 (a page the phone's browser opens, which hands over to WeChat) and Native (a QR code for
+another phone to scan), query, close, refund, trade bill, and callbacks verified with WeChat Pay's public key or a
+platform certificate (signature: wechat_keys.py) and the APIv3 key (AES-256-GCM resource).
+
+JSAPI pays as the shopper's openid under the merchant's appid (an official account's): the official account's
+silent web sign-in (snsapi_base: `authorize_url`, then `openid` exchanges the code it sends back with the
+account's AppSecret). The openid goes into the order placed at WeChat Pay and nowhere else: never stored, never
+logged."""
 
 from __future__ import annotations
 
@@ -11,11 +16,16 @@ import hashlib
 import io
 import json
 import logging
+import re
+import secrets
+import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
+import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
 
+from core.payment_settings import WECHAT_API_URL, WECHAT_OAUTH_URL
 from portal.payments.money import fen_from_yuan
 from portal.payments.providers.base import (
     Ack,
@@ -47,6 +57,8 @@ _REFUSED_FOR_NOW = ("NOT_ENOUGH",)
 # merchant key: 401 SIGN_ERROR), a permission or product not granted (NO_AUTH), a merchant id or app id that does
 # not fit. The refund stays open (a problem for operators) and the sweep sends it again once it is fixed.
 _REFUSED_AS_SETUP = ("SIGN_ERROR", "NO_AUTH", "MCH_NOT_EXISTS", "APPID_MCHID_NOT_MATCH")
+_OPENID = re.compile(r"[A-Za-z0-9_-]{6,64}")  # WeChat's openids: 28 characters of URL-safe base64 today
+_BUSY = (-1, 45009)  # the code exchange's "system busy" and "API quota used up": WeChat's side, not the code's
 
 
 def rfc3339(ms: int) -> str:
@@ -55,15 +67,20 @@ def rfc3339(ms: int) -> str:
 
 class WeChatPayProvider:
     name = "wechat"
-    methods = ("h5", "native")
 
     def __init__(self, mchid: str, appid: str, private_key: str, cert_serial_no: str, apiv3_key: str,
                  cert_dir: str, gateway: str | None = None, timeout: tuple[float, float] = (5, 20),
-                 public_key: str | None = None, public_key_id: str | None = None) -> None:
+                 public_key: str | None = None, public_key_id: str | None = None, app_secret: str = "",
+                 oauth_url: str = WECHAT_OAUTH_URL, api_url: str = WECHAT_API_URL) -> None:
         """Public-key mode (public_key and its PUB_KEY_ID_... id): signatures are checked with WeChat Pay's public
         key, and with any valid platform certificate left in cert_dir (a switch under way); nothing is downloaded.
         Else cert_dir holds the platform certificates (<serial>.pem); when it is empty the SDK downloads them from
-        /v3/certificates now, decrypting them with the APIv3 key."""
+        /v3/certificates now, decrypting them with the APIv3 key. app_secret: the official account's AppSecret
+        (appid's), which JSAPI needs for the shopper's openid; without it there is no JSAPI. oauth_url / api_url:
+        where the sign-in and the code exchange go (WeChat's, or the sandbox)."""
+        self.methods = ("jsapi", "h5", "native") if app_secret else ("h5", "native")
+        self._appid, self._app_secret, self._timeout = appid, app_secret, timeout
+        self._oauth_url, self._api_url = oauth_url.rstrip("/"), api_url.rstrip("/")
         try:
             self._pay = WeChatPay(wechatpay_type=WeChatPayType.NATIVE, mchid=mchid, private_key=private_key,
                                   cert_serial_no=cert_serial_no, appid=appid, apiv3_key=apiv3_key,
@@ -84,10 +101,13 @@ class WeChatPayProvider:
             raise ProviderError(f"WeChat Pay {what}: {exc.__class__.__name__}: {exc}") from exc
 
     def start(self, order_id: str, amount: int, description: str, method: str, expires_ms: int,
-              client_ip: str, notify_url: str, return_url: str) -> PaymentStart:
+              client_ip: str, notify_url: str, return_url: str, payer: str = "") -> PaymentStart:
+        """`payer`: JSAPI's openid (`openid`), required there."""
         common = dict(description=description[:127], out_trade_no=order_id,
                       amount={"total": int(amount), "currency": "CNY"}, time_expire=rfc3339(expires_ms),
                       notify_url=notify_url)
+        if method == "jsapi":
+            return self._jsapi(payer, common)
         if method == "h5":
             code, body = self._call("h5 order", self._pay.pay, pay_type=WeChatPayType.H5, scene_info={
                 "payer_client_ip": client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}}, **common)
@@ -101,6 +121,46 @@ class WeChatPayProvider:
         if method == "h5":  # where WeChat sends the shopper back (documented: append redirect_url)
             return PaymentStart("redirect", f"{data['h5_url']}&redirect_url={quote(return_url, safe='')}")
         return PaymentStart("qr", data["code_url"])
+
+    def _jsapi(self, payer: str, common: dict) -> PaymentStart:
+        """A JSAPI order for `payer`, and what the page hands WeixinJSBridge's getBrandWCPayRequest: signed with
+        the merchant's key over appId, timeStamp, nonceStr and package, one per line (signType RSA, API v3)."""
+        if not payer or "jsapi" not in self.methods:
+            raise ProviderError("WeChat Pay JSAPI: no payer openid, or no WECHAT_APP_SECRET")
+        code, body = self._call("jsapi order", self._pay.pay, pay_type=WeChatPayType.JSAPI, payer={"openid": payer},
+                                **common)
+        data = _json(body)
+        if code != 200 or not data.get("prepay_id"):
+            raise ProviderError(f"WeChat Pay refused the order: {code} {data.get('code', '')}")
+        params = {"appId": self._appid, "timeStamp": str(int(time.time())), "nonceStr": secrets.token_hex(16),
+                  "package": f"prepay_id={data['prepay_id']}", "signType": "RSA"}
+        params["paySign"] = self._pay.sign([params["appId"], params["timeStamp"], params["nonceStr"],
+                                            params["package"]])
+        return PaymentStart("bridge", "", params)
+
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        """The official account's silent sign-in (snsapi_base: no consent screen), which sends WeChat's browser
+        back to `redirect_uri` with `code` and `state`. WeChat reads the parameters in this order."""
+        return (f"{self._oauth_url}/connect/oauth2/authorize?appid={quote(self._appid, safe='')}"
+                f"&redirect_uri={quote(redirect_uri, safe='')}&response_type=code&scope=snsapi_base"
+                f"&state={quote(state, safe='')}#wechat_redirect")
+
+    def openid(self, code: str) -> str:
+        """The shopper's openid for the sign-in's `code` (usable once, for 5 minutes); "" when WeChat refuses the
+        code (used, expired, another account's). ProviderError when WeChat cannot answer. The request's URL
+        carries the AppSecret: no error here repeats it (requests' own messages name the URL)."""
+        try:
+            answer = requests.get(f"{self._api_url}/sns/oauth2/access_token", timeout=self._timeout, params={
+                "appid": self._appid, "secret": self._app_secret, "code": code, "grant_type": "authorization_code"})
+            data = answer.json() if answer.status_code == 200 else None
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderError(f"WeChat sign-in: {exc.__class__.__name__}") from None
+        if not isinstance(data, dict):
+            raise ProviderError(f"WeChat sign-in: HTTP {answer.status_code}")
+        if data.get("errcode") in _BUSY:
+            raise ProviderError(f"WeChat sign-in: errcode {data['errcode']}")
+        openid = str(data.get("openid") or "")
+        return openid if _OPENID.fullmatch(openid) else ""
 
     def verify(self, headers, body: bytes, form: dict[str, str]) -> Notice:
         try:
