@@ -403,18 +403,13 @@ def figure_png(fig: Figure) -> bytes:
 
 
 def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True, words: ChartWords = ENGLISH) -> None:
+    """The floor's walls and zone outlines over what `ax` shows, and (`labels`) each zone's name where it fits
+    (`_zone_labels`). Drawn last: the labels are measured against the figure's final layout."""
     from matplotlib.collections import LineCollection  # lazy: matplotlib, drawn on demand only
 
     floor = venue.floor(level)
-    outlines = []
-    for zone in venue.zones:
-        if zone.floor != level:
-            continue
-        outlines.append([*zone.polygon, zone.polygon[0]])
-        if labels:
-            cx = sum(x for x, _ in zone.polygon) / len(zone.polygon)
-            cy = sum(y for _, y in zone.polygon) / len(zone.polygon)
-            ax.text(cx, cy, zone.name, ha="center", va="center", fontsize=7, color="#111111", alpha=0.8)
+    zones = [zone for zone in venue.zones if zone.floor == level]
+    outlines = [[*zone.polygon, zone.polygon[0]] for zone in zones]
     ax.add_collection(LineCollection(outlines, colors="#555555", linewidths=0.6, linestyles=":"))
     walls = [[(x1, y1), (x2, y2)] for x1, y1, x2, y2 in floor.walls]
     ax.add_collection(LineCollection(walls, colors="#222222", linewidths=1.4))
@@ -423,6 +418,53 @@ def draw_plan(ax, venue: VenueMap, level: int, labels: bool = True, words: Chart
     ax.set_aspect("equal")
     ax.set_xlabel(words.x_m)
     ax.set_ylabel(words.y_m)
+    if labels:
+        _zone_labels(ax, zones)
+
+
+LABEL_PT = 7
+LABEL_MARGIN_PX = 2.0  # a label keeps this far inside its zone's box and from the labels placed before it
+MIN_LABEL_CHARS = 3  # a name cut shorter than this (and its "…") says nothing: the zone goes unlabelled
+
+
+def _zone_labels(ax, zones: Sequence) -> None:
+    """Each zone's name inside the zone's box, touching no other label: across, else along a zone taller than wide
+    (the narrow shops of a mall's row), else cut short with "…" along its longer side, else none. Small zones first:
+    a kiosk keeps its name, the corridor around it gives way."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: matplotlib, drawn on demand only
+
+    fig = ax.figure
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # the layout (title, colour bar) sets the scale the labels are measured at
+    renderer = fig.canvas.get_renderer()
+    placed: list = []
+    for zone in sorted(zones, key=lambda z: _box_area(z.polygon)):
+        box = ax.transData.transform(np.asarray(zone.polygon, dtype=float))
+        (x0, y0), (x1, y1) = box.min(axis=0) + LABEL_MARGIN_PX, box.max(axis=0) - LABEL_MARGIN_PX
+        centre = np.asarray(zone.polygon, dtype=float).mean(axis=0)
+        text = ax.text(*centre, "", ha="center", va="center", fontsize=LABEL_PT, color="#111111", alpha=0.8)
+        along = 90 if y1 - y0 > x1 - x0 else 0
+        for rotation, name in _label_tries(zone.name, along):
+            text.set_text(name)
+            text.set_rotation(rotation)
+            extent = text.get_window_extent(renderer)
+            if (x0 <= extent.x0 and extent.x1 <= x1 and y0 <= extent.y0 and extent.y1 <= y1
+                    and not any(extent.overlaps(other) for other in placed)):
+                placed.append(extent.expanded(1.0, 1.0).padded(LABEL_MARGIN_PX))
+                break
+        else:
+            text.remove()
+
+
+def _label_tries(name: str, along: int) -> list[tuple[int, str]]:
+    """(rotation, text) in the order tried: the whole name across and along the zone, then shorter and shorter."""
+    whole = [(0, name), (90, name)] if along else [(0, name)]
+    return whole + [(along, name[:n].rstrip() + "…") for n in range(len(name) - 1, MIN_LABEL_CHARS - 1, -1)]
+
+
+def _box_area(polygon: Sequence[tuple[float, float]]) -> float:
+    xs, ys = [x for x, _ in polygon], [y for _, y in polygon]
+    return (max(xs) - min(xs)) * (max(ys) - min(ys))
 
 
 def new_figure(**options) -> Figure:

@@ -94,11 +94,11 @@ def build_services(settings: Settings, db: redis.Redis) -> Services:
     models = ModelCache(venues, db=db, silent_after_s=settings.ap_silent_after_s)
     locator = Locator(db, models, rssi, cache_s=settings.position_cache_s)
     zones = VenueTimeZones(db, settings.time_zone)  # each venue's zone: the one rule, cached for the hot paths
-    footfall = FootfallStore(db, tz_of=zones, ttl_days=settings.footfall_hourly_days,
-                             days_kept=settings.footfall_daily_days)
-    locator.on_positions(footfall.on_positions)  # every phone heard counts, not only those asking
     events = EventLog(db, maxlen=settings.events_maxlen)
-    staff = StaffPhones(db, events, tz_of=zones)  # the insights' staff rule, venue days: presence and moments
+    staff = StaffPhones(db, events, tz_of=zones)  # the insights' staff rule, venue days: footfall, presence, moments
+    footfall = FootfallStore(db, tz_of=zones, ttl_days=settings.footfall_hourly_days,
+                             days_kept=settings.footfall_daily_days, staff=staff.detected)
+    locator.on_positions(footfall.on_positions)  # every phone heard counts, not only those asking
     presence = PresenceTracker(db, leave_after_s=settings.leave_after_s, maxlen=settings.events_maxlen, staff=staff)
     locator.on_positions(presence.on_positions)  # arrive / zone enter / zone leave into the event log
     hasher = MacHasher(settings.mac_hash_key)

@@ -1,7 +1,11 @@
 """Footfall pages: phones seen per zone per hour, visits and their dwell time, and a heatmap of presence
 over the plan, per day, from live positions (portal.tracking.footfall keeps them aggregated: no per-device
 history). Its counts are phones seen, passers-by included, not the insights' visitors (stays of at least
-VISITOR_MIN_S): the page names them so and says which is which.
+VISITOR_MIN_S): the page names them so and says which is which. A zone's phones seen are its insights' visitors and
+passers-by together, counted by the same rules (staff left out, a food hall's stalls counted in the hall:
+`venue_groups`), but for what the page states: a phone counted before it was found to be staff, a stay over
+midnight (both days here, the day it ended there), a phone whose shopper declined location-based services (here
+only), and the HyperLogLog's estimate (tests/tracking/test_footfall_matches_insights.py).
 
     /console/ops/<venue>/footfall?day=YYYY-MM-DD&floor=<level>
     /console/ops/<venue>/footfall/<YYYY-MM-DD>/<level>.png
@@ -30,7 +34,8 @@ from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map, zone_names
 from portal.operator.quality import _plot_lock
 from portal.services import services
-from portal.tracking.footfall import FootfallStore, footfall_report, presence_heatmap_png
+from portal.tracking.footfall import FootfallStore, counted_in, footfall_report, presence_heatmap_png
+from portal.tracking.models import venue_groups
 
 log = logging.getLogger(__name__)
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -82,7 +87,9 @@ def footfall(venue: str):
     raw_floor = request.args.get("floor", "")
     levels = [f.level for f in venue_map.floors]
     level = int(raw_floor) if re.fullmatch(r"-?\d{1,3}", raw_floor) and int(raw_floor) in levels else levels[0]
-    report = footfall_report(footfall_store(), venue, day, zones=[z.id for z in venue_map.zones], now=time.time())
+    groups = venue_groups(venue_map)  # a food hall counts its stalls in, as the insights do
+    report = footfall_report(footfall_store(), venue, day, zones=[z.id for z in venue_map.zones], now=time.time(),
+                             groups=groups)
     names = zone_names(venue_map)
     zones = sorted(report.zones.values(), key=lambda z: (-z.visitors, z.zone))
     # On a day whose salt changed a unique count holds a phone once per salt: the k floor applies to the phones it
@@ -97,6 +104,7 @@ def footfall(venue: str):
     peak = max([1, *(safe(v) or 0 for v in hours)])  # a shade must not tell a hidden count either
     return render_template("operator/footfall.html", venue=venue, map=venue_map, day=day.isoformat(), level=level,
                            report=report, zones=zones, names=names, peak=peak, shown=shown_safe, safe=safe, k=K_MIN,
+                           grouped={z: len(parts) - 1 for z, parts in counted_in(list(report.zones), groups).items()},
                            time_zone=str(footfall_store().tz_of(venue)),  # the zone it counts its hours in
                            visitor_min=int(VISITOR_MIN_S // 60))  # the insights' visitor, named beside ours
 

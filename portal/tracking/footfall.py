@@ -24,10 +24,18 @@ heatmap), so a day's unique visitors stay known after its hours expire. Every ke
 open-visit hash lives only while there is traffic).
 One `record` is one Lua script over keys of one venue (hash tag), all passed as KEYS: cluster-legal; the
 tracker's batch records all its positions in one call of the same script (`record_many`).
-Staff phones on the operator's list (portal/events/privacy.py) are counted nowhere: the script reads the
-list once per call (no round trip of its own, none per phone). Phones the insights detect as staff (present
-6 hours a day on most days) are still counted here: that takes a week of the event log, and a HyperLogLog
-cannot take a phone back out. What the pages show of the counts goes through k_safe ("<5").
+Staff phones are the insights' (portal/events/presence.py `staff_phones`, the one rule), counted nowhere: those on
+the operator's list (portal/events/privacy.py) and those detected as staff (present 6 hours a day on most days).
+The script reads both sets once per call (no round trip of its own, none per phone): the list, and the detected
+ones `close_idle` keeps for it (`FootfallKeys.detected_staff`: the tracker's sweep, every 30 s, asks `staff`, to
+which the composition root passes `StaffPhones.detected`; a week of the event log is read there, every few
+minutes, never on a position's path). A HyperLogLog cannot take a phone back out, so a phone counted before it was
+found (its first days at the venue, the minutes before the next sweep) stays counted on that day, while the insights
+leave it out of the whole day. A visit a staff phone had open is dropped uncounted.
+A zone standing for a group (a food hall for its stalls, portal/tracking/models.py `venue_groups`) counts its
+members' phones, visits and dwell in, as the insights count a stay at a stall as one in the hall (`report`'s
+`groups`, `counted_in`); a move from one stall to the next is a new visit here, one stay there.
+What the pages show of the counts goes through k_safe ("<5").
 Hours and days are in the venue's time zone (`tz_of`: the venue's portal config, through a per-process
 cache, portal/captive/config.py VenueTimeZones); a store built without one counts in `tz` (UTC unless given).
 A phone seen at 23:30 UTC in a Shanghai mall counts in the next day's hour 07, as the mall's staff see it.
@@ -41,7 +49,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -62,8 +70,11 @@ DAYS_KEPT = 400
 ALL = "_all"
 
 SALT_TTL_S = 2 * 86400  # a day's visitor-count salt outlives the day (time zones, a late sweep), then is gone
+# The detected staff kept for the script outlive a stopped tracker's sweep this long (the staff change slowly), then
+# the phones are counted again rather than by a list nobody renews.
+DETECTED_STAFF_TTL_S = 86400
 _RECORD = LUA_BATCHED + f"""
-local SALT_TTL_S = {SALT_TTL_S}
+local SALT_TTL_S, DETECTED_STAFF_TTL_S = {SALT_TTL_S}, {DETECTED_STAFF_TTL_S}
 """ + """
 local cur_key, open_key, hall, dall = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local at, gap, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -187,7 +198,18 @@ local function close_stale(client)
   return #stale
 end
 
+-- The phones detected as staff (KEYS[10 + ndays]): close_idle gives them (ARGV[first]: how many, then their ids;
+-- none: the set is left as it is) for the positions' calls, which read them with the operator's list.
+local detected_key = KEYS[10 + ndays]
 if only_close == '1' then
+  local n = tonumber(ARGV[first])
+  if n then
+    redis.call('DEL', detected_key)
+    for k = first + 1, first + n, 500 do
+      redis.call('SADD', detected_key, unpack(ARGV, k, math.min(k + 499, first + n)))
+    end
+    if n > 0 then redis.call('EXPIRE', detected_key, DETECTED_STAFF_TTL_S) end
+  end
   local closed = close_stale('')
   open.flush()
   cur.flush()
@@ -206,10 +228,11 @@ local function count(key, member, ttl)
   table.insert(visitors[key], member)
 end
 local heats, heat_keys = {}, {}  -- heatmap key -> its cells in the order first hit and their counts
--- Staff phones (the operator's list, KEYS[5]) count nowhere: the set is read once per call, and a visit
--- such a phone had open from before it was listed is dropped uncounted.
+-- Staff phones (the operator's list, KEYS[5], and the detected ones) count nowhere: the sets are read once per
+-- call, and a visit such a phone had open from before it was listed or detected is dropped uncounted.
 local staff = {}
 for _, c in ipairs(redis.call('SMEMBERS', KEYS[5])) do staff[c] = true end
+for _, c in ipairs(redis.call('SMEMBERS', detected_key)) do staff[c] = true end
 local function place(client, zone, cell, hz, dz, heat)
   close_stale(client)
   local member  -- what the visitor counts hold of this client (salted), made once
@@ -313,6 +336,11 @@ class FootfallKeys(VenueKeys):
         from before the counts were salted): the day's unique counts are an estimate (kept as long as they are)."""
         return self.key("ff", "salt-changed", day)
 
+    def detected_staff(self) -> str:
+        """The phones detected as staff, as the last sweep found them (`FootfallStore.close_idle`; the script reads
+        them beside the operator's list; DETECTED_STAFF_TTL_S)."""
+        return self.key("ff", "staff")
+
     def salt_changes(self, day: str) -> str:
         """How many times the day's salt was drawn while its counts held members (INCR, kept as long as they are):
         one phone may be a member of the day's counts once per salt (days marked before it was kept: once)."""
@@ -380,9 +408,11 @@ def _day_str(day: date | str) -> str:
 class FootfallStore:
     def __init__(self, db: redis.Redis, *, tz: str = "UTC", tz_of: Callable[[str], ZoneInfo] | None = None,
                  cell_m: float = 2.0, gap_s: float = 600.0, ttl_days: int = TTL_DAYS, days_kept: int = DAYS_KEPT,
-                 close_per_call: int = 20) -> None:
+                 close_per_call: int = 20, staff: Callable[[str, float], Collection[str]] | None = None) -> None:
         """`tz_of`: venue -> its time zone, called once per position (so a cached resolver, never a store
-        read per call); without it every venue counts in `tz`."""
+        read per call); without it every venue counts in `tz`. `staff`: venue, now -> the phones detected as
+        staff (`StaffPhones.detected`), which `close_idle` keeps for the script; without it only the operator's
+        list is left out."""
         if cell_m <= 0 or gap_s <= 0 or ttl_days < 1 or days_kept < 1:
             raise ValueError("cell_m and gap_s must be positive, ttl_days and days_kept at least 1")
         self.db = db
@@ -394,6 +424,7 @@ class FootfallStore:
         self.ttl_s = int(ttl_days * 86400)
         self.day_ttl_s = int(max(days_kept, ttl_days) * 86400)
         self.close_per_call = close_per_call
+        self.staff = staff
         self._record = db.register_script(_RECORD)
         self._last_hour: tuple[str, float, str, str] | None = None  # (venue, now, day, hour) of the last record
 
@@ -465,9 +496,13 @@ class FootfallStore:
     def close_idle(self, venue: str, now: float, limit: int = 10_000) -> int:
         """Close visits idle for gap_s (record does this a few at a time; the tracker's sweep calls this
         every 30 s, so a visit closes without a later position in the venue) and add the late ones to their
-        days; a visit last seen before the hourly retention counts nowhere. Returns how many closed."""
+        days; a visit last seen before the hourly retention counts nowhere. Keeps the phones `staff` finds now
+        for the positions' calls. Returns how many closed."""
         day, hour = self._day_hour(venue, now)
         index, args = self._call(venue, now, day, hour, limit, only_close=True)
+        if self.staff is not None:
+            detected = sorted(self.staff(venue, now))
+            args += [len(detected), *detected]
         return int(self._record(keys=list(index), args=args))
 
     def _call(self, venue: str, now: float, day: str, hour: str, max_close: int,
@@ -475,9 +510,9 @@ class FootfallStore:
         """The script's KEYS (key -> its 1-based place) and ARGV before the positions: the venue's open
         visits, the hour's and day's venue-wide visitors, the staff list, the late visits, and the dwell
         hash of each day a visit closed now may count in (its last sighting's), then the day's salt, its
-        changed mark and its count of changes. A position's call names yesterday to tomorrow (every visit a
-        running tracker closes: its sweep closes them within minutes), close_idle every day kept (a few dozen
-        keys, every 30 s, not on every position)."""
+        changed mark, its count of changes and the detected staff. A position's call names yesterday to tomorrow
+        (every visit a running tracker closes: its sweep closes them within minutes), close_idle every day kept (a
+        few dozen keys, every 30 s, not on every position)."""
         keys = FootfallKeys(venue)
         days = _dwell_days(venue, day, self.ttl_days - 1 if only_close else 1)
         index: dict[str, int] = {}
@@ -488,27 +523,32 @@ class FootfallStore:
         index[keys.salt(day)] = len(index) + 1
         index[keys.salt_changed(day)] = len(index) + 1
         index[keys.salt_changes(day)] = len(index) + 1
+        index[keys.detected_staff()] = len(index) + 1
         args: list[object] = [repr(float(now)), repr(float(self.gap_s)), self.ttl_s, hour, max_close,
                               "1" if only_close else "0", self.day_ttl_s, len(days), *(label for label, _ in days),
                               new_salt()]
         return index, args
 
-    def report(self, venue: str, day: date | str, zones: list[str] | None = None) -> FootfallReport:
+    def report(self, venue: str, day: date | str, zones: list[str] | None = None,
+               groups: Mapping[str, str] | None = None) -> FootfallReport:
         """Visitors per zone per hour, unique over the day, visits and mean dwell (day and hours: the venue's; one
-        column per hour the day has: 23 or 25 the days the clocks change, `day_hours`)."""
+        column per hour the day has: 23 or 25 the days the clocks change, `day_hours`). `groups`: zone -> the zone
+        standing for its group (portal.tracking.models.venue_groups): that zone counts its members in (`counted_in`)."""
         d = _day_str(day)
         keys = FootfallKeys(venue)
         hours, labels = self.hours(venue, d)
         width = len(hours) + 2  # per zone: each hour's count, the hours' union, the day's roll-up
         if zones is None:
             zones = self._zones_seen(venue, d)
+        counted = counted_in(zones, groups or {})
         names = [ALL, *zones]
         pipe = self.db.pipeline(transaction=False)
         for z in names:  # execute_command: a cluster pipeline refuses pipe.pfcount by name (one slot here)
+            parts = counted.get(z, [z])  # a group's phones: the union of its zones' (one phone in two stalls: once)
             for h in hours:
-                pipe.execute_command("PFCOUNT", keys.visitors(d, h, z))
-            pipe.execute_command("PFCOUNT", *[keys.visitors(d, h, z) for h in hours])
-            pipe.execute_command("PFCOUNT", keys.day_visitors(d, z))
+                pipe.execute_command("PFCOUNT", *[keys.visitors(d, h, p) for p in parts])
+            pipe.execute_command("PFCOUNT", *[keys.visitors(d, h, p) for h in hours for p in parts])
+            pipe.execute_command("PFCOUNT", *[keys.day_visitors(d, p) for p in parts])
         pipe.hgetall(keys.dwell(d))
         pipe.get(keys.salt_changed(d))
         pipe.get(keys.salt_changes(d))
@@ -522,8 +562,8 @@ class FootfallStore:
         report = FootfallReport(venue=venue, day=d, visitors=per[ALL][1], visitors_by_hour=per[ALL][0], hours=labels,
                                 salt_changed_at=float(changed) if changed else None, salts=salts_held(changed, changes))
         for z in zones:
-            sums = [dwell_raw.get(f"{z}|{h}|s", 0.0) for h in hours]
-            counts = [int(dwell_raw.get(f"{z}|{h}|n", 0)) for h in hours]
+            sums = [sum(dwell_raw.get(f"{p}|{h}|s", 0.0) for p in counted[z]) for h in hours]
+            counts = [sum(int(dwell_raw.get(f"{p}|{h}|n", 0)) for p in counted[z]) for h in hours]
             visits = sum(counts)
             report.zones[z] = ZoneFootfall(
                 zone=z, visitors=per[z][1], visitors_by_hour=per[z][0], visits=visits,
@@ -585,6 +625,17 @@ class FootfallStore:
         return grid
 
 
+def counted_in(zones: Sequence[str], groups: Mapping[str, str]) -> dict[str, list[str]]:
+    """zone -> the zones whose counts it shows: itself, and for a zone standing for a group (a food hall) the group's
+    members (its stalls), as the insights count a stay at a stall as one in the hall (insights `_areas`). A phone
+    seen at two of them is one phone of the group; each zone's visit is one of the group's visits."""
+    out = {z: [z] for z in zones}
+    for member, group in groups.items():
+        if group in out and member != group:
+            out[group].append(member)
+    return out
+
+
 @lru_cache(maxsize=4096)
 def _dwell_days(venue: str, day: str, back: int) -> tuple[tuple[str, str], ...]:
     """(day YYYYMMDD, its dwell key) of `day`, the next day (a position timed a little ahead, kept as the
@@ -595,16 +646,21 @@ def _dwell_days(venue: str, day: str, back: int) -> tuple[tuple[str, str], ...]:
     return tuple((label, keys.dwell(label)) for label in labels)
 
 
+def _iso_day(day: date | str) -> str:
+    """The day as people read it (2026-12-05), not as the keys spell it (`_day_str`)."""
+    return datetime.strptime(_day_str(day), "%Y%m%d").date().isoformat()
+
+
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def footfall_report(store: FootfallStore, venue: str, day: date | str, zones: list[str] | None = None,
-                    now: float | None = None) -> FootfallReport:
-    """The day's footfall; closes idle visits first when `now` is given."""
+                    now: float | None = None, groups: Mapping[str, str] | None = None) -> FootfallReport:
+    """The day's footfall; closes idle visits first when `now` is given. `groups`: as `FootfallStore.report`."""
     if now is not None:
         store.close_idle(venue, now)
-    return store.report(venue, day, zones)
+    return store.report(venue, day, zones, groups)
 
 
 def presence_shown(store: FootfallStore, venue: str, day: date | str, floor: int, width_m: float, height_m: float,
@@ -634,7 +690,7 @@ def presence_heatmap_png(store: FootfallStore, venue_map, day: date | str, level
                       vmin=0, vmax=max(1.0, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0),
                       interpolation="nearest")
     fig.colorbar(image, ax=ax, label=words.fixes_per_cell % {"cell": f"{store.cell_m:g}"}, shrink=0.8)
-    ax.set_title(words.presence_title % {"venue": venue_map.name, "floor": floor.name, "day": _day_str(day)})
+    ax.set_title(words.presence_title % {"venue": venue_map.name, "floor": floor.name, "day": _iso_day(day)})
     draw_plan(ax, venue_map, level, words=words)
     return figure_png(fig)
 

@@ -223,3 +223,31 @@ def test_the_presence_map_shows_no_single_phones_path(ff):
     shown = presence_shown(ff, "demo", DAY, 0, 120, 60, k=5)
     assert shown[15, 25] == 10 and np.isfinite(shown).sum() == 1  # the walk's cells (1 fix each) stay blank
     assert presence_shown(ff, "demo", DAY, 0, 120, 60)[15, 30] == 1  # k = 1: every fix, as before
+
+
+def test_a_group_zone_counts_its_members_in(ff):
+    """A zone standing for a group (a food hall for its stalls, `venue_groups`) shows its members' phones (a phone at
+    two stalls once), visits and dwell, as the insights count a stay at a stall as one in the hall; each stall keeps
+    its own row; without the groups the hall counts only its own positions."""
+    hall = {"s1": "hall", "s2": "hall"}
+    ff.record("demo", "a", "s1", 0, 1.0, 1.0, T0)
+    ff.record("demo", "a", "s2", 0, 3.0, 1.0, T0 + 60)  # closes its visit at s1 (0 s: last seen there at T0)
+    ff.record("demo", "a", "s2", 0, 3.0, 1.0, T0 + 180)
+    ff.record("demo", "b", "hall", 0, 5.0, 5.0, T0 + 3600)
+    ff.record("demo", "c", "kopi", 0, 9.0, 9.0, T0 + 3600)  # in no group
+    footfall_report(ff, "demo", DAY, now=T0 + 7200)  # every visit closed
+    report = ff.report("demo", DAY, ["hall", "s1", "s2", "kopi"], hall)
+    got = report.zones["hall"]
+    assert (got.visitors, got.visitors_by_hour[10], got.visitors_by_hour[11]) == (2, 1, 1)
+    assert got.visits == 3 and got.mean_dwell_s == pytest.approx((0 + 120 + 0) / 3)  # a stall to the next: a visit
+    assert [report.zones[z].visitors for z in ("s1", "s2", "kopi")] == [1, 1, 1]
+    assert ff.report("demo", DAY, ["hall"]).zones["hall"].visitors == 1
+
+
+def test_the_heatmap_names_its_day_as_people_write_it(ff, demo_map, monkeypatch):
+    from portal.tracking import footfall as footfall_module
+
+    drawn = []
+    monkeypatch.setattr(footfall_module, "figure_png", lambda fig: drawn.append(fig) or b"")
+    presence_heatmap_png(ff, demo_map, DAY, 0)
+    assert drawn[0].axes[0].get_title().endswith(", 2026-03-14")

@@ -71,3 +71,33 @@ def test_the_footfall_page_shows_a_lone_staff_phone_as_nobody(client, console, s
     page = client.get(f"/console/ops/demo/footfall?day={DAY}").get_data(as_text=True)
     assert re.search(r'id="visitors-total">[^<]*<strong>&lt;5</strong>', page)
     assert svc.footfall.report("demo", DAY).visitors == 1
+
+
+def test_a_phone_detected_as_staff_counts_nowhere_once_a_sweep_found_it(db):
+    """The insights' detected staff (`staff`: StaffPhones.detected in the composition root) are left out as the listed
+    ones are, from the sweep (close_idle) that found them: what they were counted in before stays counted (a
+    HyperLogLog cannot take a phone back out), the visit one had open is dropped; found no more, counted again."""
+    found: set[str] = set()
+    footfall = FootfallStore(db, staff=lambda venue, now: found)
+    footfall.record("v1", "guard", "kopi", 0, 10.0, 10.0, T0)  # nobody found yet: counted
+    found.add("guard")
+    footfall.close_idle("v1", T0 + 60)  # the sweep keeps what it finds for the script
+    footfall.record_many("v1", [("guard", "books", 0, 10.0, 10.0), ("shopper", "books", 0, 12.0, 10.0)], T0 + 120)
+    footfall.close_idle("v1", T0 + 3600)
+    report = footfall.report("v1", DAY)
+    assert report.zones["books"].visitors == 1 and report.visitors == 2  # the shopper; the guard counted at T0
+    assert report.zones["kopi"].visitors == 1 and report.zones["kopi"].visits == 0  # its open visit dropped
+    assert sum(footfall.presence("v1", DAY, 0).values()) == 2  # its first fix and the shopper's
+    found.clear()
+    footfall.close_idle("v1", T0 + 3660)
+    footfall.record("v1", "guard", "jade", 0, 10.0, 10.0, T0 + 3700)
+    assert footfall.report("v1", DAY).zones["jade"].visitors == 1
+
+
+def test_a_store_without_the_staff_rule_leaves_the_found_ones_as_the_last_sweep_kept_them(db):
+    """A process built without `staff` (a bench, a script) neither clears nor renews what the tracker's sweep kept."""
+    FootfallStore(db, staff=lambda venue, now: {"guard"}).close_idle("v1", T0)
+    plain = FootfallStore(db)
+    plain.close_idle("v1", T0 + 30)
+    plain.record("v1", "guard", "kopi", 0, 10.0, 10.0, T0 + 60)
+    assert plain.report("v1", DAY).visitors == 0
