@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 from parking_fixtures import API, VENUE, auth, bay, exit_, garage_fixture, plate, post_events  # noqa: F401
 
-from lightapps.parking.store import ParkingKeys
+from lightapps.parking import api
+from lightapps.parking.store import ParkingKeys, ParkingStore
 
 
 def nothing_stored(db) -> bool:
@@ -36,9 +39,10 @@ def test_token_of_another_venue_is_401(client, garage, svc, db):
     assert nothing_stored(db)
 
 
-def test_unknown_venue_is_404(client, garage):
+def test_unknown_venue_is_401_as_any_venue_the_token_is_not_for(client, garage):
+    """The token is checked before the venue (portal.api.require_venue_source): no stranger learns which exist."""
     resp = client.post("/api/v1/venues/nowhere/parking/events", json={"events": []}, headers=auth(garage))
-    assert resp.status_code == 404
+    assert resp.status_code == 401
 
 
 def test_events_are_applied(client, garage):
@@ -124,3 +128,58 @@ def test_a_time_of_hundreds_of_digits_is_a_422_not_a_server_error(client, garage
     body = '{"events": [{"type": "bay", "bay": "G-A01", "status": "occupied", "ts": 1' + "0" * 400 + "}]}"
     resp = client.post(f"{API}/events", data=body, content_type="application/json", headers=auth(garage))
     assert resp.status_code == 422, resp.get_data(as_text=True)
+
+
+def _stay_of(db) -> str:
+    """The keyed hash of the one stay the test made."""
+    (key,) = db.scan_iter(match=b"mp:{demo}:parking:stay:*")
+    return key.decode().rsplit(":", 1)[1]
+
+
+def test_a_retried_exit_says_again_what_the_car_left_owing(client, garage, svc, db):
+    """The barrier system lost the first answer: its retry is a duplicate that settles nothing again, yet still
+    names the exit's outcome, as it stands now (then paid later)."""
+    now = time.time()
+    events = [{"type": "entry", "plate": "SG1234A", "ts": now - 5 * 3600}, plate("SG1234A", "G-A01", now - 4 * 3600),
+              exit_("SG1234A", now)]
+    first = post_events(client, garage, *events)
+    assert first["exits"] == [{"index": 2, "outcome": "owed", "due_fen": 2500}]  # 5 started hours at ¥5.00
+    again = post_events(client, garage, *events)
+    assert again["results"] == ["duplicate", "stale", "duplicate"]
+    assert again["exits"] == [{"index": 2, "outcome": "owed", "due_fen": 2500, "duplicate": True}]
+    store = ParkingStore(svc.db)
+    h = _stay_of(db)
+    assert [d.due_fen for d in store.open_debts(VENUE)] == [2500]  # one debt: the retry recorded nothing more
+    entry_ms = store.stay(VENUE, h).entry_ms
+    assert store.credit(VENUE, h, entry_ms, "order-1", 2500, 0) == "ok"  # the debt paid from Me
+    paid = post_events(client, garage, exit_("SG1234A", now))
+    assert paid["exits"] == [{"index": 0, "outcome": "paid_later", "due_fen": 0, "duplicate": True}]
+
+
+def test_a_retried_exit_of_a_stay_replaced_since_names_no_outcome(client, garage):
+    """Another stay of the plate began after the exit: the retry is still a duplicate, and that stay is not its."""
+    now = time.time()
+    post_events(client, garage, {"type": "entry", "plate": "SG1234A", "ts": now - 600}, exit_("SG1234A", now - 300))
+    post_events(client, garage, {"type": "entry", "plate": "SG1234A", "ts": now - 60})
+    again = post_events(client, garage, exit_("SG1234A", now - 300))
+    assert again["results"] == ["duplicate"] and again["exits"] == []
+
+
+def _docstring_example(source: str, now: int) -> list[dict]:
+    """The events of a module docstring's curl example, its shell times filled in as the shell would."""
+    body = source.split("-d '", 1)[1].split("]}'", 1)[0] + "]}"
+    body = body.replace("'$((NOW - 60))'", str(now - 60)).replace("'$((NOW - 55))'", str(now - 55))
+    body = body.replace("'$(date -Iseconds)'", datetime.now(UTC).isoformat(timespec="seconds"))
+    return json.loads(body)["events"]
+
+
+def test_the_docstring_example_works_as_written(client, garage):
+    """api.py's example, copied with its relative times, is answered as the docstring says."""
+    events = _docstring_example(api.__doc__, int(time.time()))
+    assert "1714550400" not in api.__doc__ and '"unknown"' in api.__doc__
+    first = post_events(client, garage, *events)
+    assert first == {"accepted": 3, "applied": 3, "results": ["applied", "applied", "applied"],
+                     "exits": [{"index": 2, "outcome": "cleared", "due_fen": 0}]}
+    assert post_events(client, garage, *events) == {
+        "accepted": 3, "applied": 0, "results": ["stale", "stale", "duplicate"],
+        "exits": [{"index": 2, "outcome": "cleared", "due_fen": 0, "duplicate": True}]}
