@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 
 from portal.demo import is_demo_venue
-from portal.events.report import day_insights, venue_tz
+from portal.events.report import day_insights, page_context, rate, venue_tz
 from portal.events.sim import past_days, simulate
 from portal.services import services
 
@@ -41,7 +41,7 @@ def register(app: Flask) -> None:
                               shoppers=shoppers, staff=staff, tz=tz):
             seen = len(truth.visitors) + len(truth.passers_by)
             click.echo(f"{truth.day}: {truth.arrivals} visits, {len(truth.visitors)} visitors, "
-                       f"{len(truth.passers_by)} passers-by (capture {len(truth.visitors) / max(1, seen):.0%}), "
+                       f"{len(truth.passers_by)} passers-by (capture {rate(len(truth.visitors), seen)}), "
                        f"{sum(len(s) for s in truth.transacted.values())} buyers, "
                        f"{len(truth.new) + len(truth.one_off_buyers)} new and {len(truth.repeat)} repeat shoppers, "
                        f"{len(truth.staff)} staff phones")
@@ -50,7 +50,8 @@ def register(app: Flask) -> None:
     @click.option("--venue", default="demo", show_default=True)
     @click.option("--day", required=True, help="YYYY-MM-DD")
     def show(venue: str, day: str) -> None:
-        """A day's figures (raw counts: for the operator's terminal, not for sharing)."""
+        """A day's figures as the operator's insights page shows them: k-safe ("<5", "withheld"), rates to one
+        decimal."""
         venue_map = services().venues.get_map(venue)
         if venue_map is None:
             raise click.UsageError(f"unknown venue {venue!r}")
@@ -63,10 +64,21 @@ def register(app: Flask) -> None:
             raise click.ClickException(f"{day}: incomplete, the event log holds only the events written from "
                                        f"{datetime.fromtimestamp(f.kept_since or 0, UTC):%Y-%m-%d %H:%M} UTC "
                                        "on (EVENTS_MAXLEN)")
-        cut = "new_vs_repeat" in f.incomplete  # its 30-day look-back is cut: those two are unknown
-        click.echo(f"visitors {f.visitors}, passers-by {f.passers_by}, capture "
-                   f"{'-' if f.capture_rate is None else f'{f.capture_rate:.0%}'}, "
-                   f"new {'-' if cut else f.new}, repeat {'-' if cut else f.repeat}")
-        for funnel in f.funnels:
-            click.echo(f"  {funnel.zone}: in zone {funnel.in_zone}, landed {funnel.landed}, "
-                       f"transacted {funnel.transacted}, referred {funnel.referred}")
+        # The page's own figures (one rule for what is shown and how a rate reads), in English: its labels need a
+        # request's language, which a command has none of.
+        with current_app.test_request_context("/?lang=en"):
+            page = page_context(f, {})
+        shown = {key: _plain(value) for key, value in page.items() if isinstance(value, str)}
+        funnels = [{key: _plain(value) for key, value in row.items()} for row in page["funnels"]]
+        click.echo(f"visitors {shown['visitors']}, passers-by {shown['passers_by']}, capture {shown['capture']}, "
+                   f"new {shown['new']}, repeat {shown['repeat']}")
+        if page["so_far"]:
+            click.echo(page["so_far"])
+        for r in funnels:
+            click.echo(f"  {r['zone']}: in zone {r['in_zone']}, landed {r['landed']} ({r['landed_rate']}), "
+                       f"transacted {r['transacted']} ({r['transacted_rate']}), referred {r['referred']}")
+
+
+def _plain(text: str) -> str:
+    """The page's "—" (no figure) as a terminal's "-"."""
+    return text.replace("—", "-")

@@ -37,6 +37,9 @@ cell of six, a dwell bar of six, but points at one shopper). The definitions (RE
 - a period longer than a day shows a figure only when each of its days would show it (`withhold`, by the
   same `k_safe` test): the figures of two periods could otherwise be subtracted to give one day's figure
   below k;
+- each funnel step counts a part of the phones of the steps before it (`FUNNEL_PARENT`): two are shown only while
+  they differ by 0 or by at least k, else both are withheld (`Shown.safe`), and with them the rate between them:
+  in zone 6 beside landed 5 told that one phone in the shop did not open its page;
 - a stay whose exit is not in the history (the phone still there, or its exit never written) ends by
   LEAVE_AFTER_S after the phone's last event at the latest, the tracker's rule (`_stays`);
 - anonymised events (privacy.py) carry pseudonyms of their venue day only: new vs repeat over a history with
@@ -79,6 +82,11 @@ COMPLEMENTS = {"visitors": "passers_by", "passers_by": "visitors"}
 # subtraction. So the smallest other member above 0 is hidden with it (a second suppression: two hidden members
 # give only their sum).
 SUMMED_GROUPS = ("dwell:", "heat:")
+# Funnel step -> the step whose phones it counts a part of (landed: of those in the zone; transacted and partner-link
+# referrals: of those who landed). Both of a pair shown, their difference is a count of phones of its own (in zone 6,
+# landed 5: one phone in the shop did not open its page), so a pair differing by 1..k-1 is withheld whole; so is a
+# step with the one before that (in zone 6 beside 5 referrals, while landed is held back, told the same).
+FUNNEL_PARENT = {"landed": "in_zone", "transacted": "landed", "referred": "landed"}
 
 
 def k_safe(n: int | None, k: int = K_MIN, phones: int | None = None) -> int | None:
@@ -145,6 +153,7 @@ class Insights:
     managed_since: float | None = None  # a zone owner's: its look-back reaches before it held the zone
     incomplete: list[str] = field(default_factory=list)  # "period": no figure; "new_vs_repeat": those two
     anonymised: list[str] = field(default_factory=list)  # `figures` keys the anonymisation broke (`_anonymised`)
+    as_of: float | None = None  # a period still under way: when its figures were made (they count it up to then)
 
     def safe(self, key: str, n: int | None) -> int | None:
         """The figure `key` (its count `n`) as it may be shown: k_safe over the phones behind it (none
@@ -165,7 +174,11 @@ class Insights:
 
         pairs = {key: own(key, getattr(self, key)) for key in COMPLEMENTS} if self.zones is not None else {}
         beside = {group: _hidden_beside_the_only_one(self.group_figures(group), own) for group in SUMMED_GROUPS}
-        return Shown(own, pairs, beside)
+        return Shown(own, pairs, beside, _differing_by_few(self.funnel_figures(), own))
+
+    def funnel_figures(self) -> dict[str, int]:
+        """The `figures` of the funnels, by key (`funnel:<zone>:<step>`)."""
+        return {funnel_key(f.zone, step): getattr(f, step) for f in self.funnels for step in FUNNEL_STEPS}
 
     def group_figures(self, group: str) -> dict[str, int]:
         """The `figures` of one of SUMMED_GROUPS: the dwell bars or the hour-of-week cells, by key."""
@@ -197,8 +210,11 @@ class Shown:
     own: Callable[[str, int | None], int | None]  # k_safe over the phones behind a figure, None when withheld
     pairs: Mapping[str, int | None]  # COMPLEMENTS in a zone scope: each one's own safe count
     beside: Mapping[str, str | None]  # group of SUMMED_GROUPS -> the member hidden beside its only hidden one
+    paired: frozenset[str] = frozenset()  # funnel figures withheld with their FUNNEL_PARENT pair (`_differing_by_few`)
 
     def safe(self, key: str, n: int | None) -> int | None:
+        if key in self.paired:
+            return None
         other = COMPLEMENTS.get(key)
         if other in self.pairs and self.pairs[other] is None:
             return None
@@ -218,6 +234,35 @@ def _hidden_beside_the_only_one(members: Mapping[str, int], own: Callable[[str, 
     return min(shown)[1] if shown else None
 
 
+def funnel_key(zone: str, step: str) -> str:
+    return f"funnel:{zone}:{step}"
+
+
+def funnel_pairs(funnels: Mapping[str, int]) -> list[tuple[str, str]]:
+    """(whole, part): each funnel step of `funnels` (keys as `funnel_key`) with each step it counts a part of (the
+    one before it, and the one before that: FUNNEL_PARENT followed)."""
+    out = []
+    for key in funnels:
+        head, step = key.rsplit(":", 1)
+        while step in FUNNEL_PARENT:
+            step = FUNNEL_PARENT[step]
+            if f"{head}:{step}" in funnels:
+                out.append((f"{head}:{step}", key))
+    return out
+
+
+def _differing_by_few(funnels: Mapping[str, int], own: Callable[[str, int], int | None]) -> frozenset[str]:
+    """The funnel figures to withhold because one of a pair (`funnel_pairs`), each shown by its own test, differs
+    from the other by 1..k-1 phones: both of the pair. Every pair is asked, and hiding hides only, so no pair is
+    shown that differs so."""
+    hidden: set[str] = set()
+    for whole, part in funnel_pairs(funnels):
+        a, b = own(whole, funnels[whole]), own(part, funnels[part])
+        if a is not None and b is not None and 0 < a - b < K_MIN:
+            hidden |= {whole, part}
+    return frozenset(hidden)
+
+
 def figures(ins: Insights) -> dict[str, int]:
     """Every count the pages and exports show, by a key naming it ("stays": how many dwell times the mean
     is over)."""
@@ -227,10 +272,7 @@ def figures(ins: Insights) -> dict[str, int]:
         out |= ins.group_figures(group)
     out |= {flow_key(a, b): n for a, b, n in ins.transitions}
     out |= {path_key(p): n for p, n in ins.paths}
-    for f in ins.funnels:
-        out |= {f"funnel:{f.zone}:{step}": n for step, n in (("in_zone", f.in_zone), ("landed", f.landed),
-                                                              ("transacted", f.transacted), ("referred", f.referred))}
-    return out
+    return out | ins.funnel_figures()
 
 
 def withhold(period: Insights, days: Iterable[Insights]) -> None:

@@ -35,6 +35,7 @@ from portal.events.insights import (
     Insights,
     figure,
     flow_key,
+    funnel_key,
     heatmap_counts,
     k_safe,
     path_key,
@@ -57,9 +58,9 @@ def venue_staff(svc, venue: str, events: list, since: float, tz) -> set[str]:
 CACHE_TTL_S = 60  # figures of a range still filling up: at most a minute old
 PAST_TTL_S = 900  # a range over for good (late events and retention aside)
 # Part of every cache key: figures cached by an older computation (without Insights.phones, which would
-# read as "no phone behind any figure"; 3: without Insights.anonymised, stays with no exit never ending) are not
-# read back.
-FIGURES_FORMAT = 3
+# read as "no phone behind any figure"; 3: without Insights.anonymised, stays with no exit never ending; 4: periods
+# withheld without the funnel pairs' rule, no `as_of` on a period still under way) are not read back.
+FIGURES_FORMAT = 4
 # After a period's end, before a zone owner sees it: the tracker's sweep (every 30 s) closes a stay
 # LEAVE_AFTER_S after its last sighting, with a `leave` dated then; this much more lets it run.
 SETTLE_S = 300
@@ -139,6 +140,7 @@ def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[
     if cached:
         return insights_from_json(cached)
     figures = _figures(svc, venue_map, day, days, zones, tz)
+    figures.as_of = now if now < until else None  # still under way: its figures count it up to now
     if cache_key is not None:
         over = until + svc.presence.leave_after_s < now
         with contextlib.suppress(redis.RedisError):
@@ -227,9 +229,22 @@ def shown(n: int | None, phones: int | None = None) -> str:
     return label(k_safe(n, phones=phones))
 
 
-def label(safe: int | None) -> str:
-    """A count already made safe (k_safe, Insights.safe): None as "<5"."""
-    return f"<{K_MIN}" if safe is None else str(safe)
+def label(safe: int | None, n: int | None = None) -> str:
+    """A count already made safe (k_safe, Insights.safe) as a page shows it. Held back (None): "<5" when its count
+    `n` is 1..k-1 (or not given), else "withheld" (`withheld_note` says why): a count of k or more, or 0, held back
+    because it would give a smaller one away by subtraction (a day of the period, the funnel's step before, the total
+    beside it) or because fewer than k phones stand behind it. "<5" beside a count of dozens read as a small count."""
+    if safe is not None:
+        return str(safe)
+    return f"<{K_MIN}" if n is None or 0 < n < K_MIN else _("withheld")
+
+
+def withheld_note() -> str:
+    """What "<5" and "withheld" (`label`) mean: the note above the pages' figures."""
+    return _("“<%(k)d”: a count of 1 to %(below)d. “withheld”: a count of 0 or of %(k)d or more, held back because "
+             "fewer than %(k)d phones stand behind it, or because with another figure (a day of the period, the "
+             "funnel’s step before, the total beside it) it would give away a count below %(k)d.",
+             k=K_MIN, below=K_MIN - 1)
 
 
 def day_name(weekday: int) -> str:
@@ -247,6 +262,20 @@ def heatmap_title(ins: Insights) -> str:
     if heatmap_counts(ins.zones) == "arrivals":
         return _("Arrivals by hour of the week")
     return _("Zone entries by hour of the week")
+
+
+def heatmap_shade(ins: Insights) -> str:
+    """The hour-of-week chart's legend for its shades (insights.heatmap_counts)."""
+    if heatmap_counts(ins.zones) == "arrivals":
+        return _("Shade: arrivals (darker: more)")
+    return _("Shade: zone entries (darker: more)")
+
+
+def dwell_title(ins: Insights) -> str:
+    """The dwell chart's title, naming what its bars count: completed visits (the venue) or stays (a zone's)."""
+    if ins.zones is None:
+        return _("Dwell time (number of visits)")
+    return _("Dwell time (number of stays)")
 
 
 def rate(part: int | None, whole: int | None) -> str:
@@ -325,51 +354,72 @@ def _chart_table(chart_id: str, title: str, heads: list[str], rows: list[list[st
             f'<tbody>{body}</tbody></table></details>')
 
 
-def bar_chart(items: list[tuple[str, int | None]], title: str, chart_id: str,
+# A count a chart draws: (its safe value, None when held back; its text, `label`).
+Cell = tuple[int | None, str]
+
+
+def bar_chart(items: list[tuple[str, Cell]], title: str, chart_id: str,
               columns: tuple[str, str] | None = None, width: int = 520) -> Markup:
-    """Horizontal bars, one per (label, count); a suppressed count is drawn as an empty "<5" bar. With `columns`
-    (the headings of the labels and of the counts) the numbers follow as a table; without, the page shows them in
-    a table of its own (the funnels')."""
+    """Horizontal bars, one per (label, count); a count held back is drawn as an empty bar with its text ("<5",
+    "withheld"). With `columns` (the headings of the labels and of the counts) the numbers follow as a table;
+    without, the page shows them in a table of its own (the funnels')."""
     row_h, label_w = 22, 150
     height = row_h * len(items) + 30
-    top = max([1, *(n for _, n in items if n)])
+    top = max([1, *(n for _, (n, _text) in items if n)])
     parts = ['<div class="chart-box">', _svg_open(chart_id, title, width, height)]
-    for i, (text, n) in enumerate(items):
+    for i, (text, (n, shown_as)) in enumerate(items):
         y = 24 + i * row_h
         bar = 0 if not n else max(2, int((width - label_w - 60) * n / top))
         parts.append(f'<text x="0" y="{y + 14}" font-size="12">{escape(text)}</text>')
         parts.append(f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{bar}" height="{row_h - 6}" fill="#0b57d0"/>')
-        parts.append(f'<text x="{label_w + bar + 6}" y="{y + 14}" font-size="12">{escape(label(n))}</text>')
+        parts.append(f'<text x="{label_w + bar + 6}" y="{y + 14}" font-size="12">{escape(shown_as)}</text>')
     parts.append("</svg>")
     if columns:
-        parts.append(_chart_table(chart_id, title, list(columns), [[text, label(n)] for text, n in items]))
+        parts.append(_chart_table(chart_id, title, list(columns), [[text, shown_as] for text, (_n, shown_as) in items]))
     parts.append("</div>")
     return Markup("".join(parts))
 
 
-def heatmap_chart(grid: list[list[int | None]], title: str, chart_id: str) -> Markup:
-    """Hour of week: 7 rows (Monday first) x 24 columns of safe counts; cells below k (None) drawn blank. The table
-    turns it round, an hour a row and a day a column, to fit a phone."""
+def heatmap_chart(grid: list[list[Cell]], title: str, chart_id: str, shade: str) -> Markup:
+    """Hour of week: 7 rows (Monday first) x 24 columns of counts, shaded by the count (`shade` says of what); a
+    count held back is hatched, never drawn like a 0, and a legend says which is which. The table turns it round,
+    an hour a row and a day a column, to fit a phone."""
     cell, left, top_y = 18, 40, 34
-    width, height = left + 24 * cell + 4, top_y + 7 * cell + 4
-    peak = max([1, *(n for row in grid for n in row if n)])
-    parts = ['<div class="chart-box">', _svg_open(chart_id, title, width, height)]
+    width, legend_y = left + 24 * cell + 4, top_y + 7 * cell + 10
+    peak = max([1, *(n for row in grid for n, _text in row if n)])
+    hatch = f"{chart_id}-hatch"
+    parts = ['<div class="chart-box">', _svg_open(chart_id, title, width, legend_y + 2 * cell + 6),
+             f'<defs><pattern id="{escape(hatch)}" width="6" height="6" patternUnits="userSpaceOnUse" '
+             f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eee"/>'
+             f'<line x1="0" y1="0" x2="0" y2="6" stroke="#777" stroke-width="2"/></pattern></defs>']
     for h in range(0, 24, 3):
         parts.append(f'<text x="{left + h * cell}" y="{top_y - 4}" font-size="10">{h:02d}</text>')
     for d, row in enumerate(grid):
         y = top_y + d * cell
         parts.append(f'<text x="0" y="{y + 13}" font-size="11">{escape(day_name(d))}</text>')
-        for h, n in enumerate(row):
-            alpha = 0.0 if not n else 0.15 + 0.85 * n / peak
+        for h, (n, shown_as) in enumerate(row):
             when = _("%(day)s %(hour)02dh", day=day_name(d), hour=h)
-            parts.append(f'<rect x="{left + h * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" '
-                         f'fill="#0b57d0" fill-opacity="{alpha:.2f}" stroke="#ddd"><title>{escape(when)}: '
-                         f'{escape(label(n))}</title></rect>')
+            parts.append(f'<rect class="{"held" if n is None else "count"}" x="{left + h * cell}" y="{y}" '
+                         f'width="{cell - 1}" height="{cell - 1}" {_cell_fill(n, peak, hatch)} stroke="#ddd">'
+                         f'<title>{escape(when)}: {escape(shown_as)}</title></rect>')
+    for i, (fill, text) in enumerate(((_cell_fill(peak, peak, hatch), shade),
+                                      (_cell_fill(None, peak, hatch), _("Hatched: not shown (“<%(k)d” or “withheld”)",
+                                                                        k=K_MIN)))):
+        y = legend_y + i * cell
+        parts.append(f'<rect class="legend" x="0" y="{y}" width="{cell - 1}" height="{cell - 1}" {fill} '
+                     f'stroke="#ddd"/><text x="{cell + 6}" y="{y + 13}" font-size="11">{escape(text)}</text>')
     parts.append("</svg>")
-    rows = [[f"{h:02d}:00", *(label(row[h]) for row in grid)] for h in range(24)]
+    rows = [[f"{h:02d}:00", *(row[h][1] for row in grid)] for h in range(24)]
     parts.append(_chart_table(chart_id, title, [_("Hour"), *map(day_name, range(len(grid)))], rows))
     parts.append("</div>")
     return Markup("".join(parts))
+
+
+def _cell_fill(n: int | None, peak: int, hatch: str) -> str:
+    """A heatmap cell's fill: hatched when held back (None), blank for 0, else shaded by the count."""
+    if n is None:
+        return f'fill="url(#{escape(hatch)})"'
+    return f'fill="#0b57d0" fill-opacity="{0.0 if not n else 0.15 + 0.85 * n / peak:.2f}"'
 
 
 @dataclass(frozen=True)
@@ -397,48 +447,59 @@ def occupancy(svc: Services, venue_map, zones: list[str], names: dict[str, str],
 def page_context(ins: Insights, names: dict[str, str]) -> dict:
     """What the insights templates show: k-safe figures and the charts, or the notice of why there are none."""
     if (why := notice(ins)) is not None:
-        return {"notice": why, "k": K_MIN}
-    return {"notice": None, **_figures_context(ins, names)}
+        return {"notice": why, "k": K_MIN, "withheld_note": withheld_note()}
+    return {"notice": None, "withheld_note": withheld_note(), **_figures_context(ins, names)}
+
+
+def so_far(ins: Insights) -> str | None:
+    """What a page says of a period still under way (`Insights.as_of`): its figures count it up to when they were
+    made; None: the period is over."""
+    if ins.as_of is None:
+        return None
+    return _("So far (to %(when)s): this period is still under way, so every figure below counts it only up to "
+             "then.", when=format_time(ins.as_of))
 
 
 def _figures_context(ins: Insights, names: dict[str, str]) -> dict:
     name, safe = names.get, ins.shown().safe  # decided once for every figure of the page
     gone = set(ins.anonymised)  # "—": not "<5", which would say they were few (anonymised_notices says why)
 
-    def shown_as(key: str, n: int | None) -> str:
-        return "—" if key in gone else label(n)
+    def cell(key: str, n: int) -> Cell:
+        held = safe(key, n)
+        return held, "—" if key in gone else label(held, n)
 
     steps = {"in_zone": _("in zone"), "landed": _("landed"), "transacted": _("transacted")}
     funnels, funnel_bars = [], []
     for f in ins.funnels:
-        keys = {step: f"funnel:{f.zone}:{step}" for step in (*steps, "referred")}
-        counts = {step: safe(key, getattr(f, step)) for step, key in keys.items()}
-        funnels.append({"zone": f.zone, "name": name(f.zone, f.zone),
-                        **{s: shown_as(keys[s], n) for s, n in counts.items()},
-                        "landed_rate": rate(counts["landed"], counts["in_zone"]),
-                        "transacted_rate": rate(counts["transacted"], counts["in_zone"])})
-        funnel_bars += [(f"{name(f.zone, f.zone)}: {text}", counts[s]) for s, text in steps.items()
-                        if keys[s] not in gone]
-    visitors, passers_by = safe("visitors", ins.visitors), safe("passers_by", ins.passers_by)
+        cells = {step: cell(funnel_key(f.zone, step), getattr(f, step)) for step in (*steps, "referred")}
+        funnels.append({"zone": f.zone, "name": name(f.zone, f.zone), **{s: text for s, (_n, text) in cells.items()},
+                        "landed_rate": rate(cells["landed"][0], cells["in_zone"][0]),
+                        "transacted_rate": rate(cells["transacted"][0], cells["in_zone"][0])})
+        funnel_bars += [(f"{name(f.zone, f.zone)}: {text}", cells[s]) for s, text in steps.items()
+                        if funnel_key(f.zone, s) not in gone]
+    visitors, passers_by = cell("visitors", ins.visitors), cell("passers_by", ins.passers_by)
     mean_shown = bool(safe("stays", len(ins.dwell_s)))  # a mean over at least k phones' stays
     flows = [(a, b, safe(flow_key(a, b), n)) for a, b, n in ins.transitions]
     paths = [(p, safe(path_key(p), n)) for p, n in ins.paths]
     cut = "new_vs_repeat" in ins.incomplete  # "—": not "<5", which would say they were few
+    counted = _("Visits") if ins.zones is None else _("Stays")  # what the dwell bars count
     return {
-        "visitors": shown_as("visitors", visitors), "passers_by": shown_as("passers_by", passers_by),
-        "capture": rate(visitors, visitors + passers_by) if None not in (visitors, passers_by) else "—",
+        "so_far": so_far(ins),
+        "visitors": visitors[1], "passers_by": passers_by[1],
+        "capture": rate(visitors[0], visitors[0] + passers_by[0]) if None not in (visitors[0], passers_by[0]) else "—",
         "mean_dwell_min": f"{ins.mean_dwell_s / 60:.1f}" if mean_shown else "—",
-        "new": "—" if cut else shown_as("new", safe("new", ins.new)),
-        "repeat": "—" if cut else shown_as("repeat", safe("repeat", ins.repeat)),
+        "new": "—" if cut else cell("new", ins.new)[1],
+        "repeat": "—" if cut else cell("repeat", ins.repeat)[1],
         "lookback_notice": lookback_notice(ins), "anonymised_notices": anonymised_notices(ins),
         "flows": [(name(a, a), name(b, b), label(n)) for a, b, n in flows if n],
         "paths": [(" → ".join(name(z, z) for z in p), label(n)) for p, n in paths if n],
         "funnels": funnels,
-        "dwell_chart": bar_chart([(dwell_label(lo, hi), safe(f"dwell:{key}", n)) for (lo, hi), (key, n)
+        "dwell_chart": bar_chart([(dwell_label(lo, hi), cell(f"dwell:{key}", n)) for (lo, hi), (key, n)
                                   in zip(DWELL_BINS, ins.dwell_histogram(), strict=True)],
-                                 _("Dwell time"), "chart-dwell", (_("Dwell time"), _("Visits"))),
-        "heatmap_chart": heatmap_chart([[safe(f"heat:{d}:{h}", n) for h, n in enumerate(row)]
-                                        for d, row in enumerate(ins.heatmap)], heatmap_title(ins), "chart-heatmap"),
-        "funnel_chart": bar_chart(funnel_bars, _("Funnels"), "chart-funnel") if funnel_bars else "",
+                                 dwell_title(ins), "chart-dwell", (_("Dwell time"), counted)),
+        "heatmap_chart": heatmap_chart([[cell(f"heat:{d}:{h}", n) for h, n in enumerate(row)]
+                                        for d, row in enumerate(ins.heatmap)], heatmap_title(ins), "chart-heatmap",
+                                       heatmap_shade(ins)),
+        "funnel_chart": bar_chart(funnel_bars, _("Funnels (phones)"), "chart-funnel") if funnel_bars else "",
         "k": K_MIN,
     }

@@ -43,6 +43,7 @@ ACTION_WORDS = {
     "venue.time_zone": _l("Venue time zone set"),
     "insights.limit": _l("Occupancy alert threshold set"), "insights.alert_url": _l("Alert address set"),
     "insights.staff_add": _l("Staff phone added"), "insights.staff_remove": _l("Staff phone removed"),
+    "insights.export": _l("Insights exported"),
     "moments.create": _l("Moment rule saved"), "moments.active": _l("Moment rule switched on or off"),
     "moments.replay": _l("Moment delivery replayed"), "moments.delete": _l("Moment rule deleted"),
     "owner.zones": _l("Zone owner's zones changed"), "owner.disable": _l("Zone owner disabled"),

@@ -8,12 +8,15 @@
     POST /console/ops/<venue>/insights/staff                 mac (add) or remove=<client id>: staff phones
     POST /console/ops/<venue>/insights/retention             days per data kind (the daily job applies them)
 
-An export (this console's and a zone owner's, portal/owner/insights.py) holds what the page shows: every count,
-the mean dwell and the rates, each row with a status (a figure held back is "suppressed", its value empty: never
-read as 0), and says what it is: venue, scope, period, time zone, k, the definitions and limits the page gives
+An export (this console's and a zone owner's, portal/owner/insights.py: `export_response`) holds what the page
+shows: every count, the mean dwell and the rates, each row with a status (a figure held back is "suppressed", its
+value empty: never read as 0) and with the venue, the period and the zone's name (`COLUMNS`: rows of several files
+put together still say which mall, period and zone they are about), and says what it is: venue, scope, period
+(a period still under way: up to when, `partial`), time zone, k, the definitions and limits the page gives
 (`figure_definitions`). CSV: those as "# key: text" lines above the header (pandas: read_csv(path, comment="#");
 a spreadsheet shows them as the first rows), UTF-8 with a byte-order mark so that a spreadsheet reads the Chinese
-right; Parquet: the same in the file's key-value metadata."""
+right; Parquet: the same in the file's key-value metadata. Every export is written to the venue's audit log (who,
+format, scope, period) and to the export list the insights page shows."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from portal.apps.views import is_zh
 from portal.auth import audit, current_account
 from portal.events.insights import K_MIN, VISITOR_MIN_S, Insights
 from portal.events.moments import RuleError
@@ -39,7 +43,11 @@ from portal.operator.footfall import _day
 from portal.operator.mapedit import load_map, zone_names
 from portal.services import services
 
-EXPORTS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+# Werkzeug adds "; charset=utf-8" to a text/* mimetype itself (named here too, it was sent twice).
+EXPORTS = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+# An export's columns: since 2026-12-07 the venue, the period and the zone's name lead or join the first five.
+COLUMNS = ("venue", "period_from", "period_until", "metric", "zone", "zone_name", "key", "value", "status")
+EXPORTS_LISTED = 20  # the insights page lists the latest exports; the audit log keeps every one
 MAX_LIMIT = 100_000
 
 
@@ -132,7 +140,7 @@ def _page(venue: str, day_raw: str | None, retention_typed: dict[str, str] | Non
         retention=retention_typed or services().privacy.retention(venue), retention_kinds=RETENTION,
         retention_labels=retention_labels(), retention_errors=retention_errors or {}, limit_error=limit_error,
         alert_url=services().moments.alert_url(venue),
-        exports=audit_rows(services().privacy.exports(venue, 20)))
+        exports=audit_rows(services().privacy.exports(venue, EXPORTS_LISTED)), exports_shown=EXPORTS_LISTED)
 
 
 @bp.get("/<venue>/insights/export.<fmt>")
@@ -143,12 +151,24 @@ def insights_export(venue: str, fmt: str):
     day = _day(request.args.get("day"), venue)
     name, last, days = period(day)
     figures = day_insights(services(), venue_map, last, days=days)
-    data = export_rows(figures, zone_names(venue_map))
-    span = period_span(name, last, days)
-    services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{span} venue")
     whole = _("the whole venue")  # outside the f-string: the catalog's extractor reads no call inside one
-    meta = export_meta(venue_map, figures, span, f"* ({whole})")
-    return Response(export_body(fmt, data, meta), mimetype=EXPORTS[fmt], headers=export_headers(venue, span, fmt))
+    return export_response(fmt, venue_map, figures, period_span(name, last, days), "venue", f"* ({whole})")
+
+
+def export_response(fmt: str, venue_map, figures: Insights, span: str, audited: str, scope: str,
+                    extra: tuple[tuple[str, str], ...] = ()) -> Response:
+    """The figures as a download (both consoles'): its rows (FiguresNotShown, a 409, when the page shows none) and
+    metadata (`export_meta`: `scope` and `extra` there), named by venue and period, "to-date" while it is under way.
+    Written to the export list the insights page shows (`audited`: "venue" or the zone) and to the venue's audit
+    log, which `flask audit` and the console's audit page show: who, format, scope and period, no shopper's data."""
+    venue, names = venue_map.id, zone_names(venue_map)
+    data = export_rows(figures, names)
+    services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{span} {audited}")
+    since, until = period_iso(venue_map, figures)
+    to_date = {"until": until} if figures.as_of is not None else {}
+    audit("insights.export", venue, format=fmt, scope=audited, period=span, **to_date)
+    body = export_body(fmt, data, export_meta(venue_map, figures, span, scope, extra), (venue, since, until))
+    return Response(body, mimetype=EXPORTS[fmt], headers=export_headers(venue, span, fmt, partial=bool(to_date)))
 
 
 def figure_definitions() -> list[tuple[str, str, str]]:
@@ -187,7 +207,8 @@ def figure_definitions() -> list[tuple[str, str, str]]:
 @dataclass(frozen=True)
 class ExportRow:
     metric: str
-    zone: str
+    zone: str  # a zone id; "*": the whole venue; a path's zones joined by " > "; an owner scope's by ","
+    zone_name: str  # the same in the export's language (`zone_label`)
     key: str
     value: int | float | None  # a count, minutes (mean_dwell_min) or a percentage (*_rate_pct); None: see `status`
     status: str  # shown | suppressed (below k) | anonymised | incomplete | no_data (a mean or rate of nothing)
@@ -198,18 +219,29 @@ def export_rows(ins: Insights, names: dict[str, str]) -> list[ExportRow]:
     the page shows none) and the page's mean dwell and rates, each with its status."""
     counts = rows(ins, names)
     scope = counts[0].zone  # report.rows begins with the scope's visitors
-    out = [ExportRow(r.metric, r.zone, r.key, r.value, _status(r)) for r in counts]
+    scope_name = zone_label(scope, names)
+    out = [ExportRow(r.metric, r.zone, zone_label(r.zone, names), r.key, r.value, _status(r)) for r in counts]
     got = {(r.metric, r.zone): r for r in out}
     mean = page_context(ins, names)["mean_dwell_min"]  # the page's: shown only over k phones' stays
-    out.append(ExportRow("mean_dwell_min", scope, "", None if mean == "—" else float(mean),
+    out.append(ExportRow("mean_dwell_min", scope, scope_name, "", None if mean == "—" else float(mean),
                          "no_data" if not ins.dwell_s else "suppressed" if mean == "—" else "shown"))
     visitors = got[("visitors", scope)]
-    out.append(_rate_row("capture_rate_pct", scope, visitors, [visitors, got[("passers_by", scope)]]))
+    out.append(_rate_row("capture_rate_pct", visitors, visitors, [visitors, got[("passers_by", scope)]]))
     for f in ins.funnels:
         in_zone = got[("funnel_in_zone", f.zone)]
-        out += [_rate_row(f"funnel_{step}_rate_pct", f.zone, got[(f"funnel_{step}", f.zone)], [in_zone])
+        out += [_rate_row(f"funnel_{step}_rate_pct", in_zone, got[(f"funnel_{step}", f.zone)], [in_zone])
                 for step in ("landed", "transacted")]
     return out
+
+
+def zone_label(zone: str, names: dict[str, str]) -> str:
+    """An export row's `zone` in the export's language: "*" the whole venue, a path's zones by " > ", a scope's of
+    several by ", "."""
+    if zone == "*":
+        return _("the whole venue")
+    if " > " in zone:
+        return " > ".join(names.get(z, z) for z in zone.split(" > "))
+    return ", ".join(names.get(z, z) for z in zone.split(","))
 
 
 def _status(row: Row) -> str:
@@ -221,31 +253,29 @@ def _status(row: Row) -> str:
     return "shown"
 
 
-def _rate_row(metric: str, zone: str, part: ExportRow, whole: list[ExportRow]) -> ExportRow:
+def _rate_row(metric: str, of: ExportRow, part: ExportRow, whole: list[ExportRow]) -> ExportRow:
     """A percentage of counts already in the export, as the page's `report.rate`: only when all are shown (else
-    the status of the first held back), none of no whole."""
+    the status of the first held back), none of no whole; in the zone of the row `of`."""
     held = next((r.status for r in (part, *whole) if r.value is None), None)
     if held is not None:
-        return ExportRow(metric, zone, "", None, held)
+        return ExportRow(metric, of.zone, of.zone_name, "", None, held)
     total = sum(r.value for r in whole)
     if not total:
-        return ExportRow(metric, zone, "", None, "no_data")
-    return ExportRow(metric, zone, "", float(f"{100 * part.value / total:.4g}"), "shown")
+        return ExportRow(metric, of.zone, of.zone_name, "", None, "no_data")
+    return ExportRow(metric, of.zone, of.zone_name, "", float(f"{100 * part.value / total:.4g}"), "shown")
 
 
 def export_meta(venue_map, ins: Insights, span: str, scope: str,
                 extra: tuple[tuple[str, str], ...] = ()) -> list[tuple[str, str]]:
-    """What an export says about itself, as (key, text): venue, scope, period, time zone, k, what a row's status
-    means, then `extra` and the definitions the page gives."""
-    tz = ZoneInfo(venue_tz(services(), venue_map))
-
-    def local(ts: float) -> str:
-        return datetime.fromtimestamp(ts, tz).isoformat(timespec="minutes")
-
+    """What an export says about itself, as (key, text): venue (its name in the export's language), scope, period
+    (`period_iso`; partial: the period is still under way, and `until` is when its figures were made), time zone,
+    k, what a row's status means, then `extra` and the definitions the page gives."""
+    since, until = period_iso(venue_map, ins)
+    name = venue_map.name_zh if is_zh() and venue_map.name_zh else venue_map.name
     return [
-        ("export", "MallPortal insights"), ("venue", f"{venue_map.id} ({venue_map.name})"), ("scope", scope),
-        ("period", span), ("from", local(ins.since)), ("until", local(ins.until)), ("time_zone", tz.key),
-        ("k", str(K_MIN)),
+        ("export", "MallPortal insights"), ("venue", f"{venue_map.id} ({name})"), ("scope", scope),
+        ("period", span), ("from", since), ("until", until), ("partial", str(ins.as_of is not None).lower()),
+        ("time_zone", venue_tz(services(), venue_map)), ("k", str(K_MIN)),
         ("value", _("counts of phones (of shoppers, for new and repeat), visits or moves as the metric says; "
                     "mean_dwell_min in minutes; *_rate_pct in percent.")),
         ("status", _("shown; suppressed: fewer than %(k)d phones stand behind the figure, or it would give such a "
@@ -254,15 +284,32 @@ def export_meta(venue_map, ins: Insights, span: str, scope: str,
                      "no longer holds the history it needs; no_data: a mean or rate of nothing.", k=K_MIN)),
         *extra,
         *((f"definition.{key}", f"{term}: {text}") for key, term, text in figure_definitions()),
-        ("exported_at", local(time.time())),
+        ("exported_at", venue_iso(venue_map, time.time())),
     ]
 
 
-def export_body(fmt: str, data: list[ExportRow], meta: list[tuple[str, str]]) -> str | bytes:
-    return _csv(data, meta) if fmt == "csv" else _parquet(data, meta)
+def venue_iso(venue_map, ts: float) -> str:
+    """An instant as an export writes it: ISO 8601 in the venue's time zone, with its offset."""
+    return datetime.fromtimestamp(ts, ZoneInfo(venue_tz(services(), venue_map))).isoformat(timespec="minutes")
 
 
-def _csv(data: list[ExportRow], meta: list[tuple[str, str]]) -> str:
+def period_iso(venue_map, ins: Insights) -> tuple[str, str]:
+    """The period's start and end as an export writes them (`venue_iso`); a period still under way ends when its
+    figures were made (`Insights.as_of`, to the second), not at its last day's midnight."""
+    if ins.as_of is None:
+        return venue_iso(venue_map, ins.since), venue_iso(venue_map, ins.until)
+    tz = ZoneInfo(venue_tz(services(), venue_map))
+    return venue_iso(venue_map, ins.since), datetime.fromtimestamp(ins.as_of, tz).isoformat(timespec="seconds")
+
+
+def export_body(fmt: str, data: list[ExportRow], meta: list[tuple[str, str]],
+                stamp: tuple[str, str, str]) -> str | bytes:
+    """`stamp`: the venue, period_from and period_until every row carries (`COLUMNS`)."""
+    table = [(*stamp, r.metric, r.zone, r.zone_name, r.key, r.value, r.status) for r in data]
+    return _csv(table, meta) if fmt == "csv" else _parquet(table, meta)
+
+
+def _csv(data: list[tuple], meta: list[tuple[str, str]]) -> str:
     """The metadata as "# key: text" lines (one line each, no double quote: a spreadsheet reads them as text), a
     byte-order mark first (a spreadsheet then reads UTF-8, not the system's code page); then the rows."""
     buffer = io.StringIO()
@@ -270,30 +317,30 @@ def _csv(data: list[ExportRow], meta: list[tuple[str, str]]) -> str:
     for key, text in meta:
         buffer.write(f"# {key}: {' '.join(text.split())}\r\n".replace('"', "'"))
     writer = csv.writer(buffer)
-    writer.writerow(["metric", "zone", "key", "value", "status"])
-    for r in data:
-        writer.writerow([r.metric, r.zone, r.key, "" if r.value is None else r.value, r.status])
+    writer.writerow(COLUMNS)
+    writer.writerows(["" if v is None else v for v in row] for row in data)  # only a value may be None
     return buffer.getvalue()
 
 
-def _parquet(data: list[ExportRow], meta: list[tuple[str, str]]) -> bytes:
+def _parquet(data: list[tuple], meta: list[tuple[str, str]]) -> bytes:
     # lazy: pyarrow only when a Parquet export is asked for
     import pyarrow as pa
 
     # lazy: pyarrow only when a Parquet export is asked for
     import pyarrow.parquet as pq
 
-    table = pa.table({"metric": [r.metric for r in data], "zone": [r.zone for r in data],
-                      "key": [r.key for r in data], "value": pa.array([r.value for r in data], type=pa.float64()),
-                      "status": [r.status for r in data]}).replace_schema_metadata(dict(meta))
+    columns = {name: [row[i] for row in data] for i, name in enumerate(COLUMNS)}
+    columns["value"] = pa.array(columns["value"], type=pa.float64())
+    table = pa.table(columns).replace_schema_metadata(dict(meta))
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()
 
 
-def export_headers(venue: str, span: str, fmt: str) -> dict[str, str]:
-    """The download's name: the venue and the period's span (`period_span`), as its audit entry names it."""
-    name = f"insights-{venue}-{span.replace(' ', '-').replace('..', '_')}.{fmt}"
+def export_headers(venue: str, span: str, fmt: str, partial: bool = False) -> dict[str, str]:
+    """The download's name: the venue and the period's span (`period_span`), as its audit entry names it; "-to-date"
+    after it while the period is still under way (a month's file of its first week is no month's file)."""
+    name = f"insights-{venue}-{span.replace(' ', '-').replace('..', '_')}{'-to-date' if partial else ''}.{fmt}"
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, render_template, request
+from flask import abort, render_template, request
 from flask_babel import gettext as _
 
 from portal.apps.locale import format_time
@@ -42,13 +42,11 @@ from portal.operator.footfall import _day
 from portal.operator.insights import (
     EXPORTS,
     PERIODS,
-    export_body,
-    export_headers,
-    export_meta,
-    export_rows,
+    export_response,
     figure_definitions,
     period,
     period_span,
+    venue_iso,
 )
 from portal.operator.mapedit import zone_names
 from portal.owner.views import _venue_map_for, bp, managed_zones
@@ -145,9 +143,6 @@ def insights_export(venue: str, fmt: str):
         raise FiguresNotShown(why)
     names = zone_names(venue_map)
     figures = _within_tenancy(day_insights(services(), venue_map, last, zones=[zone], days=days), account, zone)
-    data = export_rows(figures, names)
-    services().privacy.audit_export(venue, account.username, f"insights.{fmt}", f"{span} {zone}")
     held = _held_since(account, zone)
-    meta = export_meta(venue_map, figures, span, f"{zone} ({names.get(zone, zone)})",
-                       (("managed_since", format_time(held)),) if held else ())
-    return Response(export_body(fmt, data, meta), mimetype=EXPORTS[fmt], headers=export_headers(venue, span, fmt))
+    return export_response(fmt, venue_map, figures, span, zone, f"{zone} ({names.get(zone, zone)})",
+                           (("managed_since", venue_iso(venue_map, held)),) if held else ())

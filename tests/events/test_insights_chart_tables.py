@@ -18,7 +18,7 @@ def cells(table: ET.Element) -> list[list[str]]:
 
 
 def test_a_bar_charts_numbers_are_a_table():
-    root = ET.fromstring(str(report.bar_chart([("0-5 min", None), ("5-15 min", 7)], "Dwell", "dwell",
+    root = ET.fromstring(str(report.bar_chart([("0-5 min", (None, "<5")), ("5-15 min", (7, "7"))], "Dwell", "dwell",
                                               ("Dwell time", "Visits"))))
     svg = root.find(SVG)
     assert svg.get("aria-hidden") == "true" and svg.get("role") is None
@@ -32,14 +32,14 @@ def test_a_bar_charts_numbers_are_a_table():
 
 
 def test_a_bar_chart_without_columns_leaves_its_numbers_to_the_pages_table():
-    root = ET.fromstring(str(report.bar_chart([("Kopi: in zone", 12)], "Funnels", "funnel")))
+    root = ET.fromstring(str(report.bar_chart([("Kopi: in zone", (12, "12"))], "Funnels", "funnel")))
     assert root.find(SVG).get("aria-hidden") == "true" and root.find("details") is None
 
 
 def test_the_heatmaps_counts_are_a_table_an_hour_a_row():
-    grid = [[None] * 24 for _ in range(7)]
-    grid[0][12], grid[6][23] = 9, 0
-    root = ET.fromstring(str(report.heatmap_chart(grid, "Arrivals", "heat")))
+    grid = [[(None, "<5")] * 24 for _ in range(7)]
+    grid[0][12], grid[6][23] = (9, "9"), (0, "0")
+    root = ET.fromstring(str(report.heatmap_chart(grid, "Arrivals", "heat", "Shade: arrivals")))
     assert root.find(SVG).get("aria-hidden") == "true"
     rows = cells(root.find("details/table"))
     assert rows[0] == ["Hour", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] and len(rows) == 25

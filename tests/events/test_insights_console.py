@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 import pytest
 
 from portal.events.log import EventKeys
+from portal.operator.insights import COLUMNS
+from tests.events.export_lines import export_lines, five
 
 DAY = "2026-11-02"  # a Monday
 T = datetime(2026, 11, 2, 12, tzinfo=UTC).timestamp()
@@ -52,10 +54,11 @@ def test_exports_hold_the_same_k_safe_figures_and_are_audited(client, console, c
     console.login("ops")
     text = client.get(f"/console/ops/demo/insights/export.csv?day={DAY}").get_data(as_text=True)
     lines = text.splitlines()
-    assert lines[0].startswith("\ufeff# ") and "metric,zone,key,value,status" in lines  # metadata, then the header
+    assert lines[0].startswith("\ufeff# ") and ",".join(COLUMNS) in lines  # metadata, then the header
+    lines = export_lines(text)
     assert "visitors,*,,12,shown" in lines and "passers_by,*,,,suppressed" in lines  # suppressed: marked, no value
     resp = client.get(f"/console/ops/demo/insights/export.parquet?day={DAY}")
-    table = pq.read_table(io.BytesIO(resp.data)).to_pylist()
+    table = five(pq.read_table(io.BytesIO(resp.data)).to_pylist())
     assert {"metric": "funnel_transacted", "zone": "kopi", "key": "", "value": 6, "status": "shown"} in table
     assert [e["what"] for e in crowd.privacy.exports("demo")] == ["insights.parquet", "insights.csv"]
     assert client.get(f"/console/ops/demo/insights/export.xlsx?day={DAY}").status_code == 404
@@ -68,7 +71,7 @@ def test_owner_sees_only_its_zones(client, console, crowd):
     assert client.get(f"/console/owner/demo/insights?day={DAY}&zone=books").status_code == 403
     assert client.get(f"/console/owner/demo/insights/export.csv?day={DAY}&zone=books").status_code == 403
     text = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True)
-    assert "funnel_in_zone,kopi,,12" in text and "books" not in text
+    assert "funnel_in_zone,kopi,,12,shown" in export_lines(text) and "books" not in text
     assert client.get("/console/ops/demo/insights").status_code == 403  # an owner is no operator
     for path in ("/console/owner/demo/insights?day=0001-01-01&days=3", "/console/owner/demo/insights/export.parquet"
                  "?day=9999-12-31", "/console/owner/demo/ledger?day=9999-12-31"):
@@ -199,7 +202,7 @@ def test_a_withdrawn_location_consent_leaves_cached_figures_at_once(client, cons
 
     def new_shoppers() -> list[str]:
         text = client.get(f"/console/ops/demo/insights/export.csv?day={yesterday}").get_data(as_text=True)
-        return [line for line in text.splitlines() if line.startswith("new_shoppers,*")]
+        return [line for line in export_lines(text) if line.startswith("new_shoppers,*")]
 
     assert new_shoppers() == ["new_shoppers,*,,5,shown"]
     svc.consent.record("demo", "s1", location=True, marketing=True)  # location unchanged: the cache stands

@@ -10,6 +10,8 @@ import csv
 import io
 import re
 
+from portal.operator.insights import COLUMNS
+from tests.events.export_lines import five
 from tests.events.test_insights_console import DAY, crowd  # noqa: F401 - the fixture: 12 phones in Kopi, 3 in Books
 
 # "transacted" since 2026-12-07: the page defined it in a sentence of its own, the exports not at all
@@ -25,7 +27,7 @@ def read_csv(text: str) -> tuple[dict[str, str], dict[tuple[str, str, str], dict
     assert lines[:len(comments)] == comments and not any('"' in line for line in comments)
     meta = dict(line[2:].split(": ", 1) for line in comments)
     table = list(csv.DictReader(lines[len(comments):]))
-    assert list(table[0]) == ["metric", "zone", "key", "value", "status"]
+    assert tuple(table[0]) == COLUMNS
     return meta, {(r["metric"], r["zone"], r["key"]): r for r in table}
 
 
@@ -52,8 +54,8 @@ def test_the_csv_says_what_it_holds_and_marks_what_it_held_back(client, console,
     assert meta["k"] == "5" and meta["scope"].startswith("*") and "suppressed" in meta["status"]
     assert {f"definition.{key}" for key in DEFINED} <= set(meta)
     assert rows[("visitors", "*", "")]["value"] == "12" and rows[("visitors", "*", "")]["status"] == "shown"
-    assert rows[("passers_by", "*", "")] == {"metric": "passers_by", "zone": "*", "key": "", "value": "",
-                                             "status": "suppressed"}  # was a bare blank
+    assert five([rows[("passers_by", "*", "")]]) == [{"metric": "passers_by", "zone": "*", "key": "", "value": "",
+                                                      "status": "suppressed"}]  # was a bare blank
     mean = re.search(r'id="mean-dwell">([^<]+)<', page).group(1)
     assert rows[("mean_dwell_min", "*", "")]["value"] == mean and mean != "—"
     assert rows[("capture_rate_pct", "*", "")]["status"] == "suppressed"  # as the page's "—": passers-by held back
@@ -80,7 +82,7 @@ def test_the_parquet_carries_the_same_in_its_metadata(client, console, crowd):  
     meta = {k.decode(): v.decode() for k, v in table.schema.metadata.items()}
     assert meta["time_zone"] == "Asia/Shanghai" and meta["k"] == "5" and meta["period"] == DAY
     assert {f"definition.{key}" for key in DEFINED} <= set(meta)
-    data = table.to_pylist()
+    data = five(table.to_pylist())
     assert {"metric": "passers_by", "zone": "*", "key": "", "value": None, "status": "suppressed"} in data
     assert {"metric": "funnel_transacted", "zone": "kopi", "key": "", "value": 6, "status": "shown"} in data
     assert {"metric": "funnel_transacted_rate_pct", "zone": "kopi", "key": "", "value": 50.0, "status": "shown"} in data

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from portal.events import report
 from portal.events.insights import K_MIN, Insights, compute, figure, figures, k_safe, prepare, withhold
 from portal.events.log import Event, EventKeys
+from tests.events.export_lines import export_lines, five
 
 TZ = ZoneInfo("Asia/Shanghai")  # the demo mall's zone
 DAY = "2026-11-02"  # a Monday
@@ -73,29 +74,29 @@ def test_console_page_csv_and_parquet_hold_back_one_bouncing_phone(client, conso
     page = client.get(f"/console/ops/demo/insights?day={DAY}").get_data(as_text=True)
     flows = re.search(r'<table class="compact" id="flows">(.*?)</table>', page, re.S).group(1)
     assert '<td colspan="3">—</td>' in flows and "Kopi Coffee" not in flows
-    csv = client.get(f"/console/ops/demo/insights/export.csv?day={DAY}").get_data(as_text=True)
-    assert not [line for line in csv.splitlines() if line.startswith(("flow,", "path,"))]
-    assert "arrivals_hour_of_week,*,Mon 12,,suppressed" in csv.splitlines()  # one arrival: "<5"
+    csv = export_lines(client.get(f"/console/ops/demo/insights/export.csv?day={DAY}").get_data(as_text=True))
+    assert not [line for line in csv if line.startswith(("flow,", "path,"))]
+    assert "arrivals_hour_of_week,*,Mon 12,,suppressed" in csv  # one arrival: "<5"
 
     console.login("kopi")
     page = client.get(f"/console/owner/demo/insights?day={DAY}").get_data(as_text=True)
     assert re.search(r'id="mean-dwell">—<', page)  # six stays, one phone: no mean
     assert "Zone entries by hour of the week" in page and "Arrivals by hour of the week" not in page
-    assert re.search(rf"Mon 12h: (&lt;|<){K_MIN}</title>", page)  # one phone's six entries
-    lines = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True).splitlines()
+    # one phone's six entries: held back, and "withheld" rather than "<5", which would read as a count of 1-4
+    assert "Mon 12h: withheld</title>" in page
+    lines = export_lines(client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True))
     assert {"dwell_visits,kopi,0-5 min,,suppressed", "zone_entries_hour_of_week,kopi,Mon 12,,suppressed"} <= set(lines)
-    figures = lines[lines.index("metric,zone,key,value,status") + 1:]
-    assert not [line for line in figures if line.split(",")[-2] not in ("", "0")], lines
+    assert not [line for line in lines if line.split(",")[-2] not in ("", "0")], lines
     resp = client.get(f"/console/owner/demo/insights/export.parquet?day={DAY}")
-    table = pq.read_table(io.BytesIO(resp.data)).to_pylist()
+    table = five(pq.read_table(io.BytesIO(resp.data)).to_pylist())
     assert {"metric": "dwell_visits", "zone": "kopi", "key": "0-5 min", "value": None, "status": "suppressed"} in table
     assert not [row for row in table if row["value"]], table
 
 
 def test_charts_are_well_formed_svg_with_withheld_counts_escaped():
     """A withheld count is drawn as "<5": escaped, so each chart parses as XML (a bare "<5" made it not)."""
-    bars = report.bar_chart([("0-5 min", None), ("5-15 min", 7)], "Dwell", "dwell")
-    heat = report.heatmap_chart([[None] * 24 for _ in range(7)], "Arrivals", "heat")
+    bars = report.bar_chart([("0-5 min", (None, "<5")), ("5-15 min", (7, "7"))], "Dwell", "dwell")
+    heat = report.heatmap_chart([[(None, "<5")] * 24 for _ in range(7)], "Arrivals", "heat", "Shade: arrivals")
     for chart in (bars, heat):
         root = ET.fromstring(str(chart))
         assert "<5" in "".join(root.itertext())
@@ -116,17 +117,18 @@ def test_visitors_and_passers_by_are_shown_together_or_not_at_all(client, consol
         stay(f"short{i}", at(2, 14) + 97 * i, 1)
     svc.presence.sweep("demo", at(2, 18))
     console.login("kopi")
-    lines = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True).splitlines()
+    lines = export_lines(client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True))
     assert "funnel_in_zone,kopi,,11,shown" in lines, lines
     assert "visitors,kopi,,,suppressed" in lines and "passers_by,kopi,,,suppressed" in lines, lines
     page = client.get(f"/console/owner/demo/insights?day={DAY}").get_data(as_text=True)
-    assert re.search(r'id="visitors">(&lt;|<)5<', page) and re.search(r'id="passers-by">(&lt;|<)5<', page)
+    # 9 visitors held back beside 2 passers-by read "withheld", not "<5" (a count of 1-4)
+    assert 'id="visitors">withheld<' in page and re.search(r'id="passers-by">(&lt;|<)5<', page)
 
     for i in range(2, 5):
         stay(f"short{i}", at(2, 15) + 97 * i, 1)
     svc.presence.sweep("demo", at(2, 18))
     svc.db.incr(EventKeys("demo").insights_generation())  # a new cache generation: the figures read again
-    lines = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True).splitlines()
+    lines = export_lines(client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True))
     assert {"visitors,kopi,,9,shown", "passers_by,kopi,,5,shown", "funnel_in_zone,kopi,,14,shown"} <= set(lines), lines
 
 

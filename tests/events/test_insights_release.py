@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.events.export_lines import export_lines
+
 TZ = ZoneInfo("Asia/Shanghai")  # the demo mall's zone
 DAY = "2026-11-02"
 OWNER = f"/console/owner/demo/insights?day={DAY}"
@@ -120,7 +122,7 @@ def test_the_day_shows_once_it_is_over_and_its_last_stays_are_closed(client, con
     assert (figures["visitors"], figures["new"]) == ("11", "6")
     assert "Mango Tree Books → Kopi Coffee → Lumen Fashion" in page
     csv = client.get(f"/console/owner/demo/insights/export.csv?day={DAY}").get_data(as_text=True)
-    assert "visitors,kopi,,11,shown" in csv.splitlines()
+    assert "visitors,kopi,,11,shown" in export_lines(csv)
     week = snapshot(client, f"{OWNER}&period=week")[2]
     assert "These figures appear at 2026-11-09 00:25" in week  # Monday to Sunday: over on the 9th
     clock(at(9, 0, 25))

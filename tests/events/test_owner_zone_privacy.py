@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from portal.auth import AccountStore
+from tests.events.export_lines import export_lines
 
 TZ = ZoneInfo("Asia/Shanghai")  # the demo mall's zone
 BASE = "/console/owner/demo/insights"
@@ -64,10 +65,10 @@ def test_no_union_of_zones_to_subtract(client, two_shops):
 
 
 def test_the_exports_are_of_one_zone_too(client, two_shops):
-    lines = client.get(f"{BASE}/export.csv?day=2026-11-02").get_data(as_text=True).splitlines()
+    lines = export_lines(client.get(f"{BASE}/export.csv?day=2026-11-02").get_data(as_text=True))
     assert "visitors,kopi,,6,shown" in lines and "new_shoppers,kopi,,6,shown" in lines
     assert not [ln for ln in lines if ln.startswith(("visitors", "new_shoppers", "passers_by")) and "books" in ln]
-    lines = client.get(f"{BASE}/export.csv?day=2026-11-02&zone=books").get_data(as_text=True).splitlines()
+    lines = export_lines(client.get(f"{BASE}/export.csv?day=2026-11-02&zone=books").get_data(as_text=True))
     assert "visitors,books,,6,shown" in lines
     assert [e["what"] for e in two_shops.privacy.exports("demo")] == ["insights.csv", "insights.csv"]
 
