@@ -5,7 +5,12 @@ source's token, which has only `ingest`, gets 403).
     {"receipt_id": "R-2025-0001",          # each (store, receipt_id) counts once, in any case ("r-2025-0001" is
                                            #   the same receipt); or send only Idempotency-Key (it
                                            #   stands for receipt_id, its case folded the same way)
-     "store": "pixel",                     # optional, default "mall": receipt ids are unique per store
+     "store": "pixel",                     # optional, default "mall": receipt ids are unique per store. The
+                                           #   id of one of the venue's zones or shops (or "mall"), in any case
+                                           #   ("Pixel" is "pixel", answered as "pixel"); any other store is 422
+                                           #   {"field": "store"} (a mistyped store would start receipts of its own).
+                                           #   Receipts an earlier release kept under "Pixel" as sent are moved to
+                                           #   "pixel" first (MemberStore.fold_receipt_stores)
      "member_code": "100001-123456",       # the rotating code (short code or QR payload) scanned at the till
      "member": "100001",                   #   ...or the member number instead (offline POS batches)
      "amount": "128.50"}                   # yuan > 0 ("¥1,280.00" too; a dot for decimals, at most 2); 1 point
@@ -21,8 +26,12 @@ source's token, which has only `ingest`, gets 403).
      "amount": "30.00"}                    # optional: refund this part only (a returned item); absent: all of it
     -> 200 {"receipt_id", "store", "member", "points_reversed", "points", "tier", "state", "duplicate": bool}
        (all of a receipt is reversed once: repeats answer the same with "duplicate": true; a part once per
-       Idempotency-Key. What remains paid keeps its own points, 1 per whole unit, so parts refunded one by one
-       take back what refunding it all would; "state": "part_refunded" until nothing remains, then "refunded");
+       Idempotency-Key. "points_reversed" is what THAT refund took back, in a repeat too: ¥100 refunded ¥30 then
+       all of it answers 30, then 70, and the refund of all of it sent again 70 (0 when parts had left nothing);
+       for a receipt an earlier release refunded, the newest reversal of it in the member's last 100 ledger
+       entries, else all the receipt had reversed. What remains paid keeps its own points, 1 per whole unit, so
+       parts refunded one by one take back what refunding it all would; "state": "part_refunded" until nothing
+       remains, then "refunded"); 422 {"field": "store"} as for purchases;
        404 unknown receipt; 400 a part without an Idempotency-Key (a retry would be another refund);
        409 {"error", "field": "amount"} more than remains to refund (the error says how much remains);
        409 {"error", "field": "Idempotency-Key"} the key was used before for another receipt or amount;
@@ -62,6 +71,7 @@ from lightapps.membership.store import (
 )
 from lightapps.membership.views import store as _store  # the app's store, one per process
 from portal.api import api_scope, json_body, require_venue_source
+from portal.apps.views import venue_or_404
 from portal.errors import ApiError
 
 api_bp = Blueprint("membership_api", __name__, url_prefix="/api/v1/venues/<venue>/membership")
@@ -89,14 +99,17 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _receipt(payload: dict, idem: str | None) -> tuple[str, str]:
+def _receipt(venue: str, payload: dict, idem: str | None) -> tuple[str, str]:
     """(receipt id, store). An Idempotency-Key sent alone stands for the receipt id: its case folds like one sent
-    (`fold_case`), so "R1" sent either way is one receipt; the key's own record keeps its case."""
+    (`fold_case`), so "R1" sent either way is one receipt; the key's own record keeps its case. The store is one
+    of the venue's zones or shops, folded by the same rule (parse_store_id)."""
+    venue_map = venue_or_404(venue)
+    stores = [zone.id for zone in venue_map.zones] + [shop.id for shop in venue_map.shops]
     try:
         raw = payload.get("receipt_id")
         if (raw is None or raw == "") and idem:
-            return parse_receipt_id(idem, "Idempotency-Key"), parse_store_id(payload.get("store"))
-        return parse_receipt_id(raw), parse_store_id(payload.get("store"))
+            return parse_receipt_id(idem, "Idempotency-Key"), parse_store_id(payload.get("store"), stores)
+        return parse_receipt_id(raw), parse_store_id(payload.get("store"), stores)
     except FieldError as exc:
         raise ApiError(422, exc.message, exc.field) from None
 
@@ -144,7 +157,7 @@ def purchases(venue: str):
     source = require_venue_source(venue, SCOPE)
     idem = _idempotency_key()
     payload = _object()
-    receipt_id, store_id = _receipt(payload, idem)
+    receipt_id, store_id = _receipt(venue, payload, idem)
     try:
         cents = parse_amount(payload.get("amount"))
     except FieldError as exc:
@@ -180,7 +193,7 @@ def refunds(venue: str):
     require_venue_source(venue, SCOPE)
     idem = _idempotency_key()
     payload = _object()
-    receipt_id, store_id = _receipt(payload, None)
+    receipt_id, store_id = _receipt(venue, payload, None)
     cents = _part_to_refund(payload, idem)
     result = _store().refund(venue, store_id, receipt_id, idempotency_key=idem, cents=cents, fold_case=True)
     if result.status == "TOO_MUCH":

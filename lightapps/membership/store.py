@@ -22,8 +22,12 @@ Keys (venue `v`; membership is mall-wide):
                                            done once the code was right (then TTL VERIFIED_KEEP_S)
   mp:{v}:member:pending:<client>           STRING the phone (sealed) this shopper is verifying (TTL 5 min)
   mp:{v}:member:rcpt:<store>:<receipt>     HASH a POS receipt: member, amount, points, state, refunded (fen,
-                                           points), times (TTL RECEIPT_KEEP_S from the purchase; erasure blanks
-                                           its member)
+                                           points), whole_points (what a refund of all of it answers once it is
+                                           refunded), times (TTL RECEIPT_KEEP_S from the purchase; erasure blanks
+                                           its member). A till's store and number are kept folded (`folded`)
+  mp:{v}:member:folded-stores              STRING set once the receipts an earlier release kept under a till's
+                                           store as sent ("Pixel") were moved to the store folded
+                                           (fold_receipt_stores)
   mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for (a refund's:
                                            with the fen asked and the points taken back); op `paid-refund`: a
                                            refund the payment service told (payment.py), keyed by the refund
@@ -48,6 +52,7 @@ import json
 import re
 import time
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, NamedTuple
@@ -60,7 +65,7 @@ from core.security import PhoneVault, keyed_hash
 from core.storage import VenueKeys
 from lightapps.membership.codes import MEMBER_ID, hash_code, judge_code, new_member_secret, new_verification_code
 from portal.apps.capabilities import Granted
-from portal.apps.erasure import blank_field, keys_matching
+from portal.apps.erasure import blank_field, glob_escape, keys_matching
 from portal.payments.money import AmountError, read_amount
 
 MEMBER_BASE = 100_000
@@ -96,8 +101,12 @@ MANUAL_MAX_AMOUNT = Decimal("5000")
 # returns and late refunds, with a margin (as the payment service's orders). After it a refund answers
 # NO_RECEIPT, and the same receipt number posted again would count as a new purchase.
 RECEIPT_KEEP_S = 400 * 86400
+# A refund of all of a receipt refunded before its answer was kept (WHOLE_BEFORE_LUA) looks this far back in its
+# member's ledger for the reversal a till's retry repeats: retries come soon after, and the script stays short.
+LEDGER_LOOK = 100
 RECEIPT_ID = re.compile(r"^[A-Za-z0-9._/-]{1,64}$")
-STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,48}$")  # a zone's or shop's id (fingerprints.model.ID_RE), any case
+DEFAULT_STORE = "mall"  # the store of a till's receipt that names none
 
 # (name, English, Chinese, lifetime points from which it applies), lowest first.
 TIERS = (
@@ -194,6 +203,9 @@ class MemberKeys(VenueKeys):
     def remainder(self, store: str, receipt_id: str) -> str:
         return self.key("member", "remainder", store, receipt_id)
 
+    def folded_stores(self) -> str:
+        return self.key("member", "folded-stores")
+
 
 # KEYS: otp, pending.  ARGV: code hash, client, now, ttl, cooldown, sealed phone.
 START_LUA = """
@@ -272,13 +284,20 @@ if KEYS[5] ~= rk and not redis.call('HGET', rk, 'member') and redis.call('HGET',
 end
 """
 
+# Whether the receipt key an Idempotency-Key record names is this receipt's (`rk`), whatever its case: a record
+# written by an earlier release names the receipt under its store as a till sent it ("Pixel"), which
+# MemberStore.fold_receipt_stores moved to the store folded.
+IDEM_SAME_LUA = """
+local function same_receipt(named) return named ~= nil and string.lower(named) == string.lower(rk) end
+"""
+
 # KEYS: receipt, member, ledger, idem (a key never written when no Idempotency-Key was sent), the receipt under
 # the number as sent (RECEIPT_AS_SENT_LUA). ARGV: member id, amount cents, points, now, store, receipt id, have idem
 # ('1'|'0'), idem ttl, receipt ttl.
-PURCHASE_LUA = RECEIPT_AS_SENT_LUA + """
+PURCHASE_LUA = RECEIPT_AS_SENT_LUA + IDEM_SAME_LUA + """
 if ARGV[7] == '1' then
   local used = redis.call('GET', KEYS[4])
-  if used and used ~= rk then return {'IDEM_CONFLICT'} end
+  if used and not same_receipt(used) then return {'IDEM_CONFLICT'} end
 end
 local r = redis.call('HMGET', rk, 'member', 'amount', 'points', 'state')
 if r[1] then
@@ -300,28 +319,47 @@ if ARGV[7] == '1' then redis.call('SET', KEYS[4], rk, 'EX', tonumber(ARGV[8])) e
 return {'OK', ARGV[1], ARGV[3], 'earned', tostring(bal), tostring(life)}
 """
 
+# What a refund of all of a receipt answers again when the receipt was refunded before REFUND_LUA kept
+# `whole_points`: the points of the member's newest reversal of this receipt among her newest LEDGER_LOOK ledger
+# entries (the refund that left nothing to refund: the one a till retries), else, with no such entry to go by (an
+# erased member, a long ledger since), all the receipt had taken back (`taken`). Where parts had emptied the
+# receipt before a refund of all of it was first asked, the last part's points are answered: the ledger does not
+# say which kind of refund it was. Defined before REFUND_LUA's body, which calls it as whole_before(r, taken).
+WHOLE_BEFORE_LUA = """
+local function whole_before(r, taken)
+  for _, raw in ipairs(redis.call('LRANGE', KEYS[3], 0, tonumber(ARGV[8]) - 1)) do
+    local e = cjson.decode(raw)
+    if e.type == 'reverse' and e.receipt == r[6] and e.store == r[5] then return tostring(-tonumber(e.points)) end
+  end
+  return tostring(taken)
+end
+"""
+
 # A refund of all of a receipt or of part of it (a returned item): what remains paid keeps the points it would
 # earn on its own (1 per whole unit, as points_for), so parts refunded one by one take back, in all, what the
 # whole refund would. KEYS: receipt, member, ledger, idem, the receipt under the number as sent
 # (RECEIPT_AS_SENT_LUA).  ARGV: member id, now, have idem, idem ttl, fen to
-# refund ('' = all that remains), points per unit, receipt keep s. The idem key records
+# refund ('' = all that remains), points per unit, receipt keep s, LEDGER_LOOK. The idem key records
 # "<receipt key>|<fen asked>|<points>": the same key again answers that refund (DUPLICATE); with another receipt
 # or amount, IDEM_CONFLICT. (A key written before parts could be refunded holds the receipt key alone: the
 # receipt's state answers it.) A receipt written before receipts expired has no TTL: the refund gives it what
 # remains of its keep since the purchase (at least a second: one kept past it goes as a later one would have).
-REFUND_LUA = RECEIPT_AS_SENT_LUA + """
+# The refund that leaves nothing to refund keeps, as `whole_points`, what a refund of all of it answers from then
+# on: the points it took back when it was that refund (a till's retry reads its first answer), 0 when a part did it
+# (a refund of all of it then takes nothing). A receipt refunded before that was kept: WHOLE_BEFORE_LUA.
+REFUND_LUA = RECEIPT_AS_SENT_LUA + IDEM_SAME_LUA + WHOLE_BEFORE_LUA + """
 if ARGV[3] == '1' then
   local used = redis.call('GET', KEYS[4])
-  if used and used ~= rk then
+  if used and not same_receipt(used) then
     local receipt, asked, pts = string.match(used, '^(.*)|([^|]*)|(%d+)$')
-    if receipt ~= rk or asked ~= ARGV[5] then return {'IDEM_CONFLICT'} end
+    if not same_receipt(receipt) or asked ~= ARGV[5] then return {'IDEM_CONFLICT'} end
     local r = redis.call('HMGET', rk, 'member', 'state')
     local m = redis.call('HMGET', KEYS[2], 'points', 'lifetime')
     return {'DUPLICATE', r[1], pts, r[2], m[1] or '0', m[2] or '0'}
   end
 end
 local r = redis.call('HMGET', rk, 'member', 'points', 'state', 'amount', 'store', 'receipt',
-                     'refunded_amount', 'refunded_points', 'at')
+                     'refunded_amount', 'refunded_points', 'at', 'whole_points')
 if not r[1] then return {'NO_RECEIPT'} end
 if r[1] ~= ARGV[1] then return {'RETRY'} end
 local total, earned = tonumber(r[4]), tonumber(r[2])
@@ -329,7 +367,7 @@ local done = tonumber(r[7] or (r[3] == 'refunded' and r[4]) or '0')
 local taken = tonumber(r[8] or (r[3] == 'refunded' and r[2]) or '0')
 if done >= total and ARGV[5] == '' then
   local m = redis.call('HMGET', KEYS[2], 'points', 'lifetime')
-  return {'DUPLICATE', r[1], tostring(taken), 'refunded', m[1] or '0', m[2] or '0'}
+  return {'DUPLICATE', r[1], r[10] or whole_before(r, taken), 'refunded', m[1] or '0', m[2] or '0'}
 end
 local amount = ARGV[5] == '' and (total - done) or tonumber(ARGV[5])
 if amount > total - done then return {'TOO_MUCH', tostring(total - done)} end
@@ -340,6 +378,9 @@ local pts = math.max(0, earned - taken - keep)
 local state = (done + amount >= total) and 'refunded' or 'part_refunded'
 redis.call('HSET', rk, 'state', state, 'refunded_at', ARGV[2], 'refunded_amount', tostring(done + amount),
            'refunded_points', tostring(taken + pts))
+if state == 'refunded' then
+  redis.call('HSET', rk, 'whole_points', ARGV[5] == '' and tostring(pts) or '0')
+end
 if redis.call('TTL', rk) == -1 then
   local left = tonumber(r[9] or ARGV[2]) + tonumber(ARGV[7]) - tonumber(ARGV[2])
   redis.call('EXPIRE', rk, math.max(math.floor(left), 1))
@@ -413,6 +454,15 @@ return 0
 """
 
 
+# A receipt an earlier release kept under a till's store as sent ("Pixel") moved to the store folded, unless a
+# receipt is kept there already (fold_receipt_stores). KEYS: the old key, the folded one. RENAME keeps its TTL.
+MOVE_RECEIPT_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+return 1
+"""
+
+
 class FieldError(CatalogInputError):
     """Bad input: `field` names it. `template` is the catalog message (%(label)s stands for the field) and
     `params` its values: the console shows `_(template, label=<the field's label>, **params)`; `message` is
@@ -439,15 +489,21 @@ def spend_for(points: int) -> int:
     return -(-int(points) // POINTS_PER_UNIT) * 100
 
 
-def kept_receipt_id(receipt_id: str, fold_case: bool) -> str:
-    """The number a receipt is kept under: folded for one a person typed or a till sent (`fold_case`: "R1" and
-    "r1" are one receipt), as it is for a payment's own receipt (payment.py)."""
-    return receipt_id.lower() if fold_case else receipt_id
+def folded(text: str) -> str:
+    """The one case rule of a receipt a person typed or a till sent: its number and its store are kept folded ("R1"
+    and "r1", "Pixel" and "pixel" name one receipt), as a payment's own receipt is (payment.py: an order id, a zone
+    id). Both are ASCII (RECEIPT_ID, STORE_ID)."""
+    return text.lower()
 
 
 def _receipt_keys(keys: MemberKeys, store: str, receipt_id: str, fold_case: bool) -> tuple[str, str]:
-    """(the key the receipt is kept under, the key of the number as sent: RECEIPT_AS_SENT_LUA)."""
-    return keys.receipt(store, kept_receipt_id(receipt_id, fold_case)), keys.receipt(store, receipt_id)
+    """(the key the receipt is kept under, the key of the number as sent: RECEIPT_AS_SENT_LUA). `fold_case`: a
+    receipt a person typed or a till sent, kept under its store and number `folded`; the store is folded in both
+    (receipts an earlier release kept under the store as sent were moved there: fold_receipt_stores)."""
+    if fold_case:
+        store = folded(store)
+        return keys.receipt(store, folded(receipt_id)), keys.receipt(store, receipt_id)
+    return keys.receipt(store, receipt_id), keys.receipt(store, receipt_id)
 
 
 def parse_receipt_id(raw: Any, field: str = "receipt_id") -> str:
@@ -462,12 +518,19 @@ def parse_receipt_id(raw: Any, field: str = "receipt_id") -> str:
     return raw
 
 
-def parse_store_id(raw: Any, field: str = "store") -> str:
+def parse_store_id(raw: Any, stores: Collection[str], field: str = "store") -> str:
+    """The store a till names, `folded`: one of `stores` (the venue's zones and shops, by id) or DEFAULT_STORE (also
+    when none is sent). Any other is refused: a mistyped store would start receipt numbers of its own, which a
+    refund naming the right store never finds."""
     if raw is None or raw == "":
-        return "mall"
+        return DEFAULT_STORE
     if not isinstance(raw, str) or not STORE_ID.match(raw):
-        raise FieldError(field, "%(label)s must be 1 to 40 letters, digits, _ or -.")
-    return raw
+        raise FieldError(field, "%(label)s must be 1 to 48 letters, digits, _ or -.")
+    store = folded(raw)
+    if store != DEFAULT_STORE and store not in {folded(known) for known in stores}:
+        raise FieldError(field, "%(label)s %(store)r is not one of this venue's zones or shops (send its id, like "
+                                "\"pixel\"), nor \"%(default)s\".", store=raw, default=DEFAULT_STORE)
+    return store
 
 
 @dataclass(frozen=True)
@@ -589,6 +652,10 @@ class MemberStore:
         self._grant = db.register_script(GRANT_LUA)
         self._drop_link = db.register_script(DROP_LINK_LUA)
         self._identify = db.register_script(IDENTIFY_LUA)
+        self._move_receipt = db.register_script(MOVE_RECEIPT_LUA)
+        # the venues whose receipts this process knows are kept under folded stores (fold_receipt_stores): only
+        # venues a till or a console was let into, so a handful
+        self._folded_venues: set[str] = set()
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -617,7 +684,7 @@ class MemberStore:
     def receipt(self, venue: str, store: str, receipt_id: str, fold_case: bool = False) -> dict[str, str] | None:
         """The receipt as kept; `fold_case`: a number typed or sent by a till (`post_purchase`), found whatever its
         case, or under the case it was sent in when posted before numbers were folded."""
-        for key in dict.fromkeys(_receipt_keys(MemberKeys(venue), store, receipt_id, fold_case)):
+        for key in dict.fromkeys(self._receipt_keys(MemberKeys(venue), store, receipt_id, fold_case)):
             data = self.db.hgetall(key)
             if data:
                 return {k.decode(): v.decode() for k, v in data.items()}
@@ -701,6 +768,12 @@ class MemberStore:
         return {"member": member.id, "phone": member.phone, "points": member.points, "lifetime": member.lifetime,
                 "created_at": member.created_at, "ledger": self.ledger(venue, member.id, 1000)}
 
+    @staticmethod
+    def ref_titles(venue: str, key: str, ids: set[str]) -> dict[str, tuple[str, str]]:
+        """What the privacy centre's page shows for a tier its data holds (her sign-ins' `tier`): its names
+        (Chinese, English)."""
+        return {name: (zh, en) for name, en, zh, _points in TIERS if name in ids} if key == "tier" else {}
+
     def forget_shopper(self, venue: str, client: str) -> int:
         """Erasure: the member this shopper is (record, ledger, phone binding), this shopper's link to it and
         every other link naming that member (the member's other devices, its WeChat identity): a link left
@@ -728,8 +801,11 @@ class MemberStore:
         for raw in self.db.lrange(keys.ledger(member_id), 0, -1):
             entry = json.loads(raw)
             if entry.get("type") == "earn" and entry.get("store") and entry.get("receipt"):
-                # the ledger shows the number as sent; it is kept under it or folded (`_receipt_keys`)
-                records.update(_receipt_keys(keys, str(entry["store"]), str(entry["receipt"]), fold_case=True))
+                # the ledger shows the number as sent; it is kept under it or folded (`_receipt_keys`), or, posted
+                # again under another case of its store by an earlier release, under the store as sent
+                store, number = str(entry["store"]), str(entry["receipt"])
+                records.update(_receipt_keys(keys, store, number, fold_case=True))
+                records.update((keys.receipt(store, number), keys.receipt(store, folded(number))))
             elif entry.get("type") == "grant" and entry.get("receipt"):
                 records.add(keys.grant(str(entry["receipt"])))
         return sum(blank_field(self.db, key, "member", member_id) for key in sorted(records))
@@ -791,7 +867,8 @@ class MemberStore:
         now = time.time() if now is None else now
         points = points_for(cents)
         idem = keys.idem("purchase", idempotency_key or "-")
-        kept, as_sent = _receipt_keys(keys, store, receipt_id, fold_case)
+        store = folded(store) if fold_case else store  # as the receipt and its ledger entry show it
+        kept, as_sent = self._receipt_keys(keys, store, receipt_id, fold_case)
         raw = self._purchase(
             keys=[kept, keys.member(member_id), keys.ledger(member_id), idem, as_sent],
             args=[member_id, cents, points, repr(now), store, receipt_id,  # shown as sent; kept under `kept`
@@ -826,7 +903,8 @@ class MemberStore:
         for a key with a part. `fold_case`: as `post_purchase`'s."""
         keys = MemberKeys(venue)
         idem = keys.idem("refund", idempotency_key) if idempotency_key else None
-        return self._reverse(keys, _receipt_keys(keys, store, receipt_id, fold_case), idem, IDEM_TTL_S, cents, now)
+        return self._reverse(keys, self._receipt_keys(keys, store, receipt_id, fold_case), idem, IDEM_TTL_S, cents,
+                             now)
 
     def refund_paid(self, venue: str, store: str, receipt_id: str, ref: str, cents: int,
                     refunded_before: int) -> PostResult:
@@ -872,14 +950,14 @@ class MemberStore:
             member_id = self._receipt_member(receipt_keys)
             if member_id is None:
                 used = self.db.get(idem) if idem else None  # "<receipt key>[|<fen>|<points>]": REFUND_LUA
-                if used and _s(used).split("|")[0] not in receipt_keys:
+                if used and _s(used).split("|")[0].lower() not in {key.lower() for key in receipt_keys}:
                     return PostResult("IDEM_CONFLICT")
                 return PostResult("NO_RECEIPT")
             raw = self._refund(
                 keys=[receipt_key, keys.member(member_id), keys.ledger(member_id), idem or keys.idem("refund", "-"),
                       receipt_keys[1]],
                 args=[member_id, repr(now), "1" if idem else "0", idem_ttl_s,
-                      "" if cents is None else str(int(cents)), POINTS_PER_UNIT, RECEIPT_KEEP_S],
+                      "" if cents is None else str(int(cents)), POINTS_PER_UNIT, RECEIPT_KEEP_S, LEDGER_LOOK],
             )
             if _s(raw[0]) == "TOO_MUCH":
                 return PostResult("TOO_MUCH", remaining_cents=int(raw[1]))
@@ -896,6 +974,38 @@ class MemberStore:
         if member_id is None and as_sent != kept:
             member_id = self.db.hget(as_sent, "member")
         return None if member_id is None else member_id.decode()
+
+    # ---- upgrade: receipts an earlier release kept under a till's store as sent -------------------
+
+    def _receipt_keys(self, keys: MemberKeys, store: str, receipt_id: str, fold_case: bool) -> tuple[str, str]:
+        """`_receipt_keys`, once this venue's receipts kept under a till's store as sent were moved to the store
+        folded (fold_receipt_stores; a marker in the store tells the processes after the first)."""
+        if fold_case and keys.venue not in self._folded_venues:
+            if not self.db.exists(keys.folded_stores()):
+                self.fold_receipt_stores(keys.venue)
+                self.db.set(keys.folded_stores(), "1")
+            self._folded_venues.add(keys.venue)
+        return _receipt_keys(keys, store, receipt_id, fold_case)
+
+    def fold_receipt_stores(self, venue: str) -> int:
+        """Move the receipts an earlier release kept under a till's store as sent (it folded the number, not the
+        store: "Pixel" and "pixel" were two stores) to the store `folded`, where a receipt is looked for now whatever
+        case the till sends (the Idempotency-Key records naming the old key still match it: IDEM_SAME_LUA). Each
+        move is one script, done while the folded key is free: a receipt that release let a till post again under
+        another case of its store stays under its old key (its points were earned then; erasure still blanks it).
+        Idempotent; returns how many moved."""
+        keys = MemberKeys(venue)
+        prefix = keys.receipt("", "")[:-1]  # "mp:{v}:member:rcpt:": the store, then the number
+
+        def folded_key(key: str) -> str:
+            store, _, number = key[len(prefix):].partition(":")
+            return keys.receipt(folded(store), number)
+
+        old = [key for key in keys_matching(self.db, glob_escape(prefix) + "*") if folded_key(key) != key]
+        # of one receipt posted under several cases of its store, the first purchase takes the folded key (the
+        # others were the bug's copies), whatever order the scan found them in
+        old.sort(key=lambda key: float(self.db.hget(key, "at") or 0))
+        return sum(int(self._move_receipt(keys=[key, folded_key(key)])) for key in old)
 
     @staticmethod
     def _post_result(raw) -> PostResult:

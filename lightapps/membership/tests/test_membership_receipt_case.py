@@ -97,3 +97,53 @@ def test_a_receipt_sent_as_its_idempotency_key_folds_too(client, demo, svc, memb
     resp = client.post(f"{API}/purchases", json={**sale, "amount": "10"}, headers=till | {"Idempotency-Key": "OLD-k"})
     assert resp.status_code == 200 and resp.get_json()["duplicate"] is True
     assert members.get("demo", m.id).points == 110
+
+
+def test_the_api_takes_a_store_in_any_case_as_one_store(client, demo, svc, members):
+    """"pixel", "Pixel" and "PIXEL" are one store: the same receipt earns once, and a refund in any case finds it."""
+    m, _ = members.bind("demo", "+8613900002296", "fay")
+    till = {"Authorization": f"Bearer {svc.tokens.issue('demo', 'pos-pixel', scopes=['membership'])}"}
+    sale = {"receipt_id": "CASE-1", "member": m.id, "amount": "10"}
+    first = client.post(f"{API}/purchases", json={**sale, "store": "pixel"}, headers=till)
+    assert first.status_code == 201 and first.get_json()["store"] == "pixel"
+    for spelled in ("Pixel", "PIXEL"):
+        resp = client.post(f"{API}/purchases", json={**sale, "store": spelled}, headers=till)
+        assert resp.status_code == 200 and resp.get_json()["duplicate"] is True, spelled
+        assert resp.get_json()["store"] == "pixel"
+    assert members.get("demo", m.id).points == 10
+    resp = client.post(f"{API}/refunds", json={"receipt_id": "case-1", "store": "PIXEL"}, headers=till)
+    assert resp.status_code == 200 and resp.get_json()["points_reversed"] == 10
+    assert members.get("demo", m.id).points == 0
+
+
+@pytest.mark.parametrize("store_sent", ["nosuchstore", "wechat-mall", "Pixel1"])
+def test_the_api_refuses_a_store_that_is_none_of_the_venues_zones_or_shops(client, demo, svc, members, store_sent):
+    m, _ = members.bind("demo", "+8613900002295", "gus")
+    till = {"Authorization": f"Bearer {svc.tokens.issue('demo', 'pos-pixel', scopes=['membership'])}"}
+    before = len(members.db.keys("mp:{demo}:member:rcpt:*"))
+    sale = {"receipt_id": "CASE-2", "store": store_sent, "member": m.id, "amount": "10"}
+    resp = client.post(f"{API}/purchases", json=sale, headers=till)
+    assert resp.status_code == 422 and resp.get_json()["field"] == "store", resp.get_json()
+    assert store_sent in resp.get_json()["error"]
+    resp = client.post(f"{API}/refunds", json={"receipt_id": "CASE-2", "store": store_sent}, headers=till)
+    assert resp.status_code == 422 and resp.get_json()["field"] == "store"
+    assert len(members.db.keys("mp:{demo}:member:rcpt:*")) == before and members.get("demo", m.id).points == 0
+    for default in ({}, {"store": "mall"}, {"store": "MALL"}):  # the default store, named or not
+        resp = client.post(f"{API}/purchases", json={**sale, **default} if default else
+                           {k: v for k, v in sale.items() if k != "store"}, headers=till)
+        assert resp.status_code in (200, 201) and resp.get_json()["store"] == "mall", default
+
+
+def test_a_receipt_an_earlier_release_kept_under_the_store_as_sent_is_refunded_in_any_case(client, demo, svc,
+                                                                                           members):
+    """Posted through the release before as "Pixel" (kept under rcpt:Pixel:<number folded>, as written here):
+    a refund that names "pixel" finds it; posted again as "pixel", it is a duplicate."""
+    m, _ = members.bind("demo", "+8613900002294", "hal")
+    members.post_purchase("demo", m.id, "old-7", "Pixel", 5000)
+    till = {"Authorization": f"Bearer {svc.tokens.issue('demo', 'pos-pixel', scopes=['membership'])}"}
+    resp = client.post(f"{API}/purchases", json={"receipt_id": "OLD-7", "store": "pixel", "member": m.id,
+                                                 "amount": "50"}, headers=till)
+    assert resp.status_code == 200 and resp.get_json()["duplicate"] is True
+    resp = client.post(f"{API}/refunds", json={"receipt_id": "OLD-7", "store": "pixel"}, headers=till)
+    assert resp.status_code == 200 and resp.get_json()["points_reversed"] == 50
+    assert members.get("demo", m.id).points == 0

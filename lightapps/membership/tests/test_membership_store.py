@@ -449,3 +449,83 @@ def test_a_member_number_that_does_not_exist_counts_as_a_wrong_code(store, db):
     assert store.identify("demo", "999999", "123456", KOPI, now).status == "SPENT"
     assert store.identify("demo", m.id, _wrong(m, now), KOPI, now).status == "SPENT"
     assert not db.exists(MemberKeys("demo").code_failures("900001"))  # nothing kept for a number not in use
+
+
+def test_a_refund_of_all_of_a_receipt_answers_again_what_it_took_back(store):
+    """¥100 refunded ¥30 (a part) then all of it: 30, then 70; the refund of all of it sent again (a till's retry,
+    with or without its key) answers 70 again, not the 100 the receipt has reversed in all."""
+    m = member(store)
+    store.post_purchase("demo", m.id, "RF-9", "pixel", 10000)
+    assert store.refund("demo", "pixel", "RF-9", idempotency_key="rf9-part1", cents=3000).points == 30
+    whole = store.refund("demo", "pixel", "RF-9", idempotency_key="rf9-all")
+    assert (whole.status, whole.points, whole.state, whole.balance) == ("OK", 70, "refunded", 0)
+    for key in ("rf9-all", None, "rf9-other"):
+        again = store.refund("demo", "pixel", "RF-9", idempotency_key=key)
+        assert (again.status, again.points, again.state, again.balance) == ("DUPLICATE", 70, "refunded", 0), key
+    assert store.refund("demo", "pixel", "RF-9", idempotency_key="rf9-part1", cents=3000).points == 30
+    # emptied by parts: a refund of all of it takes, and answers, nothing
+    store.post_purchase("demo", m.id, "RF-10", "pixel", 5000)
+    store.refund("demo", "pixel", "RF-10", idempotency_key="rf10-a", cents=5000)
+    late = store.refund("demo", "pixel", "RF-10")
+    assert (late.status, late.points, late.balance) == ("DUPLICATE", 0, 0)
+
+
+def test_a_receipt_refunded_before_its_answer_was_kept_answers_what_the_ledger_says(store, db):
+    """Refunded by an earlier release (no `whole_points`): the points of the newest reversal of the receipt in
+    its member's ledger; with no ledger to go by, all the receipt took back."""
+    m = member(store)
+    keys = MemberKeys("demo")
+    store.post_purchase("demo", m.id, "OLD-9", "pixel", 10000)
+    store.refund("demo", "pixel", "OLD-9", idempotency_key="old9-part", cents=3000)
+    store.refund("demo", "pixel", "OLD-9")
+    db.hdel(keys.receipt("pixel", "OLD-9"), "whole_points")  # as that release left it
+    assert store.refund("demo", "pixel", "OLD-9").points == 70
+    store.post_purchase("demo", m.id, "OLD-8", "pixel", 4000)
+    store.refund("demo", "pixel", "OLD-8")
+    # refunded before parts existed: state alone
+    db.hdel(keys.receipt("pixel", "OLD-8"), "whole_points", "refunded_amount", "refunded_points")
+    assert store.refund("demo", "pixel", "OLD-8").points == 40
+    db.delete(keys.ledger(m.id))
+    assert store.refund("demo", "pixel", "OLD-9").points == 100  # nothing to go by: all it reversed
+
+
+def test_a_till_receipt_is_one_whatever_the_case_of_its_store(store):
+    m = member(store)
+    assert store.post_purchase("demo", m.id, "CASE-1", "pixel", 1000, fold_case=True).status == "OK"
+    for spelled in ("Pixel", "PIXEL"):
+        again = store.post_purchase("demo", m.id, "CASE-1", spelled, 1000, fold_case=True)
+        assert (again.status, again.balance) == ("DUPLICATE", 10), spelled
+    assert store.receipt("demo", "PiXeL", "case-1", fold_case=True)["store"] == "pixel"
+    refund = store.refund("demo", "PIXEL", "Case-1", fold_case=True)
+    assert (refund.status, refund.points, refund.balance) == ("OK", 10, 0)
+
+
+def test_receipts_kept_under_a_store_as_a_till_sent_it_are_found_in_any_case(store, db):
+    """The release before kept a till's receipt under its store as sent ("Pixel") and its number folded: written
+    that way here (no fold_case), with an Idempotency-Key of each kind naming it. The first till call of the venue
+    moves it under "pixel", keeping its expiry: found sent as "pixel", and retried with its keys (their records
+    still name "Pixel"). One posted again later under "PIXEL" (the bug's copy) stays where it is, whatever order
+    the scan finds them in, and erasure blanks it."""
+    m = member(store)
+    keys = MemberKeys("demo")
+    store.post_purchase("demo", m.id, "case-1", "Pixel", 1000, idempotency_key="old-k")
+    store.refund("demo", "Pixel", "case-1", idempotency_key="old-rf", cents=300)
+    store.post_purchase("demo", m.id, "case-1", "PIXEL", 1000, now=time.time() + 60)  # the old bug's later copy
+    store.post_purchase("demo", m.id, "dup-2", "Kopi", 2000, idempotency_key="old-k2")
+    db.rename(keys.receipt("Kopi", "dup-2"), keys.receipt("kopi", "dup-2"))  # moved by an earlier process
+    fresh = MemberStore(db, SECRET, PHONE_KEY)  # a process of the new release
+    part = fresh.refund("demo", "pixel", "CASE-1", idempotency_key="old-rf", cents=300, fold_case=True)
+    assert (part.status, part.points) == ("DUPLICATE", 3)
+    assert not db.exists(keys.receipt("Pixel", "case-1")) and db.ttl(keys.receipt("pixel", "case-1")) > 0
+    again = fresh.post_purchase("demo", m.id, "CASE-1", "pixel", 1000, idempotency_key="old-k", fold_case=True)
+    assert again.status == "DUPLICATE"
+    rest = fresh.refund("demo", "PIXEL", "case-1", fold_case=True)
+    assert (rest.status, rest.points) == ("OK", 7)
+    assert fresh.post_purchase("demo", m.id, "dup-2", "KOPI", 2000, idempotency_key="old-k2",
+                               fold_case=True).status == "DUPLICATE"
+    assert fresh.refund("demo", "kopi", "DUP-2", fold_case=True).points == 20
+    assert db.hget(keys.receipt("PIXEL", "case-1"), "member") == m.id.encode()  # the copy stays
+    assert fresh.fold_receipt_stores("demo") == 0  # nothing left to move
+    fresh.forget_shopper("demo", "alice")
+    assert db.hget(keys.receipt("PIXEL", "case-1"), "member") == b""
+    assert db.hget(keys.receipt("pixel", "case-1"), "member") == b""
