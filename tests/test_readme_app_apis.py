@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import datetime, timedelta
 
 from core.settings import PROJECT_ROOT
 
@@ -20,6 +21,8 @@ def readme_calls() -> list[tuple[str, dict]]:
     # $NOW as a user's `date +%s` reads it, a second or more after the demo loaded: the demo parks its car at the
     # loading's millisecond, and the same second truncated would be older than that (a "stale" plate event)
     block = block[:block.index("```")].replace("\\\n", " ").replace("'$NOW'", str(int(time.time()) + 1))
+    # $SHOW as `date -d '+3 days' +%F` makes it, the machine's date: past the demo's own shows (today, tomorrow)
+    block = block.replace("'$SHOW'", f"{(datetime.now() + timedelta(days=3)).date().isoformat()}T19:30")
     calls = []
     for command in re.findall(r"^curl .*?(?=^curl |\Z)", block, flags=re.M | re.S):
         path = re.search(r"http://127\.0\.0\.1:8000(/api/\S+)", command).group(1)

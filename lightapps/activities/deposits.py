@@ -18,8 +18,10 @@ Keys, beside the activity's own (lightapps/activities/store.py):
   mp:{v}:act:depgroups         ZSET  group id -> deadline (s): groups holding deposits, until settled
 The item hash gains `deposits` = held | captured | refunding | refunded.
 
-Erasing a shopper (store.py, `ActivityStore.forget_shopper`) drops their attempt; a paid deposit stays a member,
-counted and refunded as before, under `erased:<order id>` in place of their client id."""
+Erasing a shopper (store.py, `ActivityStore.forget_shopper`) drops their attempt; a paid deposit of a group still on
+is first kept for her under a keeper id (`ActivityStore.hand_over`, me.py `paid`), and one not kept (a group that
+failed or was cancelled, or the keeper's once erased) stays a member, counted and refunded as before, under
+`erased:<order id>` in place of their client id."""
 
 from __future__ import annotations
 

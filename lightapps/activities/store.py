@@ -226,6 +226,27 @@ return n
 """
 
 
+# Erasure keeps a paid sale's unit or a paid group deposit for her under a keeper id (ActivityStore.hand_over).
+# KEYS who, the shopper's "my activities", the keeper's, deposits. ARGV shopper, keeper, item id, now (s).
+# Her confirmation code (and her paid deposit, if any) name the keeper instead; 1 if she held a code.
+HAND_OVER_LUA = """
+local code = redis.call('HGET', KEYS[1], ARGV[1])
+if not code then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[2], code)
+local at = redis.call('ZSCORE', KEYS[2], ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], at or ARGV[4], ARGV[3])
+local lasts = redis.call('TTL', KEYS[1])
+if lasts > 0 and redis.call('TTL', KEYS[3]) < lasts then redis.call('EXPIRE', KEYS[3], lasts) end
+local order = redis.call('HGET', KEYS[4], ARGV[1])
+if order then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('HSET', KEYS[4], ARGV[2], order)
+end
+return 1
+"""
+
 NO_SUCH_TIME = N_("%(label)s: %(time)s does not exist on %(day)s in %(zone)s (the clocks go forward).")
 NOT_THIS_ZONES = N_("%(label)s must be one of this zone's activities.")  # a link's activity (also the console's)
 
@@ -766,6 +787,25 @@ class ActivityStore:
                                                   keys.pending_expiry(item_id), keys.orders(item_id),
                                                   keys.deposits(item_id)], args=[client, ERASED]))
         return changed + self._forget_order_keys(venue, client)
+
+    def hand_over(self, venue: str, client: str, keeper: str, item_ids: list[str]) -> int:
+        """Erasure keeps these paid places for her (portal/apps/paid.py): her confirmation code for each (and her
+        paid deposit) names `keeper` instead, in the keeper's "my activities" as long as the code is kept; the rest
+        of her goes with `forget_shopper`. Returns how many were handed over."""
+        if not client or not keeper:
+            return 0
+        keys, script = ActivityKeys(venue), self.db.register_script(HAND_OVER_LUA)
+        return sum(int(script(keys=[keys.who(item_id), keys.mine(client), keys.mine(keeper), keys.deposits(item_id)],
+                              args=[client, keeper, item_id, repr(time.time())]))
+                   for item_id in item_ids if ITEM_ID.match(item_id))
+
+    def ref_titles(self, venue: str, key: str, ids: set[str]) -> dict[str, tuple[str, str]]:
+        """What the privacy centre's page shows for an activity id its data holds (`activity`, an event's `item`):
+        the activity's titles (Chinese, English)."""
+        if key not in ("activity", "item"):
+            return {}
+        items = self._read(venue, sorted(i for i in ids if ITEM_ID.match(i)), time.time())
+        return {item.id: (item.title_zh, item.title_en) for item in items}
 
     def _paid_items(self, venue: str) -> set[str]:
         """The items with reservations, deposit attempts or deposits: found by a scan, not through "my

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from lightapps.cinema import APP
 from lightapps.cinema.layouts import Layout
-from lightapps.cinema.store import HOLD_EXTRA_MAX_S, CinemaStore, Showtime
+from lightapps.cinema.store import HOLD_EXTRA_MAX_S, Booking, CinemaStore, Showtime
 from portal.apps.locale import format_time, local_time, venue_locale, venue_today
 from portal.apps.views import app_store
 
@@ -38,6 +38,26 @@ def hold_seconds(config: dict) -> int:
 def more_time_seconds(config: dict) -> int:
     """What a hold's one extension adds (CinemaStore.extend_hold): the zone's hold time, at most HOLD_EXTRA_MAX_S."""
     return min(hold_seconds(config), HOLD_EXTRA_MAX_S)
+
+
+def zone_cutoff_s(config: dict) -> int:
+    """The zone's refund cut-off now (s before the show): what new tickets are promised."""
+    try:
+        return max(0, int(config.get("refund_cutoff_minutes") or 0)) * 60
+    except (TypeError, ValueError):
+        return 3600
+
+
+def refund_cutoff_s(booking: Booking, show: Showtime, config: dict) -> int:
+    """The ticket's refund cut-off: the one its page promised when it was booked (kept with the booking), or
+    the zone's now (`config`) when that is shorter, so a later change never takes a promised refund away. A ticket
+    booked before cut-offs were kept has the zone's. A ticket for a show the cinema moved after its seats were held
+    (booked then, or paid for after the move) has none: it may be cancelled, refunded in full, until the show starts
+    (its holder did not choose this time)."""
+    if show.moved_ms and booking.chosen_ms <= show.moved_ms:
+        return 0
+    now = zone_cutoff_s(config)
+    return now if booking.refund_cutoff_s is None else min(now, booking.refund_cutoff_s)
 
 
 def valid_id(value: str) -> str:

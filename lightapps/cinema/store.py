@@ -185,13 +185,17 @@ end
 # KEYS[5] the add form's one-time record (KEYS[1] again when there is none), then per item: show hash, seats hash;
 # then the hashes of the stored shows named in ARGV[1]'s cands.
 # ARGV[1] = JSON {"gap": minimum seconds between two starts in one hall (0: not checked), "once": '1' when KEYS[5]
-# is the form's record, "ttl": how long that record is kept (s), "cands": [show id, ...] (see _FIND_CLASH)};
+# is the form's record, "ttl": how long that record is kept (s), "cands": [show id, ...] (see _FIND_CLASH; also
+# the stored shows starting when an item without ext does, for "same"), "same": '1' when an item without ext that
+# is a live stored show again (the same films, hall, start and price) is that show (a push retried: a duplicate)};
 # ARGV[1 + i] = JSON of item i (all values strings): id, ext, mapped (the show id Python found for ext, or ''),
 # status ('' keep the show's, 'scheduled', 'cancelled'), confirm ('1': a new start time for a show with tickets is
 # meant).
-# Returns {'OK', created, updated, i, old starts_at, ...} (the items that moved a show with tickets, and from when)
+# Returns {'OK', created, updated, duplicates, i, old starts_at, ...} (duplicates: "i:show id,..." the items that
+#         were a stored show again, "same"; then the items that moved a show with tickets, and from when)
 #       | {'REPLAY', ids} (the same form again: the comma-joined show ids it stored the first time)
-#       | {'RETRY', i} (the ext mapping moved since Python read it, or a show was added in an item's window)
+#       | {'RETRY', i} (the ext mapping moved since Python read it, or a show was added in an item's window or at
+#         its start)
 #       | {'CLASH', i, show id, j} (item i starts too close to that live show in its hall: item j of the batch, or
 #         j = 0, a stored one)
 #       | {'CONFLICT', i} (auditorium change on a show that already has holds or bookings)
@@ -220,6 +224,18 @@ local function has_tickets(seats_key)
   end
   return false
 end
+local cands = {}
+for k, id in ipairs(opts.cands) do cands[id] = 5 + 2 * (#ARGV - 1) + k end
+-- the live stored show this item without ext is again (nil: none; false: one Python did not pass, read again)
+local function same_show(item)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], item.starts_at, item.starts_at)) do
+    if not cands[id] then return false end
+    local s = redis.call('HMGET', KEYS[cands[id]], 'status', 'auditorium', 'film_en', 'film_zh', 'price_cents')
+    if s[1] ~= 'cancelled' and s[2] == item.auditorium and s[3] == item.film_en and (s[4] or '') == item.film_zh
+       and s[5] == item.price_cents then return id end
+  end
+  return nil
+end
 local items = {}
 for i = 1, #ARGV - 1 do
   local item = cjson.decode(ARGV[1 + i])
@@ -227,6 +243,10 @@ for i = 1, #ARGV - 1 do
   if item.ext ~= '' then
     local mapped = redis.call('HGET', KEYS[2], item.ext)
     if (mapped or '') ~= item.mapped then return {'RETRY', i} end
+  elseif opts.same == '1' then
+    local same = same_show(item)
+    if same == false then return {'RETRY', i} end
+    item.same = same
   end
   local old = redis.call('HMGET', show_key, 'auditorium', 'status', 'starts_at')
   local old_aud, moved, kept = old[1], false, false
@@ -242,18 +262,18 @@ for i = 1, #ARGV - 1 do
       moved = true
     end
   end
-  items[i] = {item, show_key, old_aud, moved, old[3], kept}
+  items[i] = {item, show_key, old_aud, moved, old[3], kept or item.same ~= nil}
 end
 if opts.gap > 0 then
-  local cands = {}
-  for k, id in ipairs(opts.cands) do cands[id] = 5 + 2 * #items + k end
   local clash = find_clash(items, opts.gap, cands)
   if clash then return clash end
 end
-local created, updated, out, ids = 0, 0, {}, {}
+local created, updated, out, ids, same = 0, 0, {}, {}, {}
 for i = 1, #items do
   local item, show_key, old_aud, moved, kept = items[i][1], items[i][2], items[i][3], items[i][4], items[i][6]
-  if old_aud then updated = updated + 1 else created = created + 1 end
+  if item.same then
+    same[#same + 1] = i .. ':' .. item.same
+  elseif old_aud then updated = updated + 1 else created = created + 1 end
   if not kept then
     if not old_aud or item.status ~= 'cancelled' then
       redis.call('HSET', show_key, 'id', item.id, 'zone', item.zone, 'film_en', item.film_en,
@@ -276,10 +296,10 @@ for i = 1, #items do
     end
   end
   if item.ext ~= '' then redis.call('HSET', KEYS[2], item.ext, item.id) end
-  ids[i] = item.id
+  ids[i] = item.same or item.id
 end
 if opts.once == '1' then redis.call('SET', KEYS[5], table.concat(ids, ','), 'EX', opts.ttl) end
-return {'OK', created, updated, unpack(out)}
+return {'OK', created, updated, table.concat(same, ','), unpack(out)}
 """
 
 # Hold seats. KEYS[1] seats hash, KEYS[2] new hold record, KEYS[3] the shopper's hold pointer,
@@ -485,6 +505,19 @@ drop_pointer()
 return {'OK', code}
 """.replace("KEEP_MS", str(HOLD_RECORD_KEEP_MS))
 
+# Erasure keeps a paid ticket for her under a keeper id (CinemaStore.hand_over). KEYS[1] booking, KEYS[2] the
+# shopper's tickets, KEYS[3] the keeper's. ARGV code, shopper, keeper. 1 if the booking named the shopper.
+_HAND_OVER = """
+local b = redis.call('HMGET', KEYS[1], 'client', 'created_ms')
+if b[1] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'client', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], tonumber(b[2]) or 0, ARGV[1])
+local lasts = redis.call('TTL', KEYS[1])
+if lasts > 0 and redis.call('TTL', KEYS[3]) < lasts then redis.call('EXPIRE', KEYS[3], lasts) end
+return 1
+"""
+
 # Cancel a live hold. KEYS[1] seats hash, KEYS[2] hold record, KEYS[3] pointer. ARGV[1] token, ARGV[2] client.
 # Returns {'OK'} | {'NOHOLD'} | {'GONE', status}.
 _CANCEL_HOLD = _NOW + _RELEASE_FN + """
@@ -658,7 +691,8 @@ class Showtime:
 
 @dataclass(frozen=True)
 class ShowtimeInput:
-    """A validated showtime to store (from the console form or the cinema system's push)."""
+    """A validated showtime to store (from the console form or the cinema system's push). A cancellation
+    (status "cancelled") carries only the cinema system's id: its other fields are empty and never stored."""
 
     film_en: str
     film_zh: str
@@ -825,7 +859,7 @@ class CinemaStore:
     # ---- showtimes ----
 
     def upsert_showtimes(self, venue: str, zone: str, items: list[ShowtimeInput], source: str, min_gap_s: int = 0,
-                         once: str | None = None) -> dict:
+                         once: str | None = None, same_is_duplicate: bool = False) -> dict:
         """Store showtimes, all or none. An item with an external id updates the show that id was stored
         as before (the cinema system may push the same schedule again); one without is always new.
         External ids must be unique within one call (the validator checks).
@@ -839,21 +873,28 @@ class CinemaStore:
         lightapps/cinema/cancellation.py's); an item for a show cancelled before changes nothing of it (it is
         counted as updated). A confirmed move puts the show on the moving set (`moving`). Returns
         {"created": n, "updated": n, "ids": [show id per item], "moved": {item index: the start (epoch s) it
-        had}, "replayed": bool} ("moved": the confirmed new starts of shows with tickets, whose holders are to be
-        told). `once`: an owner's add form's one-time record name (portal.apps.once.read_form_once: its token and
-        content): the same form sent again stores nothing and gets the ids the first one stored ("replayed":
-        True)."""
+        had}, "duplicates": [item index, ...], "replayed": bool} ("moved": the confirmed new starts of shows with
+        tickets, whose holders are to be told). `once`: an owner's add form's one-time record name
+        (portal.apps.once.read_form_once: its token and content): the same form sent again stores nothing and gets
+        the ids the first one stored ("replayed": True). `same_is_duplicate`: an item without an external id that
+        is a live stored show again (the same film names, hall, start and price: a push retried after a lost
+        answer) is that show, listed in "duplicates" (neither created nor updated; nothing stored), where it would
+        otherwise clash with itself."""
         keys = CinemaKeys(venue)
         for _attempt in range(5):
-            ids, script_keys, args = self._upsert_call(keys, zone, items, source, min_gap_s, once)
+            ids, script_keys, args = self._upsert_call(keys, zone, items, source, min_gap_s, once, same_is_duplicate)
             result = self._upsert(keys=script_keys, args=args)
             status = _s(result[0])
             if status == "OK":
-                moved = {int(result[k]) - 1: int(result[k + 1]) for k in range(3, len(result), 2)}
+                moved = {int(result[k]) - 1: int(result[k + 1]) for k in range(4, len(result), 2)}
+                same = dict(pair.split(":", 1) for pair in _s(result[3]).split(",") if pair)
+                for index, show_id in same.items():
+                    ids[int(index) - 1] = show_id
                 return {"created": int(result[1]), "updated": int(result[2]), "ids": ids, "moved": moved,
-                        "replayed": False}
+                        "duplicates": sorted(int(index) - 1 for index in same), "replayed": False}
             if status == "REPLAY":
-                return {"created": 0, "updated": 0, "ids": _s(result[1]).split(","), "moved": {}, "replayed": True}
+                return {"created": 0, "updated": 0, "ids": _s(result[1]).split(","), "moved": {}, "duplicates": [],
+                        "replayed": True}
             if status == "CLASH":
                 other_index = int(result[3]) - 1
                 raise ShowtimeClash(int(result[1]) - 1, _s(result[2]), other_index if other_index >= 0 else None)
@@ -865,16 +906,18 @@ class CinemaStore:
         raise RuntimeError("showtime upsert kept racing; try again")
 
     def _upsert_call(self, keys: CinemaKeys, zone: str, items: list[ShowtimeInput], source: str, min_gap_s: int,
-                     once: str | None) -> tuple[list[str], list[str], list[str]]:
+                     once: str | None, same: bool) -> tuple[list[str], list[str], list[str]]:
         """The show id of each item, and the upsert script's keys and arguments, as the store is now."""
         ext_ids = [i.external_id for i in items if i.external_id]
         known_ids = self.db.hmget(keys.external_ids(zone), ext_ids) if ext_ids else []
         mapped = {ext: _s(v) for ext, v in zip(ext_ids, known_ids, strict=True) if v}
         ids = [mapped.get(item.external_id) or "s" + secrets.token_hex(5) for item in items]
-        near = self._shows_near(keys, zone, items, min_gap_s)
+        # an item's own start is within any gap, so a window of 1 s finds the shows it may be again
+        near = self._shows_near(keys, zone, items, max(min_gap_s, 1 if same else 0))
         script_keys = [keys.shows(zone), keys.external_ids(zone), keys.cancelling(), keys.moving(),
                        keys.add_once(zone, once) if once else keys.shows(zone)]
-        args = [json.dumps({"gap": min_gap_s, "once": "1" if once else "", "ttl": ONCE_TTL_S, "cands": near})]
+        args = [json.dumps({"gap": min_gap_s, "once": "1" if once else "", "ttl": ONCE_TTL_S, "cands": near,
+                            "same": "1" if same else ""})]
         for show_id, item in zip(ids, items, strict=True):
             script_keys += [keys.show(show_id), keys.seats(show_id)]
             args.append(json.dumps({
@@ -913,11 +956,34 @@ class CinemaStore:
         keys = CinemaKeys(venue)
         ids = self.db.zrangebyscore(keys.shows(zone), "-inf" if start is None else start,
                                     "+inf" if end is None else end)
+        return self._shows(keys, [_s(show_id) for show_id in ids])
+
+    def showtimes_page(self, venue: str, zone: str, start: float, end: float | None, limit: int,
+                       after: tuple[int, str] | None = None) -> tuple[list[Showtime], tuple[int, str] | None]:
+        """At most `limit` of the zone's showtimes starting in [start, end] (epoch s; end None: unbounded), in the
+        index's order (start, then show id), and where the next page begins: after (start, id) of this page's
+        last show, None when there is no more. `after` (a previous page's): the shows after it, `start` unused."""
+        key = CinemaKeys(venue).shows(zone)
+        high = "+inf" if end is None else end
+        if after is None:
+            ids = [_s(i) for i in self.db.zrangebyscore(key, start, high, start=0, num=limit + 1)]
+        else:  # the shows starting with the last one listed and after it in the index, then the later ones
+            at, last = after
+            pipe = self.db.pipeline(transaction=False)
+            pipe.zrangebyscore(key, at, at)
+            pipe.zrangebyscore(key, f"({at}", high, start=0, num=limit + 1)
+            tied, later = pipe.execute()
+            ids = [i for i in map(_s, tied) if i > last and (end is None or at <= end)] + [_s(i) for i in later]
+        shows = self._shows(CinemaKeys(venue), ids[:limit])
+        more = len(ids) > limit and shows
+        return shows, (shows[-1].starts_at, shows[-1].id) if more else None
+
+    def _shows(self, keys: CinemaKeys, ids: list[str]) -> list[Showtime]:
         if not ids:
             return []
         pipe = self.db.pipeline(transaction=False)
         for show_id in ids:
-            pipe.hgetall(keys.show(_s(show_id)))
+            pipe.hgetall(keys.show(show_id))
         return [self._showtime(d) for d in pipe.execute() if d]
 
     def show_starts(self, venue: str, zone: str, start: float, end: float) -> list[float]:
@@ -1312,6 +1378,24 @@ class CinemaStore:
             changed += int(self._forget_hold(keys=[keys.seats(show), key, keys.client_hold(show, client)],
                                              args=[key[prefix:], client]))
         return changed
+
+    def hand_over(self, venue: str, client: str, keeper: str, codes: list[str]) -> int:
+        """Erasure keeps these paid tickets for her (portal/apps/paid.py): each booking (still hers) names `keeper`
+        instead and moves to the keeper's "your tickets", kept as long as the booking; the rest of her goes with
+        `forget_shopper`. Returns how many were handed over."""
+        if not client or not keeper:  # "" names nobody (and every record erased before)
+            return 0
+        keys, script = CinemaKeys(venue), self.db.register_script(_HAND_OVER)
+        return sum(int(script(keys=[keys.booking(code), keys.client_tickets(client), keys.client_tickets(keeper)],
+                              args=[code, client, keeper])) for code in codes)
+
+    def ref_titles(self, venue: str, key: str, ids: set[str]) -> dict[str, tuple[str, str]]:
+        """What the privacy centre's page shows for a showtime id its data holds (`show`): the film's names
+        (Chinese, English)."""
+        if key != "show":
+            return {}
+        shows = {show_id: self.showtime(venue, show_id) for show_id in ids if show_id}
+        return {show_id: (show.film_zh, show.film_en) for show_id, show in shows.items() if show is not None}
 
 
 def _exported_hold(d: dict[str, str]) -> dict[str, Any]:

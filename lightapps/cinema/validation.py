@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from datetime import date, datetime
 
 from core.errors import N_, CatalogInputError
 from lightapps.cinema.layouts import AUDITORIUMS
@@ -76,28 +76,47 @@ def _auditorium(raw, field: str) -> str:
     return raw.strip()
 
 
-def _starts_at(raw, field: str, now: float) -> int:
-    """ISO 8601 date and time; with no UTC offset it is the mall's local time (the venue's time zone)."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise FieldError(field, N_("is required (ISO 8601 date and time, e.g. 2025-05-01T19:30)"))
-    text = raw.strip()
+def local_moment(text: str, field: str, date_alone: bool = False) -> int | date:
+    """An ISO 8601 date and time -> epoch seconds: with a UTC offset (or Z) the instant it names, without one the
+    mall's wall-clock time (the venue's time zone). A date alone is refused (a showtime needs its hour), or with
+    `date_alone` given back as that date (the caller says which of its instants it means)."""
+    text = text.strip()
     if len(text) > 40:
         raise FieldError(field, N_("is not a date and time"))
     try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is not None:
+        if date_alone:
+            return day
+        # the API's JSON, or a browser whose form box is plain text: a console shows it in the page's language
+        raise FieldError(field, N_("needs a time of day, not a date alone (ISO 8601, e.g. 2025-05-01T19:30)"))
+    try:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
+        if date_alone:
+            raise FieldError(field, "is not an ISO 8601 date (e.g. 2025-05-01) or date and time "
+                                    "(e.g. 2025-05-01T19:30)") from None
         raise FieldError(field, N_("is not an ISO 8601 date and time (e.g. 2025-05-01T19:30)")) from None
     try:
-        ts = typed_instant(moment, venue_locale().time_zone)  # naive: the mall's wall-clock time
+        return int(typed_instant(moment, venue_locale().time_zone))  # naive: the mall's wall-clock time
     except NoSuchLocalTime as gap:
         raise FieldError(field, NO_SUCH_TIME, **gap.params) from None
     except (OverflowError, OSError, ValueError):
         raise FieldError(field, N_("is out of range")) from None
+
+
+def _starts_at(raw, field: str, now: float) -> int:
+    """ISO 8601 date and time (`local_moment`), from a day ago to MAX_AHEAD_S ahead."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise FieldError(field, N_("is required (ISO 8601 date and time, e.g. 2025-05-01T19:30)"))
+    ts = local_moment(raw, field)
     if ts < now - MAX_PAST_S:
         raise FieldError(field, N_("is in the past"))
     if ts > now + MAX_AHEAD_S:
         raise FieldError(field, N_("is more than %(n)s days ahead"), n=MAX_AHEAD_S // 86400)
-    return int(ts)
+    return ts
 
 
 def _price_cents(raw, field: str) -> int:
@@ -112,8 +131,8 @@ def parse_showtime(raw, now: float | None = None, prefix: str = "", allow_extern
                    ) -> ShowtimeInput:
     """A dict of raw values -> ShowtimeInput; FieldError naming `prefix + field` when a value is bad.
     `allow_external_id`: an item of the cinema system's push, which may also carry its own id, a `status`
-    ("scheduled" or "cancelled": a cancellation names the show by that id) and `confirm_time_change` (true:
-    a new start for a show with tickets is meant)."""
+    ("scheduled" or "cancelled": a cancellation names the show by that id and needs nothing else, its other
+    fields ignored) and `confirm_time_change` (true: a new start for a show with tickets is meant)."""
     now = time.time() if now is None else now
     if not isinstance(raw, dict):
         raise FieldError(prefix.rstrip(".") or "$", "must be an object")
@@ -134,6 +153,8 @@ def parse_showtime(raw, now: float | None = None, prefix: str = "", allow_extern
         confirm = raw.get("confirm_time_change", False)
         if not isinstance(confirm, bool):
             raise FieldError(prefix + "confirm_time_change", "must be true or false")
+        if status == "cancelled":  # the id names the show; a cancellation changes nothing else of it
+            return ShowtimeInput("", "", "", 0, 0, external_id=external_id, status=status)
     # One language is enough: a shopper in the other sees it marked (portal/apps/bilingual.py)
     film_zh = _title(raw.get("film_zh"), prefix + "film_zh", required=False)
     film_en = _title(raw.get("film_en"), prefix + "film_en", required=not film_zh)

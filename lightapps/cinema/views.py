@@ -24,10 +24,12 @@ from lightapps.cinema.common import (
     day_bounds,
     hold_seconds,
     more_time_seconds,
+    refund_cutoff_s,
     seat_grid,
     show_in_zone,
     valid_id,
     when,
+    zone_cutoff_s,
 )
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
 from lightapps.cinema.payment import (
@@ -365,23 +367,13 @@ def _payment_unknown() -> str:
 
 
 def _zone_cutoff_s() -> int:
-    """The zone's refund cut-off now (s before the show): what new tickets are promised."""
-    try:
-        return max(0, int(g.app_config.get("refund_cutoff_minutes") or 0)) * 60
-    except (TypeError, ValueError):
-        return 3600
+    """The zone's refund cut-off now (common.zone_cutoff_s)."""
+    return zone_cutoff_s(g.app_config)
 
 
 def _refund_cutoff_s(booking, show) -> int:
-    """The ticket's refund cut-off: the one its page promised when it was booked (kept with the booking), or
-    the zone's now when that is shorter, so a later change never takes a promised refund away. A ticket booked
-    before cut-offs were kept has the zone's. A ticket for a show the cinema moved after its seats were held (booked
-    then, or paid for after the move) has none: it may be cancelled, refunded in full, until the show starts (its
-    holder did not choose this time)."""
-    if show.moved_ms and booking.chosen_ms <= show.moved_ms:
-        return 0
-    now = _zone_cutoff_s()
-    return now if booking.refund_cutoff_s is None else min(now, booking.refund_cutoff_s)
+    """The ticket's refund cut-off in this zone (common.refund_cutoff_s: also what the privacy centre asks)."""
+    return refund_cutoff_s(booking, show, g.app_config)
 
 
 @bp.get("/<zone>/ticket/<code>")

@@ -553,6 +553,14 @@ class CouponStore:
                   "redeemed_at": i.redeemed_at} for i, _coupon in self.wallet(venue, client)]
         return {"codes": codes} if codes else {}
 
+    def ref_titles(self, venue: str, key: str, ids: set[str]) -> dict[str, tuple[str, str]]:
+        """What the privacy centre's page shows for a coupon id its data holds (`coupon`): the coupon's titles
+        (Chinese, English)."""
+        if key != "coupon":
+            return {}
+        coupons = {coupon_id: self.get(venue, coupon_id) for coupon_id in ids}
+        return {coupon_id: (c.title_zh, c.title_en) for coupon_id, c in coupons.items() if c is not None}
+
     def forget_shopper(self, venue: str, client: str) -> int:
         """Erasure: the wallet goes; each code stays for the shop (a redemption is the shop's record) but no
         longer names the shopper, and the coupon's holder list forgets them."""

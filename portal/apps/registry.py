@@ -25,7 +25,11 @@ RESOURCE_PATHS: dict[str, str] = {
     "api": "api.api_bp",  # a machine API: a Blueprint
     "demo": "demo.seed",  # seed(services, venue_map): idempotent demo data (runs on every start)
     "mine": "me.mine",  # mine(venue, shopper) -> list[MyItem]: the shopper's own things, for Me (portal/apps/mine.py)
+    "paid": "me.paid",  # paid(venue, client) -> list[PaidThing]: her live paid things (portal/apps/paid.py)
 }
+# Parts that share their module with another part (me.py): an app whose module lacks one has no such part (an app
+# that sells nothing has no paid things), where a missing attribute of another part is an error.
+OPTIONAL_IN_MODULE = frozenset({"paid"})
 
 
 TEXT_TYPES = ("str", "text")  # the types an owner may leave empty (a choice's empty is its default)
@@ -172,6 +176,7 @@ class AppParts:
     blueprints: tuple[Blueprint, ...] = ()
     seed_demo: Callable | None = None
     mine: Callable | None = None  # the app's part of Me: mine(venue, shopper) -> list[MyItem]
+    paid: Callable | None = None  # the shopper's live paid things: paid(venue, client) -> list[PaidThing]
 
     @property
     def shopper_blueprint(self) -> Blueprint:
@@ -198,24 +203,27 @@ def load(modules: Iterable[str]) -> dict[str, LightApp]:
 
 
 def _find_parts(app: LightApp, package: str) -> AppParts:
-    found = {name: _resource(package, path) for name, path in {**RESOURCE_PATHS, **app.resources}.items()}
+    found = {name: _resource(package, path, name in OPTIONAL_IN_MODULE)
+             for name, path in {**RESOURCE_PATHS, **app.resources}.items()}
     views = app.blueprint or found.pop("views", None)
     found.pop("views", None)
     seed = app.seed_demo or found.pop("demo", None)
     found.pop("demo", None)
-    mine = found.pop("mine", None)
-    if mine is not None and not callable(mine):
-        raise RuntimeError(f"light app {app.name}: {package}.{RESOURCE_PATHS['mine']} must be a function")
+    mine, paid = found.pop("mine", None), found.pop("paid", None)
+    for name, part in (("mine", mine), ("paid", paid)):
+        if part is not None and not callable(part):
+            raise RuntimeError(f"light app {app.name}: {package}.{RESOURCE_PATHS[name]} must be a function")
     if not isinstance(views, Blueprint):
         raise RuntimeError(f"light app {app.name}: no shopper blueprint at {package}.{RESOURCE_PATHS['views']}")
     extra = [part for part in found.values() if part is not None]
     if not all(isinstance(part, Blueprint) for part in extra):
         raise RuntimeError(f"light app {app.name}: {sorted(found)} must be blueprints")
-    return AppParts(blueprints=(views, *extra), seed_demo=seed, mine=mine)
+    return AppParts(blueprints=(views, *extra), seed_demo=seed, mine=mine, paid=paid)
 
 
-def _resource(package: str, path: str) -> Any:
-    """The object at package.path ("module.attribute"); None when that module does not exist."""
+def _resource(package: str, path: str, optional: bool = False) -> Any:
+    """The object at package.path ("module.attribute"); None when that module does not exist (or, `optional`, when
+    it has no such attribute)."""
     module_name, _, attribute = path.rpartition(".")
     full_name = f"{package}.{module_name}"
     try:
@@ -224,7 +232,7 @@ def _resource(package: str, path: str) -> Any:
         if exc.name == full_name:
             return None
         raise
-    return getattr(module, attribute)
+    return getattr(module, attribute, None) if optional else getattr(module, attribute)
 
 
 def get(name: str) -> LightApp | None:

@@ -7,7 +7,17 @@ phone's location history only for the phone the gateway vouched for (Shopper.own
     GET  /v/<venue>/my-data/export.json    everything held about this shopper, as JSON (audited)
     POST /v/<venue>/my-data/erase          erase it from every store: the event log, presence, moments,
                                            every light app's store (its `forget_shopper` hook), the tokens;
-                                           only with `confirm` (the "I understand" box) ticked, else 400
+                                           only with `confirm` (the "I understand" box) ticked, else 400;
+                                           409 while she holds a paid thing she may still cancel for a refund
+
+An erasure never takes money silently (portal/apps/paid.py: her live paid things, which the page lists before she
+erases). A ticket or pre-order she may still cancel for a full refund is cancelled only by her, on its page (its app's
+one cancel path, whose page shows the refund's outcome): the erasure is refused until she has, or until its refund
+deadline has passed. One that can no longer be refunded (a ticket after the cut-off, a sale's unit, a group deposit)
+is kept for her, the minimum it needs (its record and its code, under a new shopper id that names nothing else: the
+keeper, whose link the erased page and this browser's cookie hold), until it has been used or has expired: the
+contract she made when she paid is what it is kept for. The payments sweep then erases the keeper
+(`erase_kept_due`).
 
 Each captive landing hands out a new shopper id, so one person on one phone is a new shopper at each WiFi sign-in:
 the phone the gateway vouched for links them (ShopperKeys.shoppers_on). The erasure reaches every shopper of her
@@ -28,17 +38,20 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, abort, jsonify, make_response, render_template, request
+from flask import Blueprint, Flask, abort, jsonify, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import pgettext
 
 from core.settings import yes_or_no
-from fingerprints.model import VenueMap
+from fingerprints.model import VenueMap, name_in
 from portal.apps import capabilities, registry
+from portal.apps.bilingual import Localized, pick
 from portal.apps.locale import format_time
-from portal.apps.views import erase_shopper, is_zh, shopper_data, venue_or_404
+from portal.apps.paid import PaidThing, collect_paid, hand_over
+from portal.apps.views import erase_shopper, is_zh, lang_arg, shopper_data, venue_or_404
 from portal.errors import store_fault_page
 from portal.events.log import Event
+from portal.events.mywords import PLACES, WORDED, ref_names, value_words
 from portal.events.people import member_ref, phone_ref, shopper_ref
 from portal.hub.keep import KeepStore
 from portal.hub.views import earlier_shoppers, forget_earlier
@@ -47,8 +60,19 @@ from portal.notify.erasure import forget_shopper as forget_notifications
 from portal.notify.outbox import Job, NotifyKeys, Outbox
 from portal.notify.sms import dev_sms, mask_phone
 from portal.payments.money import cny
+from portal.payments.service import PaymentService
 from portal.services import Services, services
-from portal.shopper import Shopper, current_shopper, her_phones, token_store
+from portal.shopper import (
+    Shopper,
+    cookie_name,
+    current_shopper,
+    her_phones,
+    new_shopper,
+    set_shopper_cookie,
+    shopper_token,
+    shopper_url,
+    token_store,
+)
 from portal.tracking.footfall import FootfallKeys
 from portal.tracking.locator import forget_phone_state
 
@@ -196,11 +220,11 @@ MAX_ROWS_SHOWN = 100
 @dataclass(frozen=True)
 class Shown:
     """A part of the export as the page shows it, one of: `text` (words or a value put in words: a label, a
-    time, an amount, a zone's or an app's name), `data` (a stored value as it is, shown in <code>: a code, an
-    id, a state, a field name no label exists for), `fields` ((label, value) pairs of an object), `rows`
-    (the items of a list)."""
+    time, an amount, a state, a zone's, an app's or a record's name), `data` (a stored value as it is, shown in
+    <code>: a code she shows, an order's number, a value no words exist for, a field name no label exists for),
+    `fields` ((label, value) pairs of an object), `rows` (the items of a list)."""
 
-    text: str = ""
+    text: str | Localized = ""
     data: str = ""
     fields: tuple[tuple[Shown, Shown], ...] = ()
     rows: tuple[Shown, ...] = ()
@@ -221,8 +245,8 @@ def readable(data: Mapping[str, Any], venue_map: VenueMap) -> list[Section]:
     MAX_ROWS_SHOWN items of a list. The notifications stay the page's summary: the number masked, the
     browsers' keys unshown. Then the phone's other WiFi sign-ins (`linked`) and the shoppers this browser kept
     earlier (`earlier`), each part titled as one of them (their events are among the events above)."""
-    words = _Words(venue_map)
-    sections = [Section(f"held-app-{name}", app_title(name), words.shown(value))
+    words = _Words(venue_map, ref_names(venue_map.id, data))
+    sections = [Section(f"held-app-{name}", app_title(name), words.shown(value, app=name))
                 for name, value in data["apps"].items()]
     parts = (("held-events", _("Where you were and what you did"), data["events"][::-1]),
              ("held-offers", _("Offers waiting for you"), data["offers"]),
@@ -242,12 +266,12 @@ def readable(data: Mapping[str, Any], venue_map: VenueMap) -> list[Section]:
 def _parts(words: _Words, other: Mapping[str, Any]) -> list[tuple[str, str, Shown]]:
     """Another shopper id's parts of the export (`linked`, `earlier`) that hold anything: (id, title, shown)."""
     notes = other["notifications"]
-    parts = (*((f"app-{name}", app_title(name), value) for name, value in other["apps"].items()),
-             ("offers", _("Offers waiting for you"), other["offers"]),
-             ("deliveries", _("What the mall’s rules sent you"), other["moments"]),
-             ("notifications", _("Notifications"), {"phone": notes["phone"], "messages": notes["messages"]}),
-             ("consent", _("What you agreed to"), other["consent"]))
-    return [(id_, title, words.shown(value)) for id_, title, value in parts
+    parts = (*((f"app-{name}", app_title(name), value, name) for name, value in other["apps"].items()),
+             ("offers", _("Offers waiting for you"), other["offers"], ""),
+             ("deliveries", _("What the mall’s rules sent you"), other["moments"], ""),
+             ("notifications", _("Notifications"), {"phone": notes["phone"], "messages": notes["messages"]}, ""),
+             ("consent", _("What you agreed to"), other["consent"], ""))
+    return [(id_, title, words.shown(value, app=app)) for id_, title, value, app in parts
             if value and any(_held(v) for v in _values(value))]
 
 
@@ -264,23 +288,28 @@ def app_title(name: str) -> str:
 
 
 class _Words:
-    """Puts the export's values in words, in the page's language (read once per page)."""
+    """Puts the export's values in words, in the page's language (read once per page): stored codes through the
+    vocabularies of portal/events/mywords.py, places by their names, the ids of an app's records by the names the
+    app gives them (`names`: mywords.ref_names)."""
 
-    def __init__(self, venue_map: VenueMap) -> None:
+    def __init__(self, venue_map: VenueMap, names: Mapping[tuple[str, str], Mapping[str, tuple[str, str]]]) -> None:
         self.zh = is_zh()
-        self.zones = {z.id: z.label(self.zh) for z in venue_map.zones}
-        self.labels, self.kinds = field_labels(), event_kinds()
+        self.places = {**{s.id: name_in(s.name, s.name_zh, self.zh) for s in venue_map.shops},
+                       **{z.id: z.label(self.zh) for z in venue_map.zones}}
+        self.labels, self.kinds, self.values, self.names = field_labels(), event_kinds(), value_words(), names
 
-    def shown(self, value: Any, key: str = "") -> Shown:
+    def shown(self, value: Any, key: str = "", app: str = "") -> Shown:
+        """`app`: whose data this is (an app's part of the export; an event names its own)."""
         if isinstance(value, Mapping):
             value = self.one_language(value)
-            return Shown(fields=tuple((self.label(k), self.shown(v, k)) for k, v in value.items() if _held(v)))
+            app = str(value.get("app") or app)
+            return Shown(fields=tuple((self.label(k), self.shown(v, k, app)) for k, v in value.items() if _held(v)))
         if isinstance(value, list | tuple):
-            return self.rows(key, [v for v in value if _held(v)])
-        return self.scalar(key, value)
+            return self.rows(key, [v for v in value if _held(v)], app)
+        return self.scalar(key, value, app)
 
-    def rows(self, key: str, values: list[Any]) -> Shown:
-        rows = tuple(self.shown(v, key) for v in values[:MAX_ROWS_SHOWN])
+    def rows(self, key: str, values: list[Any], app: str) -> Shown:
+        rows = tuple(self.shown(v, key, app) for v in values[:MAX_ROWS_SHOWN])
         if rows and len(values) <= MAX_ROWS_SHOWN and all(row.data for row in rows):  # seats, plates: one line
             return Shown(data=", ".join(row.data for row in rows))
         if len(values) > MAX_ROWS_SHOWN:
@@ -301,17 +330,33 @@ class _Words:
     def label(self, key: str) -> Shown:
         return Shown(text=self.labels[key]) if key in self.labels else Shown(data=key)
 
-    def scalar(self, key: str, value: Any) -> Shown:
-        if isinstance(value, bool):
-            return Shown(text=pgettext("my data", "yes") if value else pgettext("my data", "no"))
+    def scalar(self, key: str, value: Any, app: str = "") -> Shown:
+        if isinstance(value, bool) or (key == "paid" and value in ("0", "1")):  # an event's "paid online": "1"
+            return Shown(text=pgettext("my data", "yes") if value in (True, "1") else pgettext("my data", "no"))
         if key == "phone" or key.endswith("_phone"):  # as the notifications' summary: in full only in the download
             return Shown(data=mask_phone(str(value)))
-        if isinstance(value, int | float):
-            return Shown(text=_number(key, value))
-        named = {"zone": self.zones, "kind": self.kinds}.get(key, {}).get(value)
-        if key in ("app", "purpose") and (value == "payments" or registry.get(value) is not None):
-            named = app_title(value)
-        return Shown(text=named) if named else Shown(data=str(value))
+        named = self.named(key, str(value), app)
+        if named:
+            return Shown(text=named)
+        return Shown(text=_number(key, value)) if isinstance(value, int | float) else Shown(data=str(value))
+
+    def named(self, key: str, value: str, app: str) -> str | Localized | None:
+        """The value in words: a place's name, a code's words, an app's title, a record's name; None: shown as
+        it is stored (a code she shows, an order's number, a value no words exist for)."""
+        if key in PLACES:
+            return self.places.get(value)
+        if key == "kind":
+            return self.kinds.get(value) or self.app_named(value)
+        if key == "app":
+            return self.app_named(value) or self.values["purpose"].get(value)
+        if key in WORDED:
+            return self.values[WORDED[key]].get(value.lower()) or (self.app_named(value) if key == "purpose" else None)
+        pair = self.names.get((app, key), {}).get(value)
+        return pick(pair[0], pair[1], self.zh) if pair else None
+
+    @staticmethod
+    def app_named(value: str) -> str | None:
+        return app_title(value) if value == "payments" or registry.get(value) is not None else None
 
 
 def _held(value: Any) -> bool:
@@ -328,7 +373,8 @@ def _number(key: str, value: float) -> str:
             return format_time(seconds)
         except (OverflowError, OSError, ValueError):  # no time after all: the number as it is
             pass
-    if key.endswith("_fen") and float(value).is_integer():  # fen are whole: anything else is shown as it is
+    # fen are whole: anything else is shown as it is (`amount`, `refunded`: money is kept in fen, docs/CONVENTIONS.md)
+    if (key.endswith("_fen") or key in ("amount", "refunded")) and float(value).is_integer():
         return cny(int(value))
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
 
@@ -406,6 +452,15 @@ def field_labels() -> dict[str, str]:
         "lookups": pgettext("my data field", "Plate look-ups"),
         "parking_fees_owed": pgettext("my data field", "Parking fees owed"),
         "last_result": pgettext("my data field", "Last search"),
+        "receipt": pgettext("my data field", "Receipt"),
+        "item": pgettext("my data field", "Activity"),
+        "tier": pgettext("my data field", "Membership level"),
+        "paid": pgettext("my data field", "Paid online"),
+        "party": pgettext("my data field", "Party size"),
+        "note": pgettext("my data field", "Note"),
+        "won": pgettext("my data field", "Won"),
+        "link": pgettext("my data field", "Link"),
+        "campaign": pgettext("my data field", "Campaign"),
     }
 
 
@@ -445,6 +500,41 @@ def erase_id(svc: Services, venue: str, client: str) -> dict[str, int]:
     return removed
 
 
+# A keeper whose due time came while it holds a paid thing she may still cancel (bought with its link since) is looked
+# at again this much later.
+KEPT_RECHECK_S = 3600
+
+
+def keep_paid(svc: Services, venue: str, things: list[PaidThing]) -> str | None:
+    """Hand her paid things that can no longer be refunded to a new keeper id (portal/apps/paid.py `hand_over`),
+    erased once the last of them has ended (`erase_kept_due`); the keeper, or None when there is nothing to keep."""
+    if not things:
+        return None
+    keeper = new_shopper(venue).client
+    # Its end first: a keeper whose hand-over a fault cut short is still erased in time.
+    svc.privacy.keep_until(venue, keeper, max(thing.until or 0 for thing in things))
+    hand_over(venue, things, keeper)
+    return keeper
+
+
+def erase_kept_due(svc: Services, venue: str, now: float) -> int:
+    """The payments sweep's privacy duty: each keeper whose things have ended is erased as a shopper is (`erase`);
+    one that holds a live paid thing still (bought with its link since) waits for it. Returns how many it erased."""
+    erased = 0
+    for keeper in svc.privacy.kept_due(venue, now):
+        live = [thing for thing in collect_paid(venue, [keeper]) if thing.refundable or (thing.until or 0) > now]
+        if live:
+            later = max(thing.until or 0 for thing in live)
+            svc.privacy.keep_until(venue, keeper, later if later > now else now + KEPT_RECHECK_S)
+            continue
+        removed = erase(svc, Shopper(venue, keeper))
+        removed.pop("kept_declined", None)
+        svc.privacy.audit_export(venue, "privacy sweep", "erasure", f"{sum(removed.values())} records kept till used")
+        svc.privacy.kept_done(venue, keeper)
+        erased += 1
+    return erased
+
+
 def forget_phone(db: redis.Redis, venue: str, phone: str) -> int:
     """The phone's hot state (`forget_phone_state`: readings, motion state, kept positions) and its open footfall
     visit (the footfall's counts are HyperLogLogs and sums: they hold no client id)."""
@@ -473,6 +563,17 @@ def moment_offers() -> list[dict]:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals["moment_offers"] = moment_offers
+    payments = app.extensions["mallportal"].payments
+    payments.add_sweeper(lambda venue: _sweep_kept(app, payments, venue))
+
+
+def _sweep_kept(app: Flask, payments: PaymentService, venue: str) -> int:
+    """`erase_kept_due` at the payment service's time, in a request for the venue's privacy page (the apps' hooks
+    run as in a view)."""
+    clock_ms = payments.clock()
+    now = time.time() if clock_ms is None else clock_ms / 1000
+    with app.test_request_context(f"/v/{venue}/my-data"):
+        return erase_kept_due(services(), venue, now)
 
 
 @bp.get("")
@@ -480,10 +581,70 @@ def page(venue: str):
     return _page(_shopper(venue))
 
 
-def _page(shopper: Shopper, refused: str | None = None):
-    data, venue_map = held(services(), shopper, _kept_earlier(shopper)), venue_or_404(shopper.venue)
+def _page(shopper: Shopper, refused: str | None = None, blocked: str | None = None):
+    """The page; `refused`: the "I understand" box was not ticked; `blocked`: a paid thing she may still cancel for a
+    refund holds the erasure back (the list of her paid things says which)."""
+    earlier = _kept_earlier(shopper)
+    data, venue_map = held(services(), shopper, earlier), venue_or_404(shopper.venue)
+    paid = paid_rows(shopper, collect_paid(shopper.venue, her_shoppers(shopper, *earlier)[0]))
     return render_template("insights/mydata.html", venue=venue_map, data=data, sections=readable(data, venue_map),
-                           apps=[(name, app_title(name)) for name in data["apps"]], refused=refused)
+                           apps=[(name, app_title(name)) for name in data["apps"]], refused=refused, paid=paid,
+                           blocked=blocked)
+
+
+@dataclass(frozen=True)
+class PaidRow:
+    """One of her paid things as the page shows it: in words, with the link to its page (None: a thing of a shopper
+    id this page does not show, reached only by the erasure)."""
+
+    title: Any
+    kind: str
+    amount: str
+    fate: str
+    url: str | None
+    refundable: bool
+
+
+def paid_rows(shopper: Shopper, things: list[PaidThing]) -> list[PaidRow]:
+    """Her paid things (`collect_paid`) in words, each linked with the token of the shopper id holding it: hers, the
+    token this browser kept for an earlier one, a new one for another WiFi sign-in of the phone this token was
+    vouched for (the export shows theirs too)."""
+    tokens: dict[str, str | None] = {who.client: token for who, token in earlier_shoppers(shopper.venue,
+                                                                                         shopper.client)}
+    tokens |= {other: None for other in other_sign_ins(shopper)}
+    rows = []
+    for thing in things:
+        if thing.client == shopper.client:
+            url: str | None = shopper_url(thing.endpoint, **thing.values)
+        elif thing.client in tokens:
+            token = tokens[thing.client] or shopper_token(Shopper(shopper.venue, thing.client))
+            url = url_for(thing.endpoint, **thing.values, c=token, **lang_arg())
+        else:
+            url = None
+        title = thing.title if url else _("Paid for on another sign-in of yours")
+        rows.append(PaidRow(title, paid_kind(thing.kind), cny(thing.amount_fen), paid_fate(thing), url,
+                            thing.refundable))
+    return rows
+
+
+def paid_kind(kind: str) -> str:
+    return {"ticket": pgettext("paid thing", "Ticket"), "order": pgettext("paid thing", "Paid order"),
+            "deposit": pgettext("paid thing", "Deposit")}.get(kind, kind)
+
+
+def paid_fate(thing: PaidThing) -> str:
+    """What an erasure now does with the thing, in words."""
+    amount = cny(thing.amount_fen)
+    if thing.refundable and thing.until:
+        return _("Refundable until %(time)s: cancel it on its page for a full refund of %(amount)s. Erasing waits "
+                 "until you have; after that time it is kept for you instead, until it has been used.",
+                 time=format_time(thing.until), amount=amount)
+    if thing.refundable:
+        return _("Refundable: give it up on its page for a full refund of %(amount)s. Erasing waits until you have.",
+                 amount=amount)
+    return _("No longer refundable: erasing keeps it for you, with its code, until %(time)s, then erases it. It is "
+             "kept because you need it to use what you paid for (the contract you made when you paid).",
+             time=format_time(thing.until or 0))
 
 
 @bp.get("/export.json")
@@ -503,12 +664,25 @@ def erase_view(venue: str):
     shopper = _shopper(venue)
     if not yes_or_no(request.form.get("confirm")):
         return _page(shopper, _("Nothing was erased: tick “I understand” to erase your data.")), 400
-    removed = erase(services(), shopper, _kept_earlier(shopper))
+    svc, earlier = services(), _kept_earlier(shopper)
+    things = collect_paid(venue, her_shoppers(shopper, *earlier)[0])
+    if any(thing.refundable for thing in things):  # money she may still get back is hers to ask for, on its page
+        return _page(shopper, blocked=_("Nothing was erased: you hold paid things you may still cancel for a full "
+                                        "refund (listed above). Cancel them on their pages first, or erase after "
+                                        "their refund deadline, when they are kept for you instead.")), 409
+    keeper = keep_paid(svc, venue, things)
+    removed = erase(svc, shopper, earlier)
     kept_declined = removed.pop("kept_declined", 0)
-    services().privacy.audit_export(venue, "shopper (self)", "erasure", f"{sum(removed.values())} records")
+    svc.privacy.audit_export(venue, "shopper (self)", "erasure", f"{sum(removed.values())} records")
+    token = token_store().mint(Shopper(venue, keeper)) if keeper else None
+    kept = [PaidRow(thing.title, paid_kind(thing.kind), cny(thing.amount_fen),
+                    _("Kept until %(time)s, then erased.", time=format_time(thing.until or 0)),
+                    url_for(thing.endpoint, **thing.values, c=token, **lang_arg()), False) for thing in things]
     response = make_response(render_template("insights/erased.html", venue=venue_or_404(venue),
-                                             kept_declined=kept_declined))
+                                             kept_declined=kept_declined, kept=kept))
     forget_earlier(response, venue)
+    if token:  # this browser opens what was kept from now on (a link of the page does in the sign-in sheet)
+        set_shopper_cookie(response, cookie_name(venue), token, token_store().ttl_s)
     return response
 
 

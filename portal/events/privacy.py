@@ -84,6 +84,11 @@ class PrivacyKeys(VenueKeys):
         """String with a day's TTL: the retention job ran."""
         return self.key("priv", "daily")
 
+    def kept(self) -> str:
+        """ZSET keeper shopper id -> when what an erasure kept under it ends (epoch s): erased then
+        (portal/events/mydata.py `keep_paid`, `erase_kept_due`)."""
+        return self.key("priv", "kept")
+
     def day_key(self, day: date) -> str:
         """String (32 random bytes, TTL DAY_KEY_KEPT_S): the secret of a venue day's pseudonyms while an
         anonymisation of that day is under way, so that a run that failed part way and the run after it (or two
@@ -164,6 +169,18 @@ class PrivacyStore:
 
     def exports(self, venue: str, limit: int = 100) -> list[dict]:
         return [json.loads(raw) for raw in self.db.lrange(PrivacyKeys(venue).exports(), 0, limit - 1)]
+
+    # ---- what an erasure kept (a shopper's paid tickets and orders, under a keeper id) ----
+    def keep_until(self, venue: str, keeper: str, until: float) -> None:
+        """The keeper id's things end at `until` (later only: a thing kept later is not cut short)."""
+        self.db.zadd(PrivacyKeys(venue).kept(), {keeper: until}, gt=True)
+
+    def kept_due(self, venue: str, now: float, limit: int = 100) -> list[str]:
+        """The keeper ids whose things have ended by `now`, longest ended first."""
+        return [k.decode() for k in self.db.zrangebyscore(PrivacyKeys(venue).kept(), "-inf", now, 0, limit)]
+
+    def kept_done(self, venue: str, keeper: str) -> None:
+        self.db.zrem(PrivacyKeys(venue).kept(), keeper)
 
     # ---- retention ----
     def retention(self, venue: str) -> dict[str, int]:

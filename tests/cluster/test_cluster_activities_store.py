@@ -1,6 +1,8 @@
 """The activities store on the local cluster: each of its store methods (Lua scripts, transactions)
 once, and the race that proves sign-ups atomic (tests.cluster.store_paths says why not every test)."""
 
+import time
+
 from lightapps.activities.store import ActivityStore
 from lightapps.activities.tests.test_activities_switch_and_close import (  # noqa: F401 - rerun here: the in_use
     test_taps_at_the_same_moment_make_one_activity,  # hook's read and the create form's one-time token
@@ -30,3 +32,17 @@ def test_shopper_export_and_erasure_of_nobody(db):
 
 def test_an_activity_image_needs_an_activity(db):
     assert ActivityStore(db).has_media_place("demo", "atrium", "event", "nope") is False
+
+
+def test_erasure_hands_a_place_over_on_the_cluster(db):
+    """Erasure keeps a paid place under a keeper id (portal/apps/paid.py): one script per activity, its keys (the
+    item's sign-ups and deposits, both shoppers' lists) the venue's slot."""
+
+
+    acts = ActivityStore(db)
+    now = time.time()
+    item = acts.create("demo", "atrium", {"kind": "event", "title_en": "Yoga", "title_zh": "瑜伽",
+                                          "starts_at": now + 3600, "ends_at": now + 7200, "limit": 10})
+    assert acts.join("demo", item.id, "alice").ok
+    assert acts.hand_over("demo", "alice", "keeper-1", [item.id]) == 1
+    assert acts.hand_over("demo", "alice", "keeper-1", [item.id]) == 0  # hers no more

@@ -59,3 +59,31 @@ def test_the_old_bookings_upgrade_step_on_the_cluster(db):
     assert cinema.orders_backfilled(VENUE) is False
     cinema.mark_orders_backfilled(VENUE, time.time())
     assert cinema.orders_backfilled(VENUE) is True
+
+
+def test_a_page_of_showtimes_and_a_retried_push_on_the_cluster(db):
+    """The API's listing (a page, then the next from its cursor: pipelines in the venue's slot) and a push retried
+    without ids (the stored show's hash is a key of the upsert script)."""
+    cinema = CinemaStore(db)
+    start = int(time.time()) + 3600
+    items = [ShowtimeInput("Orbit Nine", "九号轨道", hall, start, 4500) for hall in ("1", "2", "3")]
+    ids = cinema.upsert_showtimes("demo", "cinema", items, source="test")["ids"]
+    page, after = cinema.showtimes_page("demo", "cinema", start, None, 2)
+    rest, done = cinema.showtimes_page("demo", "cinema", start, None, 2, after)
+    assert sorted(s.id for s in page + rest) == sorted(ids) and done is None
+    again = cinema.upsert_showtimes("demo", "cinema", items[:1], source="api:pos", min_gap_s=3600,
+                                    same_is_duplicate=True)
+    assert again["ids"] == ids[:1] and again["duplicates"] == [0]
+
+
+def test_erasure_hands_a_paid_ticket_over_on_the_cluster(db):
+    """Erasure keeps a ticket she can no longer refund under a keeper id (portal/apps/paid.py): one script per
+    booking, its keys the venue's slot; the privacy page names the show by its film."""
+    from lightapps.cinema.tests.test_cinema_store import VENUE, ZONE, make_show  # lazy: the store tests' helpers
+
+    cinema = CinemaStore(db)
+    show = make_show(cinema)
+    booked = cinema.confirm(VENUE, cinema.hold(VENUE, show, "alice", ["D1"], ttl_s=480).token, "alice", ZONE)
+    assert cinema.hand_over(VENUE, "alice", "keeper-1", [booked.code]) == 1
+    assert cinema.booking(VENUE, booked.code).client == "keeper-1"
+    assert cinema.ref_titles(VENUE, "show", {show.id}) == {show.id: (show.film_zh, show.film_en)}

@@ -103,6 +103,7 @@ def test_bad_form_input_gives_422_naming_the_field(client, console, store):
 
 @pytest.mark.parametrize("changes, label, raw", [
     ({"starts_at": "2020-01-01T19:30"}, "开场时间（当地时间）", "starts_at"),
+    ({"starts_at": "2027-01-01"}, "开场时间（当地时间）", "starts_at"),  # a date alone (a browser's plain text box)
     ({"price": "abc"}, "价格", "price"),
     ({"film_en": "", "film_zh": ""}, "影片名称（英文）", "film_en"),
 ])

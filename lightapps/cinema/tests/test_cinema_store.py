@@ -599,3 +599,48 @@ def test_seats_open_counts_free_seats_and_the_shoppers_own(store):
     assert store.seats_open(VENUE, [show, empty]) == {show.id: capacity - 5, empty.id: capacity}
     assert store.seats_open(VENUE, [show], "bob") == {show.id: capacity - 2}
     assert store.seats_open(VENUE, []) == {}
+
+
+def test_showtimes_page_walks_the_index_once_ties_included(store):
+    """Pages of 2 through five shows, three starting together: each once, in the index's order (start, then id),
+    `end` kept on every page; the last page says there is no more."""
+    start = int(time.time()) + 86400
+    store.upsert_showtimes(VENUE, ZONE, [ShowtimeInput(f"Page {n}", "", hall, start + offset, 4500)
+                                         for n, (hall, offset) in enumerate([("1", 0), ("2", 0), ("3", 0),
+                                                                             ("1", 3600), ("1", 7200)])],
+                           source="test")
+    every = [s.id for s in store.showtimes(VENUE, ZONE)]
+    for end, expected in ((None, every), (start + 3600, every[:4]), (start, every[:3])):
+        seen, after = [], None
+        while True:
+            page, after = store.showtimes_page(VENUE, ZONE, start, end, 2, after)
+            assert len(page) <= 2
+            seen += [s.id for s in page]
+            if after is None:
+                break
+            assert after == (page[-1].starts_at, page[-1].id)
+        assert seen == expected, end
+    assert store.showtimes_page(VENUE, ZONE, start + 1, start + 3599, 2) == ([], None)
+
+
+def test_an_item_without_id_that_is_a_stored_show_again_is_that_show(store):
+    """`same_is_duplicate` (the cinema system's push): the same films, hall, start and price, live, is the stored
+    show (nothing written, neither created nor updated), also racing itself; anything else differing is not."""
+    item = ShowtimeInput("Again", "再来", "1", int(time.time()) + 7200, 4500)
+    [first] = store.upsert_showtimes(VENUE, ZONE, [item], source="api:pos")["ids"]
+
+    def push_again(_n: int) -> dict:
+        return store.upsert_showtimes(VENUE, ZONE, [item], source="api:pos", min_gap_s=3600, same_is_duplicate=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(push_again, range(8)))
+    assert all(a["ids"] == [first] and a["duplicates"] == [0] and (a["created"], a["updated"]) == (0, 0)
+               for a in answers)
+    assert [s.id for s in store.showtimes(VENUE, ZONE)] == [first]
+    # the window is the item's own start without a gap asked, and the console's adds (no flag) are not retries
+    assert store.upsert_showtimes(VENUE, ZONE, [item], source="api:pos", same_is_duplicate=True)["ids"] == [first]
+    with pytest.raises(ShowtimeClash):
+        store.upsert_showtimes(VENUE, ZONE, [item], source="console", min_gap_s=3600)
+    with pytest.raises(ShowtimeClash):
+        store.upsert_showtimes(VENUE, ZONE, [replace(item, film_zh="")], source="api:pos", min_gap_s=3600,
+                               same_is_duplicate=True)
