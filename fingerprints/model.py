@@ -21,8 +21,9 @@ ImdfUnit = tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[tuple[tuple[
 
 
 def name_in(name: str, name_zh: str, zh: bool) -> str:
-    """A map's name (a zone's, a floor's) in the page's language (`zh`: Chinese), else in the other one: a zone
-    stored or imported with one language only is still named on the other language's pages, never blank."""
+    """A map's name (a venue's, a floor's, a zone's, a shop's) in the page's language (`zh`: Chinese), else in the
+    other one: a place stored or imported with one language only is still named on the other language's pages,
+    never blank."""
     return (name_zh or name) if zh else (name or name_zh)
 
 
@@ -109,6 +110,10 @@ class Shop:
     zone: str | None = None
     description: str = ""
 
+    def label(self, zh: bool = False) -> str:
+        """The shop's name in the page's language (`name_in`): every page that names a shop asks this."""
+        return name_in(self.name, self.name_zh, zh)
+
 
 @dataclass
 class Amenity:
@@ -180,6 +185,11 @@ class VenueMap:
     # Where the plan's (0, 0) corner lies on Earth: {"lon", "lat", "rotation_deg"} (fingerprints.imdf.Origin),
     # known once the plan came from IMDF; AP lists in lon/lat are placed with it. Empty: not known.
     origin: dict[str, float] = field(default_factory=dict)
+
+    def label(self, zh: bool = False) -> str:
+        """The venue's name in the page's language (`name_in`): every header, title and notice that names the venue
+        asks this."""
+        return name_in(self.name, self.name_zh, zh)
 
     def entrance_spots(self) -> list[tuple[int, float, float]]:
         """The walkway nodes marked as entrances, as (floor, x, y)."""

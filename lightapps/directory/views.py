@@ -86,7 +86,7 @@ def shop(venue: str, shop_id: str):
         abort(404, _("Unknown shop."))
     shopper = shopper_for_venue(venue)
     zh = is_zh()
-    name = shop_obj.name_zh if zh else shop_obj.name
+    name = shop_obj.label(zh)
     plan_svg = None
     try:
         floor = venue_map.floor(shop_obj.floor)

@@ -11,7 +11,8 @@ Endpoints (blueprint `navigation`, url_prefix `/v/<venue>`):
     to_label    a name for a point destination (e.g. "Your car, bay B12"), at most 60 characters
 - `navigation.route_api` — GET /v/<venue>/route?from=..&to=..&accessible=1: JSON {from, to, accessible,
   seconds, minutes, length_m, floors: [{floor, name, legs, points, length_m}], points, steps}; a bad
-  parameter gets 400 {"error", "field"/"parameter"}; `me` that cannot be placed 409; no route 404.
+  parameter gets 400 {"error", "field"/"parameter"}; `me` that cannot be placed 409; no route or an unknown venue
+  404; every error carries "field" (null where no one parameter is at fault: portal.errors.error_body).
 - `navigation.landing` — GET /v/<venue>/navigate/zone/<zone>: the landing view (venue, zone).
 - `navigation.plan` — GET /v/<venue>/plan/<level>.svg: a floor plan without route (the Leaflet overlay).
 """

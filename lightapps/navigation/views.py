@@ -13,12 +13,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from fingerprints.model import name_in
 from fingerprints.plan import PX_PER_M, plan_window, render_plan_svg
 from fingerprints.routes import shared_graph
 from lightapps.navigation.routing import PlaceError, RouteResult, parse_bool, parse_place, plan_route
 from portal.apps.location_consent import location_declined, position_phone, privacy_choices_url
 from portal.apps.views import is_zh as _zh
 from portal.apps.views import venue_or_404 as _venue_map
+from portal.errors import error_body
 from portal.i18n import chosen_lang
 from portal.services import services
 from portal.shopper import shopper_for_venue, shopper_token
@@ -75,7 +77,7 @@ def _place_name(place, label: str = "") -> str:
         return label
     if place.kind == "point":
         return _("the chosen point")
-    return place.name_zh if _zh() and place.name_zh else place.name_en
+    return name_in(place.name_en, place.name_zh, _zh())
 
 
 def _label_arg() -> str:
@@ -183,9 +185,10 @@ def route_json(venue_map, result: RouteResult, label: str = "") -> dict:
 
 
 def _api_error(param: str | None, message: str, status: int, **extra: str):
-    body = {"error": f"{param}: {message}" if param else message}
+    """The API's error in the one JSON shape (`error_body`: "field" always there, null when no one parameter is
+    at fault); "parameter" repeats the field, as this API has answered from the start; `extra`: links."""
+    body = error_body(f"{param}: {message}" if param else message, param)
     if param:
-        body["field"] = param
         body["parameter"] = param
     return jsonify({**body, **extra}), status
 

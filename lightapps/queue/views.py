@@ -23,9 +23,9 @@ from lightapps.queue import APP, estimate, notices, rules
 from lightapps.queue.payment import decode_preorder, open_order, payments_on, refund_paid_preorder
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore, Result, reservation_date
-from portal.apps.budgets import OverBudget, give_back_budget, over_budget_words, spend_budget
+from portal.apps.budgets import OverBudget, give_back_budget, over_budget_words, spend_budget, wait_text
 from portal.apps.locale import NoSuchLocalTime, venue_locale, venue_today
-from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
+from portal.apps.notify import PhoneInputError, masked_phone, read_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import chosen_lang
 from portal.payments.money import cny
@@ -137,7 +137,18 @@ def _dates() -> list[str]:
 
 @bp.get("/queue/<zone>")
 def landing(venue: str, zone: str):
-    return _landing(venue, zone)
+    return _landing(venue, zone, notify_error=_booked_without_texts())
+
+
+def _booked_without_texts() -> str | None:
+    """After a booking whose number the texts budget refused (`reserve`'s redirect, `texts_wait`: seconds until
+    it has room): why no text will come. Only words follow from the value: nothing is read or changed by it."""
+    raw = request.args.get("texts_wait", "")
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    wait = min(int(raw), 86400)
+    return _("Your table is booked, but your number was not kept for texts: too many texts were asked for just "
+             "now. %(wait)s", wait=wait_text(wait))
 
 
 def _landing(venue: str, zone: str, status: int = 200, take_error: str | None = None,
@@ -303,8 +314,9 @@ def reserve(venue: str, zone: str):
     classes = rules.classes_or_default(config.get("table_classes"))
     try:
         party, day_iso, slot, guest = _booking_form(venue, zone, config, classes)
+        if request.form.get("phone", "").strip():
+            read_phone(request.form["phone"][:40])  # checked now, kept once booked (`_keep_booking_phone`)
         shopper = shopper_for_venue(venue)
-        texts_refused = _keep_booking_phone(venue, shopper.client)
     except InputError as exc:  # nothing booked, stored or spent: the form again, as typed, with the reason
         return _reserve_page(venue, zone, _refused_day(), 400, exc.message, exc.field)
     book = partial(store().reserve, venue, zone, day_iso, slot, party, rules.class_for_party(classes, party).label,
@@ -318,10 +330,10 @@ def reserve(venue: str, zone: str):
         if booked and booked["slot"] == slot and booked["party"] == party:
             return _back(venue, zone)  # a double tap: the same booking, not an error
         return _message(venue, zone, 409, _("You already have a booking that day: cancel it first to change it."))
+    texts_wait = _keep_booking_phone(venue, shopper.client)  # before the reminder it is for
     notices.remind_booking(venue, g.zone, result.value, shopper.client, day_iso, slot, party)
-    if texts_refused is not None:  # booked all the same; the page says why no text will come, by the texts form
-        return _landing(venue, zone, notify_error=_("Your table is booked, but your number was not kept for "
-                                                    "texts: %(why)s", why=texts_refused))
+    if texts_wait is not None:  # booked all the same; the page says why no text will come, by the texts form
+        return redirect(_url("queue.landing", venue=venue, zone=zone, texts_wait=texts_wait), code=303)
     return _back(venue, zone)
 
 
@@ -351,19 +363,19 @@ def _booking_form(venue: str, zone: str, config: dict[str, Any],
     return party, day_iso, slot, guest
 
 
-def _keep_booking_phone(venue: str, client: str) -> str | None:
-    """The booking's optional number for texts (the reminder, the restaurant's word), kept for the shopper:
-    spent from the "notify.sms" budgets first; PhoneInputError, nothing spent, when it is no phone number. With
-    the budgets spent (texts from this device, to this number, or the venue's day) the number is not kept and the
-    booking goes ahead without texts: what is returned says why (the number is optional; losing the table over
-    it would be the wrong way round)."""
+def _keep_booking_phone(venue: str, client: str) -> int | None:
+    """The booking's optional number for texts (the reminder, the restaurant's word), kept for the shopper once
+    the table is booked (a refused or full booking costs no text): spent from the "notify.sms" budgets first. With
+    them spent (texts from this device, to this number, or the venue's day) the number is not kept and the booking
+    stands without texts: returns how many seconds until the budget has room (the number is optional; losing the
+    table over it would be the wrong way round)."""
     raw = request.form.get("phone", "")[:40]
     if not raw.strip():
         return None
     try:
         spend_text_budget(venue, client, raw)
     except OverBudget as exc:
-        return over_budget_words(exc.refusal)
+        return exc.refusal.retry_after_s
     save_phone(venue, client, raw)
     return None
 

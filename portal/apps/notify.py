@@ -88,15 +88,20 @@ def spend_text_budget(venue: str, shopper: str, raw: str | None) -> None:
     spend_budget("notify.sms", venue, shopper=shopper, phone=phone)
 
 
-def save_phone(venue: str, shopper: str, raw: str | None, lang: str | None = None) -> str:
-    """The shopper's number for SMS, in any common format (read in the venue's phone region: the platform's
-    parse_phone), texts in `lang` (else the page's language); returns it masked. PhoneInputError (field
-    "phone", a message in the shopper's language) when it is not a number."""
+def read_phone(raw: str | None) -> str:
+    """A number for texts, in any common format (read in the venue's phone region: the platform's parse_phone), as
+    E.164; PhoneInputError (field "phone", a message in the shopper's language) when it is not a number."""
     try:
-        phone = parse_phone(raw, field="phone")
+        return parse_phone(raw, field="phone")
     except PhoneNumberError:
         message = _("That is not a valid phone number.") if (raw or "").strip() else _("Enter your mobile number.")
         raise PhoneInputError("phone", message) from None
+
+
+def save_phone(venue: str, shopper: str, raw: str | None, lang: str | None = None) -> str:
+    """The shopper's number for SMS (`read_phone`), texts in `lang` (else the page's language); returns it masked.
+    PhoneInputError when it is not a number."""
+    phone = read_phone(raw)
     lang = lang if lang in LANGS else ("zh" if is_zh() else "en")
     notify_views.contacts().set_phone(venue, shopper, phone, lang)
     return mask_phone(phone)

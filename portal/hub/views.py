@@ -373,7 +373,7 @@ def hub_links() -> dict[str, str] | None:
         store_down = services().breaker.is_open or store_fault_page()
         venue_map = None if store_down else services().venues.get_map(venue)
         links = {"me": shopper_url("hub.me", venue=venue, **lang_arg()),
-                 "name": ((venue_map.name_zh or venue_map.name) if is_zh() else venue_map.name) if venue_map else ""}
+                 "name": venue_map.label(is_zh()) if venue_map else ""}
         if HOME_ENDPOINT in current_app.view_functions:
             links["home"] = shopper_url(HOME_ENDPOINT, venue=venue, **lang_arg())
             links["search"] = links["home"] + "#q"

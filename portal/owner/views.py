@@ -345,7 +345,7 @@ def save_shop(venue: str, zone: str, shop: str):
                                          if "at most" in exc.message else exc.message})
     if after != before:  # the same text again is no change: no audit entry to flood the log with
         audit("zone.shop.text", venue, zone=zone, shop=shop)
-    flash(_("Saved the description of %(shop)s.", shop=shop_obj.name_zh if is_zh() else shop_obj.name), "ok")
+    flash(_("Saved the description of %(shop)s.", shop=shop_obj.label(is_zh())), "ok")
     return redirect(url_for("owner.zone_page", venue=venue, zone=zone), code=303)
 
 

@@ -115,6 +115,7 @@ def test_the_api_answers_in_english_whatever_the_page_language(client, demo):
 def test_unknown_venue_404_json(client, demo):
     resp = client.get("/v/nowhere/route?from=shop:kopi&to=shop:pixel")
     assert resp.status_code == 404 and resp.is_json
+    assert resp.get_json() == {"error": "unknown venue", "field": None}  # the one error shape: "field" always there
 
 
 def test_no_step_free_route_is_404(client, demo, svc, app, demo_map):
@@ -124,7 +125,7 @@ def test_no_step_free_route_is_404(client, demo, svc, app, demo_map):
         svc.venues.put_map(venue)
     resp = get_route(client, **{"from": "shop:kopi", "to": "shop:pixel", "accessible": "1"})
     assert resp.status_code == 404
-    assert "step-free" in resp.get_json()["error"]
+    assert "step-free" in resp.get_json()["error"] and resp.get_json()["field"] is None
     assert get_route(client, **{"from": "shop:kopi", "to": "shop:pixel"}).status_code == 200
 
 

@@ -141,8 +141,9 @@ def test_numbers_for_texts_are_budgeted_per_number_and_per_address(app, client, 
     day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
     booked = client.post(f"{BASE}/reserve", data={"party": "2", "date": day, "slot": "12:00", "phone": "13800138888",
                                                   "c": token})
-    page = booked.get_data(as_text=True)
-    assert booked.status_code == 200 and "Your table is booked, but your number was not kept for texts" in page
+    assert booked.status_code == 303 and "texts_wait=" in booked.headers["Location"]  # 303 after a POST
+    page = client.get(booked.headers["Location"]).get_data(as_text=True)
+    assert "Your table is booked, but your number was not kept for texts" in page and "Please try again in" in page
     assert [r["slot"] for r in QueueStore(db).my_reservations("demo", "jade", shopper, [day])] == ["12:00"]
     assert contacts.get("demo", shopper).phone is None
     bad = client.post(f"{BASE}/reserve", data={"party": "2", "date": day, "slot": "13:00", "phone": "12", "c": token})
