@@ -240,7 +240,7 @@ def history(venue: str):
         return redirect(shopper_url("membership.card", venue=venue, **lang_arg()), code=303)
     entries = store().ledger(venue, member.id, 100)
     return render_template("membership/history.html", venue=venue_map, member=member, entries=entries, zh=is_zh(),
-                           ledger_text=ledger_text)
+                           ledger_text=ledger_text, cny=cny)
 
 
 @bp.post("/member/forget")

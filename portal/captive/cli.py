@@ -74,12 +74,11 @@ def capport_uri(venue: str, macs: tuple[str, ...]) -> None:
 
 def _answer_stdin(venue: str) -> None:
     hasher = services().hasher
-    for line in iter(sys.stdin.readline, ""):  # a line as soon as it comes, not a buffer's worth
-        mac = line.strip()
+    for number, line in enumerate(iter(sys.stdin.readline, ""), 1):  # a line as soon as it comes, not a buffer's
         try:
-            uri = _uri(venue, hasher.client_id(mac))
-        except ValueError:
-            click.echo(f"warning: {mac[:40]!r} is not a MAC address", err=True)
+            uri = _uri(venue, hasher.client_id(line.strip()))
+        except ValueError:  # the line itself is not echoed: a MAC in another notation would land in the hook's log
+            click.echo(f"warning: line {number} is not a MAC address", err=True)
             uri = ""
         click.echo(uri)
         sys.stdout.flush()  # the hook waits for this line before its lease goes out

@@ -155,7 +155,7 @@ def test_history_and_forget(client, demo, token, members):
     members.post_purchase("demo", m.id, "H-1", "pixel", 25000)
     members.refund("demo", "pixel", "H-1")
     page = client.get(f"/v/demo/member/history?c={token()}").get_data(as_text=True)
-    assert "Purchase H-1 (250.00)" in page and "Refund of H-1" in page and "-250" in page
+    assert "Purchase H-1 (¥250.00)" in page and "Refund of H-1" in page and "-250" in page  # yuan, as paid
     assert client.get(f"/v/demo/member/history?c={token('nobody')}").status_code == 303
     resp = client.post("/v/demo/member/forget", data={"c": token()})
     assert resp.status_code == 303 and members.for_client("demo", "alice") is None
