@@ -31,6 +31,7 @@ from portal import (
     health,
     hub,
     i18n,
+    insights_api,
     map_cli,
     maps,
     operator,
@@ -210,7 +211,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                                  current_shopper_token=shopper.current_shopper_token)
     init_captive(app)
     init_notify(app)  # the notification outbox apps send through, the shoppers' push opt-in
-    for blueprint in (api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp, payment_views.bp):
+    for blueprint in (api.bp, insights_api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp, payment_views.bp):
         app.register_blueprint(blueprint)
     hub.init_hub(app)
     init_keep_offer(app)  # the sign-in sheet's keep offer: once a page, and by Continue while she holds anything

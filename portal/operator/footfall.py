@@ -27,6 +27,8 @@ import redis
 from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 
+from core.errors import N_, CatalogInputError
+from portal.errors import input_error_text
 from portal.events.insights import K_MIN, VISITOR_MIN_S, k_safe
 from portal.events.report import label
 from portal.maps.quality_text import chart_words
@@ -65,18 +67,29 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
 def _day(raw: str | None, venue: str) -> date:
-    """The day asked for, else the venue's today (its time zone, not the server's)."""
+    """The day asked for (`read_day`; refused: 400 in the page's language), else the venue's today (its time
+    zone, not the server's)."""
     if not raw:
         return footfall_store().today(venue)
+    try:
+        return read_day(raw)
+    except CatalogInputError as exc:
+        abort(400, input_error_text(exc))
+
+
+def read_day(raw: str, field: str = "day") -> date:
+    """A day as the consoles, the insights API and `flask insights export` take it: YYYY-MM-DD, a real date,
+    between FIRST_DAY and LAST_DAY; else a CatalogInputError naming `field` (English in `message`, for a JSON
+    API or a command)."""
     if not DAY_RE.match(raw):
-        abort(400, _("The day must be written YYYY-MM-DD."))
+        raise CatalogInputError(field, N_("The day must be written YYYY-MM-DD."))
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        abort(400, _("%(d)s is not a date.", d=raw))
+        raise CatalogInputError(field, N_("%(d)s is not a date."), d=raw) from None
     if not FIRST_DAY <= day <= LAST_DAY:
-        abort(400, _("The day must be between %(first)s and %(last)s.", first=FIRST_DAY.isoformat(),
-                     last=LAST_DAY.isoformat()))
+        raise CatalogInputError(field, N_("The day must be between %(first)s and %(last)s."),
+                                first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
     return day
 
 

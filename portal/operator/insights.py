@@ -8,15 +8,17 @@
     POST /console/ops/<venue>/insights/staff                 mac (add) or remove=<client id>: staff phones
     POST /console/ops/<venue>/insights/retention             days per data kind (the daily job applies them)
 
-An export (this console's and a zone owner's, portal/owner/insights.py: `export_response`) holds what the page
-shows: every count, the mean dwell and the rates, each row with a status (a figure held back is "suppressed", its
-value empty: never read as 0) and with the venue, the period and the zone's name (`COLUMNS`: rows of several files
-put together still say which mall, period and zone they are about), and says what it is: venue, scope, period
-(a period still under way: up to when, `partial`), time zone, k, the definitions and limits the page gives
-(`figure_definitions`). CSV: those as "# key: text" lines above the header (pandas: read_csv(path, comment="#");
-a spreadsheet shows them as the first rows), UTF-8 with a byte-order mark so that a spreadsheet reads the Chinese
-right; Parquet: the same in the file's key-value metadata. Every export is written to the venue's audit log (who,
-format, scope, period) and to the export list the insights page shows."""
+An export (this console's and a zone owner's, portal/owner/insights.py: `export_response`; the insights API's JSON,
+portal/insights_api.py; `flask insights export`'s file of several venues and periods, portal/events/cli.py: each
+made by `build_export`) holds what the page shows: every count, the mean dwell and the rates, each row with a
+status (a figure held back is "suppressed", its value empty: never read as 0) and with the venue, the period and
+the zone's name (`COLUMNS`: rows of several files put together still say which mall, period and zone they are
+about), and says what it is: venue, scope, period (a period still under way: up to when, `partial`), time zone, k,
+the definitions and limits the page gives (`figure_definitions`). CSV: those as "# key: text" lines above the
+header (pandas: read_csv(path, comment="#"); a spreadsheet shows them as the first rows), UTF-8 with a byte-order
+mark so that a spreadsheet reads the Chinese right; Parquet: the same in the file's key-value metadata. Every export
+is written to the venue's audit log (who, format, scope, period) and to the export list the insights page shows
+(`audit_insights_export`)."""
 
 from __future__ import annotations
 
@@ -32,8 +34,10 @@ from zoneinfo import ZoneInfo
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.errors import N_, CatalogInputError, InputError
 from portal.apps.views import is_zh
-from portal.auth import audit, current_account
+from portal.auth import AuditLog, audit, current_account
+from portal.errors import input_error_text
 from portal.events.insights import K_MIN, VISITOR_MIN_S, Insights
 from portal.events.moments import RuleError
 from portal.events.privacy import RETENTION, retention_problems
@@ -61,20 +65,39 @@ def whole_number(raw: str, digits: int = 9) -> int | None:
 
 
 def period(day: date) -> tuple[str, date, int]:
-    """?period=day|week|month (the older ?days=1|7 read as day|week): the day, the ISO week (Monday to
-    Sunday) or the calendar month that holds it, as (name, its last day, its days). Only these fixed
-    periods, so that no two windows of different lengths end on any day (their figures subtracted would
-    give a day's figure below k); and a longer period shows a figure only when each of its days would
-    (insights.withhold)."""
+    """?period=day|week|month (the older ?days=1|7 read as day|week), as `period_of` reads it; refused: 400."""
     raw = request.args.get("period") or {"1": "day", "7": "week"}.get(request.args.get("days", "1"), "")
-    if raw == "day":
-        return raw, day, 1
-    if raw == "week":
-        return raw, day + timedelta(days=6 - day.weekday()), 7
-    if raw == "month":
+    try:
+        return period_of(raw, day)
+    except CatalogInputError as exc:
+        abort(400, input_error_text(exc))
+
+
+def period_of(name: str, day: date, field: str = "period") -> tuple[str, date, int]:
+    """The day, the ISO week (Monday to Sunday) or the calendar month that holds `day` (`name`: day, week or
+    month), as (name, its last day, its days); another name: a CatalogInputError naming `field`. Only these
+    fixed periods (the consoles', the insights API's, `flask insights export`'s), so that no two windows of
+    different lengths end on any day (their figures subtracted would give a day's figure below k); and a longer
+    period shows a figure only when each of its days would (insights.withhold)."""
+    if name == "day":
+        return name, day, 1
+    if name == "week":
+        return name, day + timedelta(days=6 - day.weekday()), 7
+    if name == "month":
         days = calendar.monthrange(day.year, day.month)[1]
-        return raw, day.replace(day=days), days
-    abort(400, _("The period must be a day, a week or a month."))
+        return name, day.replace(day=days), days
+    raise CatalogInputError(field, N_("The period must be a day, a week or a month."))
+
+
+def not_after_today(venue: str, day: date, field: str = "day") -> date:
+    """`day`, unless it is after the venue's today (its time zone): an InputError naming `field` then. For the
+    machine exports (the insights API, `flask insights export`): a period not begun would be rows of zeros marked
+    partial, which a program would store as figures."""
+    today = services().footfall.today(venue)
+    if day > today:
+        raise InputError(field, f"{day.isoformat()} is after the venue's today ({venue}: {today.isoformat()}): "
+                                "it has no figures yet")
+    return day
 
 
 def period_span(name: str, last: date, days: int) -> str:
@@ -151,24 +174,71 @@ def insights_export(venue: str, fmt: str):
     day = _day(request.args.get("day"), venue)
     name, last, days = period(day)
     figures = day_insights(services(), venue_map, last, days=days)
-    whole = _("the whole venue")  # outside the f-string: the catalog's extractor reads no call inside one
-    return export_response(fmt, venue_map, figures, period_span(name, last, days), "venue", f"* ({whole})")
+    return export_response(fmt, venue_map, figures, period_span(name, last, days), *export_scope(venue_map))
+
+
+def export_scope(venue_map, zone: str | None = None) -> tuple[str, str]:
+    """What an export is about, as (its audit's scope: "venue" or the zone id, its metadata's `scope` in the
+    export's language): the whole venue, or one zone (a zone owner's, the insights API's `zone=`)."""
+    if zone is None:
+        whole = _("the whole venue")  # outside the f-string: the catalog's extractor reads no call inside one
+        return "venue", f"* ({whole})"
+    return zone, f"{zone} ({zone_names(venue_map).get(zone, zone)})"
+
+
+@dataclass(frozen=True)
+class Export:
+    """One venue's figures of one period as every export holds them: `table`, rows in `COLUMNS` order; `meta`,
+    what the export says about itself (`export_meta`); `until`, for a period still under way, when its figures
+    were made (ISO, `period_iso`), else None."""
+
+    table: list[tuple]
+    meta: list[tuple[str, str]]
+    until: str | None
+
+    @property
+    def partial(self) -> bool:
+        return self.until is not None
+
+    def records(self) -> list[dict]:
+        """The rows as objects named by `COLUMNS` (the insights API's JSON)."""
+        return [dict(zip(COLUMNS, row, strict=True)) for row in self.table]
+
+
+def build_export(venue_map, figures: Insights, span: str, scope: str,
+                 extra: tuple[tuple[str, str], ...] = ()) -> Export:
+    """The one way figures become an export (both consoles' files, the insights API's JSON, `flask insights
+    export`): the page's figures as rows (`export_rows`: FiguresNotShown, a 409, when the page shows none), each
+    stamped with the venue and the period (`COLUMNS`), and the metadata (`export_meta`: `scope` and `extra`
+    there). Audited by the caller (`audit_insights_export`), who knows who asked."""
+    data = export_rows(figures, zone_names(venue_map))
+    since, until = period_iso(venue_map, figures)
+    table = [(venue_map.id, since, until, r.metric, r.zone, r.zone_name, r.key, r.value, r.status) for r in data]
+    return Export(table, export_meta(venue_map, figures, span, scope, extra),
+                  until if figures.as_of is not None else None)
+
+
+def audit_insights_export(venue: str, who: str, fmt: str, audited: str, span: str, until: str | None = None,
+                          **detail: str) -> None:
+    """An export handed out (a console's, the insights API's, `flask insights export`'s), in the export list the
+    insights page shows and in the venue's audit log, which `flask audit` and the console's audit page show: who
+    (an account, a token's label, "cli"), format, scope ("venue" or the zone), period, `until` for a period still
+    under way, and `detail` (how it was asked for); no shopper's data."""
+    services().privacy.audit_export(venue, who, f"insights.{fmt}", f"{span} {audited}")
+    to_date = {"until": until} if until is not None else {}
+    AuditLog(services().db).record(venue, who, "insights.export", format=fmt, scope=audited, period=span,
+                                   **to_date, **detail)
 
 
 def export_response(fmt: str, venue_map, figures: Insights, span: str, audited: str, scope: str,
                     extra: tuple[tuple[str, str], ...] = ()) -> Response:
-    """The figures as a download (both consoles'): its rows (FiguresNotShown, a 409, when the page shows none) and
-    metadata (`export_meta`: `scope` and `extra` there), named by venue and period, "to-date" while it is under way.
-    Written to the export list the insights page shows (`audited`: "venue" or the zone) and to the venue's audit
-    log, which `flask audit` and the console's audit page show: who, format, scope and period, no shopper's data."""
-    venue, names = venue_map.id, zone_names(venue_map)
-    data = export_rows(figures, names)
-    services().privacy.audit_export(venue, current_account().username, f"insights.{fmt}", f"{span} {audited}")
-    since, until = period_iso(venue_map, figures)
-    to_date = {"until": until} if figures.as_of is not None else {}
-    audit("insights.export", venue, format=fmt, scope=audited, period=span, **to_date)
-    body = export_body(fmt, data, export_meta(venue_map, figures, span, scope, extra), (venue, since, until))
-    return Response(body, mimetype=EXPORTS[fmt], headers=export_headers(venue, span, fmt, partial=bool(to_date)))
+    """The figures as a download (both consoles'): `build_export` (`scope` and `extra` in its metadata), named by
+    venue and period, "to-date" while it is under way, audited under the signed-in account (`audited`: "venue" or
+    the zone)."""
+    export = build_export(venue_map, figures, span, scope, extra)
+    audit_insights_export(venue_map.id, current_account().username, fmt, audited, span, export.until)
+    return Response(export_body(fmt, export.table, export.meta), mimetype=EXPORTS[fmt],
+                    headers=export_headers(venue_map.id, span, fmt, partial=export.partial))
 
 
 def figure_definitions() -> list[tuple[str, str, str]]:
@@ -302,10 +372,8 @@ def period_iso(venue_map, ins: Insights) -> tuple[str, str]:
     return venue_iso(venue_map, ins.since), datetime.fromtimestamp(ins.as_of, tz).isoformat(timespec="seconds")
 
 
-def export_body(fmt: str, data: list[ExportRow], meta: list[tuple[str, str]],
-                stamp: tuple[str, str, str]) -> str | bytes:
-    """`stamp`: the venue, period_from and period_until every row carries (`COLUMNS`)."""
-    table = [(*stamp, r.metric, r.zone, r.zone_name, r.key, r.value, r.status) for r in data]
+def export_body(fmt: str, table: list[tuple], meta: list[tuple[str, str]]) -> str | bytes:
+    """The file of `table` (rows in `COLUMNS` order: `Export.table`, or several put together) and `meta`."""
     return _csv(table, meta) if fmt == "csv" else _parquet(table, meta)
 
 

@@ -43,6 +43,7 @@ from portal.operator.insights import (
     EXPORTS,
     PERIODS,
     export_response,
+    export_scope,
     figure_definitions,
     period,
     period_span,
@@ -141,8 +142,7 @@ def insights_export(venue: str, fmt: str):
     span = period_span(name, last, days)  # a week's or month's export names its first and last day
     if (why := _not_held(account, venue_map, zone, last, days)) is not None:
         raise FiguresNotShown(why)
-    names = zone_names(venue_map)
     figures = _within_tenancy(day_insights(services(), venue_map, last, zones=[zone], days=days), account, zone)
     held = _held_since(account, zone)
-    return export_response(fmt, venue_map, figures, span, zone, f"{zone} ({names.get(zone, zone)})",
+    return export_response(fmt, venue_map, figures, span, *export_scope(venue_map, zone),
                            (("managed_since", venue_iso(venue_map, held)),) if held else ())
