@@ -122,3 +122,16 @@ def test_a_replayed_callback_for_a_paid_sale_takes_no_second_unit(pay_portal, pa
     assert db.hgetall(ActivityKeys(VENUE).who(item.id)) == codes  # the same code, delivered once
     assert int(db.hget(ActivityKeys(VENUE).item(item.id), "taken")) == 1
     assert pay.order(VENUE, order.id).status == "paid" and len(pay.store.ledger(VENUE, ZONE)) == 1
+
+
+def test_her_paid_unit_shows_what_she_paid_beside_its_code(pay_portal, pay_mall, pay, sandbox, token_for):
+    """The item page showed only the confirmation code: a unit paid online read like one still to be paid."""
+    app, portal_url, db, item, stock = sale_on_portal(pay_portal, 5, price="25")
+    app.extensions["mallportal"].zone_apps.set(VENUE, ZONE, "activities", {})
+    with app.app_context():
+        order = buy(VENUE, item, "anon-paid-page", "http://back.example/", stock)
+    assert pay_order(pay, portal_url, sandbox[1], order) == 200
+    token = token_for(app, VENUE, "anon-paid-page")
+    page = requests.get(f"{portal_url}/v/{VENUE}/activities/{item.id}", params={"c": token, "lang": "zh"},
+                        timeout=60).text
+    assert 'id="my-code"' in page and 'id="my-paid"' in page and "¥25.00" in page
