@@ -18,11 +18,18 @@ Keys (all under the venue's `{venue}` hash tag):
                                    by the sweep once a day (`trim_ledgers`; `pay:ledger-trimmed` marks the day)
     pay:ledger:m:<zone>    STREAM  the same entries, for one merchant (written in the same script)
     pay:ledger-book:<zone> HASH    the merchant's running total: `total` (fen paid minus refunded, every entry counted
-                                   once, kept by the script that appends it, so trimming leaves it alone), `n` (the
-                                   entries counted: more than the ledger holds once some were trimmed), `from_ms`
-                                   (the oldest booking counted: what the balance is "since"); a ledger the previous
-                                   release wrote gets its book from the first read, counted back from its newest entry
-                                   (`low`, the oldest counted so far, until `complete`)
+                                   once, in stream order, so trimming leaves it alone), `n` (the entries counted: more
+                                   than the ledger holds once some were trimmed), `last` (the newest entry counted),
+                                   `from_ms` (the oldest booking counted: what the balance is "since"), `lost` (the
+                                   entries its ledger had already lost, uncounted, when the book began: if any, the
+                                   balance before from_ms is unknown). The script that appends an entry counts it when
+                                   the book has counted all before it; a reader counts the rest (a ledger the previous
+                                   release wrote, entries its processes appended during a rolling deploy) in steps,
+                                   oldest first
+    pay:ledger-days:<zone> HASH    the merchant's day checkpoints: UTC day of stream ids (ms // 86400000) -> "<total>
+                                   <n>", the book before that day's first entry; written once by the step that
+                                   counts it, kept LEDGER_KEEP_MS: any day's balance is one of these plus a day of
+                                   entries (`PaymentStore.merchant_snapshot`)
     pay:ledger-gaps        HASH    `lo`, `hi`: the least and greatest gap (ms) between an entry's stream id (the
                                    store's clock) and its `ms` (the booking's) ever written: reads by `ms` are bounded
                                    by id (`PaymentStore.ledger`)
@@ -55,6 +62,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
@@ -78,7 +86,10 @@ REFUND_BACKOFF_MAX_MS = 3600_000
 # written (`pay:ledger-gaps`): both clocks are the store's in production, but an entry written before the gaps were
 # kept (the previous release) or across a failover to a primary whose clock runs behind may be a little off.
 LEDGER_ID_MARGIN_MS = 3600 * 1000
-LEDGER_CATCH_UP = 2000  # entries counted per step into the book of a ledger the previous release wrote
+# Entries a reader counts per step into a merchant's book (a ledger the previous release wrote, or entries its
+# processes appended during a rolling deploy), and reads per XRANGE page outside any script
+LEDGER_CATCH_UP = 500
+LEDGER_PAGE = 1000
 STATES = ("created", "paid", "partially_refunded", "refunded", "closed")
 
 
@@ -111,6 +122,10 @@ class PaymentKeys(VenueKeys):
         """Hash of the merchant's running total (outside `pay:ledger:m:*`, which `trim_ledgers` trims as streams)."""
         return self.key("pay", "ledger-book", merchant)
 
+    def merchant_days(self, merchant: str) -> str:
+        """Hash of the merchant's day checkpoints (outside `pay:ledger:m:*` too): a day's balance without its past."""
+        return self.key("pay", "ledger-days", merchant)
+
     def ledger_gaps(self) -> str:
         return self.key("pay", "ledger-gaps")
 
@@ -140,39 +155,70 @@ return 0
 _NOW = f"""
 local LEDGER_KEEP_MS = {LEDGER_KEEP_MS}
 """ + LUA_STORE_CLOCK + """
+local DAY_MS = 86400000
 local function ms_text(ms) return string.format('%.0f', ms) end
+local function id_ms(id) return tonumber(string.match(id, '^(%d+)')) end
 -- An entry's id is the store's clock, its `ms` the booking's (`now`, which a caller may set): readers by `ms` bound
--- their XRANGE by id, widened by the gaps ever written (PaymentStore._read_ledger)
+-- their XRANGE by id, widened by the gaps ever written (_READ_LEDGER)
 local function note_gap(gaps, id, ms)
-  local gap = tonumber(string.match(id, '^(%d+)')) - ms
+  local gap = id_ms(id) - ms
   local g = redis.call('HMGET', gaps, 'lo', 'hi')
   if not g[1] or gap < tonumber(g[1]) then redis.call('HSET', gaps, 'lo', ms_text(gap)) end
   if not g[2] or gap > tonumber(g[2]) then redis.call('HSET', gaps, 'hi', ms_text(gap)) end
 end
--- The merchant's running total counts each entry once: here once its book exists (a new merchant's starts with its
--- first entry); a ledger the previous release wrote has none until a reader counts what it holds (_CATCH_UP), this
--- entry with it. `fresh`: neither a book nor an entry before this one.
-local function count(book, fresh, kind, amount, ms)
-  local fen = kind == 'paid' and tonumber(amount) or -tonumber(amount)
-  if not fresh and redis.call('EXISTS', book) == 0 then return end
-  redis.call('HINCRBY', book, 'total', fen)
-  redis.call('HINCRBY', book, 'n', 1)
-  local from = tonumber(redis.call('HGET', book, 'from_ms') or '')
-  if not from or ms < from then redis.call('HSET', book, 'from_ms', ms_text(ms)) end
-  if fresh then redis.call('HSET', book, 'complete', '1') end
+-- How many entries the stream has lost (trimmed) since it began: XINFO's entries ever added less those it holds
+local function lost(stream)
+  if redis.call('EXISTS', stream) == 0 then return 0 end
+  local info, f = redis.call('XINFO', 'STREAM', stream), {}
+  for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
+  return math.max(tonumber(f['entries-added'] or 0) - tonumber(f['length']), 0)
 end
--- KEYS[3] the venue's ledger, KEYS[4] the merchant's; `book` the merchant's running total, `gaps` the venue's.
-local function ledger(kind, order, amount, txn, ref_no, now, book, gaps)
+-- A merchant's book counts its ledger's entries once each, in stream order, up to `last` (the newest counted; '0-0'
+-- none yet). `lost`: the entries its ledger had lost when it opened, which nobody counted (a ledger the previous
+-- release wrote and trimmed): nothing is known of the balance before its `from_ms`. Opening one drops a book without
+-- `last` (the release before it kept none) with its days: it is counted afresh.
+local function open_book(stream, book, days)
+  redis.call('DEL', book, days)
+  redis.call('HSET', book, 'total', 0, 'n', 0, 'last', '0-0', 'lost', lost(stream))
+end
+-- Whether an entry appended now may count itself: only when its book has counted every entry before it (a process of
+-- the previous release appends without counting; a reader counts those first, then this one, in order)
+local function caught_up(stream, book)
+  local last = redis.call('HGET', book, 'last')
+  return last ~= false and #redis.call('XRANGE', stream, '(' .. last, '+', 'COUNT', 1) == 0
+end
+-- The day checkpoints (`days`): per UTC day of stream ids, the book's total and count before its first entry, kept
+-- once (HSETNX) and for LEDGER_KEEP_MS like the entries: a balance at any moment is a checkpoint plus a day of entries
+local function forget_days(days)
+  local horizon = math.floor((now_ms(nil) - LEDGER_KEEP_MS) / DAY_MS)
+  for _, day in ipairs(redis.call('HKEYS', days)) do
+    if tonumber(day) < horizon then redis.call('HDEL', days, day) end
+  end
+end
+local function tally(book, days, id, fen, ms)
+  local b = redis.call('HMGET', book, 'total', 'n', 'from_ms')
+  local total, n = tonumber(b[1]), tonumber(b[2])
+  if redis.call('HSETNX', days, ms_text(math.floor(id_ms(id) / DAY_MS)), ms_text(total) .. ' ' .. ms_text(n)) == 1 then
+    forget_days(days)
+  end
+  redis.call('HSET', book, 'total', ms_text(total + fen), 'n', ms_text(n + 1), 'last', id)
+  if ms and (not b[3] or ms < tonumber(b[3])) then redis.call('HSET', book, 'from_ms', ms_text(ms)) end
+end
+-- KEYS[3] the venue's ledger, KEYS[4] the merchant's; `book`, `days` the merchant's, `gaps` the venue's.
+local function ledger(kind, order, amount, txn, ref_no, now, book, gaps, days)
   local m = redis.call('HMGET', order, 'id', 'merchant', 'provider', 'purpose')
   local entry = {'kind', kind, 'order', m[1], 'merchant', m[2], 'provider', m[3] or '', 'purpose', m[4] or '',
                  'amount', amount, 'txn', txn, 'refund_no', ref_no, 'ms', ms_text(now)}
   -- kept as long as the orders (LEDGER_KEEP_MS), by the store's clock that names the entries (not `now`, which a
   -- caller may set); exact, each entry added drops the few that came of age since the last
   local keep_from = ms_text(now_ms(nil) - LEDGER_KEEP_MS)
-  local fresh = redis.call('EXISTS', book) == 0 and redis.call('XLEN', KEYS[4]) == 0
+  -- a new merchant's book opens with its first entry; a ledger the previous release wrote waits for a reader's count
+  if redis.call('EXISTS', book) == 0 and redis.call('XLEN', KEYS[4]) == 0 then open_book(KEYS[4], book, days) end
+  local counts = caught_up(KEYS[4], book)
   note_gap(gaps, redis.call('XADD', KEYS[3], 'MINID', keep_from, '*', unpack(entry)), now)
-  note_gap(gaps, redis.call('XADD', KEYS[4], 'MINID', keep_from, '*', unpack(entry)), now)
-  count(book, fresh, kind, amount, now)
+  local id = redis.call('XADD', KEYS[4], 'MINID', keep_from, '*', unpack(entry))
+  note_gap(gaps, id, now)
+  if counts then tally(book, days, id, kind == 'paid' and tonumber(amount) or -tonumber(amount), now) end
 end
 local function append(key, field, item)
   local items = redis.call('HGET', key, field) or ''
@@ -226,7 +272,7 @@ return 1
 
 # The provider says the order was paid. KEYS[1] order, KEYS[2] open zset, KEYS[3] ledger, KEYS[4] merchant
 # ledger, KEYS[5] the late refund, KEYS[6] open refunds, KEYS[7] untold zset, KEYS[8] closing zset, KEYS[9] the
-# merchant's book, KEYS[10] the ledger's gaps. ARGV[1] amount
+# merchant's book, KEYS[10] the ledger's gaps, KEYS[11] the merchant's day checkpoints. ARGV[1] amount
 # fen, ARGV[2] provider txn id, ARGV[3] provider, ARGV[4] now, ARGV[5] currency, ARGV[6] the late refund's number,
 # ARGV[7] its reason, ARGV[8] when the provider says it was paid ('' not stated). Late is judged by that time (never
 # later than now): a payment made before the expiry whose callback or query comes after it is on time.
@@ -255,7 +301,7 @@ redis.call('HSET', KEYS[1], 'status', 'paid', 'txn', ARGV[2], 'provider', ARGV[3
 redis.call('PEXPIRE', KEYS[1], KEEP_MS)  -- money moved: kept for the books (also one never bound)
 local id = redis.call('HGET', KEYS[1], 'id')
 redis.call('ZREM', KEYS[2], id)
-ledger('paid', KEYS[1], ARGV[1], ARGV[2], '', now, KEYS[9], KEYS[10])
+ledger('paid', KEYS[1], ARGV[1], ARGV[2], '', now, KEYS[9], KEYS[10], KEYS[11])
 append(KEYS[1], 'tell', 'paid')
 redis.call('ZADD', KEYS[7], string.format('%.0f', now), id)
 if not late then return {'PAID'} end
@@ -321,7 +367,8 @@ return {'OK'}
 # What the provider says of a refund not yet final: done, failed (refused for good, closed), processing
 # (accepted, result to come) or pending (refused for now: to be asked again under the same number).
 # KEYS[1] order, KEYS[2] refund, KEYS[3] ledger, KEYS[4] merchant ledger, KEYS[5] open refunds, KEYS[6] failed
-# refunds, KEYS[7] untold zset, KEYS[8] the merchant's book, KEYS[9] the ledger's gaps. ARGV[1] refund no,
+# refunds, KEYS[7] untold zset, KEYS[8] the merchant's book, KEYS[9] the ledger's gaps, KEYS[10] the merchant's
+# day checkpoints. ARGV[1] refund no,
 # ARGV[2] provider refund id, ARGV[3] outcome, ARGV[4] now, ARGV[5] order id it must belong to ('' = any), ARGV[6]
 # the provider's code for a problem ('' = none): with pending or processing, the refund is stuck at the provider
 # (its balance, ABNORMAL) and the sweep comes back later each time. A refund done
@@ -364,7 +411,7 @@ local status = refunded >= total and 'refunded' or 'partially_refunded'
 redis.call('HSET', KEYS[1], 'status', status)
 redis.call('HSET', KEYS[2], 'refunded_after', refunded)
 ledger('refund', KEYS[1], amount, redis.call('HGET', KEYS[1], 'txn'), ARGV[1], now, KEYS[8],
-       KEYS[9])
+       KEYS[9], KEYS[10])
 append(KEYS[1], 'tell', ARGV[1])
 redis.call('ZADD', KEYS[7], string.format('%.0f', now), r[3])
 return {'OK', status}
@@ -397,49 +444,55 @@ if told >= n then redis.call('ZREM', KEYS[2], ARGV[3]) end
 return math.max(n - told, 0)
 """
 
-# One step of counting a merchant's book from a ledger the previous release wrote (no book yet): up to ARGV[1] entries,
-# newest first, each below the oldest counted so far (`low`). The first step makes the book, so every entry appended
-# after it counts itself (`count` in _NOW) and this count never meets it; trimming drops the oldest entries, which
-# this count reaches last: a dropped one is simply not counted, and `from_ms` says from when the total counts. Also
-# notes each entry's gap (`note_gap`), so reads by `ms` see the old entries too. KEYS[1] the merchant's ledger,
-# KEYS[2] its book, KEYS[3] the ledger's gaps. Returns 1 once the book is complete (or the ledger is empty), else 0.
-_CATCH_UP = _NOW + """
-local b = redis.call('HMGET', KEYS[2], 'complete', 'low')
-if b[1] == '1' then return 1 end
-if not b[2] and redis.call('XLEN', KEYS[1]) == 0 then return 1 end  -- nothing to count: the first entry makes it
-local entries = redis.call('XREVRANGE', KEYS[1], b[2] and ('(' .. b[2]) or '+', '-', 'COUNT', ARGV[1])
-local fen = 0
-for _, e in ipairs(entries) do
-  local f = {}
-  for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
-  local amount = tonumber(f.amount or '') or 0
-  fen = fen + (f.kind == 'paid' and amount or -amount)
-  local ms = tonumber(f.ms or '')
-  if ms then
-    note_gap(KEYS[3], e[1], ms)
-    local from = tonumber(redis.call('HGET', KEYS[2], 'from_ms') or '')
-    if not from or ms < from then redis.call('HSET', KEYS[2], 'from_ms', ms_text(ms)) end
+# One step of a reader's count into a merchant's book: up to ARGV[1] entries after the newest counted (`last`), oldest
+# first, each noted (`note_gap`, so reads by `ms` see them) and counted (`tally`, checkpoints too). A ledger the
+# previous release wrote (no book) is counted from its oldest entry kept, and entries a process of that release
+# appended without counting (a rolling deploy) after the book's `last`: the total heals itself. Entries appended
+# meanwhile by this release wait for the count to reach them (`caught_up`), so each is counted once, in order.
+# KEYS[1] the merchant's ledger, KEYS[2] its book, KEYS[3] its days, KEYS[4] the ledger's gaps. Returns 1 once every
+# entry is counted (or there is no ledger: the first entry opens the book), else 0.
+_CATCH_UP_STEP = """
+local function catch_up(stream, book, days, gaps, step)
+  local b = redis.call('HMGET', book, 'last', 'n', 'lost')
+  local last = b[1]
+  if not last and redis.call('EXISTS', stream) == 0 then return 1 end
+  -- trimming reached past every entry counted and took some not counted yet (a count begun at the trim horizon):
+  -- the book starts again from what the ledger holds, as one that lost entries
+  if last and #redis.call('XRANGE', stream, '-', last, 'COUNT', 1) == 0
+      and lost(stream) > tonumber(b[2]) + tonumber(b[3]) then
+    last = false
   end
+  if not last then
+    open_book(stream, book, days)
+    last = '0-0'
+  end
+  local entries = redis.call('XRANGE', stream, '(' .. last, '+', 'COUNT', step)
+  for _, e in ipairs(entries) do
+    local f = {}
+    for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+    local amount, ms = tonumber(f.amount or '') or 0, tonumber(f.ms or '')
+    if ms then note_gap(gaps, e[1], ms) end
+    tally(book, days, e[1], f.kind == 'paid' and amount or -amount, ms)
+  end
+  return #entries < step and 1 or 0
 end
-redis.call('HINCRBY', KEYS[2], 'total', fen)
-redis.call('HINCRBY', KEYS[2], 'n', #entries)
-if #entries < tonumber(ARGV[1]) then
-  redis.call('HDEL', KEYS[2], 'low')
-  redis.call('HSET', KEYS[2], 'complete', '1')
-  return 1
-end
-redis.call('HSET', KEYS[2], 'low', entries[#entries][1])
-return 0
 """
 
-# A ledger's entries by their `ms`, read by stream id: ARGV[1] since ms ('' from the first), ARGV[2] until ms ('' to
-# the last), the range widened by the gaps ever written (at least ARGV[3] ms each side). With KEYS[3] (a merchant's
-# book) its total and from_ms too, in the same step (an entry booked meanwhile is in both or in neither), and from
-# when on a balance is exact: all along while the ledger holds every entry counted, else only after every `ms` the
-# entries it no longer holds may have had (trimmed oldest first: ids below the oldest held, or, none held, below
-# the trim horizon). KEYS[1] the ledger, KEYS[2] the gaps. Returns {total, from_ms, exact from ms, entries} ('' for
-# no book).
-_READ_LEDGER = _NOW + """
+# Where a ledger's entries with `ms` in [ARGV[1], ARGV[2]) lie ('' from the first, to the last): stream ids widened by
+# the gaps ever written (at least ARGV[3] ms each side). Never the entries themselves: the caller reads them with
+# plain paged XRANGEs (`PaymentStore._entries`), so a long range never holds the store in one script.
+# KEYS[1] the ledger, KEYS[2] the gaps. Returns {first id, last id}.
+# With a merchant's book (KEYS[3] the book, KEYS[4] its days, ARGV[4] a count step), first a step of its count
+# (_CATCH_UP_STEP; {'MORE'} while entries are left), then in the same step the book: its total, from_ms, partial; the
+# last id is never past its `last`, so an entry booked meanwhile is in the read and the total or in neither. With
+# ARGV[2] also the balance's base for that moment: everything counted below a UTC day start (`base_ms`, a day's
+# checkpoint, at or before the ids of entries booked before ARGV[2]), the first id lowered to it; '' where unknown
+# (older than the checkpoints kept, or entries counted from there on have been trimmed: the book counted more than
+# the ledger holds plus what it counted before `base_ms`). Returns {first, last, total, from_ms, partial, base_ms,
+# base} ({first, last, '', '', '0', '', ''} for a merchant with no ledger).
+_READ_LEDGER = _NOW + _CATCH_UP_STEP + """
+local book, days = KEYS[3], KEYS[4]
+if book and catch_up(KEYS[1], book, days, KEYS[2], tonumber(ARGV[4])) == 0 then return {'MORE'} end
 local g = redis.call('HMGET', KEYS[2], 'lo', 'hi')
 local margin = tonumber(ARGV[3])
 local lo = math.min(tonumber(g[1] or '0'), 0) - margin
@@ -447,17 +500,30 @@ local hi = math.max(tonumber(g[2] or '0'), 0) + margin
 local first, last = '-', '+'
 if ARGV[1] ~= '' then first = ms_text(math.max(tonumber(ARGV[1]) + lo, 0)) end
 if ARGV[2] ~= '' then last = ms_text(math.max(tonumber(ARGV[2]) + hi, 0)) end
-local book = {'', '', ''}
-if KEYS[3] then
-  local b = redis.call('HMGET', KEYS[3], 'total', 'from_ms', 'n')
-  book = {b[1] or '', b[2] or '', '0'}
-  if tonumber(b[3] or '0') > redis.call('XLEN', KEYS[1]) then
-    local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
-    local below = oldest[1] and tonumber(string.match(oldest[1][1], '^(%d+)')) or (now_ms(nil) - LEDGER_KEEP_MS)
-    book[3] = ms_text(below - (tonumber(g[1] or '0') - margin))
+if not book then return {first, last} end
+local b = redis.call('HMGET', book, 'total', 'n', 'from_ms', 'lost', 'last')
+if not b[5] then return {first, last, '', '', '0', '', ''} end
+if last == '+' or id_ms(b[5]) <= tonumber(last) then last = b[5] end
+local base_ms, base = '', ''
+if ARGV[2] ~= '' then
+  local day = math.floor(math.max(tonumber(ARGV[2]) + lo, 0) / DAY_MS)
+  base_ms = ms_text(day * DAY_MS)
+  if first ~= '-' and tonumber(first) > day * DAY_MS then first = base_ms end
+  -- checkpoints and entries go after LEDGER_KEEP_MS: a day past that horizon, which no trim during this read reaches
+  if day > math.floor((now_ms(nil) - LEDGER_KEEP_MS) / DAY_MS) then
+    local total, n, at = tonumber(b[1]), tonumber(b[2]), nil
+    local kept = redis.call('HGETALL', days)
+    for i = 1, #kept, 2 do
+      local d = tonumber(kept[i])
+      if d >= day and (not at or d < at) then
+        at = d
+        total, n = string.match(kept[i + 1], '^(%S+) (%S+)$')
+      end
+    end
+    if tonumber(b[2]) - redis.call('XLEN', KEYS[1]) <= tonumber(n) then base = ms_text(tonumber(total)) end
   end
 end
-return {book[1], book[2], book[3], redis.call('XRANGE', KEYS[1], first, last)}
+return {first, last, b[1], b[3] or '', tonumber(b[4] or '0') > 0 and '1' or '0', base_ms, base}
 """
 
 
@@ -528,22 +594,34 @@ class LedgerEntry:
         """What the entry adds to the merchant's balance: a payment its amount, a refund less (as the scripts count)."""
         return self.amount if self.kind == "paid" else -self.amount
 
+    @property
+    def id_ms(self) -> int:
+        """The store's clock when it was appended (its stream id's time)."""
+        return int(self.id.split("-", 1)[0])
+
 
 @dataclass(frozen=True)
 class LedgerBook:
-    """A merchant's running total: every entry counted once, as it was booked (the book of a ledger the previous
-    release wrote: what it held when first read, then every entry). Trimming the ledger leaves it alone."""
+    """A merchant's running total as read for one moment (`PaymentStore.merchant_snapshot`'s until_ms): every entry
+    counted once, as it was booked (the book of a ledger the previous release wrote: what it held when first read, then
+    every entry), so trimming the ledger leaves it alone; and the balance's base for that moment (a day checkpoint)."""
 
     total: int  # fen paid minus refunded
     since_ms: int | None  # the oldest booking counted (None: nothing booked yet)
-    exact_from_ms: int = 0  # a balance at a moment before this needs entries the ledger no longer holds
+    # The book began on a ledger that had already lost entries (trimmed): nothing is known of the balance before
+    # since_ms, where a whole book knows it was 0
+    partial: bool = False
+    base_id_ms: int = 0  # the entries with stream ids from here on were read with the book
+    base_total: int | None = None  # fen counted below base_id_ms; None where entries after it are no longer kept
 
-    def balance_at(self, at_ms: int, booked_since: int) -> int | None:
-        """The balance at `at_ms` (everything counted booked before it), given the fen of the ledger's entries
-        booked since: None where entries booked since have left the ledger (trimmed), so it cannot be told."""
+    def balance_at(self, at_ms: int, entries: Iterable[LedgerEntry]) -> int | None:
+        """The balance at `at_ms`, the moment the book was read for (everything counted booked before it), from the
+        ledger's `entries` read with it: None where that needs entries no longer kept."""
         if self.since_ms is None or at_ms <= self.since_ms:
-            return 0
-        return self.total - booked_since if at_ms >= self.exact_from_ms else None
+            return None if self.partial else 0
+        if self.base_total is None:
+            return None
+        return self.base_total + sum(e.fen for e in entries if e.id_ms >= self.base_id_ms and e.ms < at_ms)
 
 
 def _entry(entry_id, fields: dict) -> LedgerEntry:
@@ -583,7 +661,6 @@ class PaymentStore:
         self._delivered = db.register_script(_DELIVERED)
         self._told = db.register_script(_TOLD)
         self._end_telling = db.register_script(_END_TELLING)
-        self._catch_up = db.register_script(_CATCH_UP)
         self._read_ledger = db.register_script(_READ_LEDGER)
 
     def create(self, venue: str, idem: str, ttl_ms: int, fields: dict, now_ms: int | None = None) -> tuple[str, bool]:
@@ -662,7 +739,7 @@ class PaymentStore:
         result = self._settle(
             keys=[keys.order(order_id), keys.open_orders(), keys.ledger(), keys.merchant_ledger(_s(merchant or "")),
                   keys.refund(late_no), keys.open_refunds(), keys.untold(), keys.closing(),
-                  keys.merchant_book(_s(merchant or "")), keys.ledger_gaps()],
+                  keys.merchant_book(_s(merchant or "")), keys.ledger_gaps(), keys.merchant_days(_s(merchant or ""))],
             args=[int(amount), txn, provider, _arg(now_ms), currency, late_no, LATE_REFUND_REASON,
                   int(paid_ms) if paid_ms else ""])
         # A payment booked and then lost in a failover is money taken for nothing recorded: the notice is answered
@@ -764,7 +841,7 @@ class PaymentStore:
         result = self._refund_end(
             keys=[keys.order(order_id), keys.refund(refund_no), keys.ledger(), keys.merchant_ledger(merchant),
                   keys.open_refunds(), keys.failed_refunds(), keys.untold(), keys.merchant_book(merchant),
-                  keys.ledger_gaps()],
+                  keys.ledger_gaps(), keys.merchant_days(merchant)],
             args=[refund_no, provider_refund_id, outcome, _arg(now_ms), order_id, problem[:200]])
         return ":".join(_s(r) for r in result).lower()
 
@@ -812,30 +889,40 @@ class PaymentStore:
                until_ms: int | None = None) -> list[LedgerEntry]:
         """The ledger entries (in append order) with `ms` in [since_ms, until_ms), read by stream id: a range's cost
         is its own entries (and the margin's), whatever the ledger holds."""
-        return self._read_ledger_range(venue, merchant, since_ms, until_ms)[1]
-
-    def merchant_from(self, venue: str, merchant: str, since_ms: int) -> tuple[LedgerBook, list[LedgerEntry]]:
-        """The merchant's book and its entries with `ms` from `since_ms` on, in one step (an entry booked meanwhile
-        is in both or in neither): the balance before any of them is the book's total less theirs."""
-        keys = PaymentKeys(venue)
-        # A ledger the previous release wrote is counted once, LEDGER_CATCH_UP entries a step (each step one script:
-        # the store serves others in between, and entries booked meanwhile count themselves)
-        while not self._catch_up(keys=[keys.merchant_ledger(merchant), keys.merchant_book(merchant),
-                                       keys.ledger_gaps()], args=[LEDGER_CATCH_UP]):
-            pass
-        (total, from_ms, exact_from), entries = self._read_ledger_range(venue, merchant, since_ms, None, book=True)
-        return LedgerBook(int(total or 0), int(from_ms) if from_ms else None, int(exact_from or 0)), entries
-
-    def _read_ledger_range(self, venue: str, merchant: str | None, since_ms: int, until_ms: int | None,
-                           book: bool = False) -> tuple[tuple[str, str, str], list[LedgerEntry]]:
         keys = PaymentKeys(venue)
         stream = keys.ledger() if merchant is None else keys.merchant_ledger(merchant)
-        read = [stream, keys.ledger_gaps()] + ([keys.merchant_book(merchant)] if book and merchant is not None else [])
-        total, from_ms, exact_from, raw = self._read_ledger(keys=read, args=[
-            int(since_ms) if since_ms > 0 else "", "" if until_ms is None else int(until_ms), LEDGER_ID_MARGIN_MS])
-        entries = [_entry(entry_id, dict(zip(fields[::2], fields[1::2], strict=True))) for entry_id, fields in raw]
-        wanted = [e for e in entries if e.ms >= since_ms and (until_ms is None or e.ms < until_ms)]
-        return (_s(total), _s(from_ms), _s(exact_from)), wanted
+        first, last = self._read_ledger(keys=[stream, keys.ledger_gaps()], args=_range_args(since_ms, until_ms))
+        return [e for e in self._entries(stream, _s(first), _s(last)) if _within(e, since_ms, until_ms)]
+
+    def merchant_snapshot(self, venue: str, merchant: str, since_ms: int,
+                      until_ms: int) -> tuple[LedgerBook, list[LedgerEntry]]:
+        """The merchant's book as of `until_ms` and its ledger read around [since_ms, until_ms) in one snapshot (an
+        entry booked meanwhile is in both or in neither): the entries booked in the range (filter by `ms`) and those
+        the book's `balance_at(until_ms, ...)` adds to its base. Costs about a day's entries and the range's,
+        whatever the ledger holds before or after."""
+        keys = PaymentKeys(venue)
+        stream = keys.merchant_ledger(merchant)
+        script_keys = [stream, keys.ledger_gaps(), keys.merchant_book(merchant), keys.merchant_days(merchant)]
+        # A count still to do (a ledger the previous release wrote, or entries its processes appended since) goes
+        # LEDGER_CATCH_UP entries a step, each step one script: the store serves others in between
+        while True:
+            reply = self._read_ledger(keys=script_keys, args=[*_range_args(since_ms, until_ms), LEDGER_CATCH_UP])
+            if _s(reply[0]) != "MORE":
+                break
+        first, last, total, from_ms, partial, base_ms, base = (_s(v) for v in reply)
+        book = LedgerBook(int(total or 0), int(from_ms) if from_ms else None, partial == "1", int(base_ms or 0),
+                          int(base) if base else None)
+        return book, self._entries(stream, first, last)
+
+    def _entries(self, stream: str, first: str, last: str) -> list[LedgerEntry]:
+        """The stream's entries with ids in [first, last], LEDGER_PAGE at a time (plain XRANGEs, never one script)."""
+        entries: list[LedgerEntry] = []
+        while True:
+            page = self.db.xrange(stream, min=first, max=last, count=LEDGER_PAGE)
+            entries += [_entry(entry_id, fields) for entry_id, fields in page]
+            if len(page) < LEDGER_PAGE:
+                return entries
+            first = "(" + _s(page[-1][0])
 
     def spent_by(self, venue: str, shopper: str, since_ms: int, until_ms: int,
                  exclude_purposes: tuple[str, ...] = ()) -> int:
@@ -851,6 +938,15 @@ class PaymentStore:
         total = sum(entry.fen for entry, owner in zip(moves, owners, strict=True)
                     if owner is not None and _s(owner) == shopper)
         return max(0, total)
+
+
+def _range_args(since_ms: int, until_ms: int | None) -> list[int | str]:
+    """_READ_LEDGER's ARGV[1..3]: since and until ms ('' for none), the margin."""
+    return [int(since_ms) if since_ms > 0 else "", "" if until_ms is None else int(until_ms), LEDGER_ID_MARGIN_MS]
+
+
+def _within(entry: LedgerEntry, since_ms: int, until_ms: int | None) -> bool:
+    return entry.ms >= since_ms and (until_ms is None or entry.ms < until_ms)
 
 
 def _arg(now_ms: int | None) -> str | int:
