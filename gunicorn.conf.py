@@ -27,6 +27,10 @@ bind = [_web.bind]
 workers = _web.workers
 threads = _web.threads
 
+# gunicorn's control socket (gunicornc) is not used here, and its default path is one per user ($HOME/.gunicorn):
+# two instances on one machine (the old and new release during an upgrade, two installs) took each other's.
+control_socket_disable = True
+
 limit_request_line = 0
 limit_request_field_size = 32 * 1024
 limit_request_fields = 100

@@ -45,7 +45,8 @@ _GUNICORN_CONFIG = """
 import json
 from gunicorn.app.wsgiapp import WSGIApplication
 cfg = WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
-print(json.dumps({"bind": cfg.bind, "workers": cfg.workers, "threads": cfg.threads}))
+print(json.dumps({"bind": cfg.bind, "workers": cfg.workers, "threads": cfg.threads,
+                  "control_socket_disable": cfg.control_socket_disable}))
 """
 
 

@@ -38,6 +38,13 @@ def test_blank_values_are_the_settings_defaults_not_every_interface():
     assert [word for word in unit_exec_start(WEB_UNIT, env_file()) if word in flags] == []
 
 
+def test_no_control_socket_a_second_install_on_the_machine_would_take():
+    """gunicorn 24+ listens on a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl): the old and the
+    new release side by side during an upgrade took each other's. Nothing here uses it: it is off."""
+    done = unit_gunicorn(WEB_UNIT, env_file())
+    assert done.returncode == 0 and json.loads(done.stdout)["control_socket_disable"] is True
+
+
 def test_a_bad_value_stops_the_unit_with_one_line_naming_it():
     done = unit_gunicorn(WEB_UNIT, {**env_file(), "WEB_THREADS": "0"})
     assert done.returncode != 0 and "Traceback" not in done.stderr
