@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 # A shopper token (portal/shopper.py): <venue>.<URL-safe base64: 32 random bytes, or a sealed record>; `c=`,
-# `client_mac=` and `t=` (a console invite or reset link's secret) values of a URL in whatever form, and `secret=`
-# and `openid=` (WeChat's code exchange for JSAPI: the AppSecret, the shopper's openid; urllib3 logs the URL at
-# DEBUG); MACs with separators, or as 12 bare hex digits; numbers with + and a country code, and Chinese mobile
-# numbers.
+# `client_mac=` and `t=` (a console invite or reset link's secret) values of a URL in whatever form; `secret=`
+# (WeChat's code exchange for JSAPI: urllib3 logs its URL at DEBUG, which carries the AppSecret and the sign-in code,
+# a code that counts once; the shopper's openid comes back in the answer's body, never in a URL) and `openid=` (no
+# URL of ours carries one: a second line, should a request or a provider's error ever name one so); MACs with
+# separators, or as 12 bare hex digits; numbers with + and a country code, and Chinese mobile numbers.
 _PATTERNS = (
     (re.compile(r"\b(c|t|client_mac|mac|phone|token|secret|openid)=[^&\s\"'<>]+", re.IGNORECASE),
      r"\1=[redacted]"),

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from core.errors import N_, CatalogInputError
 from fingerprints.geometry import zone_map
-from fingerprints.model import VenueMap, normalise_bssid
+from fingerprints.model import VenueMap, name_in, normalise_bssid
 from fingerprints.simulator import FADING_DB, FLOOR_HEIGHT_M
 from fingerprints.training import live_defaults, live_params, offset_reference, training_set
 from positioning import WKNNPositioner
@@ -444,7 +444,8 @@ def _zone_labels(ax, zones: Sequence) -> None:
         centre = np.asarray(zone.polygon, dtype=float).mean(axis=0)
         text = ax.text(*centre, "", ha="center", va="center", fontsize=LABEL_PT, color="#111111", alpha=0.8)
         along = 90 if y1 - y0 > x1 - x0 else 0
-        for rotation, name in _label_tries(zone.name, along):
+        # The English name, else the only one (a Chinese-only zone went unlabelled), as the chart's other words
+        for rotation, name in _label_tries(name_in(zone.name, zone.name_zh, False), along):
             text.set_text(name)
             text.set_rotation(rotation)
             extent = text.get_window_extent(renderer)

@@ -30,7 +30,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from fingerprints.model import normalise_bssid
 from portal.apps.budgets import OverBudget, budget_room, client_ip, spend_budget
-from portal.errors import AUTH_REALM, BEARER_CHALLENGE, ApiError, record_store_failure
+from portal.errors import AUTH_REALM, BEARER_CHALLENGE, ROOT, ApiError, record_store_failure
 from portal.ingest.find3 import parse_find3
 from portal.ingest.health import IngestHealth
 from portal.ingest.meraki import MerakiNetwork, MerakiStore, parse_meraki
@@ -119,7 +119,7 @@ def raw_body(limit: int | None = None) -> bytes:
     except RequestEntityTooLarge:  # a Content-Length over the limit: nothing read
         data = None
     if data is None or (limit is not None and len(data) > limit):
-        raise ApiError(413, f"body is larger than {limit} bytes", "$")
+        raise ApiError(413, f"body is larger than {limit} bytes", ROOT)
     return data
 
 
@@ -127,7 +127,7 @@ def json_body(*, strict_type: bool = True, limit: int | None = None) -> object:
     """The parsed JSON body. 415 for another content type (where strict), 413 over the body limit,
     400 for anything that is not JSON (malformed, truncated, not UTF-8, nested too deep)."""
     if strict_type and not request.is_json:
-        raise ApiError(415, "body must be application/json", "$")
+        raise ApiError(415, "body must be application/json", ROOT)
     return parse_json(raw_body(limit))
 
 
@@ -136,9 +136,9 @@ def parse_json(data: bytes) -> object:
     try:
         payload = json.loads(data)
     except (ValueError, RecursionError):
-        raise ApiError(400, "body is not valid JSON", "$") from None
+        raise ApiError(400, "body is not valid JSON", ROOT) from None
     if payload is None:  # `null`: callers may count on a value (as with request.get_json)
-        raise ApiError(400, "body must not be null", "$")
+        raise ApiError(400, "body must not be null", ROOT)
     return payload
 
 
@@ -316,9 +316,15 @@ def meraki_guess(venue: str, network: str, guesses: dict[str, str], spend: bool 
     try:
         (spend_budget if spend else budget_room)(MERAKI_SECRET, venue, **guesses)
     except OverBudget as over:
-        wait = over.refusal.retry_after_s
-        raise ApiError(429, f"too many posts with a wrong secret for this Meraki network; retry in {wait} seconds",
-                       "secret", headers=[("Retry-After", str(wait)), ("Cache-Control", "no-store")]) from None
+        raise api_over_budget(over, "too many posts with a wrong secret for this Meraki network", "secret") from None
+
+
+def api_over_budget(over: OverBudget, text: str, field: str | None = None) -> ApiError:
+    """A machine API's 429 for a spent budget, worded for the program calling (the budgets' own 429 speaks to a
+    shopper): `text`, then when to retry, with Retry-After and no caching. One wording for every API's budget."""
+    wait = over.refusal.retry_after_s
+    return ApiError(429, f"{text}; retry in {wait} seconds", field,
+                    headers=[("Retry-After", str(wait)), ("Cache-Control", "no-store")])
 
 
 def meraki_guess_scopes(venue: str, network: str) -> dict[str, str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets as pysecrets
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 import click
 from flask import Flask
@@ -22,6 +24,7 @@ from portal.seed import GALLERIA_VENUE, ensure_demo_mall, ensure_galleria
 from portal.services import services
 
 MAX_LABEL = 64
+T = TypeVar("T")
 
 
 def new_venue_id(venue: str) -> str:
@@ -37,6 +40,15 @@ def known_venue(venue: str) -> str:
     if not services().venues.exists(venue):
         raise click.UsageError(f"unknown venue {venue!r}")
     return venue
+
+
+def written(out: str, write: Callable[[], T]) -> T:
+    """What `write` returns, or a ClickException naming OUT when it cannot be written (no such folder, no
+    permission): an operator's typo is said, not shown as a traceback. Every command that writes a file."""
+    try:
+        return write()
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def check_label(label: str) -> str:

@@ -97,7 +97,7 @@ def demo_venues() -> list[tuple[str, str]]:
     for venue in svc.venues.venue_ids():
         venue_map = svc.venues.get_map(venue) if is_demo_venue(svc.db, venue) else None
         if venue_map is not None:
-            out.append((venue, venue_map.name_zh if zh and venue_map.name_zh else venue_map.name))
+            out.append((venue, venue_map.label(zh)))
     return out
 
 

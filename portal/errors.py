@@ -105,6 +105,11 @@ def _people_message(exc: HTTPException) -> str:
     return str(PLAIN_MESSAGES.get(exc.code or 500, OTHER_PLAIN_MESSAGE))
 
 
+# The whole body, as an error's field. A field inside it is named as the light apps' APIs name theirs
+# ("data.observations[3].rssi", "showtimes[0].price"): one spelling for every machine API's `field`.
+ROOT = "$"
+
+
 def error_body(message: str, field: str | None = None) -> dict[str, str | None]:
     """Every JSON error's body, the one shape clients read: `field` is always there (null when the error is about
     no one field: a 401, a 404, a 405, a 503), so a client can read body["field"] whatever the status."""

@@ -29,7 +29,7 @@ from datetime import date
 from flask import Blueprint, jsonify, request
 
 from core.errors import InputError
-from portal.api import api_scope, require_venue_source
+from portal.api import api_over_budget, api_scope, require_venue_source
 from portal.apps.budgets import OverBudget, spend_budget
 from portal.errors import ApiError
 from portal.events.report import FiguresNotShown, day_insights
@@ -90,6 +90,4 @@ def _spend(venue: str, label: str) -> None:
     try:
         spend_budget(BUDGET, venue, token=label)
     except OverBudget as over:
-        wait = over.refusal.retry_after_s
-        raise ApiError(429, f"too many insights calls with this token; retry in {wait} seconds",
-                       headers=[("Retry-After", str(wait)), ("Cache-Control", "no-store")]) from None
+        raise api_over_budget(over, "too many insights calls with this token") from None

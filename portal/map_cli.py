@@ -25,7 +25,7 @@ from fingerprints.samples_io import VENUE_ORDER_HELP, write_samples_csv
 from fingerprints.training import NOT_TUNED_LIVE, checked_live_config, live_defaults, tune_venue
 from portal import setup_cli
 from portal.auth import CLI_ACTOR
-from portal.cli import new_venue_id
+from portal.cli import new_venue_id, written
 from portal.maps.validation import ValidationWalks
 from portal.operator.zone_release import zone_ids
 from portal.services import services
@@ -50,15 +50,6 @@ def _bar_progress(bar) -> Callable[[int, int], None]:
         bar.length = total
         bar.update(done - bar.pos)
     return progress
-
-
-def _written(out: str, write: Callable[[], object]):
-    """What `write` returns, or a ClickException naming OUT when it cannot be written (no such folder, no
-    permission): an operator's typo is said, not shown as a traceback."""
-    try:
-        return write()
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def _tune_out_file(config_file: str) -> dict:
@@ -120,7 +111,7 @@ def register(app: Flask) -> None:
             origin = Origin(known.lon if origin_lon is None else origin_lon,
                             known.lat if origin_lat is None else origin_lat,
                             known.rotation_deg if rotation is None else rotation)
-            path = _written(out, lambda: write_imdf_zip(venue_map, out, origin))
+            path = written(out, lambda: write_imdf_zip(venue_map, out, origin))
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"wrote {path} (IMDF 1.0.0, map v{venue_map.version}: {len(venue_map.floors)} levels, "
@@ -157,9 +148,9 @@ def register(app: Flask) -> None:
     def samples_export(venue: str, out: str, fmt: str) -> None:
         """Export VENUE's fingerprint samples as CSV (UJIIndoorLoc also writes OUT.waps.csv)."""
         venue_map = _venue_map(venue)
-        written = _written(out, lambda: write_samples_csv(venue_map, out, fmt))
+        paths = written(out, lambda: write_samples_csv(venue_map, out, fmt))
         click.echo(f"wrote {len(venue_map.samples)} samples of map v{venue_map.version} to "
-                   f"{', '.join(map(str, written))}")
+                   f"{', '.join(map(str, paths))}")
 
     @app.cli.command("samples-import")
     @click.argument("venue")

@@ -135,6 +135,11 @@ class DepositStore:
         raw = self.db.hgetall(DepositKeys(venue).deposits(item_id))
         return {c.decode(): o.decode() for c, o in raw.items()}
 
+    def deposit(self, venue: str, item_id: str, client: str) -> str:
+        """This member's paid deposit order ("" when she has none): `deposits`, for one member."""
+        value = self.db.hget(DepositKeys(venue).deposits(item_id), client)
+        return value.decode() if value else ""
+
     def state(self, venue: str, item_id: str) -> str:
         value = self.db.hget(DepositKeys(venue).item(item_id), "deposits")
         return value.decode() if value else ""

@@ -32,18 +32,20 @@ def paid(venue: str, client: str) -> list[PaidThing]:
     refunds its deposits, whoever holds them."""
     if not services().payments.enabled:
         return []
-    zh = is_zh()
-    return [_paid_thing(venue, client, item, zh) for item, code in app_store(APP).mine(venue, client)
-            if code and item.kind in ("sale", "group") and item.outcome not in ("failed", "cancelled")
-            and price_fen(item)]
+    found = (paid_item(venue, client, item, code) for item, code in app_store(APP).mine(venue, client))
+    return [thing for thing in found if thing is not None]
 
 
-def _paid_thing(venue: str, client: str, item: Activity, zh: bool) -> PaidThing:
-    """The place as a paid thing: a deposit's amount from its order (what is left of it), a unit's its price."""
+def paid_item(venue: str, client: str, item: Activity, code: str | None) -> PaidThing | None:
+    """One of her places (`code`: her confirmation code for `item`) as a paid thing, by `paid`'s rule; None when it
+    is not one paid online. A deposit's amount comes from its order (what is left of it), a unit's is its price."""
+    if not (services().payments.enabled and code and item.kind in ("sale", "group")
+            and item.outcome not in ("failed", "cancelled") and price_fen(item)):
+        return None
     amount = price_fen(item) or 0
-    if item.kind == "group" and (order_id := deposit_store().deposits(venue, item.id).get(client)):
+    if item.kind == "group" and (order_id := deposit_store().deposit(venue, item.id, client)):
         order = services().payments.order(venue, order_id)
         amount = order.refundable if order is not None else amount
-    return PaidThing(kind="deposit" if item.kind == "group" else "order", title=item.title(zh), amount_fen=amount,
+    return PaidThing(kind="deposit" if item.kind == "group" else "order", title=item.title(is_zh()), amount_fen=amount,
                      ref=item.id, endpoint="activities.item", values={"venue": venue, "item_id": item.id},
                      until=item.ends_at + KEEP_AFTER_END_S)

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from lightapps.activities import APP, notices
 from lightapps.activities.deposits import deposit_store, open_deposit, pay_deposit
-from lightapps.activities.me import paid
+from lightapps.activities.me import paid_item
 from lightapps.activities.payment import buy, price_fen, sale_stock
 from lightapps.activities.store import Activity, ActivityStore, JoinResult, attributed_url
 from portal.apps.bilingual import pick_from
@@ -122,14 +122,14 @@ def _render_item(venue_map, item: Activity, *, error: str | None = None, status:
         error=error, state=item.state(now), state_text=STATE_TEXT, shopper_token=shopper_token(shopper),
         links=links, just_joined=request.args.get("joined") == "1", deposit=_deposit_text(venue_map.id, item),
         just_left=request.args.get("left") == "1", can_leave=bool(code) and item.leavable(now),
-        no_leave_text=no_leave_text(), paid=_paid_for(venue_map.id, shopper.client, item) if code else None,
+        no_leave_text=no_leave_text(), paid=_paid_for(venue_map.id, shopper.client, item, code),
     ), status
 
 
-def _paid_for(venue: str, client: str, item: Activity) -> str | None:
-    """What she paid online for the unit or deposit her code stands for (me.paid: the one rule of what is paid),
-    as money: the page showed only the code, so a paid ¥99 looked like a reservation still to be paid."""
-    paid_thing = next((p for p in paid(venue, client) if p.ref == item.id), None)
+def _paid_for(venue: str, client: str, item: Activity, code: str | None) -> str | None:
+    """What she paid online for the unit or deposit her code stands for (me.paid_item: the one rule of what is
+    paid), as money: the page showed only the code, so a paid ¥99 looked like a reservation still to be paid."""
+    paid_thing = paid_item(venue, client, item, code)
     return cny(paid_thing.amount_fen) if paid_thing is not None and paid_thing.amount_fen else None
 
 

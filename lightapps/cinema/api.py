@@ -93,14 +93,14 @@ from lightapps.cinema.store import (
 from lightapps.cinema.validation import MIN_SHOW_GAP_S, FieldError, clash_error, local_moment, parse_showtime_batch
 from portal.api import api_scope, json_body, require_venue_source
 from portal.apps.locale import local_time
-from portal.errors import ApiError
+from portal.errors import ROOT, ApiError
 from portal.services import services
 
 api_bp = Blueprint("cinema_api", __name__, url_prefix="/api/v1/venues/<venue>/cinema")
 SCOPE = api_scope("cinema")  # tokens for this API: issue-token ... --scope cinema
 LIST_PAST_S = 24 * 3600  # the listing starts a day ago unless `from` says otherwise (what it always did)
 MAX_LIST = 500  # shows per answer, at most and by default (3,600 shows were one answer of 782 kB)
-_CURSOR = re.compile(r"^(\d{1,12})\.([A-Za-z0-9_-]{1,40})$")  # "<start>.<show id>": the last show listed
+_CURSOR = re.compile(r"(\d{1,12})\.([A-Za-z0-9_-]{1,40})")  # "<start>.<show id>": the last show listed
 
 
 def _cinema_zone(venue: str, raw) -> str:
@@ -121,7 +121,7 @@ def push_showtimes(venue: str):
     source = require_venue_source(venue, SCOPE)
     payload = json_body()
     if not isinstance(payload, dict):
-        raise ApiError(422, "body must be an object with a showtimes list", "$")
+        raise ApiError(422, "body must be an object with a showtimes list", ROOT)
     zone = _cinema_zone(venue, payload.get("zone"))
     try:
         items = parse_showtime_batch(payload.get("showtimes"))
@@ -242,7 +242,7 @@ def _cursor() -> tuple[int, str] | None:
     raw = request.args.get("cursor")
     if raw is None or raw == "":
         return None
-    found = _CURSOR.match(raw)
+    found = _CURSOR.fullmatch(raw)  # the whole of it: $ would let a trailing newline through
     if found is None:
         raise ApiError(422, "cursor must be the one a previous answer's next link carries", "cursor")
     return int(found.group(1)), found.group(2)

@@ -92,7 +92,9 @@ def paid(venue: str, client: str) -> list[PaidThing]:
 
 def _paid_ticket(venue: str, booking: Booking, show: Showtime, zh: bool, now: float) -> PaidThing | None:
     """The ticket as a paid thing, or None when nothing of it is paid online. A ticket whose payment is not known yet
-    (payment.py, PaymentUnknown) counts as paid and refundable: the erasure waits until its page knows."""
+    (payment.py, PaymentUnknown) counts as paid, its seats' price: refundable (the erasure waits) only before its
+    refund cut-off and while its zone runs the cinema, as a ticket known paid; after that it is kept for her until
+    the show is over."""
     config = zone_app_config(APP, venue, booking.zone)  # None: the zone stopped running the cinema (no ticket page)
     try:
         order = order_for_booking(venue, booking)

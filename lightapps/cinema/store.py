@@ -1394,8 +1394,8 @@ class CinemaStore:
         (Chinese, English)."""
         if key != "show":
             return {}
-        shows = {show_id: self.showtime(venue, show_id) for show_id in ids if show_id}
-        return {show_id: (show.film_zh, show.film_en) for show_id, show in shows.items() if show is not None}
+        shows = self._shows(CinemaKeys(venue), sorted(show_id for show_id in ids if show_id))  # one round trip
+        return {show.id: (show.film_zh, show.film_en) for show in shows}
 
 
 def _exported_hold(d: dict[str, str]) -> dict[str, Any]:

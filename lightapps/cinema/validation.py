@@ -13,6 +13,7 @@ from core.errors import N_, CatalogInputError
 from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.store import ShowtimeInput
 from portal.apps.locale import NoSuchLocalTime, format_time, typed_instant, venue_locale
+from portal.errors import ROOT
 from portal.payments.money import AmountError, read_amount
 
 MAX_TITLE = 120
@@ -135,7 +136,7 @@ def parse_showtime(raw, now: float | None = None, prefix: str = "", allow_extern
     fields ignored) and `confirm_time_change` (true: a new start for a show with tickets is meant)."""
     now = time.time() if now is None else now
     if not isinstance(raw, dict):
-        raise FieldError(prefix.rstrip(".") or "$", "must be an object")
+        raise FieldError(prefix.rstrip(".") or ROOT, "must be an object")
     external_id = ""
     if allow_external_id and raw.get("id") not in (None, ""):
         external_id = raw["id"]

@@ -31,7 +31,9 @@ source's token, which has only `ingest`, gets 403).
        for a receipt an earlier release refunded, the newest reversal of it in the member's last 100 ledger
        entries, else all the receipt had reversed. What remains paid keeps its own points, 1 per whole unit, so
        parts refunded one by one take back what refunding it all would; "state": "part_refunded" until nothing
-       remains, then "refunded"); 422 {"field": "store"} as for purchases;
+       remains, then "refunded"); 422 {"field": "store"} for a store id that is not 1 to 48 letters, digits, _ or -
+       (any such store is looked up, folded: a receipt may be under a store an earlier release took, or a shop that
+       has since left the map);
        404 unknown receipt; 400 a part without an Idempotency-Key (a retry would be another refund);
        409 {"error", "field": "amount"} more than remains to refund (the error says how much remains);
        409 {"error", "field": "Idempotency-Key"} the key was used before for another receipt or amount;
@@ -72,7 +74,7 @@ from lightapps.membership.store import (
 from lightapps.membership.views import store as _store  # the app's store, one per process
 from portal.api import api_scope, json_body, require_venue_source
 from portal.apps.views import venue_or_404
-from portal.errors import ApiError
+from portal.errors import ROOT, ApiError
 
 api_bp = Blueprint("membership_api", __name__, url_prefix="/api/v1/venues/<venue>/membership")
 SCOPE = api_scope("membership")  # tokens for this API: issue-token ... --scope membership
@@ -85,7 +87,7 @@ STALE_ERROR = "member_code has expired: ask the member to refresh the card (code
 def _object() -> dict:
     payload = json_body()
     if not isinstance(payload, dict):
-        raise ApiError(422, "body must be a JSON object", "$")
+        raise ApiError(422, "body must be a JSON object", ROOT)
     return payload
 
 
@@ -99,12 +101,14 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _receipt(venue: str, payload: dict, idem: str | None) -> tuple[str, str]:
+def _receipt(venue: str, payload: dict, idem: str | None, *, purchase: bool) -> tuple[str, str]:
     """(receipt id, store). An Idempotency-Key sent alone stands for the receipt id: its case folds like one sent
-    (`fold_case`), so "R1" sent either way is one receipt; the key's own record keeps its case. The store is one
-    of the venue's zones or shops, folded by the same rule (parse_store_id)."""
+    (`fold_case`), so "R1" sent either way is one receipt; the key's own record keeps its case. The store is folded
+    by the same rule (parse_store_id); a purchase's must be one of the venue's zones or shops, a refund's not: its
+    receipt may be one of the last 400 days, under a store an earlier release took or a shop since gone from the map
+    (its points must still come back)."""
     venue_map = venue_or_404(venue)
-    stores = [zone.id for zone in venue_map.zones] + [shop.id for shop in venue_map.shops]
+    stores = [zone.id for zone in venue_map.zones] + [shop.id for shop in venue_map.shops] if purchase else None
     try:
         raw = payload.get("receipt_id")
         if (raw is None or raw == "") and idem:
@@ -157,7 +161,7 @@ def purchases(venue: str):
     source = require_venue_source(venue, SCOPE)
     idem = _idempotency_key()
     payload = _object()
-    receipt_id, store_id = _receipt(venue, payload, idem)
+    receipt_id, store_id = _receipt(venue, payload, idem, purchase=True)
     try:
         cents = parse_amount(payload.get("amount"))
     except FieldError as exc:
@@ -193,7 +197,7 @@ def refunds(venue: str):
     require_venue_source(venue, SCOPE)
     idem = _idempotency_key()
     payload = _object()
-    receipt_id, store_id = _receipt(venue, payload, None)
+    receipt_id, store_id = _receipt(venue, payload, None, purchase=False)
     cents = _part_to_refund(payload, idem)
     result = _store().refund(venue, store_id, receipt_id, idempotency_key=idem, cents=cents, fold_case=True)
     if result.status == "TOO_MUCH":

@@ -25,9 +25,11 @@ Keys (venue `v`; membership is mall-wide):
                                            points), whole_points (what a refund of all of it answers once it is
                                            refunded), times (TTL RECEIPT_KEEP_S from the purchase; erasure blanks
                                            its member). A till's store and number are kept folded (`folded`)
-  mp:{v}:member:folded-stores              STRING set once the receipts an earlier release kept under a till's
-                                           store as sent ("Pixel") were moved to the store folded
-                                           (fold_receipt_stores)
+  mp:{v}:member:folded-since               STRING when the venue's receipts were first folded (FOLD_WINDOW_S)
+  mp:{v}:member:folded-stores              STRING set for FOLD_MARK_S ("done" for good after FOLD_WINDOW_S) once
+                                           the receipts an earlier release kept
+                                           under a till's store as sent ("Pixel") were moved to the store folded
+                                           (fold_receipt_stores; they are looked for again once it lapses)
   mp:{v}:member:idem:<op>:<key>            STRING the receipt key an Idempotency-Key was used for (a refund's:
                                            with the fen asked and the points taken back); op `paid-refund`: a
                                            refund the payment service told (payment.py), keyed by the refund
@@ -107,6 +109,14 @@ LEDGER_LOOK = 100
 RECEIPT_ID = re.compile(r"^[A-Za-z0-9._/-]{1,64}$")
 STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,48}$")  # a zone's or shop's id (fingerprints.model.ID_RE), any case
 DEFAULT_STORE = "mall"  # the store of a till's receipt that names none
+# How long a venue's mark "receipts are kept under folded stores" holds (fold_receipt_stores). Not for good: during
+# an upgrade a process of the release before, still running, keeps a till's receipt under its store as sent
+# ("Pixel") after the first fold, and the fold must run again to move it (until then a refund naming "pixel" and a
+# retried purchase miss it). Only within FOLD_WINDOW_S of the venue's first fold (an upgrade's window): then the mark
+# is kept for good ("done"), and till calls scan nothing again.
+FOLD_MARK_S = 3600
+FOLD_WINDOW_S = 86400
+FOLDS_DONE = b"done"
 
 # (name, English, Chinese, lifetime points from which it applies), lowest first.
 TIERS = (
@@ -205,6 +215,10 @@ class MemberKeys(VenueKeys):
 
     def folded_stores(self) -> str:
         return self.key("member", "folded-stores")
+
+    def folded_since(self) -> str:
+        """When this venue's receipts were first folded (epoch s): the start of the window the folds repeat in."""
+        return self.key("member", "folded-since")
 
 
 # KEYS: otp, pending.  ARGV: code hash, client, now, ttl, cooldown, sealed phone.
@@ -518,16 +532,17 @@ def parse_receipt_id(raw: Any, field: str = "receipt_id") -> str:
     return raw
 
 
-def parse_store_id(raw: Any, stores: Collection[str], field: str = "store") -> str:
+def parse_store_id(raw: Any, stores: Collection[str] | None, field: str = "store") -> str:
     """The store a till names, `folded`: one of `stores` (the venue's zones and shops, by id) or DEFAULT_STORE (also
     when none is sent). Any other is refused: a mistyped store would start receipt numbers of its own, which a
-    refund naming the right store never finds."""
+    refund naming the right store never finds. `stores` None (a refund): any store id, since the receipt may be up to
+    RECEIPT_KEEP_S old, under a store an earlier release took or a shop that has since left the map."""
     if raw is None or raw == "":
         return DEFAULT_STORE
-    if not isinstance(raw, str) or not STORE_ID.match(raw):
+    if not isinstance(raw, str) or not STORE_ID.fullmatch(raw):
         raise FieldError(field, "%(label)s must be 1 to 48 letters, digits, _ or -.")
     store = folded(raw)
-    if store != DEFAULT_STORE and store not in {folded(known) for known in stores}:
+    if stores is not None and store != DEFAULT_STORE and store not in {folded(known) for known in stores}:
         raise FieldError(field, "%(label)s %(store)r is not one of this venue's zones or shops (send its id, like "
                                 "\"pixel\"), nor \"%(default)s\".", store=raw, default=DEFAULT_STORE)
     return store
@@ -653,9 +668,9 @@ class MemberStore:
         self._drop_link = db.register_script(DROP_LINK_LUA)
         self._identify = db.register_script(IDENTIFY_LUA)
         self._move_receipt = db.register_script(MOVE_RECEIPT_LUA)
-        # the venues whose receipts this process knows are kept under folded stores (fold_receipt_stores): only
-        # venues a till or a console was let into, so a handful
-        self._folded_venues: set[str] = set()
+        # venue -> until when (time.monotonic) this process knows its receipts are kept under folded stores: the end
+        # of the store's mark (fold_receipt_stores); only venues a till or a console was let into, so a handful
+        self._folded_until: dict[str, float] = {}
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -979,13 +994,36 @@ class MemberStore:
 
     def _receipt_keys(self, keys: MemberKeys, store: str, receipt_id: str, fold_case: bool) -> tuple[str, str]:
         """`_receipt_keys`, once this venue's receipts kept under a till's store as sent were moved to the store
-        folded (fold_receipt_stores; a marker in the store tells the processes after the first)."""
-        if fold_case and keys.venue not in self._folded_venues:
-            if not self.db.exists(keys.folded_stores()):
-                self.fold_receipt_stores(keys.venue)
-                self.db.set(keys.folded_stores(), "1")
-            self._folded_venues.add(keys.venue)
+        folded (`_fold_if_due`)."""
+        if fold_case:
+            self._fold_if_due(keys)
         return _receipt_keys(keys, store, receipt_id, fold_case)
+
+    def _fold_if_due(self, keys: MemberKeys) -> None:
+        """fold_receipt_stores, unless the venue's mark says a process did in the last FOLD_MARK_S. This process
+        remembers when the mark ends, so till calls cost no round trip until then; a mark kept for good (the first
+        release that folded set one) counts as lapsed."""
+        now = time.monotonic()
+        if now < self._folded_until.get(keys.venue, 0.0):
+            return
+        pipe = self.db.pipeline(transaction=False)  # one slot: the venue's
+        pipe.get(keys.folded_stores())
+        pipe.pttl(keys.folded_stores())
+        pipe.set(keys.folded_since(), repr(time.time()), nx=True)
+        pipe.get(keys.folded_since())
+        mark, left_ms, _first, since = pipe.execute()
+        if mark == FOLDS_DONE:  # the window is over: nothing of the release before writes here any more
+            self._folded_until[keys.venue] = float("inf")
+            return
+        if left_ms <= 0:  # -2: none, -1: kept for good by the first release that folded ("1")
+            self.fold_receipt_stores(keys.venue)
+            if time.time() - float(since) > FOLD_WINDOW_S:  # the last fold of the window
+                self.db.set(keys.folded_stores(), FOLDS_DONE)
+                self._folded_until[keys.venue] = float("inf")
+                return
+            self.db.set(keys.folded_stores(), "1", ex=FOLD_MARK_S)
+            left_ms = FOLD_MARK_S * 1000
+        self._folded_until[keys.venue] = now + left_ms / 1000
 
     def fold_receipt_stores(self, venue: str) -> int:
         """Move the receipts an earlier release kept under a till's store as sent (it folded the number, not the
@@ -1002,9 +1040,15 @@ class MemberStore:
             return keys.receipt(folded(store), number)
 
         old = [key for key in keys_matching(self.db, glob_escape(prefix) + "*") if folded_key(key) != key]
+        if not old:
+            return 0
+        pipe = self.db.pipeline(transaction=False)
+        for key in old:
+            pipe.hget(key, "at")
+        at = dict(zip(old, pipe.execute(), strict=True))
         # of one receipt posted under several cases of its store, the first purchase takes the folded key (the
         # others were the bug's copies), whatever order the scan found them in
-        old.sort(key=lambda key: float(self.db.hget(key, "at") or 0))
+        old.sort(key=lambda key: float(at[key] or 0))
         return sum(int(self._move_receipt(keys=[key, folded_key(key)])) for key in old)
 
     @staticmethod

@@ -45,7 +45,7 @@ from lightapps.parking.events import EventError, parse_batch
 from lightapps.parking.fees import exit_outcome, settle_exit
 from portal.api import api_scope, json_body, require_venue_source
 from portal.apps.views import venue_or_404
-from portal.errors import ApiError
+from portal.errors import ROOT, ApiError
 from portal.services import services
 
 api_bp = Blueprint("parking_api", __name__, url_prefix="/api/v1/venues/<venue>/parking")
@@ -62,7 +62,7 @@ def post_events(venue: str):
         events = parse_batch(payload, venue=venue, bays=store.bays(venue), hasher=plate_hasher(), now=now,
                              max_skew_s=services().settings.max_clock_skew_s)
     except EventError as exc:
-        raise ApiError(422, exc.message if exc.field == "$" else f"{exc.field} {exc.message}", exc.field) from None
+        raise ApiError(422, exc.message if exc.field == ROOT else f"{exc.field} {exc.message}", exc.field) from None
     try:
         results = store.apply_events(venue, events, now)
         exits = []

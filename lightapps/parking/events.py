@@ -19,6 +19,7 @@ from datetime import datetime
 from core.errors import InputError
 from lightapps.parking import plates
 from lightapps.parking.store import DAY_MS, Bay, Event
+from portal.errors import ROOT
 
 MAX_EVENTS = 500
 STATUSES = ("occupied", "free")
@@ -77,7 +78,7 @@ def _bay(raw: object, field: str, bays: dict[str, Bay]) -> Bay:
 def parse_batch(payload: object, *, venue: str, bays: dict[str, Bay], hasher: plates.PlateHasher,
                 now: float, max_skew_s: float) -> list[Event]:
     if not isinstance(payload, dict):
-        raise EventError("$", "must be an object with an events list")
+        raise EventError(ROOT, "must be an object with an events list")
     items = payload.get("events")
     if not isinstance(items, list) or not items:
         raise EventError("events", "must be a non-empty list")

@@ -55,8 +55,8 @@ PURPOSE = "parking"  # also the app's name (its declaration is found under it: n
 # wallets' statements are Chinese, and a mixed "Parking 停车费" put English in a Chinese shopper's payment record.
 # The payment page shows the order in its own language from the pair on the first line item
 # (templates/payments/order.html).
-DESCRIPTION = "停车费"
 DESCRIPTION_PAIR = {"description_zh": "停车费", "description_en": "Parking fee"}
+DESCRIPTION = DESCRIPTION_PAIR["description_zh"]
 
 
 def _app() -> LightApp:
@@ -236,10 +236,15 @@ def _release(venue: str, coupon: Voucher | None, ref: str) -> None:
 def settle_exit(venue: str, h: str, exit_ms: int) -> ExitOutcome | None:
     """Decide once what an exited stay owes (see the module's docstring); None if there is no such exit or
     it was decided before."""
-    store = _store()
-    stay = store.stay(venue, h)
+    stay = _store().stay(venue, h)
     if stay is None or stay.status != "exited" or stay.exit_ms != exit_ms:
         return None
+    return _settle(venue, h, stay)
+
+
+def _settle(venue: str, h: str, stay: Stay) -> ExitOutcome | None:
+    """settle_exit on the exited stay just read; None when another process settled it first."""
+    store, exit_ms = _store(), stay.exit_ms
     payer = store.autopay_client(venue, h)
     client = payer or stay.shopper  # a debt is shown in Me to the agreement's member, else who looked it up
     if exit_ms <= stay.paid_until_ms:
@@ -267,10 +272,12 @@ def exit_outcome(venue: str, h: str, exit_ms: int) -> ExitOutcome | None:
     the car left owing): settled now if nothing settled it yet (as the sweep would), else as it stands now, the
     same four outcomes, or "paid_later" (left owing, paid since); None when the plate's stay is no longer the
     one that exit ended (a new entry since)."""
-    settled = settle_exit(venue, h, exit_ms)
-    if settled is not None:
-        return settled
     stay = _store().stay(venue, h)
+    if stay is not None and stay.status == "exited" and stay.exit_ms == exit_ms:
+        settled = _settle(venue, h, stay)
+        if settled is not None:
+            return settled
+        stay = _store().stay(venue, h)  # another process settled it first: what it decided
     if stay is None or stay.exit_ms != exit_ms or stay.status in ("in", "exited"):
         return None
     return ExitOutcome(stay.outcome or stay.status, stay.owed_fen)

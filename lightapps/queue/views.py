@@ -25,7 +25,7 @@ from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore, Result, reservation_date
 from portal.apps.budgets import OverBudget, give_back_budget, over_budget_words, spend_budget, wait_text
 from portal.apps.locale import NoSuchLocalTime, venue_locale, venue_today
-from portal.apps.notify import PhoneInputError, masked_phone, read_phone, save_phone, spend_text_budget
+from portal.apps.notify import E164, PhoneInputError, masked_phone, read_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import chosen_lang
 from portal.payments.money import cny
@@ -137,14 +137,15 @@ def _dates() -> list[str]:
 
 @bp.get("/queue/<zone>")
 def landing(venue: str, zone: str):
-    return _landing(venue, zone, notify_error=_booked_without_texts())
+    return _landing(venue, zone, after_booking=True)
 
 
-def _booked_without_texts() -> str | None:
+def _booked_without_texts(reservations: list[dict[str, Any]]) -> str | None:
     """After a booking whose number the texts budget refused (`reserve`'s redirect, `texts_wait`: seconds until
-    it has room): why no text will come. Only words follow from the value: nothing is read or changed by it."""
+    it has room): why no text will come, to a shopper who holds a booking (`reservations`, hers on the page); a
+    link with the value and no booking says nothing. Only words follow from it: nothing is read or changed by it."""
     raw = request.args.get("texts_wait", "")
-    if not (raw.isascii() and raw.isdigit()):
+    if not (raw.isascii() and raw.isdigit()) or not any(r["state"] == "BOOKED" for r in reservations):
         return None
     wait = min(int(raw), 86400)
     return _("Your table is booked, but your number was not kept for texts: too many texts were asked for just "
@@ -152,10 +153,11 @@ def _booked_without_texts() -> str | None:
 
 
 def _landing(venue: str, zone: str, status: int = 200, take_error: str | None = None,
-             notify_error: str | None = None):
+             notify_error: str | None = None, after_booking: bool = False):
     """The zone's queue page. With `take_error` (a refused "take a number") or `notify_error` (a refused number
     for texts): the reason by its form, which shows what was typed again (an error page would send the shopper
-    back to type it all again)."""
+    back to type it all again). `after_booking` (the page's GET): the booking's refused number, if it says so
+    (`_booked_without_texts`)."""
     venue_map, zone_obj, config = g.venue_map, g.zone, g.app_config
     shopper = shopper_for_venue(venue)
     ticket = store().my_ticket(venue, zone, shopper.client)
@@ -167,6 +169,8 @@ def _landing(venue: str, zone: str, status: int = 200, take_error: str | None = 
     active = bool(ticket and ticket["state"] in ACTIVE_STATES)
     reservations = [{**r, "po": shown_preorder(venue, r)}
                     for r in store().my_reservations(venue, zone, shopper.client, _dates())]
+    if after_booking:
+        notify_error = _booked_without_texts(reservations)
     response = render_template(
         "queue/landing.html", venue=venue_map, zone=zone_obj, config=config, ticket=ticket, active=active,
         ahead=ahead, wait=wait, classes=class_summaries(venue, zone, config),
@@ -314,8 +318,7 @@ def reserve(venue: str, zone: str):
     classes = rules.classes_or_default(config.get("table_classes"))
     try:
         party, day_iso, slot, guest = _booking_form(venue, zone, config, classes)
-        if request.form.get("phone", "").strip():
-            read_phone(request.form["phone"][:40])  # checked now, kept once booked (`_keep_booking_phone`)
+        phone = _booking_phone()  # checked now, kept once booked (`_keep_booking_phone`)
         shopper = shopper_for_venue(venue)
     except InputError as exc:  # nothing booked, stored or spent: the form again, as typed, with the reason
         return _reserve_page(venue, zone, _refused_day(), 400, exc.message, exc.field)
@@ -330,7 +333,7 @@ def reserve(venue: str, zone: str):
         if booked and booked["slot"] == slot and booked["party"] == party:
             return _back(venue, zone)  # a double tap: the same booking, not an error
         return _message(venue, zone, 409, _("You already have a booking that day: cancel it first to change it."))
-    texts_wait = _keep_booking_phone(venue, shopper.client)  # before the reminder it is for
+    texts_wait = _keep_booking_phone(venue, shopper.client, phone)  # before the reminder it is for
     notices.remind_booking(venue, g.zone, result.value, shopper.client, day_iso, slot, party)
     if texts_wait is not None:  # booked all the same; the page says why no text will come, by the texts form
         return redirect(_url("queue.landing", venue=venue, zone=zone, texts_wait=texts_wait), code=303)
@@ -363,20 +366,26 @@ def _booking_form(venue: str, zone: str, config: dict[str, Any],
     return party, day_iso, slot, guest
 
 
-def _keep_booking_phone(venue: str, client: str) -> int | None:
-    """The booking's optional number for texts (the reminder, the restaurant's word), kept for the shopper once
-    the table is booked (a refused or full booking costs no text): spent from the "notify.sms" budgets first. With
-    them spent (texts from this device, to this number, or the venue's day) the number is not kept and the booking
-    stands without texts: returns how many seconds until the budget has room (the number is optional; losing the
-    table over it would be the wrong way round)."""
+def _booking_phone() -> E164 | None:
+    """The booking form's optional number for texts, read once (`read_phone`: PhoneInputError when it is no number);
+    None when none was typed."""
     raw = request.form.get("phone", "")[:40]
-    if not raw.strip():
+    return read_phone(raw) if raw.strip() else None
+
+
+def _keep_booking_phone(venue: str, client: str, phone: E164 | None) -> int | None:
+    """The booking's optional number for texts (`_booking_phone`: the reminder, the restaurant's word), kept for the
+    shopper once the table is booked (a refused or full booking costs no text): spent from the "notify.sms" budgets
+    first. With them spent (texts from this device, to this number, or the venue's day) the number is not kept and
+    the booking stands without texts: returns how many seconds until the budget has room (the number is optional;
+    losing the table over it would be the wrong way round)."""
+    if phone is None:
         return None
     try:
-        spend_text_budget(venue, client, raw)
+        spend_text_budget(venue, client, phone)
     except OverBudget as exc:
         return exc.refusal.retry_after_s
-    save_phone(venue, client, raw)
+    save_phone(venue, client, phone)
     return None
 
 

@@ -72,35 +72,45 @@ class PhoneInputError(InputError):
     """A number for texts that is not a phone number; the message is in the shopper's language."""
 
 
+class E164(str):
+    """A number for texts `read_phone` has read, in E.164: `spend_text_budget` and `save_phone` take it as it is
+    (a view that checked the number first passes it on, rather than have it parsed again)."""
+
+    __slots__ = ()
+
+
 def spend_text_budget(venue: str, shopper: str, raw: str | None) -> None:
     """A number a shopper asks texts at costs one of the "notify.sms" budgets (per number, shopper, client IP
     and venue), spent before the number is kept: each text costs the mall money and lands on a number the
     shopper typed, so without it one address could point texts from many new shoppers at one number (429 when
     spent). A malformed number spends nothing: save_phone refuses it with the shopper's message. Nor does the
     number the shopper already has on file (a double tap, the same number typed with the next booking): it
-    adds no texts."""
+    adds no texts. `raw`: as typed, or an `E164` already read."""
     try:
-        phone = parse_phone(raw)
-    except PhoneNumberError:
+        phone = read_phone(raw)
+    except PhoneInputError:
         return
     if notify_views.contacts().get(venue, shopper).phone == phone:
         return
     spend_budget("notify.sms", venue, shopper=shopper, phone=phone)
 
 
-def read_phone(raw: str | None) -> str:
+def read_phone(raw: str | None) -> E164:
     """A number for texts, in any common format (read in the venue's phone region: the platform's parse_phone), as
-    E.164; PhoneInputError (field "phone", a message in the shopper's language) when it is not a number."""
+    E.164 (an `E164` is returned as it is); PhoneInputError (field "phone", a message in the shopper's language) when
+    it is not a number. The one check of a number for texts."""
+    if isinstance(raw, E164):
+        return raw
     try:
-        return parse_phone(raw, field="phone")
+        return E164(parse_phone(raw, field="phone"))
     except PhoneNumberError:
         message = _("That is not a valid phone number.") if (raw or "").strip() else _("Enter your mobile number.")
         raise PhoneInputError("phone", message) from None
 
 
 def save_phone(venue: str, shopper: str, raw: str | None, lang: str | None = None) -> str:
-    """The shopper's number for SMS (`read_phone`), texts in `lang` (else the page's language); returns it masked.
-    PhoneInputError when it is not a number."""
+    """The shopper's number for SMS (`read_phone`: as typed, or an `E164` already read), texts in `lang` (else the
+    page's language); returns it masked. PhoneInputError when it is not a number."""
     phone = read_phone(raw)
     lang = lang if lang in LANGS else ("zh" if is_zh() else "en")
     notify_views.contacts().set_phone(venue, shopper, phone, lang)
@@ -125,5 +135,5 @@ def send_sms_now(venue: str, phone: str, event: str, params: Mapping[str, str], 
     notify_views.sms().send(venue, phone, event, dict(params), text)
 
 
-__all__ = ["PhoneInputError", "SmsError", "cancel", "forget_phone", "in_both", "mask_phone", "masked_phone",
+__all__ = ["E164", "PhoneInputError", "SmsError", "cancel", "forget_phone", "in_both", "mask_phone", "masked_phone",
            "notify", "save_phone", "send_sms_now"]

@@ -1,5 +1,6 @@
 """What a shopper has paid for and still holds (a ticket, a paid order, a deposit): what the privacy centre lists
-before an erasure, and what an erasure may not take silently (portal/events/kept.py).
+before an erasure, and what an erasure may not take silently (portal/events/mydata.py: keep_paid,
+erase_kept_due).
 
 An app that sells things declares in its `me.py` `paid(venue, client) -> list[PaidThing]` (registry.RESOURCE_PATHS
 "paid"): the shopper's live paid things, each with what is still paid (not refunded) and its fate if she erased her

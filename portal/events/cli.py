@@ -12,11 +12,10 @@ from flask import Flask, current_app
 
 from core.errors import InputError
 from portal.auth import CLI_ACTOR
-from portal.cli import known_venue
+from portal.cli import known_venue, written
 from portal.demo import is_demo_venue
 from portal.events.report import FiguresNotShown, day_insights, page_context, rate, venue_tz
 from portal.events.sim import past_days, simulate
-from portal.map_cli import _written
 from portal.operator.footfall import read_day
 from portal.operator.insights import (
     EXPORTS,
@@ -76,13 +75,11 @@ def register(app: Flask) -> None:
     def show(venue: str, day: str) -> None:
         """A day's figures as the operator's insights page shows them: k-safe ("<5", "withheld"), rates to one
         decimal."""
-        venue_map = services().venues.get_map(venue)
-        if venue_map is None:
-            raise click.UsageError(f"unknown venue {venue!r}")
+        venue_map = services().venues.get_map(known_venue(venue))
         try:
-            when = date.fromisoformat(day)
-        except ValueError:
-            raise click.UsageError("--day must be YYYY-MM-DD") from None
+            when = read_day(day, "--day")  # as `export` and the consoles read a day
+        except InputError as exc:
+            raise click.BadParameter(exc.message, param_hint=exc.field) from None
         f = day_insights(services(), venue_map, when)
         if "period" in f.incomplete:  # the trimmed log no longer holds the whole day: no false zeros
             raise click.ClickException(f"{day}: incomplete, the event log holds only the events written from "
@@ -132,7 +129,7 @@ def register_export(insights: click.Group) -> None:
             meta = combined_meta([e for _m, _p, e in parts], venue_maps,
                                  f"each {period}{holding} from {since} to {until}", skipped)
         body = export_body(fmt, [row for _m, _p, e in parts for row in e.table], meta)
-        _written(out, lambda: write_file(Path(out), body))
+        written(out, lambda: write_file(Path(out), body))
         audit_cli_export(parts, venue_maps, fmt, period)
         click.echo(f"{out}: {sum(len(e.table) for _m, _p, e in parts)} rows, {len(parts)} periods of "
                    f"{len(venue_maps)} venue(s){f', {len(skipped)} skipped' if skipped else ''}")

@@ -134,7 +134,7 @@ def other_sign_ins(shopper: Shopper) -> list[str]:
     return sorted(token_store().shoppers_on(shopper.venue, [shopper.own_phone]) - {shopper.client})
 
 
-def held(svc: Services, shopper: Shopper, earlier: Iterable[Shopper] = ()) -> dict:
+def held(svc: Services, shopper: Shopper, earlier: Iterable[Shopper] = (), others: list[str] | None = None) -> dict:
     """What the export shows. A phone's location history only for the phone this token was vouched for (the
     WiFi sign-in page's, and the phone browser's its keep link opened): a token that names no phone (a texted
     link she may have forwarded) holds her shopper id, not proof of her phone, so it shows her orders and apps'
@@ -142,9 +142,9 @@ def held(svc: Services, shopper: Shopper, earlier: Iterable[Shopper] = ()) -> di
     new shopper id) are shown, under `linked`, to a token vouched for that phone only. The shoppers her browser kept
     `earlier` (hub.views.earlier_shoppers: tokens it holds) are shown under `earlier`, each as its own token would
     show it. The events are those `Hers` finds for these ids and phones, her other devices' under their member
-    numbers among them."""
+    numbers among them. `others`: `other_sign_ins`, when the request read them already."""
     venue, phones = shopper.venue, _own_phones(shopper)
-    others = other_sign_ins(shopper)
+    others = other_sign_ins(shopper) if others is None else others
     earlier = [who for who in earlier if who.client not in (shopper.client, *others)]
     own = _held_by(svc, venue, shopper.client, phones)
     linked = [{"shopper": other, **_held_by(svc, venue, other, [])} for other in others]
@@ -464,15 +464,17 @@ def field_labels() -> dict[str, str]:
     }
 
 
-def erase(svc: Services, shopper: Shopper, earlier: Iterable[Shopper] = ()) -> dict[str, int]:
+def erase(svc: Services, shopper: Shopper, earlier: Iterable[Shopper] = (),
+          reach: tuple[list[str], list[str]] | None = None) -> dict[str, int]:
     """Remove the shopper from every store (and so from every future export): the event log (their events,
     their verified phones', their members'), presence, moments, and per shopper id (`erase_id`) every light app's
     store, payments (orders unlinked), notifications (contact, queued messages), consent, tokens, keep links; for
     her id, the shoppers her browser kept `earlier`, and every other shopper id of their vouched phones
-    (`her_shoppers`: the other WiFi sign-ins). (Abuse counters are keyed hashes that expire with their window: they
-    name nobody.)"""
+    (`her_shoppers`: the other WiFi sign-ins; `reach`, when the request read it already). (Abuse counters are keyed
+    hashes that expire with their window: they name nobody.)"""
     venue = shopper.venue
-    clients, phones = her_shoppers(shopper, *earlier)  # read before the tokens (and with them the links) are revoked
+    # read before the tokens (and with them the links) are revoked
+    clients, phones = her_shoppers(shopper, *earlier) if reach is None else reach
     hers = Hers.of(venue, clients, phones)
     removed = Counter({"events": svc.events.delete_where(venue, hers.names), "phone": 0})
     for phone in phones:
@@ -581,12 +583,35 @@ def page(venue: str):
     return _page(_shopper(venue))
 
 
-def _page(shopper: Shopper, refused: str | None = None, blocked: str | None = None):
+@dataclass(frozen=True)
+class Circle:
+    """Whom one request of the privacy page shows and erases, read once and passed along: the shoppers this browser kept
+    earlier with their tokens (hub.views.earlier_shoppers), whom the erasure reaches (`her_shoppers`: shopper ids,
+    phones) and their paid things (`collect_paid`)."""
+
+    kept: list[tuple[Shopper, str]]
+    reach: tuple[list[str], list[str]]
+    things: list[PaidThing]
+
+    @classmethod
+    def of(cls, shopper: Shopper) -> Circle:
+        kept = earlier_shoppers(shopper.venue, shopper.client)
+        reach = her_shoppers(shopper, *(who for who, _token in kept))
+        return cls(kept, reach, collect_paid(shopper.venue, reach[0]))
+
+    @property
+    def earlier(self) -> list[Shopper]:
+        return [who for who, _token in self.kept]
+
+
+def _page(shopper: Shopper, refused: str | None = None, blocked: str | None = None, circle: Circle | None = None):
     """The page; `refused`: the "I understand" box was not ticked; `blocked`: a paid thing she may still cancel for a
-    refund holds the erasure back (the list of her paid things says which)."""
-    earlier = _kept_earlier(shopper)
-    data, venue_map = held(services(), shopper, earlier), venue_or_404(shopper.venue)
-    paid = paid_rows(shopper, collect_paid(shopper.venue, her_shoppers(shopper, *earlier)[0]))
+    refund holds the erasure back (the list of her paid things says which); `circle`: when the request read it."""
+    circle = Circle.of(shopper) if circle is None else circle
+    others = other_sign_ins(shopper)
+    data = held(services(), shopper, circle.earlier, others)
+    venue_map = venue_or_404(shopper.venue)
+    paid = paid_rows(shopper, circle, others)
     return render_template("insights/mydata.html", venue=venue_map, data=data, sections=readable(data, venue_map),
                            apps=[(name, app_title(name)) for name in data["apps"]], refused=refused, paid=paid,
                            blocked=blocked)
@@ -605,15 +630,14 @@ class PaidRow:
     refundable: bool
 
 
-def paid_rows(shopper: Shopper, things: list[PaidThing]) -> list[PaidRow]:
-    """Her paid things (`collect_paid`) in words, each linked with the token of the shopper id holding it: hers, the
+def paid_rows(shopper: Shopper, circle: Circle, others: list[str]) -> list[PaidRow]:
+    """Her paid things (`circle.things`) in words, each linked with the token of the shopper id holding it: hers, the
     token this browser kept for an earlier one, a new one for another WiFi sign-in of the phone this token was
-    vouched for (the export shows theirs too)."""
-    tokens: dict[str, str | None] = {who.client: token for who, token in earlier_shoppers(shopper.venue,
-                                                                                         shopper.client)}
-    tokens |= {other: None for other in other_sign_ins(shopper)}
+    vouched for (`others`: `other_sign_ins`; the export shows theirs too)."""
+    tokens: dict[str, str | None] = {who.client: token for who, token in circle.kept}
+    tokens |= {other: None for other in others}
     rows = []
-    for thing in things:
+    for thing in circle.things:
         if thing.client == shopper.client:
             url: str | None = shopper_url(thing.endpoint, **thing.values)
         elif thing.client in tokens:
@@ -664,14 +688,15 @@ def erase_view(venue: str):
     shopper = _shopper(venue)
     if not yes_or_no(request.form.get("confirm")):
         return _page(shopper, _("Nothing was erased: tick “I understand” to erase your data.")), 400
-    svc, earlier = services(), _kept_earlier(shopper)
-    things = collect_paid(venue, her_shoppers(shopper, *earlier)[0])
+    svc, circle = services(), Circle.of(shopper)
+    things = circle.things
     if any(thing.refundable for thing in things):  # money she may still get back is hers to ask for, on its page
         return _page(shopper, blocked=_("Nothing was erased: you hold paid things you may still cancel for a full "
                                         "refund (listed above). Cancel them on their pages first, or erase after "
-                                        "their refund deadline, when they are kept for you instead.")), 409
+                                        "their refund deadline, when they are kept for you instead."),
+                     circle=circle), 409
     keeper = keep_paid(svc, venue, things)
-    removed = erase(svc, shopper, earlier)
+    removed = erase(svc, shopper, circle.earlier, circle.reach)
     kept_declined = removed.pop("kept_declined", 0)
     svc.privacy.audit_export(venue, "shopper (self)", "erasure", f"{sum(removed.values())} records")
     token = token_store().mint(Shopper(venue, keeper)) if keeper else None

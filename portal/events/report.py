@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from html import escape
@@ -460,6 +461,12 @@ def so_far(ins: Insights) -> str | None:
              "then.", when=format_time(ins.as_of))
 
 
+def mean_dwell_shown(ins: Insights, safe: Callable[[str, int], int | None]) -> str:
+    """The mean dwell in minutes as the page shows it and the exports read it: to one decimal, or "—" unless it is a
+    mean over at least k phones' stays (`safe`: the figures' `Insights.shown().safe`, decided once by the caller)."""
+    return f"{ins.mean_dwell_s / 60:.1f}" if safe("stays", len(ins.dwell_s)) else "—"
+
+
 def _figures_context(ins: Insights, names: dict[str, str]) -> dict:
     name, safe = names.get, ins.shown().safe  # decided once for every figure of the page
     gone = set(ins.anonymised)  # "—": not "<5", which would say they were few (anonymised_notices says why)
@@ -478,7 +485,6 @@ def _figures_context(ins: Insights, names: dict[str, str]) -> dict:
         funnel_bars += [(f"{name(f.zone, f.zone)}: {text}", cells[s]) for s, text in steps.items()
                         if funnel_key(f.zone, s) not in gone]
     visitors, passers_by = cell("visitors", ins.visitors), cell("passers_by", ins.passers_by)
-    mean_shown = bool(safe("stays", len(ins.dwell_s)))  # a mean over at least k phones' stays
     flows = [(a, b, safe(flow_key(a, b), n)) for a, b, n in ins.transitions]
     paths = [(p, safe(path_key(p), n)) for p, n in ins.paths]
     cut = "new_vs_repeat" in ins.incomplete  # "—": not "<5", which would say they were few
@@ -487,7 +493,7 @@ def _figures_context(ins: Insights, names: dict[str, str]) -> dict:
         "so_far": so_far(ins),
         "visitors": visitors[1], "passers_by": passers_by[1],
         "capture": rate(visitors[0], visitors[0] + passers_by[0]) if None not in (visitors[0], passers_by[0]) else "—",
-        "mean_dwell_min": f"{ins.mean_dwell_s / 60:.1f}" if mean_shown else "—",
+        "mean_dwell_min": mean_dwell_shown(ins, safe),
         "new": "—" if cut else cell("new", ins.new)[1],
         "repeat": "—" if cut else cell("repeat", ins.repeat)[1],
         "lookback_notice": lookback_notice(ins), "anonymised_notices": anonymised_notices(ins),

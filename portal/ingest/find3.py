@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from portal.errors import ROOT
 from portal.ingest.observation import (
-    ROOT,
     Batch,
     ClientIds,
     Limits,

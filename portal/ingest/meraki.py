@@ -25,9 +25,9 @@ from typing import Any
 import redis
 
 from core.security import hash_token
+from portal.errors import ROOT
 from portal.ingest.named_configs import NamedConfigKeys, NamedConfigs
 from portal.ingest.observation import (
-    ROOT,
     Batch,
     ClientIds,
     Limits,

@@ -11,17 +11,13 @@ from datetime import datetime
 from core.errors import InputError
 from core.security import MacHasher
 from fingerprints.model import normalise_bssid
+from portal.errors import ROOT
 
 
 class ReportError(InputError):
     """A report that must be rejected as a whole; `field` names what is wrong, as `at` spells it."""
 
     template = "{field}: {message}"
-
-
-# The whole body, as an error's field. A field inside it is named as the light apps' APIs name theirs
-# ("data.observations[3].rssi", "showtimes[0].price"): one spelling for every machine API's `field`.
-ROOT = "$"
 
 
 def at(where: str, name: str) -> str:

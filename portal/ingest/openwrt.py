@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.errors import ROOT
 from portal.ingest.observation import (
-    ROOT,
     Batch,
     ClientIds,
     Limits,
@@ -101,8 +101,9 @@ def _parse_clients(payload: dict, ap: str, ids: ClientIds, limits: Limits) -> Ba
     ts = limits.ts(parse_time(payload["ts"], "ts"), "ts") if "ts" in payload else limits.now
     batch = Batch()
     batch.reported(ap)
-    for mac, station in clients.items():
-        where = f"clients[{mac!r}]"
+    for i, (mac, station) in enumerate(clients.items()):
+        # The field names the station by position, as find3 does: the key is a raw MAC, never echoed or logged.
+        where = f"clients[{i}]"
         check_object(station, where)
         client = ids(mac, where)
         rssi = None if station.get("assoc") is False else _signal(station, where)

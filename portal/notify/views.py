@@ -20,7 +20,7 @@ from core.security import vapid_public_key
 from portal.api import bearer_token, json_body, require_venue
 from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.captive.probes import in_app_browser
-from portal.errors import ApiError
+from portal.errors import ROOT, ApiError
 from portal.notify.contacts import MAX_PUSH, ContactStore, SubscriptionError, parse_subscription, subscription_id
 from portal.notify.outbox import Outbox
 from portal.notify.sms import SmsProvider, sms_provider
@@ -100,7 +100,7 @@ def subscribe(venue: str):
     require_venue(venue)
     body = json_body()
     if not isinstance(body, dict):
-        raise ApiError(400, "body must be a JSON object", "$")
+        raise ApiError(400, "body must be a JSON object", ROOT)
     try:
         subscription = parse_subscription(body.get("subscription"), services().settings.notify.push_hosts)
     except SubscriptionError as exc:

@@ -36,7 +36,7 @@ from portal.operator.blueprint import bp
 from portal.operator.mapedit import load_map, zone_names
 from portal.operator.quality import _plot_lock
 from portal.services import services
-from portal.tracking.footfall import FootfallStore, counted_in, footfall_report, presence_heatmap_png
+from portal.tracking.footfall import FootfallStore, footfall_report, presence_heatmap_png
 from portal.tracking.models import venue_groups
 
 log = logging.getLogger(__name__)
@@ -106,18 +106,17 @@ def footfall(venue: str):
     names = zone_names(venue_map)
     zones = sorted(report.zones.values(), key=lambda z: (-z.visitors, z.zone))
     # On a day whose salt changed a unique count holds a phone once per salt: the k floor applies to the phones it
-    # vouches for (3 phones seen before and after a change count 6, and must still read "<5").
+    # vouches for (3 phones seen before and after a change count 6, and must still be held back).
     def safe(n: int | None, phones: int | None = None) -> int | None:
         return k_safe(n, phones=report.phones_at_least(n if phones is None else phones) if n else None)
 
     def shown_safe(n: int | None, phones: int | None = None) -> str:
-        return label(safe(n, phones))
+        return label(safe(n, phones), n)  # 30 visits of 3 phones: "withheld", not "<5" (a small count)
 
     hours = [*report.visitors_by_hour, *(v for z in zones for v in z.visitors_by_hour)]
     peak = max([1, *(safe(v) or 0 for v in hours)])  # a shade must not tell a hidden count either
     return render_template("operator/footfall.html", venue=venue, map=venue_map, day=day.isoformat(), level=level,
                            report=report, zones=zones, names=names, peak=peak, shown=shown_safe, safe=safe, k=K_MIN,
-                           grouped={z: len(parts) - 1 for z, parts in counted_in(list(report.zones), groups).items()},
                            time_zone=str(footfall_store().tz_of(venue)),  # the zone it counts its hours in
                            visitor_min=int(VISITOR_MIN_S // 60))  # the insights' visitor, named beside ours
 

@@ -41,7 +41,7 @@ from portal.errors import input_error_text
 from portal.events.insights import K_MIN, VISITOR_MIN_S, Insights
 from portal.events.moments import RuleError
 from portal.events.privacy import RETENTION, retention_problems
-from portal.events.report import Row, day_insights, occupancy, page_context, rows, venue_tz
+from portal.events.report import Row, day_insights, mean_dwell_shown, occupancy, page_context, rows, venue_tz
 from portal.operator.blueprint import bp
 from portal.operator.footfall import _day
 from portal.operator.mapedit import load_map, zone_names
@@ -212,9 +212,10 @@ def build_export(venue_map, figures: Insights, span: str, scope: str,
     stamped with the venue and the period (`COLUMNS`), and the metadata (`export_meta`: `scope` and `extra`
     there). Audited by the caller (`audit_insights_export`), who knows who asked."""
     data = export_rows(figures, zone_names(venue_map))
-    since, until = period_iso(venue_map, figures)
+    tz = venue_tz(services(), venue_map)  # read once: the store's venue config, for every time the export writes
+    since, until = period_iso(tz, figures)
     table = [(venue_map.id, since, until, r.metric, r.zone, r.zone_name, r.key, r.value, r.status) for r in data]
-    return Export(table, export_meta(venue_map, figures, span, scope, extra),
+    return Export(table, export_meta(venue_map, figures, span, scope, tz, (since, until), extra),
                   until if figures.as_of is not None else None)
 
 
@@ -292,7 +293,7 @@ def export_rows(ins: Insights, names: dict[str, str]) -> list[ExportRow]:
     scope_name = zone_label(scope, names)
     out = [ExportRow(r.metric, r.zone, zone_label(r.zone, names), r.key, r.value, _status(r)) for r in counts]
     got = {(r.metric, r.zone): r for r in out}
-    mean = page_context(ins, names)["mean_dwell_min"]  # the page's: shown only over k phones' stays
+    mean = mean_dwell_shown(ins, ins.shown().safe)  # the page's: shown only over k phones' stays
     out.append(ExportRow("mean_dwell_min", scope, scope_name, "", None if mean == "—" else float(mean),
                          "no_data" if not ins.dwell_s else "suppressed" if mean == "—" else "shown"))
     visitors = got[("visitors", scope)]
@@ -335,17 +336,17 @@ def _rate_row(metric: str, of: ExportRow, part: ExportRow, whole: list[ExportRow
     return ExportRow(metric, of.zone, of.zone_name, "", float(f"{100 * part.value / total:.4g}"), "shown")
 
 
-def export_meta(venue_map, ins: Insights, span: str, scope: str,
+def export_meta(venue_map, ins: Insights, span: str, scope: str, tz: str, period: tuple[str, str],
                 extra: tuple[tuple[str, str], ...] = ()) -> list[tuple[str, str]]:
-    """What an export says about itself, as (key, text): venue (its name in the export's language), scope, period
-    (`period_iso`; partial: the period is still under way, and `until` is when its figures were made), time zone,
-    k, what a row's status means, then `extra` and the definitions the page gives."""
-    since, until = period_iso(venue_map, ins)
-    name = venue_map.name_zh if is_zh() and venue_map.name_zh else venue_map.name
+    """What an export says about itself, as (key, text): venue (its name in the export's language, the other
+    language's where it has none), scope, period (`period`: its start and end as `period_iso` wrote them; partial:
+    the period is still under way, and `until` is when its figures were made), time zone (`tz`, the venue's), k,
+    what a row's status means, then `extra` and the definitions the page gives."""
+    since, until = period
     return [
-        ("export", "MallPortal insights"), ("venue", f"{venue_map.id} ({name})"), ("scope", scope),
-        ("period", span), ("from", since), ("until", until), ("partial", str(ins.as_of is not None).lower()),
-        ("time_zone", venue_tz(services(), venue_map)), ("k", str(K_MIN)),
+        ("export", "MallPortal insights"), ("venue", f"{venue_map.id} ({venue_map.label(is_zh())})"),
+        ("scope", scope), ("period", span), ("from", since), ("until", until),
+        ("partial", str(ins.as_of is not None).lower()), ("time_zone", tz), ("k", str(K_MIN)),
         ("value", _("counts of phones (of shoppers, for new and repeat), visits or moves as the metric says; "
                     "mean_dwell_min in minutes; *_rate_pct in percent.")),
         ("status", _("shown; suppressed: fewer than %(k)d phones stand behind the figure, or it would give such a "
@@ -354,22 +355,22 @@ def export_meta(venue_map, ins: Insights, span: str, scope: str,
                      "no longer holds the history it needs; no_data: a mean or rate of nothing.", k=K_MIN)),
         *extra,
         *((f"definition.{key}", f"{term}: {text}") for key, term, text in figure_definitions()),
-        ("exported_at", venue_iso(venue_map, time.time())),
+        ("exported_at", venue_iso(tz, time.time())),
     ]
 
 
-def venue_iso(venue_map, ts: float) -> str:
-    """An instant as an export writes it: ISO 8601 in the venue's time zone, with its offset."""
-    return datetime.fromtimestamp(ts, ZoneInfo(venue_tz(services(), venue_map))).isoformat(timespec="minutes")
+def venue_iso(tz: str, ts: float) -> str:
+    """An instant as an export writes it: ISO 8601 in the venue's time zone (`tz`: report.venue_tz), with its
+    offset."""
+    return datetime.fromtimestamp(ts, ZoneInfo(tz)).isoformat(timespec="minutes")
 
 
-def period_iso(venue_map, ins: Insights) -> tuple[str, str]:
+def period_iso(tz: str, ins: Insights) -> tuple[str, str]:
     """The period's start and end as an export writes them (`venue_iso`); a period still under way ends when its
     figures were made (`Insights.as_of`, to the second), not at its last day's midnight."""
     if ins.as_of is None:
-        return venue_iso(venue_map, ins.since), venue_iso(venue_map, ins.until)
-    tz = ZoneInfo(venue_tz(services(), venue_map))
-    return venue_iso(venue_map, ins.since), datetime.fromtimestamp(ins.as_of, tz).isoformat(timespec="seconds")
+        return venue_iso(tz, ins.since), venue_iso(tz, ins.until)
+    return venue_iso(tz, ins.since), datetime.fromtimestamp(ins.as_of, ZoneInfo(tz)).isoformat(timespec="seconds")
 
 
 def export_body(fmt: str, table: list[tuple], meta: list[tuple[str, str]]) -> str | bytes:

@@ -145,4 +145,4 @@ def insights_export(venue: str, fmt: str):
     figures = _within_tenancy(day_insights(services(), venue_map, last, zones=[zone], days=days), account, zone)
     held = _held_since(account, zone)
     return export_response(fmt, venue_map, figures, span, *export_scope(venue_map, zone),
-                           (("managed_since", venue_iso(venue_map, held)),) if held else ())
+                           (("managed_since", venue_iso(venue_tz(services(), venue_map), held)),) if held else ())

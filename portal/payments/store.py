@@ -159,12 +159,17 @@ local DAY_MS = 86400000
 local function ms_text(ms) return string.format('%.0f', ms) end
 local function id_ms(id) return tonumber(string.match(id, '^(%d+)')) end
 -- An entry's id is the store's clock, its `ms` the booking's (`now`, which a caller may set): readers by `ms` bound
--- their XRANGE by id, widened by the gaps ever written (_READ_LEDGER)
-local function note_gap(gaps, id, ms)
-  local gap = id_ms(id) - ms
+-- their XRANGE by id, widened by the gaps ever written (_READ_LEDGER). `...`: the ids booked at `ms`, noted in one
+-- read of the gaps
+local function note_gap(gaps, ms, ...)
+  local lo, hi
+  for _, id in ipairs({...}) do
+    local gap = id_ms(id) - ms
+    lo, hi = math.min(lo or gap, gap), math.max(hi or gap, gap)
+  end
   local g = redis.call('HMGET', gaps, 'lo', 'hi')
-  if not g[1] or gap < tonumber(g[1]) then redis.call('HSET', gaps, 'lo', ms_text(gap)) end
-  if not g[2] or gap > tonumber(g[2]) then redis.call('HSET', gaps, 'hi', ms_text(gap)) end
+  if not g[1] or lo < tonumber(g[1]) then redis.call('HSET', gaps, 'lo', ms_text(lo)) end
+  if not g[2] or hi > tonumber(g[2]) then redis.call('HSET', gaps, 'hi', ms_text(hi)) end
 end
 -- How many entries the stream has lost (trimmed) since it began: XINFO's entries ever added less those it holds
 local function lost(stream)
@@ -215,9 +220,10 @@ local function ledger(kind, order, amount, txn, ref_no, now, book, gaps, days)
   -- a new merchant's book opens with its first entry; a ledger the previous release wrote waits for a reader's count
   if redis.call('EXISTS', book) == 0 and redis.call('XLEN', KEYS[4]) == 0 then open_book(KEYS[4], book, days) end
   local counts = caught_up(KEYS[4], book)
-  note_gap(gaps, redis.call('XADD', KEYS[3], 'MINID', keep_from, '*', unpack(entry)), now)
+  local venue_id = redis.call('XADD', KEYS[3], 'MINID', keep_from, '*', unpack(entry))
   local id = redis.call('XADD', KEYS[4], 'MINID', keep_from, '*', unpack(entry))
-  note_gap(gaps, id, now)
+  -- both ids come from this script's clock (one differs only after a stream's newest id ran ahead of it): one note
+  note_gap(gaps, now, venue_id, id)
   if counts then tally(book, days, id, kind == 'paid' and tonumber(amount) or -tonumber(amount), now) end
 end
 local function append(key, field, item)
@@ -471,7 +477,7 @@ local function catch_up(stream, book, days, gaps, step)
     local f = {}
     for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
     local amount, ms = tonumber(f.amount or '') or 0, tonumber(f.ms or '')
-    if ms then note_gap(gaps, e[1], ms) end
+    if ms then note_gap(gaps, ms, e[1]) end
     tally(book, days, e[1], f.kind == 'paid' and amount or -amount, ms)
   end
   return #entries < step and 1 or 0

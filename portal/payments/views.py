@@ -25,7 +25,7 @@ from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.apps.views import lang_arg
 from portal.captive.probes import in_app_browser
 from portal.payments.money import cny
-from portal.payments.service import PaymentError, needs_own_browser, offered_in, with_shopper_token
+from portal.payments.service import ON_THIS_PHONE, PaymentError, needs_own_browser, offered_in, with_shopper_token
 from portal.payments.signin import sign_in_state, state_problem
 from portal.payments.store import Order
 from portal.services import services
@@ -109,7 +109,8 @@ def _page(order, shopper, status: int = 200, error: str | None = None, bridge: d
     qr_url = order.qr_url if order.status == "created" and not expired else ""
     methods, own_browser = _ways_to_pay(order, shopper)
     return render_template("payments/order.html", order=order, amount=cny(order.amount), refunds=refunds,
-                           refunded=cny(order.refunded), methods=methods, names=PROVIDER_NAMES,
+                           refunded=cny(order.refunded), methods=methods, on_this_phone=ON_THIS_PHONE,
+                           names=PROVIDER_NAMES,
                            shopper_token=shopper_token(shopper), error=error, qr=_qr(qr_url) if qr_url else None,
                            qr_url=qr_url, refresh_url=refresh_url, expired=expired, own_browser=own_browser,
                            bridge=bridge if order.status == "created" and not expired else None,

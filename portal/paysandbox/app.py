@@ -15,8 +15,8 @@ It shares no code with the portal's payment service (it is the other side of the
 in memory, and knows nothing but what the documented requests tell it. Deviations from the real services,
 kept so a developer can click through: the Native `code_url` and Alipay's `qr_code` are http links to the
 sandbox's own pay page (really weixin:// and https://qr.alipay.com/... for the phone's app to scan); the
-JSAPI bridge pays at once, as whichever user the browser is (real WeChat asks the payer and checks that the
-signed-in user is the order's openid)."""
+JSAPI bridge pays at once, as the openid the order names, whichever user the browser is (real WeChat asks the
+payer and checks that the signed-in user is the order's openid)."""
 
 from __future__ import annotations
 

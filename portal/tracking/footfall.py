@@ -60,6 +60,7 @@ import redis
 
 from core.storage import LUA_BATCHED, VenueKeys, is_cluster, scan_slot
 from core.wallclock import day_hours, offsets_where_repeated
+from fingerprints.model import name_in
 from fingerprints.quality import ENGLISH, ChartWords, draw_plan, drawable_words, figure_png, plan_figure
 from portal.events.privacy import PrivacyKeys
 
@@ -355,6 +356,7 @@ class ZoneFootfall:
     visits: int  # closed visits
     mean_dwell_s: float | None
     dwell_by_hour: list[float | None]  # mean dwell of the closed visits last seen in each hour
+    members: int = 0  # a zone standing for a group (a food hall): the other zones it counts in (`counted_in`)
 
 
 @dataclass
@@ -569,6 +571,7 @@ class FootfallStore:
                 zone=z, visitors=per[z][1], visitors_by_hour=per[z][0], visits=visits,
                 mean_dwell_s=(sum(sums) / visits) if visits else None,
                 dwell_by_hour=[(s / c) if c else None for s, c in zip(sums, counts, strict=True)],
+                members=len(counted[z]) - 1,
             )
         return report
 
@@ -690,7 +693,10 @@ def presence_heatmap_png(store: FootfallStore, venue_map, day: date | str, level
                       vmin=0, vmax=max(1.0, float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0),
                       interpolation="nearest")
     fig.colorbar(image, ax=ax, label=words.fixes_per_cell % {"cell": f"{store.cell_m:g}"}, shrink=0.8)
-    ax.set_title(words.presence_title % {"venue": venue_map.name, "floor": floor.name, "day": _iso_day(day)})
+    # The English names, else the only ones there are (a Chinese-only venue's title was blank): the chart keeps
+    # English where the machine has no Chinese font (drawable_words).
+    ax.set_title(words.presence_title % {"venue": name_in(venue_map.name, venue_map.name_zh, False),
+                                         "floor": name_in(floor.name, floor.name_zh, False), "day": _iso_day(day)})
     draw_plan(ax, venue_map, level, words=words)
     return figure_png(fig)
 

@@ -143,6 +143,18 @@ def test_cli_simulates_and_shows(app, demo):
     assert runner.invoke(args=["insights", "simulate", "--venue", "nowhere"]).exit_code == 2
 
 
+def test_cli_show_reads_the_day_and_venue_as_export_does(app, demo):
+    """`insights show` reads --day by the consoles' and `export`'s rule (read_day) and the venue by known_venue: a day
+    outside 2000-2099 is a usage error naming --day (9999-12-31 was a traceback: its day's end overflows)."""
+    runner = app.test_cli_runner()
+    for day, said in (("9999-12-31", "between 2000-01-01 and 2099-12-31"), ("2026-02-30", "2026-02-30 is not a date"),
+                      ("26-1-2", "YYYY-MM-DD")):
+        shown = runner.invoke(args=["insights", "show", "--day", day])
+        assert shown.exit_code == 2 and "--day" in shown.output and said in shown.output, shown.output
+    shown = runner.invoke(args=["insights", "show", "--venue", "nowhere", "--day", "2026-11-02"])
+    assert shown.exit_code == 2 and "unknown venue 'nowhere'" in shown.output
+
+
 def test_cli_simulates_no_shoppers_into_a_real_mall(app, svc, demo):
     """A venue that is no demo venue: simulated shoppers would be its real traffic in every figure, for good."""
     from portal.demo import DemoKeys

@@ -49,6 +49,16 @@ def test_a_chinese_export_names_venue_and_zones_in_chinese(client, console, crow
     assert rows[("visitors", "*", "")]["zone_name"] not in ("", "the whole venue")
 
 
+def test_an_english_export_names_a_chinese_only_venue_in_chinese(client, console, svc, crowd):  # noqa: F811
+    """VenueMap.label: a venue with no English name is named by its Chinese one, never "demo ()"."""
+    with svc.venues.edit("demo", "test.chinese_venue", by="test") as venue_map:
+        venue_map.name = ""
+    console.login("ops")
+    for lang in ("en", "zh"):
+        text = client.get(f"/console/ops/demo/insights/export.csv?day={DAY}&lang={lang}").get_data(as_text=True)
+        assert read_csv(text)[0]["venue"] == "demo (港湾之光购物中心)"  # en was "demo ()"
+
+
 def test_the_csv_is_text_csv_with_one_charset(client, console, crowd):  # noqa: F811
     console.login("ops")
     resp = client.get(f"/console/ops/demo/insights/export.csv?day={DAY}")

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from fingerprints.model import Shop, VenueMap
+from fingerprints.model import Floor, Shop, VenueMap
+from portal.demo import mark_demo_venue
 
 BRAND = re.compile(r'<a class="brand"[^>]*>([^<]*)</a>')
 TITLE = re.compile(r"<title>([^<]*)</title>")
@@ -121,3 +122,13 @@ def test_the_owner_console_names_a_shop_and_the_venue_in_their_only_language(cli
 def test_shop_and_venue_labels_fall_back_to_the_other_language(name, name_zh, zh, shown):
     assert Shop("kopi", name, name_zh, "cafe", 0, 1.0, 1.0).label(zh) == shown
     assert VenueMap("demo", name, name_zh, []).label(zh) == shown
+
+
+def test_the_demo_picker_names_a_chinese_only_venue_on_an_english_page(client, svc, chinese_venue):
+    """/demo's venue picker (demo.demo_venues) names each demo mall by VenueMap.label: Harbour Light, Chinese only,
+    was a blank tab on an English page."""
+    svc.venues.put_map(VenueMap(id="tiny", name="Tiny", name_zh="", floors=[Floor(0, "G", 20, 10)]))
+    mark_demo_venue(svc.db, "tiny")
+    tabs = dict(re.findall(r'data-venue="([^"]+)"[^>]*>([^<]*)</a>', get(client, "/demo", "en")))
+    assert tabs == {"demo": "港湾之光购物中心", "tiny": "Tiny"}
+    assert dict(re.findall(r'data-venue="([^"]+)"[^>]*>([^<]*)</a>', get(client, "/demo", "zh")))["tiny"] == "Tiny"

@@ -334,11 +334,23 @@ def test_openwrt_get_clients_answer_reports_the_associated_stations(feeds):
 
 @pytest.mark.parametrize("clients, field", [
     ([{"signal": -52}], "clients"),  # a list, not hostapd's object by MAC
-    ({"not-a-mac": {"signal": -52}}, "clients['not-a-mac']"),
-    ({"02:00:5e:00:53:01": {"signal": "loud"}}, "clients['02:00:5e:00:53:01'].signal"),
-    ({"02:00:5e:00:53:01": -52}, "clients['02:00:5e:00:53:01']"),
+    ({"not-a-mac": {"signal": -52}}, "clients[0]"),  # a station by its position: the key is a raw MAC
+    ({"02:00:5e:00:53:01": {"signal": "loud"}}, "clients[0].signal"),
+    ({"02:00:5e:00:53:01": -52}, "clients[0]"),
 ])
 def test_openwrt_a_malformed_get_clients_answer_is_a_422_naming_the_field(feeds, clients, field):
     resp = feeds.openwrt({"bssid": feeds.AP1, "clients": clients})
     assert resp.status_code == 422 and resp.get_json()["field"] == field
+    assert feeds.nothing_stored()
+
+
+def test_openwrt_a_refused_station_is_named_by_its_position_never_its_mac(feeds, caplog):
+    """get_clients keys its stations by their raw MAC: the error names the second station `clients[1]`, so no MAC is
+    in the answer (nor in what is logged of it), as FIND3's `s.wifi[i]`."""
+    mac = "02:00:5e:00:53:77"
+    resp = feeds.openwrt({"bssid": feeds.AP1, "clients": {feeds.PHONE: {"assoc": True, "signal": -52},
+                                                          mac: {"assoc": True, "signal": "loud"}}})
+    assert resp.status_code == 422 and resp.get_json()["field"] == "clients[1].signal"
+    said = resp.get_data(as_text=True) + caplog.text
+    assert all(m not in said.lower() for m in (mac, feeds.PHONE.lower(), "5e:00:53", "5e0053"))
     assert feeds.nothing_stored()

@@ -65,3 +65,17 @@ def test_zone_names_fit_their_zones_and_never_overlap(galleria, level, cut):
         corners = ax.transData.transform(np.asarray(zone.polygon, dtype=float))
         (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
         assert x0 <= box.x0 and box.x1 <= x1 and y0 <= box.y0 and box.y1 <= y1, text
+
+
+def test_a_zone_named_in_chinese_only_is_labelled_by_that_name():
+    """The plan's labels are English (the charts' words, without a Chinese font), else a zone's only name: a zone
+    imported with a Chinese name alone was drawn unlabelled (name_in, fingerprints/model.py)."""
+    from fingerprints.model import Floor, VenueMap, Zone
+
+    hall = [(0.0, 0.0), (40.0, 0.0), (40.0, 20.0), (0.0, 20.0)]
+    kiosk = [(50.0, 0.0), (90.0, 0.0), (90.0, 20.0), (50.0, 20.0)]
+    venue = VenueMap(id="labels", name="", name_zh="标签", floors=[Floor(0, "G", 100, 30)],
+                     zones=[Zone("hall", "Hall", "大厅", 0, hall), Zone("kiosk", "", "Kiosk 小店", 0, kiosk)])
+    fig, ax = plan_figure(venue, 0)
+    draw_plan(ax, venue, 0)
+    assert sorted(t.get_text() for t in ax.texts) == ["Hall", "Kiosk 小店"]

@@ -29,7 +29,8 @@ def test_the_footfall_page_says_phones_seen_and_which_count_the_insights_call_vi
 
 def test_one_phones_many_visits_show_no_visit_count_or_mean_dwell(client, console, svc, demo):
     """One phone walking between kopi and books, a minute each, twelve times: six visits to kopi and a mean
-    dwell that are one person's; both "<5" like the phones seen (they were shown: 6 and 1 min)."""
+    dwell that are one person's; neither shown (they were: 6 and 1 min). The visits read "withheld", as the
+    insights say a count of k or more held back: "<5" (report.label's 1-4) beside six visits said they were few."""
     for i in range(12):
         svc.footfall.record("demo", "p1", ("kopi", "books")[i % 2], 0, 10.0, 10.0, T + 60 * i)
     svc.footfall.close_idle("demo", T + 3600)
@@ -38,4 +39,10 @@ def test_one_phones_many_visits_show_no_visit_count_or_mean_dwell(client, consol
     page = client.get(f"/console/ops/demo/footfall?day={DAY}").get_data(as_text=True)
     [row] = [r for r in re.findall(r"<tr><td>(.*?)</tr>", page, re.S) if r.startswith("Kopi")]
     visits, dwell = re.findall(r"<td>([^<]*)</td>", row)[-2:]
-    assert visits == "&lt;5" and dwell in ("&lt;5", "—", "")
+    assert visits == "withheld" and dwell in ("&lt;5", "—", "")
+    note = re.search(r'id="footfall-k-note">(.*?)</p>', page, re.S).group(1)
+    assert "“withheld”: a count of 5 or more held back because fewer than 5 phones stand behind it" in note
+    zh = client.get(f"/console/ops/demo/footfall?day={DAY}&lang=zh").get_data(as_text=True)
+    [row] = [r for r in re.findall(r"<tr><td>(.*?)</tr>", zh, re.S) if r.startswith("考比咖啡")]
+    assert re.findall(r"<td>([^<]*)</td>", row)[-2] == "已隐藏"
+    assert "“已隐藏”" in re.search(r'id="footfall-k-note">(.*?)</p>', zh, re.S).group(1)

@@ -369,7 +369,8 @@ def test_day_checkpoints_are_one_a_day_and_kept_as_long_as_the_entries(svc):
 
 def test_a_range_is_widened_by_the_gaps_written_and_the_margin(svc):
     """An entry booked on a clock 3 days behind the store's (a test's, a batch's) is found by its booking time: the
-    gap is kept with the ledger, so the read by id widens by it; without any gap kept, by LEDGER_ID_MARGIN_MS."""
+    gap is kept with the ledger, so the read by id widens by it; without any gap kept (an entry of the release
+    before the gaps), by LEDGER_ID_MARGIN_MS: one whose id is 30 minutes off its booking time is found."""
     store = PaymentStore(svc.db)
     store_ms = int(svc.db.time()[0]) * 1000
     at = store_ms - 3 * DAY_MS
@@ -378,7 +379,13 @@ def test_a_range_is_widened_by_the_gaps_written_and_the_margin(svc):
     assert [e.order for e in store.ledger(VENUE, None, at, at + 1)] == [order_id]
     gaps = {k.decode(): int(v) for k, v in svc.db.hgetall(PaymentKeys(VENUE).ledger_gaps()).items()}
     assert gaps["hi"] >= 3 * DAY_MS - 60_000 and gaps["lo"] <= gaps["hi"]
-    assert LEDGER_ID_MARGIN_MS > 0
+    keys = PaymentKeys(VENUE)
+    svc.db.delete(keys.ledger_gaps())
+    booked = store_ms - DAY_MS  # its id half an hour after its booking time, in a ledger of its own
+    svc.db.xadd(keys.merchant_ledger("kiosk"), {"kind": "paid", "order": "MP-OFF30", "merchant": "kiosk",
+                                                "provider": "wechat", "purpose": "test", "amount": 300, "txn": "42off",
+                                                "refund_no": "", "ms": booked}, id=f"{booked + 30 * 60_000}-0")
+    assert [e.order for e in store.ledger(VENUE, "kiosk", booked, booked + 1)] == ["MP-OFF30"]
 
 
 @pytest.mark.parametrize("merchant", ["cinema", None])

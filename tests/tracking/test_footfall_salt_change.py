@@ -65,8 +65,9 @@ def test_the_footfall_page_calls_the_days_counts_estimates(client, console, svc,
 
 
 def test_the_page_floors_a_zone_by_the_phones_its_count_vouches_for(client, console, svc, demo):
-    """3 phones seen in kopi before and after the salt changed count 6 there: "<5" on the page, its hours not
-    shaded, like 3 phones on a day that kept its salt (it read 6 and shaded the hour)."""
+    """3 phones seen in kopi before and after the salt changed count 6 there: held back on the page ("withheld", a
+    count of 6; its hours' 3 "<5"), its hours not shaded, like 3 phones on a day that kept its salt (it read 6 and
+    shaded the hour)."""
     before = reference_footfall(svc.db, tz_of=svc.footfall.tz_of)
     three = ["m0", "m1", "m2"]
     before.record_many("demo", [(p, "kopi", 0, 10.0, 10.0) for p in three], T0)
@@ -76,5 +77,5 @@ def test_the_page_floors_a_zone_by_the_phones_its_count_vouches_for(client, cons
     console.login("ops")
     page = client.get(f"/console/ops/demo/footfall?day={DAY}").get_data(as_text=True)
     [row] = [r for r in re.findall(r"<tr><td>(.*?)</tr>", page, re.S) if r.startswith("Kopi")]
-    assert "<td>6</td>" not in row and "&lt;5" in row
+    assert "<td>6</td>" not in row and "<td>withheld</td>" in row and "&lt;5" in row
     assert "background:" not in row

@@ -7,16 +7,20 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 import redis
 
 from lightapps.membership import codes
+from lightapps.membership import store as store_module
 from lightapps.membership.store import (
     BRAKE_CALLERS,
     CALLER_MEMBER_MAX_FAILURES,
     CODE_FAILURE_WINDOW_S,
     CODE_TTL_S,
+    FOLD_MARK_S,
+    FOLD_WINDOW_S,
     MAX_ATTEMPTS,
     MAX_CODE_FAILURES,
     RESEND_COOLDOWN_S,
@@ -529,3 +533,48 @@ def test_receipts_kept_under_a_store_as_a_till_sent_it_are_found_in_any_case(sto
     fresh.forget_shopper("demo", "alice")
     assert db.hget(keys.receipt("PIXEL", "case-1"), "member") == b""
     assert db.hget(keys.receipt("pixel", "case-1"), "member") == b""
+
+
+def test_a_receipt_an_old_process_keeps_after_the_fold_is_moved_once_the_mark_lapses(store, db, monkeypatch):
+    """A rolling deploy: a process of the release before keeps a till's receipt under its store as sent ("Pixel")
+    after this release folded the venue's receipts. The venue's mark holds FOLD_MARK_S (till calls meanwhile scan
+    nothing); once it has lapsed, the next till call folds again, and the refund naming "pixel" finds the receipt."""
+    m = member(store)
+    keys = MemberKeys("demo")
+    assert store.post_purchase("demo", m.id, "new-1", "pixel", 1000, fold_case=True).status == "OK"  # first fold
+    assert 0 < db.ttl(keys.folded_stores()) <= FOLD_MARK_S
+    store.post_purchase("demo", m.id, "late-1", "Pixel", 2000)  # the old process: its store as sent
+    assert store.refund("demo", "pixel", "LATE-1", fold_case=True).status == "NO_RECEIPT"  # the mark holds
+    db.delete(keys.folded_stores())  # lapsed, as its expiry does
+    later = time.monotonic() + FOLD_MARK_S + 1  # and this process's memory of it with it
+    monkeypatch.setattr(store_module, "time", SimpleNamespace(time=time.time, monotonic=lambda: later))
+    refund = store.refund("demo", "pixel", "LATE-1", fold_case=True)
+    assert (refund.status, refund.points, refund.balance) == ("OK", 20, 10)
+    assert not db.exists(keys.receipt("Pixel", "late-1")) and db.exists(keys.receipt("pixel", "late-1"))
+    assert 0 < db.ttl(keys.folded_stores()) <= FOLD_MARK_S
+
+
+def test_a_mark_the_first_folding_release_kept_for_good_counts_as_lapsed(store, db):
+    m = member(store)
+    keys = MemberKeys("demo")
+    store.post_purchase("demo", m.id, "late-2", "Kopi", 3000)  # kept by a process of the release before
+    db.set(keys.folded_stores(), "1")  # no expiry, as that release set it
+    fresh = MemberStore(db, SECRET, PHONE_KEY)
+    assert fresh.refund("demo", "KOPI", "Late-2", fold_case=True).points == 30
+    assert 0 < db.ttl(keys.folded_stores()) <= FOLD_MARK_S
+
+
+def test_the_folds_stop_a_day_after_the_first(store, db, monkeypatch):
+    """The hourly folds are for an upgrade's window: a day after the venue's first one, the last fold marks the venue
+    done for good, and till calls scan its keys no more."""
+    m = member(store)
+    keys = MemberKeys("demo")
+    assert store.post_purchase("demo", m.id, "w-1", "pixel", 1000, fold_case=True).status == "OK"  # first fold
+    db.set(keys.folded_since(), repr(time.time() - FOLD_WINDOW_S - 1))  # a day ago
+    db.delete(keys.folded_stores())
+    store.post_purchase("demo", m.id, "w-2", "Kopi", 1000)  # an old process, inside the window's last hour
+    fresh = MemberStore(db, SECRET, PHONE_KEY)
+    assert fresh.refund("demo", "kopi", "W-2", fold_case=True).status == "OK"  # the last fold moved it
+    assert db.get(keys.folded_stores()) == b"done" and db.ttl(keys.folded_stores()) == -1
+    store.post_purchase("demo", m.id, "w-3", "Kopi", 1000)  # written after the window: no fold looks any more
+    assert MemberStore(db, SECRET, PHONE_KEY).refund("demo", "kopi", "W-3", fold_case=True).status == "NO_RECEIPT"

@@ -166,3 +166,19 @@ def test_the_number_on_file_spends_no_text_budget_again(app, client, db, demo, c
     statuses = [client.post(f"{BASE}/notify", data={"phone": f"1380013{i:04d}", "c": token}).status_code
                 for i in range(limit + 1)]
     assert statuses[-1] == 429
+
+
+def test_the_booked_without_texts_notice_needs_a_booking(app, client, db, demo):
+    """`texts_wait` on the queue page's link (reserve's redirect after a refused number) says "Your table is
+    booked..." only to a shopper holding a booking there: the same link opened by anyone else says nothing of a
+    table, and cancelling the booking ends the notice too."""
+    token, shopper = new_shopper(app, client)
+    notice = "Your table is booked, but your number was not kept for texts"
+    assert notice not in client.get(f"{BASE}?c={token}&texts_wait=120").get_data(as_text=True)
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
+    assert client.post(f"{BASE}/reserve", data={"party": "2", "date": day, "slot": "12:00", "c": token}).status_code \
+        == 303
+    assert notice in client.get(f"{BASE}?c={token}&texts_wait=120").get_data(as_text=True)
+    [booking] = QueueStore(db).my_reservations("demo", "jade", shopper, [day])
+    client.post(f"{BASE}/reserve/cancel", data={"reservation": booking["id"], "c": token})
+    assert notice not in client.get(f"{BASE}?c={token}&texts_wait=120").get_data(as_text=True)
