@@ -1046,8 +1046,10 @@ class MemberStore:
         for key in old:
             pipe.hget(key, "at")
         at = dict(zip(old, pipe.execute(), strict=True))
-        # of one receipt posted under several cases of its store, the first purchase takes the folded key (the
-        # others were the bug's copies), whatever order the scan found them in
+        # of one receipt posted under several capitalised cases of its store, the first purchase takes the folded
+        # key, whatever order the scan found them in; a copy already under the folded store ("pixel") keeps it, and
+        # the capitalised copies stay where they are (their points were earned then: a refund reaches the folded
+        # one only, so such a receipt refunded in full can leave the other copy's points; erasure blanks them all)
         old.sort(key=lambda key: float(at[key] or 0))
         return sum(int(self._move_receipt(keys=[key, folded_key(key)])) for key in old)
 
