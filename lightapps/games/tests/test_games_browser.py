@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from lightapps.games import APP
 from lightapps.games.rules import parse_game
@@ -48,7 +49,9 @@ def test_shake_to_draw(iphone_page, live_server):
         page.goto(f"{live_server.url}/v/demo/zone/atrium/games")
         assert page.locator("#odds .odds").first.inner_text() == "100%"
         page.click("#shake-start")  # no requestPermission outside iOS: listening at once
-        page.wait_for_function("document.getElementById('shake-status').textContent.length > 0")
+        # a locator's own wait, not wait_for_function: a string predicate that must poll is eval'd in the page,
+        # which its CSP (no 'unsafe-eval') refuses: the test failed whenever the status came after the first look
+        expect(page.locator("#shake-status")).not_to_be_empty(timeout=60_000)
         page.evaluate(SHAKE)
         page.wait_for_selector("#prize-code")
         assert "Shake coupon" in page.locator("#prize-title").inner_text()
