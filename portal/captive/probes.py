@@ -82,8 +82,7 @@ def is_captive_browser(user_agent: str) -> bool:
     """Apple's CNA mini-browser (no persistent cookies, no new windows) or Android's sign-in WebView (the system
     WebView's own user agent). Windows opens the user's own browser. An app's in-app browser is none of them."""
     ua = user_agent or ""
-    lowered = ua.lower()
-    if any(token in lowered for token in IN_APP_BROWSER_TOKENS):
+    if in_app_browser(ua):
         return False
     apple_cna = ("iPhone" in ua or "iPad" in ua or "Macintosh" in ua) and "Safari" not in ua and "AppleWebKit" in ua
     return "CaptiveNetworkSupport" in ua or apple_cna or "; wv)" in ua
