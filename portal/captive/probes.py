@@ -69,13 +69,17 @@ def match_probe(host: str, path: str) -> Probe | None:
 
 # Apps' own browsers (lower case): WebKit without "Safari" on iOS and a WebView ("; wv)") on Android, as the
 # sign-in sheets are, but they keep cookies and stay open; each names its app. WeChat, WeCom, mini programs,
-# Alipay and Taobao/DingTalk (AliApp), QQ, Weibo, Douyin/TikTok, Toutiao, Baidu, Xiaohongshu, Facebook, Messenger,
-# Instagram, LINE, KakaoTalk, Snapchat, Pinterest, LinkedIn, X's Android app.
+# Alipay and Taobao/DingTalk (AliApp), QQ, Weibo, Douyin/TikTok, Toutiao, Kuaishou, Meituan, Dianping, JD,
+# Bilibili, Ctrip, Amap, Baidu, Xiaohongshu, Facebook, Messenger, Instagram, LINE, KakaoTalk, Snapchat, Pinterest,
+# LinkedIn, X's Android app. One missing here is taken for a sign-in sheet (no download, no manifest, the keep offer).
+MINI_PROGRAM_TOKEN = "miniprogram"
 IN_APP_BROWSER_TOKENS = (
-    "micromessenger", "wxwork/", "miniprogram", "alipayclient", "aliapp(", "dingtalk", " qq/", "weibo",
-    "bytedancewebview", "aweme", "musical_ly", "newsarticle/", "baiduboxapp", "xhsdiscover", "fban/", "fbav/",
-    "fb_iab", "instagram", " line/", "kakaotalk", "snapchat", "pinterest", "linkedinapp", "twitterandroid",
+    "micromessenger", "wxwork/", MINI_PROGRAM_TOKEN, "alipayclient", "aliapp(", "dingtalk", " qq/",
+    "weibo", "bytedancewebview", "aweme", "musical_ly", "newsarticle/", "kwai", "kswebview", "meituangroup",
+    "dianping", "jdapp", "biliapp", "ctrip", "amap", "baiduboxapp", "xhsdiscover", "fban/", "fbav/", "fb_iab",
+    "instagram", " line/", "kakaotalk", "snapchat", "pinterest", "linkedinapp", "twitterandroid",
 )
+SIGN_IN_SHEET = "sign-in"  # browser_kind's name of the OS's WiFi sign-in sheet
 
 
 def is_captive_browser(user_agent: str) -> bool:
@@ -90,12 +94,21 @@ def is_captive_browser(user_agent: str) -> bool:
 
 def in_app_browser(user_agent: str) -> str:
     """Which app's own browser this is, where that decides how its shopper can pay (portal/payments/service.py
-    `methods_for`): "wechat" (MicroMessenger: WeChat and its mini programs' pages; not WeCom, whose browser says
-    MicroMessenger too, with wxwork/, but signs in no WeChat user), "alipay" (AlipayClient), "other" (another app
-    of IN_APP_BROWSER_TOKENS) or "" (the phone's own browser, a sign-in sheet)."""
+    `methods_for`): "miniprogram" (a mini program's web-view, WeChat's or Alipay's: the UA says miniProgram on
+    Android; WeChat's on iOS does not, and reads as WeChat's browser), "wechat" (MicroMessenger; not WeCom, whose
+    browser says MicroMessenger too, with wxwork/, but signs in no WeChat user), "alipay" (AlipayClient), "other"
+    (another app of IN_APP_BROWSER_TOKENS) or "" (the phone's own browser, a sign-in sheet)."""
     lowered = (user_agent or "").lower()
+    if MINI_PROGRAM_TOKEN in lowered:
+        return "miniprogram"
     if "micromessenger" in lowered and "wxwork/" not in lowered:
         return "wechat"
     if "alipayclient" in lowered:
         return "alipay"
     return "other" if any(token in lowered for token in IN_APP_BROWSER_TOKENS) else ""
+
+
+def browser_kind(user_agent: str) -> str:
+    """The browser as the payment rule names it: `in_app_browser`'s name, SIGN_IN_SHEET for the OS's WiFi sign-in
+    sheet, "" for the phone's own browser."""
+    return SIGN_IN_SHEET if is_captive_browser(user_agent) else in_app_browser(user_agent)

@@ -16,7 +16,7 @@ from portal.captive.config import PortalConfigStore, address_networks
 from portal.captive.gateways import ContextSealer
 from portal.captive.landing import Landing
 from portal.captive.probe_state import ProbeStateStore
-from portal.captive.probes import is_captive_browser
+from portal.captive.probes import in_app_browser, is_captive_browser
 from portal.captive.sessions import SessionStore
 from portal.captive.unifi import SiteVenues
 from portal.captive.views import bp
@@ -79,3 +79,5 @@ def init_captive(app: Flask) -> None:
     app.cli.add_command(portal_config)
     app.cli.add_command(capport_uri)
     app.jinja_env.globals["in_captive_browser"] = lambda: is_captive_browser(request.headers.get("User-Agent", ""))
+    # an app's browser (WeChat, Douyin, ...) keeps her, but it is not her phone's browser: the keep link's words differ
+    app.jinja_env.globals["in_an_apps_browser"] = lambda: bool(in_app_browser(request.headers.get("User-Agent", "")))

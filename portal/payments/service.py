@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 
 from core.payment_settings import PaymentSettings
+from portal.captive.probes import SIGN_IN_SHEET
 from portal.payments.providers.base import (
     Ack,
     ForgedNotification,
@@ -145,7 +146,7 @@ class PaymentService:
             raise PaymentError("unknown_provider", name) from None
 
     def methods(self, browser: str = "") -> list[tuple[str, str]]:
-        """(provider, method) pairs the shopper may choose from in `browser` (`in_app_browser`'s name of it),
+        """(provider, method) pairs the shopper may choose from in `browser` (`browser_kind`'s name of it),
         best first (`methods_for`)."""
         try:
             offered = [(name, m) for name, p in self.providers().items() for m in p.methods]
@@ -635,30 +636,66 @@ class PaymentService:
 
 # Ways to pay that open on the phone showing the page (the others show a code for another phone to scan).
 ON_THIS_PHONE = ("jsapi", "h5", "wap")
-# What an app's own browser can pay with, by `portal.captive.probes.in_app_browser`'s name: (the way shown first,
-# those hidden). WeChat Pay refuses H5 inside WeChat ("请在微信外打开订单"), WeChat blocks Alipay's pages and
-# Alipay's browser opens no weixin:// link; JSAPI opens WeChat's own pay sheet, which exists in WeChat's browser only.
+_PAID_HERE = frozenset({("wechat", "jsapi"), ("wechat", "h5"), ("alipay", "wap")})
+
+
+@dataclass(frozen=True)
+class BrowserWays:
+    """How one browser may pay: `first` the way shown first (None: as offered), `hidden` the ways that fail there,
+    `notice` what the payment page says beside the ways (templates/payments/order.html words each), `stuck` what it
+    says instead where none of the ways shown pays on this phone."""
+
+    first: tuple[str, str] | None
+    hidden: frozenset[tuple[str, str]]
+    notice: str = ""
+    stuck: str = ""
+
+
+# What a browser can pay with, by `portal.captive.probes.browser_kind`'s name of it. WeChat Pay refuses H5 inside
+# WeChat ("请在微信外打开订单"), WeChat blocks Alipay's pages and Alipay's browser opens no weixin:// link; JSAPI opens
+# WeChat's own pay sheet, which exists in WeChat's browser only, and not in a mini program's web-view, whose domain
+# whitelist also blocks Alipay's pages. The WiFi sign-in sheet opens no app link, and the providers' sites are
+# hijacked until the shopper is online: "sign-in" leads with the keep link (pay in her browser) and the codes.
+# Another app's browser pays H5/wap, but WeChat Pay discourages H5 in apps and the return may open in Safari without
+# her cookie: "in-app" gives the page's address for her browser beside them. "leave": only that address pays here.
 BROWSER_METHODS = {
-    "wechat": (("wechat", "jsapi"), frozenset({("wechat", "h5"), ("alipay", "wap")})),
-    "alipay": (("alipay", "wap"), frozenset({("wechat", "h5"), ("wechat", "jsapi")})),
+    "wechat": BrowserWays(("wechat", "jsapi"), frozenset({("wechat", "h5"), ("alipay", "wap")}), stuck="leave"),
+    "alipay": BrowserWays(("alipay", "wap"), frozenset({("wechat", "h5"), ("wechat", "jsapi")}), stuck="leave"),
+    "miniprogram": BrowserWays(None, _PAID_HERE, notice="miniprogram"),
+    SIGN_IN_SHEET: BrowserWays(None, _PAID_HERE, notice="sign-in"),
+    "other": BrowserWays(None, frozenset({("wechat", "jsapi")}), notice="in-app", stuck="leave"),
 }
-ELSEWHERE = (None, frozenset({("wechat", "jsapi")}))
+ELSEWHERE = BrowserWays(None, frozenset({("wechat", "jsapi")}))
+
+
+def _ways(browser: str) -> BrowserWays:
+    return BROWSER_METHODS.get(browser, ELSEWHERE)
 
 
 def methods_for(browser: str, offered: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The ways to pay `offered` that work in `browser`, its own app's first, the rest in their order."""
-    first, hidden = BROWSER_METHODS.get(browser, ELSEWHERE)
-    return sorted((m for m in offered if m not in hidden), key=lambda m: m != first)
+    ways = _ways(browser)
+    return sorted((m for m in offered if m not in ways.hidden), key=lambda m: m != ways.first)
 
 
 def offered_in(browser: str, provider: str, method: str) -> bool:
     """Whether `browser` may be offered this way to pay (whether the provider has it is the service's to say)."""
-    return (provider, method) not in BROWSER_METHODS.get(browser, ELSEWHERE)[1]
+    return (provider, method) not in _ways(browser).hidden
 
 
-def needs_own_browser(browser: str, methods: list[tuple[str, str]]) -> bool:
-    """Whether the shopper must leave this app's browser to pay on this phone: none of `methods` opens here."""
-    return browser in BROWSER_METHODS and not any(m in ON_THIS_PHONE for _provider, m in methods)
+def pays_on_this_phone(browser: str) -> bool:
+    """Whether any way to pay may open on this phone in `browser` (a QR code's own link too): not in a sign-in sheet
+    nor a mini program's web-view."""
+    return not _ways(browser).hidden >= _PAID_HERE
+
+
+def notice_for(browser: str, methods: list[tuple[str, str]]) -> str:
+    """What the payment page says in `browser` beside `methods` (the ways it shows): "" (nothing), "sign-in",
+    "miniprogram", "in-app" or "leave" (open this page in the phone's browser: none of them pays on this phone)."""
+    ways = _ways(browser)
+    if ways.stuck and not any(m in ON_THIS_PHONE for _provider, m in methods):
+        return ways.stuck
+    return ways.notice
 
 
 def without_shopper_token(url: str) -> str:

@@ -4,7 +4,8 @@ the ones a third party is given to send the shopper back (the provider's return,
 opens everything of the shopper (Me, the export, erasure), so those URLs carry nothing but the order id and the
 browser's own `mp_c_<venue>` cookie (kept when Pay is pressed) says who comes back.
 
-The ways to pay offered depend on the app whose browser shows the page (`PaymentService.methods`). In WeChat's,
+The ways to pay offered, and the notice beside them, depend on the browser showing the page (an app's, a mini
+program's, the WiFi sign-in sheet: `PaymentService.methods`, `notice_for`). In WeChat's,
 WeChat Pay JSAPI: Pay sends the browser through WeChat's silent sign-in (`payer`, with a signed `state`:
 portal/payments/signin.py) for the shopper's openid, and the page it comes back to opens WeChat's pay sheet
 (WeixinJSBridge), then goes to the provider's return (`back`), which asks WeChat Pay: the callback books it."""
@@ -23,9 +24,16 @@ from markupsafe import Markup
 from core.ids import is_venue_id
 from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.apps.views import lang_arg
-from portal.captive.probes import in_app_browser
+from portal.captive.probes import browser_kind
 from portal.payments.money import cny
-from portal.payments.service import ON_THIS_PHONE, PaymentError, needs_own_browser, offered_in, with_shopper_token
+from portal.payments.service import (
+    ON_THIS_PHONE,
+    PaymentError,
+    notice_for,
+    offered_in,
+    pays_on_this_phone,
+    with_shopper_token,
+)
 from portal.payments.signin import sign_in_state, state_problem
 from portal.payments.store import Order
 from portal.services import services
@@ -46,6 +54,9 @@ PROVIDER_NAMES = {"wechat": ("WeChat Pay", "微信支付"), "alipay": ("Alipay",
 QUERY_SPACING_S = 10
 # What fails before a provider order is placed: the Pay press it refused costs no pay.start budget.
 NOT_PLACED = ("unknown_provider", "expired", "state", "other_provider", "payer")
+# The notices (`notice_for`) that give the page's address to open in the phone's own browser. The sign-in sheet's
+# gives the keep link instead: it also keeps her in that browser, which the sheet's address alone would not.
+WITH_OWN_BROWSER_LINK = ("leave", "in-app", "miniprogram")
 
 
 def _payments():
@@ -107,27 +118,27 @@ def _page(order, shopper, status: int = 200, error: str | None = None, bridge: d
     # it yet: no code to scan, no Pay buttons (the provider's trade expired with it).
     expired = order.status == "created" and order.expires_ms <= _payments().now_ms()
     qr_url = order.qr_url if order.status == "created" and not expired else ""
-    methods, own_browser = _ways_to_pay(order, shopper)
     return render_template("payments/order.html", order=order, amount=cny(order.amount), refunds=refunds,
-                           refunded=cny(order.refunded), methods=methods, on_this_phone=ON_THIS_PHONE,
-                           names=PROVIDER_NAMES,
+                           refunded=cny(order.refunded), on_this_phone=ON_THIS_PHONE, names=PROVIDER_NAMES,
                            shopper_token=shopper_token(shopper), error=error, qr=_qr(qr_url) if qr_url else None,
-                           qr_url=qr_url, refresh_url=refresh_url, expired=expired, own_browser=own_browser,
+                           qr_url=qr_url, refresh_url=refresh_url, expired=expired, **_ways_to_pay(order, shopper),
                            bridge=bridge if order.status == "created" and not expired else None,
                            bridge_back=url_for("payments.back", venue=order.venue, order_id=order.id,
                                                **lang_arg())), status
 
 
-def _ways_to_pay(order: Order, shopper: Shopper) -> tuple[list[tuple[str, str]], str]:
-    """The ways to pay this browser is offered (those of the provider the order is bound to, if any), and where
-    none of them pays on this phone in an app's browser, the page's address for the phone's own browser (with `c`:
-    that browser has no cookie of hers), else ""."""
-    browser = in_app_browser(request.user_agent.string)
+def _ways_to_pay(order: Order, shopper: Shopper) -> dict:
+    """What the page offers this browser: `methods`, the ways to pay (those of the provider the order is bound to,
+    if any); `notice`, what it says beside them (`notice_for`); `own_browser`, the page's address for the phone's own
+    browser where the notice gives it (with `c`: that browser has no cookie of hers), else ""; `code_link`, whether a
+    QR code's own link may open here; `in_wechat`, whether this is WeChat's browser (the JSAPI fallback's words)."""
+    browser = browser_kind(request.user_agent.string)
     methods = [m for m in _payments().methods(browser) if not order.provider or m[0] == order.provider]
-    if not needs_own_browser(browser, methods):
-        return methods, ""
-    return methods, url_for("payments.order_page", venue=order.venue, order_id=order.id, c=shopper_token(shopper),
-                            _external=True, **lang_arg())
+    notice = notice_for(browser, methods)
+    own_browser = url_for("payments.order_page", venue=order.venue, order_id=order.id, c=shopper_token(shopper),
+                          _external=True, **lang_arg()) if notice in WITH_OWN_BROWSER_LINK else ""
+    return {"methods": methods, "notice": notice, "own_browser": own_browser,
+            "code_link": pays_on_this_phone(browser), "in_wechat": browser == "wechat"}
 
 
 def _refusal(exc: PaymentError) -> tuple[str, int]:
@@ -180,7 +191,7 @@ def order_page(venue: str, order_id: str):
 def start(venue: str, order_id: str):
     order, shopper = _my_order(venue, order_id)
     provider, _sep, method = (request.form.get("method") or "").partition(":")
-    if not offered_in(in_app_browser(request.user_agent.string), provider, method):  # a page from another browser
+    if not offered_in(browser_kind(request.user_agent.string), provider, method):  # a page from another browser
         return _page(order, shopper, 422, _("Please choose a way to pay."))
     # No `c` in what the provider gets (see the module docstring); this browser keeps its shopper instead. The
     # chosen language is no secret: it comes back too (a sign-in sheet has no cookie to keep it in).

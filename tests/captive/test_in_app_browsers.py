@@ -7,74 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from portal.captive.probes import is_captive_browser
+from portal.captive.probes import in_app_browser, is_captive_browser
 from portal.shopper import new_shopper, token_store
-
-SIGN_IN_SHEETS = {
-    "ios-cna": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-               "Mobile/15E148",
-    "ios-12-cna": "Mozilla/5.0 (iPhone; CPU iPhone OS 12_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                  "Mobile/16A366",
-    "ipad-cna": "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
-    "macos-cna": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_12_1) AppleWebKit/602.2.14 (KHTML, like Gecko)",
-    "apple-probe": "CaptiveNetworkSupport-441 wispr",
-    "android-sign-in": "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
-                       "Version/4.0 Chrome/126.0.6478.71 Mobile Safari/537.36",
-}
-
-IN_APP_BROWSERS = {
-    "wechat-ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                  "Mobile/15E148 MicroMessenger/8.0.40(0x1800282a) NetType/WIFI Language/zh_CN",
-    "wechat-android": "Mozilla/5.0 (Linux; Android 13; V2185A Build/TP1A.220624.014; wv) AppleWebKit/537.36 "
-                      "(KHTML, like Gecko) Version/4.0 Chrome/107.0.5304.141 Mobile Safari/537.36 XWEB/5075 "
-                      "MMWEBSDK/20230604 MMWEBID/7189 MicroMessenger/8.0.38.2400(0x28002637) WeChat/arm64 "
-                      "Weixin NetType/WIFI Language/zh_CN ABI/arm64",
-    "wecom-ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                 "Mobile/15E148 wxwork/4.1.6 MicroMessenger/7.0.1 Language/zh ColorScheme/Light",
-    "alipay-ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                  "Mobile/15E148 ChannelId(2) Ariver/1.0.0 Nebula WK RVKType(0) AliApp(AP/10.5.30.6000) "
-                  "AlipayClient/10.5.30.6000 Language/zh-Hans Region/CN NebulaX/1.0.0",
-    "alipay-android": "Mozilla/5.0 (Linux; U; Android 12; zh-CN; M2102K1C Build/SKQ1.211006.001; wv) "
-                      "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/69.0.3497.100 UWS/3.22.2.59 "
-                      "Mobile Safari/537.36 AliApp(AP/10.3.70.8000) AlipayClient/10.3.70.8000 "
-                      "Language/zh-Hans useStatusBar/true",
-    "qq-ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-              "Mobile/15E148 QQ/8.9.78.612 V1_IPH_SQ_8.9.78_1_APP_A Pixel/1170 MiniAppEnable SimpleUISwitch/0 "
-              "StudyMode/0 CurrentMode/0 CurrentFontScale/1.000000 QQTheme/1000 Core/WKWebView Device/Apple(iPhone "
-              "13) NetType/WIFI QBWebViewType/1 WKType/1",
-    "qq-android": "Mozilla/5.0 (Linux; Android 12; PEQM00 Build/SP1A.210812.016; wv) AppleWebKit/537.36 (KHTML, like "
-                  "Gecko) Version/4.0 Chrome/89.0.4389.72 MQQBrowser/6.2 TBS/046279 Mobile Safari/537.36 "
-                  "V1_AND_SQ_8.9.28_3700_YYB_D QQ/8.9.28.10155 NetType/WIFI WebP/0.3.0 AppId/537146425",
-    "weibo-ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 16_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                 "Mobile/15E148 Weibo (iPhone14,5__weibo__13.1.2__iphone__os16.1)",
-    "dingtalk-android": "Mozilla/5.0 (Linux; U; Android 11; zh-CN; M2011K2C Build/RKQ1.200928.002; wv) "
-                        "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/69.0.3497.100 Mobile Safari/537.36 "
-                        "AliApp(DingTalk/7.0.10) com.alibaba.android.rimet/27451249 Channel/700159 language/zh-CN "
-                        "abi/64 UT4Aplus/0.2.25 colorScheme/light",
-    "douyin-ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                  "Mobile/15E148 aweme_26.1.0 JsSdk/2.0 NetType/WIFI Channel/App Store ByteLocale/zh "
-                  "Region/CN AppTheme/light BytedanceWebview/d8a21c6",
-    "facebook-ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                    "Mobile/15E148 [FBAN/FBIOS;FBAV/441.0.0.23.105;FBBV/548585416;FBDV/iPhone15,2;FBMD/iPhone;"
-                    "FBSN/iOS;FBSV/17.1;FBSS/3;FBID/phone;FBLC/en_US;FBOP/5;FBRV/549924744]",
-    "facebook-android": "Mozilla/5.0 (Linux; Android 14; SM-S918B Build/UP1A.231005.007; wv) AppleWebKit/537.36 "
-                        "(KHTML, like Gecko) Version/4.0 Chrome/120.0.6099.43 Mobile Safari/537.36 "
-                        "[FB_IAB/FB4A;FBAV/444.0.0.0.110;]",
-    "instagram-ios": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
-                     "Gecko) Mobile/15E148 Instagram 307.0.2.23.108 (iPhone14,2; iOS 17_1_1; en_US; en; "
-                     "scale=3.00; 1170x2532; 532277224)",
-    "line-android": "Mozilla/5.0 (Linux; Android 13; SO-51C Build/61.2.B.2.96; wv) AppleWebKit/537.36 (KHTML, like "
-                    "Gecko) Version/4.0 Chrome/119.0.6045.193 Mobile Safari/537.36 Line/13.21.1/IAB",
-}
-
-OWN_BROWSERS = {
-    "safari": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-              "Version/17.5 Mobile/15E148 Safari/604.1",
-    "chrome-android": "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
-                      "Mobile Safari/537.36",
-    "edge-windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                    "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0",
-}
+from tests.user_agents import IN_APP_BROWSERS, MINI_PROGRAMS, OTHER_APPS, OWN_BROWSERS, SIGN_IN_SHEETS
 
 
 @pytest.mark.parametrize("name", SIGN_IN_SHEETS)
@@ -87,10 +22,35 @@ def test_in_app_and_own_browsers_are_not(name):
     assert not is_captive_browser({**IN_APP_BROWSERS, **OWN_BROWSERS}[name])
 
 
-def test_wechat_gets_the_json_download_on_my_data(app, client, demo):
+def test_mini_programs_and_other_apps_are_named():
+    """A mini program's web-view is a browser of its own (portal/payments/service.py offers it no way that pays on
+    the phone), whichever app hosts it; Kuaishou, Meituan, JD, ... are apps' browsers, not sign-in sheets."""
+    assert {name: in_app_browser(ua) for name, ua in MINI_PROGRAMS.items()} == dict.fromkeys(MINI_PROGRAMS,
+                                                                                          "miniprogram")
+    assert {name: in_app_browser(ua) for name, ua in OTHER_APPS.items()} == dict.fromkeys(OTHER_APPS, "other")
+
+
+def test_apps_browsers_get_the_json_download_on_my_data(app, client, demo):
     with app.app_context():
         token = token_store(app).mint(new_shopper("demo"))
-    for ua, download in ((IN_APP_BROWSERS["wechat-ios"], True), (SIGN_IN_SHEETS["ios-cna"], False)):
+    for ua, download in ((IN_APP_BROWSERS["wechat-ios"], True), (OTHER_APPS["kuaishou-android"], True),
+                         (OTHER_APPS["bilibili-android"], True), (SIGN_IN_SHEETS["ios-cna"], False)):
         page = client.get(f"/v/demo/my-data?c={token}&lang=zh", headers={"User-Agent": ua}).get_data(as_text=True)
         assert ('id="export-json"' in page) is download, ua
         assert ('id="export-in-browser"' in page) is not download, ua
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("douyin-ios", "This app's browser is not your phone's own browser."),
+    ("kuaishou-android", "This app's browser is not your phone's own browser."),
+    ("ios-cna", "The WiFi sign-in window forgets everything when it closes."),
+])
+def test_me_words_the_keep_link_by_where_it_is_shown(app, client, demo, name, words):
+    """Me's keep link: the sign-in sheet forgets her when it closes; an app's browser keeps her, but is not her
+    phone's browser, so the link is worded for each."""
+    with app.app_context():
+        token = token_store(app).mint(new_shopper("demo"))
+    ua = {**IN_APP_BROWSERS, **SIGN_IN_SHEETS}[name]
+    page = client.get(f"/v/demo/me?c={token}&lang=en", headers={"User-Agent": ua}).get_data(as_text=True)
+    assert 'id="keep-link"' in page and words in page.replace("&#39;", "'")
+    assert ("sign-in window" in page) is (name == "ios-cna")

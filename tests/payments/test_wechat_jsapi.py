@@ -194,6 +194,8 @@ def test_pay_in_wechat_signs_in_then_opens_the_pay_sheet(pay_mall, pay, token_fo
     params = bridge_params(html)
     assert verifies(box.keys.wechat_merchant_key.public_key(), params)
     assert 'id="jsapi-help"' in html and f'"/v/{VENUE}/pay/{order.id}/back"' in html
+    # she is in WeChat already (a mini program's web-view on iOS too, which refuses the sheet): the codes are left
+    assert "choose a QR code below" in html and "open this page in WeChat" not in html
     assert box.trade("wechat", order.id).payer == box.openid_of("shopper-1")
     assert (pay.order(VENUE, order.id).provider, pay.order(VENUE, order.id).method) == ("wechat", "jsapi")
     assert requests.post(f"{sandbox_url}/sandbox/jsapi/pay", data=json.dumps(params), timeout=30).status_code == 200
@@ -275,7 +277,6 @@ def test_the_return_in_another_browser_or_twice(pay_mall, pay, token_for, sandbo
     (ALIPAY_UA, ["alipay-wap", "wechat-native", "alipay-qr"]),
     (SAFARI_UA, ["wechat-h5", "wechat-native", "alipay-wap", "alipay-qr"]),
     (CHROME_UA, ["wechat-h5", "wechat-native", "alipay-wap", "alipay-qr"]),
-    (WECOM_UA, ["wechat-h5", "wechat-native", "alipay-wap", "alipay-qr"]),
 ])
 def test_the_ways_to_pay_follow_the_browser(pay_mall, pay, token_for, ua, shown):
     app, _map = pay_mall
