@@ -130,6 +130,11 @@ def _refused(exc: redis.RedisError) -> bool:
     return isinstance(exc, redis.WatchError) and not lost_connection
 
 
+def parse_map(raw: bytes) -> VenueMap:
+    """A stored map version's JSON as a VenueMap (its own: nothing else holds it)."""
+    return VenueMap.from_dict(json.loads(raw))
+
+
 class VenueStore:
     """Which venues exist, and each venue's map versions.
 
@@ -306,7 +311,7 @@ class VenueStore:
         raw = self.db.get(VenueKeysMap(venue).map_version(version))
         if raw is None:
             raise _NoSuchVersion  # not memoised: only what was read is
-        return VenueMap.from_dict(json.loads(raw))
+        return parse_map(raw)
 
     def put_map(self, venue_map: VenueMap, expected: int | None = None) -> int:
         """Store the map as a new version and make it current, in one transaction on the venue's slot
