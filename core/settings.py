@@ -805,6 +805,11 @@ class Settings:
     # DEMO=1 (`make run`): /demo and the radio simulator, on venues marked as demo venues only.
     demo: bool = False
     shopper_token_ttl_s: int = 30 * 86400  # a shopper token lives this long after its last use
+    # A console sign-in ends after this long without a request (each one slides it), and this long after it
+    # began whatever its use (portal/auth.py AccountStore). Idle: a night away signs the phone out, while no
+    # pause of a 12-hour trading day does; the cap: a 09:30 sign-in lasts a whole 10:00-22:00 day.
+    console_idle_s: int = 8 * 3600
+    console_session_max_s: int = 24 * 3600
     # Cookies only over HTTPS (Secure): on by default when PREFERRED_URL_SCHEME=https.
     secure_cookies: bool = False
     preferred_url_scheme: str = "http"
@@ -886,6 +891,8 @@ class Settings:
             proxy_hops=_env_int(env, "PROXY_HOPS", 0),
             demo=_env_flag(env, "DEMO", False),
             shopper_token_ttl_s=_env_int(env, "SHOPPER_TOKEN_TTL_S", 30 * 86400),
+            console_idle_s=max(60, _env_int(env, "CONSOLE_IDLE_S", 8 * 3600)),
+            console_session_max_s=max(60, _env_int(env, "CONSOLE_SESSION_MAX_S", 24 * 3600)),
             secure_cookies=_env_flag(env, "SECURE_COOKIES", scheme == "https"),
             preferred_url_scheme=scheme,
             light_apps=_env_list(env, "LIGHT_APPS", DEFAULT_LIGHT_APPS),

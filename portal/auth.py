@@ -39,9 +39,18 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from core.addresses import client_address
 from core.security import loads_within
 from core.settings import Settings
-from core.storage import PRUNE_ABOVE, StoreBudget, VenueKeys, current_store_budget, drop_dead_members, store_budget
+from core.storage import (
+    LUA_STORE_CLOCK,
+    PRUNE_ABOVE,
+    StoreBudget,
+    VenueKeys,
+    current_store_budget,
+    drop_dead_members,
+    store_budget,
+)
 from core.store_health import STORE_ERRORS, is_store_fault
 from portal.apps.budgets import IPNetwork, address_key, guest_networks, public_ipv4, shared_address, too_many
+from portal.console_pages import console_page, console_referrer
 from portal.passwords import check_password
 from portal.services import services
 
@@ -104,12 +113,14 @@ class AccountKeys(VenueKeys):
         return self.key("loginfail-key")
 
     def session(self, sid: str) -> str:
+        """STRING "<when it ends at the latest, epoch s> <username>", expiring after the idle time
+        (`_SESSION_USER_LUA`); a session from before the idle rule holds the username alone, its fixed 12 h."""
         return self.key("session", sid)
 
     def sessions_of(self, username: str) -> str:
         """SET: the ids of this account's sessions (signing out everywhere ends them through it). A session that
         expires leaves its id here: `start_session` drops the dead ones once the set holds more than PRUNE_ABOVE
-        (an account signed in to at least every SESSION_TTL_S keeps its set for ever)."""
+        (an account signed in to at least once a session's longest life keeps its set for ever)."""
         return self.key("sessions", username)
 
     def audit(self) -> str:
@@ -154,6 +165,37 @@ for i = 1, #KEYS do
   redis.call('EXPIRE', KEYS[i], ARGV[3])
 end
 return {0, previous}
+"""
+
+# A new session. KEYS: the session, the account's sessions. ARGV: username, sid, idle seconds, longest life in
+# seconds, now (epoch s; '' the store's clock: web hosts' clocks differ). Returns how many ids the account lists.
+_START_SESSION_LUA = LUA_STORE_CLOCK + """
+local idle, longest = tonumber(ARGV[3]), tonumber(ARGV[4])
+local ends = math.floor(store_now(ARGV[5])) + longest
+redis.call('SET', KEYS[1], string.format('%d', ends) .. ' ' .. ARGV[1], 'EX', math.min(idle, longest))
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[2], longest)
+return redis.call('SCARD', KEYS[2])
+"""
+
+# A session used: its username, its idle time started again (never past its end), in the one round trip that reads
+# it. KEYS: the session. ARGV: idle seconds, now ('' the store's clock). The expiry is rewritten only when it is a
+# minute short of the idle time (or past the end: a clock given by a test), so a console page that refreshes itself
+# every few seconds is not a write each time. Returns the username, or false (no session, or past its end).
+_SESSION_USER_LUA = LUA_STORE_CLOCK + """
+local value = redis.call('GET', KEYS[1])
+if not value then return false end
+local cut = string.find(value, ' ', 1, true)
+if not cut then return value end
+local left = tonumber(string.sub(value, 1, cut - 1)) - math.floor(store_now(ARGV[2]))
+if left <= 0 then
+  redis.call('DEL', KEYS[1])
+  return false
+end
+local want = math.min(tonumber(ARGV[1]), left)
+local ttl = redis.call('TTL', KEYS[1])
+if ttl > want or ttl < want - 60 then redis.call('EXPIRE', KEYS[1], want) end
+return string.sub(value, cut + 1)
 """
 
 # A right password after _ATTEMPT_LUA counted it. KEYS as there. ARGV: the attempt's time (as written there),
@@ -232,14 +274,20 @@ class AccountStore:
     KNOWN_ADDRESS_S = 30 * 86400
     MAX_DELAY_S = 15 * 60
     FORGET_FAILURES_S = 24 * 3600
-    SESSION_TTL_S = 12 * 3600
 
-    def __init__(self, db: redis.Redis) -> None:
+    def __init__(self, db: redis.Redis, session_idle_s: int = Settings.console_idle_s,
+                 session_max_s: int = Settings.console_session_max_s) -> None:
+        """`session_idle_s`, `session_max_s`: a console session ends after this long unused, and this long after
+        it began (the settings CONSOLE_IDLE_S, CONSOLE_SESSION_MAX_S; `accounts()` passes them)."""
         self.db = db
         self.keys = AccountKeys(self.TAG)
+        self.session_idle_s = session_idle_s
+        self.session_max_s = session_max_s
         self._throttle_secret: bytes | None = None
         self._attempt_script = db.register_script(_ATTEMPT_LUA)
         self._refund_script = db.register_script(_REFUND_LUA)
+        self._start_session_script = db.register_script(_START_SESSION_LUA)
+        self._session_user_script = db.register_script(_SESSION_USER_LUA)
 
     def create(self, username: str, password: str | None, role: str, venue: str, zones: tuple[str, ...] = (),
                demo: bool = False, must_change: bool = False) -> Account:
@@ -528,6 +576,16 @@ class AccountStore:
         now, previous = attempt
         self._refund_script(keys=list(keys), args=[now, *previous])
 
+    def sign_in_name(self, typed: str) -> str:
+        """The account a sign-in's username box names: without the spaces a phone keyboard adds, and in lower case
+        unless an account has the name as typed (a keyboard's capital first letter: the console makes owners'
+        names lower-case, while `flask users create` keeps the case it is given, and such an account, or one
+        differing from another only in case, still signs in as it is spelt)."""
+        name = typed.strip()[:64]
+        if name == name.lower() or self.db.exists(self.keys.account(name)):
+            return name
+        return name.lower()
+
     def verify(self, username: str, password: str, ip: str = "-", demo_mode: bool = True,
                guest_networks: Sequence[IPNetwork] = ()) -> Account | None:
         """The account if the password is right, the account enabled (and not a demo account outside demo
@@ -551,24 +609,27 @@ class AccountStore:
 
     # -- server-side sessions ------------------------------------------------------------------------
 
-    def start_session(self, username: str) -> str:
+    def start_session(self, username: str, now: float | None = None) -> str:
+        """A new session's id: it lasts `session_idle_s` unused, `session_max_s` at most. `now`: a test's clock
+        (epoch s), else the store's."""
         sid = secrets.token_urlsafe(32)
-        pipe = self.db.pipeline()
-        pipe.set(self.keys.session(sid), username, ex=self.SESSION_TTL_S)
-        pipe.sadd(self.keys.sessions_of(username), sid)
-        pipe.expire(self.keys.sessions_of(username), self.SESSION_TTL_S)
-        pipe.scard(self.keys.sessions_of(username))
-        *_, listed = pipe.execute()
+        listed = self._start_session_script(
+            keys=[self.keys.session(sid), self.keys.sessions_of(username)],
+            args=[username, sid, self.session_idle_s, self.session_max_s, "" if now is None else now])
         if listed > PRUNE_ABOVE:
             drop_dead_members(self.db, self.keys.sessions_of(username), self.keys.session)
         return sid
 
-    def session_user(self, sid: str) -> str | None:
-        raw = self.db.get(self.keys.session(sid))
+    def session_user(self, sid: str, now: float | None = None) -> str | None:
+        """The session's username, None once it ended; using it starts its idle time again (never past its end:
+        a shift-long console stays signed in, a phone left overnight does not)."""
+        raw = self._session_user_script(keys=[self.keys.session(sid)],
+                                        args=[self.session_idle_s, "" if now is None else now])
         return raw.decode() if raw else None
 
     def end_session(self, sid: str) -> None:
-        username = self.session_user(sid)
+        raw = self.db.get(self.keys.session(sid))
+        username = raw.decode().rpartition(" ")[2] if raw else None
         self.db.delete(self.keys.session(sid))
         if username:
             self.db.srem(self.keys.sessions_of(username), sid)
@@ -812,7 +873,8 @@ _backlog = _AuditBacklog()
 
 
 def accounts() -> AccountStore:
-    return AccountStore(services().db)
+    settings = services().settings
+    return AccountStore(services().db, settings.console_idle_s, settings.console_session_max_s)
 
 
 def audit(action: str, venue: str | None = None, **detail) -> None:
@@ -852,10 +914,20 @@ def login_gate(role: str | None = None):
     (logged out). 403 for the wrong role. For `login_required` and the console blueprints' checks."""
     account = current_account()
     if account is None:
-        return redirect(url_for("auth.login", next=request.path))
+        return signed_out_redirect()
     if role is not None and account.role != role:
         abort(403, _("This page is for %(role)s accounts.", role=role))
     return None
+
+
+def signed_out_redirect() -> ResponseReturnValue:
+    """To the login page, coming back here after it. A form sent once the session had ended (idle, past its
+    longest life, signed out elsewhere) did nothing: the login page says so, and comes back to the page the form
+    was sent from (or the console home), never to the form's own URL, which only takes a form (a 405 there)."""
+    if request.method in ("GET", "HEAD"):
+        return redirect(url_for("auth.login", next=request.path))
+    back = console_referrer() or url_for("auth.home")
+    return redirect(url_for("auth.login", next=back, signed_out=1))  # a 302: every browser follows it with a GET
 
 
 def login_required(role: str | None = None) -> Callable:
@@ -948,30 +1020,20 @@ def _guest_networks_now(venue: str) -> Sequence[IPNetwork]:
 bp = protect_console(Blueprint("auth", __name__, url_prefix="/console"))
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only our own console paths are accepted as post-login destinations (no open redirect); none with a
-    control character (CR/LF would make the Location header unsendable: a 500 after signing in)."""
-    if not target or not target.startswith("/console/") or "//" in target or "\\" in target:
-        return None
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
-        return None
-    return target
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "POST":
-        username = request.form.get("username", "")[:64]
+        typed = request.form.get("username", "").strip()[:64]  # shown again after a refusal (the password never)
         password = request.form.get("password", "")[:1024]
         store = accounts()
         try:
-            account = store.verify(username, password, request.remote_addr or "-", services().settings.demo,
-                                   venue_guest_networks(request.remote_addr))
+            account = store.verify(store.sign_in_name(typed), password, request.remote_addr or "-",
+                                   services().settings.demo, venue_guest_networks(request.remote_addr))
         except Throttled as exc:
             error = _("Too many failed attempts: please wait %(n)s seconds.", n=exc.wait_s)
-            return render_template("auth/login.html", error=error), 429, {"Retry-After": str(exc.wait_s)}
+            return _login_page(typed, error=error), 429, {"Retry-After": str(exc.wait_s)}
         if account is None:  # both fields refused: which one was wrong is not told
-            return render_template("auth/login.html", error=_("Wrong username or password."), wrong=True), 401
+            return _login_page(typed, error=_("Wrong username or password."), wrong=True), 401
         refused = changes_refused(account.username)  # each sign-in is an audit entry too
         if refused is not None:
             return refused
@@ -979,8 +1041,14 @@ def login():
         session["sid"] = store.start_session(account.username)
         session.permanent = True
         AuditLog(services().db).record(account.venue, account.username, "login")
-        return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"), code=303)
-    return render_template("auth/login.html")
+        return redirect(console_page(request.args.get("next")) or url_for("auth.home"), code=303)
+    return _login_page()
+
+
+def _login_page(username: str = "", **context) -> str:
+    """The sign-in page; `signed_out=1` (from `signed_out_redirect`): a form met an ended session, not done."""
+    return render_template("auth/login.html", username=username, signed_out=request.args.get("signed_out") == "1",
+                           **context)
 
 
 @bp.post("/logout")
@@ -1037,11 +1105,13 @@ class SessionCookies(SecureCookieSessionInterface):
 
 def init_auth(app: Flask) -> None:
     app.session_interface = SessionCookies(app.extensions["mallportal"].settings.max_clock_skew_s)
-    app.config["PERMANENT_SESSION_LIFETIME"] = AccountStore.SESSION_TTL_S
+    # The cookie (slid on every request) outlives the server-side session, which decides when a sign-in ends: a
+    # form sent after that still carries its CSRF token, so it reaches the login gate and its "not done" notice.
+    app.config["PERMANENT_SESSION_LIFETIME"] = app.extensions["mallportal"].settings.console_session_max_s
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked per console blueprint
     # No age limit of its own: the token is bound to the session cookie's secret, which sign-in and sign-out
-    # replace, and a console form is worth something only while the server-side session (SESSION_TTL_S)
-    # lives; Flask-WTF's default hour refused a form opened an hour before in a session that lasts twelve.
+    # replace, and a console form is worth something only while the server-side session (CONSOLE_IDLE_S,
+    # CONSOLE_SESSION_MAX_S) lives; Flask-WTF's default hour refused a form opened an hour before.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
     app.register_blueprint(bp)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 import redis
-from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -19,6 +19,7 @@ from core.errors import CatalogText
 from core.ids import is_venue_id
 from core.logredact import LOGGED_PATH_HEADER, logged_path
 from core.store_health import StoreBreaker, StoreUnavailable, VenueBreakers, is_store_fault
+from portal.console_pages import console_referrer, is_console_path
 from portal.headers import request_logged_path
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,10 @@ PLAIN_MESSAGES = {  # for the framework's own errors, whose English text people 
     413: _l("What was sent is too large."),
 }
 OTHER_PLAIN_MESSAGE = _l("Please go back and try again.")
+# The same on a console page, whose way back in is the console's home, not the shoppers' mall home.
+CONSOLE_PLAIN_MESSAGES = {
+    405: _l("This page is opened from a button on another page. Go back, or start again from the console home."),
+}
 
 
 def error_title(status: int) -> str:
@@ -102,7 +107,8 @@ def _people_message(exc: HTTPException) -> str:
     own = exc.description and exc.description != type(exc).description
     if own:
         return exc.description
-    return str(PLAIN_MESSAGES.get(exc.code or 500, OTHER_PLAIN_MESSAGE))
+    plain = CONSOLE_PLAIN_MESSAGES if is_console_path(request.path) else {}
+    return str(plain.get(exc.code or 500) or PLAIN_MESSAGES.get(exc.code or 500, OTHER_PLAIN_MESSAGE))
 
 
 # The whole body, as an error's field. A field inside it is named as the light apps' APIs name theirs
@@ -121,7 +127,16 @@ def error_response(status: int, message: str, field: str | None = None,
     if wants_json():
         return jsonify(error_body(message, field)), status, headers or {}
     return (render_template("error.html", status=status, title=error_title(status), message=message,
-                            venue=page_venue(status)), status, headers or {})
+                            venue=page_venue(status), console=console_error_links()), status, headers or {})
+
+
+def console_error_links() -> dict[str, str | None] | None:
+    """The ways on from a console page's error: the console home, and back to the console page of this site the
+    request came from (not this very page); None off the consoles (the page links the mall home)."""
+    if not is_console_path(request.path) or "auth.home" not in current_app.view_functions:
+        return None
+    back = console_referrer()
+    return {"home": url_for("auth.home"), "back": None if back in (request.path, request.full_path) else back}
 
 
 def page_venue(status: int, venue: str | None = None):
@@ -158,7 +173,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
         """A console form without its session's token (missing, from another site, or the session ended:
-        signed out, or past its 12 h): one plain message in the page's language, never Flask-WTF's English."""
+        signed out in this browser, which drops the cookie holding the token; a session that ended otherwise keeps
+        it and meets the login gate, portal/auth.py `signed_out_redirect`): one plain message in the page's
+        language, never Flask-WTF's English."""
         return error_response(400, _("This page was open too long or came from elsewhere: please go back, "
                                      "reload it and try again."))
 
