@@ -80,7 +80,7 @@ def require_venue_source(venue: str, scope: str, *, allow_basic: bool = False) -
     does not know (a token of another venue is simply unknown here, so a source can reach only its own
     venue), whether or not the venue exists: the token is checked first, so a caller without one learns no
     venue's name; 403 for a token without `scope`, so a report source's token cannot call a POS API."""
-    source = services().tokens.source_for(venue, source_token(allow_basic))
+    source = services().tokens.source_for(venue, source_token(allow_basic), used_for=scope)
     if source is None:
         raise ApiError(401, "missing or invalid bearer token for this venue",
                        headers=token_challenges(allow_basic))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets as pysecrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TypeVar
 
 import click
@@ -18,7 +18,7 @@ from portal.apps.locale import venue_time_zone
 from portal.auth import AuditLog, cli_audit
 from portal.ingest.meraki import DEMO_NETWORK, MerakiStore, ensure_demo_meraki
 from portal.ingest.mist import MistStore
-from portal.ingest.tokens import INGEST, declared_scopes
+from portal.ingest.tokens import INGEST, MAX_KEEP_OLD_S, check_token_id, declared_scopes, no_token
 from portal.operator.audit import detail_text
 from portal.seed import GALLERIA_VENUE, ensure_demo_mall, ensure_galleria
 from portal.services import services
@@ -98,32 +98,73 @@ def register(app: Flask) -> None:
                   help="what the token may call: ingest (the RSSI feeds) or the scope a light app's API declares "
                        "(an unknown one is refused with the list); repeatable or comma separated. Default: ingest")
     def issue_token(venue: str, label: str, scopes: tuple[str, ...]) -> None:
-        """Issue a bearer token for a machine source (printed once; only its hash is stored). A token reaches
-        only the APIs of its scopes: give a POS or car-park system its own token, never an AP's."""
+        """Issue a bearer token for a machine source (printed once, on stdout; only its hash is stored). A token
+        reaches only the APIs of its scopes: give a POS or car-park system its own token, never an AP's. To replace
+        a source's token, use rotate-token: a second token under a label leaves the first one working."""
         known_venue(venue)
         check_label(label)
         granted = token_scopes(scopes)
-        token = services().tokens.issue(venue, label, scopes=granted)
-        cli_audit(venue, "token.issue", label=label, scopes=",".join(granted))
-        click.echo(token)
+        issued = services().tokens.issue_source(venue, label, scopes=granted)
+        cli_audit(venue, "token.issue", label=label, scopes=",".join(granted), token_id=issued.id)
+        if issued.others:
+            click.echo(f"warning: {label!r} already has {len(issued.others)} live token(s) "
+                       f"({', '.join(issued.others)}), which keep working beside this one. To replace a token, "
+                       f"`rotate-token {venue} {label}`; to withdraw one, `revoke-token {venue} {label} --id ID`",
+                       err=True)
+        click.echo(f"token id {issued.id} for {label!r} ({','.join(granted)}):", err=True)
+        click.echo(issued.token)
 
     @app.cli.command("list-tokens")
     @click.argument("venue")
     def list_tokens(venue: str) -> None:
-        """The venue's machine sources: each token's label and scopes (tokens are stored as hashes only)."""
-        for source in services().tokens.sources(known_venue(venue)):
-            click.echo(f"{source.label}\t{','.join(sorted(source.scopes))}")
+        """The venue's live tokens, one a line, tab separated: id, label, scopes, issued, last used (kept to the
+        hour), and when a token replaced by rotate-token --keep-old-for stops (tokens are stored as hashes only)."""
+        zone = venue_time_zone(known_venue(venue))
+        click.echo("id\tlabel\tscopes\tissued\tlast used\tstops")
+        for token in services().tokens.tokens(venue):
+            used = "unknown" if token.used is None and token.issued is None else _when(token.used, zone, "never")
+            click.echo("\t".join((token.id, token.label, ",".join(sorted(token.scopes)),
+                                  _when(token.issued, zone, "unknown"), used, _when(token.until, zone, "-"))))
 
     @app.cli.command("revoke-token")
     @click.argument("venue")
     @click.argument("label")
-    def revoke_token(venue: str, label: str) -> None:
-        """Withdraw every token issued under LABEL in VENUE (a lost or leaked one); its source gets 401."""
-        count = services().tokens.revoke_label(known_venue(venue), label)
-        if not count:
-            raise click.UsageError(f"no token labelled {label!r} in venue {venue!r}")
-        cli_audit(venue, "token.revoke", label=label, count=count)
-        click.echo(f"revoked {count} token(s) labelled {label!r}")
+    @click.option("--id", "only_id", default="", metavar="ID", help="only the token of this id (list-tokens shows "
+                                                                     "them); without it, every token of LABEL")
+    def revoke_token(venue: str, label: str, only_id: str) -> None:
+        """Withdraw the tokens issued under LABEL in VENUE (a lost or leaked one), or only the one of --id; its
+        source gets 401."""
+        only_id = token_id_option(only_id)
+        gone = services().tokens.revoke_label(known_venue(venue), label, only_id)
+        if not gone:
+            raise click.UsageError(no_token(venue, label, only_id))
+        cli_audit(venue, "token.revoke", label=label, count=len(gone), token_id=",".join(gone))
+        click.echo(f"revoked {len(gone)} token(s) labelled {label!r}: {', '.join(gone)}")
+
+    @app.cli.command("rotate-token")
+    @click.argument("venue")
+    @click.argument("label")
+    @click.option("--keep-old-for", "keep_old_for", default=0, show_default=True, metavar="SECONDS",
+                  type=click.IntRange(0, MAX_KEEP_OLD_S),
+                  help=f"the old token(s) keep working this long (at most {MAX_KEEP_OLD_S}, a week), so the source "
+                       "can switch without a gap; 0: they stop now (a leaked token)")
+    @click.option("--id", "only_id", default="", metavar="ID", help="replace only the token of this id")
+    def rotate_token(venue: str, label: str, keep_old_for: int, only_id: str) -> None:
+        """Issue LABEL's source a new token with the same scopes (printed once, on stdout) and withdraw the old
+        one(s): at once, or after --keep-old-for seconds."""
+        only_id = token_id_option(only_id)
+        try:
+            rotated = services().tokens.rotate(known_venue(venue), label, keep_old_for, only_id)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        scopes = ",".join(sorted(rotated.scopes))
+        detail = {"stops_at": int(rotated.until)} if rotated.until else {}
+        cli_audit(venue, "token.rotate", label=label, scopes=scopes, token_id=rotated.id,
+                  replaced=",".join(rotated.replaced), **detail)
+        stops = _when(rotated.until, venue_time_zone(venue), "now")
+        click.echo(f"token id {rotated.id} for {label!r} ({scopes}) replaces {', '.join(rotated.replaced)}, "
+                   f"which stop(s) working: {stops}", err=True)
+        click.echo(rotated.token)
 
     app.cli.add_command(budgets)  # flask budgets list|set|reset
     app.cli.add_command(audit_command)  # flask audit VENUE
@@ -185,6 +226,19 @@ def register(app: Flask) -> None:
         click.echo("in Mist:     two site webhooks (Mist allows one raw topic per webhook), one with topic "
                    "wifi-unconn-raw, one with wifi-conn-raw, both with this URL and secret")
         click.echo(f"secret:      {secret}")
+
+
+def token_id_option(value: str) -> str:
+    """--id of revoke-token and rotate-token: "" (none given), else a token id as list-tokens shows it."""
+    try:
+        return check_token_id(value) if value else ""
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--id") from None
+
+
+def _when(ts: float | None, zone: tzinfo, missing: str) -> str:
+    """A token's time in the venue's time zone, minutes (list-tokens), or `missing`."""
+    return missing if ts is None else datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M %z")
 
 
 def token_scopes(values: tuple[str, ...]) -> list[str]:

@@ -66,6 +66,23 @@ def venue_time_zone(venue: str, svc: Services | None = None) -> ZoneInfo:
     return read_venue_locale(svc or services(), venue).time_zone
 
 
+def recuts_past_days(svc: Services, venue: str, new_zone: str) -> bool:
+    """Whether storing `new_zone` as the venue's `time_zone` ("" for none: the TIME_ZONE setting's) re-cuts days the
+    venue already has figures for: the one rule the command line and the console ask before they change the zone.
+    Insights (pages, exports, the partner API) cut days at the venue's midnight from the event log whenever they are
+    read, and no history of zones is kept, so a new zone moves every finished day's bounds at once: a partner who
+    pulled a day before and pulls it again holds two overlapping windows, whose difference may count fewer than 5
+    shoppers. True when the zone in force changes and the venue's event log holds any event."""
+    if str(svc.time_zones.zone_named(venue, new_zone)) == str(read_venue_locale(svc, venue).time_zone):
+        return False
+    return has_traffic(svc, venue)
+
+
+def has_traffic(svc: Services, venue: str) -> bool:
+    """Whether the venue has figures a new time zone would re-cut: any event in its log."""
+    return svc.events.length(venue) > 0
+
+
 def local_time(ts: float, venue: str | None = None) -> datetime:
     """An instant (epoch seconds) as the venue's wall-clock time (aware)."""
     return datetime.fromtimestamp(ts, venue_locale(venue).time_zone)

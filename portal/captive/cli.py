@@ -10,6 +10,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from core.settings import time_zone_name
+from portal.apps.locale import recuts_past_days, venue_time_zone
 from portal.captive.common import captive_services_of
 from portal.captive.config import FIELDS, SECRET_FIELDS
 from portal.captive.views import client_capport_url
@@ -22,10 +24,12 @@ DHCPV4_OPTION_MAX_BYTES = 255  # option 114 (RFC 8910) is one DHCPv4 option: its
 @click.command("portal-config")
 @click.argument("venue")
 @click.argument("assignments", nargs=-1)
+@click.option("--yes", is_flag=True, help="change time_zone although the venue has traffic: its past days' figures "
+                                          "are cut again in the new zone")
 @with_appcontext
-def portal_config(venue: str, assignments: tuple[str, ...]) -> None:
+def portal_config(venue: str, assignments: tuple[str, ...], yes: bool) -> None:
     """Without assignments, list the settings (secrets masked); with key=value pairs, set them
-    (all checked before any is written)."""
+    (all checked before any is written). A new time_zone for a venue with traffic needs --yes."""
     store = captive_services_of(current_app).config
     known_venue(venue)  # a typo would set a venue no one asks for, the real one keeping its defaults
     if assignments:
@@ -35,6 +39,7 @@ def portal_config(venue: str, assignments: tuple[str, ...]) -> None:
             if not sep:
                 raise click.BadParameter(f"{item!r} is not key=value")
             values[name.strip()] = value.strip()
+        _confirm_zone_change(venue, values, yes)
         try:
             store.set(venue, values)
         except ValueError as exc:
@@ -43,6 +48,27 @@ def portal_config(venue: str, assignments: tuple[str, ...]) -> None:
     for name, value in store.get(venue).items():
         shown = ("*" * 8 if value else "(unset)") if name in SECRET_FIELDS else value
         click.echo(f"{name:20} {shown:32} {FIELDS[name][1]}")
+
+
+def _confirm_zone_change(venue: str, values: dict[str, str], yes: bool) -> None:
+    """A time_zone that re-cuts the venue's past days (`recuts_past_days`) is refused without --yes, saying so; with
+    it, the warning is still printed. A malformed name passes here: `PortalConfigStore.set` says what is wrong."""
+    if "time_zone" not in values:
+        return
+    try:
+        new = time_zone_name(values["time_zone"]) if values["time_zone"] else ""
+    except ValueError:
+        return
+    if not recuts_past_days(services(), venue, new):
+        return
+    before, after = venue_time_zone(venue), new or services().settings.time_zone
+    warning = (f"venue {venue} has traffic data: insights cut its days at its midnight, so moving from {before} to "
+               f"{after} re-cuts every past day at once (figures already read or exported, by a partner's API "
+               "token too, no longer match, and a day pulled before and after overlaps: subtracting the two may "
+               "single out fewer than 5 shoppers). No history of zones is kept.")
+    if not yes:
+        raise click.UsageError(f"{warning} Run again with --yes to change it anyway.")
+    click.echo(f"warning: {warning}", err=True)
 
 
 @click.command("capport-uri")

@@ -9,6 +9,10 @@ fails naming any method none of them reached.
 
     from tests.cluster.store_paths import rerun
     rerun(globals(), "lightapps.parking.tests.test_parking_store", "test_a", "test_b")
+
+A host store (portal/) names its module:
+
+    rerun(globals(), "tests.security.test_token_rotation", "test_a", store="portal.ingest.tokens")
 """
 
 from __future__ import annotations
@@ -25,16 +29,16 @@ from core.settings import PROJECT_ROOT
 STORE_MODULES = ("store", "sender")  # the modules of a light app that talk to the store
 
 
-def store_methods(app: str) -> dict[str, tuple[type, str]]:
-    """'Class.method' -> (class, name) for each method of the app's store classes that sends anything
-    to the store: reads self.db, opens a pipeline or calls one of the class's Lua scripts (class
-    methods are constructors: nothing of theirs reaches the store)."""
+def store_methods(app: str, store: str | None = None) -> dict[str, tuple[type, str]]:
+    """'Class.method' -> (class, name) for each method of the app's store classes (or of the host module `store`'s)
+    that sends anything to the store: reads self.db, opens a pipeline or calls one of the class's Lua scripts
+    (class methods are constructors: nothing of theirs reaches the store)."""
     found: dict[str, tuple[type, str]] = {}
-    for module_name in STORE_MODULES:
-        path = PROJECT_ROOT / "lightapps" / app / f"{module_name}.py"
+    for dotted in (store,) if store else (f"lightapps.{app}.{name}" for name in STORE_MODULES):
+        path = PROJECT_ROOT / (dotted.replace(".", "/") + ".py")
         if not path.exists():
             continue
-        module = importlib.import_module(f"lightapps.{app}.{module_name}")
+        module = importlib.import_module(dotted)
         tree = ast.parse(Path(path).read_text())
         scripts = {target.attr for node in ast.walk(tree) if isinstance(node, ast.Assign)
                    and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute)
@@ -53,9 +57,10 @@ def _talks(fn: ast.FunctionDef, scripts: set[str]) -> bool:
                and (node.attr in ("db", "pipeline") or node.attr in scripts) for node in ast.walk(fn))
 
 
-def rerun(namespace: dict, test_module: str, *tests: str) -> None:
+def rerun(namespace: dict, test_module: str, *tests: str, store: str | None = None) -> None:
     """Bring `tests` of `test_module` (and its fixtures and helpers) into the calling module, with a
-    fixture recording which store methods run and a last test that every one of them did."""
+    fixture recording which store methods run (the light app's, or the host module `store`'s) and a last test
+    that every one of them did."""
     source = importlib.import_module(test_module)
     app = test_module.split(".")[1]
     for name, value in vars(source).items():
@@ -68,12 +73,12 @@ def rerun(namespace: dict, test_module: str, *tests: str) -> None:
     @pytest.fixture(scope="module", autouse=True)
     def record_store_methods():
         with pytest.MonkeyPatch.context() as patch:
-            for label, (cls, name) in store_methods(app).items():
+            for label, (cls, name) in store_methods(app, store).items():
                 patch.setattr(cls, name, _recording(getattr(cls, name), label, reached))
             yield
 
     def test_every_store_method_ran_on_the_cluster():
-        never = sorted(set(store_methods(app)) - reached)
+        never = sorted(set(store_methods(app, store)) - reached)
         assert not never, f"no test of this module ran {never} on the cluster: add one that does"
 
     namespace["record_store_methods"] = record_store_methods
