@@ -37,6 +37,7 @@ from portal import (
     operator,
     owner,
     shopper,
+    table_cards,
     users_cli,
 )
 from portal.apps.budgets import BudgetStore
@@ -209,6 +210,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.cli.add_command(payments_cli.payments)  # flask payments sweep|refunds|reconcile
     app.jinja_env.globals.update(shopper_url=shopper.shopper_url, current_shopper=shopper.current_shopper,
                                  current_shopper_token=shopper.current_shopper_token)
+    app.add_template_filter(table_cards.cards, "cards")  # console tables as cards on a phone (portal/table_cards.py)
     init_captive(app)
     init_notify(app)  # the notification outbox apps send through, the shoppers' push opt-in
     for blueprint in (api.bp, insights_api.bp, demo.bp, operator.bp, owner.bp, owner.pwa_bp, hub.bp, payment_views.bp):

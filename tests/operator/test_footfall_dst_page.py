@@ -9,7 +9,7 @@ from portal.captive.config import PortalConfigStore
 
 
 def header(page: str) -> list[str]:
-    row = re.search(r'<table class="compact" id="by-hour">\s*<thead><tr>(.*?)</tr>', page, re.S).group(1)
+    row = re.search(r'<table class="compact" id="by-hour"[^>]*>\s*<thead><tr>(.*?)</tr>', page, re.S).group(1)
     return re.findall(r"<th>([^<]*)</th>", row)
 
 
