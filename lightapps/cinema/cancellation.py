@@ -1,5 +1,6 @@
 """What the cinema's changes to a showtime with tickets mean for their holders (the console's Cancel button and
-the cinema system's push, lightapps/cinema/api.py, both end here), and how such a change always finishes:
+the cinema system's push, lightapps/cinema/api.py, both end here), and how such a change always finishes (one
+ticket cancelled alone, by its shopper or at the cinema's counter, takes `cancel_and_refund`):
 
 - Cancelled: the script that marks the show cancelled (the push's upsert, or `CinemaStore.cancel_showtime` from
   the console) puts it on the venue's cancelling set in the same step. The work (`finish_cancel`) then cancels its
@@ -30,8 +31,9 @@ from flask import Flask
 
 from lightapps.cinema import notices
 from lightapps.cinema.payment import PaymentUnknown, app_cinema_store, close_hold_order, refund_cancelled
-from lightapps.cinema.store import REFUND_UNDER_WAY, Showtime, refund_to_arrange
+from lightapps.cinema.store import NO_REFUND, REFUND_UNDER_WAY, Booking, Showtime, refund_to_arrange
 from portal.payments.service import PaymentError, PaymentService
+from portal.payments.store import Order
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,19 @@ class Cancelled:
     refunds: int  # the tickets settled by this call whose refund is under way (done, processing, pending)
     to_arrange: int  # the paid tickets settled by this call whose refund could not be made online
     finished: bool  # nothing of the cancellation is left (False: the sweep, or the next press, goes on)
+
+
+def cancel_and_refund(venue: str, booking: Booking, order: Order | None, reason: str) -> tuple[str, str]:
+    """Cancel one ticket, its seats freed, and refund in full what paid for it: the one path for its shopper
+    before the refund cut-off (views.py) and for the cinema at its counter (console.py). `order`: its paying order,
+    read by the caller first (`payment.paying_order`: a ticket whose payment is not known yet is not cancelled).
+    Returns (the store's outcome: "ok", "gone" (cancelled before) or "nobooking"; the refund's: "none" (nothing
+    paid online) or `refund_cancelled`'s). A ticket cancelled before is asked for its refund again under its one
+    refund number: a refund a failure cut short is made, one made is not made twice."""
+    outcome = app_cinema_store().cancel_booking(venue, booking.code, booking.client)
+    if outcome.status not in ("ok", "gone") or order is None or not order.is_paid:
+        return outcome.status, NO_REFUND
+    return outcome.status, refund_cancelled(venue, booking, reason, order)
 
 
 def cancel_show(venue: str, show_id: str) -> Cancelled | None:

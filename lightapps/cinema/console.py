@@ -1,19 +1,21 @@
 """Owner console: the zone's showtimes with occupancy, adding a showtime, bookings per showtime, cancelling a
-showtime (its tickets cancelled, refunded and their holders told: lightapps/cinema/cancellation.py). A showtime's
-time is not edited here: a new one is added (the cinema system's push may move one, see api.py)."""
+showtime (its tickets cancelled, refunded and their holders told: lightapps/cinema/cancellation.py) or one booking
+at the counter (refunded as the shopper's own cancel is, whatever her refund cut-off). A showtime's time is not
+edited here: a new one is added (the cinema system's push may move one, see api.py)."""
 
 from __future__ import annotations
 
 import time
 
-from flask import abort, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from lightapps.cinema.cancellation import cancel_show
-from lightapps.cinema.common import SHOPPER_DAYS, cinema_store, day_and_time, seat_grid, show_in_zone
+from lightapps.cinema.cancellation import cancel_and_refund, cancel_show
+from lightapps.cinema.common import SHOPPER_DAYS, cinema_store, day_and_time, seat_grid, show_in_zone, valid_id
 from lightapps.cinema.layouts import AUDITORIUMS
-from lightapps.cinema.store import ShowtimeClash, ShowtimeConflict
+from lightapps.cinema.payment import PaymentUnknown, paying_order
+from lightapps.cinema.store import NO_REFUND, REFUND_UNDER_WAY, Booking, ShowtimeClash, ShowtimeConflict
 from lightapps.cinema.validation import MIN_SHOW_GAP_S, FieldError, clash_error, parse_showtime
 from portal.apps.once import new_nonce, read_form_once
 from portal.apps.views import is_zh, zone_console_blueprint
@@ -88,7 +90,8 @@ def _clash_error(venue: str, clash: ShowtimeClash) -> FieldError:
     return clash_error("starts_at", other.film_en or other.film_zh, other.starts_at, other.hall.name_en)
 
 
-def _show_page(venue: str, zone: str, show, status: int = 200, error: str = ""):
+def _show_page(venue: str, zone: str, show, status: int = 200, error: str = "", refused: str = ""):
+    """The showtime's page; `error` atop it (a refused cancel), by the box of booking `refused` when it is one's."""
     store = cinema_store()
     now = time.time()
     states = store.seat_states(venue, show.id, now)
@@ -102,7 +105,7 @@ def _show_page(venue: str, zone: str, show, status: int = 200, error: str = ""):
                            layout=show.layout, grid=seat_grid(show.layout, states), bookings=bookings,
                            occupancy=store.occupancy(venue, show, now), when=day_and_time,
                            title=_("Bookings"), error=error, cancelling=cancelling, left=left,
-                           to_arrange=to_arrange), status
+                           to_arrange=to_arrange, refused=refused), status
 
 
 @console_bp.get("/showtimes/<show_id>")
@@ -129,3 +132,48 @@ def cancel_showtime(venue: str, zone: str, show_id: str):
               starts_at=show.starts_at, tickets=done.tickets, refunds=done.refunds,
               refunds_to_arrange=done.to_arrange, finished=done.finished)
     return redirect(url_for("cinema_console.showtime", venue=venue, zone=zone, show_id=show.id), code=303)
+
+
+@console_bp.post("/showtimes/<show_id>/bookings/<code>/cancel")
+def cancel_booking(venue: str, zone: str, show_id: str, code: str):
+    """Cancel one booking at the counter (a customer past the shopper's own refund cut-off): only with the box
+    beside the button ticked. Its seats are freed and what paid for it is refunded in full, through the path the
+    shopper's own cancel takes (one refund number per booking). Pressed again: "already cancelled", nothing
+    refunded twice (a refund a failure cut short is asked for again), nothing audited."""
+    show = show_in_zone(venue, zone, show_id)
+    booking = cinema_store().booking(venue, valid_id(code))
+    if booking is None or booking.show_id != show.id:
+        abort(404, _("No such booking."))
+    if request.form.get("confirm") != "yes":  # nothing changed: the page again, saying what cancelling does
+        return _show_page(venue, zone, show, 422, _(
+            "Tick the box beside Cancel and refund to confirm it for booking %(code)s: its seats are freed and a "
+            "paid ticket is refunded in full. Nothing was changed.", code=booking.code), refused=booking.code)
+    try:
+        order = paying_order(venue, booking)
+    except PaymentUnknown:  # cancelled now it would count as unpaid: seats freed, the money kept
+        return _show_page(venue, zone, show, 409, _(
+            "The payment of booking %(code)s cannot be found just now, so it cannot be cancelled yet. Please try "
+            "again in a few minutes.", code=booking.code))
+    status, refund = cancel_and_refund(venue, booking, order, "ticket cancelled at the cinema")
+    if status == "nobooking":  # its shopper's data was erased between the two reads
+        abort(409, _("That booking changed just now: please try again."))
+    if status == "ok":
+        audit("cinema.booking.cancel", venue, zone=zone, show=show.id, film=show.film_en or show.film_zh,
+              booking=booking.code, seats=",".join(booking.seats), refund=refund)
+    flash(*_counter_notice(booking, status, refund))
+    return redirect(url_for("cinema_console.showtime", venue=venue, zone=zone, show_id=show.id), code=303)
+
+
+def _counter_notice(booking: Booking, status: str, refund: str) -> tuple[str, str]:
+    """What a counter cancel did, in the page's language, and its flash category."""
+    if status != "ok":
+        return _("Booking %(code)s was already cancelled.", code=booking.code), "info"
+    seats = ", ".join(booking.seats)
+    if refund == NO_REFUND:
+        return _("Booking %(code)s cancelled: seats %(seats)s are free again. It was not paid online: nothing to "
+                 "refund.", code=booking.code, seats=seats), "info"
+    if refund in REFUND_UNDER_WAY:
+        return _("Booking %(code)s cancelled: seats %(seats)s are free again and its payment is refunded in full.",
+                 code=booking.code, seats=seats), "info"
+    return _("Booking %(code)s cancelled: seats %(seats)s are free again, but its refund could not be made online: "
+             "arrange it with the customer.", code=booking.code, seats=seats), "error"

@@ -96,6 +96,11 @@ def order_for_hold(venue: str, hold_token: str) -> Order | None:
     return services().payments.store.order_for_key(venue, order_key(hold_token))
 
 
+def paying_order(venue: str, booking: Booking) -> Order | None:
+    """The ticket's order when payments are on (None: not paid online); PaymentUnknown: not known yet."""
+    return order_for_booking(venue, booking) if payments_on() else None
+
+
 def order_for_booking(venue: str, booking: Booking) -> Order | None:
     """The order that paid for a booking: the one kept with it (for as long as the ticket), else (a booking from
     before orders were kept with bookings) its hold's, while the order's key by hold lasts. None: not paid online.
@@ -158,15 +163,16 @@ def refund_booking(venue: str, booking: Booking, reason: str, order: Order | Non
     return services().payments.refund(venue, order.id, order.refundable, reason, refund_no=order.id + "C")
 
 
-def refund_cancelled(venue: str, booking: Booking, reason: str) -> str:
-    """`refund_booking` for a ticket the cinema cancelled, saying where the money stands: "none" (nothing paid
+def refund_cancelled(venue: str, booking: Booking, reason: str, order: Order | None = None) -> str:
+    """`refund_booking` for a cancelled ticket, saying where the money stands: "none" (nothing paid
     online), one of REFUND_UNDER_WAY, or "refused", "state", "exceeds" (not refunded online). Asked again (a
-    cancellation cut short after the refund was asked for), the refund's record answers: never a second refund."""
-    outcome = refund_booking(venue, booking, reason)
+    cancellation cut short after the refund was asked for), the refund's record answers: never a second refund.
+    `order`: the booking's, when the caller read it already."""
+    outcome = refund_booking(venue, booking, reason, order)
     if outcome is None:
         return NO_REFUND
     if outcome == "dup":
-        order = order_for_booking(venue, booking)  # paid: refund_booking found it
+        order = order or order_for_booking(venue, booking)  # paid: refund_booking found it
         status = services().payments.store.refund_record(venue, order.id + "C").get("status", "done")
         outcome = {"failed": "refused"}.get(status, status)
     return outcome

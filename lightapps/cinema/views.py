@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from lightapps.cinema import APP, notices
+from lightapps.cinema.cancellation import cancel_and_refund
 from lightapps.cinema.common import (
     LATE_BOOKING_S,
     SHOPPER_DAYS,
@@ -34,11 +35,10 @@ from lightapps.cinema.common import (
 from lightapps.cinema.layouts import MAX_SEATS_PER_HOLD, SelectionError, parse_selection
 from lightapps.cinema.payment import (
     PaymentUnknown,
-    order_for_booking,
     order_for_hold,
     order_for_hold_record,
+    paying_order,
     payments_on,
-    refund_booking,
 )
 from portal.apps.budgets import give_back_budget, spend_budget
 from portal.apps.locale import local_time, venue_today
@@ -341,7 +341,7 @@ def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error:
     """The ticket. `error`: a refused cancel, atop the page; `notify_error`: a refused "Text me" number, by
     its form with the number as typed."""
     try:
-        order, known = _paying_order(venue, booking), True
+        order, known = paying_order(venue, booking), True
     except PaymentUnknown:
         order, known = None, False
         error = error or (_payment_unknown() if booking.status == "booked" else None)
@@ -352,11 +352,6 @@ def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error:
                  paid=cny(order.amount) if paid else "", refunded=cny(order.refunded) if paid else "",
                  cancellable=known and booking.status == "booked" and time.time() < cutoff, cutoff=hhmm(cutoff),
                  notify_phone=masked_phone(venue, booking.client), notify_error=notify_error)
-
-
-def _paying_order(venue: str, booking):
-    """The ticket's order (None: not paid online); PaymentUnknown: not known yet (payment.py)."""
-    return order_for_booking(venue, booking) if payments_on() else None
 
 
 def _payment_unknown() -> str:
@@ -386,7 +381,7 @@ def ticket(venue: str, zone: str, code: str):
 def cancel_ticket(venue: str, zone: str, code: str):
     booking, show = _my_booking(venue, zone, code)
     try:
-        order = _paying_order(venue, booking)
+        order = paying_order(venue, booking)
     except PaymentUnknown:
         return _ticket_page(venue, zone, booking, show, 409)
     paid = order is not None and order.is_paid
@@ -396,11 +391,9 @@ def cancel_ticket(venue: str, zone: str, code: str):
                      t=hhmm(show.starts_at - cutoff_s)) if paid
                    else _("The show has started; the ticket can no longer be cancelled."))
         return _ticket_page(venue, zone, booking, show, 409, message)
-    outcome = cinema_store().cancel_booking(venue, booking.code, booking.client)
-    if paid and outcome.status in ("ok", "gone"):
-        # The owner's rule: cancelled before the cut-off, refunded in full (one refund number per booking,
-        # so a repeated cancel never refunds twice).
-        refund_booking(venue, booking, "ticket cancelled", order)
+    # The owner's rule: cancelled before the cut-off, refunded in full (one refund number per booking, so a
+    # repeated cancel never refunds twice).
+    cancel_and_refund(venue, booking, order, "ticket cancelled")
     return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)
 
 

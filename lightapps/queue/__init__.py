@@ -141,7 +141,11 @@ APP = LightApp(
     store=QueueStore,
     history={"queue.call_next": _l("Next number called"), "queue.pause": _l("Queue paused (%(cls)s)"),
              "queue.resume": _l("Queue resumed (%(cls)s)"), "queue.menu_add": _l("Menu item added: %(name)s"),
-             "queue.menu_update": _l("Menu item changed: %(name)s"), "queue.menu_delete": _l("Menu item removed")},
+             "queue.menu_update": _l("Menu item changed: %(name)s"), "queue.menu_delete": _l("Menu item removed"),
+             "queue.seat": _l("Number %(ticket)s seated"), "queue.no_show": _l("Number %(ticket)s marked a no-show"),
+             "queue.reservation_cancel": _l("Table booking %(reservation)s cancelled"),
+             "queue.reservation_arrived": _l("Table booking %(reservation)s: the party arrived"),
+             "queue.reservation_no-show": _l("Table booking %(reservation)s: the party did not come")},
     resources={"console": "console.bp"},
     init_app=register_payments,  # pre-orders paid online (lightapps/queue/payment.py)
     in_use=in_use,  # no zone switch or class change strands a party holding a number (portal/owner/views.py)

@@ -29,6 +29,10 @@ from portal.services import services
 bp = zone_console_blueprint("queue_console", __name__, url_prefix="/console/apps/queue/<venue>/<zone>",
                             template_folder="templates")
 
+# The queue and reservations pages update themselves this often (templates/_auto_refresh.html): the host's phone
+# sees new parties and bookings without a reload, and a box being ticked holds its part of the page back.
+REFRESH_S = 20
+
 
 def _guard(venue: str, zone: str):
     """(venue map, zone, the zone's queue config with defaults, whether the zone runs the queue now). A zone
@@ -91,7 +95,8 @@ def dashboard(venue: str, zone: str):
     return render_template("queue/console.html", venue=venue_map, zone=zone_obj, config=config, running=running,
                            rows=rows, paused_all="*" in store().paused(venue, zone),
                            reservations=store().reservations(venue, zone, today), today=today,
-                           cny=cny, preorder=functools.partial(shown_preorder, venue), nonce=new_nonce())
+                           cny=cny, preorder=functools.partial(shown_preorder, venue), nonce=new_nonce(),
+                           refresh_s=REFRESH_S)
 
 
 @bp.post("/call-next")
@@ -295,10 +300,10 @@ def _date_arg(raw: str | None) -> str:
     return day
 
 
-@bp.get("/reservations")
-def reservations(venue: str, zone: str):
+def _reservations_page(venue: str, zone: str, day: str, status: int = 200, cancel_error: str = "",
+                       refused: str = ""):
+    """The day's reservations; after a refused Cancel, again with `cancel_error` by the box of `refused`."""
     venue_map, zone_obj, config, _running = _guard(venue, zone)
-    day = _date_arg(request.args.get("date"))
     counts = store().slot_counts(venue, zone, day)
     times = rules.slots(config.get("open_hours") or rules.DEFAULT_HOURS, int(config.get("slot_minutes") or 30))
     slots = [{"slot": s, "booked": counts.get(s, 0)} for s in times]
@@ -306,25 +311,54 @@ def reservations(venue: str, zone: str):
     days = [(start + timedelta(days=i)).isoformat() for i in range(7)]
     return render_template("queue/console_reservations.html", venue=venue_map, zone=zone_obj, config=config,
                            day=day, days=days, slots=slots, items=store().reservations(venue, zone, day),
-                           cny=cny, preorder=functools.partial(shown_preorder, venue))
+                           cny=cny, preorder=functools.partial(shown_preorder, venue), refresh_s=REFRESH_S,
+                           cancel_error=cancel_error, refused=refused), status
+
+
+@bp.get("/reservations")
+def reservations(venue: str, zone: str):
+    return _reservations_page(venue, zone, _date_arg(request.args.get("date")))
+
+
+RESERVATION_STATES = {"cancel": "CANCELED", "arrived": "ARRIVED", "no-show": "NO_SHOW"}
+
+
+def _booking_notice(rid: str, state: str | None) -> str:
+    """Why a booking did not change: what another phone (or the guest) did to it already, in words."""
+    notices_by_state = {
+        "CANCELED": _("Booking %(booking)s was already cancelled.", booking=rid),
+        "ARRIVED": _("Booking %(booking)s was already marked arrived.", booking=rid),
+        "NO_SHOW": _("Booking %(booking)s was already marked a no-show.", booking=rid),
+    }
+    return notices_by_state.get(state or "", _("Booking %(booking)s cannot change like that now.", booking=rid))
 
 
 @bp.post("/reservations/<rid>/<action>")
 def reservation_action(venue: str, zone: str, rid: str, action: str):
-    states = {"cancel": "CANCELED", "arrived": "ARRIVED", "no-show": "NO_SHOW"}
-    if action not in states:
+    """Arrived, no-show or cancel (cancel only with the box beside it ticked: it frees the place and refunds a
+    paid pre-order). A booking changed since the page was shown (another phone, the guest) changes no more: back
+    to the day's reservations, saying what happened to it."""
+    if action not in RESERVATION_STATES:
         abort(404, _("Unknown action."))
-    result = store().end_reservation(venue, zone, rid[:30], states[action])
+    rid = rid[:30]
+    booking = store().reservation(venue, zone, rid)
+    if booking is None:
+        abort(404, _("No such booking."))
+    if action == "cancel" and request.form.get("confirm") != "yes":  # nothing changed: the page again, saying why
+        return _reservations_page(venue, zone, booking["date"], 422, refused=rid, cancel_error=_(
+            "Tick the box beside Cancel to confirm cancelling booking %(booking)s (a paid pre-order is refunded in "
+            "full). Nothing was changed.", booking=rid))
+    result = store().end_reservation(venue, zone, rid, RESERVATION_STATES[action])
     if not result.ok and result.reason == "NOT_FOUND":
         abort(404, _("No such booking."))
     if action == "cancel" and (result.ok or result.value == "CANCELED"):
         # The restaurant called the booking off: its paid pre-order goes back to the shopper in full, as when the
         # shopper gives the booking up (one refund number per order: never twice, so pressing Cancel again
         # finishes a refund a store error cut short). An arrival or a no-show keeps it (the shopper chose the slot).
-        refund_paid_preorder(venue, decode_preorder(store().reservation(venue, zone, rid[:30])))
-    if not result.ok:
-        abort(409, _("That booking is already %(state)s.", state=result.value))
-    audit(f"queue.reservation_{action}", venue, zone=zone, reservation=rid)
-    notices.booking_ended(venue, zone, rid[:30])
-    day = rid[:4] + "-" + rid[4:6] + "-" + rid[6:8]
-    return redirect(url_for("queue_console.reservations", venue=venue, zone=zone, date=day), code=303)
+        refund_paid_preorder(venue, decode_preorder(store().reservation(venue, zone, rid)))
+    if result.ok:
+        audit(f"queue.reservation_{action}", venue, zone=zone, reservation=rid)
+        notices.booking_ended(venue, zone, rid)
+    else:
+        flash(_booking_notice(rid, result.value), "info")
+    return redirect(url_for("queue_console.reservations", venue=venue, zone=zone, date=booking["date"]), code=303)

@@ -400,6 +400,16 @@ def _decode_map(raw: dict) -> dict[str, dict[str, Any]]:
     return {k.decode(): json.loads(v) for k, v in raw.items()}
 
 
+def _exported(key: str, value: Any) -> Any:
+    """A record's field as the export holds it: a pre-order's JSON text as its document (as it is if unreadable)."""
+    if key != "preorder" or not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 class QueueStore:
     def __init__(self, db: redis.Redis, time_zone_of: Callable[[str], tzinfo] | None = None) -> None:
         self.db = db
@@ -812,8 +822,9 @@ class QueueStore:
         return out
 
     def export_shopper(self, venue: str, client: str) -> dict:
-        """The shopper's queue tickets and table bookings (kept two days past their day)."""
-        records = [{k: v for k, v in record.items() if k != "client"}
+        """The shopper's queue tickets and table bookings (kept two days past their day), a pre-order as its
+        document (the record keeps it as JSON text: in the export it is data, not a string to parse again)."""
+        records = [{k: _exported(k, v) for k, v in record.items() if k != "client"}
                    for _pointer, _records, _id, record in self._shopper_records(venue, client)]
         return {"tickets": records} if records else {}
 

@@ -248,8 +248,10 @@ def test_reservations_console(client, console, db, demo):
     assert client.post(CONSOLE + f"/reservations/{rid}/explode", data={"csrf_token": csrf}).status_code == 404
     assert client.post(CONSOLE + "/reservations/garbage/cancel", data={"csrf_token": csrf}).status_code == 404
     assert client.post(CONSOLE + f"/reservations/{rid}/arrived", data={"csrf_token": csrf}).status_code == 303
-    assert client.post(CONSOLE + f"/reservations/{rid}/cancel", data={"csrf_token": csrf}).status_code == 409
-    assert client.post(CONSOLE + f"/reservations/{rid2}/cancel", data={"csrf_token": csrf}).status_code == 303
+    ticked = {"csrf_token": csrf, "confirm": "yes"}
+    again = client.post(CONSOLE + f"/reservations/{rid}/cancel", data=ticked)  # arrived: back, saying so
+    assert again.status_code == 303 and again.headers["Location"].endswith(f"/reservations?date={day}")
+    assert client.post(CONSOLE + f"/reservations/{rid2}/cancel", data=ticked).status_code == 303
     assert store.reservation("demo", "jade", rid)["state"] == "ARRIVED"
     assert store.slot_counts("demo", "jade", day) == {"12:00": 1}
 
