@@ -1,7 +1,10 @@
-"""Language: an explicit ?lang= choice (kept in a cookie where cookies survive), else the browser's."""
+"""Language: an explicit ?lang= choice (kept in a cookie where cookies survive), else the browser's: its
+Accept-Language, or where it sends none (WeChat's, Douyin's and old Android browsers' in-app pages), the locale its
+user agent names. Venues keep no language of their own: English where neither says."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from flask import Flask, request
@@ -13,13 +16,31 @@ from portal.errors import is_shopper_path
 LANGUAGES = ("zh", "en")
 # A shopper's form is a few fields: a larger body is no form of theirs, and is not parsed for its language.
 FORM_LANGUAGE_MAX_BYTES = 64 * 1024
+# A locale a user agent names: `Language/zh_CN` (WeChat), `ByteLocale/zh-CN` (Douyin), `Language/zh-Hans` (Alipay),
+# or a tag with its region among the platform's words, `(Linux; U; Android 12; zh-cn; …)` (a region is required
+# there: Android's WebView writes `; wv)`).
+UA_LOCALE = re.compile(r"\b(?:Language|ByteLocale|Locale)/([a-z]{2})(?![a-z])|[;(]\s*([a-z]{2})[-_][a-z]{2,4}\s*[;)]",
+                       re.IGNORECASE)
+UA_MAX_CHARS = 1024  # a longer User-Agent is read this far
 
 
 def select_locale() -> str:
     chosen = chosen_lang() or request.cookies.get("lang")
     if chosen in LANGUAGES:
         return chosen
+    if not request.headers.get("Accept-Language", "").strip():
+        return user_agent_language() or "en"
     return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def user_agent_language() -> str | None:
+    """The first of LANGUAGES among the locales the request's User-Agent names (UA_LOCALE), for a browser that sends
+    no Accept-Language; None when it names none of them."""
+    for match in UA_LOCALE.finditer(request.headers.get("User-Agent", "")[:UA_MAX_CHARS]):
+        language = (match.group(1) or match.group(2)).lower()
+        if language in LANGUAGES:
+            return language
+    return None
 
 
 def chosen_lang() -> str | None:

@@ -18,7 +18,6 @@ from flask import render_template
 from flask_babel import gettext as _
 
 from core.errors import CatalogInputError, InputError
-from core.settings import PROJECT_ROOT
 from fingerprints import archives, mallgen, plan
 from fingerprints.edits import EDGE_KINDS, ZONE_KINDS
 from fingerprints.imdf.schema import KIND_FOR_UNIT_CATEGORY, ImdfError
@@ -30,7 +29,6 @@ from portal.errors import input_error_text
 from portal.events.mydata import _number
 from portal.kinds import walk_kind_label, zone_kind_label
 from portal.maps.builds import SEED_ACTION
-from portal.operator.audit import action_words
 from portal.operator.insights import audit_rows
 from tests.pages import visible_text
 
@@ -198,16 +196,3 @@ def test_a_plain_input_error_is_shown_as_its_message():
     """An InputError with no catalog message (its class's `template` is only str()'s format) is shown as its
     words, not as the format's literal "{message}"."""
     assert input_error_text(InputError("phone", "not a phone number")) == "not a phone number"
-
-
-def test_every_audited_action_in_the_code_has_words(zh):
-    """The audit page says each action in the page's language: every action the code records (an `audit(...)`
-    call, a map change's action, an account's password link) has words, the host's or its app's."""
-    source = "\n".join(p.read_text(encoding="utf-8") for root in ("portal", "lightapps")
-                       for p in (PROJECT_ROOT / root).rglob("*.py"))
-    actions = set(re.findall(r'\baudit\("([a-z_.]+)"', source))
-    actions |= set(re.findall(r'"([a-z_]+\.[a-z_.]+)"', " ".join(re.findall(r"change_map\([^\n]*", source))))
-    actions |= {"password.invite", "password.reset", "login", "demo.load"}
-    assert {"ap.place", "zone.delete", "floor.add"} <= actions  # the scan finds the map changes
-    missing = sorted(a for a in actions if action_words(a) == a)
-    assert missing == []

@@ -49,6 +49,7 @@ from portal.apps.bilingual import Localized, pick
 from portal.apps.locale import format_time
 from portal.apps.paid import PaidThing, collect_paid, hand_over
 from portal.apps.views import erase_shopper, is_zh, lang_arg, shopper_data, venue_or_404
+from portal.consent import Consent
 from portal.errors import store_fault_page
 from portal.events.log import Event
 from portal.events.mywords import PLACES, WORDED, ref_names, value_words
@@ -174,10 +175,16 @@ def _held_by(svc: Services, venue: str, client: str, phones: list[str]) -> dict:
     people = [shopper_ref(client), *map(phone_ref, phones), *([member_ref(member)] if member else [])]
     deliveries = [{"at": d.created, "rule": d.rule, "action": d.action, "status": d.status, **json.loads(d.body)}
                   for d in svc.moments.deliveries_naming(venue, people)]
-    record = svc.consent.get(venue, client)
     return {"offers": svc.moments.offers(venue, [client, *phones]), "moments": deliveries,
-            "notifications": notifications(svc, venue, client), "consent": None if record is None else asdict(record),
+            "notifications": notifications(svc, venue, client), "consent": _answer(svc.consent.get(venue, client)),
             "apps": apps}
+
+
+def _answer(record: Consent | None) -> dict | None:
+    """Her consent answer: what she agreed to, to which notice, when. Not the venue's dates of the notices the record
+    carries to judge it by (`notices`): no data of hers, and a notice never shown there starts at infinity, which
+    JSON cannot hold."""
+    return None if record is None else {k: v for k, v in asdict(record).items() if k != "notices"}
 
 
 def member_of(venue: str, client: str) -> str | None:
@@ -240,8 +247,8 @@ class Section:
 def readable(data: Mapping[str, Any], venue_map: VenueMap) -> list[Section]:
     """The export (`held`) as the page shows it, for the captive sheet, where a download fails: each app's
     data under the app's title, then the events (newest first), the waiting offers, the rules' deliveries
-    and the consent. Generic from the data's structure (an app's new field shows, under its field name, with
-    no change here); labels and values in the page's language where there are labels; at most
+    and the consent. Generic from the data's structure (an app's new field needs only its label in
+    `field_labels`); labels and values in the page's language where there are words for them; at most
     MAX_ROWS_SHOWN items of a list. The notifications stay the page's summary: the number masked, the
     browsers' keys unshown. Then the phone's other WiFi sign-ins (`linked`) and the shoppers this browser kept
     earlier (`earlier`), each part titled as one of them (their events are among the events above)."""
@@ -318,13 +325,16 @@ class _Words:
 
     def one_language(self, value: Mapping[str, Any]) -> dict[str, Any]:
         """A text kept in both languages (`x_en`/`x_zh`, or `en`/`zh`) once, as `x` (or `text`), in the page's
-        language (the other where it is empty): the download holds both."""
+        language (the other where it is empty), and one kept in a single language (a message's `title_en`) as `x`
+        too, so it is labelled as `x` is: the download holds them as they are."""
         out = dict(value)
-        for key in [k for k in value if k == "en" or k.endswith("_en")]:
-            other = key[:-2] + "zh"
-            if other in value:
-                first, second = (out.pop(other), out.pop(key)) if self.zh else (out.pop(key), out.pop(other))
-                out[key[:-3] or "text"] = first or second
+        for key in [k for k in value if k in ("en", "zh") or k.endswith(("_en", "_zh"))]:
+            if key not in out:  # taken with its pair
+                continue
+            other = key[:-2] + ("zh" if key.endswith("en") else "en")
+            mine, theirs = (out.pop(key), out.pop(other, None))
+            first, second = (theirs, mine) if self.zh == key.endswith("en") else (mine, theirs)
+            out[key[:-3] or "text"] = first or second
         return out
 
     def label(self, key: str) -> Shown:
@@ -364,9 +374,10 @@ def _held(value: Any) -> bool:
 
 
 def _number(key: str, value: float) -> str:
-    """Times (`at`, `ts`, `created`, `*_at`: epoch seconds; `*_ms`: epoch ms) in venue time, amounts in fen as
-    yuan."""
-    epoch_s = key in ("at", "ts", "created") or key.endswith("_at")  # `created`: a queue ticket's, a message's
+    """Times (`at`, `ts`, `created`, `called`, `ended`, `*_at`: epoch seconds; `*_ms`: epoch ms) in venue time,
+    amounts in fen as yuan."""
+    # `created`: a queue ticket's, a message's; `called`, `ended`: a queue ticket's
+    epoch_s = key in ("at", "ts", "created", "called", "ended") or key.endswith("_at")
     seconds = value if epoch_s else value / 1000 if key.endswith("_ms") else None
     if seconds is not None:
         try:
@@ -374,7 +385,7 @@ def _number(key: str, value: float) -> str:
         except (OverflowError, OSError, ValueError):  # no time after all: the number as it is
             pass
     # fen are whole: anything else is shown as it is (`amount`, `refunded`: money is kept in fen, docs/CONVENTIONS.md)
-    if (key.endswith("_fen") or key in ("amount", "refunded")) and float(value).is_integer():
+    if (key.endswith("_fen") or key in ("amount", "refunded", "price", "total")) and float(value).is_integer():
         return cny(int(value))
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
 
@@ -388,7 +399,8 @@ def event_kinds() -> dict[str, str]:
 
 
 def field_labels() -> dict[str, str]:
-    """Labels of the field names the exports share (an app's own field shows under its name). Each a literal
+    """Labels of the field names the exports hold, the apps' own fields among them: a field with none would show
+    under its stored name, which tests/events/test_mydata_labels.py refuses for every app's export. Each a literal
     pgettext call: the catalog's extractor reads only those."""
     return {
         "at": pgettext("my data field", "When"),
@@ -461,6 +473,35 @@ def field_labels() -> dict[str, str]:
         "won": pgettext("my data field", "Won"),
         "link": pgettext("my data field", "Link"),
         "campaign": pgettext("my data field", "Campaign"),
+        # a queue number: its table class (A, B: by party size), the number (A004) and its place in the day's line
+        "cls": pgettext("my data field", "Table type"),
+        "id": pgettext("my data field", "Number"),
+        "number": pgettext("my data field", "Place in the day’s line"),
+        "slot": pgettext("my data field", "Time booked"),
+        "name": pgettext("my data field", "Name"),
+        "called": pgettext("my data field", "Called"),
+        "ended": pgettext("my data field", "Finished"),
+        "preorder": pgettext("my data field", "Pre-order"),
+        "items": pgettext("my data field", "Dishes"),
+        "qty": pgettext("my data field", "Quantity"),
+        "price": pgettext("my data field", "Price"),
+        "total": pgettext("my data field", "Total"),
+        "plate": pgettext("my data field", "Number plate (coded)"),
+        "results": pgettext("my data field", "Cars found"),
+        "bays": pgettext("my data field", "Parking bays"),
+        "visit": pgettext("my data field", "Parking visit"),
+        "left_ms": pgettext("my data field", "Left the car park"),
+        "leave_first_pay_after_plates": pgettext("my data field", "Number plates paying after leaving (coded)"),
+        "dwell_s": pgettext("my data field", "Time there (seconds)"),
+        "trigger": pgettext("my data field", "Sent because"),
+        "needs": pgettext("my data field", "Needs your agreement to"),
+        "needs_consent": pgettext("my data field", "Needs your agreement to"),
+        "shopper": pgettext("my data field", "Shopper number"),
+        "venue": pgettext("my data field", "Mall"),
+        "event": pgettext("my data field", "Message"),
+        "data": pgettext("my data field", "Content"),
+        "channel": pgettext("my data field", "Sent by"),
+        "path": pgettext("my data field", "Page"),
     }
 
 

@@ -12,9 +12,12 @@ from collections import defaultdict
 from typing import Any
 
 from flask import render_template
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from fingerprints.model import VenueMap
 from portal.apps import registry
+from portal.apps.views import format_time, is_zh
 from portal.auth import AuditLog
 from portal.operator.blueprint import bp, works_without_map
 from portal.services import services
@@ -32,8 +35,10 @@ def _value_text(value: Any) -> str:
 
 
 # The host's audited actions in words (an app's own are in its `LightApp.history`); any other shows its code.
+# tests/operator/test_audit_words.py reads the code for every action recorded and fails on one without words.
 ACTION_WORDS = {
     "token.issue": _l("API token issued"), "token.revoke": _l("API token revoked"),
+    "token.rotate": _l("API token rotated"),
     "budget.set": _l("Abuse budget set"), "budget.reset": _l("Abuse budget reset to its default"),
     "account.create": _l("Account created"), "account.reset": _l("Account reset"),
     "account.set_password": _l("Password set"), "account.disable": _l("Account disabled"),
@@ -68,6 +73,47 @@ ACTION_WORDS = {
     "walk.node_add": _l("Walkway node added"), "walk.edge_add": _l("Walkway link added"),
     "walk.delete": _l("Walkway deleted"), "walk.entrance": _l("Walkway entrance marked or unmarked"),
     "zone.add": _l("Zone drawn"), "zone.delete": _l("Zone deleted"),
+    "draft.apply": _l("Draft applied to the map"), "map.rollback": _l("Map rolled back to another version"),
+    "survey.point": _l("Survey point recorded"),
+    "account.add_venue": _l("Account given another venue"), "account.remove_venue": _l("Account taken off a venue"),
+    "outbox.replay": _l("Dead letter sent again"), "outbox.replay_all": _l("All dead letters sent again"),
+    "outbox.drop": _l("Dead letter dropped"), "outbox.drop_all": _l("All dead letters dropped"),
+}
+# The command line's map edits (`flask map-edit`, portal/setup_cli.py) record the edit's own name: the console's words.
+ACTION_WORDS.update({cli: ACTION_WORDS[console] for cli, console in (
+    ("add.floor", "floor.add"), ("rescale.floor", "floor.scale"), ("place.ap", "ap.place"), ("delete.ap", "ap.delete"),
+    ("add.zone", "zone.add"), ("delete.zone", "zone.delete"), ("add.node", "walk.node_add"),
+    ("add.edge", "walk.edge_add"), ("delete.walkway", "walk.delete"), ("set.entrance", "walk.entrance"))})
+
+
+# The entries' detail keys in words, for the page (`flask audit` prints the keys); any other shows its key. Every key
+# a recording call names is here (tests/operator/test_audit_words.py).
+DETAIL_WORDS = {
+    "zone": _l("Zone"), "zones": _l("Zones"), "floor": _l("Floor"), "level": _l("Floor"), "x": _l("x (m)"),
+    "y": _l("y (m)"), "a": _l("Walkway from"), "b": _l("Walkway to"), "node": _l("Walkway node"),
+    "entrance": _l("Entrance"), "bssid": _l("BSSID"), "aps": _l("APs"), "file": _l("File"), "mode": _l("Mode"),
+    "scans": _l("Scans"), "metres_per_pixel": _l("Metres per pixel"), "width_px": _l("Width (pixels)"),
+    "height_px": _l("Height (pixels)"), "version": _l("Version"), "previous": _l("Before"), "before": _l("Before"),
+    "draft": _l("Draft"), "title": _l("Title"), "walk": _l("Walk"), "device": _l("Device"),
+    "points": _l("Number of points"),  # a member's points, a validation walk's route points: words for both
+    "duration_s": _l("Duration (seconds)"), "label": _l("Label"), "scopes": _l("Scopes"), "scope": _l("Scope"),
+    "token_id": _l("Token id"), "replaced": _l("Tokens replaced"), "stops_at": _l("Old tokens stop"),
+    "count": _l("How many"), "letter": _l("Dead letter"), "name": _l("Name"), "limit": _l("Limit"),
+    "username": _l("Account"), "role": _l("Role"), "method": _l("How"), "added": _l("Venue added"),
+    "removed": _l("Venue taken off"), "paused_rules": _l("Rules paused"), "owners": _l("Zone owners"),
+    "rules": _l("Rules"), "rule": _l("Rule"), "trigger": _l("Trigger"), "then": _l("Then"), "active": _l("On"),
+    "delivery": _l("Delivery"), "outcome": _l("Outcome"), "format": _l("Format"), "period": _l("Period"),
+    "until": _l("Until"), "time_zone": _l("Time zone"), "app": _l("App"), "config": _l("Settings"),
+    "changed": _l("Changed"), "shop": _l("Shop"), "kind": _l("Kind"), "ref": _l("For"), "image": _l("Image"),
+    "bytes": _l("Size (bytes)"), "ticket": _l("Number"), "reservation": _l("Table booking"),
+    "cls": _l("Table type"), "item": _l("Item"), "price": _l("Price"), "available": _l("Available"),
+    "show": _l("Showtime"), "film": _l("Film"), "starts_at": _l("Starts"), "auditorium": _l("Auditorium"),
+    "tickets": _l("Tickets"), "refunds": _l("Refunds"), "refunds_to_arrange": _l("Refunds to arrange"),
+    "finished": _l("Finished"), "booking": _l("Booking"), "seats": _l("Seats"), "refund": _l("Refund"),
+    "coupon": _l("Coupon"), "stock": _l("Stock"), "code_end": _l("Code ends in"), "game": _l("Game"),
+    "total": _l("Total"), "odds": _l("Odds"), "prize": _l("Prize"), "activity": _l("Activity"), "link": _l("Link"),
+    "campaign": _l("Campaign"), "member": _l("Member"), "receipt": _l("Receipt"), "bay": _l("Bay"),
+    "status": _l("State"), "by": _l("By"),
 }
 
 
@@ -83,14 +129,34 @@ def action_words(action: str, detail: dict[str, Any] | None = None) -> str:
 
 
 def detail_text(detail: dict[str, Any] | None) -> str:
-    """An entry's details as `key=value` pairs, in the order they were recorded."""
+    """An entry's details as `key=value` pairs, in the order they were recorded (`flask audit`)."""
     return " ".join(f"{key}={_value_text(value)}" for key, value in (detail or {}).items())
+
+
+def detail_words(detail: dict[str, Any] | None, venue_map: VenueMap | None) -> str:
+    """An entry's details as the page shows them, in the order they were recorded: each under its words
+    (DETAIL_WORDS), a zone and a floor by their names on the venue's map, a time in the venue's; other values as
+    `detail_text` writes them."""
+    return " · ".join(_("%(label)s: %(value)s", label=DETAIL_WORDS.get(key, key),
+                        value=_value_words(key, value, venue_map)) for key, value in (detail or {}).items())
+
+
+def _value_words(key: str, value: Any, venue_map: VenueMap | None) -> str:
+    zh = is_zh()
+    if venue_map is not None and key == "zone" and isinstance(value, str) and (zone := venue_map.zone(value)):
+        return zone.label(zh)
+    if venue_map is not None and key in ("floor", "level") and isinstance(value, int):
+        return venue_map.floor_name(value, zh)
+    if key.endswith("_at") and isinstance(value, int | float) and not isinstance(value, bool):
+        return format_time(value)
+    return _value_text(value)
 
 
 @bp.get("/<venue>/audit")
 @works_without_map  # a venue's first drafts and accounts are audited before it has a map
 def audit_log(venue: str):
-    entries = [{**entry, "text": detail_text(entry.get("detail")),
+    venue_map = services().venues.get_map(venue)  # None for a venue with no map yet: zones and floors as stored
+    entries = [{**entry, "text": detail_words(entry.get("detail"), venue_map),
                 "words": action_words(entry.get("action", ""), entry.get("detail"))}
                for entry in AuditLog(services().db).recent(venue, SHOWN)]
     page = render_template("operator/audit.html", venue=venue, entries=entries, shown=SHOWN)

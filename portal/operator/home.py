@@ -13,7 +13,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.settings import known_time_zones, time_zone_name
-from portal.apps.locale import venue_now, venue_time_zone
+from portal.apps.locale import has_traffic, recuts_past_days, venue_now, venue_time_zone
 from portal.auth import audit, current_account
 from portal.captive.config import PortalConfigStore
 from portal.errors import input_error_text
@@ -38,25 +38,33 @@ def home(venue: str):
 
 @bp.get("/<venue>/time-zone")
 @works_without_map  # the venue's clock comes before its map: drafts and accounts are audited in it
-def time_zone(venue: str, typed: str | None = None, error: str | None = None):
+def time_zone(venue: str, typed: str | None = None, error: str | None = None, unconfirmed: bool = False):
+    """The page; `unconfirmed`: the error is the re-cut days' confirmation the form lacked (its box is marked)."""
     own = PortalConfigStore(services().db).time_zone(venue)
     return render_template("operator/time_zone.html", venue=venue, own=own, zone=str(venue_time_zone(venue)),
                            now=venue_now(venue).strftime("%Y-%m-%d %H:%M"), default=services().settings.time_zone,
                            typed=own if typed is None else typed[:SHOWN_TYPED], error=error,
-                           zones=sorted(known_time_zones()))
+                           zones=sorted(known_time_zones()), traffic=has_traffic(services(), venue),
+                           unconfirmed=unconfirmed)
 
 
 @bp.post("/<venue>/time-zone")
 @works_without_map
 def set_time_zone(venue: str):
     """A zone name checked by `time_zone_name` (a place the zone database knows), else the form again with the
-    reason, 400, nothing stored. A change of the zone in force says what it does to the times entered before."""
+    reason, 400, nothing stored. A change of the zone in force says what it does to the times entered before, and
+    one that re-cuts the venue's past days (`recuts_past_days`) needs the form's box ticked: else 409, nothing
+    stored."""
     typed = request.form.get("time_zone", "")
     try:
         name = time_zone_name(typed)
     except ValueError as exc:
         return time_zone(venue, typed, input_error_text(exc, label=_("Time zone"))), 400
     store, before = PortalConfigStore(services().db), venue_time_zone(venue)
+    if recuts_past_days(services(), venue, name) and request.form.get("recut") != "yes":
+        return time_zone(venue, typed, _("Moving from %(before)s to %(after)s re-cuts this venue's past days: tick "
+                                         "\"%(confirm)s\" to change it anyway.", before=str(before), after=name,
+                                         confirm=_("Re-cut the past days in the new zone")), unconfirmed=True), 409
     own_before = store.time_zone(venue)
     store.set(venue, {"time_zone": name})
     audit("venue.time_zone", venue, time_zone=f"{own_before or '-'} -> {name}")
@@ -86,8 +94,8 @@ def _moved(before: tzinfo, after: tzinfo) -> str:
 @bp.get("/<venue>/health")
 def health(venue: str):
     svc = services()
-    snapshot = IngestHealth(svc.db).snapshot(venue, time.time(), svc.venues.get_map(venue),
-                                             svc.settings.ap_silent_after_s)
+    venue_map = svc.venues.get_map(venue)
+    snapshot = IngestHealth(svc.db).snapshot(venue, time.time(), venue_map, svc.settings.ap_silent_after_s)
     model = svc.models.get(venue)
     # The APs the live positioning model leaves out (silent for AP_SILENT_AFTER_S, or never heard since the
     # feed's run began that long ago: no re-survey needed; models.silent_aps).
@@ -97,6 +105,8 @@ def health(venue: str):
     networks = MerakiStore(svc.db).networks(venue)
     mist = MistStore(svc.db, svc.settings.secret_key)
     webhooks = [(name, mist.get(venue, name) is not None) for name in mist.names(venue)]  # False: another key
+    # the JSON keeps each AP's level number (for machines); the page names the floor as the map does (G, L1)
     return render_template("operator/health.html", venue=venue, health=snapshot, networks=networks,
-                           mist_webhooks=webhooks)
+                           mist_webhooks=webhooks,
+                           floor_name=venue_map.floor_name if venue_map else lambda level, _zh: str(level))
 

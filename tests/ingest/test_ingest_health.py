@@ -82,6 +82,18 @@ def test_operator_sees_the_health_page(client, console, feeds):
     assert "/api/v1/venues/demo/meraki/main" in html
 
 
+def test_the_ap_table_names_floors_as_the_map_does(client, console, feeds, svc):
+    """G and L1, as every other page says, not the levels 0 and 1; the JSON keeps the levels."""
+    console.login("ops")
+    floors = {f.level: f for f in svc.venues.get_map("demo").floors}
+    for lang, zh in (("en", False), ("zh", True)):
+        html = client.get(URL, query_string={"lang": lang}).get_data(as_text=True)
+        table = re.search(r'<table id="ingest-aps".*?</table>', html, re.S).group(0)
+        shown = set(re.findall(r"</code></td><td>([^<]*)</td>", table))
+        assert shown == {floors[0].label(zh), floors[1].label(zh)} == {"G", "L1"}
+    assert {ap["floor"] for ap in client.get(URL, headers=JSON).get_json()["aps"]} == {0, 1}
+
+
 def test_health_as_json(client, console, feeds):
     feeds.openwrt(feeds.event())
     console.login("ops")

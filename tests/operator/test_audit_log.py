@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from core.security import hash_token
 from portal.apps.budgets import BudgetKeys
 from portal.auth import AccountStore, AuditLog
 from portal.captive.config import PortalConfigStore
@@ -38,9 +39,11 @@ def test_token_commands_are_audited_without_the_token(cli, db):
     cli("revoke-token", "demo", "pos-1")
     issued, revoked = entries(db, n=2)
     assert (issued["user"], issued["action"]) == ("cli", "token.issue")
-    assert issued["detail"] == {"label": "pos-1", "scopes": "membership,parking"}
+    token_id = hash_token(token)[:8]  # its public id: what names it in the log and in list-tokens
+    assert issued["detail"] == {"label": "pos-1", "scopes": "membership,parking", "token_id": token_id}
     assert (revoked["user"], revoked["action"], revoked["detail"]) == ("cli", "token.revoke",
-                                                                       {"label": "pos-1", "count": 1})
+                                                                       {"label": "pos-1", "count": 1,
+                                                                        "token_id": token_id})
     assert token not in str(AuditLog(db).recent("demo", 100))
     before = len(AuditLog(db).recent("demo", 1000))
     cli("revoke-token", "demo", "pos-1", ok=False)  # nothing by that label: nothing done, nothing recorded
@@ -127,7 +130,7 @@ def test_operators_of_the_venue_read_the_log_on_a_page(app, client, console, cli
     page = client.get(AUDIT)
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
-    assert "token.issue" in body and "label=pos-1 scopes=ingest" in body
+    assert "token.issue" in body and "Label: pos-1 · Scopes: ingest" in body  # the details labelled
     assert "API token issued" in body  # the action in words, its code beside them
     assert f'href="{AUDIT}"' in client.get("/console/ops/demo/owners").get_data(as_text=True)  # the ops menu
     assert "已签发 API 令牌" in client.get(AUDIT + "?lang=zh").get_data(as_text=True)

@@ -3,6 +3,8 @@ and shopper pages small."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from babel.messages.catalog import Catalog
 
@@ -62,6 +64,46 @@ def test_only_a_small_shopper_form_chooses_the_language(client, demo):
     padded = sheet.post("/v/demo/parking/garage/find", data={"plate": "zz", "lang": "zh", "pad": "x" * 70_000},
                         headers=english)
     assert padded.status_code == 422 and '<html lang="en">' in padded.get_data(as_text=True)
+
+
+WECHAT = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN")
+OLD_ANDROID = ("Mozilla/5.0 (Linux; U; Android 12; zh-cn; Redmi Note 11 Build/SKQ1) AppleWebKit/537.36 (KHTML, like "
+               "Gecko) Version/4.0 Chrome/100.0.4896.58 Mobile Safari/537.36 XiaoMi/MiuiBrowser/17.1")
+DOUYIN = ("Mozilla/5.0 (Linux; Android 13; V2227A Build/TP1A; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 "
+          "Chrome/110.0 Mobile Safari/537.36 aweme_290000 AppName/aweme ByteLocale/zh-CN Region/CN")
+WEBVIEW = ("Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Version/4.0 Chrome/120.0 Mobile Safari/537.36")
+
+
+def page_lang(client, path: str = "/v/demo/", **headers: str) -> str:
+    html = client.get(path, headers=headers).get_data(as_text=True)
+    return re.search(r'<html lang="([^"]+)"', html).group(1)
+
+
+@pytest.mark.parametrize("agent", [WECHAT, OLD_ANDROID, DOUYIN])
+def test_without_accept_language_the_user_agents_locale_chooses(client, demo, agent):
+    """An in-app browser that sends no Accept-Language (WeChat, Douyin, an old Android browser) names its locale in
+    its user agent: the page is in Chinese, where it was in English."""
+    sheet = client.application.test_client(use_cookies=False)
+    assert page_lang(sheet, **{"User-Agent": agent}) == "zh-CN"
+    assert page_lang(sheet, "/v/demo/zone/kopi", **{"User-Agent": agent}) == "zh-CN"
+
+
+@pytest.mark.parametrize("agent", [WEBVIEW, "Mozilla/5.0 (X11; Linux x86_64) Language/ko_KR", ""])
+def test_a_user_agent_naming_no_language_of_ours_is_answered_in_english(client, demo, agent):
+    assert page_lang(client.application.test_client(use_cookies=False), **{"User-Agent": agent}) == "en"
+
+
+def test_accept_language_the_choice_and_its_cookie_win_over_the_user_agent(client, demo):
+    sheet = client.application.test_client(use_cookies=False)
+    assert page_lang(sheet, **{"User-Agent": WECHAT, "Accept-Language": "en-GB,en;q=0.9"}) == "en"
+    assert page_lang(sheet, "/v/demo/?lang=en", **{"User-Agent": WECHAT}) == "en"
+    english = sheet.post("/v/demo/parking/garage/find", data={"plate": "zz", "lang": "en"},
+                         headers={"User-Agent": WECHAT})  # the shopper's form carries her choice
+    assert '<html lang="en">' in english.get_data(as_text=True)
+    client.get("/v/demo/?lang=en")  # remembered in a cookie
+    assert page_lang(client, **{"User-Agent": WECHAT}) == "en"
 
 
 def test_the_language_link_offers_the_other_language(client, demo):
