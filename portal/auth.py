@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import heapq
 import hmac
+import itertools
 import json
 import logging
 import os
@@ -125,6 +127,21 @@ class AccountKeys(VenueKeys):
 
     def audit(self) -> str:
         return self.key("audit")
+
+    def call_rollups(self) -> str:
+        """HASH: a machine API's calls rolled up per clock hour, action and caller (`AuditLog.record_call`): field
+        "<hour>|<action>|<user>" -> the entry's JSON as its first call wrote it, "<field>:n" -> calls,
+        "<field>:p" -> the distinct periods asked, one a line."""
+        return self.key("audit", "calls")
+
+    def call_rollup_order(self) -> str:
+        """ZSET: the fields of `call_rollups` by their first call (epoch s): newest and oldest, for reading and
+        trimming."""
+        return self.key("audit", "calls", "order")
+
+    def call_counted(self, call: str) -> str:
+        """STRING, for a few minutes: this call is counted in its roll-up (a write sent again counts it once)."""
+        return self.key("audit", "counted", call)
 
     def password_link(self, username: str) -> str:
         """The one live invite / reset link of an account (a new one replaces it)."""
@@ -737,6 +754,32 @@ class PasswordLinks:
         return {k.decode(): v.decode() for k, v in raw.items() if k != b"digest"} if raw else None
 
 
+# One call of a machine API into its hour's roll-up (AuditLog.record_call). KEYS: the roll-ups, their order, the
+# call's counted mark. ARGV: field, the entry's JSON (taken by the hour's first call), its time, the period asked,
+# how many distinct periods are listed, how many roll-ups are kept, how long the mark lasts (s). 0: counted before.
+_RECORD_CALL_LUA = """
+if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[7]) then return 0 end
+local field = ARGV[1]
+if redis.call('HSETNX', KEYS[1], field, ARGV[2]) == 1 then redis.call('ZADD', KEYS[2], ARGV[3], field) end
+redis.call('HINCRBY', KEYS[1], field .. ':n', 1)
+local listed = redis.call('HGET', KEYS[1], field .. ':p')
+if not listed then
+  redis.call('HSET', KEYS[1], field .. ':p', ARGV[4])
+elseif not string.find('\\n' .. listed .. '\\n', '\\n' .. ARGV[4] .. '\\n', 1, true) then
+  local _, lines = string.gsub(listed, '\\n', '')
+  if lines + 1 < tonumber(ARGV[5]) then redis.call('HSET', KEYS[1], field .. ':p', listed .. '\\n' .. ARGV[4]) end
+end
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[6])
+if over > 0 then
+  for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
+    redis.call('HDEL', KEYS[1], old, old .. ':n', old .. ':p')
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+end
+return 1
+"""
+
+
 class AuditLog:
     """Who changed what, per venue, newest first.
 
@@ -750,9 +793,16 @@ class AuditLog:
     KEEP = 100_000
     WRITES_PER_DAY = 5_000
     DAY_S = 86_400
+    # A machine API's calls (`record_call`) are kept apart from the log above, one entry per caller per hour: a
+    # partner's calls (up to its budget, thousands a day) pushed the operators' token, staff and retention changes
+    # out of it. Their own bound: a year and more of hourly roll-ups for a few partners.
+    CALL_ROLLUPS_KEPT = 20_000
+    PERIODS_LISTED = 24  # distinct periods named in one roll-up (its `count` counts every call)
+    COUNTED_S = 600  # a call's mark: longer than any resend of its write
 
     def __init__(self, db: redis.Redis) -> None:
         self.db = db
+        self._record_call = db.register_script(_RECORD_CALL_LUA)
 
     def admit(self, username: str, now: float | None = None) -> int:
         """Count one audited change of this account: 0 when it may go on, else the seconds until the next
@@ -783,8 +833,42 @@ class AuditLog:
         pipe.ltrim(AccountKeys(venue).audit(), 0, cls.KEEP - 1)
         pipe.execute()
 
+    def record_call(self, venue: str, user: str, action: str, call: str, asked: str, now: float | None = None,
+                    **detail) -> bool:
+        """One call of a machine API (`user`: its token's label), rolled up: one entry per clock hour (UTC), action
+        and user, whose `detail` gains `count` (its calls) and `period` (the first PERIODS_LISTED distinct `asked`).
+        Counted once per `call` (a unique id): a write sent again after it landed (a dropped connection's retry)
+        counts nothing more; False then. Not kept for later when the store fails: raised, so that the call is not
+        answered unaudited."""
+        now = time.time() if now is None else now
+        keys = AccountKeys(venue)
+        field = f"{int(now // 3600)}|{action}|{user}"
+        entry = json.dumps({"ts": now, "user": user, "action": action, "detail": detail})
+        return bool(self._record_call(
+            keys=[keys.call_rollups(), keys.call_rollup_order(), keys.call_counted(call)],
+            args=[field, entry, repr(now), asked, self.PERIODS_LISTED, self.CALL_ROLLUPS_KEPT, self.COUNTED_S]))
+
     def recent(self, venue: str, limit: int = 100) -> list[dict]:
-        return [json.loads(e) for e in self.db.lrange(AccountKeys(venue).audit(), 0, limit - 1)]
+        """The newest `limit` entries, the log's and the API calls' roll-ups (`record_call`) together, newest
+        first (a roll-up by its hour's first call)."""
+        logged = [json.loads(e) for e in self.db.lrange(AccountKeys(venue).audit(), 0, limit - 1)]
+        merged = heapq.merge(logged, self._call_rollups(venue, limit), key=lambda e: -e.get("ts", 0))
+        return list(itertools.islice(merged, limit))
+
+    def _call_rollups(self, venue: str, limit: int) -> list[dict]:
+        """The newest `limit` roll-ups, newest first, each with its count and periods asked."""
+        keys = AccountKeys(venue)
+        fields = [f.decode() for f in self.db.zrevrange(keys.call_rollup_order(), 0, limit - 1)]
+        if not fields:
+            return []
+        values = self.db.hmget(keys.call_rollups(), [f"{f}{part}" for f in fields for part in ("", ":n", ":p")])
+        out = []
+        for head, count, periods in zip(values[0::3], values[1::3], values[2::3], strict=True):
+            if head is not None:  # trimmed between the two reads
+                entry = json.loads(head)
+                entry["detail"].update(count=int(count or 0), period=(periods or b"").decode().split("\n"))
+                out.append(entry)
+        return out
 
 
 class _AuditBacklog:

@@ -39,15 +39,17 @@ SHOPPER_PREFIXES = ("/v/", "/portal/", "/guest/")
 
 class ApiError(Exception):
     """Raised by API views: becomes {"error": message, "field": field} with the status code. `headers`:
-    (name, value) pairs the answer carries, e.g. a 401's WWW-Authenticate challenges (one pair each)."""
+    (name, value) pairs the answer carries, e.g. a 401's WWW-Authenticate challenges (one pair each); `more`: keys
+    the body carries beside those two (a 409's `available_at`)."""
 
     def __init__(self, status: int, message: str, field: str | None = None,
-                 headers: Iterable[tuple[str, str]] = ()) -> None:
+                 headers: Iterable[tuple[str, str]] = (), more: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
         self.headers = tuple(headers)
+        self.more = dict(more or {})
 
 
 def is_api_path(path: str) -> bool:
@@ -123,9 +125,9 @@ def error_body(message: str, field: str | None = None) -> dict[str, str | None]:
 
 
 def error_response(status: int, message: str, field: str | None = None,
-                   headers: Mapping[str, str] | Headers | None = None):
+                   headers: Mapping[str, str] | Headers | None = None, more: Mapping[str, object] | None = None):
     if wants_json():
-        return jsonify(error_body(message, field)), status, headers or {}
+        return jsonify({**(more or {}), **error_body(message, field)}), status, headers or {}
     return (render_template("error.html", status=status, title=error_title(status), message=message,
                             venue=page_venue(status), console=console_error_links()), status, headers or {})
 
@@ -160,7 +162,7 @@ def page_venue(status: int, venue: str | None = None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.message, exc.field, api_error_headers(exc))
+        return error_response(exc.status, exc.message, exc.field, api_error_headers(exc), exc.more)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):

@@ -148,12 +148,12 @@ class Insights:
     phones: dict[str, int] = field(default_factory=dict)
     withheld: list[str] = field(default_factory=list)  # `figures` keys some day of the period would not show
     # Not figures (report.py sets them on what it hands out; the counts above are then 0 or left out):
-    hidden_until: float | None = None  # a zone owner's period not over yet: no figure before this time
+    hidden_until: float | None = None  # a zone owner's or the API's period not settled yet: none before then
     kept_since: float | None = None  # the event log lost the events written before this time (trimmed)
     managed_since: float | None = None  # a zone owner's: its look-back reaches before it held the zone
     incomplete: list[str] = field(default_factory=list)  # "period": no figure; "new_vs_repeat": those two
     anonymised: list[str] = field(default_factory=list)  # `figures` keys the anonymisation broke (`_anonymised`)
-    as_of: float | None = None  # a period still under way: when its figures were made (they count it up to then)
+    as_of: float | None = None  # a period not settled yet (report.shown_from): when its figures were made
 
     def safe(self, key: str, n: int | None) -> int | None:
         """The figure `key` (its count `n`) as it may be shown: k_safe over the phones behind it (none

@@ -3,9 +3,11 @@ from the event log (portal/events/insights.py), with every count passed through 
 SVG charts (no JavaScript); CSV and Parquet exports of the same k-safe figures.
 
 Two rules say when there are no figures to show, each with a notice (`notice`) and a refused export (409):
-- a zone owner sees a period once it is over (`shown_from`): the operator sees today's figures as they fill
-  up, but an owner refreshing them would see one shopper's visit as the difference (a visitor more, her
-  dwell, her path, her purchase), which no k-check of either figure prevents;
+- a zone owner, and the insights API at every scope (`settled_only`), sees a period once it is over and settled
+  (`shown_from`): the operator sees today's figures as they fill up, but anyone else refreshing them would see one
+  shopper's visit as the difference (a visitor more, her dwell, her path, her purchase, the hour she came), which
+  no k-check of either figure prevents; until `shown_from` the operator's figures are "so far" (`Insights.as_of`),
+  never final;
 - a period whose events the log no longer wholly holds (trimmed at EVENTS_MAXLEN: EventLog.kept_since)
   shows nothing rather than too few; when only the 30 days new-vs-repeat looks back over are cut, those two.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
@@ -60,8 +63,9 @@ CACHE_TTL_S = 60  # figures of a range still filling up: at most a minute old
 PAST_TTL_S = 900  # a range over for good (late events and retention aside)
 # Part of every cache key: figures cached by an older computation (without Insights.phones, which would
 # read as "no phone behind any figure"; 3: without Insights.anonymised, stays with no exit never ending; 4: periods
-# withheld without the funnel pairs' rule, no `as_of` on a period still under way) are not read back.
-FIGURES_FORMAT = 4
+# withheld without the funnel pairs' rule, no `as_of` on a period still under way; 5: none on a period over but not
+# settled, which read as final) are not read back.
+FIGURES_FORMAT = 5
 # After a period's end, before a zone owner sees it: the tracker's sweep (every 30 s) closes a stay
 # LEAVE_AFTER_S after its last sighting, with a `leave` dated then; this much more lets it run.
 SETTLE_S = 300
@@ -84,17 +88,18 @@ def period_bounds(day: date, days: int, tz: str) -> tuple[float, float]:
 
 
 def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = None, days: int = 1,
-                 now: float | None = None) -> Insights:
+                 now: float | None = None, *, settled_only: bool = False) -> Insights:
     """The figures of `days` days ending with `day` (the venue's zone) for the whole venue or for `zones`
-    (a zone owner's: only once the period is over, `shown_from`); none of a period the event log no longer
-    wholly holds (`Insights.incomplete`). From a short cache (CACHE_TTL_S; a range that is over for good:
+    (a zone owner's, and with `settled_only` any, the insights API's: only once the period has settled,
+    `shown_from`; before, `hidden_until` says when); none of a period the event log no longer wholly holds
+    (`Insights.incomplete`). From a short cache (CACHE_TTL_S; a range that is over for good:
     PAST_TTL_S) shared by every worker: a console view does not read and recompute a month of events each
     time. An erasure or a retention run starts a new cache generation. A longer period withholds what one of
     its days has too few of (insights.withhold)."""
     tz = venue_tz(svc, venue_map)
     since, until = period_bounds(day, days, tz)
     now = time_now() if now is None else now
-    if zones is not None and now < shown_from(svc, until):
+    if (zones is not None or settled_only) and now < shown_from(svc, until):
         return Insights(venue_map.id, since, until, _scope(zones), hidden_until=shown_from(svc, until))
     kept = svc.events.kept_since(venue_map.id)
     if kept is not None and since < kept:  # nothing read: every figure would count too few
@@ -106,8 +111,9 @@ def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = 
 
 
 def shown_from(svc: Services, until: float) -> float:
-    """When a zone owner sees the figures of a period ending at `until`: once it is over and its last stays
-    are closed. Figures of a period still filling up, read twice, differ by whoever came in between."""
+    """When the figures of a period ending at `until` are final, and a zone owner and the insights API see them:
+    once it is over and its last stays are closed (a visit is written when it ends, dated back). Figures of a
+    period still filling up, read twice, differ by whoever came in between."""
     return until + svc.presence.leave_after_s + SETTLE_S
 
 
@@ -138,14 +144,18 @@ def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[
         cached = svc.db.get(cache_key)
     except redis.RedisError:
         cache_key, cached = None, None  # fail open: compute
+    settled = now >= shown_from(svc, until)
     if cached:
-        return insights_from_json(cached)
+        figures = insights_from_json(cached)
+        if not settled or figures.as_of is None:  # one made before the period settled is made again once it has
+            return figures
     figures = _figures(svc, venue_map, day, days, zones, tz)
-    figures.as_of = now if now < until else None  # still under way: its figures count it up to now
+    # Not settled (under way, or its last visits still landing, dated back): its figures count it up to now, and
+    # say so (`so_far`, an export's `partial`), never final.
+    figures.as_of = None if settled else now
     if cache_key is not None:
-        over = until + svc.presence.leave_after_s < now
         with contextlib.suppress(redis.RedisError):
-            svc.db.set(cache_key, insights_to_json(figures), ex=PAST_TTL_S if over else CACHE_TTL_S)
+            svc.db.set(cache_key, insights_to_json(figures), ex=PAST_TTL_S if settled else CACHE_TTL_S)
     return figures
 
 
@@ -332,14 +342,25 @@ def rows(ins: Insights, names: dict[str, str]) -> list[Row]:
 # ---- charts: small server-rendered SVGs ----------------------------------------------------------
 # Each SVG is hidden from screen readers and followed by its numbers as a table behind "Show ... as a table": the
 # heatmap's counts were only shades of blue and tooltips on unfocusable cells. It scales down to the page (a 520 px
-# chart made a 320 px phone scroll sideways).
+# chart made a 320 px phone scroll sideways), so each is drawn about as wide as a 360 px phone's page (328 px): its
+# text stays as large as it is written there (a 520-unit chart drawn at 328 px made 12-unit text 8 px tall).
+BAR_CHART_WIDTH = 320  # drawn 1:1 on a 360 px phone
+BAR_FONT = 13
+HEAT_CELL, HEAT_LEFT, HEAT_FONT = 14, 40, 14  # 24 hours: 380 units, drawn at 0.87 on that phone (text ~12 px)
+TITLE_FONT, TITLE_BOTTOM = 15, 28
+COUNT_ROOM = 70  # right of the longest bar: its count ("withheld")
 
 
 def _svg_open(chart_id: str, title: str, width: int, height: int) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" aria-hidden="true" '
             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
             f'style="max-width:100%;height:auto"><title>{escape(title)}</title>'
-            f'<text x="0" y="14" font-size="13" font-weight="bold">{escape(title)}</text>')
+            f'<text x="0" y="16" font-size="{TITLE_FONT}" font-weight="bold">{escape(title)}</text>')
+
+
+def _text_width(text: str, size: int) -> float:
+    """About how wide `text` is drawn at `size`: a Chinese character takes a full em, a Latin one about 0.6 em."""
+    return sum(size if unicodedata.east_asian_width(ch) in "WF" else 0.6 * size for ch in text)
 
 
 def _chart_table(chart_id: str, title: str, heads: list[str], rows: list[list[str]]) -> str:
@@ -360,20 +381,23 @@ Cell = tuple[int | None, str]
 
 
 def bar_chart(items: list[tuple[str, Cell]], title: str, chart_id: str,
-              columns: tuple[str, str] | None = None, width: int = 520) -> Markup:
+              columns: tuple[str, str] | None = None, width: int = BAR_CHART_WIDTH) -> Markup:
     """Horizontal bars, one per (label, count); a count held back is drawn as an empty bar with its text ("<5",
-    "withheld"). With `columns` (the headings of the labels and of the counts) the numbers follow as a table;
-    without, the page shows them in a table of its own (the funnels')."""
-    row_h, label_w = 22, 150
-    height = row_h * len(items) + 30
+    "withheld"). Labels that leave a bar under half the width (a funnel's "zone: step") go on a line of their own
+    above each bar. With `columns` (the headings of the labels and of the counts) the numbers follow as a table;
+    without, the page shows them in a table of its own (the funnels', right under the chart)."""
+    label_w = max([0.0, *(_text_width(text, BAR_FONT) for text, _cell in items)]) + 8
+    stacked = label_w > width / 2
+    bar_x, row_h = (0, 40) if stacked else (round(label_w), 24)
     top = max([1, *(n for _, (n, _text) in items if n)])
-    parts = ['<div class="chart-box">', _svg_open(chart_id, title, width, height)]
+    parts = ['<div class="chart-box">', _svg_open(chart_id, title, width, TITLE_BOTTOM + row_h * len(items) + 6)]
     for i, (text, (n, shown_as)) in enumerate(items):
-        y = 24 + i * row_h
-        bar = 0 if not n else max(2, int((width - label_w - 60) * n / top))
-        parts.append(f'<text x="0" y="{y + 14}" font-size="12">{escape(text)}</text>')
-        parts.append(f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{bar}" height="{row_h - 6}" fill="#0b57d0"/>')
-        parts.append(f'<text x="{label_w + bar + 6}" y="{y + 14}" font-size="12">{escape(shown_as)}</text>')
+        y = TITLE_BOTTOM + i * row_h
+        bar_y = y + (20 if stacked else 4)
+        bar = 0 if not n else max(2, int((width - bar_x - COUNT_ROOM) * n / top))
+        parts.append(f'<text x="0" y="{y + 15}" font-size="{BAR_FONT}">{escape(text)}</text>')
+        parts.append(f'<rect class="bar" x="{bar_x}" y="{bar_y}" width="{bar}" height="16" fill="#0b57d0"/>')
+        parts.append(f'<text x="{bar_x + bar + 6}" y="{bar_y + 13}" font-size="{BAR_FONT}">{escape(shown_as)}</text>')
     parts.append("</svg>")
     if columns:
         parts.append(_chart_table(chart_id, title, list(columns), [[text, shown_as] for text, (_n, shown_as) in items]))
@@ -385,35 +409,42 @@ def heatmap_chart(grid: list[list[Cell]], title: str, chart_id: str, shade: str)
     """Hour of week: 7 rows (Monday first) x 24 columns of counts, shaded by the count (`shade` says of what); a
     count held back is hatched, never drawn like a 0, and a legend says which is which. The table turns it round,
     an hour a row and a day a column, to fit a phone."""
-    cell, left, top_y = 18, 40, 34
+    cell, left, top_y = HEAT_CELL, HEAT_LEFT, TITLE_BOTTOM + HEAT_FONT + 2
     width, legend_y = left + 24 * cell + 4, top_y + 7 * cell + 10
     peak = max([1, *(n for row in grid for n, _text in row if n)])
     hatch = f"{chart_id}-hatch"
-    parts = ['<div class="chart-box">', _svg_open(chart_id, title, width, legend_y + 2 * cell + 6),
+    parts = ['<div class="chart-box">', _svg_open(chart_id, title, width, legend_y + 2 * (cell + 4) + 6),
              f'<defs><pattern id="{escape(hatch)}" width="6" height="6" patternUnits="userSpaceOnUse" '
              f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eee"/>'
              f'<line x1="0" y1="0" x2="0" y2="6" stroke="#777" stroke-width="2"/></pattern></defs>']
     for h in range(0, 24, 3):
-        parts.append(f'<text x="{left + h * cell}" y="{top_y - 4}" font-size="10">{h:02d}</text>')
+        parts.append(f'<text x="{left + h * cell}" y="{top_y - 4}" font-size="{HEAT_FONT}">{h:02d}</text>')
     for d, row in enumerate(grid):
         y = top_y + d * cell
-        parts.append(f'<text x="0" y="{y + 13}" font-size="11">{escape(day_name(d))}</text>')
+        parts.append(f'<text x="0" y="{y + cell - 2}" font-size="{HEAT_FONT}">{escape(day_name(d))}</text>')
         for h, (n, shown_as) in enumerate(row):
             when = _("%(day)s %(hour)02dh", day=day_name(d), hour=h)
             parts.append(f'<rect class="{"held" if n is None else "count"}" x="{left + h * cell}" y="{y}" '
                          f'width="{cell - 1}" height="{cell - 1}" {_cell_fill(n, peak, hatch)} stroke="#ddd">'
                          f'<title>{escape(when)}: {escape(shown_as)}</title></rect>')
-    for i, (fill, text) in enumerate(((_cell_fill(peak, peak, hatch), shade),
-                                      (_cell_fill(None, peak, hatch), _("Hatched: not shown (“<%(k)d” or “withheld”)",
-                                                                        k=K_MIN)))):
-        y = legend_y + i * cell
-        parts.append(f'<rect class="legend" x="0" y="{y}" width="{cell - 1}" height="{cell - 1}" {fill} '
-                     f'stroke="#ddd"/><text x="{cell + 6}" y="{y + 13}" font-size="11">{escape(text)}</text>')
+    parts += _heat_legend(legend_y, peak, hatch, shade)
     parts.append("</svg>")
     rows = [[f"{h:02d}:00", *(row[h][1] for row in grid)] for h in range(24)]
     parts.append(_chart_table(chart_id, title, [_("Hour"), *map(day_name, range(len(grid)))], rows))
     parts.append("</div>")
     return Markup("".join(parts))
+
+
+def _heat_legend(top: int, peak: int, hatch: str, shade: str) -> list[str]:
+    """The heatmap's two legend lines: what its shades count, and that a hatched cell is held back."""
+    parts, cell = [], HEAT_CELL
+    for i, (fill, text) in enumerate(((_cell_fill(peak, peak, hatch), shade),
+                                      (_cell_fill(None, peak, hatch), _("Hatched: not shown (“<%(k)d” or “withheld”)",
+                                                                        k=K_MIN)))):
+        y = top + i * (cell + 4)
+        parts.append(f'<rect class="legend" x="0" y="{y}" width="{cell - 1}" height="{cell - 1}" {fill} stroke="#ddd"/>'
+                     f'<text x="{cell + 6}" y="{y + cell - 2}" font-size="{HEAT_FONT}">{escape(text)}</text>')
+    return parts
 
 
 def _cell_fill(n: int | None, peak: int, hatch: str) -> str:
@@ -453,10 +484,14 @@ def page_context(ins: Insights, names: dict[str, str]) -> dict:
 
 
 def so_far(ins: Insights) -> str | None:
-    """What a page says of a period still under way (`Insights.as_of`): its figures count it up to when they were
-    made; None: the period is over."""
+    """What a page says of a period not settled yet (`Insights.as_of`): under way, its figures count it up to when
+    they were made; over, its last visits are still being closed and written (`shown_from`), so they may still
+    change; None: its figures are final."""
     if ins.as_of is None:
         return None
+    if ins.as_of >= ins.until:
+        return _("Not final yet (counted at %(when)s): this period is over, but the visits still open at its end "
+                 "are being closed and counted, so the figures below may still change.", when=format_time(ins.as_of))
     return _("So far (to %(when)s): this period is still under way, so every figure below counts it only up to "
              "then.", when=format_time(ins.as_of))
 

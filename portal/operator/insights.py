@@ -13,12 +13,13 @@ portal/insights_api.py; `flask insights export`'s file of several venues and per
 made by `build_export`) holds what the page shows: every count, the mean dwell and the rates, each row with a
 status (a figure held back is "suppressed", its value empty: never read as 0) and with the venue, the period and
 the zone's name (`COLUMNS`: rows of several files put together still say which mall, period and zone they are
-about), and says what it is: venue, scope, period (a period still under way: up to when, `partial`), time zone, k,
+about), and says what it is: venue, scope, period (a period not settled yet: `partial`, up to when), time zone, k,
 the definitions and limits the page gives (`figure_definitions`). CSV: those as "# key: text" lines above the
 header (pandas: read_csv(path, comment="#"); a spreadsheet shows them as the first rows), UTF-8 with a byte-order
 mark so that a spreadsheet reads the Chinese right; Parquet: the same in the file's key-value metadata. Every export
 is written to the venue's audit log (who, format, scope, period) and to the export list the insights page shows
-(`audit_insights_export`)."""
+(`audit_insights_export`); the insights API's calls, to the audit log only, one roll-up per token and hour
+(`audit_api_export`)."""
 
 from __future__ import annotations
 
@@ -189,8 +190,8 @@ def export_scope(venue_map, zone: str | None = None) -> tuple[str, str]:
 @dataclass(frozen=True)
 class Export:
     """One venue's figures of one period as every export holds them: `table`, rows in `COLUMNS` order; `meta`,
-    what the export says about itself (`export_meta`); `until`, for a period still under way, when its figures
-    were made (ISO, `period_iso`), else None."""
+    what the export says about itself (`export_meta`); `until`, for a period not settled yet (report.shown_from),
+    the end `period_iso` gives it, else None: its figures are final."""
 
     table: list[tuple]
     meta: list[tuple[str, str]]
@@ -221,14 +222,23 @@ def build_export(venue_map, figures: Insights, span: str, scope: str,
 
 def audit_insights_export(venue: str, who: str, fmt: str, audited: str, span: str, until: str | None = None,
                           **detail: str) -> None:
-    """An export handed out (a console's, the insights API's, `flask insights export`'s), in the export list the
-    insights page shows and in the venue's audit log, which `flask audit` and the console's audit page show: who
-    (an account, a token's label, "cli"), format, scope ("venue" or the zone), period, `until` for a period still
-    under way, and `detail` (how it was asked for); no shopper's data."""
+    """An export handed out (a console's, `flask insights export`'s; the insights API's: `audit_api_export`), in the
+    export list the insights page shows and in the venue's audit log, which `flask audit` and the console's audit
+    page show: who (an account, "cli"), format, scope ("venue" or the zone), period, `until` for a period not settled
+    yet, and `detail` (how it was asked for); no shopper's data."""
     services().privacy.audit_export(venue, who, f"insights.{fmt}", f"{span} {audited}")
     to_date = {"until": until} if until is not None else {}
     AuditLog(services().db).record(venue, who, "insights.export", format=fmt, scope=audited, period=span,
                                    **to_date, **detail)
+
+
+def audit_api_export(venue: str, label: str, call: str, audited: str, span: str) -> None:
+    """A call of the insights API (`call`: its id), in the venue's audit log under the token's label: one entry per
+    hour (`AuditLog.record_call`: how many calls, which periods and scopes), apart from the log's other entries and
+    from the insights page's export list, which a partner's calls (up to its budget, thousands a day) pushed out;
+    counted once however often its write is sent."""
+    AuditLog(services().db).record_call(venue, label, "insights.export", call, f"{span} {audited}", format="json",
+                                        via="api")
 
 
 def export_response(fmt: str, venue_map, figures: Insights, span: str, audited: str, scope: str,
@@ -340,7 +350,8 @@ def export_meta(venue_map, ins: Insights, span: str, scope: str, tz: str, period
                 extra: tuple[tuple[str, str], ...] = ()) -> list[tuple[str, str]]:
     """What an export says about itself, as (key, text): venue (its name in the export's language, the other
     language's where it has none), scope, period (`period`: its start and end as `period_iso` wrote them; partial:
-    the period is still under way, and `until` is when its figures were made), time zone (`tz`, the venue's), k,
+    the period has not settled yet, report.shown_from: under way, `until` is when its figures were made; over, its
+    last visits are still being counted), time zone (`tz`, the venue's), k,
     what a row's status means, then `extra` and the definitions the page gives."""
     since, until = period
     return [
@@ -367,8 +378,9 @@ def venue_iso(tz: str, ts: float) -> str:
 
 def period_iso(tz: str, ins: Insights) -> tuple[str, str]:
     """The period's start and end as an export writes them (`venue_iso`); a period still under way ends when its
-    figures were made (`Insights.as_of`, to the second), not at its last day's midnight."""
-    if ins.as_of is None:
+    figures were made (`Insights.as_of`, to the second), not at its last day's midnight. One that is over ends at
+    its end, settled or not (`partial` says whether its figures may still change)."""
+    if ins.as_of is None or ins.as_of >= ins.until:
         return venue_iso(tz, ins.since), venue_iso(tz, ins.until)
     return venue_iso(tz, ins.since), datetime.fromtimestamp(ins.as_of, ZoneInfo(tz)).isoformat(timespec="seconds")
 

@@ -1,19 +1,27 @@
 """The insights as a machine API (portal/insights_api.py): GET /api/v1/venues/<venue>/insights with a venue token of
 the `insights` scope answers the console export's rows and metadata for the same period (one function makes both),
-a period still under way as partial; 401 without a valid token of that venue (before the venue is looked at), 403
-for a token without the scope, 422 naming the parameter, 409 for a period without figures, 429 past the token's
-budget; every answered call is in the venue's audit log under the token's label, naming no shopper."""
+only once the period has settled, at every scope (before: 409 with `available_at` and Retry-After); 401 without a
+valid token of that venue (before the venue is looked at), 403 for a token without the scope, 422 naming the
+parameter, 409 for a period without figures, 429 past the token's budget or with two of its calls in flight; every
+answered call is in the venue's audit log under the token's label, rolled up per hour, naming no shopper."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import calendar
+import json
+import math
+import time
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from fingerprints.model import Floor, VenueMap
 from portal.apps.budgets import budget_store
-from portal.auth import AuditLog
+from portal.auth import AccountKeys, AuditLog
+from portal.call_slots import CallSlots
+from portal.events import report
+from portal.insights_api import BUDGET, CALL_SLOT_TTL_S, CALLS_RETRY_S
 from portal.operator.insights import COLUMNS
 from tests.events.test_insights_console import DAY, crowd  # noqa: F401 - the fixture: 12 phones in Kopi, 3 in Books
 from tests.events.test_insights_definitions_exports import read_csv
@@ -106,30 +114,138 @@ def test_a_zone_is_the_zone_owners_export(client, console, crowd, partner):  # n
     assert zh["rows"][0]["zone_name"] == "考比咖啡"
 
 
-def test_a_period_under_way_is_partial_and_a_zones_waits_for_its_end(client, svc, demo, partner):
+def settles_at(svc, day) -> float:
+    """When the figures of the demo venue's period ending with `day` settle (report.shown_from)."""
+    return report.shown_from(svc, report.day_bounds(day, "Asia/Shanghai")[1])
+
+
+def refused_until(client, query: str, token: str, settles: float) -> dict:
+    """A 409 for a period not settled yet: when it will be, with the venue's offset, and the seconds to wait."""
+    before = time.time()
+    refused = client.get(f"{URL}?{query}", headers=bearer(token))
+    after = time.time()
+    assert refused.status_code == 409, refused.get_json()
+    body = refused.get_json()
+    assert set(body) == {"error", "field", "available_at"} and body["field"] == "day"
+    assert body["available_at"] == datetime.fromtimestamp(math.ceil(settles), TZ).isoformat(timespec="seconds")
+    assert datetime.fromisoformat(body["available_at"]).utcoffset() == timedelta(hours=8)
+    assert math.ceil(settles - after) <= int(refused.headers["Retry-After"]) <= math.ceil(settles - before)
+    return body
+
+
+def test_today_is_refused_at_every_scope_saying_when(client, svc, demo, partner):
+    """Today's venue-wide figures, polled, told when one phone arrived and where it went (Mon 19 13 -> 14, kopi's
+    funnel 7 -> 8): no scope gives a period before it has settled."""
     today = datetime.now(TZ).date()
-    before = datetime.now(TZ).replace(microsecond=0)
-    answer = client.get(f"{URL}?day={today}&period=month", headers=bearer(partner)).get_json()
-    assert answer["partial"] is True and answer["metadata"]["partial"] == "true"
-    until = datetime.fromisoformat(answer["metadata"]["until"])
-    assert before <= until <= datetime.now(TZ)  # when the figures were made, not the month's end
-    assert {r["period_until"] for r in answer["rows"]} == {answer["metadata"]["until"]}
-    refused = client.get(f"{URL}?day={today}&zone=kopi", headers=bearer(partner))
-    assert refused.status_code == 409 and refused.get_json()["field"] == "day"
-    assert "once the day is over" in refused.get_json()["error"]
-    [entry] = exports(svc.db)  # the refused one handed nothing out
-    assert entry["detail"]["until"] == answer["metadata"]["until"]
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    for query, last in ((f"day={today}", today), (f"day={today}&zone=kopi", today),
+                        (f"day={today}&period=month", month_end)):
+        body = refused_until(client, query, partner, settles_at(svc, last))
+        assert "single out one shopper" in body["error"], body
+    assert exports(svc.db) == [] and svc.privacy.exports("demo") == []
 
 
-def test_each_call_is_audited_under_the_tokens_label(client, crowd, partner):  # noqa: F811
+def test_a_period_over_but_not_settled_is_refused_too(client, svc, demo, partner, monkeypatch):
+    """Just after midnight a day's last visits still land, dated back: told "partial": false then, a partner stored
+    figures that changed later. (SETTLE_S long: yesterday is in that window now.)"""
+    monkeypatch.setattr(report, "SETTLE_S", 3 * 86400)
+    yesterday = datetime.now(TZ).date() - timedelta(days=1)
+    body = refused_until(client, f"day={yesterday}", partner, settles_at(svc, yesterday))
+    assert "These figures appear at" in body["error"]
+    assert exports(svc.db) == []
+
+
+def test_a_settled_period_is_never_partial(client, crowd, partner):  # noqa: F811
+    answer = client.get(f"{URL}?day={DAY}", headers=bearer(partner)).get_json()
+    assert answer["partial"] is False and answer["metadata"]["partial"] == "false"
+    assert answer["metadata"]["until"] == "2026-11-03T00:00+08:00"
+
+
+def test_calls_are_audited_as_one_entry_per_label_and_hour(client, crowd, partner):  # noqa: F811
+    """A partner's calls pushed the operators' token, staff and retention entries out of the log (one entry a call,
+    up to 4,800 a day) and filled the insights page's export list: now one entry an hour, kept apart."""
+    logged = crowd.db.llen(AccountKeys("demo").audit())
+    for query in (f"day={DAY}", f"day={DAY}", f"day={DAY}&period=week&zone=kopi"):
+        assert client.get(f"{URL}?{query}", headers=bearer(partner)).status_code == 200
+    [entry] = exports(crowd.db)
+    assert entry["user"] == "research-firm" and entry["detail"] == {
+        "format": "json", "via": "api", "count": 3, "period": [f"{DAY} venue", "week 2026-11-02..2026-11-08 kopi"]}
+    assert crowd.db.llen(AccountKeys("demo").audit()) == logged  # the log itself: not one entry more
+    assert crowd.privacy.exports("demo") == []  # the insights page's list: the consoles' and shoppers' own
+    other = crowd.tokens.issue("demo", "brand-hq", scopes=["insights"])
+    assert client.get(f"{URL}?day={DAY}", headers=bearer(other)).status_code == 200
+    assert [(e["user"], e["detail"]["count"]) for e in exports(crowd.db)] == [("brand-hq", 1), ("research-firm", 3)]
+
+
+def test_flask_audit_prints_the_roll_up(app, client, crowd, partner):  # noqa: F811
+    for _ in range(2):
+        assert client.get(f"{URL}?day={DAY}", headers=bearer(partner)).status_code == 200
+    printed = app.test_cli_runner().invoke(args=["audit", "demo"])
+    assert printed.exit_code == 0
+    assert "research-firm  insights.export  format=json via=api count=2" in printed.output, printed.output
+
+
+def test_a_roll_up_counts_a_call_once_however_often_its_write_is_sent(db):
+    log = AuditLog(db)
+    hour = 1_796_000_000 // 3600 * 3600
+    assert log.record_call("demo", "bi", "insights.export", "call-1", "2026-11-02 venue", now=hour + 5)
+    assert not log.record_call("demo", "bi", "insights.export", "call-1", "2026-11-02 venue", now=hour + 6)
+    log.record_call("demo", "bi", "insights.export", "call-2", "2026-11-03 venue", now=hour + 3599)
+    log.record_call("demo", "bi", "insights.export", "call-3", "2026-11-03 venue", now=hour + 3600)  # the next hour
+    log.record_call("demo", "ads", "insights.export", "call-4", "2026-11-03 venue", now=hour + 3601)
+    assert [(e["user"], e["ts"], e["detail"]["count"], e["detail"]["period"]) for e in log.recent("demo")] == [
+        ("ads", hour + 3601, 1, ["2026-11-03 venue"]), ("bi", hour + 3600, 1, ["2026-11-03 venue"]),
+        ("bi", hour + 5, 2, ["2026-11-02 venue", "2026-11-03 venue"])]
+
+
+def test_roll_ups_merge_with_the_log_and_keep_their_own_bound(db, monkeypatch):
+    log = AuditLog(db)
+    monkeypatch.setattr(AuditLog, "CALL_ROLLUPS_KEPT", 3)
+    monkeypatch.setattr(AuditLog, "PERIODS_LISTED", 2)
+    hour = 1_796_000_000 // 3600 * 3600
+    for n in range(5):
+        for day in (1, 2, 3):
+            log.record_call("demo", "bi", "insights.export", f"c{n}-{day}", f"2026-11-0{day} venue",
+                            now=hour + n * 3600)
+    issued = {"ts": hour + 3 * 3600 + 10, "user": "ops", "action": "token.issue", "detail": {}}
+    db.lpush(AccountKeys("demo").audit(), json.dumps(issued))
+    assert [(e["action"], e["ts"]) for e in log.recent("demo")] == [
+        ("insights.export", hour + 4 * 3600), ("token.issue", hour + 3 * 3600 + 10),
+        ("insights.export", hour + 3 * 3600), ("insights.export", hour + 2 * 3600)]
+    assert [e["action"] for e in log.recent("demo", 2)] == ["insights.export", "token.issue"]
+    newest = log.recent("demo", 1)[0]["detail"]
+    assert (newest["count"], newest["period"]) == (3, ["2026-11-01 venue", "2026-11-02 venue"])  # listed: the first 2
+    assert db.hlen(AccountKeys("demo").call_rollups()) == 9  # 3 kept, each its entry, count and periods
+
+
+def test_a_token_with_two_calls_in_flight_waits(client, svc, crowd, partner):  # noqa: F811
+    """20 parallel uncached calls of one partner held every web worker the captive portal answers phones with: two
+    calls of a token at once (its slots held here, as two calls running would hold them)."""
+    slots = CallSlots(svc.db)
+    held = [slots.take("demo", BUDGET, "research-firm", 2, CALL_SLOT_TTL_S) for _ in range(2)]
+    over = client.get(f"{URL}?day={DAY}", headers=bearer(partner))
+    assert over.status_code == 429 and over.headers["Retry-After"] == str(CALLS_RETRY_S)
+    assert over.get_json() == {"error": f"2 calls with this token are still running: wait for one to end; retry in "
+                                        f"{CALLS_RETRY_S} seconds", "field": None}
+    assert exports(svc.db) == []
+    other = svc.tokens.issue("demo", "brand-hq", scopes=["insights"])  # another partner's calls are its own
+    assert client.get(f"{URL}?day={DAY}", headers=bearer(other)).status_code == 200
+    slots.give_back("demo", BUDGET, "research-firm", held[0])
     assert client.get(f"{URL}?day={DAY}", headers=bearer(partner)).status_code == 200
-    assert client.get(f"{URL}?day={DAY}&period=week&zone=kopi", headers=bearer(partner)).status_code == 200
-    assert [(e["user"], e["detail"]) for e in exports(crowd.db)] == [
-        ("research-firm", {"format": "json", "scope": "kopi", "period": "week 2026-11-02..2026-11-08", "via": "api"}),
-        ("research-firm", {"format": "json", "scope": "venue", "period": DAY, "via": "api"})]
-    assert [(e["who"], e["what"], e["scope"]) for e in crowd.privacy.exports("demo")] == [
-        ("research-firm", "insights.json", "week 2026-11-02..2026-11-08 kopi"),
-        ("research-firm", "insights.json", f"{DAY} venue")]
+    assert slots.in_flight("demo", BUDGET, "research-firm") == 1  # the call gave its slot back: the one held here
+
+
+def test_a_slot_lapses_and_is_given_back_whatever_the_answer(client, svc, demo, partner):
+    """A worker killed mid-call holds its slot only CALL_SLOT_TTL_S (these two were taken that long ago); a refused
+    call (409) gives its slot back, and the holder's set expires."""
+    slots = CallSlots(svc.db)
+    for _ in range(2):
+        assert slots.take("demo", BUDGET, "research-firm", 2, CALL_SLOT_TTL_S, now=time.time() - CALL_SLOT_TTL_S - 1)
+    today = datetime.now(TZ).date()
+    for _ in range(3):
+        assert client.get(f"{URL}?day={today}", headers=bearer(partner)).status_code == 409
+    assert slots.in_flight("demo", BUDGET, "research-firm") == 0
+    assert all(svc.db.ttl(key) > 0 for key in svc.db.keys("mp:{demo}:slots:*"))
 
 
 def test_each_token_has_a_budget_of_calls(app, client, svc, demo, partner):
@@ -140,7 +256,7 @@ def test_each_token_has_a_budget_of_calls(app, client, svc, demo, partner):
     assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
     assert over.get_json() == {"error": f"too many insights calls with this token; retry in "
                                         f"{over.headers['Retry-After']} seconds", "field": None}
-    assert len(exports(svc.db)) == 2  # the refused call handed nothing out
+    assert exports(svc.db)[0]["detail"]["count"] == 2  # the refused call handed nothing out
     other = svc.tokens.issue("demo", "brand-hq", scopes=["insights"])  # another partner's budget is its own
     assert client.get(f"{URL}?day={DAY}", headers=bearer(other)).status_code == 200
 
