@@ -12,7 +12,9 @@ import re
 import time
 
 import pytest
+import redis
 
+from portal.hub.keep import KeepStore
 from tests.user_agents import IN_APP_BROWSERS, OWN_BROWSERS, SIGN_IN_SHEETS
 
 VENUE, CLIENT = "demo", "anon-by-browser"
@@ -82,7 +84,7 @@ def test_a_way_that_cannot_pay_there_is_refused(pay_mall, pay, token_for, sandbo
     """Pressed from a page shown elsewhere (or made up): 422, nothing bound, no provider order."""
     app, _map = pay_mall
     order = new_order(pay)
-    went = app.test_client().post(f"/v/{VENUE}/pay/{order.id}/start", headers={"User-Agent": UA[name]},
+    went = app.test_client().post(f"/v/{VENUE}/pay/{order.id}/start?lang=en", headers={"User-Agent": UA[name]},
                                   data={"c": token_for(app, VENUE, CLIENT), "method": method})
     assert went.status_code == 422 and "Please choose a way to pay." in went.get_data(as_text=True)
     assert pay.order(VENUE, order.id).provider == "" and sandbox[0].trade(method.split(":")[0], order.id) is None
@@ -102,6 +104,26 @@ def test_the_codes_own_link_is_offered_only_where_it_opens(pay_mall, pay, token_
     assert ('id="qr-link"' in html) is opens_here
     assert ("Scan with the app on another phone." in html) is not opens_here
     assert ('id="qr-link"' in page_in(app, token, order, name)) is opens_here  # and on every reload
+
+
+def test_without_a_keep_link_the_sign_in_sheet_points_to_me(pay_mall, pay, token_for, monkeypatch):
+    """No keep code could be had (the store failed): the keep offer leads to Me for the link, and the notice says so
+    rather than naming a link below that is not there; with the code, the notice names the link."""
+    app, _map = pay_mall
+    order = new_order(pay)
+    token = token_for(app, VENUE, CLIENT)
+    with_link = page_in(app, token, order, "ios-cna")
+    assert 'id="keep-link"' in with_link and "open the link below" in with_link
+
+    def down(*_args, **_kwargs):
+        raise redis.ConnectionError("the store is down")
+
+    monkeypatch.setattr(KeepStore, "issue", down)
+    html = page_in(app, token, order, "ios-cna")
+    notice = re.search(r'<p class="notice" id="notice-sign-in">([^<]*)</p>', html).group(1)
+    assert 'id="keep-link"' not in html and 'id="keep-on-me"' in html
+    assert "open the link below" not in notice and "from Me below" in notice
+    assert html.index('id="notice-sign-in"') < html.index('id="keep-on-me"') < html.index('id="pay-')
 
 
 def test_the_sign_in_sheets_words_in_chinese(pay_mall, pay, token_for):

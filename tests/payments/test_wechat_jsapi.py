@@ -52,6 +52,8 @@ CHROME_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML
              "Mobile Safari/537.36")
 WECOM_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 16_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
             "Mobile/15E148 wxwork/4.1.6 MicroMessenger/7.0.1 Language/zh ColorScheme/Light")
+# WeChat's browser asking for English: with no Accept-Language the portal would speak its user agent's zh_CN.
+IN_WECHAT_EN = {"User-Agent": WECHAT_UA, "Accept-Language": "en"}
 
 
 def new_order(pay, amount: int = 1500):
@@ -62,7 +64,7 @@ def new_order(pay, amount: int = 1500):
 def press(app, token_for, order, method: str = "wechat:jsapi", ua: str = WECHAT_UA, client=None):
     """(test client, the answer to pressing Pay with `method` in the browser `ua`)."""
     client = client or app.test_client()
-    went = client.post(f"/v/{VENUE}/pay/{order.id}/start", headers={"User-Agent": ua},
+    went = client.post(f"/v/{VENUE}/pay/{order.id}/start", headers={"User-Agent": ua, "Accept-Language": "en"},
                        data={"c": token_for(app, VENUE, CLIENT), "method": method})
     return client, went
 
@@ -188,7 +190,7 @@ def test_pay_in_wechat_signs_in_then_opens_the_pay_sheet(pay_mall, pay, token_fo
     assert urlsplit(query["redirect_uri"][0]).path == f"/v/{VENUE}/pay/{order.id}/payer"
     assert token_for(app, VENUE, CLIENT) not in unquote(location) and "c=" not in query["redirect_uri"][0]
     assert pay.order(VENUE, order.id).provider == "" and box.trade("wechat", order.id) is None  # nothing placed yet
-    page = client.get(signed_in(location), headers={"User-Agent": WECHAT_UA})
+    page = client.get(signed_in(location), headers=IN_WECHAT_EN)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     params = bridge_params(html)
@@ -199,9 +201,9 @@ def test_pay_in_wechat_signs_in_then_opens_the_pay_sheet(pay_mall, pay, token_fo
     assert box.trade("wechat", order.id).payer == box.openid_of("shopper-1")
     assert (pay.order(VENUE, order.id).provider, pay.order(VENUE, order.id).method) == ("wechat", "jsapi")
     assert requests.post(f"{sandbox_url}/sandbox/jsapi/pay", data=json.dumps(params), timeout=30).status_code == 200
-    back = client.get(f"/v/{VENUE}/pay/{order.id}/back", headers={"User-Agent": WECHAT_UA})
+    back = client.get(f"/v/{VENUE}/pay/{order.id}/back", headers=IN_WECHAT_EN)
     assert back.status_code == 303
-    done = client.get(back.headers["Location"], headers={"User-Agent": WECHAT_UA})
+    done = client.get(back.headers["Location"], headers=IN_WECHAT_EN)
     assert done.status_code == 303 and done.headers["Location"].startswith("http://return.example/x?c=")
 
 
@@ -215,14 +217,14 @@ def test_a_return_with_a_made_up_state_places_nothing(pay_mall, pay, token_for, 
     made_up = [state[:-1] + ("0" if state[-1] != "0" else "1"), "", "1x" + "0" * 40, str(int(time.time()) + 9999)
                + state[state.index("x"):], state + "0"]
     for forged in made_up:
-        answer = client.get(with_arg(back, "state", forged), headers={"User-Agent": WECHAT_UA})
+        answer = client.get(with_arg(back, "state", forged), headers=IN_WECHAT_EN)
         assert answer.status_code == 400
         assert "This payment link is not valid. Please press Pay again." in answer.get_data(as_text=True)
-    without_code = client.get(with_arg(back, "code", ""), headers={"User-Agent": WECHAT_UA})
+    without_code = client.get(with_arg(back, "code", ""), headers=IN_WECHAT_EN)
     assert without_code.status_code == 400
     assert pay.order(VENUE, order.id).provider == "" and box.trade("wechat", order.id) is None
     # The code was never exchanged: the genuine return still works.
-    assert client.get(back, headers={"User-Agent": WECHAT_UA}).status_code == 200
+    assert client.get(back, headers=IN_WECHAT_EN).status_code == 200
     assert box.trade("wechat", order.id) is not None
 
 
@@ -233,7 +235,7 @@ def test_a_state_made_for_another_order_places_nothing(pay_mall, pay, token_for,
     client, went = press(app, token_for, first)
     back = signed_in(went.headers["Location"])
     other = back.replace(first.id, second.id)
-    answer = client.get(other, headers={"User-Agent": WECHAT_UA})
+    answer = client.get(other, headers=IN_WECHAT_EN)
     assert answer.status_code == 400 and second.id in answer.get_data(as_text=True)
     assert pay.order(VENUE, second.id).provider == "" and box.trade("wechat", second.id) is None
 
@@ -246,7 +248,7 @@ def test_an_expired_state_places_nothing(pay_mall, pay, token_for, sandbox, monk
     back = signed_in(went.headers["Location"])
     later = time.time() + STATE_TTL_S + 5
     monkeypatch.setattr(views, "time", types.SimpleNamespace(time=lambda: later))
-    answer = client.get(back, headers={"User-Agent": WECHAT_UA})
+    answer = client.get(back, headers=IN_WECHAT_EN)
     assert answer.status_code == 400
     assert "This payment link has expired. Please press Pay again." in answer.get_data(as_text=True)
     assert pay.order(VENUE, order.id).provider == "" and box.trade("wechat", order.id) is None
@@ -260,10 +262,10 @@ def test_the_return_in_another_browser_or_twice(pay_mall, pay, token_for, sandbo
     order = new_order(pay)
     client, went = press(app, token_for, order)
     back = signed_in(went.headers["Location"])
-    assert app.test_client().get(back, headers={"User-Agent": WECHAT_UA}).status_code == 404
+    assert app.test_client().get(back, headers=IN_WECHAT_EN).status_code == 404
     assert box.trade("wechat", order.id) is None
-    assert client.get(back, headers={"User-Agent": WECHAT_UA}).status_code == 200
-    again = client.get(back, headers={"User-Agent": WECHAT_UA})
+    assert client.get(back, headers=IN_WECHAT_EN).status_code == 200
+    again = client.get(back, headers=IN_WECHAT_EN)
     assert again.status_code == 400
     assert "WeChat could not confirm who is paying. Please press Pay again." in again.get_data(as_text=True)
     assert pay.order(VENUE, order.id).status == "created" and box.trade("wechat", order.id).status == "NOTPAY"
