@@ -62,7 +62,8 @@ APP = LightApp(
     store=CinemaStore,
     history={"cinema.showtime.add": _l("Showtime added: %(film)s"),
              "cinema.showtime.cancel": _l("Showtime cancelled: %(film)s"),
-             "cinema.booking.cancel": _l("Booking %(booking)s cancelled at the counter: %(film)s")},
+             "cinema.booking.cancel": _l("Booking %(booking)s cancelled at the counter: %(film)s"),
+             "cinema.booking.refund": _l("Refund of booking %(booking)s asked for again: %(film)s")},
     init_app=init_app,  # paid orders confirm holds; the sweep finishes cancellations and moves
     in_use=in_use,  # no zone switch strands a ticket for a coming show (portal/owner/views.py)
 )

@@ -1,6 +1,7 @@
 """What the cinema's changes to a showtime with tickets mean for their holders (the console's Cancel button and
 the cinema system's push, lightapps/cinema/api.py, both end here), and how such a change always finishes (one
-ticket cancelled alone, by its shopper or at the cinema's counter, takes `cancel_and_refund`):
+ticket cancelled alone, by its shopper or at the cinema's counter, takes `cancel_and_refund`; a counter cancel
+finishes as a cancelled show does, below):
 
 - Cancelled: the script that marks the show cancelled (the push's upsert, or `CinemaStore.cancel_showtime` from
   the console) puts it on the venue's cancelling set in the same step. The work (`finish_cancel`) then cancels its
@@ -19,7 +20,13 @@ ticket cancelled alone, by its shopper or at the cinema's counter, takes `cancel
   new time (once per ticket and time) and takes it off the set unless it moved again meanwhile. Their ticket may
   be cancelled until the show starts, refunded in full if paid, whatever the refund cut-off (views.py,
   `_refund_cutoff_s`): also a ticket whose hold was made before the move and paid after (payment.py tells its
-  holder of the move when the payment confirms it)."""
+  holder of the move when the payment confirms it).
+- Cancelled at the counter (one paid ticket, the console's Cancel and refund): the script that cancels it marks it
+  `cancelled_by` "counter" and puts it on the venue's counter-refunds set in the same step; its refund is then
+  asked for under the same one refund number and its outcome settled on it (`finish_refund`). A store error or a
+  crash in between leaves it on the set, "still to refund" on the showtime's page: the payments sweep
+  (`finish_counter_refunds`) or the console's Finish refund asks again. A refund not made online is settled as
+  the cinema's to arrange; Finish refund asks for it again."""
 
 from __future__ import annotations
 
@@ -31,14 +38,22 @@ from flask import Flask
 
 from lightapps.cinema import notices
 from lightapps.cinema.payment import PaymentUnknown, app_cinema_store, close_hold_order, refund_cancelled
-from lightapps.cinema.store import NO_REFUND, REFUND_UNDER_WAY, Booking, Showtime, refund_to_arrange
+from lightapps.cinema.store import (
+    AT_COUNTER,
+    NO_REFUND,
+    REFUND_UNDER_WAY,
+    Booking,
+    Showtime,
+    refund_to_arrange,
+)
 from portal.payments.service import PaymentError, PaymentService
 from portal.payments.store import Order
 
 log = logging.getLogger(__name__)
 
 CANCEL_REASON = "showtime cancelled"
-SWEEP_LIMIT = 50  # shows finished per venue per sweep, of each kind (the rest: the next minute's)
+COUNTER_REASON = "ticket cancelled at the cinema"
+SWEEP_LIMIT = 50  # shows (or counter refunds) finished per venue per sweep, of each kind (the rest: the next minute's)
 
 
 @dataclass(frozen=True)
@@ -50,17 +65,50 @@ class Cancelled:
     finished: bool  # nothing of the cancellation is left (False: the sweep, or the next press, goes on)
 
 
-def cancel_and_refund(venue: str, booking: Booking, order: Order | None, reason: str) -> tuple[str, str]:
+def cancel_and_refund(venue: str, booking: Booking, order: Order | None, reason: str,
+                      by: str = "") -> tuple[str, str]:
     """Cancel one ticket, its seats freed, and refund in full what paid for it: the one path for its shopper
-    before the refund cut-off (views.py) and for the cinema at its counter (console.py). `order`: its paying order,
-    read by the caller first (`payment.paying_order`: a ticket whose payment is not known yet is not cancelled).
-    Returns (the store's outcome: "ok", "gone" (cancelled before) or "nobooking"; the refund's: "none" (nothing
-    paid online) or `refund_cancelled`'s). A ticket cancelled before is asked for its refund again under its one
-    refund number: a refund a failure cut short is made, one made is not made twice."""
-    outcome = app_cinema_store().cancel_booking(venue, booking.code, booking.client)
-    if outcome.status not in ("ok", "gone") or order is None or not order.is_paid:
+    before the refund cut-off (views.py, `by` "") and for the cinema at its counter (console.py, `by` AT_COUNTER:
+    the booking keeps the refund's outcome, see the module). `order`: its paying order, read by the caller first
+    (`payment.paying_order`: a ticket whose payment is not known yet is not cancelled). Returns (the store's
+    outcome: "ok", "gone" (cancelled before) or "nobooking"; the refund's: "none" (nothing paid online) or
+    `refund_cancelled`'s). A ticket cancelled before is asked for its refund again under its one refund number: a
+    refund a failure cut short is made, one made is not made twice."""
+    paid = order is not None and order.is_paid
+    outcome = app_cinema_store().cancel_booking(venue, booking.code, booking.client, by=by,
+                                                owed_order=order.id if paid else "")
+    if outcome.status not in ("ok", "gone") or not paid:
         return outcome.status, NO_REFUND
-    return outcome.status, refund_cancelled(venue, booking, reason, order)
+    return outcome.status, finish_refund(venue, booking, reason, order)
+
+
+def finish_refund(venue: str, booking: Booking, reason: str = COUNTER_REASON, order: Order | None = None) -> str:
+    """Ask for a cancelled ticket's full refund (`refund_cancelled`: its one refund number) and, when it was
+    cancelled at the counter, keep the outcome on it (off the counter-refunds set). A ticket the cinema cancelled
+    with its showtime is settled by `finish_cancel` only, once its holder is told. Returns the refund's outcome."""
+    outcome = refund_cancelled(venue, booking, reason, order)
+    app_cinema_store().settle_cancelled(venue, booking.code, outcome, by=AT_COUNTER)
+    return outcome
+
+
+def finish_counter_refunds(venue: str) -> int:
+    """The payments sweep: ask for the refunds of the tickets cancelled at the counter that a failure cut short
+    (the counter-refunds set). Returns how many were settled now; one that keeps failing is logged and left."""
+    return sum(bool(_guarded(_finish_counter_refund, venue, code))
+               for code in app_cinema_store().counter_refunds(venue, SWEEP_LIMIT))
+
+
+def _finish_counter_refund(venue: str, code: str) -> bool:
+    store = app_cinema_store()
+    booking = store.booking(venue, code)
+    if booking is None:  # lapsed with its show (30 days after): off the set, nothing left to refund it for
+        store.settle_cancelled(venue, code, NO_REFUND, by=AT_COUNTER)
+        return False
+    try:
+        finish_refund(venue, booking)
+    except PaymentUnknown:  # its order not found yet (payment.py): the next sweep asks again
+        return False
+    return True
 
 
 def cancel_show(venue: str, show_id: str) -> Cancelled | None:
@@ -138,18 +186,21 @@ def finish_pending(venue: str, show_ids: list[str] | None = None) -> tuple[int, 
     return cancelled, told
 
 
-def _guarded(step, venue: str, show_id: str):
+def _guarded(step, venue: str, ref: str):
+    """`step(venue, ref)` for a show (or a counter-cancelled ticket): an error of its own is logged and left for
+    the next sweep (None); a store outage stops the sweep."""
     try:
-        return step(venue, show_id)
+        return step(venue, ref)
     except (redis.ConnectionError, redis.TimeoutError):
         raise
     except (redis.RedisError, PaymentError) as exc:
-        log.warning("cinema show %s (venue %s) still not finished: %s", show_id, venue, exc)
+        log.warning("cinema %s (venue %s) still not finished: %s", ref, venue, exc)
         return None
 
 
 def register(flask_app: Flask) -> None:
-    """The payments sweep (each minute, every venue) finishes what a cancellation or a move left."""
+    """The payments sweep (each minute, every venue) finishes what a cancellation, a move or a counter cancel
+    left."""
     payments: PaymentService = flask_app.extensions["mallportal"].payments
 
     def sweep(venue: str) -> int:
@@ -157,6 +208,7 @@ def register(flask_app: Flask) -> None:
         # links, and the venue's own time zone for the times they name.
         with flask_app.test_request_context(f"/api/v1/venues/{venue}/cinema/showtimes"):
             cancelled, told = finish_pending(venue)
-        return cancelled + told
+            refunded = finish_counter_refunds(venue)
+        return cancelled + told + refunded
 
     payments.add_sweeper(sweep)

@@ -1,7 +1,8 @@
 """Owner console: the zone's showtimes with occupancy, adding a showtime, bookings per showtime, cancelling a
 showtime (its tickets cancelled, refunded and their holders told: lightapps/cinema/cancellation.py) or one booking
-at the counter (refunded as the shopper's own cancel is, whatever her refund cut-off). A showtime's time is not
-edited here: a new one is added (the cinema system's push may move one, see api.py)."""
+at the counter (refunded as the shopper's own cancel is, whatever her refund cut-off; a refund cut short or not made
+online is finished with Finish refund). A showtime's time is not edited here: a new one is added (the cinema
+system's push may move one, see api.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from lightapps.cinema.cancellation import cancel_and_refund, cancel_show
+from lightapps.cinema.cancellation import COUNTER_REASON, cancel_and_refund, cancel_show, finish_refund
 from lightapps.cinema.common import SHOPPER_DAYS, cinema_store, day_and_time, seat_grid, show_in_zone, valid_id
 from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.payment import PaymentUnknown, paying_order
-from lightapps.cinema.store import NO_REFUND, REFUND_UNDER_WAY, Booking, ShowtimeClash, ShowtimeConflict
+from lightapps.cinema.store import (
+    AT_COUNTER,
+    NO_REFUND,
+    REFUND_UNDER_WAY,
+    Booking,
+    Showtime,
+    ShowtimeClash,
+    ShowtimeConflict,
+)
 from lightapps.cinema.validation import MIN_SHOW_GAP_S, FieldError, clash_error, parse_showtime
 from portal.apps.once import new_nonce, read_form_once
 from portal.apps.views import is_zh, zone_console_blueprint
@@ -138,12 +147,11 @@ def cancel_showtime(venue: str, zone: str, show_id: str):
 def cancel_booking(venue: str, zone: str, show_id: str, code: str):
     """Cancel one booking at the counter (a customer past the shopper's own refund cut-off): only with the box
     beside the button ticked. Its seats are freed and what paid for it is refunded in full, through the path the
-    shopper's own cancel takes (one refund number per booking). Pressed again: "already cancelled", nothing
-    refunded twice (a refund a failure cut short is asked for again), nothing audited."""
+    shopper's own cancel takes (one refund number per booking), its outcome kept on the booking (a refund a failure
+    cuts short is left "still to refund", for the payments sweep or Finish refund). Pressed again: "already
+    cancelled", nothing refunded twice (a refund a failure cut short is asked for again), nothing audited."""
     show = show_in_zone(venue, zone, show_id)
-    booking = cinema_store().booking(venue, valid_id(code))
-    if booking is None or booking.show_id != show.id:
-        abort(404, _("No such booking."))
+    booking = _show_booking(venue, show, code)
     if request.form.get("confirm") != "yes":  # nothing changed: the page again, saying what cancelling does
         return _show_page(venue, zone, show, 422, _(
             "Tick the box beside Cancel and refund to confirm it for booking %(code)s: its seats are freed and a "
@@ -154,7 +162,7 @@ def cancel_booking(venue: str, zone: str, show_id: str, code: str):
         return _show_page(venue, zone, show, 409, _(
             "The payment of booking %(code)s cannot be found just now, so it cannot be cancelled yet. Please try "
             "again in a few minutes.", code=booking.code))
-    status, refund = cancel_and_refund(venue, booking, order, "ticket cancelled at the cinema")
+    status, refund = cancel_and_refund(venue, booking, order, COUNTER_REASON, by=AT_COUNTER)
     if status == "nobooking":  # its shopper's data was erased between the two reads
         abort(409, _("That booking changed just now: please try again."))
     if status == "ok":
@@ -162,6 +170,42 @@ def cancel_booking(venue: str, zone: str, show_id: str, code: str):
               booking=booking.code, seats=",".join(booking.seats), refund=refund)
     flash(*_counter_notice(booking, status, refund))
     return redirect(url_for("cinema_console.showtime", venue=venue, zone=zone, show_id=show.id), code=303)
+
+
+@console_bp.post("/showtimes/<show_id>/bookings/<code>/refund")
+def finish_booking_refund(venue: str, zone: str, show_id: str, code: str):
+    """Finish refund: ask again for the full refund of a booking cancelled at the counter whose refund a failure
+    cut short (the payments sweep would, within a minute or so) or that was not made online, under its one refund
+    number (never refunded twice; one the provider refused for good stays refused). A booking with no such refund
+    left: says so, changes nothing, audits nothing."""
+    show = show_in_zone(venue, zone, show_id)
+    booking = _show_booking(venue, show, code)
+    if not booking.refund_to_finish:
+        flash(_("Booking %(code)s has no refund left to finish.", code=booking.code), "info")
+    else:
+        refund = finish_refund(venue, booking)
+        audit("cinema.booking.refund", venue, zone=zone, show=show.id, film=show.film_en or show.film_zh,
+              booking=booking.code, refund=refund)
+        flash(*_refund_notice(booking, refund))
+    return redirect(url_for("cinema_console.showtime", venue=venue, zone=zone, show_id=show.id), code=303)
+
+
+def _show_booking(venue: str, show: Showtime, code: str) -> Booking:
+    """The booking `code` of this showtime, else 404."""
+    booking = cinema_store().booking(venue, valid_id(code))
+    if booking is None or booking.show_id != show.id:
+        abort(404, _("No such booking."))
+    return booking
+
+
+def _refund_notice(booking: Booking, refund: str) -> tuple[str, str]:
+    """What Finish refund did, in the page's language, and its flash category."""
+    if refund == NO_REFUND:
+        return _("Booking %(code)s was not paid online: nothing to refund.", code=booking.code), "info"
+    if refund in REFUND_UNDER_WAY:
+        return _("Booking %(code)s: its payment is refunded in full.", code=booking.code), "info"
+    return _("Booking %(code)s: its refund still could not be made online: arrange it with the customer.",
+             code=booking.code), "error"
 
 
 def _counter_notice(booking: Booking, status: str, refund: str) -> tuple[str, str]:

@@ -11,6 +11,9 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
                                          the script that marks the show cancelled, taken off only when nothing is
                                          left (lightapps/cinema/cancellation.py; the payments sweep finishes them)
     cinema:moving                 ZSET   show id -> moved_ms: moves whose holders are still to be told (same)
+    cinema:counter-refunds        ZSET   booking code -> when it was cancelled: paid tickets cancelled at the
+                                         cinema's counter whose refund is not yet asked for; put on by the script
+                                         that cancels the booking, taken off by the one that settles it (same)
     cinema:cancelled-holds:<show> SET    the hold tokens a cancellation released (their open orders to close),
                                          kept until the cancellation is finished
     cinema:shows:<zone>           ZSET   show id -> start time (epoch s), for listing a zone's showtimes
@@ -26,8 +29,9 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
     cinema:booking:<code>         HASH   a booking: show, zone, client, seats, created_ms, held_ms (when its hold
                                          was made), status, refund_cutoff_s (the zone's refund cut-off when its
                                          seats were held: the ticket's own), cancelled_by ("cinema": cancelled
-                                         with its showtime), refund_outcome (set once such a ticket's refund was
-                                         asked for and its holder told: "none", or the refund's state)
+                                         with its showtime; "counter": alone, at the cinema's counter),
+                                         refund_outcome (set once such a ticket's refund was asked for and, for
+                                         the cinema's, its holder told: "none", or the refund's state)
     cinema:bookings:<show>        ZSET   booking code -> created ms, for the owner's list
     cinema:tickets:<client>       ZSET   booking code -> created ms, for the shopper's "your tickets"
     cinema:orders-backfilled      STRING when the payments sweep copied the paying order onto the bookings made
@@ -72,6 +76,10 @@ HOLD_RECORD_KEEP_MS = 24 * 3600 * 1000  # a hold record outlives its expiry a da
 HOLD_EXTRA_MAX_S = 5 * 60
 KEEP_AFTER_SHOW_S = 30 * 86400  # a booking is kept this long after its showtime starts (disputes, refunds)
 ONCE_TTL_S = 600  # an add form's answer is given again this long: a double tap, a resend after a slow network
+# Who cancelled a booking (Booking.cancelled_by; "" its shopper, or not cancelled): the cinema with its showtime, or
+# the cinema at its counter, one ticket alone (each keeps its refund's outcome).
+BY_CINEMA = "cinema"
+AT_COUNTER = "counter"
 # What became of the refund of a ticket the cinema cancelled (Booking.refund_outcome): nothing was paid online...
 NO_REFUND = "none"
 # ...the money is on its way back (done, or asked again by the payments sweep until the provider answers)...
@@ -118,6 +126,9 @@ class CinemaKeys(VenueKeys):
 
     def cancelling(self) -> str:
         return self.key("cinema", "cancelling")
+
+    def counter_refunds(self) -> str:
+        return self.key("cinema", "counter-refunds")
 
     def moving(self) -> str:
         return self.key("cinema", "moving")
@@ -546,17 +557,31 @@ if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 1
 """
 
-# Cancel a booking. KEYS[1] seats hash, KEYS[2] booking. ARGV[1] code, ARGV[2] client, ARGV[3] now ms.
+# Cancel a booking. KEYS[1] seats hash, KEYS[2] booking, KEYS[3] the venue's counter-refunds zset. ARGV[1] code,
+# ARGV[2] client, ARGV[3] now ms, ARGV[4] '' (its shopper) | 'counter' (the cinema's counter), ARGV[5] the paying
+# order's id ('' nothing paid online). At the counter, in the same step, the booking is marked so and either
+# settled at once (nothing to refund) or put on the counter-refunds set with its order kept on it: a failure before
+# its refund is asked for leaves it there for the payments sweep, never a freed seat with the money kept.
 # Returns {'OK'} | {'NOBOOKING'} | {'GONE', status}.
 _CANCEL_BOOKING = _NOW + """
-local b = redis.call('HMGET', KEYS[2], 'status', 'seats', 'client')
+local b = redis.call('HMGET', KEYS[2], 'status', 'seats', 'client', 'order')
 if not b[1] or b[3] ~= ARGV[2] then return {'NOBOOKING'} end
 if b[1] ~= 'booked' then return {'GONE', b[1]} end
 local mine = 'B|' .. ARGV[1]
 for _, s in ipairs(split(b[2])) do
   if redis.call('HGET', KEYS[1], s) == mine then redis.call('HDEL', KEYS[1], s) end
 end
-redis.call('HSET', KEYS[2], 'status', 'cancelled', 'cancelled_ms', now_ms(ARGV[3]))
+local now = now_ms(ARGV[3])
+redis.call('HSET', KEYS[2], 'status', 'cancelled', 'cancelled_ms', now)
+if ARGV[4] == 'counter' then
+  redis.call('HSET', KEYS[2], 'cancelled_by', 'counter')
+  if ARGV[5] == '' then
+    redis.call('HSET', KEYS[2], 'refund_outcome', 'none')
+  else
+    if not b[4] or b[4] == '' then redis.call('HSET', KEYS[2], 'order', ARGV[5]) end
+    redis.call('ZADD', KEYS[3], now, ARGV[1])
+  end
+end
 return {'OK'}
 """
 
@@ -603,12 +628,18 @@ redis.call('DEL', KEYS[2])
 return {'OK', cancelled}
 """
 
-# A cancelled ticket's refund asked for and its holder told: the outcome kept on the booking (only one the cinema
-# cancelled, and only while it exists). KEYS[1] booking. ARGV[1] outcome. Returns 1 | 0.
+# A cancelled ticket's refund asked for (and, the cinema's, its holder told): the outcome kept on the booking (only
+# one cancelled by ARGV[2], and only while it exists), off the counter-refunds set. KEYS[1] booking, KEYS[2] the
+# venue's counter-refunds zset. ARGV[1] outcome, ARGV[2] 'cinema' | 'counter', ARGV[3] code. Returns 1 | 0.
 _SETTLE_CANCELLED = """
 local b = redis.call('HMGET', KEYS[1], 'status', 'cancelled_by')
-if b[1] ~= 'cancelled' or b[2] ~= 'cinema' then return 0 end
+if not b[1] then  -- lapsed with its show: nothing left to refund it for
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  return 0
+end
+if b[1] ~= 'cancelled' or b[2] ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'refund_outcome', ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[3])
 return 1
 """
 
@@ -738,12 +769,12 @@ class Booking:
     # the payment order that paid for it ("" unpaid, or booked before orders were kept here until the payments sweep
     # copies it: lightapps/cinema/payment.py, `keep_orders_of_old_bookings`)
     order_id: str = ""
-    cancelled_by: str = ""  # "cinema": cancelled with its showtime ("" the shopper, or not cancelled)
+    cancelled_by: str = ""  # BY_CINEMA with its showtime, AT_COUNTER alone ("" the shopper, or not cancelled)
     cancelled_ms: int = 0
     held_ms: int = 0  # when the hold it was confirmed from was made (0: booked before this was kept)
-    # Cancelled by the cinema: "" its refund not yet asked for (or its holder not yet told); "none" nothing was paid
-    # online; "done" | "processing" | "pending" the refund is under way; "refused" | "state" | "exceeds" it could not
-    # be made online (the cinema arranges it)
+    # Cancelled by the cinema (with its showtime or at its counter): "" its refund not yet asked for (or its holder
+    # not yet told); "none" nothing was paid online; "done" | "processing" | "pending" the refund is under way;
+    # "refused" | "state" | "exceeds" it could not be made online (the cinema arranges it)
     refund_outcome: str = ""
 
     @property
@@ -754,7 +785,23 @@ class Booking:
     @property
     def refund_to_arrange(self) -> bool:
         """Cancelled by the cinema, and its refund could not be made online: the cinema arranges it."""
-        return self.cancelled_by == "cinema" and refund_to_arrange(self.refund_outcome)
+        return self.cancelled_by in (BY_CINEMA, AT_COUNTER) and refund_to_arrange(self.refund_outcome)
+
+    @property
+    def refund_under_way(self) -> bool:
+        return self.refund_outcome in REFUND_UNDER_WAY
+
+    @property
+    def refund_left(self) -> bool:
+        """Cancelled at the counter, paid, and its refund not yet asked for (a failure cut it short): on the
+        counter-refunds set, for the payments sweep or the console's Finish refund."""
+        return self.cancelled_by == AT_COUNTER and self.status == "cancelled" and not self.refund_outcome
+
+    @property
+    def refund_to_finish(self) -> bool:
+        """Cancelled at the counter with its paid refund not made: not yet asked for, or not made online (asked
+        again under its one refund number: one the provider refused for good stays refused)."""
+        return self.cancelled_by == AT_COUNTER and (self.refund_left or self.refund_to_arrange)
 
 
 @dataclass(frozen=True)
@@ -1238,13 +1285,17 @@ class CinemaStore:
                 held.add(f"{kind}|{ref}")
         return len(held)
 
-    def cancel_booking(self, venue: str, code: str, client: str, now_ms: int | None = None) -> Outcome:
+    def cancel_booking(self, venue: str, code: str, client: str, now_ms: int | None = None, by: str = "",
+                       owed_order: str = "") -> Outcome:
+        """Cancel a booking, its seats freed: by its shopper (`by` "") or at the cinema's counter (AT_COUNTER: marked
+        so, and in the same step settled as "none" when `owed_order` is "", else put on the counter-refunds set with
+        that paying order kept on it, until `settle_cancelled`)."""
         keys = CinemaKeys(venue)
         booking = self.booking(venue, code)
         if booking is None or booking.client != client:
             return Outcome("nobooking")
-        result = self._cancel_booking(keys=[keys.seats(booking.show_id), keys.booking(code)],
-                                      args=[code, client, "" if now_ms is None else now_ms])
+        result = self._cancel_booking(keys=[keys.seats(booking.show_id), keys.booking(code), keys.counter_refunds()],
+                                      args=[code, client, "" if now_ms is None else now_ms, by, owed_order])
         status = _s(result[0]).lower()
         return Outcome(status, code=code)
 
@@ -1301,10 +1352,16 @@ class CinemaStore:
         """The hold tokens the show's cancellation released (while it is not finished): their orders to close."""
         return sorted(_s(v) for v in self.db.smembers(CinemaKeys(venue).cancelled_holds(show_id)))
 
-    def settle_cancelled(self, venue: str, code: str, outcome: str) -> bool:
-        """A ticket the cinema cancelled has had its refund asked for and its holder told: `outcome` kept on it
-        (see Booking.refund_outcome). False: no such booking, or not one the cinema cancelled."""
-        return bool(self._settle_cancelled(keys=[CinemaKeys(venue).booking(code)], args=[outcome]))
+    def settle_cancelled(self, venue: str, code: str, outcome: str, by: str = BY_CINEMA) -> bool:
+        """A ticket the cinema cancelled (`by`: with its showtime, or AT_COUNTER) has had its refund asked for and,
+        with its showtime, its holder told: `outcome` kept on it (see Booking.refund_outcome), and it is off the
+        counter-refunds set. False: no such booking, or not one cancelled so."""
+        keys = CinemaKeys(venue)
+        return bool(self._settle_cancelled(keys=[keys.booking(code), keys.counter_refunds()], args=[outcome, by, code]))
+
+    def counter_refunds(self, venue: str, limit: int = 1000) -> list[str]:
+        """The codes of the paid tickets cancelled at the counter whose refund is not yet asked for, oldest first."""
+        return [_s(v) for v in self.db.zrange(CinemaKeys(venue).counter_refunds(), 0, limit - 1)]
 
     def finish_cancelling(self, venue: str, show_id: str) -> bool:
         """Take the show off the cancelling set if nothing of its cancellation is left in this store (no seat

@@ -1,14 +1,18 @@
 """The zone owner cancels one booking at the counter (a customer past her own refund cut-off): only with the box
 ticked, through the shopper's own cancel path (seats freed; a paid ticket refunded in full under its one refund
 number, through the payment service), once (pressed again: "already cancelled"), audited; bad ids are 404 and only
-the zone's owner and the venue's operator may."""
+the zone's owner and the venue's operator may. A refund a store fault cuts short, or one not made online, is kept
+on the booking, shown on the showtime's page and the shopper's ticket, and finished by the payments sweep or Finish
+refund."""
 
 from __future__ import annotations
 
 import re
 
+import redis
 from cinema_fixtures import store_fixture, token_fixture  # noqa: F401 (the fixtures)
 from test_cinema_cancel import book, console_show
+from test_cinema_cancel_finish import failing_once
 from test_cinema_cancel_paid import BASE, VENUE, cinema, new_show, paid_ticket, refunds  # noqa: F401 (a fixture)
 
 from portal.auth import AuditLog
@@ -33,8 +37,19 @@ def flashes(page: str) -> list[str]:
     return re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', page, re.S)
 
 
-def counter_audits(db) -> list[dict]:
-    return [e for e in AuditLog(db).recent(VENUE) if e["action"] == "cinema.booking.cancel"]
+def counter_audits(db, action: str = "cinema.booking.cancel") -> list[dict]:
+    return [e for e in AuditLog(db).recent(VENUE) if e["action"] == action]
+
+
+def refund_url(show_id: str, code: str) -> str:
+    return f"{CONSOLE}/showtimes/{show_id}/bookings/{code}/refund"
+
+
+def counter_line(client, c: str, code: str) -> str:
+    """What the shopper's own ticket page says of a ticket cancelled at the counter."""
+    page = client.get(f"{BASE}/ticket/{code}?c={c}", headers=EN).get_data(as_text=True)
+    assert 'id="cancelled"' in page and 'id="show-cancelled"' not in page
+    return re.search(r'<p id="counter-cancelled">(.*?)</p>', page, re.S).group(1)
 
 
 def test_the_owner_cancels_an_unpaid_booking_and_its_seats_are_free(client, console, store, db):
@@ -131,5 +146,116 @@ def test_a_paid_ticket_past_the_shoppers_cut_off_is_refunded_in_full_once(cinema
     again = owner.post(url, data={"confirm": "yes", "csrf_token": csrf_of(owner)}, headers=EN)
     assert again.status_code == 303 and len(refunds(pay)) == 1
     assert pay.order(VENUE, order_id).refunded == order.amount and len(counter_audits(pay.store.db)) == 1
-    ticket = client.get(f"{BASE}/ticket/{code}?c={c}").get_data(as_text=True)
-    assert 'id="cancelled"' in ticket and 'id="show-cancelled"' not in ticket  # her ticket: cancelled, not the show
+    # her ticket: cancelled at the counter (not the show), refunded
+    assert counter_line(client, c, code) == "Cancelled at the cinema's counter: what you paid is refunded in full."
+    assert store.booking(VENUE, code).refund_outcome == "done" and not store.counter_refunds(VENUE)
+    assert 'id="finish-refund-' not in page and 'class="refund-' not in page
+
+
+def test_a_refund_the_provider_refuses_is_kept_shown_and_finished_by_finish_refund(cinema, pay_mall, sandbox, pay,  # noqa: F811
+                                                                                   monkeypatch):
+    """The provider will not make the refund: the booking is cancelled at the counter with its refund to arrange,
+    on the showtime's page (with Finish refund) and on her ticket; once the provider accepts, Finish refund makes it,
+    once."""
+    client, c, store, _push = cinema
+    show = new_show(cinema)
+    code, order_id = paid_ticket(cinema, sandbox[1], show)
+    owner = restaurant_owner(pay_mall[0], pay, "box-office", zones=(ZONE,))
+    with monkeypatch.context() as patch:
+        patch.setattr(pay, "refund", lambda *args, **kwargs: "refused")  # the provider says no
+        resp = owner.post(cancel_url(show.id, code), data={"confirm": "yes", "csrf_token": csrf_of(owner)},
+                          headers=EN)
+        assert resp.status_code == 303
+        page = owner.get(resp.headers["Location"], headers=EN).get_data(as_text=True)
+        assert any("its refund could not be made online" in f for f in flashes(page)), flashes(page)
+        booking = store.booking(VENUE, code)
+        assert (booking.status, booking.cancelled_by, booking.refund_outcome) == ("cancelled", "counter", "refused")
+        assert f'id="refund-to-arrange-{code}"' in page and f'id="finish-refund-{code}"' in page
+        assert f'id="cancel-{code}"' not in page and "cancelled at the counter" in page
+        assert "still to be arranged" in counter_line(client, c, code)
+        pay.sweep(VENUE)  # the sweep leaves a refund not made online to the owner
+        assert pay.order(VENUE, order_id).status == "paid"
+    finish = owner.post(refund_url(show.id, code), data={"csrf_token": csrf_of(owner)}, headers=EN)
+    assert finish.status_code == 303
+    page = owner.get(finish.headers["Location"], headers=EN).get_data(as_text=True)
+    assert any(f"Booking {code}: its payment is refunded in full." in f for f in flashes(page)), flashes(page)
+    order = pay.order(VENUE, order_id)
+    assert (order.status, order.refunded) == ("refunded", order.amount)
+    assert store.booking(VENUE, code).refund_outcome == "done"
+    assert f'id="finish-refund-{code}"' not in page and f'id="refund-to-arrange-{code}"' not in page
+    assert counter_line(client, c, code) == "Cancelled at the cinema's counter: what you paid is refunded in full."
+    [entry] = counter_audits(pay.store.db, "cinema.booking.refund")
+    assert (entry["user"], entry["detail"]["booking"], entry["detail"]["refund"]) == ("box-office", code, "done")
+    # Pressed again (a double tap): nothing left to finish, nothing refunded twice or audited.
+    again = owner.post(refund_url(show.id, code), data={"csrf_token": csrf_of(owner)}, headers=EN)
+    assert f"Booking {code} has no refund left to finish." in flashes(
+        owner.get(again.headers["Location"], headers=EN).get_data(as_text=True))
+    assert len(refunds(pay)) == 1 and len(counter_audits(pay.store.db, "cinema.booking.refund")) == 1
+
+
+def test_a_store_fault_between_cancel_and_refund_is_finished_by_the_sweep(cinema, pay_mall, sandbox, pay,  # noqa: F811
+                                                                         monkeypatch):
+    """The store fails after the booking is cancelled, before its refund is asked for: the seats are free and
+    the money not yet back, so the booking shows "still to refund" (and Finish refund) and her ticket says so,
+    until the payments sweep refunds it, once."""
+    client, c, store, _push = cinema
+    show = new_show(cinema)
+    code, order_id = paid_ticket(cinema, sandbox[1], show)
+    owner = restaurant_owner(pay_mall[0], pay, "box-office", zones=(ZONE,))
+    monkeypatch.setattr(pay, "refund", failing_once(pay.refund, redis.ConnectionError("store gone for a moment")))
+    resp = owner.post(cancel_url(show.id, code), data={"confirm": "yes", "csrf_token": csrf_of(owner)}, headers=EN)
+    assert resp.status_code == 503
+    client.application.extensions["mallportal"].breaker.record_success()  # the store is back
+    booking = store.booking(VENUE, code)
+    assert (booking.status, booking.cancelled_by, booking.refund_outcome) == ("cancelled", "counter", "")
+    assert store.seat_states(VENUE, show.id) == {} and pay.order(VENUE, order_id).status == "paid"
+    assert store.counter_refunds(VENUE) == [code]
+    page = owner.get(f"{CONSOLE}/showtimes/{show.id}", headers=EN).get_data(as_text=True)
+    assert f'id="refund-left-{code}"' in page and f'id="finish-refund-{code}"' in page
+    assert "still to be arranged" in counter_line(client, c, code)
+    pay.sweep(VENUE)  # the cron's minute
+    order = pay.order(VENUE, order_id)
+    assert (order.status, order.refunded) == ("refunded", order.amount)
+    assert store.booking(VENUE, code).refund_outcome == "done" and store.counter_refunds(VENUE) == []
+    page = owner.get(f"{CONSOLE}/showtimes/{show.id}", headers=EN).get_data(as_text=True)
+    assert f'id="refund-left-{code}"' not in page and f'id="finish-refund-{code}"' not in page
+    assert counter_line(client, c, code) == "Cancelled at the cinema's counter: what you paid is refunded in full."
+    pay.sweep(VENUE)
+    assert len(refunds(pay)) == 1
+
+
+def test_a_refund_cut_short_is_finished_by_finish_refund(cinema, pay_mall, sandbox, pay, monkeypatch):  # noqa: F811
+    client, c, store, _push = cinema
+    show = new_show(cinema)
+    code, order_id = paid_ticket(cinema, sandbox[1], show)
+    owner = restaurant_owner(pay_mall[0], pay, "box-office", zones=(ZONE,))
+    monkeypatch.setattr(pay, "refund", failing_once(pay.refund, redis.ConnectionError("store gone for a moment")))
+    assert owner.post(cancel_url(show.id, code), data={"confirm": "yes", "csrf_token": csrf_of(owner)}).status_code \
+        == 503
+    client.application.extensions["mallportal"].breaker.record_success()
+    assert owner.post(refund_url(show.id, code), data={"csrf_token": csrf_of(owner)}).status_code == 303
+    assert pay.order(VENUE, order_id).status == "refunded" and store.counter_refunds(VENUE) == []
+    assert store.booking(VENUE, code).refund_outcome == "done" and len(refunds(pay)) == 1
+
+
+def test_finish_refund_is_for_the_zones_owner_and_a_booking_of_the_show(client, console, store):
+    show, elsewhere = console_show(store), console_show(store, starts_in_s=5 * 3600)
+    code, foreign = book(store, show), book(store, elsewhere, "shopper-2")
+    as_nobody = client.post(refund_url(show.id, code), data={"csrf_token": console.csrf()})
+    assert as_nobody.status_code in (302, 303) and "/console/login" in as_nobody.headers["Location"]
+    console.login("kopi")  # another zone's owner
+    assert client.post(refund_url(show.id, code), data={"csrf_token": console.csrf()}).status_code == 403
+    console.login("cinema")
+    assert client.post(refund_url(show.id, code), data={}).status_code == 400  # no CSRF token
+    for path in (refund_url(show.id, "NOSUCHCODE"), refund_url(show.id, "bad%20id"), refund_url(show.id, foreign)):
+        assert client.post(path, data={"csrf_token": console.csrf()}).status_code == 404, path
+    # A booking still booked, or cancelled unpaid: nothing to finish, nothing changed.
+    resp = client.post(refund_url(show.id, code), data={"csrf_token": console.csrf()}, headers=EN)
+    assert resp.status_code == 303 and store.booking(VENUE, code).status == "booked"
+    assert client.post(cancel_url(show.id, code), data={"confirm": "yes", "csrf_token": console.csrf()}).status_code \
+        == 303
+    assert store.booking(VENUE, code).refund_outcome == "none" and store.counter_refunds(VENUE) == []
+    resp = client.post(refund_url(show.id, code), data={"csrf_token": console.csrf()}, headers=EN)
+    assert f"Booking {code} has no refund left to finish." in flashes(client.get(resp.headers["Location"]).get_data(
+        as_text=True))
+    assert counter_audits(store.db, "cinema.booking.refund") == []

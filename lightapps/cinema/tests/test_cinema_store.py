@@ -13,6 +13,7 @@ import redis
 
 from lightapps.cinema.layouts import AUDITORIUMS, SelectionError, parse_selection
 from lightapps.cinema.store import (
+    AT_COUNTER,
     CinemaKeys,
     CinemaStore,
     ShowtimeClash,
@@ -545,6 +546,40 @@ def test_a_cancellation_stays_on_the_work_set_until_nothing_is_left(store):
     assert store.finish_cancelling(VENUE, console.id) is True and store.cancelling(VENUE) == []
     assert store.settle_cancelled(VENUE, "NOSUCHCD", "done") is False and store.booking(VENUE, "NOSUCHCD") is None
 
+
+
+def test_a_paid_counter_cancel_stays_on_the_refund_set_until_settled(store):
+    """At the counter, the script that cancels a paid booking marks it so, keeps its order on it and puts it on the
+    venue's counter-refunds set in the same step (a failure before its refund leaves it there); settling it as the
+    counter's takes it off. Unpaid: settled as "none" at once. The shopper's own cancel: neither."""
+    show = make_show(store)
+    paid, unpaid, own = sold(store, show), sold(store, show, "bob", ("B4", "B5")), sold(store, show, "cy", ("C4",))
+    assert store.cancel_booking(VENUE, paid, "alice", by=AT_COUNTER, owed_order="MPORDER1").ok
+    assert store.cancel_booking(VENUE, unpaid, "bob", by=AT_COUNTER).ok
+    assert store.cancel_booking(VENUE, own, "cy").ok
+    assert store.seat_states(VENUE, show.id) == {} and store.counter_refunds(VENUE) == [paid]
+    booking = store.booking(VENUE, paid)
+    assert (booking.cancelled_by, booking.order_id, booking.refund_outcome) == (AT_COUNTER, "MPORDER1", "")
+    assert booking.refund_left and booking.refund_to_finish and not booking.refund_to_arrange
+    assert (store.booking(VENUE, unpaid).cancelled_by, store.booking(VENUE, unpaid).refund_outcome) == (
+        AT_COUNTER, "none")
+    assert not store.booking(VENUE, unpaid).refund_to_finish
+    assert (store.booking(VENUE, own).cancelled_by, store.booking(VENUE, own).refund_outcome) == ("", "")
+    # Cancelled again (a double tap): nothing changes, still owed.
+    assert store.cancel_booking(VENUE, paid, "alice", by=AT_COUNTER, owed_order="MPORDER1").status == "gone"
+    assert store.counter_refunds(VENUE) == [paid]
+    # Only as the counter's: the showtime's settling leaves it owed; the shopper's own is not the counter's.
+    assert store.settle_cancelled(VENUE, paid, "done") is False and store.counter_refunds(VENUE) == [paid]
+    assert store.settle_cancelled(VENUE, own, "done", by=AT_COUNTER) is False
+    assert store.settle_cancelled(VENUE, paid, "refused", by=AT_COUNTER) is True
+    booking = store.booking(VENUE, paid)
+    assert store.counter_refunds(VENUE) == [] and booking.refund_to_arrange and booking.refund_to_finish
+    assert store.settle_cancelled(VENUE, paid, "done", by=AT_COUNTER) is True  # asked again, made
+    assert not store.booking(VENUE, paid).refund_to_finish
+    # A code whose booking lapsed (with its show) leaves the set when settled.
+    store.db.zadd(CinemaKeys(VENUE).counter_refunds(), {"LAPSED23": 1})
+    assert store.settle_cancelled(VENUE, "LAPSED23", "none", by=AT_COUNTER) is False
+    assert store.counter_refunds(VENUE) == []
 
 def test_cancelling_a_show_never_stored_is_refused_and_stores_nothing(store):
     good = ShowtimeInput("Orbit Nine", "九号轨道", "1", int(time.time()) + 3600, 4500, "pos-n1")
