@@ -59,6 +59,9 @@ from portal.services import services
 log = logging.getLogger(__name__)
 
 ROLES = ("operator", "owner")
+# Sent (value "1") by a page's self-refresh (templates/_auto_refresh.html): no sign of use, so the console session is
+# read without starting its idle time again.
+AUTO_REFRESH_HEADER = "X-Auto-Refresh"
 csrf = CSRFProtect()
 # argon2id with the library's defaults (RFC 9106 low-memory profile). ARGON2_PROFILE=test (set by the test
 # suite only) makes hashing cheap so hundreds of tests can create accounts; never set it in production.
@@ -115,9 +118,15 @@ class AccountKeys(VenueKeys):
         return self.key("loginfail-key")
 
     def session(self, sid: str) -> str:
-        """STRING "<when it ends at the latest, epoch s> <username>", expiring after the idle time
-        (`_SESSION_USER_LUA`); a session from before the idle rule holds the username alone, its fixed 12 h."""
+        """STRING: the username alone, expiring after the idle time (`_SESSION_USER_LUA`). The bare name is what
+        the release before the idle rule reads (GET, the account by the whole value), so a sign-in on a new web host
+        holds on an old one during a rolling deploy; the session's end lives beside it (`session_end`)."""
         return self.key("session", sid)
+
+    def session_end(self, sid: str) -> str:
+        """STRING: when the session `session(sid)` ends at the latest (epoch s), with the same expiry as it. A
+        session without one is from before the idle rule (or an old host's sign-in): it keeps its own fixed 12 h."""
+        return self.key("session-end", sid)
 
     def sessions_of(self, username: str) -> str:
         """SET: the ids of this account's sessions (signing out everywhere ends them through it). A session that
@@ -130,7 +139,7 @@ class AccountKeys(VenueKeys):
 
     def call_rollups(self) -> str:
         """HASH: a machine API's calls rolled up per clock hour, action and caller (`AuditLog.record_call`): field
-        "<hour>|<action>|<user>" -> the entry's JSON as its first call wrote it, "<field>:n" -> calls,
+        "<hour>|<action>|<digest of the user>" -> the entry's JSON as its first call wrote it, "<field>:n" -> calls,
         "<field>:p" -> the distinct periods asked, one a line."""
         return self.key("audit", "calls")
 
@@ -184,35 +193,42 @@ end
 return {0, previous}
 """
 
-# A new session. KEYS: the session, the account's sessions. ARGV: username, sid, idle seconds, longest life in
-# seconds, now (epoch s; '' the store's clock: web hosts' clocks differ). Returns how many ids the account lists.
+# A new session. KEYS: the session, its end, the account's sessions. ARGV: username, sid, idle seconds, longest life
+# in seconds, now (epoch s; '' the store's clock: web hosts' clocks differ). Returns how many ids the account lists.
 _START_SESSION_LUA = LUA_STORE_CLOCK + """
 local idle, longest = tonumber(ARGV[3]), tonumber(ARGV[4])
 local ends = math.floor(store_now(ARGV[5])) + longest
-redis.call('SET', KEYS[1], string.format('%d', ends) .. ' ' .. ARGV[1], 'EX', math.min(idle, longest))
-redis.call('SADD', KEYS[2], ARGV[2])
-redis.call('EXPIRE', KEYS[2], longest)
-return redis.call('SCARD', KEYS[2])
+local ttl = math.min(idle, longest)
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+redis.call('SET', KEYS[2], string.format('%d', ends), 'EX', ttl)
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('EXPIRE', KEYS[3], longest)
+return redis.call('SCARD', KEYS[3])
 """
 
-# A session used: its username, its idle time started again (never past its end), in the one round trip that reads
-# it. KEYS: the session. ARGV: idle seconds, now ('' the store's clock). The expiry is rewritten only when it is a
-# minute short of the idle time (or past the end: a clock given by a test), so a console page that refreshes itself
-# every few seconds is not a write each time. Returns the username, or false (no session, or past its end).
+# A session used: its username, in the one round trip that reads it, past its end never. KEYS: the session, its end.
+# ARGV: idle seconds, now ('' the store's clock), '1' to start its idle time again (a request the user made) or '0'
+# (a page's self-refresh: a console left open must still end after the idle time). The expiries are rewritten only
+# when a minute short of the idle time (or past the end: a clock given by a test), so a busy console is not a write
+# each request. A session without an end (before the idle rule, or an old host's sign-in) keeps its own expiry.
+# Returns the username, or false (no session, or past its end).
 _SESSION_USER_LUA = LUA_STORE_CLOCK + """
-local value = redis.call('GET', KEYS[1])
-if not value then return false end
-local cut = string.find(value, ' ', 1, true)
-if not cut then return value end
-local left = tonumber(string.sub(value, 1, cut - 1)) - math.floor(store_now(ARGV[2]))
+local user = redis.call('GET', KEYS[1])
+if not user then return false end
+local ends = redis.call('GET', KEYS[2])
+if not ends then return user end
+local left = tonumber(ends) - math.floor(store_now(ARGV[2]))
 if left <= 0 then
-  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1], KEYS[2])
   return false
 end
 local want = math.min(tonumber(ARGV[1]), left)
 local ttl = redis.call('TTL', KEYS[1])
-if ttl > want or ttl < want - 60 then redis.call('EXPIRE', KEYS[1], want) end
-return string.sub(value, cut + 1)
+if ttl > want or (ARGV[3] == '1' and ttl < want - 60) then
+  redis.call('EXPIRE', KEYS[1], want)
+  redis.call('EXPIRE', KEYS[2], want)
+end
+return user
 """
 
 # A right password after _ATTEMPT_LUA counted it. KEYS as there. ARGV: the attempt's time (as written there),
@@ -574,11 +590,12 @@ class AccountStore:
             self._throttle_secret = self.db.get(key)
         return self._throttle_secret
 
-    def _attempt(self, keys: tuple[str, ...]) -> tuple[str, list[bytes]]:
+    def _attempt(self, keys: tuple[str, ...], at: float | None = None) -> tuple[str, list[bytes]]:
         """Check the throttle and count this attempt as a failure in one step (raises Throttled when it
         must wait: nothing counted). Counted before the password is checked, so guesses sent at once from
-        one address cannot all pass the check before any of them is counted. Returns what `_refund` needs."""
-        now = repr(time.time())
+        one address cannot all pass the check before any of them is counted. Returns what `_refund` needs.
+        `at`: a test's clock (epoch s), else this host's."""
+        now = repr(time.time() if at is None else at)
         wait, previous = self._attempt_script(
             keys=list(keys), args=[now, self.MAX_DELAY_S, self.FORGET_FAILURES_S, self.FREE_FAILURES,
                                    self.FREE_FAILURES_PER_IP, self.FREE_FAILURES_PER_ACCOUNT])
@@ -604,12 +621,13 @@ class AccountStore:
         return name.lower()
 
     def verify(self, username: str, password: str, ip: str = "-", demo_mode: bool = True,
-               guest_networks: Sequence[IPNetwork] = ()) -> Account | None:
+               guest_networks: Sequence[IPNetwork] = (), now: float | None = None) -> Account | None:
         """The account if the password is right, the account enabled (and not a demo account outside demo
         mode). Raises Throttled when this account (from this IP) or this IP must wait first. `guest_networks`:
-        the venues' guest WiFi networks (`venue_guest_networks`), where each address is one phone."""
+        the venues' guest WiFi networks (`venue_guest_networks`), where each address is one phone. `now`: a
+        test's clock for the throttle (epoch s), else this host's."""
         keys = self._throttle_keys(username, ip, guest_networks)
-        attempt = self._attempt(keys)  # counted as a failure until the password is found right
+        attempt = self._attempt(keys, now)  # counted as a failure until the password is found right
         stored = self.db.hget(self.keys.account(username), "hash")
         try:
             ok = _hasher.verify(stored.decode() if stored else _dummy_hash(), password) and stored is not None
@@ -631,30 +649,30 @@ class AccountStore:
         (epoch s), else the store's."""
         sid = secrets.token_urlsafe(32)
         listed = self._start_session_script(
-            keys=[self.keys.session(sid), self.keys.sessions_of(username)],
+            keys=[self.keys.session(sid), self.keys.session_end(sid), self.keys.sessions_of(username)],
             args=[username, sid, self.session_idle_s, self.session_max_s, "" if now is None else now])
         if listed > PRUNE_ABOVE:
             drop_dead_members(self.db, self.keys.sessions_of(username), self.keys.session)
         return sid
 
-    def session_user(self, sid: str, now: float | None = None) -> str | None:
+    def session_user(self, sid: str, now: float | None = None, slide: bool = True) -> str | None:
         """The session's username, None once it ended; using it starts its idle time again (never past its end:
-        a shift-long console stays signed in, a phone left overnight does not)."""
-        raw = self._session_user_script(keys=[self.keys.session(sid)],
-                                        args=[self.session_idle_s, "" if now is None else now])
+        a shift-long console stays signed in, a phone left overnight does not). `slide=False` for a page's
+        self-refresh (`AUTO_REFRESH_HEADER`): read, the end and the cap still kept, the idle time not restarted."""
+        raw = self._session_user_script(keys=[self.keys.session(sid), self.keys.session_end(sid)],
+                                        args=[self.session_idle_s, "" if now is None else now, int(slide)])
         return raw.decode() if raw else None
 
     def end_session(self, sid: str) -> None:
         raw = self.db.get(self.keys.session(sid))
-        username = raw.decode().rpartition(" ")[2] if raw else None
-        self.db.delete(self.keys.session(sid))
-        if username:
-            self.db.srem(self.keys.sessions_of(username), sid)
+        self.db.delete(self.keys.session(sid), self.keys.session_end(sid))  # one slot: `{_accounts}`
+        if raw:
+            self.db.srem(self.keys.sessions_of(raw.decode()), sid)
 
     def end_sessions(self, username: str) -> int:
         sids = [s.decode() for s in self.db.smembers(self.keys.sessions_of(username))]
         if sids:
-            self.db.delete(*(self.keys.session(s) for s in sids))
+            self.db.delete(*(key for s in sids for key in (self.keys.session(s), self.keys.session_end(s))))
         self.db.delete(self.keys.sessions_of(username))
         return len(sids)
 
@@ -842,20 +860,26 @@ class AuditLog:
         answered unaudited."""
         now = time.time() if now is None else now
         keys = AccountKeys(venue)
-        field = f"{int(now // 3600)}|{action}|{user}"
+        # The caller by a digest of its name, which is hex and of one length: a label may hold any printable text, and
+        # as itself the label `bi:n` had the field of `bi`'s counter (one's calls lost, or the other's HINCRBY on JSON).
+        field = f"{int(now // 3600)}|{action}|{hashlib.sha256(user.encode()).hexdigest()[:16]}"
         entry = json.dumps({"ts": now, "user": user, "action": action, "detail": detail})
         return bool(self._record_call(
             keys=[keys.call_rollups(), keys.call_rollup_order(), keys.call_counted(call)],
             args=[field, entry, repr(now), asked, self.PERIODS_LISTED, self.CALL_ROLLUPS_KEPT, self.COUNTED_S]))
 
-    def recent(self, venue: str, limit: int = 100) -> list[dict]:
-        """The newest `limit` entries, the log's and the API calls' roll-ups (`record_call`) together, newest
-        first (a roll-up by its hour's first call)."""
+    def recent(self, venue: str, limit: int = 100, calls: bool = True) -> list[dict]:
+        """The newest `limit` entries, newest first: the log's and the API calls' roll-ups (`record_call`) together
+        (a roll-up by its hour's first call), or with `calls=False` the log's alone. A reader that shows a bounded
+        number of entries reads the two apart (`call_rollups`): merged, an hourly partner's roll-ups took the
+        token, staff and retention entries' places within a day or two, and they never name a zone."""
         logged = [json.loads(e) for e in self.db.lrange(AccountKeys(venue).audit(), 0, limit - 1)]
-        merged = heapq.merge(logged, self._call_rollups(venue, limit), key=lambda e: -e.get("ts", 0))
+        if not calls:
+            return logged
+        merged = heapq.merge(logged, self.call_rollups(venue, limit), key=lambda e: -e.get("ts", 0))
         return list(itertools.islice(merged, limit))
 
-    def _call_rollups(self, venue: str, limit: int) -> list[dict]:
+    def call_rollups(self, venue: str, limit: int) -> list[dict]:
         """The newest `limit` roll-ups, newest first, each with its count and periods asked."""
         keys = AccountKeys(venue)
         fields = [f.decode() for f in self.db.zrevrange(keys.call_rollup_order(), 0, limit - 1)]
@@ -982,7 +1006,9 @@ def current_account() -> Account | None:
     if "account" not in g:
         sid = session.get("sid")
         store = accounts()
-        username = store.session_user(sid) if isinstance(sid, str) else None
+        # a page's own refresh reads the session without sliding it: else a console left open never idles out
+        slide = request.headers.get(AUTO_REFRESH_HEADER) != "1"
+        username = store.session_user(sid, slide=slide) if isinstance(sid, str) else None
         account, g.account_status = store.get_with_status(username) if username else (None, {})
         g.account = None if g.account_status.get("disabled") else account
     return g.account

@@ -302,19 +302,33 @@ def reset_budget(venue: str, name: str) -> None:
 @with_appcontext
 @click.argument("venue")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, AuditLog.KEEP))
-def audit_command(venue: str, limit: int) -> None:
+@click.option("--calls", default=20, show_default=True, type=click.IntRange(0, AuditLog.CALL_ROLLUPS_KEPT),
+              help="the machine APIs' calls, one entry per token label and hour: the newest this many, after the log")
+def audit_command(venue: str, limit: int, calls: int) -> None:
     """The venue's audit log, newest first: when (the venue's time zone), who ("cli": these commands),
-    action, details. The operator console shows the same at /console/ops/VENUE/audit."""
-    entries = AuditLog(services().db).recent(venue, limit)
-    if not entries and not services().venues.exists(venue):
+    action, details; then, apart, the machine APIs' calls rolled up per token label and hour. The operator console
+    shows the same at /console/ops/VENUE/audit."""
+    log = AuditLog(services().db)
+    # the roll-ups apart, under their own bound: merged, an hourly partner's took the LIMIT entries' places
+    entries, rollups = log.recent(venue, limit, calls=False), log.call_rollups(venue, calls) if calls else []
+    if not entries and not rollups and not services().venues.exists(venue):
         raise click.UsageError(f"unknown venue {venue!r}")
     zone = venue_time_zone(venue)
     for entry in entries:
-        when = datetime.fromtimestamp(entry.get("ts", 0), zone).strftime("%Y-%m-%d %H:%M:%S %z")
-        fields = (entry.get("user", "-"), entry.get("action", "?"), detail_text(entry.get("detail")))
-        click.echo("  ".join((when, *(printable(field) for field in fields))).rstrip())
+        click.echo(_audit_line(entry, zone))
     if not entries:
         click.echo("nothing recorded yet")
+    if rollups:
+        click.echo(f"\nmachine API calls, one entry per token label and hour (the newest {calls} at most):")
+        for entry in rollups:
+            click.echo(_audit_line(entry, zone))
+
+
+def _audit_line(entry: dict, zone: tzinfo) -> str:
+    """One entry of `flask audit`: when, who, action, details, two spaces apart, terminal escapes shown escaped."""
+    when = datetime.fromtimestamp(entry.get("ts", 0), zone).strftime("%Y-%m-%d %H:%M:%S %z")
+    fields = (entry.get("user", "-"), entry.get("action", "?"), detail_text(entry.get("detail")))
+    return "  ".join((when, *(printable(field) for field in fields))).rstrip()
 
 
 def printable(text: str) -> str:

@@ -32,6 +32,7 @@ INGEST = "ingest"
 SCOPE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 ID_LEN = 8  # hex digits of the digest: 32 bits, enough to tell a label's few tokens apart
 TOKEN_ID = re.compile(rf"^[0-9a-f]{{{ID_LEN}}}$")
+ECHOED_ID_CHARS = 16  # a refused --id longer than this is not echoed: it may be the token itself, pasted
 LAST_USED_EVERY_S = 3600  # a token's last use is kept to the hour: at most one write per token and hour
 MAX_KEEP_OLD_S = 7 * 86400  # a rotation's grace period: long enough to roll a partner's deployment, not forever
 _FIELDS = (":scopes", ":issued", ":used", ":until")  # a digest is 64 hex digits: `<digest>:x` is never a digest
@@ -134,10 +135,13 @@ def check_scope(name: str) -> str:
 
 
 def check_token_id(text: str) -> str:
-    """A token id as `list-tokens` shows it (ID_LEN hex digits, either case); ValueError otherwise."""
+    """A token id as `list-tokens` shows it (ID_LEN hex digits, either case); ValueError otherwise, naming what was
+    typed only when it is short: an operator who pastes the token itself into --id must not get it back on stderr
+    (a terminal's scrollback, a CI log)."""
     lowered = text.strip().lower() if isinstance(text, str) else ""
     if not TOKEN_ID.match(lowered):
-        raise ValueError(f"a token id is {ID_LEN} hex digits as list-tokens shows it, not {text!r}")
+        typed = repr(text) if isinstance(text, str) and len(text) <= ECHOED_ID_CHARS else "(not shown)"
+        raise ValueError(f"a token id is {ID_LEN} hex digits as list-tokens shows it, not {typed}")
     return lowered
 
 
@@ -226,7 +230,9 @@ class ApiTokenStore:
     def source_for(self, venue: str, token: str, used_for: str | None = None) -> Source | None:
         """The source owning this live token in this venue, or None. Looking up the digest (not comparing raw
         tokens) leaves nothing for a timing attack to learn. `used_for`: the scope of the call it authorises; when
-        the token has it, its last use is stamped, once per LAST_USED_EVERY_S (a refused call changes nothing)."""
+        the token has it, its last use is stamped, once per LAST_USED_EVERY_S, before the API's own checks (a call
+        then refused for its budget or input is stamped too: a leaked token's tries show; one without the scope is
+        not)."""
         if not token:
             return None
         key, digest, now = TokenKeys(venue).tokens(), hash_token(token), self._now()

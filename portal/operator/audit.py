@@ -1,9 +1,10 @@
 """The venue's audit log, read-only, for its operators: who changed what and when, newest first (console
 pages under the account's name, the command line as "cli", a shopper's own export as "shopper (self)").
 
-    /console/ops/<venue>/audit     the newest SHOWN entries (the log keeps AuditLog.KEEP)
+    /console/ops/<venue>/audit     the newest SHOWN entries (the log keeps AuditLog.KEEP), then apart the newest
+                                   CALLS_SHOWN hourly roll-ups of the machine APIs' calls (AuditLog.record_call)
 
-`flask audit VENUE [--limit N]` prints the same from a terminal (portal/cli.py)."""
+`flask audit VENUE [--limit N] [--calls N]` prints the same from a terminal (portal/cli.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from portal.operator.blueprint import bp, works_without_map
 from portal.services import services
 
 SHOWN = 200
+# The API calls' hourly roll-ups, listed apart with a bound of their own: merged into the SHOWN entries, an hourly
+# partner's pushed the operators' token, staff and retention entries off the page within a day or two.
+CALLS_SHOWN = 100
 DETAIL_CHARS = 200  # one value; a zone's settings change can be long
 
 
@@ -113,7 +117,7 @@ DETAIL_WORDS = {
     "coupon": _l("Coupon"), "stock": _l("Stock"), "code_end": _l("Code ends in"), "game": _l("Game"),
     "total": _l("Total"), "odds": _l("Odds"), "prize": _l("Prize"), "activity": _l("Activity"), "link": _l("Link"),
     "campaign": _l("Campaign"), "member": _l("Member"), "receipt": _l("Receipt"), "bay": _l("Bay"),
-    "status": _l("State"), "by": _l("By"),
+    "status": _l("State"), "by": _l("By"), "via": _l("Through"),
 }
 
 
@@ -156,8 +160,12 @@ def _value_words(key: str, value: Any, venue_map: VenueMap | None) -> str:
 @works_without_map  # a venue's first drafts and accounts are audited before it has a map
 def audit_log(venue: str):
     venue_map = services().venues.get_map(venue)  # None for a venue with no map yet: zones and floors as stored
-    entries = [{**entry, "text": detail_words(entry.get("detail"), venue_map),
-                "words": action_words(entry.get("action", ""), entry.get("detail"))}
-               for entry in AuditLog(services().db).recent(venue, SHOWN)]
-    page = render_template("operator/audit.html", venue=venue, entries=entries, shown=SHOWN)
+    log = AuditLog(services().db)
+
+    def in_words(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**entry, "text": detail_words(entry.get("detail"), venue_map),
+                 "words": action_words(entry.get("action", ""), entry.get("detail"))} for entry in entries]
+
+    page = render_template("operator/audit.html", venue=venue, entries=in_words(log.recent(venue, SHOWN, calls=False)),
+                           calls=in_words(log.call_rollups(venue, CALLS_SHOWN)), shown=SHOWN, calls_shown=CALLS_SHOWN)
     return page, 200, {"Cache-Control": "no-store"}

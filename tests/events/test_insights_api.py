@@ -237,7 +237,7 @@ def test_a_token_with_two_calls_in_flight_waits(client, svc, crowd, partner):  #
 
 def test_a_slot_lapses_and_is_given_back_whatever_the_answer(client, svc, demo, partner):
     """A worker killed mid-call holds its slot only CALL_SLOT_TTL_S (these two were taken that long ago); a refused
-    call (409) gives its slot back, and the holder's set expires."""
+    call (409) gives its slot back; the holder's set expires while a slot is held, and is gone once none is."""
     slots = CallSlots(svc.db)
     for _ in range(2):
         assert slots.take("demo", BUDGET, "research-firm", 2, CALL_SLOT_TTL_S, now=time.time() - CALL_SLOT_TTL_S - 1)
@@ -245,7 +245,11 @@ def test_a_slot_lapses_and_is_given_back_whatever_the_answer(client, svc, demo, 
     for _ in range(3):
         assert client.get(f"{URL}?day={today}", headers=bearer(partner)).status_code == 409
     assert slots.in_flight("demo", BUDGET, "research-firm") == 0
-    assert all(svc.db.ttl(key) > 0 for key in svc.db.keys("mp:{demo}:slots:*"))
+    assert svc.db.keys("mp:{demo}:slots:*") == []  # the empty set went with its last slot
+    with slots.held("demo", BUDGET, "research-firm", 2, CALL_SLOT_TTL_S):
+        [key] = svc.db.keys("mp:{demo}:slots:*")
+        assert 0 < svc.db.ttl(key) <= math.ceil(CALL_SLOT_TTL_S)  # held: its set lapses too, should no one give it back
+    assert svc.db.keys("mp:{demo}:slots:*") == []
 
 
 def test_each_token_has_a_budget_of_calls(app, client, svc, demo, partner):
@@ -266,3 +270,63 @@ def test_issue_token_takes_the_insights_scope(app, svc, demo):
     assert result.exit_code == 0, result.output
     token = result.output.strip().splitlines()[-1].split()[-1]
     assert svc.tokens.source_for("demo", token).scopes == frozenset({"insights"})
+
+
+@pytest.mark.parametrize("first", ["bi:n", "bi"])
+def test_labels_that_differ_by_a_suffix_keep_their_own_roll_ups(db, first):
+    """A roll-up's counters were stored at "<field>:n" and "<field>:p", and a label may hold a colon: the label `bi:n`
+    got exactly the field of `bi`'s count, so one label's calls went missing or the other's count met JSON (the
+    script failed and every call of that label answered 503 for the rest of the hour)."""
+    log, hour = AuditLog(db), 1_796_000_000 // 3600 * 3600
+    labels = [first, *(label for label in ("bi", "bi:n", "bi:p", "bi|x", "bi|x:n") if label != first)]
+    for n, label in enumerate(labels):
+        for call in range(n + 1):
+            assert log.record_call("demo", label, "insights.export", f"{label}-{call}", f"2026-11-0{n + 1} venue",
+                                   now=hour + 10 + n)
+    assert {e["user"]: (e["detail"]["count"], e["detail"]["period"]) for e in log.recent("demo")} == {
+        label: (n + 1, [f"2026-11-0{n + 1} venue"]) for n, label in enumerate(labels)}
+
+
+def rollups_after(db, n: int, label: str = "bi") -> None:
+    """`n` hourly roll-ups of `label`, each newer than anything the test recorded before."""
+    hour = int(time.time()) // 3600 * 3600 + 3600
+    for h in range(n):
+        AuditLog(db).record_call("demo", label, "insights.export", f"c{h}", f"{DAY} venue", now=hour + h * 3600,
+                                 format="json", via="api")
+
+
+def test_the_owners_zone_history_is_not_spent_on_roll_ups(client, console, db, monkeypatch):
+    """The zone history scans the newest HISTORY_SCAN entries for its zone: roll-ups, which name none, took them."""
+    monkeypatch.setattr("portal.owner.views.HISTORY_SCAN", 3)
+    console.login("kopi")
+    client.post("/console/owner/demo/zone/kopi", data={"csrf_token": console.csrf(), "app": "directory",
+                                                       "welcome_en": "Hi", "welcome_zh": "你好"})
+    rollups_after(db, 3)
+    html = client.get("/console/owner/demo/zone/kopi?lang=en").get_data(as_text=True)
+    assert "Landing app changed to Mall directory" in html.split('id="history"')[1].split("</ul>")[0]
+
+
+def test_the_audit_page_lists_roll_ups_apart(client, console, db, svc, monkeypatch):
+    """Merged, the newest SHOWN entries were an hourly partner's roll-ups within a day or two."""
+    monkeypatch.setattr("portal.operator.audit.SHOWN", 2)
+    monkeypatch.setattr("portal.operator.audit.CALLS_SHOWN", 2)
+    svc.tokens.issue("demo", "pos-1")
+    AuditLog(db).record("demo", "cli", "token.issue", label="pos-1", scopes="ingest")
+    console.login("ops")
+    rollups_after(db, 3)
+    page = client.get("/console/ops/demo/audit?lang=en").get_data(as_text=True)
+    log, calls = page.split('id="audit"')[1].split("</table>")[0], page.split('id="api-calls"')[1].split("</table>")[0]
+    assert "API token issued" in log and "Signed in" in log and "insights.export" not in log
+    assert calls.count("<td>bi</td>") == 2 and "Through: api" in calls and "How many: 1" in calls
+    assert "途径：api" in client.get("/console/ops/demo/audit?lang=zh").get_data(as_text=True)
+
+
+def test_flask_audit_prints_roll_ups_after_the_log(app, db, demo):
+    AuditLog(db).record("demo", "cli", "token.issue", label="pos-1", scopes="ingest")
+    rollups_after(db, 3)
+    lines = app.test_cli_runner().invoke(args=["audit", "demo", "--limit", "1", "--calls", "2"]).output.splitlines()
+    assert "  cli  token.issue  label=pos-1" in lines[0]
+    assert lines[1:3] == ["", "machine API calls, one entry per token label and hour (the newest 2 at most):"]
+    assert len(lines) == 5 and all("  bi  insights.export  format=json via=api count=1" in line for line in lines[3:])
+    only_log = app.test_cli_runner().invoke(args=["audit", "demo", "--limit", "1", "--calls", "0"]).output
+    assert only_log.splitlines() == lines[:1]

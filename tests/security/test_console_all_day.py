@@ -1,9 +1,10 @@
 """The consoles used from a phone all day (an audit's findings):
-1. a console session ends after CONSOLE_IDLE_S unused (each request slides it) and CONSOLE_SESSION_MAX_S after
-   signing in, not at a fixed 12 h mid-shift; a form sent after it ended changes nothing and leads, through a
+1. a console session ends after CONSOLE_IDLE_S unused (each request slides it, a page's self-refresh does not) and
+   CONSOLE_SESSION_MAX_S after signing in, not at a fixed 12 h mid-shift; the session key holds the bare username an
+   older web host reads during a rolling deploy; a form sent after it ended changes nothing and leads, through a
    sign-in that says so, back to the page it was sent from, never to the form's POST-only URL (a 405);
-2. a phone keyboard's capital first letter and trailing space are no wrong username, and a refusal keeps the
-   typed username;
+2. a phone keyboard's capital first letter and trailing space are no wrong username (and its wrong passwords are
+   counted against the folded name), and a refusal keeps the typed username;
 3. a console's error page links the console home and the console page it came from, not the shoppers' mall home.
 The store's TTLs are inspected (or a clock given to the store), never waited for."""
 
@@ -16,7 +17,7 @@ import pytest
 
 from core.settings import Settings
 from portal import create_app
-from portal.auth import AccountStore
+from portal.auth import AccountStore, Throttled
 from tests.security.conftest import GOOD
 
 OWNERS = "/console/ops/demo/owners"
@@ -74,6 +75,56 @@ def test_a_session_from_before_the_idle_rule_keeps_its_own_end(db, owner):
     assert store.session_user("old-sid") == owner and db.ttl(key) <= 1000
     store.end_session("old-sid")
     assert not db.exists(key)
+
+
+def test_a_session_is_its_bare_username_to_the_release_before_the_idle_rule(db, owner):
+    """Rolling deploy: an old web host GETs the session key and looks the account up by the whole value, so a
+    sign-in made on a new host must read there as that username; its end lives beside it, with the same expiry."""
+    store = AccountStore(db, session_idle_s=600, session_max_s=3600)
+    now = float(db.time()[0])
+    sid = store.start_session(owner, now=now)
+    key, end = store.keys.session(sid), store.keys.session_end(sid)
+    assert db.get(key).decode() == owner and store.get(db.get(key).decode()).username == owner  # the old rule
+    assert int(db.get(end)) == int(now) + 3600
+    assert 590 < db.ttl(key) <= 600 and db.ttl(end) == db.ttl(key)
+    db.expire(key, 10)
+    db.expire(end, 10)
+    assert store.session_user(sid) == owner and db.get(key).decode() == owner
+    assert 590 < db.ttl(key) <= 600 and db.ttl(end) == db.ttl(key)  # slid together
+    store.end_session(sid)
+    assert not db.exists(key) and not db.exists(end)
+
+
+def test_a_refresh_reads_the_session_without_sliding_it_but_keeps_its_end(db, owner):
+    store = AccountStore(db, session_idle_s=600, session_max_s=3600)
+    now = float(db.time()[0])
+    sid = store.start_session(owner, now=now)
+    key, end = store.keys.session(sid), store.keys.session_end(sid)
+    db.expire(key, 100)
+    db.expire(end, 100)
+    assert store.session_user(sid, slide=False) == owner
+    assert 0 < db.ttl(key) <= 100 and 0 < db.ttl(end) <= 100  # not slid: it still ends 100 s from now
+    assert store.session_user(sid, now=now + 3600, slide=False) is None  # nor read past its longest life
+    assert not db.exists(key) and not db.exists(end)
+
+
+def test_a_console_page_left_refreshing_itself_is_not_kept_signed_in(client, db, demo):
+    """The console's self-refreshing pages fetch themselves every few seconds with X-Auto-Refresh: 1; such a fetch
+    reads the session and leaves its idle time running, a request the user makes starts it again."""
+    health = "/console/ops/demo/health"
+    assert sign_in(client, "ops").status_code == 303
+    page = client.get(health)
+    assert page.status_code == 200
+    assert 'headers: {"X-Auto-Refresh": "1"}' in page.get_data(as_text=True)  # what the page's script sends
+    store = AccountStore(db)
+    [sid] = [sid.decode() for sid in db.smembers(store.keys.sessions_of("ops"))]
+    key, end = store.keys.session(sid), store.keys.session_end(sid)
+    db.expire(key, 100)
+    db.expire(end, 100)
+    assert client.get(health, headers={"X-Auto-Refresh": "1"}).status_code == 200  # still signed in
+    assert 0 < db.ttl(key) <= 100 and 0 < db.ttl(end) <= 100
+    assert client.get(health).status_code == 200
+    assert db.ttl(key) > 100 and db.ttl(end) == db.ttl(key)
 
 
 def test_the_settings_are_read_once_and_reach_the_console(settings, db, demo):
@@ -140,6 +191,22 @@ def test_a_capital_first_letter_and_a_trailing_space_sign_in(app, db, demo):
     assert sign_in(app.test_client(), "Kopi ").status_code == 303  # the demo's owner "kopi"
     assert sign_in(app.test_client(), "  KOPI").status_code == 303
     assert not list(db.scan_iter("*:loginfail:*"))  # nothing counted against anyone
+
+
+def test_wrong_passwords_typed_with_capitals_count_against_the_folded_name(app, db, demo):
+    """The throttle counts a failure against the account the box names once folded: "KOPI " is `kopi`, so guesses
+    spelt that way throttle `kopi` however it is typed next (and nothing is counted for another spelling)."""
+    store = AccountStore(db)
+    for i in range(store.FREE_FAILURES):
+        assert sign_in(app.test_client(), "KOPI ", f"wrong guess {i}").status_code == 401
+    keys = store._throttle_keys("kopi", "127.0.0.1")
+    assert {int(db.hget(key, "n")) for key in keys} == {store.FREE_FAILURES}
+    assert set(db.scan_iter("*:loginfail:*")) == {key.encode() for key in keys}
+    # the next tries at the moment of a failure (a clock given, not a race with the one-second delay)
+    at = float(db.hget(keys[0], "last"))
+    for typed in ("kopi", "KOPI ", "Kopi"):
+        with pytest.raises(Throttled):
+            store.verify(store.sign_in_name(typed), "mallportal-demo", "127.0.0.1", now=at)
 
 
 def test_an_account_spelt_with_capitals_is_its_own(app, db, demo):

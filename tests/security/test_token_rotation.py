@@ -101,6 +101,17 @@ def test_a_malformed_id_is_refused_and_nothing_is_revoked(cli, client, typed, sa
     assert answer(client, token) == 200
 
 
+@pytest.mark.parametrize("command", ["revoke-token", "rotate-token"])
+def test_a_token_pasted_as_its_id_is_not_printed_back(cli, client, command):
+    """`--id` echoed what was typed: an operator who pasted the token itself got the secret on stderr."""
+    token = issued(cli("issue-token", "demo", "rot-test", "--scope", "parking")[1])
+    code, out = cli(command, "demo", "rot-test", "--id", token)
+    assert code != 0 and "8 hex digits" in out and "(not shown)" in out and token not in out
+    assert token[:16] not in out and answer(client, token) == 200
+    code, out = cli(command, "demo", "rot-test", "--id", "0123456789abcdef")  # a short slip: said back, as before
+    assert code != 0 and "'0123456789abcdef'" in out
+
+
 def test_an_id_of_no_token_of_the_label_is_refused(cli, client):
     token = issued(cli("issue-token", "demo", "rot-test", "--scope", "parking")[1])
     other = issued(cli("issue-token", "demo", "other", "--scope", "parking")[1])
