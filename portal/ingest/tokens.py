@@ -18,6 +18,7 @@ stamps it once per LAST_USED_EVERY_S, a second round trip once an hour, never a 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ import redis
 
 from core.security import hash_token, new_token
 from core.storage import VenueKeys
+
+log = logging.getLogger(__name__)
 
 INGEST = "ingest"
 SCOPE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -241,8 +244,17 @@ class ApiTokenStore:
             return None
         source = Source(label.decode(), _granted(scopes))
         if used_for in source.scopes and (used is None or now - int(used) >= LAST_USED_EVERY_S):
-            self._stamp(keys=[key], args=[digest, now, LAST_USED_EVERY_S])
+            self._stamp_last_use(key, digest, now)
         return source
+
+    def _stamp_last_use(self, key: str, digest: str, now: int) -> None:
+        """Bookkeeping that fails open: a store that answered the lookup but refuses this write (out of memory,
+        a replica's read-only turn, its budget spent) must not refuse the call it would only have noted; the
+        call's own write, if it has one, meets the fault and answers for it."""
+        try:
+            self._stamp(keys=[key], args=[digest, now, LAST_USED_EVERY_S])
+        except redis.RedisError as exc:
+            log.warning("token last use not stamped: %s", type(exc).__name__)
 
     def tokens(self, venue: str) -> list[TokenInfo]:
         """The venue's live tokens by label, then issue time (ids, labels, scopes, times: never a token)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import redis
 
 from core.security import hash_token, new_token
 from portal.auth import AuditLog
@@ -210,6 +211,21 @@ def test_last_use_is_written_at_most_once_an_hour(store, db):
     assert db.hget(TokenKeys("demo").tokens(), used) == str(T0 + LAST_USED_EVERY_S).encode()
     [info] = store.tokens("demo")
     assert (info.issued, info.used, info.until) == (T0, T0 + LAST_USED_EVERY_S, None)
+
+
+def test_a_refused_last_use_stamp_never_refuses_the_call(store, db, caplog):
+    """The stamp is bookkeeping: a store that answers the lookup but refuses the write (out of memory, a replica's
+    read-only turn) still lets the call through, and the log names the fault, never the token."""
+    token = store.issue("demo", "pos", scopes=["parking"])
+
+    def refused(*args, **kwargs):
+        raise redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'")
+
+    store._stamp = refused
+    source = store.source_for("demo", token, used_for="parking")
+    assert source is not None and source.label == "pos"
+    assert db.hget(TokenKeys("demo").tokens(), hash_token(token) + ":used") is None
+    assert "OutOfMemoryError" in caplog.text and token not in caplog.text
 
 
 def test_issue_names_the_labels_other_live_tokens(store):
