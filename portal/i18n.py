@@ -35,8 +35,12 @@ def select_locale() -> str:
 
 def user_agent_language() -> str | None:
     """The first of LANGUAGES among the locales the request's User-Agent names (UA_LOCALE), for a browser that sends
-    no Accept-Language; None when it names none of them."""
-    for match in UA_LOCALE.finditer(request.headers.get("User-Agent", "")[:UA_MAX_CHARS]):
+    no Accept-Language; None when it names none of them. An app's own setting (`Language/zh_CN`) comes before the
+    platform's locale (`; en-us;`): WeChat set to Chinese on a phone set to English writes both, and its pages are
+    in Chinese."""
+    matches = UA_LOCALE.finditer(request.headers.get("User-Agent", "")[:UA_MAX_CHARS])
+    # sorted() is stable: the app's settings first, each kind in the order the user agent names them
+    for match in sorted(matches, key=lambda m: m.group(1) is None):
         language = (match.group(1) or match.group(2)).lower()
         if language in LANGUAGES:
             return language

@@ -4,30 +4,36 @@ CSS strings (`--cell1`, `--cell2`, ...); below 40rem static/portal.css lays each
 its column's heading and the row's actions (the column under an empty heading) under them, so none sits off a
 360 px screen. The headings are written once, in the header row, so a label cannot drift from its column, and the
 table's own markup is left as it is. A cell is labelled by its place in the row (a cell across columns, a "none
-yet" row, is not labelled); a table without a header row (a heading per row: a figures table) is left alone."""
+yet" row, is not labelled, nor are the cells after it, whose places no longer match their columns); a table without a
+header row (a heading per row: a figures table) is left alone, and so is one holding another table (its cards would
+hold the inner table's rows)."""
 
 from __future__ import annotations
 
 import re
-from html import escape, unescape
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 MAX_COLUMNS = 12  # static/portal.css labels this many columns
-_TABLE = re.compile(r"<table\b.*?</table>", re.S | re.I)  # console tables hold no nested table
+# Up to the first </table>: around a nested table that is the inner one's end, so a match holding a second
+# <table (_INNER) is left as it is rather than wrapped with its closing </div> inside the outer table.
+_TABLE = re.compile(r"<table\b.*?</table>", re.S | re.I)
+_INNER = re.compile(r"<table\b", re.I)
 _FIRST_ROW = re.compile(r"<tr\b.*?</tr>", re.S | re.I)
 _HEADING = re.compile(r"<th\b([^>]*)>(.*?)</th>", re.S | re.I)
 _DATA_CELL = re.compile(r"<td\b", re.I)
-_TAG = re.compile(r"<[^>]*>")
 _SPAN = re.compile(r"""\bcolspan\s*=\s*["']?(\d+)""", re.I)
 
 
 def cards(html: str) -> Markup:
-    """`html` with each of its tables that has a header row wrapped for the phone's card layout."""
-    return Markup(_TABLE.sub(lambda table: _wrapped(table.group(0)), str(html)))
+    """`html` with each of its tables that has a header row wrapped for the phone's card layout. A plain str is text,
+    escaped like any other value Jinja prints; only Markup (a template's own `{% filter %}` body) is kept as HTML."""
+    return Markup(_TABLE.sub(lambda table: _wrapped(table.group(0)), str(escape(html))))
 
 
 def _wrapped(table: str) -> str:
+    if _INNER.search(table, 1):
+        return table  # a nested table: the match ends inside the outer one
     first = _FIRST_ROW.search(table)
     if first is None or _DATA_CELL.search(first.group(0)):
         return table  # the first row holds data: headings per row (or none), nothing to label
@@ -41,7 +47,7 @@ def _headings(row: str) -> list[str]:
     labels = []
     for attrs, inner in _HEADING.findall(row):
         span = _SPAN.search(attrs)
-        labels += [" ".join(unescape(_TAG.sub("", inner)).split())] * (max(1, int(span.group(1))) if span else 1)
+        labels += [Markup(inner).striptags()] * (max(1, int(span.group(1))) if span else 1)
     return labels
 
 

@@ -248,10 +248,11 @@ def readable(data: Mapping[str, Any], venue_map: VenueMap) -> list[Section]:
     """The export (`held`) as the page shows it, for the captive sheet, where a download fails: each app's
     data under the app's title, then the events (newest first), the waiting offers, the rules' deliveries
     and the consent. Generic from the data's structure (an app's new field needs only its label in
-    `field_labels`); labels and values in the page's language where there are words for them; at most
-    MAX_ROWS_SHOWN items of a list. The notifications stay the page's summary: the number masked, the
-    browsers' keys unshown. Then the phone's other WiFi sign-ins (`linked`) and the shoppers this browser kept
-    earlier (`earlier`), each part titled as one of them (their events are among the events above)."""
+    `field_labels`, or in `app_field_labels` where the word is the app's own); labels and values in the page's
+    language where there are words for them; at most MAX_ROWS_SHOWN items of a list. The notifications stay the
+    page's summary: the number masked, the browsers' keys unshown. Then the phone's other WiFi sign-ins (`linked`)
+    and the shoppers this browser kept earlier (`earlier`), each part titled as one of them (their events are among
+    the events above)."""
     words = _Words(venue_map, ref_names(venue_map.id, data))
     sections = [Section(f"held-app-{name}", app_title(name), words.shown(value, app=name))
                 for name, value in data["apps"].items()]
@@ -304,13 +305,15 @@ class _Words:
         self.places = {**{s.id: name_in(s.name, s.name_zh, self.zh) for s in venue_map.shops},
                        **{z.id: z.label(self.zh) for z in venue_map.zones}}
         self.labels, self.kinds, self.values, self.names = field_labels(), event_kinds(), value_words(), names
+        self.app_labels = app_field_labels()
 
     def shown(self, value: Any, key: str = "", app: str = "") -> Shown:
         """`app`: whose data this is (an app's part of the export; an event names its own)."""
         if isinstance(value, Mapping):
             value = self.one_language(value)
             app = str(value.get("app") or app)
-            return Shown(fields=tuple((self.label(k), self.shown(v, k, app)) for k, v in value.items() if _held(v)))
+            return Shown(fields=tuple((self.label(k, app), self.shown(v, k, app))
+                                      for k, v in value.items() if _held(v)))
         if isinstance(value, list | tuple):
             return self.rows(key, [v for v in value if _held(v)], app)
         return self.scalar(key, value, app)
@@ -337,8 +340,10 @@ class _Words:
             out[key[:-3] or "text"] = first or second
         return out
 
-    def label(self, key: str) -> Shown:
-        return Shown(text=self.labels[key]) if key in self.labels else Shown(data=key)
+    def label(self, key: str, app: str = "") -> Shown:
+        """`app`'s own label for the field (app_field_labels), else the one every export shares."""
+        text = self.app_labels.get((app, key)) or self.labels.get(key)
+        return Shown(text=text) if text else Shown(data=key)
 
     def scalar(self, key: str, value: Any, app: str = "") -> Shown:
         if isinstance(value, bool) or (key == "paid" and value in ("0", "1")):  # an event's "paid online": "1"
@@ -400,8 +405,9 @@ def event_kinds() -> dict[str, str]:
 
 def field_labels() -> dict[str, str]:
     """Labels of the field names the exports hold, the apps' own fields among them: a field with none would show
-    under its stored name, which tests/events/test_mydata_labels.py refuses for every app's export. Each a literal
-    pgettext call: the catalog's extractor reads only those."""
+    under its stored name, which tests/events/test_mydata_labels.py refuses for every app's export. A field any app
+    may name (`id`, `number`, `items`) gets words true of every app; what it means in one app is in
+    app_field_labels. Each a literal pgettext call: the catalog's extractor reads only those."""
     return {
         "at": pgettext("my data field", "When"),
         "ts": pgettext("my data field", "When"),
@@ -473,21 +479,19 @@ def field_labels() -> dict[str, str]:
         "won": pgettext("my data field", "Won"),
         "link": pgettext("my data field", "Link"),
         "campaign": pgettext("my data field", "Campaign"),
-        # a queue number: its table class (A, B: by party size), the number (A004) and its place in the day's line
-        "cls": pgettext("my data field", "Table type"),
-        "id": pgettext("my data field", "Number"),
-        "number": pgettext("my data field", "Place in the day’s line"),
+        "id": pgettext("my data field", "Reference"),
+        "number": pgettext("my data field", "Number"),
         "slot": pgettext("my data field", "Time booked"),
         "name": pgettext("my data field", "Name"),
         "called": pgettext("my data field", "Called"),
         "ended": pgettext("my data field", "Finished"),
         "preorder": pgettext("my data field", "Pre-order"),
-        "items": pgettext("my data field", "Dishes"),
+        "items": pgettext("my data field", "Items"),
         "qty": pgettext("my data field", "Quantity"),
         "price": pgettext("my data field", "Price"),
         "total": pgettext("my data field", "Total"),
         "plate": pgettext("my data field", "Number plate (coded)"),
-        "results": pgettext("my data field", "Cars found"),
+        "results": pgettext("my data field", "Results"),
         "bays": pgettext("my data field", "Parking bays"),
         "visit": pgettext("my data field", "Parking visit"),
         "left_ms": pgettext("my data field", "Left the car park"),
@@ -502,6 +506,21 @@ def field_labels() -> dict[str, str]:
         "data": pgettext("my data field", "Content"),
         "channel": pgettext("my data field", "Sent by"),
         "path": pgettext("my data field", "Page"),
+    }
+
+
+def app_field_labels() -> dict[tuple[str, str], str]:
+    """Labels of fields by (app, field) where the field means something of that app's own, ahead of field_labels in
+    that app's data and its events: another app's `number` is no place in the food court's line. Each a literal
+    pgettext call, as in field_labels."""
+    return {
+        # a queue number: its table class (A, B: by party size), the number (A004), its place in the day's line and
+        # the dishes pre-ordered with it
+        ("queue", "cls"): pgettext("my data field", "Table type"),
+        ("queue", "id"): pgettext("my data field", "Number"),
+        ("queue", "number"): pgettext("my data field", "Place in the day’s line"),
+        ("queue", "items"): pgettext("my data field", "Dishes"),
+        ("parking", "results"): pgettext("my data field", "Cars found"),
     }
 
 

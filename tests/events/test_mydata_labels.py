@@ -91,3 +91,25 @@ def test_no_field_of_an_earlier_sign_in_shows_under_its_stored_name(app, client,
     page = client.get("/v/demo/my-data", query_string={"c": tuesday, "lang": lang}).get_data(as_text=True)
     assert 'id="held-linked-1-app-queue"' in page and 'id="held-linked-1-notifications"' in page
     assert raw_labels(page) == ""
+
+
+def section(page: str, id_: str) -> str:
+    found = re.search(rf'<section id="{id_}" class="held">(.*?)</section>', page, re.S)
+    assert found, id_
+    return found.group(1)
+
+
+def test_a_field_an_app_gives_a_meaning_of_its_own_is_labelled_by_that_app(app, client, svc, demo):
+    """A queue ticket's `number` is its place in the food court's day's line, its pre-order's `items` are dishes; the
+    same fields of another app (a game's event here) read in words true of any app."""
+    use_every_app(app, svc)
+    preorder_and_call(app, CLIENT)
+    svc.events.emit("demo", "txn", at=time.time() - 20, shopper=CLIENT, zone="kopi", app="games", action="game_draw",
+                    number="7", items="2")
+    with app.app_context():
+        token = shopper_token(Shopper("demo", CLIENT, phone=PHONE, phone_verified=True))
+    page = client.get(f"/v/demo/my-data?c={token}&lang=en").get_data(as_text=True)
+    queue, events = section(page, "held-app-queue"), section(page, "held-events")
+    assert "<dt>Place in the day’s line</dt>" in queue and "<dt>Dishes</dt>" in queue
+    assert "<dt>Number</dt>" in events and "<dt>Items</dt>" in events
+    assert "Place in the day’s line" not in events and "Dishes" not in events

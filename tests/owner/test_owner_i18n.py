@@ -90,6 +90,20 @@ def test_without_accept_language_the_user_agents_locale_chooses(client, demo, ag
     assert page_lang(sheet, "/v/demo/zone/kopi", **{"User-Agent": agent}) == "zh-CN"
 
 
+# WeChat set to Chinese on an Android phone set to English: the platform's `en-us` comes first in the string.
+WECHAT_ON_ENGLISH_ANDROID = ("Mozilla/5.0 (Linux; U; Android 12; en-us; Redmi Note 11 Build/SKQ1; wv) "
+                             "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/107.0.5304.141 Mobile "
+                             "Safari/537.36 XWEB/5023 MMWEBSDK/20230202 MicroMessenger/8.0.33.2320(0x28002151) "
+                             "NetType/WIFI Language/zh_CN")
+
+
+@pytest.mark.parametrize(("agent", "lang"), [(WECHAT_ON_ENGLISH_ANDROID, "zh-CN"),
+                                             (WECHAT_ON_ENGLISH_ANDROID.replace("Language/zh_CN", "Language/en"), "en"),
+                                             (OLD_ANDROID + " Language/en", "en")])
+def test_the_apps_own_language_wins_over_the_platforms(client, demo, agent, lang):
+    assert page_lang(client.application.test_client(use_cookies=False), **{"User-Agent": agent}) == lang
+
+
 @pytest.mark.parametrize("agent", [WEBVIEW, "Mozilla/5.0 (X11; Linux x86_64) Language/ko_KR", ""])
 def test_a_user_agent_naming_no_language_of_ours_is_answered_in_english(client, demo, agent):
     assert page_lang(client.application.test_client(use_cookies=False), **{"User-Agent": agent}) == "en"
