@@ -1,7 +1,7 @@
 """What the cinema's changes to a showtime with tickets mean for their holders (the console's Cancel button and
 the cinema system's push, lightapps/cinema/api.py, both end here), and how such a change always finishes (one
-ticket cancelled alone, by its shopper or at the cinema's counter, takes `cancel_and_refund`; a counter cancel
-finishes as a cancelled show does, below):
+ticket cancelled alone, by its shopper or at the cinema's counter, takes `cancel_and_refund`, and its refund
+finishes as a cancelled show's does, below):
 
 - Cancelled: the script that marks the show cancelled (the push's upsert, or `CinemaStore.cancel_showtime` from
   the console) puts it on the venue's cancelling set in the same step. The work (`finish_cancel`) then cancels its
@@ -21,12 +21,15 @@ finishes as a cancelled show does, below):
   be cancelled until the show starts, refunded in full if paid, whatever the refund cut-off (views.py,
   `_refund_cutoff_s`): also a ticket whose hold was made before the move and paid after (payment.py tells its
   holder of the move when the payment confirms it).
-- Cancelled at the counter (one paid ticket, the console's Cancel and refund): the script that cancels it marks it
-  `cancelled_by` "counter" and puts it on the venue's counter-refunds set in the same step; its refund is then
-  asked for under the same one refund number and its outcome settled on it (`finish_refund`). A store error or a
-  crash in between leaves it on the set, "still to refund" on the showtime's page: the payments sweep
-  (`finish_counter_refunds`) or the console's Finish refund asks again. A refund not made online is settled as
-  the cinema's to arrange; Finish refund asks for it again."""
+- Cancelled alone (one paid ticket: its shopper's own cancel, or the console's Cancel and refund at the counter,
+  which marks it `cancelled_by` "counter"): the script that cancels it puts it on the venue's cancel-refunds set in
+  the same step; its refund is then asked for under the same one refund number and its outcome settled on it
+  (`finish_refund`). A store error or a crash in between leaves it on the set (at the counter: "still to refund" on
+  the showtime's page, with Finish refund): the payments sweep (`finish_cancel_refunds`, for one a minute old:
+  never beside the request still asking the provider) asks again, and a try that fails goes to the back of the
+  line. A refund not made online is settled as the cinema's to arrange: one the order could not take then
+  ("state", "exceeds") may be asked for again with Finish refund; one the provider refused is arranged by hand
+  (asked again under the same number, it is refused again)."""
 
 from __future__ import annotations
 
@@ -53,7 +56,12 @@ log = logging.getLogger(__name__)
 
 CANCEL_REASON = "showtime cancelled"
 COUNTER_REASON = "ticket cancelled at the cinema"
-SWEEP_LIMIT = 50  # shows (or counter refunds) finished per venue per sweep, of each kind (the rest: the next minute's)
+OWN_REASON = "ticket cancelled"  # by its shopper
+SWEEP_LIMIT = 50  # shows (or ticket refunds) finished per venue per sweep, of each kind (the rest: the next minute's)
+# A ticket's refund is left to the sweep once it has been on the cancel-refunds set this long: a younger one may
+# still be asked for by the request that cancelled it (the provider can take seconds), as the payments' own
+# retry_refunds waits.
+REFUND_MIN_AGE_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -68,10 +76,10 @@ class Cancelled:
 def cancel_and_refund(venue: str, booking: Booking, order: Order | None, reason: str,
                       by: str = "") -> tuple[str, str]:
     """Cancel one ticket, its seats freed, and refund in full what paid for it: the one path for its shopper
-    before the refund cut-off (views.py, `by` "") and for the cinema at its counter (console.py, `by` AT_COUNTER:
-    the booking keeps the refund's outcome, see the module). `order`: its paying order, read by the caller first
-    (`payment.paying_order`: a ticket whose payment is not known yet is not cancelled). Returns (the store's
-    outcome: "ok", "gone" (cancelled before) or "nobooking"; the refund's: "none" (nothing paid online) or
+    before the refund cut-off (views.py, `by` "") and for the cinema at its counter (console.py, `by` AT_COUNTER),
+    the refund's outcome kept on the booking either way (see the module). `order`: its paying order, read by the
+    caller first (`payment.paying_order`: a ticket whose payment is not known yet is not cancelled). Returns (the
+    store's outcome: "ok", "gone" (cancelled before) or "nobooking"; the refund's: "none" (nothing paid online) or
     `refund_cancelled`'s). A ticket cancelled before is asked for its refund again under its one refund number: a
     refund a failure cut short is made, one made is not made twice."""
     paid = order is not None and order.is_paid
@@ -79,34 +87,44 @@ def cancel_and_refund(venue: str, booking: Booking, order: Order | None, reason:
                                                 owed_order=order.id if paid else "")
     if outcome.status not in ("ok", "gone") or not paid:
         return outcome.status, NO_REFUND
-    return outcome.status, finish_refund(venue, booking, reason, order)
+    return outcome.status, finish_refund(venue, booking, by, reason, order)
 
 
-def finish_refund(venue: str, booking: Booking, reason: str = COUNTER_REASON, order: Order | None = None) -> str:
-    """Ask for a cancelled ticket's full refund (`refund_cancelled`: its one refund number) and, when it was
-    cancelled at the counter, keep the outcome on it (off the counter-refunds set). A ticket the cinema cancelled
-    with its showtime is settled by `finish_cancel` only, once its holder is told. Returns the refund's outcome."""
+def finish_refund(venue: str, booking: Booking, by: str, reason: str = COUNTER_REASON,
+                  order: Order | None = None) -> str:
+    """Ask for a ticket's full refund (`refund_cancelled`: its one refund number) and, when `by` (who cancelled it:
+    its shopper "", or AT_COUNTER) is who did, keep the outcome on it (off the cancel-refunds set). A ticket the
+    cinema cancelled with its showtime is settled by `finish_cancel` only, once its holder is told. Returns the
+    refund's outcome."""
     outcome = refund_cancelled(venue, booking, reason, order)
-    app_cinema_store().settle_cancelled(venue, booking.code, outcome, by=AT_COUNTER)
+    app_cinema_store().settle_cancelled(venue, booking.code, outcome, by=by)
     return outcome
 
 
-def finish_counter_refunds(venue: str) -> int:
-    """The payments sweep: ask for the refunds of the tickets cancelled at the counter that a failure cut short
-    (the counter-refunds set). Returns how many were settled now; one that keeps failing is logged and left."""
-    return sum(bool(_guarded(_finish_counter_refund, venue, code))
-               for code in app_cinema_store().counter_refunds(venue, SWEEP_LIMIT))
+def finish_cancel_refunds(venue: str, now_ms: int, min_age_ms: int = REFUND_MIN_AGE_MS) -> int:
+    """The payments sweep: ask for the refunds of the tickets cancelled alone that a failure cut short (on the
+    cancel-refunds set for `min_age_ms` or more). Returns how many were settled now; one that fails is logged and
+    sent to the back of the line, for a later sweep."""
+    store = app_cinema_store()
+    settled = 0
+    for code in store.cancel_refunds(venue, SWEEP_LIMIT, before_ms=now_ms - min_age_ms):
+        if _guarded(_finish_cancel_refund, venue, code):
+            settled += 1
+        else:
+            store.later_cancel_refund(venue, code, now_ms)
+    return settled
 
 
-def _finish_counter_refund(venue: str, code: str) -> bool:
+def _finish_cancel_refund(venue: str, code: str) -> bool:
     store = app_cinema_store()
     booking = store.booking(venue, code)
     if booking is None:  # lapsed with its show (30 days after): off the set, nothing left to refund it for
-        store.settle_cancelled(venue, code, NO_REFUND, by=AT_COUNTER)
+        store.settle_cancelled(venue, code, NO_REFUND)
         return False
+    reason = COUNTER_REASON if booking.cancelled_by == AT_COUNTER else OWN_REASON
     try:
-        finish_refund(venue, booking)
-    except PaymentUnknown:  # its order not found yet (payment.py): the next sweep asks again
+        finish_refund(venue, booking, booking.cancelled_by, reason)
+    except PaymentUnknown:  # its order not found yet (payment.py): a later sweep asks again
         return False
     return True
 
@@ -187,7 +205,7 @@ def finish_pending(venue: str, show_ids: list[str] | None = None) -> tuple[int, 
 
 
 def _guarded(step, venue: str, ref: str):
-    """`step(venue, ref)` for a show (or a counter-cancelled ticket): an error of its own is logged and left for
+    """`step(venue, ref)` for a show (or a ticket cancelled alone): an error of its own is logged and left for
     the next sweep (None); a store outage stops the sweep."""
     try:
         return step(venue, ref)
@@ -199,8 +217,8 @@ def _guarded(step, venue: str, ref: str):
 
 
 def register(flask_app: Flask) -> None:
-    """The payments sweep (each minute, every venue) finishes what a cancellation, a move or a counter cancel
-    left."""
+    """The payments sweep (each minute, every venue) finishes what a cancellation, a move or a ticket's own
+    cancel left."""
     payments: PaymentService = flask_app.extensions["mallportal"].payments
 
     def sweep(venue: str) -> int:
@@ -208,7 +226,7 @@ def register(flask_app: Flask) -> None:
         # links, and the venue's own time zone for the times they name.
         with flask_app.test_request_context(f"/api/v1/venues/{venue}/cinema/showtimes"):
             cancelled, told = finish_pending(venue)
-            refunded = finish_counter_refunds(venue)
+            refunded = finish_cancel_refunds(venue, payments.now_ms())
         return cancelled + told + refunded
 
     payments.add_sweeper(sweep)

@@ -1,8 +1,8 @@
 """Owner console: the zone's showtimes with occupancy, adding a showtime, bookings per showtime, cancelling a
 showtime (its tickets cancelled, refunded and their holders told: lightapps/cinema/cancellation.py) or one booking
-at the counter (refunded as the shopper's own cancel is, whatever her refund cut-off; a refund cut short or not made
-online is finished with Finish refund). A showtime's time is not edited here: a new one is added (the cinema
-system's push may move one, see api.py)."""
+at the counter (refunded as the shopper's own cancel is, whatever her refund cut-off; a refund cut short, or one the
+order could not take then, is finished with Finish refund; one the provider refused is arranged by hand). A
+showtime's time is not edited here: a new one is added (the cinema system's push may move one, see api.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from lightapps.cinema.cancellation import COUNTER_REASON, cancel_and_refund, cancel_show, finish_refund
 from lightapps.cinema.common import SHOPPER_DAYS, cinema_store, day_and_time, seat_grid, show_in_zone, valid_id
 from lightapps.cinema.layouts import AUDITORIUMS
-from lightapps.cinema.payment import PaymentUnknown, paying_order
+from lightapps.cinema.payment import PaymentUnknown, paying_order, with_live_refunds
 from lightapps.cinema.store import (
     AT_COUNTER,
     NO_REFUND,
@@ -104,7 +104,7 @@ def _show_page(venue: str, zone: str, show, status: int = 200, error: str = "", 
     store = cinema_store()
     now = time.time()
     states = store.seat_states(venue, show.id, now)
-    bookings = store.show_bookings(venue, show.id)
+    bookings = with_live_refunds(venue, store.show_bookings(venue, show.id))  # a refund pending may have failed since
     # A cancellation not finished (a failure cut it short; the payments sweep or Finish goes on): the tickets
     # still to cancel, refund or tell. Finished: the paid tickets whose refund could not be made online.
     cancelling = show.cancelled and store.is_cancelling(venue, show.id)
@@ -175,15 +175,16 @@ def cancel_booking(venue: str, zone: str, show_id: str, code: str):
 @console_bp.post("/showtimes/<show_id>/bookings/<code>/refund")
 def finish_booking_refund(venue: str, zone: str, show_id: str, code: str):
     """Finish refund: ask again for the full refund of a booking cancelled at the counter whose refund a failure
-    cut short (the payments sweep would, within a minute or so) or that was not made online, under its one refund
-    number (never refunded twice; one the provider refused for good stays refused). A booking with no such refund
-    left: says so, changes nothing, audits nothing."""
+    cut short (the payments sweep would, within a minute or so) or that the order could not take then (its state,
+    or more than it had left: `Booking.refund_to_finish`), under its one refund number (never refunded twice). Not
+    one the provider refused for good (refused again under that number: arranged by hand), nor any other booking:
+    says so, changes nothing, audits nothing."""
     show = show_in_zone(venue, zone, show_id)
     booking = _show_booking(venue, show, code)
     if not booking.refund_to_finish:
         flash(_("Booking %(code)s has no refund left to finish.", code=booking.code), "info")
     else:
-        refund = finish_refund(venue, booking)
+        refund = finish_refund(venue, booking, booking.cancelled_by)
         audit("cinema.booking.refund", venue, zone=zone, show=show.id, film=show.film_en or show.film_zh,
               booking=booking.code, refund=refund)
         flash(*_refund_notice(booking, refund))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from flask import Flask, current_app, has_request_context
 
@@ -160,7 +161,17 @@ def refund_booking(venue: str, booking: Booking, reason: str, order: Order | Non
     order = order or (order_for_booking(venue, booking) if payments_on() else None)
     if order is None or not order.is_paid:
         return None
-    return services().payments.refund(venue, order.id, order.refundable, reason, refund_no=order.id + "C")
+    return services().payments.refund(venue, order.id, order.refundable, reason, refund_no=refund_no(order.id))
+
+
+def refund_no(order_id: str) -> str:
+    """A cancelled ticket's one refund number (its paying order's id + "C")."""
+    return order_id + "C"
+
+
+def _outcome(record_status: str) -> str:
+    """A refund record's status as a ticket's refund outcome: the record's "failed" is refused for good."""
+    return {"failed": "refused"}.get(record_status, record_status)
 
 
 def refund_cancelled(venue: str, booking: Booking, reason: str, order: Order | None = None) -> str:
@@ -173,9 +184,22 @@ def refund_cancelled(venue: str, booking: Booking, reason: str, order: Order | N
         return NO_REFUND
     if outcome == "dup":
         order = order or order_for_booking(venue, booking)  # paid: refund_booking found it
-        status = services().payments.store.refund_record(venue, order.id + "C").get("status", "done")
-        outcome = {"failed": "refused"}.get(status, status)
+        outcome = _outcome(services().payments.store.refund_record(venue, refund_no(order.id)).get("status", "done"))
     return outcome
+
+
+def with_live_refunds(venue: str, bookings: list[Booking]) -> list[Booking]:
+    """The bookings as a page shows them: one whose refund was still under way at the provider when its outcome
+    was kept (pending, processing) reads its refund record's status now, in one round trip. The payments sweep and
+    the provider's callback move the record, never the booking, so a refund that failed for good since reads
+    refused (to arrange), not refunded. Read only: nothing is written."""
+    waiting = [b for b in bookings if b.refund_outcome in ("pending", "processing") and b.order_id]
+    if not waiting:
+        return bookings
+    records = services().payments.store.refund_records(venue, [refund_no(b.order_id) for b in waiting])
+    live = {b.code: replace(b, refund_outcome=_outcome(record["status"]))
+            for b, record in zip(waiting, records, strict=True) if record.get("status")}
+    return [live.get(b.code, b) for b in bookings]
 
 
 def close_hold_order(venue: str, hold_token: str, reason: str) -> bool:

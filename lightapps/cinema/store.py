@@ -11,9 +11,11 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
                                          the script that marks the show cancelled, taken off only when nothing is
                                          left (lightapps/cinema/cancellation.py; the payments sweep finishes them)
     cinema:moving                 ZSET   show id -> moved_ms: moves whose holders are still to be told (same)
-    cinema:counter-refunds        ZSET   booking code -> when it was cancelled: paid tickets cancelled at the
-                                         cinema's counter whose refund is not yet asked for; put on by the script
-                                         that cancels the booking, taken off by the one that settles it (same)
+    cinema:cancel-refunds         ZSET   booking code -> when it was cancelled (or its refund last failed to be
+                                         asked for): paid tickets cancelled alone, by their shopper or at the
+                                         cinema's counter, whose refund's outcome is not yet kept on them; put on
+                                         by the script that cancels the booking, taken off by the one that settles
+                                         it (same)
     cinema:cancelled-holds:<show> SET    the hold tokens a cancellation released (their open orders to close),
                                          kept until the cancellation is finished
     cinema:shows:<zone>           ZSET   show id -> start time (epoch s), for listing a zone's showtimes
@@ -30,8 +32,9 @@ Keys (all under the venue's `{venue}` hash tag, so every script stays legal on R
                                          was made), status, refund_cutoff_s (the zone's refund cut-off when its
                                          seats were held: the ticket's own), cancelled_by ("cinema": cancelled
                                          with its showtime; "counter": alone, at the cinema's counter),
-                                         refund_outcome (set once such a ticket's refund was asked for and, for
-                                         the cinema's, its holder told: "none", or the refund's state)
+                                         refund_outcome (set once a cancelled ticket's refund was asked for
+                                         and, the cinema's with its showtime, its holder told: "none", or the
+                                         refund's state)
     cinema:bookings:<show>        ZSET   booking code -> created ms, for the owner's list
     cinema:tickets:<client>       ZSET   booking code -> created ms, for the shopper's "your tickets"
     cinema:orders-backfilled      STRING when the payments sweep copied the paying order onto the bookings made
@@ -86,6 +89,11 @@ NO_REFUND = "none"
 REFUND_UNDER_WAY = ("done", "processing", "pending")
 # ...or anything else: it could not be made online (the provider refused it for good, "refused"; the order was no
 # longer refundable, "state", or not for that much, "exceeds"): the cinema arranges it with the holder.
+# A refund the order could not take then may be asked for again (another refund of the order that fails frees what it
+# held); one the provider refused is refused again under the same refund number: by hand only.
+REFUND_TO_RETRY = ("state", "exceeds")
+# An outcome no later word replaces (a slower caller's "pending" read before it was made, say).
+REFUND_FINAL = (NO_REFUND, "done", "refused")
 
 
 def refund_to_arrange(outcome: str) -> bool:
@@ -127,8 +135,8 @@ class CinemaKeys(VenueKeys):
     def cancelling(self) -> str:
         return self.key("cinema", "cancelling")
 
-    def counter_refunds(self) -> str:
-        return self.key("cinema", "counter-refunds")
+    def cancel_refunds(self) -> str:
+        return self.key("cinema", "cancel-refunds")
 
     def moving(self) -> str:
         return self.key("cinema", "moving")
@@ -557,11 +565,11 @@ if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 1
 """
 
-# Cancel a booking. KEYS[1] seats hash, KEYS[2] booking, KEYS[3] the venue's counter-refunds zset. ARGV[1] code,
+# Cancel a booking. KEYS[1] seats hash, KEYS[2] booking, KEYS[3] the venue's cancel-refunds zset. ARGV[1] code,
 # ARGV[2] client, ARGV[3] now ms, ARGV[4] '' (its shopper) | 'counter' (the cinema's counter), ARGV[5] the paying
-# order's id ('' nothing paid online). At the counter, in the same step, the booking is marked so and either
-# settled at once (nothing to refund) or put on the counter-refunds set with its order kept on it: a failure before
-# its refund is asked for leaves it there for the payments sweep, never a freed seat with the money kept.
+# order's id ('' nothing paid online). A paid booking is put on the cancel-refunds set with its order kept on it in
+# the same step, whoever cancels: a failure before its refund is asked for leaves it there for the payments sweep,
+# never a freed seat with the money kept. At the counter it is marked so, and an unpaid one settled at once.
 # Returns {'OK'} | {'NOBOOKING'} | {'GONE', status}.
 _CANCEL_BOOKING = _NOW + """
 local b = redis.call('HMGET', KEYS[2], 'status', 'seats', 'client', 'order')
@@ -573,14 +581,12 @@ for _, s in ipairs(split(b[2])) do
 end
 local now = now_ms(ARGV[3])
 redis.call('HSET', KEYS[2], 'status', 'cancelled', 'cancelled_ms', now)
-if ARGV[4] == 'counter' then
-  redis.call('HSET', KEYS[2], 'cancelled_by', 'counter')
-  if ARGV[5] == '' then
-    redis.call('HSET', KEYS[2], 'refund_outcome', 'none')
-  else
-    if not b[4] or b[4] == '' then redis.call('HSET', KEYS[2], 'order', ARGV[5]) end
-    redis.call('ZADD', KEYS[3], now, ARGV[1])
-  end
+if ARGV[4] == 'counter' then redis.call('HSET', KEYS[2], 'cancelled_by', 'counter') end
+if ARGV[5] ~= '' then
+  if not b[4] or b[4] == '' then redis.call('HSET', KEYS[2], 'order', ARGV[5]) end
+  redis.call('ZADD', KEYS[3], now, ARGV[1])
+elseif ARGV[4] == 'counter' then
+  redis.call('HSET', KEYS[2], 'refund_outcome', 'none')
 end
 return {'OK'}
 """
@@ -628,20 +634,25 @@ redis.call('DEL', KEYS[2])
 return {'OK', cancelled}
 """
 
-# A cancelled ticket's refund asked for (and, the cinema's, its holder told): the outcome kept on the booking (only
-# one cancelled by ARGV[2], and only while it exists), off the counter-refunds set. KEYS[1] booking, KEYS[2] the
-# venue's counter-refunds zset. ARGV[1] outcome, ARGV[2] 'cinema' | 'counter', ARGV[3] code. Returns 1 | 0.
+# A cancelled ticket's refund asked for (and, the cinema's with its showtime, its holder told): the outcome kept on
+# the booking (only one cancelled by ARGV[2], and only while it exists), off the cancel-refunds set. An outcome kept
+# before that is final (FINAL) stays: a caller that read the refund while it was still pending (the sweep, beside the
+# console's press waiting on the provider) answers after the one that saw it made or refused. KEYS[1] booking,
+# KEYS[2] the venue's cancel-refunds zset. ARGV[1] outcome, ARGV[2] 'cinema' | 'counter' | '' (its shopper),
+# ARGV[3] code. Returns 1 (kept) | 0.
 _SETTLE_CANCELLED = """
-local b = redis.call('HMGET', KEYS[1], 'status', 'cancelled_by')
+local b = redis.call('HMGET', KEYS[1], 'status', 'cancelled_by', 'refund_outcome')
 if not b[1] then  -- lapsed with its show: nothing left to refund it for
   redis.call('ZREM', KEYS[2], ARGV[3])
   return 0
 end
-if b[1] ~= 'cancelled' or b[2] ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'refund_outcome', ARGV[1])
+if b[1] ~= 'cancelled' or (b[2] or '') ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[3])
+local final = {FINAL}
+if final[b[3] or ''] then return 0 end
+redis.call('HSET', KEYS[1], 'refund_outcome', ARGV[1])
 return 1
-"""
+""".replace("{FINAL}", "{" + ", ".join(f"['{o}'] = true" for o in REFUND_FINAL) + "}")
 
 # A cancellation is finished when nothing of it is left: off the cancelling set, its cancelled-holds set dropped.
 # KEYS[1] cancelling zset, KEYS[2] seats hash, KEYS[3] the show's bookings zset, KEYS[4] cancelled-holds set, then
@@ -772,9 +783,10 @@ class Booking:
     cancelled_by: str = ""  # BY_CINEMA with its showtime, AT_COUNTER alone ("" the shopper, or not cancelled)
     cancelled_ms: int = 0
     held_ms: int = 0  # when the hold it was confirmed from was made (0: booked before this was kept)
-    # Cancelled by the cinema (with its showtime or at its counter): "" its refund not yet asked for (or its holder
-    # not yet told); "none" nothing was paid online; "done" | "processing" | "pending" the refund is under way;
-    # "refused" | "state" | "exceeds" it could not be made online (the cinema arranges it)
+    # Cancelled by the cinema (with its showtime or at its counter), or paid and cancelled by its shopper: "" its
+    # refund not yet asked for (or its holder not yet told); "none" nothing was paid online; "done" | "processing" |
+    # "pending" the refund is under way; "refused" | "state" | "exceeds" it could not be made online (the cinema
+    # arranges it). As asked for: a page reads a refund under way afresh (payment.py, `with_live_refunds`).
     refund_outcome: str = ""
 
     @property
@@ -794,14 +806,15 @@ class Booking:
     @property
     def refund_left(self) -> bool:
         """Cancelled at the counter, paid, and its refund not yet asked for (a failure cut it short): on the
-        counter-refunds set, for the payments sweep or the console's Finish refund."""
+        cancel-refunds set, for the payments sweep or the console's Finish refund."""
         return self.cancelled_by == AT_COUNTER and self.status == "cancelled" and not self.refund_outcome
 
     @property
     def refund_to_finish(self) -> bool:
-        """Cancelled at the counter with its paid refund not made: not yet asked for, or not made online (asked
-        again under its one refund number: one the provider refused for good stays refused)."""
-        return self.cancelled_by == AT_COUNTER and (self.refund_left or self.refund_to_arrange)
+        """Cancelled at the counter with its paid refund not made and worth asking for again (Finish refund): not
+        yet asked for, or one the order could not take then (REFUND_TO_RETRY). Not one the provider refused: asked
+        again under its one refund number it is refused again, so it is arranged by hand."""
+        return self.cancelled_by == AT_COUNTER and (self.refund_left or self.refund_outcome in REFUND_TO_RETRY)
 
 
 @dataclass(frozen=True)
@@ -1288,13 +1301,13 @@ class CinemaStore:
     def cancel_booking(self, venue: str, code: str, client: str, now_ms: int | None = None, by: str = "",
                        owed_order: str = "") -> Outcome:
         """Cancel a booking, its seats freed: by its shopper (`by` "") or at the cinema's counter (AT_COUNTER: marked
-        so, and in the same step settled as "none" when `owed_order` is "", else put on the counter-refunds set with
-        that paying order kept on it, until `settle_cancelled`)."""
+        so). In the same step, paid (`owed_order` its paying order) it is put on the cancel-refunds set with that
+        order kept on it, until `settle_cancelled`; unpaid at the counter, settled as "none"."""
         keys = CinemaKeys(venue)
         booking = self.booking(venue, code)
         if booking is None or booking.client != client:
             return Outcome("nobooking")
-        result = self._cancel_booking(keys=[keys.seats(booking.show_id), keys.booking(code), keys.counter_refunds()],
+        result = self._cancel_booking(keys=[keys.seats(booking.show_id), keys.booking(code), keys.cancel_refunds()],
                                       args=[code, client, "" if now_ms is None else now_ms, by, owed_order])
         status = _s(result[0]).lower()
         return Outcome(status, code=code)
@@ -1353,15 +1366,23 @@ class CinemaStore:
         return sorted(_s(v) for v in self.db.smembers(CinemaKeys(venue).cancelled_holds(show_id)))
 
     def settle_cancelled(self, venue: str, code: str, outcome: str, by: str = BY_CINEMA) -> bool:
-        """A ticket the cinema cancelled (`by`: with its showtime, or AT_COUNTER) has had its refund asked for and,
-        with its showtime, its holder told: `outcome` kept on it (see Booking.refund_outcome), and it is off the
-        counter-refunds set. False: no such booking, or not one cancelled so."""
+        """A ticket cancelled by `by` (the cinema with its showtime, AT_COUNTER, or "" its shopper) has had its refund
+        asked for and, with its showtime, its holder told: `outcome` kept on it (see Booking.refund_outcome) unless
+        a final one is (REFUND_FINAL), and it is off the cancel-refunds set. False: nothing kept (no such booking,
+        not one cancelled so, or settled for good before)."""
         keys = CinemaKeys(venue)
-        return bool(self._settle_cancelled(keys=[keys.booking(code), keys.counter_refunds()], args=[outcome, by, code]))
+        return bool(self._settle_cancelled(keys=[keys.booking(code), keys.cancel_refunds()], args=[outcome, by, code]))
 
-    def counter_refunds(self, venue: str, limit: int = 1000) -> list[str]:
-        """The codes of the paid tickets cancelled at the counter whose refund is not yet asked for, oldest first."""
-        return [_s(v) for v in self.db.zrange(CinemaKeys(venue).counter_refunds(), 0, limit - 1)]
+    def cancel_refunds(self, venue: str, limit: int = 1000, before_ms: int | None = None) -> list[str]:
+        """The codes of the paid tickets cancelled alone whose refund's outcome is not yet kept, oldest first; with
+        `before_ms`, only those put on (or sent to the back: `later_cancel_refund`) before it."""
+        top = "+inf" if before_ms is None else int(before_ms)
+        return [_s(v) for v in self.db.zrangebyscore(CinemaKeys(venue).cancel_refunds(), "-inf", top, 0, limit)]
+
+    def later_cancel_refund(self, venue: str, code: str, now_ms: int) -> None:
+        """A refund still not finished after this try: to the back of the line (its time now), so the ones that
+        keep failing never fill the sweep's limit ahead of newer ones; nothing when it left the set meanwhile."""
+        self.db.zadd(CinemaKeys(venue).cancel_refunds(), {code: int(now_ms)}, xx=True)
 
     def finish_cancelling(self, venue: str, show_id: str) -> bool:
         """Take the show off the cancelling set if nothing of its cancellation is left in this store (no seat

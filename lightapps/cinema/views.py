@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from lightapps.cinema import APP, notices
-from lightapps.cinema.cancellation import cancel_and_refund
+from lightapps.cinema.cancellation import OWN_REASON, cancel_and_refund
 from lightapps.cinema.common import (
     LATE_BOOKING_S,
     SHOPPER_DAYS,
@@ -39,6 +39,7 @@ from lightapps.cinema.payment import (
     order_for_hold_record,
     paying_order,
     payments_on,
+    with_live_refunds,
 )
 from portal.apps.budgets import give_back_budget, spend_budget
 from portal.apps.locale import local_time, venue_today
@@ -347,6 +348,7 @@ def _ticket_page(venue: str, zone: str, booking, show, status: int = 200, error:
         error = error or (_payment_unknown() if booking.status == "booked" else None)
     paid = order is not None and order.is_paid
     cutoff = show.starts_at - _refund_cutoff_s(booking, show) if paid else show.starts_at
+    [booking] = with_live_refunds(venue, [booking])  # a refund pending when kept may have failed since
     return _page("cinema/ticket.html", venue, zone, status, booking=booking, show=show,
                  qr=ticket_qr_svg(venue, booking.code), error=error, order=order if paid else None,
                  paid=cny(order.amount) if paid else "", refunded=cny(order.refunded) if paid else "",
@@ -393,7 +395,7 @@ def cancel_ticket(venue: str, zone: str, code: str):
         return _ticket_page(venue, zone, booking, show, 409, message)
     # The owner's rule: cancelled before the cut-off, refunded in full (one refund number per booking, so a
     # repeated cancel never refunds twice).
-    cancel_and_refund(venue, booking, order, "ticket cancelled")
+    cancel_and_refund(venue, booking, order, OWN_REASON)
     return redirect(shopper_url("cinema.ticket", venue=venue, zone=zone, code=booking.code), code=303)
 
 

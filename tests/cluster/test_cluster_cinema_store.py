@@ -19,7 +19,7 @@ rerun(globals(), "lightapps.cinema.tests.test_cinema_store",
       "test_cancelling_a_show_never_stored_is_refused_and_stores_nothing",
       "test_a_confirmed_move_stays_on_the_moving_set_until_its_holders_are_told",
       "test_a_booking_keeps_when_its_hold_was_made",
-      "test_a_paid_counter_cancel_stays_on_the_refund_set_until_settled")
+      "test_a_paid_cancel_stays_on_the_refund_set_until_settled")
 # A second rerun: every test of this module records into its fixture, and its check covers them all.
 rerun(globals(), "lightapps.cinema.tests.test_cinema_more_time",
       "test_more_time_moves_the_seats_the_record_and_the_pointer_once")

@@ -1,5 +1,6 @@
 """A cinema cancellation (or move) always finishes, through the payment sandbox: what a store error cuts short
-after the show is marked cancelled is finished by the payments sweep (or the next push), refunds that cannot be
+after the show is marked cancelled (or after the shopper's own cancel, before its refund) is finished by the
+payments sweep (or the next push), one failing each time holding up no other, refunds that cannot be
 made online are told and counted as such, a shopper paying during a time change gets the moved show's free
 refund, a cancellation finished is not worked again, and payments racing the cancellation are refunded once
 each with no ticket left valid."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -17,8 +19,10 @@ import requests
 from test_cinema_cancel_paid import BASE, URL, VENUE, ZONE, new_show, order_for, paid_ticket, refunds
 from test_cinema_cancel_paid import cinema as cinema  # noqa: F401 (the fixture)
 
+from lightapps.cinema import cancellation
 from portal.auth import AccountStore, AuditLog
 from portal.notify.outbox import Job, NotifyKeys
+from portal.payments.service import PaymentError
 from tests.payments.conftest import pay, pay_mall, pay_portal, sandbox, token_for  # noqa: F401 - the sandbox
 
 
@@ -63,6 +67,60 @@ def test_a_refund_cut_short_is_finished_by_the_payments_sweep(cinema, sandbox, p
     pay.sweep(VENUE)
     assert push(show.starts_at, status="cancelled").get_json()["tickets_cancelled"] == 0
     assert len(refunds(pay)) == 1 and len(notices(db, "cinema.show_cancelled")) == 1
+
+
+def test_the_shoppers_own_cancel_cut_short_before_its_refund_is_refunded_by_the_sweep_once(cinema, sandbox, pay,  # noqa: F811
+                                                                                            monkeypatch):
+    """Her own cancel: the store fails after the booking is cancelled (seats freed), before its refund is asked
+    for. Her ticket offers no Cancel any more, so the payments sweep refunds it (a minute on), once."""
+    client, c, store, _push = cinema
+    show = new_show(cinema)
+    code, order_id = paid_ticket(cinema, sandbox[1], show)
+    monkeypatch.setattr(pay, "refund", failing_once(pay.refund, redis.ConnectionError("store gone for a moment")))
+    assert client.post(f"{BASE}/ticket/{code}/cancel", data={"c": c}).status_code == 503
+    client.application.extensions["mallportal"].breaker.record_success()  # the store is back
+    booking = store.booking(VENUE, code)
+    assert (booking.status, booking.cancelled_by, booking.order_id) == ("cancelled", "", order_id)
+    assert store.seat_states(VENUE, show.id) == {} and pay.order(VENUE, order_id).status == "paid"
+    assert 'id="cancel-ticket"' not in client.get(f"{BASE}/ticket/{code}?c={c}").get_data(as_text=True)
+    assert store.cancel_refunds(VENUE) == [code]
+    monkeypatch.setattr(pay, "clock", lambda: int(time.time() * 1000) + 120_000)  # the cron's minute, and more
+    pay.sweep(VENUE)
+    order = pay.order(VENUE, order_id)
+    assert (order.status, order.refunded) == ("refunded", order.amount)
+    assert store.booking(VENUE, code).refund_outcome == "done" and store.cancel_refunds(VENUE) == []
+    pay.sweep(VENUE)
+    assert client.post(f"{BASE}/ticket/{code}/cancel", data={"c": c}).status_code == 303  # a resend: nothing more
+    assert len(refunds(pay)) == 1
+
+
+def test_a_refund_that_keeps_failing_does_not_hold_up_the_ones_after_it(cinema, sandbox, pay, monkeypatch):  # noqa: F811
+    """Two cancels cut short before their refunds, the older one's failing each time: a try that fails sends it to
+    the back of the line, so a sweep with room for one reaches the newer one next."""
+    _client, _c, store, _push = cinema
+    show = new_show(cinema)
+    stuck, stuck_order = paid_ticket(cinema, sandbox[1], show)
+    code, order_id = paid_ticket(cinema, sandbox[1], show, seats=("F4", "F5"))
+    for booked, paying in ((stuck, stuck_order), (code, order_id)):  # cancelled, and the process gone before its refund
+        assert store.cancel_booking(VENUE, booked, store.booking(VENUE, booked).client, owed_order=paying).ok
+    assert store.cancel_refunds(VENUE) == [stuck, code]
+    real = pay.refund
+
+    def refund(venue: str, order: str, *args, **kwargs) -> str:
+        if order == stuck_order:
+            raise PaymentError("the provider's answer cannot be read")
+        return real(venue, order, *args, **kwargs)
+
+    monkeypatch.setattr(pay, "refund", refund)
+    monkeypatch.setattr(cancellation, "SWEEP_LIMIT", 1)
+    start_ms = int(time.time() * 1000)
+    for minutes in (2, 4):
+        monkeypatch.setattr(pay, "clock", lambda minutes=minutes: start_ms + minutes * 60_000)
+        pay.sweep(VENUE)
+    order = pay.order(VENUE, order_id)
+    assert (order.status, order.refunded) == ("refunded", order.amount)
+    assert store.booking(VENUE, code).refund_outcome == "done" and store.cancel_refunds(VENUE) == [stuck]
+    assert pay.order(VENUE, stuck_order).status == "paid"
 
 
 def test_an_open_order_left_by_a_cut_short_cancellation_is_closed_by_the_sweep(cinema, sandbox, pay,  # noqa: F811

@@ -2,12 +2,14 @@
 ticked, through the shopper's own cancel path (seats freed; a paid ticket refunded in full under its one refund
 number, through the payment service), once (pressed again: "already cancelled"), audited; bad ids are 404 and only
 the zone's owner and the venue's operator may. A refund a store fault cuts short, or one not made online, is kept
-on the booking, shown on the showtime's page and the shopper's ticket, and finished by the payments sweep or Finish
+on the booking, shown on the showtime's page and the shopper's ticket (as its refund's record says now), and finished
+by the payments sweep or Finish refund; one the provider refused for good is arranged by hand, with no Finish
 refund."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import redis
 from cinema_fixtures import store_fixture, token_fixture  # noqa: F401 (the fixtures)
@@ -148,35 +150,79 @@ def test_a_paid_ticket_past_the_shoppers_cut_off_is_refunded_in_full_once(cinema
     assert pay.order(VENUE, order_id).refunded == order.amount and len(counter_audits(pay.store.db)) == 1
     # her ticket: cancelled at the counter (not the show), refunded
     assert counter_line(client, c, code) == "Cancelled at the cinema's counter: what you paid is refunded in full."
-    assert store.booking(VENUE, code).refund_outcome == "done" and not store.counter_refunds(VENUE)
+    assert store.booking(VENUE, code).refund_outcome == "done" and not store.cancel_refunds(VENUE)
     assert 'id="finish-refund-' not in page and 'class="refund-' not in page
 
 
-def test_a_refund_the_provider_refuses_is_kept_shown_and_finished_by_finish_refund(cinema, pay_mall, sandbox, pay,  # noqa: F811
-                                                                                   monkeypatch):
-    """The provider will not make the refund: the booking is cancelled at the counter with its refund to arrange,
-    on the showtime's page (with Finish refund) and on her ticket; once the provider accepts, Finish refund makes it,
-    once."""
+def refused_for_good(pay_service):
+    """`PaymentService.refund` as it goes when the provider refuses the refund for good: the refund is reserved
+    under its number and its record booked "failed" (the provider's no), the caller told "refused"."""
+    def refund(venue: str, order_id: str, amount: int, reason: str, refund_no: str | None = None) -> str:
+        assert pay_service.store.begin_refund(venue, order_id, refund_no, amount, reason) == "ok"
+        assert pay_service.store.end_refund(venue, order_id, refund_no, "", "failed").startswith("ok")
+        return "refused"
+
+    return refund
+
+
+def a_minute_later(monkeypatch, pay, minutes: int = 2) -> None:  # noqa: F811
+    """The payments' clock (the sweep's "now") moved on: what a failure left is a sweep's to finish."""
+    monkeypatch.setattr(pay, "clock", lambda: int(time.time() * 1000) + minutes * 60_000)
+
+
+def test_a_refund_the_provider_refuses_is_arranged_by_hand_with_no_finish_refund(cinema, pay_mall, sandbox, pay,  # noqa: F811
+                                                                                  monkeypatch):
+    """The provider will not make the refund, for good: the booking is cancelled at the counter with its refund to
+    arrange by hand, on the showtime's page (no Finish refund: asked again under its one refund number, it is
+    refused again) and on her ticket; a press all the same (a page open from before) changes nothing."""
     client, c, store, _push = cinema
     show = new_show(cinema)
     code, order_id = paid_ticket(cinema, sandbox[1], show)
     owner = restaurant_owner(pay_mall[0], pay, "box-office", zones=(ZONE,))
     with monkeypatch.context() as patch:
-        patch.setattr(pay, "refund", lambda *args, **kwargs: "refused")  # the provider says no
+        patch.setattr(pay, "refund", refused_for_good(pay))
         resp = owner.post(cancel_url(show.id, code), data={"confirm": "yes", "csrf_token": csrf_of(owner)},
                           headers=EN)
-        assert resp.status_code == 303
-        page = owner.get(resp.headers["Location"], headers=EN).get_data(as_text=True)
-        assert any("its refund could not be made online" in f for f in flashes(page)), flashes(page)
-        booking = store.booking(VENUE, code)
-        assert (booking.status, booking.cancelled_by, booking.refund_outcome) == ("cancelled", "counter", "refused")
-        assert f'id="refund-to-arrange-{code}"' in page and f'id="finish-refund-{code}"' in page
-        assert f'id="cancel-{code}"' not in page and "cancelled at the counter" in page
-        assert "still to be arranged" in counter_line(client, c, code)
-        pay.sweep(VENUE)  # the sweep leaves a refund not made online to the owner
-        assert pay.order(VENUE, order_id).status == "paid"
+    assert resp.status_code == 303 and pay.store.refund_record(VENUE, order_id + "C")["status"] == "failed"
+    page = owner.get(resp.headers["Location"], headers=EN).get_data(as_text=True)
+    assert any("its refund could not be made online" in f for f in flashes(page)), flashes(page)
+    booking = store.booking(VENUE, code)
+    assert (booking.status, booking.cancelled_by, booking.refund_outcome) == ("cancelled", "counter", "refused")
+    arrange = re.search(rf'<strong[^>]*id="refund-to-arrange-{code}">(.*?)</strong>', page).group(1)
+    assert arrange == "refund to arrange by hand" and f'id="finish-refund-{code}"' not in page
+    assert f'id="cancel-{code}"' not in page and "cancelled at the counter" in page
+    assert "still to be arranged" in counter_line(client, c, code)
+    a_minute_later(monkeypatch, pay)
+    pay.sweep(VENUE)  # the sweep leaves a refund refused for good to the owner
+    press = owner.post(refund_url(show.id, code), data={"csrf_token": csrf_of(owner)}, headers=EN)
+    assert press.status_code == 303
+    assert f"Booking {code} has no refund left to finish." in flashes(
+        owner.get(press.headers["Location"], headers=EN).get_data(as_text=True))
+    order = pay.order(VENUE, order_id)
+    assert (order.status, order.refunded, refunds(pay)) == ("paid", 0, [])
+    assert store.booking(VENUE, code).refund_outcome == "refused" and store.cancel_refunds(VENUE) == []
+    assert pay.store.refund_record(VENUE, order_id + "C")["status"] == "failed"
+    assert counter_audits(pay.store.db, "cinema.booking.refund") == []
+
+
+def test_a_refund_the_order_could_not_take_then_is_finished_by_finish_refund(cinema, pay_mall, sandbox, pay,  # noqa: F811
+                                                                             monkeypatch):
+    """The order could not take the refund then (more than it had left: another refund held it, say): nothing was
+    reserved under its refund number, so Finish refund is offered and, once the order can, makes it, once."""
+    client, c, store, _push = cinema
+    show = new_show(cinema)
+    code, order_id = paid_ticket(cinema, sandbox[1], show)
+    owner = restaurant_owner(pay_mall[0], pay, "box-office", zones=(ZONE,))
+    with monkeypatch.context() as patch:
+        patch.setattr(pay, "refund", lambda *args, **kwargs: "exceeds")  # what the refund's reservation answers
+        resp = owner.post(cancel_url(show.id, code), data={"confirm": "yes", "csrf_token": csrf_of(owner)},
+                          headers=EN)
+    page = owner.get(resp.headers["Location"], headers=EN).get_data(as_text=True)
+    assert store.booking(VENUE, code).refund_outcome == "exceeds"
+    arrange = re.search(rf'<strong[^>]*id="refund-to-arrange-{code}">(.*?)</strong>', page).group(1)
+    assert arrange == "refund to arrange" and f'id="finish-refund-{code}"' in page
+    assert "still to be arranged" in counter_line(client, c, code)
     finish = owner.post(refund_url(show.id, code), data={"csrf_token": csrf_of(owner)}, headers=EN)
-    assert finish.status_code == 303
     page = owner.get(finish.headers["Location"], headers=EN).get_data(as_text=True)
     assert any(f"Booking {code}: its payment is refunded in full." in f for f in flashes(page)), flashes(page)
     order = pay.order(VENUE, order_id)
@@ -193,11 +239,35 @@ def test_a_refund_the_provider_refuses_is_kept_shown_and_finished_by_finish_refu
     assert len(refunds(pay)) == 1 and len(counter_audits(pay.store.db, "cinema.booking.refund")) == 1
 
 
+def test_a_pending_refund_that_fails_for_good_later_reads_to_arrange(cinema, pay_mall, sandbox, pay):  # noqa: F811
+    """The provider did not answer (the refund pending, kept so on the booking) and refuses it for good later: her
+    ticket and the showtime's page read the refund's record, so neither says refunded in full any more."""
+    client, c, store, _push = cinema
+    show = new_show(cinema)
+    code, order_id = paid_ticket(cinema, sandbox[1], show)
+    owner = restaurant_owner(pay_mall[0], pay, "box-office", zones=(ZONE,))
+    sandbox[0].refund_mode = "down"
+    try:
+        assert owner.post(cancel_url(show.id, code), data={"confirm": "yes", "csrf_token": csrf_of(owner)},
+                          headers=EN).status_code == 303
+    finally:
+        sandbox[0].refund_mode = "success"
+    assert store.booking(VENUE, code).refund_outcome == "pending"
+    assert counter_line(client, c, code) == "Cancelled at the cinema's counter: what you paid is refunded in full."
+    # The provider's final word, later (its callback, or the payments sweep's query): refused.
+    assert pay.store.end_refund(VENUE, order_id, order_id + "C", "", "failed").startswith("ok")
+    assert "still to be arranged" in counter_line(client, c, code)
+    page = owner.get(f"{CONSOLE}/showtimes/{show.id}", headers=EN).get_data(as_text=True)
+    assert f'id="refund-to-arrange-{code}">refund to arrange by hand<' in page
+    assert f'id="finish-refund-{code}"' not in page
+    assert store.booking(VENUE, code).refund_outcome == "pending"  # read, not written: the record is the truth
+
+
 def test_a_store_fault_between_cancel_and_refund_is_finished_by_the_sweep(cinema, pay_mall, sandbox, pay,  # noqa: F811
                                                                          monkeypatch):
     """The store fails after the booking is cancelled, before its refund is asked for: the seats are free and
     the money not yet back, so the booking shows "still to refund" (and Finish refund) and her ticket says so,
-    until the payments sweep refunds it, once."""
+    until the payments sweep refunds it (a minute on: never beside the request still asking), once."""
     client, c, store, _push = cinema
     show = new_show(cinema)
     code, order_id = paid_ticket(cinema, sandbox[1], show)
@@ -209,14 +279,17 @@ def test_a_store_fault_between_cancel_and_refund_is_finished_by_the_sweep(cinema
     booking = store.booking(VENUE, code)
     assert (booking.status, booking.cancelled_by, booking.refund_outcome) == ("cancelled", "counter", "")
     assert store.seat_states(VENUE, show.id) == {} and pay.order(VENUE, order_id).status == "paid"
-    assert store.counter_refunds(VENUE) == [code]
+    assert store.cancel_refunds(VENUE) == [code]
     page = owner.get(f"{CONSOLE}/showtimes/{show.id}", headers=EN).get_data(as_text=True)
     assert f'id="refund-left-{code}"' in page and f'id="finish-refund-{code}"' in page
     assert "still to be arranged" in counter_line(client, c, code)
+    pay.sweep(VENUE)  # at once: the cancel's own request may still be asking the provider
+    assert store.cancel_refunds(VENUE) == [code] and pay.order(VENUE, order_id).status == "paid"
+    a_minute_later(monkeypatch, pay)
     pay.sweep(VENUE)  # the cron's minute
     order = pay.order(VENUE, order_id)
     assert (order.status, order.refunded) == ("refunded", order.amount)
-    assert store.booking(VENUE, code).refund_outcome == "done" and store.counter_refunds(VENUE) == []
+    assert store.booking(VENUE, code).refund_outcome == "done" and store.cancel_refunds(VENUE) == []
     page = owner.get(f"{CONSOLE}/showtimes/{show.id}", headers=EN).get_data(as_text=True)
     assert f'id="refund-left-{code}"' not in page and f'id="finish-refund-{code}"' not in page
     assert counter_line(client, c, code) == "Cancelled at the cinema's counter: what you paid is refunded in full."
@@ -234,7 +307,7 @@ def test_a_refund_cut_short_is_finished_by_finish_refund(cinema, pay_mall, sandb
         == 503
     client.application.extensions["mallportal"].breaker.record_success()
     assert owner.post(refund_url(show.id, code), data={"csrf_token": csrf_of(owner)}).status_code == 303
-    assert pay.order(VENUE, order_id).status == "refunded" and store.counter_refunds(VENUE) == []
+    assert pay.order(VENUE, order_id).status == "refunded" and store.cancel_refunds(VENUE) == []
     assert store.booking(VENUE, code).refund_outcome == "done" and len(refunds(pay)) == 1
 
 
@@ -254,7 +327,7 @@ def test_finish_refund_is_for_the_zones_owner_and_a_booking_of_the_show(client, 
     assert resp.status_code == 303 and store.booking(VENUE, code).status == "booked"
     assert client.post(cancel_url(show.id, code), data={"confirm": "yes", "csrf_token": console.csrf()}).status_code \
         == 303
-    assert store.booking(VENUE, code).refund_outcome == "none" and store.counter_refunds(VENUE) == []
+    assert store.booking(VENUE, code).refund_outcome == "none" and store.cancel_refunds(VENUE) == []
     resp = client.post(refund_url(show.id, code), data={"csrf_token": console.csrf()}, headers=EN)
     assert f"Booking {code} has no refund left to finish." in flashes(client.get(resp.headers["Location"]).get_data(
         as_text=True))

@@ -547,39 +547,58 @@ def test_a_cancellation_stays_on_the_work_set_until_nothing_is_left(store):
     assert store.settle_cancelled(VENUE, "NOSUCHCD", "done") is False and store.booking(VENUE, "NOSUCHCD") is None
 
 
-
-def test_a_paid_counter_cancel_stays_on_the_refund_set_until_settled(store):
-    """At the counter, the script that cancels a paid booking marks it so, keeps its order on it and puts it on the
-    venue's counter-refunds set in the same step (a failure before its refund leaves it there); settling it as the
-    counter's takes it off. Unpaid: settled as "none" at once. The shopper's own cancel: neither."""
+def test_a_paid_cancel_stays_on_the_refund_set_until_settled(store):
+    """The script that cancels a paid booking keeps its order on it and puts it on the venue's cancel-refunds set in
+    the same step, whoever cancels (a failure before its refund leaves it there); at the counter it is marked so.
+    Settled as cancelled by whoever did, it is off the set. Unpaid at the counter: settled as "none" at once."""
     show = make_show(store)
     paid, unpaid, own = sold(store, show), sold(store, show, "bob", ("B4", "B5")), sold(store, show, "cy", ("C4",))
-    assert store.cancel_booking(VENUE, paid, "alice", by=AT_COUNTER, owed_order="MPORDER1").ok
+    own_unpaid = sold(store, show, "di", ("D4",))
+    assert store.cancel_booking(VENUE, paid, "alice", by=AT_COUNTER, owed_order="MPORDER1", now_ms=1000).ok
     assert store.cancel_booking(VENUE, unpaid, "bob", by=AT_COUNTER).ok
-    assert store.cancel_booking(VENUE, own, "cy").ok
-    assert store.seat_states(VENUE, show.id) == {} and store.counter_refunds(VENUE) == [paid]
+    assert store.cancel_booking(VENUE, own, "cy", owed_order="MPORDER3", now_ms=2000).ok
+    assert store.cancel_booking(VENUE, own_unpaid, "di").ok
+    assert store.seat_states(VENUE, show.id) == {} and store.cancel_refunds(VENUE) == [paid, own]
     booking = store.booking(VENUE, paid)
     assert (booking.cancelled_by, booking.order_id, booking.refund_outcome) == (AT_COUNTER, "MPORDER1", "")
     assert booking.refund_left and booking.refund_to_finish and not booking.refund_to_arrange
     assert (store.booking(VENUE, unpaid).cancelled_by, store.booking(VENUE, unpaid).refund_outcome) == (
         AT_COUNTER, "none")
     assert not store.booking(VENUE, unpaid).refund_to_finish
-    assert (store.booking(VENUE, own).cancelled_by, store.booking(VENUE, own).refund_outcome) == ("", "")
+    booking = store.booking(VENUE, own)
+    assert (booking.cancelled_by, booking.order_id, booking.refund_outcome) == ("", "MPORDER3", "")
+    assert not booking.refund_left and not booking.refund_to_finish  # hers: the sweep's, no button at the counter
+    assert (store.booking(VENUE, own_unpaid).refund_outcome, store.booking(VENUE, own_unpaid).order_id) == ("", "")
     # Cancelled again (a double tap): nothing changes, still owed.
     assert store.cancel_booking(VENUE, paid, "alice", by=AT_COUNTER, owed_order="MPORDER1").status == "gone"
-    assert store.counter_refunds(VENUE) == [paid]
-    # Only as the counter's: the showtime's settling leaves it owed; the shopper's own is not the counter's.
-    assert store.settle_cancelled(VENUE, paid, "done") is False and store.counter_refunds(VENUE) == [paid]
+    assert store.cancel_refunds(VENUE) == [paid, own]
+    # Only the ones a minute old (the sweep's), and one sent to the back goes after the others.
+    assert store.cancel_refunds(VENUE, before_ms=1500) == [paid]
+    store.later_cancel_refund(VENUE, paid, 3000)
+    assert store.cancel_refunds(VENUE) == [own, paid] and store.cancel_refunds(VENUE, limit=1) == [own]
+    store.later_cancel_refund(VENUE, "NOTONSET", 3000)  # one settled meanwhile is not put back
+    assert store.cancel_refunds(VENUE) == [own, paid]
+    # Only as cancelled by whoever did: the showtime's settling, or another's, leaves it owed.
+    assert store.settle_cancelled(VENUE, paid, "done") is False and store.cancel_refunds(VENUE) == [own, paid]
     assert store.settle_cancelled(VENUE, own, "done", by=AT_COUNTER) is False
-    assert store.settle_cancelled(VENUE, paid, "refused", by=AT_COUNTER) is True
+    assert store.settle_cancelled(VENUE, own, "pending", by="") is True
+    assert store.booking(VENUE, own).refund_outcome == "pending" and store.cancel_refunds(VENUE) == [paid]
+    assert store.settle_cancelled(VENUE, own, "done", by="") is True  # under way before: its final word kept
+    assert store.settle_cancelled(VENUE, paid, "exceeds", by=AT_COUNTER) is True
     booking = store.booking(VENUE, paid)
-    assert store.counter_refunds(VENUE) == [] and booking.refund_to_arrange and booking.refund_to_finish
-    assert store.settle_cancelled(VENUE, paid, "done", by=AT_COUNTER) is True  # asked again, made
-    assert not store.booking(VENUE, paid).refund_to_finish
+    assert store.cancel_refunds(VENUE) == [] and booking.refund_to_arrange and booking.refund_to_finish
+    assert store.settle_cancelled(VENUE, paid, "refused", by=AT_COUNTER) is True  # asked again, refused for good
+    booking = store.booking(VENUE, paid)
+    assert booking.refund_to_arrange and not booking.refund_to_finish  # by hand: no Finish refund
+    # A final outcome stays: a slower caller's "pending" (read before it was made or refused) never replaces it.
+    assert store.settle_cancelled(VENUE, paid, "pending", by=AT_COUNTER) is False
+    assert store.settle_cancelled(VENUE, own, "pending", by="") is False
+    assert store.booking(VENUE, paid).refund_outcome == "refused" and store.booking(VENUE, own).refund_outcome == "done"
     # A code whose booking lapsed (with its show) leaves the set when settled.
-    store.db.zadd(CinemaKeys(VENUE).counter_refunds(), {"LAPSED23": 1})
+    store.db.zadd(CinemaKeys(VENUE).cancel_refunds(), {"LAPSED23": 1})
     assert store.settle_cancelled(VENUE, "LAPSED23", "none", by=AT_COUNTER) is False
-    assert store.counter_refunds(VENUE) == []
+    assert store.cancel_refunds(VENUE) == []
+
 
 def test_cancelling_a_show_never_stored_is_refused_and_stores_nothing(store):
     good = ShowtimeInput("Orbit Nine", "九号轨道", "1", int(time.time()) + 3600, 4500, "pos-n1")
