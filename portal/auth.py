@@ -868,10 +868,10 @@ class AuditLog:
             keys=[keys.call_rollups(), keys.call_rollup_order(), keys.call_counted(call)],
             args=[field, entry, repr(now), asked, self.PERIODS_LISTED, self.CALL_ROLLUPS_KEPT, self.COUNTED_S]))
 
-    def recent(self, venue: str, limit: int = 100, calls: bool = True) -> list[dict]:
-        """The newest `limit` entries, newest first: the log's and the API calls' roll-ups (`record_call`) together
-        (a roll-up by its hour's first call), or with `calls=False` the log's alone. A reader that shows a bounded
-        number of entries reads the two apart (`call_rollups`): merged, an hourly partner's roll-ups took the
+    def recent(self, venue: str, limit: int = 100, calls: bool = False) -> list[dict]:
+        """The log's newest `limit` entries, newest first; with `calls=True` merged with the API calls' roll-ups
+        (`record_call`; a roll-up by its hour's first call). The log alone by default: a reader that shows a bounded
+        number of entries reads the two apart (`call_rollups`), since merged, an hourly partner's roll-ups took the
         token, staff and retention entries' places within a day or two, and they never name a zone."""
         logged = [json.loads(e) for e in self.db.lrange(AccountKeys(venue).audit(), 0, limit - 1)]
         if not calls:

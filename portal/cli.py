@@ -310,7 +310,7 @@ def audit_command(venue: str, limit: int, calls: int) -> None:
     shows the same at /console/ops/VENUE/audit."""
     log = AuditLog(services().db)
     # the roll-ups apart, under their own bound: merged, an hourly partner's took the LIMIT entries' places
-    entries, rollups = log.recent(venue, limit, calls=False), log.call_rollups(venue, calls) if calls else []
+    entries, rollups = log.recent(venue, limit), log.call_rollups(venue, calls) if calls else []
     if not entries and not rollups and not services().venues.exists(venue):
         raise click.UsageError(f"unknown venue {venue!r}")
     zone = venue_time_zone(venue)

@@ -18,6 +18,7 @@ from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.payment import PaymentUnknown, paying_order, with_live_refunds
 from lightapps.cinema.store import (
     AT_COUNTER,
+    BY_CINEMA,
     NO_REFUND,
     REFUND_UNDER_WAY,
     Booking,
@@ -108,8 +109,8 @@ def _show_page(venue: str, zone: str, show, status: int = 200, error: str = "", 
     # A cancellation not finished (a failure cut it short; the payments sweep or Finish goes on): the tickets
     # still to cancel, refund or tell. Finished: the paid tickets whose refund could not be made online.
     cancelling = show.cancelled and store.is_cancelling(venue, show.id)
-    left = sum(b.status == "booked" or (b.cancelled_by == "cinema" and not b.refund_outcome) for b in bookings)
-    to_arrange = sum(b.refund_to_arrange for b in bookings)
+    left = sum(b.status == "booked" or (b.cancelled_by == BY_CINEMA and not b.refund_outcome) for b in bookings)
+    to_arrange = sum(b.cancelled_by == BY_CINEMA and b.refund_to_arrange for b in bookings)  # the banner's: the show's
     return render_template("cinema/console_show.html", venue=g.venue_map, zone=g.zone, show=show,
                            layout=show.layout, grid=seat_grid(show.layout, states), bookings=bookings,
                            occupancy=store.occupancy(venue, show, now), when=day_and_time,

@@ -97,7 +97,7 @@ REFUND_FINAL = (NO_REFUND, "done", "refused")
 
 
 def refund_to_arrange(outcome: str) -> bool:
-    """A cinema-cancelled ticket's settled refund outcome that the cinema must arrange with its holder itself."""
+    """A cancelled ticket's settled refund outcome that the cinema must arrange with its holder itself."""
     return outcome not in ("", NO_REFUND, *REFUND_UNDER_WAY)
 
 
@@ -796,8 +796,10 @@ class Booking:
 
     @property
     def refund_to_arrange(self) -> bool:
-        """Cancelled by the cinema, and its refund could not be made online: the cinema arranges it."""
-        return self.cancelled_by in (BY_CINEMA, AT_COUNTER) and refund_to_arrange(self.refund_outcome)
+        """Cancelled (by the cinema, at its counter or by its shopper) and its refund could not be made online: the
+        cinema arranges it. A shopper's own cancel keeps its outcome since the cancel-refunds set: one refused is
+        shown to her and the owner like the cinema's own."""
+        return self.status == "cancelled" and refund_to_arrange(self.refund_outcome)
 
     @property
     def refund_under_way(self) -> bool:

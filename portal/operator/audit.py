@@ -166,6 +166,6 @@ def audit_log(venue: str):
         return [{**entry, "text": detail_words(entry.get("detail"), venue_map),
                  "words": action_words(entry.get("action", ""), entry.get("detail"))} for entry in entries]
 
-    page = render_template("operator/audit.html", venue=venue, entries=in_words(log.recent(venue, SHOWN, calls=False)),
+    page = render_template("operator/audit.html", venue=venue, entries=in_words(log.recent(venue, SHOWN)),
                            calls=in_words(log.call_rollups(venue, CALLS_SHOWN)), shown=SHOWN, calls_shown=CALLS_SHOWN)
     return page, 200, {"Cache-Control": "no-store"}

@@ -128,7 +128,7 @@ def preview_token(account: Account, venue: str) -> str:
 
 def recent_changes(venue: str, zone: str) -> list[dict]:
     # the log alone: the API calls' roll-ups name no zone, and merged in they spent the scan
-    return zone_history(AuditLog(services().db).recent(venue, HISTORY_SCAN, calls=False), zone, HISTORY_SHOWN)
+    return zone_history(AuditLog(services().db).recent(venue, HISTORY_SCAN), zone, HISTORY_SHOWN)
 
 
 def offered_apps(zone_obj, current: LightApp | None, account: Account) -> list[LightApp]:

@@ -332,3 +332,27 @@ def test_finish_refund_is_for_the_zones_owner_and_a_booking_of_the_show(client, 
     assert f"Booking {code} has no refund left to finish." in flashes(client.get(resp.headers["Location"]).get_data(
         as_text=True))
     assert counter_audits(store.db, "cinema.booking.refund") == []
+
+
+def test_her_own_cancel_whose_refund_failed_is_shown_and_not_counted(cinema, pay_mall, sandbox, pay):  # noqa: F811
+    """Her own cancel, its refund pending and then refused for good: her ticket and the showtime's page say it is to
+    be arranged (the outcome the cancel-refunds set keeps was shown nowhere); when the cinema then cancels the show,
+    its banner counts only the tickets the show's cancellation could not refund, not hers."""
+    client, c, store, push = cinema
+    show = new_show(cinema)
+    code, order_id = paid_ticket(cinema, sandbox[1], show)
+    sandbox[0].refund_mode = "down"
+    try:
+        assert client.post(f"{BASE}/ticket/{code}/cancel", data={"c": c}).status_code == 303
+    finally:
+        sandbox[0].refund_mode = "success"
+    assert pay.store.end_refund(VENUE, order_id, order_id + "C", "", "failed").startswith("ok")
+    ticket = client.get(f"{BASE}/ticket/{code}?c={c}", headers=EN).get_data(as_text=True)
+    assert re.search(r'<p id="refund-to-arrange">Your refund could not be made online', ticket)
+    owner = restaurant_owner(pay_mall[0], pay, "box-office", zones=(ZONE,))
+    page = owner.get(f"{CONSOLE}/showtimes/{show.id}", headers=EN).get_data(as_text=True)
+    assert f'id="refund-to-arrange-{code}">refund to arrange by hand<' in page
+    assert push(show.starts_at, status="cancelled").get_json()["tickets_cancelled"] == 0
+    page = owner.get(f"{CONSOLE}/showtimes/{show.id}", headers=EN).get_data(as_text=True)
+    banner = re.search(r'<p class="error" id="show-cancelled">(.*?)</p>', page, re.S).group(1)
+    assert banner == "Cancelled: its tickets were cancelled, paid ones refunded, and their holders told."
