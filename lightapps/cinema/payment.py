@@ -158,7 +158,7 @@ def refund_booking(venue: str, booking: Booking, reason: str, order: Order | Non
     however often it is asked, by either, the money goes back once ("dup" after the first). None: nothing
     was paid online (no payments, an unpaid ticket); PaymentUnknown: not known yet (`order_for_booking`). `order`:
     the booking's, when the caller read it already."""
-    order = order or (order_for_booking(venue, booking) if payments_on() else None)
+    order = order or paying_order(venue, booking)
     if order is None or not order.is_paid:
         return None
     return services().payments.refund(venue, order.id, order.refundable, reason, refund_no=refund_no(order.id))

@@ -41,9 +41,11 @@ MAX_KEEP_OLD_S = 7 * 86400  # a rotation's grace period: long enough to roll a p
 _FIELDS = (":scopes", ":issued", ":used", ":until")  # a digest is 64 hex digits: `<digest>:x` is never a digest
 _declared: set[str] = {INGEST}
 
-# Shared by the scripts: a token's fields, and the venue's live tokens (those past their `until` deleted on the way).
+# Shared by the scripts: a token's fields (its label under the digest itself, then _FIELDS: one list for Python and
+# Lua, so a field added is forgotten with its token), and the venue's live tokens (those past their `until` deleted
+# on the way).
 _LIVE = """
-local SUFFIXES = {'', ':scopes', ':issued', ':used', ':until'}
+local SUFFIXES = {''""" + "".join(f", '{field}'" for field in _FIELDS) + """}
 local function forget(key, d)
   local f = {}
   for i, s in ipairs(SUFFIXES) do f[i] = d .. s end
