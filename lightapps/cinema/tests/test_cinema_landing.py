@@ -16,12 +16,15 @@ BASE = f"/v/{VENUE}/cinema/{ZONE}"
 
 
 def films_listed(html: str) -> dict[str, list[str]]:
-    """The landing's films: title (as shown, without its markup) -> the ids of the showtimes listed under it."""
+    """The landing's films: title (as shown, without its markup) -> the ids of the showtimes listed under it, over
+    every day the page lists (an hour from now may be tomorrow in the venue's time zone)."""
     out = {}
     for entry in re.findall(r"<li>(.*?)</li>", html[html.find('<ul class="shows"'):], re.S):
         title = re.search(r"<strong>(.*?)</strong>", entry, re.S)
         if title:
-            out[re.sub(r"<[^>]+>", "", title.group(1)).strip()] = re.findall(r'/show/([A-Za-z0-9_-]+)', entry)
+            # a film showing on two days is listed under each day's heading: one title, its showtimes in order
+            name = re.sub(r"<[^>]+>", "", title.group(1)).strip()
+            out.setdefault(name, []).extend(re.findall(r'/show/([A-Za-z0-9_-]+)', entry))
     return out
 
 
