@@ -6,6 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench chromium nginx clean
 
+# Python keeps compiled modules (__pycache__, git-ignored) even where the environment says not to write them
+# (PYTHONDONTWRITEBYTECODE=1 on this project's build machines): every process the suite and `make run` start (the
+# test workers, gunicorn's workers, the tracker, each CLI) otherwise compiled all of its modules afresh: importing
+# the app took 1.7 s of CPU instead of 1.1 s, and each test worker's collection 19 s instead of 6 (pytest keeps
+# its rewritten test modules there too).
+export PYTHONDONTWRITEBYTECODE :=
+SOURCES := core portal lightapps positioning fingerprints bench tests conftest.py wsgi.py
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -24,7 +32,8 @@ nginx:
 
 test: $(STAMP) chromium nginx
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder  # longest files first: tests/schedule.py
+	$(PY) -m compileall -q -j 0 $(SOURCES)  # once, on both cores, before three workers import the same modules
+	$(PY) -m pytest -n 3 --dist loadfile --no-loadscope-reorder  # longest files first: tests/schedule.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,10 +1,11 @@
-"""The order `make test` hands test files to its two xdist workers: the most expensive first.
+"""The order `make test` hands test files to its xdist workers (three on the two cores, `-n 3`): the most
+expensive first.
 
-`pytest -n 2 --dist loadfile` gives each worker whole files, one at a time as it runs out. By default
+`pytest -n 3 --dist loadfile` gives each worker whole files, one at a time as it runs out. By default
 xdist orders the files by their number of tests, so a file with one long test (the `make run` restart, the
 landing bench, a whole browser walk) came last, and one worker ran it alone while the other sat idle: in a
 measured run (2026-11-30) one worker finished 20% of the run before the other. Handing out the longest
-files first (longest-processing-time-first scheduling) leaves only short files for the end, so both workers
+files first (longest-processing-time-first scheduling) leaves only short files for the end, so the workers
 finish within about one short file of each other. `make test` passes `--no-loadscope-reorder` so that xdist
 keeps this order.
 
@@ -48,7 +49,7 @@ MEASURED_COST = {
     "tests/sim/test_quality_live.py": 10,
     "tests/cluster/test_cluster_failover.py": 10,
     "tests/a11y/test_first_screen.py": 10,
-    "tests/test_architecture.py": 9,
+    "tests/test_architecture.py": 3,
     "tests/owner/test_owner_media.py": 9,
     "tests/maps/test_maps_setup_drafts.py": 9,
     "tests/positioning_tests/test_batch_offsets_tuning.py": 9,
