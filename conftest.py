@@ -16,6 +16,7 @@ import hashlib  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import weakref  # noqa: E402
 from types import CodeType  # noqa: E402
 
 import pytest  # noqa: E402
@@ -132,6 +133,37 @@ def share_compiled_templates() -> None:
     Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": SharedTemplateCode()}
 
 
+class ParsedMaps:
+    """The venue maps shared_parse handed out, each with the stored JSON's digest it was parsed from and its shape
+    then (each list's identity and length, its version and positioner settings): a map whose shape is unchanged is
+    taken to still be that JSON's (a test that changes a map in place and builds its model directly builds it from a
+    map made in the test, never one read from the store)."""
+
+    def __init__(self) -> None:
+        self.handed: dict[int, tuple[weakref.ref, bytes, tuple]] = {}
+
+    @staticmethod
+    def shape(venue_map) -> tuple:
+        lists = (venue_map.floors, venue_map.aps, venue_map.zones, venue_map.nodes, venue_map.edges, venue_map.samples)
+        return (venue_map.id, venue_map.version, repr(venue_map.positioner),
+                *((id(items), len(items)) for items in lists))
+
+    def hand_out(self, venue_map, digest: bytes) -> None:
+        key = id(venue_map)
+        self.handed[key] = (weakref.ref(venue_map, lambda _ref: self.handed.pop(key, None)), digest,
+                            self.shape(venue_map))
+
+    def digest_of(self, venue_map) -> bytes | None:
+        """The digest of the stored JSON this map was parsed from, while it is as it was handed out."""
+        found = self.handed.get(id(venue_map))
+        if found is None or found[0]() is not venue_map or found[2] != self.shape(venue_map):
+            return None
+        return found[1]
+
+
+PARSED_MAPS = ParsedMaps()
+
+
 def memoise_map_parsing() -> None:
     """Parse each stored venue map's JSON once for the suite's apps (each app's VenueStore memoises its own, so every
     test read the demo map afresh: ~25 ms of CPU, in some 3,000 tests). Each caller gets its own copy (~5 ms), as
@@ -147,15 +179,59 @@ def memoise_map_parsing() -> None:
             if len(parsed) >= 16:
                 parsed.pop(next(iter(parsed)))
             parsed[digest] = parse(raw)
-        return parsed[digest].copy()
+        venue_map = parsed[digest].copy()
+        PARSED_MAPS.hand_out(venue_map, digest)
+        return venue_map
 
     store.parse_map = shared_parse
+
+
+def memoise_model_builds() -> None:
+    """Fit each stored map's positioning model once for the suite's apps: every test that places a phone had its
+    app's ModelCache fit the demo mall's model afresh (~25-45 ms of CPU; 284 fits in tests/captive alone, 13% of its
+    time under cProfile). Only a map read from the store and unchanged since (PARSED_MAPS) is looked up, by its JSON's
+    digest, the APs left out and the fall-off passed in; the caller gets the model with its own map in it (the
+    fitted parts are only read after the fit). Only for ModelCache.get's calls."""
+    from dataclasses import replace
+
+    from portal.tracking import models
+
+    build = models.build_venue_model
+    fitted: dict[tuple, object] = {}
+
+    cache_lookup = models.ModelCache.get.__code__
+
+    def shared_build(venue, masked=frozenset(), falloff=None):
+        # only an app's model cache shares: a test calling build_venue_model itself (it imported this wrapper by
+        # name) fits its own, as it may count or compare the fits
+        digest = PARSED_MAPS.digest_of(venue) if sys._getframe(1).f_code is cache_lookup else None
+        if digest is None:
+            return build(venue, masked, falloff)
+        key = (digest, masked, None if falloff is None else id(falloff))
+        if key not in fitted or fitted[key][0] is not falloff:  # (an id reused by another fall-off)
+            if len(fitted) >= 32:
+                fitted.pop(next(iter(fitted)))
+            fitted[key] = (falloff, build(venue, masked, falloff))
+        return replace(fitted[key][1], venue=venue)
+
+    models.build_venue_model = shared_build
+    shared_build.unshared = build
+
+
+@pytest.fixture
+def unshared_model_builds(monkeypatch) -> None:
+    """This test's apps fit their models themselves (memoise_model_builds): for a test that counts the fits."""
+    from portal.tracking import models
+
+    monkeypatch.setattr(models, "build_venue_model", getattr(models.build_venue_model, "unshared",
+                                                            models.build_venue_model))
 
 
 memoise_url_builders()
 memoise_rule_parsing()
 share_compiled_templates()
 memoise_map_parsing()
+memoise_model_builds()
 
 # Collect cyclic garbage after 50,000 new objects rather than Python's 700: the suite's workers hold large heaps
 # (venue maps, compiled templates, a thousand apps' worth of routes), and each young collection that cascaded into
@@ -559,4 +635,4 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
         if on_cluster and item.get_closest_marker("single_node"):
             item.add_marker(ON_CLUSTER_SKIP)
-    schedule.longest_files_first(items)  # for the two xdist workers of `make test` (tests/schedule.py)
+    schedule.longest_files_first(items)  # for the xdist workers of `make test` (tests/schedule.py)

@@ -292,7 +292,7 @@ def test_the_live_model_leaves_silent_aps_out_without_a_resurvey(client, console
     assert health["masked_aps"] == [gone] and health["unknown_aps"] == [unknown]
 
 
-def test_a_rebuild_for_silent_aps_reuses_the_versions_fall_off(demo, svc, db, monkeypatch):
+def test_a_rebuild_for_silent_aps_reuses_the_versions_fall_off(demo, svc, db, monkeypatch, unshared_model_builds):
     """The fall-off an offset is measured against is fitted once per map version, on every AP: when APs fall
     silent the model is rebuilt on the spot (under the cache's lock), with the fit's columns of the APs kept."""
     fits = []
