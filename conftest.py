@@ -15,6 +15,7 @@ import gc  # noqa: E402
 import hashlib  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import weakref  # noqa: E402
 from types import CodeType  # noqa: E402
@@ -135,17 +136,20 @@ def share_compiled_templates() -> None:
 
 class ParsedMaps:
     """The venue maps shared_parse handed out, each with the stored JSON's digest it was parsed from and its shape
-    then (each list's identity and length, its version and positioner settings): a map whose shape is unchanged is
-    taken to still be that JSON's (a test that changes a map in place and builds its model directly builds it from a
-    map made in the test, never one read from the store)."""
+    then (each list's identity and length, its version, building and positioner settings): a map whose shape is
+    unchanged is taken to still be that JSON's. A model is first fitted only from a map equal to the parse it was
+    copied from (`pristine`), so a map changed in place before that fit is never stored under the stored JSON's
+    digest; one changed in place item by item after it would get the stored map's model (no test does: a test that
+    changes a map and builds its model directly builds it from a map made in the test or saves it first)."""
 
     def __init__(self) -> None:
         self.handed: dict[int, tuple[weakref.ref, bytes, tuple]] = {}
+        self.parsed: dict[bytes, object] = {}  # digest -> the parse the copies were made from (never handed out)
 
     @staticmethod
     def shape(venue_map) -> tuple:
         lists = (venue_map.floors, venue_map.aps, venue_map.zones, venue_map.nodes, venue_map.edges, venue_map.samples)
-        return (venue_map.id, venue_map.version, repr(venue_map.positioner),
+        return (venue_map.id, venue_map.version, venue_map.building, repr(venue_map.positioner),
                 *((id(items), len(items)) for items in lists))
 
     def hand_out(self, venue_map, digest: bytes) -> None:
@@ -160,6 +164,11 @@ class ParsedMaps:
             return None
         return found[1]
 
+    def pristine(self, venue_map, digest: bytes) -> bool:
+        """Whether the map is equal, field by field, to the parse of its stored JSON (a few ms: once per model)."""
+        parsed = self.parsed.get(digest)
+        return parsed is not None and parsed == venue_map
+
 
 PARSED_MAPS = ParsedMaps()
 
@@ -171,7 +180,7 @@ def memoise_map_parsing() -> None:
     from fingerprints import store
 
     parse = store.parse_map
-    parsed: dict[bytes, object] = {}
+    parsed = PARSED_MAPS.parsed
 
     def shared_parse(raw: bytes):
         digest = hashlib.sha256(raw).digest()
@@ -190,14 +199,17 @@ def memoise_model_builds() -> None:
     """Fit each stored map's positioning model once for the suite's apps: every test that places a phone had its
     app's ModelCache fit the demo mall's model afresh (~25-45 ms of CPU; 284 fits in tests/captive alone, 13% of its
     time under cProfile). Only a map read from the store and unchanged since (PARSED_MAPS) is looked up, by its JSON's
-    digest, the APs left out and the fall-off passed in; the caller gets the model with its own map in it (the
-    fitted parts are only read after the fit). Only for ModelCache.get's calls."""
+    digest, the APs left out and the fall-off passed in; the caller gets the model with its own map in it. Its fitted
+    parts (positioner, zones, motion, coverage) are shared by the worker's apps: nothing in the code writes to them
+    after the fit (their lazy caches are deterministic); a test that monkeypatches one of their methods patches it for
+    that test only (tests run one at a time in a worker). Only for ModelCache.get's calls."""
     from dataclasses import replace
 
     from portal.tracking import models
 
     build = models.build_venue_model
-    fitted: dict[tuple, object] = {}
+    fitted: dict[tuple, tuple] = {}
+    lock = threading.Lock()  # the apps' caches each lock their own fits; this memo is all of theirs
 
     cache_lookup = models.ModelCache.get.__code__
 
@@ -208,11 +220,16 @@ def memoise_model_builds() -> None:
         if digest is None:
             return build(venue, masked, falloff)
         key = (digest, masked, None if falloff is None else id(falloff))
-        if key not in fitted or fitted[key][0] is not falloff:  # (an id reused by another fall-off)
-            if len(fitted) >= 32:
-                fitted.pop(next(iter(fitted)))
-            fitted[key] = (falloff, build(venue, masked, falloff))
-        return replace(fitted[key][1], venue=venue)
+        with lock:
+            entry = fitted.get(key)
+            if entry is None or entry[0] is not falloff:  # (an id reused by another fall-off)
+                if not PARSED_MAPS.pristine(venue, digest):
+                    return build(venue, masked, falloff)
+                entry = (falloff, build(venue, masked, falloff))
+                if len(fitted) >= 32:
+                    fitted.pop(next(iter(fitted)), None)
+                fitted[key] = entry
+        return replace(entry[1], venue=venue)
 
     models.build_venue_model = shared_build
     shared_build.unshared = build
