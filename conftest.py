@@ -15,7 +15,6 @@ import gc  # noqa: E402
 import hashlib  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 import weakref  # noqa: E402
 from types import CodeType  # noqa: E402
@@ -25,6 +24,7 @@ import redis  # noqa: E402
 from jinja2 import BytecodeCache, Environment  # noqa: E402
 from jinja2.bccache import Bucket  # noqa: E402
 
+from core.memo import BoundedMemo  # noqa: E402
 from core.settings import PROJECT_ROOT, Settings  # noqa: E402
 from portal.tools.net import free_port, stop_process, wait_for_port  # noqa: E402
 from tests import axecheck, schedule  # noqa: E402
@@ -144,7 +144,7 @@ class ParsedMaps:
 
     def __init__(self) -> None:
         self.handed: dict[int, tuple[weakref.ref, bytes, tuple]] = {}
-        self.parsed: dict[bytes, object] = {}  # digest -> the parse the copies were made from (never handed out)
+        self.parsed = BoundedMemo(16)  # digest -> the parse the copies were made from (never handed out)
 
     @staticmethod
     def shape(venue_map) -> tuple:
@@ -166,7 +166,7 @@ class ParsedMaps:
 
     def pristine(self, venue_map, digest: bytes) -> bool:
         """Whether the map is equal, field by field, to the parse of its stored JSON (a few ms: once per model)."""
-        parsed = self.parsed.get(digest)
+        parsed = self.parsed.peek(digest)
         return parsed is not None and parsed == venue_map
 
 
@@ -180,15 +180,10 @@ def memoise_map_parsing() -> None:
     from fingerprints import store
 
     parse = store.parse_map
-    parsed = PARSED_MAPS.parsed
 
     def shared_parse(raw: bytes):
         digest = hashlib.sha256(raw).digest()
-        if digest not in parsed:
-            if len(parsed) >= 16:
-                parsed.pop(next(iter(parsed)))
-            parsed[digest] = parse(raw)
-        venue_map = parsed[digest].copy()
+        venue_map = PARSED_MAPS.parsed.get(digest, lambda: parse(raw)).copy()
         PARSED_MAPS.hand_out(venue_map, digest)
         return venue_map
 
@@ -208,9 +203,7 @@ def memoise_model_builds() -> None:
     from portal.tracking import models
 
     build = models.build_venue_model
-    fitted: dict[tuple, tuple] = {}
-    lock = threading.Lock()  # the apps' caches each lock their own fits; this memo is all of theirs
-
+    fitted = BoundedMemo(32)  # (digest, masked, id of the fall-off) -> (that fall-off, the model); thread-safe
     cache_lookup = models.ModelCache.get.__code__
 
     def shared_build(venue, masked=frozenset(), falloff=None):
@@ -220,15 +213,12 @@ def memoise_model_builds() -> None:
         if digest is None:
             return build(venue, masked, falloff)
         key = (digest, masked, None if falloff is None else id(falloff))
-        with lock:
-            entry = fitted.get(key)
-            if entry is None or entry[0] is not falloff:  # (an id reused by another fall-off)
-                if not PARSED_MAPS.pristine(venue, digest):
-                    return build(venue, masked, falloff)
-                entry = (falloff, build(venue, masked, falloff))
-                if len(fitted) >= 32:
-                    fitted.pop(next(iter(fitted)), None)
-                fitted[key] = entry
+        entry = fitted.peek(key)
+        if entry is None or entry[0] is not falloff:  # (an id reused by another fall-off)
+            if not PARSED_MAPS.pristine(venue, digest):
+                return build(venue, masked, falloff)
+            entry = (falloff, build(venue, masked, falloff))
+            fitted.put(key, entry)
         return replace(entry[1], venue=venue)
 
     models.build_venue_model = shared_build
