@@ -322,9 +322,14 @@ def meraki_guess(venue: str, network: str, guesses: dict[str, str], spend: bool 
 def api_over_budget(over: OverBudget, text: str, field: str | None = None) -> ApiError:
     """A machine API's 429 for a spent budget, worded for the program calling (the budgets' own 429 speaks to a
     shopper): `text`, then when to retry, with Retry-After and no caching. One wording for every API's budget."""
-    wait = over.refusal.retry_after_s
-    return ApiError(429, f"{text}; retry in {wait} seconds", field,
-                    headers=[("Retry-After", str(wait)), ("Cache-Control", "no-store")])
+    return api_retry_later(text, over.refusal.retry_after_s, field)
+
+
+def api_retry_later(text: str, wait_s: int, field: str | None = None) -> ApiError:
+    """A machine API's 429: `text`, then when to retry, with Retry-After and no caching (a spent budget's, a
+    token's calls still running)."""
+    return ApiError(429, f"{text}; retry in {wait_s} seconds", field,
+                    headers=[("Retry-After", str(wait_s)), ("Cache-Control", "no-store")])
 
 
 def meraki_guess_scopes(venue: str, network: str) -> dict[str, str]:

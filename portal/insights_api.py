@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, jsonify, request
 
 from core.errors import InputError
-from portal.api import api_over_budget, api_scope, require_venue_source
+from portal.api import api_over_budget, api_retry_later, api_scope, require_venue_source
 from portal.apps.budgets import OverBudget, spend_budget
 from portal.call_slots import CallsInFlight, CallSlots
 from portal.errors import ApiError
@@ -75,9 +75,8 @@ def insights(venue: str):
         with CallSlots(services().db).held(venue, BUDGET, label, CALLS_AT_ONCE, CALL_SLOT_TTL_S) as call:
             export = _export(venue_map, label, call, (name, last, days), zone)
     except CallsInFlight:
-        raise ApiError(429, f"{CALLS_AT_ONCE} calls with this token are still running: wait for one to end; retry in "
-                            f"{CALLS_RETRY_S} seconds", None,
-                       headers=[("Retry-After", str(CALLS_RETRY_S)), ("Cache-Control", "no-store")]) from None
+        raise api_retry_later(f"{CALLS_AT_ONCE} calls with this token are still running: wait for one to end",
+                              CALLS_RETRY_S) from None
     return jsonify({"partial": export.partial, "columns": COLUMNS, "metadata": dict(export.meta),
                     "rows": export.records()})
 
