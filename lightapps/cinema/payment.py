@@ -179,11 +179,11 @@ def refund_cancelled(venue: str, booking: Booking, reason: str, order: Order | N
     online), one of REFUND_UNDER_WAY, or "refused", "state", "exceeds" (not refunded online). Asked again (a
     cancellation cut short after the refund was asked for), the refund's record answers: never a second refund.
     `order`: the booking's, when the caller read it already."""
-    outcome = refund_booking(venue, booking, reason, order)
+    order = order or paying_order(venue, booking)  # read once: a "dup" answer reads its refund record by it
+    outcome = refund_booking(venue, booking, reason, order) if order is not None else None
     if outcome is None:
         return NO_REFUND
     if outcome == "dup":
-        order = order or order_for_booking(venue, booking)  # paid: refund_booking found it
         outcome = _outcome(services().payments.store.refund_record(venue, refund_no(order.id)).get("status", "done"))
     return outcome
 
