@@ -13,7 +13,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from babel import Locale
+from babel.dates import format_skeleton
 from flask import g, has_request_context, request
+from flask_babel import get_locale
 
 from core.errors import InputError
 from core.wallclock import NoSuchLocalTime, day_hours, day_start, offsets_where_repeated, typed_instant, utc_offset_text  # noqa: F401 (the venue-bound helpers below and the apps import them from here)
@@ -101,6 +104,28 @@ def hhmm(ts: float | None) -> str:
 def format_day(ts: float | None) -> str:
     """`2026-12-01`, venue time (the `|day` filter)."""
     return local_time(ts).strftime("%Y-%m-%d") if ts else ""
+
+
+def spoken_date(day: date) -> str:
+    """A day as shoppers read it, in the page's language: `Tue, Dec 8` / `12月8日周二`, with the year (`Tue, Dec 8,
+    2027`) only when it is not this year at the venue. Shopper pages show it; the consoles keep `|day`'s `2026-12-08`,
+    which owners and operators type back and sort."""
+    skeleton = "MMMEd" if day.year == venue_today().year else "yMMMEd"
+    return format_skeleton(skeleton, day, locale=get_locale())
+
+
+def spoken_day(ts: float | None) -> str:
+    """`spoken_date` of an instant's day, venue time (the `|spoken_day` filter)."""
+    return spoken_date(local_time(ts).date()) if ts else ""
+
+
+def spoken_time(ts: float | None) -> str:
+    """`Tue, Dec 8, 19:30` / `12月8日周二 19:30`: `spoken_day` and the 24-hour time, joined as the page's language
+    joins a date and a time (the `|spoken_time` filter)."""
+    if not ts:
+        return ""
+    locale = get_locale()
+    return Locale.parse(locale).datetime_formats["medium"].format(hhmm(ts), spoken_day(ts))
 
 
 def venue_now(venue: str | None = None) -> datetime:

@@ -25,17 +25,39 @@ PLATE = "粤B 34567"
 STALL_MS = 3000  # longer than the store timeout (STORE_TIMEOUT_S, 2 s): writes time out
 
 
+class Stall:
+    """A real stall of the real store: CLIENT PAUSE WRITE from a connection of its own. `start` pauses writes for
+    STALL_MS at most; `end` lets them flow again at once."""
+
+    def __init__(self, admin: redis.Redis) -> None:
+        self.admin = admin
+
+    def start(self) -> None:
+        self.admin.execute_command("CLIENT", "PAUSE", STALL_MS, "WRITE")
+
+    def end(self) -> None:
+        self.admin.execute_command("CLIENT", "UNPAUSE")
+
+    def during(self, call):
+        """`call`, with the store stalled for its length: its writes time out, and the caller's writes after it
+        (the progress it records, its mark cleared) go through however long the call took on a busy machine (a
+        stall of fixed length ended sometimes before, sometimes after those)."""
+        def stalled(*args, **kwargs):
+            self.start()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.end()
+        return stalled
+
+
 @contextlib.contextmanager
 def writes_stalled(db: redis.Redis):
-    """Within the block the store takes no writes once `stall()` was called (a real stall: CLIENT PAUSE WRITE,
-    from a connection of its own); they flow again when the block ends."""
+    """Within the block the store takes no writes while a `Stall` is started; they flow again when the block
+    ends."""
     admin = redis.Redis(connection_pool=redis.ConnectionPool(**db.connection_pool.connection_kwargs))
-
-    def stall() -> None:
-        admin.execute_command("CLIENT", "PAUSE", STALL_MS, "WRITE")
-
     try:
-        yield stall
+        yield Stall(admin)
     finally:
         admin.execute_command("CLIENT", "UNPAUSE")
         admin.close()
@@ -61,14 +83,14 @@ def member(pay_portal):
     return members, found
 
 
-def stall_in(monkeypatch, owner, name: str, stall, after: bool = False) -> None:
-    """The store stalls just as `owner.name` is called (the call then goes on, and its writes time out), or
-    right `after` it returned."""
+def stall_in(monkeypatch, owner, name: str, stall: Stall, after: bool = False) -> None:
+    """The store stalls for the length of `owner.name`'s call (its writes time out), or from right `after` it
+    returned to the end of the `writes_stalled` block."""
     real = getattr(owner, name)
     if after:
-        monkeypatch.setattr(owner, name, lambda *a, **k: (real(*a, **k), stall())[0])
+        monkeypatch.setattr(owner, name, lambda *a, **k: (real(*a, **k), stall.start())[0])
     else:
-        monkeypatch.setattr(owner, name, lambda *a, **k: (stall(), real(*a, **k))[1])
+        monkeypatch.setattr(owner, name, stall.during(real))
 
 
 @pytest.mark.single_node
@@ -117,7 +139,7 @@ def test_a_paid_order_earns_its_points_once_even_if_the_store_stalls_as_they_are
     box = sandbox[0]
     order = new_order(pay, pay_portal, "alipay", "anon-stall", 12_345)  # ¥123.45: 123 points
     with writes_stalled(db) as stall:
-        stall_in(monkeypatch, members, "for_client", stall)  # booked, the event logged, then the stall
+        stall_in(monkeypatch, members, "post_purchase", stall)  # booked, the event logged, then the stall
         approve(sandbox, "alipay", order.id)
         monkeypatch.undo()
     trade = box.trade("alipay", order.id)
@@ -191,10 +213,10 @@ def spent_points(pay_mall, pay):
     return app, client, members, card, c, order_id
 
 
-def stall_on_closed(monkeypatch, pay, purpose: str, stall) -> None:
-    """The store stalls just as the order's purpose is told it closed."""
+def stall_on_closed(monkeypatch, pay, purpose: str, stall: Stall) -> None:
+    """The store stalls while the order's purpose is told it closed."""
     told = pay.purposes[purpose]
-    stalled = dataclasses.replace(told, on_closed=lambda order: (stall(), told.on_closed(order))[1])
+    stalled = dataclasses.replace(told, on_closed=stall.during(told.on_closed))
     monkeypatch.setitem(pay.purposes, purpose, stalled)
 
 

@@ -4,7 +4,7 @@ input gets a clear 4xx and stores nothing."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from lightapps.queue import APP
 from lightapps.queue.store import QueueKeys, QueueStore, service_day
 from lightapps.queue.tests.queue_fixtures import queue_clock, venue_time
+from portal.apps.locale import spoken_date
 from portal.payments.money import cny
 from portal.shopper import cookie_name
 
@@ -189,7 +190,7 @@ def _tomorrow() -> str:
     return (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()  # the venue's day
 
 
-def test_reserve_flow_and_bad_input(client, demo, db, shopper):
+def test_reserve_flow_and_bad_input(app, client, demo, db, shopper):
     page = client.get(f"{BASE}/reserve?c={shopper}&date={_tomorrow()}").get_data(as_text=True)
     assert 'value="12:00"' in page
     before = queue_state(db)
@@ -207,7 +208,9 @@ def test_reserve_flow_and_bad_input(client, demo, db, shopper):
     ok = client.post(f"{BASE}/reserve", data={"party": "3", "date": _tomorrow(), "slot": "12:00", "c": shopper})
     assert ok.status_code == 303
     page = client.get(ok.headers["Location"]).get_data(as_text=True)
-    assert f"{_tomorrow()} 12:00" in page and "Cancel booking" in page
+    with app.test_request_context(BASE):  # the booking's day as the shopper reads it
+        day = spoken_date(date.fromisoformat(_tomorrow()))
+    assert f"{day} 12:00" in page and "Cancel booking" in page and _tomorrow() not in page.split("<main>")[1]
     same = client.post(f"{BASE}/reserve", data={"party": "3", "date": _tomorrow(), "slot": "12:00", "c": shopper})
     assert same.status_code == 303  # a double tap is the same booking
     assert QueueStore(db).slot_counts("demo", "jade", _tomorrow()) == {"12:00": 1}

@@ -1,0 +1,49 @@
+"""Shopper pages say a day as people read it, in the page's language (portal/apps/locale.py `spoken_date`,
+`spoken_time`, the `|spoken_day` and `|spoken_time` filters): `Tue, Dec 8` / `12月8日周二`, the year only when it is
+not this year at the venue; the consoles keep `2026-12-08`, which owners type back and sort."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import date
+
+import pytest
+
+from lightapps.coupons.store import CouponStore
+from portal.apps.locale import spoken_date, spoken_time, venue_today
+from portal.shopper import Shopper, shopper_token
+
+ISO_DAY = re.compile(r"\b20\d\d-\d\d-\d\d\b")
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "Mon, Jan 7, 2030"), ("zh", "2030年1月7日周一")])
+def test_a_day_in_another_year_reads_with_its_year_in_the_pages_language(app, lang, words):
+    with app.test_request_context(f"/v/demo/?lang={lang}"):
+        if venue_today().year == 2030:
+            pytest.skip("the day is this year's: its year is left out")
+        assert spoken_date(date(2030, 1, 7)) == words
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_day_this_year_reads_without_its_year_and_a_time_follows_it(app, lang):
+    with app.test_request_context(f"/v/demo/?lang={lang}"):
+        today = venue_today()
+        said = spoken_date(today)
+        assert str(today.year) not in said and str(today.day) in said and not ISO_DAY.search(said)
+        now = time.time()
+        assert spoken_time(now).startswith(spoken_date(venue_today())) and spoken_time(now)[-5:-3].isdigit()
+        assert spoken_time(None) == "" and spoken_time(0) == ""
+
+
+def test_a_coupon_page_names_its_days_as_shoppers_read_them(app, client, demo, svc):
+    CouponStore(svc.db).create("demo", "kopi", {"title_en": "Dated", "title_zh": "有日期", "description_en": "d",
+                                                "stock": 5, "valid_from": time.time() - 60,
+                                                "valid_until": time.time() + 7 * 86400})
+    with app.app_context():
+        token = shopper_token(Shopper("demo", "dated-shopper"))
+    for lang in ("en", "zh"):
+        page = client.get(f"/v/demo/zone/kopi/coupons?c={token}&lang={lang}").get_data(as_text=True)
+        with app.test_request_context(f"/v/demo/?lang={lang}"):
+            first = spoken_date(venue_today())
+        assert first in page and not ISO_DAY.search(page), lang
