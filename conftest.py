@@ -236,15 +236,18 @@ def unshared_model_builds(monkeypatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fixed_visitor_salts(monkeypatch) -> None:
+def fixed_visitor_salts():
     """The day's visitor-count salts (portal.tracking.footfall.new_salt) drawn from a fixed sequence, a new one each
     call, instead of at random: a HyperLogLog counts a few distinct phones exactly only while no two of them hash to
     one register, so a random salt made a test that counts visitors fail about once in some hundreds of runs; with
-    the sequence a collision fails every run or none. A test that pins its own salt still does."""
+    the sequence a collision between fixed client ids fails every run or none. A test that pins its own salt still
+    does. Its own patch, not the test's `monkeypatch`: a test that calls monkeypatch.undo() keeps the sequence."""
     from portal.tracking import footfall
 
     drawn = itertools.count()  # next() on a count is one step under the GIL: safe from the tracker's threads too
-    monkeypatch.setattr(footfall, "new_salt", lambda: f"suite-salt-{next(drawn)}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(footfall, "new_salt", lambda: f"suite-salt-{next(drawn)}")
+        yield
 
 
 memoise_url_builders()

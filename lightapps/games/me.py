@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from lightapps.games import APP
 from lightapps.games.rules import show_code
-from portal.apps.locale import format_day
+from portal.apps.locale import spoken_day
 from portal.apps.mine import MyItem
 from portal.apps.views import app_store, is_zh
 from portal.shopper import Shopper
@@ -23,6 +23,6 @@ def mine(venue: str, shopper: Shopper) -> list[MyItem]:
             continue
         items.append(MyItem(kind="coupon", title=prize.title(zh),
                             detail=_("Prize code %(code)s · collect by %(day)s", code=show_code(voucher.code),
-                                     day=format_day(game.redeem_until - 1)),
+                                     day=spoken_day(game.redeem_until - 1)),
                             endpoint="games.prize", values={"venue": venue, "code": voucher.code}))
     return items

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from lightapps.parking import APP
 from lightapps.parking.common import level_name, parking_store
-from portal.apps.locale import format_time
+from portal.apps.locale import spoken_time
 from portal.apps.mine import MyItem
 from portal.apps.views import is_zh, zones_running
 from portal.payments.money import cny
@@ -20,7 +20,7 @@ def owed(venue: str, shopper: Shopper) -> list[MyItem]:
     theirs on the fee page."""
     running = zones_running(APP, venue)
     return [MyItem(kind="car", title=_("Parking fee owed: %(amount)s", amount=cny(debt.due_fen)),
-                   detail=_("Left without paying at %(time)s", time=format_time(debt.exit_ms / 1000)),
+                   detail=_("Left without paying at %(time)s", time=spoken_time(debt.exit_ms / 1000)),
                    endpoint="parking.owed_page",
                    values={"venue": venue, "zone": debt.zone or running[0], "debt_id": debt.id})
             for debt in parking_store().debts_of(venue, shopper.client)

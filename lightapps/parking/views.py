@@ -37,8 +37,8 @@ from lightapps.parking.common import (
 from lightapps.parking.store import Debt, FindResult, Stay, stay_id
 from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.apps.capabilities import PaymentAgreement, agreements
-from portal.apps.locale import format_time, offsets_where_repeated, venue_now
 from portal.apps.locale import hhmm as venue_hhmm
+from portal.apps.locale import offsets_where_repeated, spoken_time, venue_now
 from portal.apps.location_consent import position_phone
 from portal.apps.views import is_zh, lang_arg, zone_app_blueprint
 from portal.i18n import chosen_lang
@@ -424,8 +424,8 @@ def fee_page(venue: str, zone: str, session_id: str, status: int = 200, error: s
 
 
 def _when(ms: int) -> str:
-    """A past moment on a shopper's page: `2026-12-01 19:30`, venue time."""
-    return format_time(ms / 1000)
+    """A past moment on a shopper's page: `Tue, Dec 1, 19:30` / `12月1日周二 19:30`, venue time."""
+    return spoken_time(ms / 1000)
 
 
 @bp.post("/<zone>/fee/<session_id>/verify")

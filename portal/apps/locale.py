@@ -106,12 +106,12 @@ def format_day(ts: float | None) -> str:
     return local_time(ts).strftime("%Y-%m-%d") if ts else ""
 
 
-def spoken_date(day: date) -> str:
-    """A day as shoppers read it, in the page's language: `Tue, Dec 8` / `12月8日周二`, with the year (`Tue, Dec 8,
-    2027`) only when it is not this year at the venue. Shopper pages show it; the consoles keep `|day`'s `2026-12-08`,
-    which owners and operators type back and sort."""
+def spoken_date(day: date, locale: Locale | str | None = None) -> str:
+    """A day as shoppers read it, in the page's language (or `locale`'s, outside a request: a text's): `Tue, Dec 8`
+    / `12月8日周二`, with the year (`Tue, Dec 8, 2027`) only when it is not this year at the venue. Shopper pages show
+    it; the consoles keep `|day`'s `2026-12-08`, which owners and operators type back and sort."""
     skeleton = "MMMEd" if day.year == venue_today().year else "yMMMEd"
-    return format_skeleton(skeleton, day, locale=get_locale())
+    return format_skeleton(skeleton, day, locale=_spoken_locale(locale))
 
 
 def spoken_day(ts: float | None) -> str:
@@ -124,8 +124,15 @@ def spoken_time(ts: float | None) -> str:
     joins a date and a time (the `|spoken_time` filter)."""
     if not ts:
         return ""
-    locale = get_locale()
-    return Locale.parse(locale).datetime_formats["medium"].format(hhmm(ts), spoken_day(ts))
+    return _spoken_locale(None).datetime_formats["medium"].format(hhmm(ts), spoken_day(ts))
+
+
+def _spoken_locale(locale: Locale | str | None) -> Locale:
+    """`locale`, else this request's language: never the host's (Babel's default), which a page must not show."""
+    chosen = locale or get_locale()
+    if chosen is None:
+        raise RuntimeError("no language to say a date in: pass one outside a request")
+    return Locale.parse(chosen)
 
 
 def venue_now(venue: str | None = None) -> datetime:

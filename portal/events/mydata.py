@@ -46,7 +46,7 @@ from core.settings import yes_or_no
 from fingerprints.model import VenueMap, name_in
 from portal.apps import capabilities, registry
 from portal.apps.bilingual import Localized, pick
-from portal.apps.locale import format_time
+from portal.apps.locale import format_time, spoken_time
 from portal.apps.paid import PaidThing, collect_paid, hand_over
 from portal.apps.views import erase_shopper, is_zh, lang_arg, shopper_data, venue_or_404
 from portal.consent import Consent
@@ -722,13 +722,13 @@ def paid_fate(thing: PaidThing) -> str:
     if thing.refundable and thing.until:
         return _("Refundable until %(time)s: cancel it on its page for a full refund of %(amount)s. Erasing waits "
                  "until you have; after that time it is kept for you instead, until it has been used.",
-                 time=format_time(thing.until), amount=amount)
+                 time=spoken_time(thing.until), amount=amount)
     if thing.refundable:
         return _("Refundable: give it up on its page for a full refund of %(amount)s. Erasing waits until you have.",
                  amount=amount)
     return _("No longer refundable: erasing keeps it for you, with its code, until %(time)s, then erases it. It is "
              "kept because you need it to use what you paid for (the contract you made when you paid).",
-             time=format_time(thing.until or 0))
+             time=spoken_time(thing.until or 0))
 
 
 @bp.get("/export.json")
@@ -761,7 +761,7 @@ def erase_view(venue: str):
     svc.privacy.audit_export(venue, "shopper (self)", "erasure", f"{sum(removed.values())} records")
     token = token_store().mint(Shopper(venue, keeper)) if keeper else None
     kept = [PaidRow(thing.title, paid_kind(thing.kind), cny(thing.amount_fen),
-                    _("Kept until %(time)s, then erased.", time=format_time(thing.until or 0)),
+                    _("Kept until %(time)s, then erased.", time=spoken_time(thing.until or 0)),
                     url_for(thing.endpoint, **thing.values, c=token, **lang_arg()), False) for thing in things]
     response = make_response(render_template("insights/erased.html", venue=venue_or_404(venue),
                                              kept_declined=kept_declined, kept=kept))

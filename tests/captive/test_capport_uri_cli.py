@@ -92,5 +92,6 @@ def test_a_hook_keeps_one_process_and_feeds_it_macs_on_stdin(public):
     assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
     # the same phone's URI as the one-MAC form prints: the same payload (the signing time may be a second later)
     assert unsigned(lines[0]) == unsigned(capport_uri(public, "demo", PHONE).output.strip())
+    assert public.test_client().get(urlparse(lines[0]).path).status_code == 200  # and its signature holds
     assert lines[2].startswith(PORTAL_URL + "/capport/api/") and lines[2] != lines[0]
     assert "line 2 is not a MAC address" in done.stderr and "not-a-mac" not in done.stderr  # never echoed: logs

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from lightapps.coupons.store import CouponStore
-from portal.apps.locale import spoken_date, spoken_time, venue_today
+from portal.apps.locale import spoken_date, spoken_day, spoken_time, venue_today
 from portal.shopper import Shopper, shopper_token
 
 ISO_DAY = re.compile(r"\b20\d\d-\d\d-\d\d\b")
@@ -36,14 +36,22 @@ def test_a_day_this_year_reads_without_its_year_and_a_time_follows_it(app, lang)
         assert spoken_time(None) == "" and spoken_time(0) == ""
 
 
+def test_outside_a_request_a_day_is_said_in_the_language_asked_never_the_hosts(app):
+    with app.app_context():
+        assert spoken_date(date(2030, 1, 7), "zh").endswith("1月7日周一")
+        with pytest.raises(RuntimeError):
+            spoken_date(date(2030, 1, 7))
+
+
 def test_a_coupon_page_names_its_days_as_shoppers_read_them(app, client, demo, svc):
+    valid_from = time.time() - 60  # the day it falls on: yesterday in the minute after the venue's midnight
     CouponStore(svc.db).create("demo", "kopi", {"title_en": "Dated", "title_zh": "有日期", "description_en": "d",
-                                                "stock": 5, "valid_from": time.time() - 60,
+                                                "stock": 5, "valid_from": valid_from,
                                                 "valid_until": time.time() + 7 * 86400})
     with app.app_context():
         token = shopper_token(Shopper("demo", "dated-shopper"))
     for lang in ("en", "zh"):
         page = client.get(f"/v/demo/zone/kopi/coupons?c={token}&lang={lang}").get_data(as_text=True)
         with app.test_request_context(f"/v/demo/?lang={lang}"):
-            first = spoken_date(venue_today())
+            first = spoken_day(valid_from)
         assert first in page and not ISO_DAY.search(page), lang

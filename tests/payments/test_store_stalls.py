@@ -11,6 +11,8 @@ import contextlib
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import pytest
 import redis
@@ -22,12 +24,15 @@ from portal.payments.store import PaymentKeys, late_refund_no
 from tests.payments.test_parking_fee import VENUE, alipay_order, fee_session, open_garage, shopper
 
 PLATE = "粤B 34567"
-STALL_MS = 3000  # longer than the store timeout (STORE_TIMEOUT_S, 2 s): writes time out
+P = ParamSpec("P")
+T = TypeVar("T")
+STALL_MS = 30_000  # a cap only: every stall is ended when its call returns (`Stall.during`) or its block ends
 
 
 class Stall:
-    """A real stall of the real store: CLIENT PAUSE WRITE from a connection of its own. `start` pauses writes for
-    STALL_MS at most; `end` lets them flow again at once."""
+    """A real stall of the real store: CLIENT PAUSE WRITE from a connection of its own. `start` pauses writes (for
+    STALL_MS at most: far longer than the store timeout, STORE_TIMEOUT_S, 2 s, so a stalled write always times out);
+    `end` lets them flow again at once."""
 
     def __init__(self, admin: redis.Redis) -> None:
         self.admin = admin
@@ -38,11 +43,11 @@ class Stall:
     def end(self) -> None:
         self.admin.execute_command("CLIENT", "UNPAUSE")
 
-    def during(self, call):
+    def during(self, call: Callable[P, T]) -> Callable[P, T]:
         """`call`, with the store stalled for its length: its writes time out, and the caller's writes after it
         (the progress it records, its mark cleared) go through however long the call took on a busy machine (a
         stall of fixed length ended sometimes before, sometimes after those)."""
-        def stalled(*args, **kwargs):
+        def stalled(*args: P.args, **kwargs: P.kwargs) -> T:
             self.start()
             try:
                 return call(*args, **kwargs)
@@ -83,14 +88,9 @@ def member(pay_portal):
     return members, found
 
 
-def stall_in(monkeypatch, owner, name: str, stall: Stall, after: bool = False) -> None:
-    """The store stalls for the length of `owner.name`'s call (its writes time out), or from right `after` it
-    returned to the end of the `writes_stalled` block."""
-    real = getattr(owner, name)
-    if after:
-        monkeypatch.setattr(owner, name, lambda *a, **k: (real(*a, **k), stall.start())[0])
-    else:
-        monkeypatch.setattr(owner, name, stall.during(real))
+def stall_in(monkeypatch, owner, name: str, stall: Stall) -> None:
+    """The store stalls for the length of `owner.name`'s call: its writes time out, the caller's after it do not."""
+    monkeypatch.setattr(owner, name, stall.during(getattr(owner, name)))
 
 
 @pytest.mark.single_node
@@ -100,7 +100,8 @@ def test_a_late_payment_is_refunded_even_if_the_store_stalls_right_after_booking
     order = new_order(pay, pay_portal, "alipay", "anon-late", 2500)
     db.hset(PaymentKeys(VENUE).order(order.id), "expires_ms", int(time.time() * 1000) - 1000)  # expired
     with writes_stalled(db) as stall:
-        stall_in(monkeypatch, pay.store, "settle", stall, after=True)  # booked, then the store stalls
+        # booked (its refund reserved), the refund asked at Alipay, then the store stalls as the outcome is recorded
+        stall_in(monkeypatch, pay.store, "end_refund", stall)
         approve(sandbox, "alipay", order.id)
         monkeypatch.undo()
     trade = box.trade("alipay", order.id)

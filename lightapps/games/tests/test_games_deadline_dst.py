@@ -33,7 +33,7 @@ def won_prize(store: GameStore, tz: ZoneInfo, last_day: date):
 
 
 def printed(deadline: float, tz: ZoneInfo) -> date:
-    """What the prize page prints: `(game.redeem_until - 1)|day`."""
+    """The day the prize page prints: `(game.redeem_until - 1)|spoken_day`."""
     return datetime.fromtimestamp(deadline - 1, tz).date()
 
 
