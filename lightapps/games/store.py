@@ -305,9 +305,10 @@ def stocks_field(prizes: tuple[Prize, ...]) -> str:
 
 
 def collect_by_deadline(day: date, tz: tzinfo | None) -> float:
-    """The end of the day a prize is to be collected by ("Collect by <day>", the page's `(redeem_until - 1)|spoken_day`):
-    the venue's next midnight, so the desk takes it to the last minute of the printed day whatever DST did
-    in between (REDEEM_DAYS x 24 h from the game's end would land an hour off across a change)."""
+    """The end of the day a prize is to be collected by ("Collect by <day>", the page's
+    `(redeem_until - 1)|spoken_day`): the venue's next midnight, so the desk takes it to the last minute of the
+    printed day whatever DST did in between (REDEEM_DAYS x 24 h from the game's end would land an hour off across a
+    change)."""
     return day_start(day + timedelta(days=1), tz)
 
 
