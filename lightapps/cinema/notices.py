@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from lightapps.cinema.store import NO_REFUND, REFUND_UNDER_WAY
 from portal.apps.bilingual import pick
-from portal.apps.locale import format_time
+from portal.apps.locale import format_time, spoken_time
 from portal.apps.notify import in_both, notify
 
 
@@ -24,7 +24,8 @@ def ticket_issued(venue: str, zone: str, booking, show, channel: str = "", phone
     seats = ", ".join(booking.seats)
     texts = in_both(
         title=lambda lang: _("Your ticket: %(film)s", film=_film(show, lang)),
-        body=lambda lang: _("%(time)s, %(hall)s, seats %(seats)s. Code %(code)s.", time=starts, seats=seats,
+        body=lambda lang: _("%(time)s, %(hall)s, seats %(seats)s. Code %(code)s.", seats=seats,
+                            time=spoken_time(show.starts_at, lang, venue),
                             hall=_hall(show, lang), code=booking.code))
     key = f"cinema.ticket:{booking.code}"
     if channel:
@@ -48,9 +49,9 @@ def show_cancelled(venue: str, zone: str, booking, show, refund: str) -> bool:
     `payment.refund_cancelled` said: "none" (not paid online), a refund under way (told it is refunded in full), or
     one that could not be made online (told the cinema will arrange it). Once per ticket."""
     starts = format_time(show.starts_at)
-    values = {"time": starts, "code": booking.code}
 
     def body(lang: str) -> str:
+        values = {"time": spoken_time(show.starts_at, lang, venue), "code": booking.code}
         if refund in REFUND_UNDER_WAY:
             return _("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is cancelled and "
                      "what you paid is refunded in full.", hall=_hall(show, lang), **values)
@@ -77,7 +78,8 @@ def show_moved(venue: str, zone: str, booking, show, old_starts_at: int) -> bool
         title=lambda lang: _("Showtime moved: %(film)s", film=_film(show, lang)),
         body=lambda lang: _("Now %(time)s (was %(was)s), %(hall)s, seats %(seats)s. Your seats are kept; if the "
                             "new time does not suit you, cancel the ticket %(code)s before the show starts, for a "
-                            "full refund if you paid.", time=starts, was=was, hall=_hall(show, lang),
+                            "full refund if you paid.", time=spoken_time(show.starts_at, lang, venue),
+                            was=spoken_time(old_starts_at, lang, venue), hall=_hall(show, lang),
                             seats=", ".join(booking.seats), code=booking.code))
     return notify(venue, booking.client, "cinema.show_moved",
                   {**texts, "film": show.film_zh or show.film_en, "time": starts, "was": was, "code": booking.code,

@@ -106,11 +106,12 @@ def format_day(ts: float | None) -> str:
     return local_time(ts).strftime("%Y-%m-%d") if ts else ""
 
 
-def spoken_date(day: date, locale: Locale | str | None = None) -> str:
+def spoken_date(day: date, locale: Locale | str | None = None, venue: str | None = None) -> str:
     """A day as shoppers read it, in the page's language (or `locale`'s, outside a request: a text's): `Tue, Dec 8`
-    / `12月8日周二`, with the year (`Tue, Dec 8, 2027`) only when it is not this year at the venue. Shopper pages show
-    it; the consoles keep `|day`'s `2026-12-08`, which owners and operators type back and sort."""
-    skeleton = "MMMEd" if day.year == venue_today().year else "yMMMEd"
+    / `12月8日周二`, with the year (`Tue, Dec 8, 2027`) only when it is not this year at the venue (`venue`, else this
+    request's). Shopper pages and texts show it; the consoles keep `|day`'s `2026-12-08`, which owners and operators
+    type back and sort."""
+    skeleton = "MMMEd" if day.year == venue_today(venue).year else "yMMMEd"
     return format_skeleton(skeleton, day, locale=_spoken_locale(locale))
 
 
@@ -119,12 +120,14 @@ def spoken_day(ts: float | None) -> str:
     return spoken_date(local_time(ts).date()) if ts else ""
 
 
-def spoken_time(ts: float | None) -> str:
-    """`Tue, Dec 8, 19:30` / `12月8日周二 19:30`: `spoken_day` and the 24-hour time, joined as the page's language
-    joins a date and a time (the `|spoken_time` filter)."""
+def spoken_time(ts: float | None, locale: Locale | str | None = None, venue: str | None = None) -> str:
+    """`Tue, Dec 8, 19:30` / `12月8日周二 19:30`: `spoken_date` and the 24-hour time at the venue (`venue`, else this
+    request's), joined as the language joins a date and a time (the `|spoken_time` filter)."""
     if not ts:
         return ""
-    return _spoken_locale(None).datetime_formats["medium"].format(hhmm(ts), spoken_day(ts))
+    moment = local_time(ts, venue)
+    return _spoken_locale(locale).datetime_formats["medium"].format(
+        f"{moment:%H:%M}", spoken_date(moment.date(), locale, venue))
 
 
 def _spoken_locale(locale: Locale | str | None) -> Locale:
