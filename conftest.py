@@ -18,6 +18,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import weakref  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from types import CodeType  # noqa: E402
 
 import pytest  # noqa: E402
@@ -236,7 +237,7 @@ def unshared_model_builds(monkeypatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fixed_visitor_salts():
+def fixed_visitor_salts() -> Iterator[None]:
     """The day's visitor-count salts (portal.tracking.footfall.new_salt) drawn from a fixed sequence, a new one each
     call, instead of at random: a HyperLogLog counts a few distinct phones exactly only while no two of them hash to
     one register, so a random salt made a test that counts visitors fail about once in some hundreds of runs; with

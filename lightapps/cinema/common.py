@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from lightapps.cinema import APP
 from lightapps.cinema.layouts import Layout
 from lightapps.cinema.store import HOLD_EXTRA_MAX_S, Booking, CinemaStore, Showtime
-from portal.apps.locale import format_time, local_time, spoken_date, venue_locale, venue_today
+from portal.apps.locale import format_time, local_time, spoken_at, spoken_date, venue_locale, venue_today
 from portal.apps.views import app_store
 
 APP_NAME = "cinema"
@@ -86,11 +86,12 @@ def day_bounds(day: date) -> tuple[float, float]:
 
 
 def when(ts: float) -> str:
-    """A showtime for shoppers: "Today 19:30", "Tomorrow 10:30", else "Sat, May 3 19:30" / "5月3日周六 19:30"."""
+    """A showtime for shoppers: "Today, 19:30", "Tomorrow, 10:30", else "Sat, May 3, 19:30" / "今天 19:30",
+    "5月3日周六 19:30"."""
     moment = local_time(ts)
     days = (moment.date() - venue_today()).days
     day = _("Today") if days == 0 else _("Tomorrow") if days == 1 else spoken_date(moment.date())
-    return f"{day} {moment:%H:%M}"
+    return spoken_at(day, f"{moment:%H:%M}")
 
 
 def day_and_time(ts: float) -> str:

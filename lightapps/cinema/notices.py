@@ -26,7 +26,8 @@ def ticket_issued(venue: str, zone: str, booking, show, channel: str = "", phone
         title=lambda lang: _("Your ticket: %(film)s", film=_film(show, lang)),
         body=lambda lang: _("%(time)s, %(hall)s, seats %(seats)s. Code %(code)s.", seats=seats,
                             time=spoken_time(show.starts_at, lang, venue),
-                            hall=_hall(show, lang), code=booking.code))
+                            hall=_hall(show, lang), code=booking.code),
+        time=lambda lang: spoken_time(show.starts_at, lang, venue))  # an SMS template's `time`, in its language
     key = f"cinema.ticket:{booking.code}"
     if channel:
         key += f":{channel}:{hashlib.sha256(phone_masked.encode()).hexdigest()[:10]}"
@@ -62,7 +63,8 @@ def show_cancelled(venue: str, zone: str, booking, show, refund: str) -> bool:
         return _("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is cancelled.",
                  hall=_hall(show, lang), **values)
 
-    texts = in_both(title=lambda lang: _("Showtime cancelled: %(film)s", film=_film(show, lang)), body=body)
+    texts = in_both(title=lambda lang: _("Showtime cancelled: %(film)s", film=_film(show, lang)), body=body,
+                    time=lambda lang: spoken_time(show.starts_at, lang, venue))
     return notify(venue, booking.client, "cinema.show_cancelled",
                   {**texts, "film": show.film_zh or show.film_en, "time": starts, "code": booking.code,
                    "path": url_for("cinema.ticket", venue=venue, zone=zone, code=booking.code)},
@@ -80,7 +82,9 @@ def show_moved(venue: str, zone: str, booking, show, old_starts_at: int) -> bool
                             "new time does not suit you, cancel the ticket %(code)s before the show starts, for a "
                             "full refund if you paid.", time=spoken_time(show.starts_at, lang, venue),
                             was=spoken_time(old_starts_at, lang, venue), hall=_hall(show, lang),
-                            seats=", ".join(booking.seats), code=booking.code))
+                            seats=", ".join(booking.seats), code=booking.code),
+        time=lambda lang: spoken_time(show.starts_at, lang, venue),
+        was=lambda lang: spoken_time(old_starts_at, lang, venue))
     return notify(venue, booking.client, "cinema.show_moved",
                   {**texts, "film": show.film_zh or show.film_en, "time": starts, "was": was, "code": booking.code,
                    "path": url_for("cinema.ticket", venue=venue, zone=zone, code=booking.code)},

@@ -8,14 +8,14 @@ with it, the number would still be called for a meal nobody comes to eat."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask_babel import gettext as _
 
 from lightapps.queue import APP, BOOKING_DAYS_AHEAD
 from lightapps.queue.payment import decode_preorder, payments_on
 from lightapps.queue.store import ACTIVE_STATES, iso_date, reservation_date
-from portal.apps.locale import spoken_date, venue_today
+from portal.apps.locale import spoken_iso_day, venue_today
 from portal.apps.mine import MyItem
 from portal.apps.paid import PaidThing
 from portal.apps.views import app_store, is_zh, zones_running
@@ -48,7 +48,7 @@ def mine(venue: str, shopper: Shopper) -> list[MyItem]:
 
 def _day(rid: str) -> str:
     compact = reservation_date(rid)
-    return spoken_date(date.fromisoformat(iso_date(compact))) if compact else ""
+    return spoken_iso_day(iso_date(compact)) if compact else ""
 
 
 def paid(venue: str, client: str) -> list[PaidThing]:

@@ -4,13 +4,13 @@ when the booking ends)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from flask import url_for
 from flask_babel import gettext as _
 
 from fingerprints.model import Zone
-from portal.apps.locale import NoSuchLocalTime, spoken_date, typed_instant, venue_time_zone
+from portal.apps.locale import NoSuchLocalTime, spoken_iso_day, typed_instant, venue_time_zone
 from portal.apps.notify import cancel, in_both, notify
 
 REMINDER_BEFORE_S = 30 * 60
@@ -55,8 +55,8 @@ def remind_booking(venue: str, zone: Zone, rid: str, client: str, day_iso: str, 
         return False
     texts = in_both(title=lambda lang: _("Your table at %(slot)s", slot=slot),
                     body=lambda lang: _("%(place)s, %(day)s %(slot)s, party of %(n)s.", slot=slot, n=party,
-                                        day=spoken_date(date.fromisoformat(day_iso), lang, venue),
-                                   place=_name(zone, lang)))
+                                        day=spoken_iso_day(day_iso, lang, venue), place=_name(zone, lang)),
+                    day=lambda lang: spoken_iso_day(day_iso, lang, venue))  # an SMS template's `day`, in its language
     return notify(venue, client, "queue.reminder",
                   {**texts, **_place(zone), "slot": slot, "day": day_iso,
                    "path": url_for("queue.landing", venue=venue, zone=zone.id)},

@@ -24,7 +24,7 @@ from lightapps.queue.payment import decode_preorder, open_order, payments_on, re
 from lightapps.queue.rules import whole_number
 from lightapps.queue.store import ACTIVE_STATES, QueueStore, Result, reservation_date
 from portal.apps.budgets import OverBudget, give_back_budget, over_budget_words, spend_budget, wait_text
-from portal.apps.locale import NoSuchLocalTime, spoken_date, venue_locale, venue_today
+from portal.apps.locale import NoSuchLocalTime, spoken_iso_day, venue_locale, venue_today
 from portal.apps.notify import E164, PhoneInputError, masked_phone, read_phone, save_phone, spend_text_budget
 from portal.apps.views import app_store, record_event, zone_app_blueprint
 from portal.i18n import chosen_lang
@@ -167,7 +167,7 @@ def _landing(venue: str, zone: str, status: int = 200, take_error: str | None = 
         if ahead is not None:
             wait = wait_for(ticket["cls"], ahead, venue, zone, config)
     active = bool(ticket and ticket["state"] in ACTIVE_STATES)
-    reservations = [{**r, "po": shown_preorder(venue, r), "day": spoken_date(date.fromisoformat(r["date"]))}
+    reservations = [{**r, "po": shown_preorder(venue, r), "day": spoken_iso_day(r["date"])}
                     for r in store().my_reservations(venue, zone, shopper.client, _dates())]
     if after_booking:
         notify_error = _booked_without_texts(reservations)
@@ -466,7 +466,7 @@ def _preorder_page(kind: str, record: dict[str, Any], target: str, menu: list[di
     return render_template("queue/preorder.html", venue=g.venue_map, zone=g.zone, config=g.app_config, kind=kind,
                            record=record, target=target, menu=menu, current=current, errors=errors or {},
                            max_qty=MAX_QTY, pay_online=payments_on(),
-                           day=spoken_date(date.fromisoformat(record["date"])) if kind != "ticket" else "")
+                           day=spoken_iso_day(record["date"]) if kind != "ticket" else "")
 
 
 def _posted_lines(menu: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, str], int]:

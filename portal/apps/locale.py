@@ -107,12 +107,18 @@ def format_day(ts: float | None) -> str:
 
 
 def spoken_date(day: date, locale: Locale | str | None = None, venue: str | None = None) -> str:
-    """A day as shoppers read it, in the page's language (or `locale`'s, outside a request: a text's): `Tue, Dec 8`
-    / `12月8日周二`, with the year (`Tue, Dec 8, 2027`) only when it is not this year at the venue (`venue`, else this
-    request's). Shopper pages and texts show it; the consoles keep `|day`'s `2026-12-08`, which owners and operators
-    type back and sort."""
+    """A day as shoppers read it, in the page's language: `Tue, Dec 8` / `12月8日周二`, with the year (`Tue, Dec 8,
+    2027`) only when it is not this year at the venue (this request's; outside a request, a text's, pass both
+    `locale` and `venue`). Shopper pages and texts show it; the consoles keep `|day`'s `2026-12-08`, which owners and
+    operators type back and sort."""
+    _said_somewhere(locale, venue)
     skeleton = "MMMEd" if day.year == venue_today(venue).year else "yMMMEd"
     return format_skeleton(skeleton, day, locale=_spoken_locale(locale))
+
+
+def spoken_iso_day(iso_day: str, locale: Locale | str | None = None, venue: str | None = None) -> str:
+    """`spoken_date` of a day kept as `2026-12-08` (a booking's)."""
+    return spoken_date(date.fromisoformat(iso_day), locale, venue)
 
 
 def spoken_day(ts: float | None) -> str:
@@ -120,22 +126,31 @@ def spoken_day(ts: float | None) -> str:
     return spoken_date(local_time(ts).date()) if ts else ""
 
 
+def spoken_at(day_text: str, clock: str, locale: Locale | str | None = None) -> str:
+    """A day's words and a time (`19:30`) joined as the language joins a date and a time (CLDR): `Tue, Dec 8, 19:30`,
+    `Today, 19:30` / `12月8日周二 19:30`."""
+    return _spoken_locale(locale).datetime_formats["medium"].format(clock, day_text)
+
+
 def spoken_time(ts: float | None, locale: Locale | str | None = None, venue: str | None = None) -> str:
-    """`Tue, Dec 8, 19:30` / `12月8日周二 19:30`: `spoken_date` and the 24-hour time at the venue (`venue`, else this
-    request's), joined as the language joins a date and a time (the `|spoken_time` filter)."""
+    """`Tue, Dec 8, 19:30` / `12月8日周二 19:30`: `spoken_date` and the 24-hour time at the venue (this request's, else
+    `venue`) (the `|spoken_time` filter)."""
     if not ts:
         return ""
+    _said_somewhere(locale, venue)
     moment = local_time(ts, venue)
-    return _spoken_locale(locale).datetime_formats["medium"].format(
-        f"{moment:%H:%M}", spoken_date(moment.date(), locale, venue))
+    return spoken_at(spoken_date(moment.date(), locale, venue), f"{moment:%H:%M}", locale)
+
+
+def _said_somewhere(locale: Locale | str | None, venue: str | None) -> None:
+    """Outside a request nothing names the language or the venue (its time zone, its year): the caller must."""
+    if not has_request_context() and (locale is None or venue is None):
+        raise RuntimeError("a date said outside a request needs its language and its venue")
 
 
 def _spoken_locale(locale: Locale | str | None) -> Locale:
-    """`locale`, else this request's language: never the host's (Babel's default), which a page must not show."""
-    chosen = locale or get_locale()
-    if chosen is None:
-        raise RuntimeError("no language to say a date in: pass one outside a request")
-    return Locale.parse(chosen)
+    """`locale`, else this request's language."""
+    return Locale.parse(locale or get_locale())
 
 
 def venue_now(venue: str | None = None) -> datetime:

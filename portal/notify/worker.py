@@ -59,14 +59,17 @@ def backoff_s(base_s: float, attempt: int, jitter: float = 0.1) -> float:
 
 
 def render(job: Job, contact: Contact, link: str) -> Message:
-    """The job's texts in the shopper's language (the other when the app gave only one)."""
+    """The job's texts in the shopper's language (the other when the app gave only one). An SMS template's
+    parameters are the job's other fields, each in the shopper's language where the app gave it in both (`time`
+    from `time_zh` for a Chinese shopper: `12月8日周二 19:30`; the plain `time`, `2026-12-08 19:30`, is what the
+    consoles list)."""
     data = job.data
     other = "en" if contact.lang == "zh" else "zh"
 
     def text(name: str) -> str:
         return data.get(f"{name}_{contact.lang}") or data.get(f"{name}_{other}") or data.get(name) or ""
 
-    params = {k: v for k, v in data.items() if not k.startswith(("title", "body")) and k not in ("path", NEEDS_CONSENT)}
+    params = {k: text(k) for k in data if not k.startswith(("title", "body")) and k not in ("path", NEEDS_CONSENT)}
     return Message(venue=job.venue, event=job.event, lang=contact.lang, title=text("title"), body=text("body"),
                    url=link, params=params)
 

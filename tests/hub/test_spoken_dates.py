@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from lightapps.coupons.store import CouponStore
-from portal.apps.locale import spoken_date, spoken_day, spoken_time, venue_today
+from portal.apps.locale import local_time, spoken_date, spoken_day, spoken_time, venue_today
 from portal.shopper import Shopper, shopper_token
 
 ISO_DAY = re.compile(r"\b20\d\d-\d\d-\d\d\b")
@@ -36,11 +36,15 @@ def test_a_day_this_year_reads_without_its_year_and_a_time_follows_it(app, lang)
         assert spoken_time(None) == "" and spoken_time(0) == ""
 
 
-def test_outside_a_request_a_day_is_said_in_the_language_asked_never_the_hosts(app):
+def test_outside_a_request_a_day_is_said_only_given_its_language_and_venue(app, demo):
+    """A text is made outside a request (the payments sweep's notices): nothing else names the language, nor the
+    venue whose clock and year the day is said by."""
     with app.app_context():
-        assert spoken_date(date(2030, 1, 7), "zh").endswith("1月7日周一")
-        with pytest.raises(RuntimeError):
-            spoken_date(date(2030, 1, 7))
+        assert spoken_date(date(2030, 1, 7), "zh", "demo").endswith("1月7日周一")
+        assert spoken_time(1_900_000_000, "en", "demo").endswith(f"{local_time(1_900_000_000, 'demo'):%H:%M}")
+        for locale, venue in ((None, "demo"), ("zh", None)):
+            with pytest.raises(RuntimeError, match="needs its language and its venue"):
+                spoken_date(date(2030, 1, 7), locale, venue)
 
 
 def test_a_coupon_page_names_its_days_as_shoppers_read_them(app, client, demo, svc):

@@ -11,7 +11,9 @@ import pytest
 
 from core.settings import NotifySettings, Settings
 from portal.notify.channels import Contact, Message, Refused, Retry
+from portal.notify.outbox import Job
 from portal.notify.sms import SmsChannel, TencentSmsProvider, template_for
+from portal.notify.worker import render
 from tests.fake_http import JsonHandler, serve_in_thread
 
 
@@ -68,6 +70,20 @@ def test_the_ticket_template_gets_the_link(db, tencent):
     ticket = Message(venue="demo", event="cinema.ticket", lang="en", title="Ticket", body="", url="https://p/t?c=x")
     channel(db, tencent.endpoint).send("s-1", "phone", CONTACT, ticket)
     assert tencent.requests[0][1]["TemplateParamSet"] == ["https://p/t?c=x"]
+
+
+@pytest.mark.parametrize(("lang", "said"), [("zh", "12月8日周二 19:30"), ("en", "Tue, Dec 8, 19:30")])
+def test_a_template_parameter_given_in_both_languages_is_sent_in_the_shoppers(db, tencent, lang, said):
+    """A job's `<name>_en` / `<name>_zh` (a cinema ticket's `time_en`, cinema/notices.py) fill the template's `<name>`
+    in the shopper's language; the plain `<name>`, the consoles' `2026-12-08 19:30`, only where neither is given."""
+    job = Job(id="j-1", venue="demo", shopper="s-1", event="queue.called", created=0.0,
+              data={"title_en": "Ticket", "title_zh": "电影票", "number": "2026-12-08 19:30",
+                    "number_en": "Tue, Dec 8, 19:30", "number_zh": "12月8日周二 19:30", "place": "翡翠轩"})
+    contact = Contact(lang=lang, phone="+8613800138000", push={})
+    message = render(job, contact, "https://p/x?c=t")
+    assert message.params["number"] == said and message.params["place"] == "翡翠轩"
+    channel(db, tencent.endpoint).send("s-1", "phone", contact, message)
+    assert tencent.requests[0][1]["TemplateParamSet"] == [said, "翡翠轩"]
 
 
 @pytest.mark.parametrize("answer, outcome", [

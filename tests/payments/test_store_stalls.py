@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 import pytest
@@ -57,7 +57,7 @@ class Stall:
 
 
 @contextlib.contextmanager
-def writes_stalled(db: redis.Redis):
+def writes_stalled(db: redis.Redis) -> Iterator[Stall]:
     """Within the block the store takes no writes while a `Stall` is started; they flow again when the block
     ends."""
     admin = redis.Redis(connection_pool=redis.ConnectionPool(**db.connection_pool.connection_kwargs))
@@ -88,13 +88,13 @@ def member(pay_portal):
     return members, found
 
 
-def stall_in(monkeypatch, owner, name: str, stall: Stall) -> None:
+def stall_in(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, stall: Stall) -> None:
     """The store stalls for the length of `owner.name`'s call: its writes time out, the caller's after it do not."""
     monkeypatch.setattr(owner, name, stall.during(getattr(owner, name)))
 
 
 @pytest.mark.single_node
-def test_a_late_payment_is_refunded_even_if_the_store_stalls_right_after_booking_it(pay, pay_portal, sandbox, db,
+def test_a_late_payment_is_refunded_even_if_the_store_stalls_as_its_refund_is_recorded(pay, pay_portal, sandbox, db,
                                                                                     monkeypatch):
     box = sandbox[0]
     order = new_order(pay, pay_portal, "alipay", "anon-late", 2500)
