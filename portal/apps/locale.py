@@ -133,8 +133,8 @@ def spoken_at(day_text: str, clock: str, locale: Locale | str | None = None) -> 
 
 
 def spoken_time(ts: float | None, locale: Locale | str | None = None, venue: str | None = None) -> str:
-    """`Tue, Dec 8, 19:30` / `12月8日周二 19:30`: `spoken_date` and the 24-hour time at the venue (this request's, else
-    `venue`) (the `|spoken_time` filter)."""
+    """`Tue, Dec 8, 19:30` / `12月8日周二 19:30`: `spoken_date` and the 24-hour time at the venue (`venue`, else this
+    request's) (the `|spoken_time` filter)."""
     if not ts:
         return ""
     _said_somewhere(locale, venue)
@@ -150,6 +150,8 @@ def _said_somewhere(locale: Locale | str | None, venue: str | None) -> None:
 
 def _spoken_locale(locale: Locale | str | None) -> Locale:
     """`locale`, else this request's language."""
+    if locale is None and not has_request_context():
+        raise RuntimeError("a date said outside a request needs its language")
     return Locale.parse(locale or get_locale())
 
 
