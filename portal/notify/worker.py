@@ -61,8 +61,8 @@ def backoff_s(base_s: float, attempt: int, jitter: float = 0.1) -> float:
 def render(job: Job, contact: Contact, link: str) -> Message:
     """The job's texts in the shopper's language (the other when the app gave only one). An SMS template's
     parameters are the job's other fields, each in the shopper's language where the app gave it in both (`time`
-    from `time_zh` for a Chinese shopper: `12月8日周二 19:30`; the plain `time`, `2026-12-08 19:30`, is what the
-    consoles list)."""
+    from `time_zh` for a Chinese shopper: `12月8日周二 19:30`; the plain `time`, `2026-12-08 19:30`, stays in the
+    stored job and the shopper's data download)."""
     data = job.data
     other = "en" if contact.lang == "zh" else "zh"
 
