@@ -22,19 +22,24 @@ def ticket_issued(venue: str, zone: str, booking, show, channel: str = "", phone
     """Once per ticket (and, for an SMS the shopper asked for, once per ticket and number)."""
     starts = format_time(show.starts_at)  # the venue's wall clock
     seats = ", ".join(booking.seats)
+    said = _said(venue, time=show.starts_at)
     texts = in_both(
         title=lambda lang: _("Your ticket: %(film)s", film=_film(show, lang)),
         body=lambda lang: _("%(time)s, %(hall)s, seats %(seats)s. Code %(code)s.", seats=seats,
-                            time=spoken_time(show.starts_at, lang, venue),
-                            hall=_hall(show, lang), code=booking.code),
-        time=lambda lang: spoken_time(show.starts_at, lang, venue))  # an SMS template's `time`, in its language
+                            time=said[f"time_{lang}"], hall=_hall(show, lang), code=booking.code))
     key = f"cinema.ticket:{booking.code}"
     if channel:
         key += f":{channel}:{hashlib.sha256(phone_masked.encode()).hexdigest()[:10]}"
     return notify(venue, booking.client, "cinema.ticket",
-                  {**texts, "film": show.film_zh or show.film_en, "time": starts, "seats": seats,
+                  {**texts, **said, "film": show.film_zh or show.film_en, "time": starts, "seats": seats,
                    "code": booking.code, "path": url_for("cinema.ticket", venue=venue, zone=zone, code=booking.code)},
                   key=key, channel=channel)
+
+
+def _said(venue: str, **instants: float) -> dict[str, str]:
+    """Each instant as each language's text says it, on the venue's clock (`time_en`: `Tue, Dec 8, 19:30`, `time_zh`:
+    `12月8日周二 19:30`): read by the texts' bodies, and an SMS template's parameter in the shopper's language."""
+    return in_both(**{name: (lambda lang, ts=ts: spoken_time(ts, lang, venue)) for name, ts in instants.items()})
 
 
 def _film(show, lang: str) -> str:
@@ -50,9 +55,10 @@ def show_cancelled(venue: str, zone: str, booking, show, refund: str) -> bool:
     `payment.refund_cancelled` said: "none" (not paid online), a refund under way (told it is refunded in full), or
     one that could not be made online (told the cinema will arrange it). Once per ticket."""
     starts = format_time(show.starts_at)
+    said = _said(venue, time=show.starts_at)
 
     def body(lang: str) -> str:
-        values = {"time": spoken_time(show.starts_at, lang, venue), "code": booking.code}
+        values = {"time": said[f"time_{lang}"], "code": booking.code}
         if refund in REFUND_UNDER_WAY:
             return _("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is cancelled and "
                      "what you paid is refunded in full.", hall=_hall(show, lang), **values)
@@ -63,10 +69,9 @@ def show_cancelled(venue: str, zone: str, booking, show, refund: str) -> bool:
         return _("The cinema cancelled the showing at %(time)s, %(hall)s. Your ticket %(code)s is cancelled.",
                  hall=_hall(show, lang), **values)
 
-    texts = in_both(title=lambda lang: _("Showtime cancelled: %(film)s", film=_film(show, lang)), body=body,
-                    time=lambda lang: spoken_time(show.starts_at, lang, venue))
+    texts = in_both(title=lambda lang: _("Showtime cancelled: %(film)s", film=_film(show, lang)), body=body)
     return notify(venue, booking.client, "cinema.show_cancelled",
-                  {**texts, "film": show.film_zh or show.film_en, "time": starts, "code": booking.code,
+                  {**texts, **said, "film": show.film_zh or show.film_en, "time": starts, "code": booking.code,
                    "path": url_for("cinema.ticket", venue=venue, zone=zone, code=booking.code)},
                   key=f"cinema.show_cancelled:{booking.code}")
 
@@ -76,16 +81,14 @@ def show_moved(venue: str, zone: str, booking, show, old_starts_at: int) -> bool
     the ticket may be cancelled, for a full refund if paid, until the show starts. Once per ticket and new
     start."""
     starts, was = format_time(show.starts_at), format_time(old_starts_at)
+    said = _said(venue, time=show.starts_at, was=old_starts_at)
     texts = in_both(
         title=lambda lang: _("Showtime moved: %(film)s", film=_film(show, lang)),
         body=lambda lang: _("Now %(time)s (was %(was)s), %(hall)s, seats %(seats)s. Your seats are kept; if the "
                             "new time does not suit you, cancel the ticket %(code)s before the show starts, for a "
-                            "full refund if you paid.", time=spoken_time(show.starts_at, lang, venue),
-                            was=spoken_time(old_starts_at, lang, venue), hall=_hall(show, lang),
-                            seats=", ".join(booking.seats), code=booking.code),
-        time=lambda lang: spoken_time(show.starts_at, lang, venue),
-        was=lambda lang: spoken_time(old_starts_at, lang, venue))
+                            "full refund if you paid.", time=said[f"time_{lang}"], was=said[f"was_{lang}"],
+                            hall=_hall(show, lang), seats=", ".join(booking.seats), code=booking.code))
     return notify(venue, booking.client, "cinema.show_moved",
-                  {**texts, "film": show.film_zh or show.film_en, "time": starts, "was": was, "code": booking.code,
-                   "path": url_for("cinema.ticket", venue=venue, zone=zone, code=booking.code)},
+                  {**texts, **said, "film": show.film_zh or show.film_en, "time": starts, "was": was,
+                   "code": booking.code, "path": url_for("cinema.ticket", venue=venue, zone=zone, code=booking.code)},
                   key=f"cinema.show_moved:{booking.code}:{show.starts_at}")

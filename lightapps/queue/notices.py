@@ -53,12 +53,12 @@ def remind_booking(venue: str, zone: Zone, rid: str, client: str, day_iso: str, 
         starts_at = slot_start(venue, day_iso, slot)
     except NoSuchLocalTime:
         return False
+    said = in_both(day=lambda lang: spoken_iso_day(day_iso, lang, venue))  # also the SMS template's `day`
     texts = in_both(title=lambda lang: _("Your table at %(slot)s", slot=slot),
                     body=lambda lang: _("%(place)s, %(day)s %(slot)s, party of %(n)s.", slot=slot, n=party,
-                                        day=spoken_iso_day(day_iso, lang, venue), place=_name(zone, lang)),
-                    day=lambda lang: spoken_iso_day(day_iso, lang, venue))  # an SMS template's `day`, in its language
+                                        day=said[f"day_{lang}"], place=_name(zone, lang)))
     return notify(venue, client, "queue.reminder",
-                  {**texts, **_place(zone), "slot": slot, "day": day_iso,
+                  {**texts, **said, **_place(zone), "slot": slot, "day": day_iso,
                    "path": url_for("queue.landing", venue=venue, zone=zone.id)},
                   key=reminder_key(zone.id, rid), at=starts_at - REMINDER_BEFORE_S)
 
