@@ -81,7 +81,6 @@ from lightapps.cinema.cancellation import finish_pending
 from lightapps.cinema.common import APP_NAME, cinema_store, day_bounds
 from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.store import (
-    CinemaStore,
     Showtime,
     ShowtimeClash,
     ShowtimeConflict,
@@ -195,18 +194,19 @@ def list_showtimes(venue: str):
     store = cinema_store()
     shows, after = store.showtimes_page(venue, zone, now - LIST_PAST_S if start is None else start, end,
                                         _limit(), _cursor())
-    return jsonify({"zone": zone, "showtimes": [_listed(store, venue, show, now) for show in shows],
+    occupancies = store.occupancies(venue, shows, now)
+    return jsonify({"zone": zone, "showtimes": [_listed(venue, show, occupancies[show.id]) for show in shows],
                     "next": _next_page(venue, after)})
 
 
-def _listed(store: CinemaStore, venue: str, show: Showtime, now: float) -> dict:
+def _listed(venue: str, show: Showtime, occupancy: dict[str, int]) -> dict:
     """A show as the listing gives it: the first fields as ever, then the same start and price in the forms
     the push takes (ISO 8601 with the mall's offset; whole fen)."""
     return {
         "id": show.id, "external_id": show.external_id or None, "film_en": show.film_en,
         "film_zh": show.film_zh, "auditorium": show.auditorium, "starts_at": show.starts_at,
         "starts_at_iso": local_time(show.starts_at, venue).isoformat(), "price": show.price,
-        "price_fen": show.price_cents, "status": show.status, "occupancy": store.occupancy(venue, show, now),
+        "price_fen": show.price_cents, "status": show.status, "occupancy": occupancy,
     }
 
 

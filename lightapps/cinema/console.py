@@ -55,7 +55,9 @@ def _error_text(exc: FieldError) -> str:
 def _home(venue: str, zone: str, status: int = 200, error: FieldError | None = None, form=None):
     store = cinema_store()
     now = time.time()
-    shows = [(s, store.occupancy(venue, s, now)) for s in store.showtimes(venue, zone, now - LIST_PAST_S)]
+    listed = store.showtimes(venue, zone, now - LIST_PAST_S)
+    occupancies = store.occupancies(venue, listed, now)
+    shows = [(s, occupancies[s.id]) for s in listed]
     return render_template("cinema/console.html", venue=g.venue_map, zone=g.zone, shows=shows,
                            auditoriums=AUDITORIUMS.values(), error=error, form=form or {},
                            error_text=_error_text(error) if error else "", nonce=new_nonce(),

@@ -48,8 +48,10 @@ def _open_holds(store: CinemaStore, venue: str, client: str, zh: bool) -> list[M
     _tomorrow_start, tomorrow_end = day_bounds(venue_today() + timedelta(days=1))
     items = []
     for zone in zones_running(APP, venue):
-        for show in store.showtimes(venue, zone, now - LATE_BOOKING_S - LONGEST_HOLD_S, tomorrow_end):
-            token = store.live_hold_token(venue, show.id, client)
+        shows = store.showtimes(venue, zone, now - LATE_BOOKING_S - LONGEST_HOLD_S, tomorrow_end)
+        tokens = store.live_hold_tokens(venue, [show.id for show in shows], client)
+        for show in shows:
+            token = tokens.get(show.id)
             hold = store.get_hold(venue, token) if token else None
             if hold is None or hold.client != client or not hold.is_live(now) or show.cancelled:
                 continue

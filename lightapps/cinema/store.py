@@ -890,6 +890,22 @@ def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _taken_seats(raw: dict, now: float | None) -> dict[str, tuple[str, str]]:
+    """A show's seat hash as read -> seat id -> ("held", token) or ("booked", code), the seats not free at `now`
+    (epoch s; None: now): a hold past its expiry frees its seat whether or not it was released yet."""
+    now_ms = (time.time() if now is None else now) * 1000
+    out = {}
+    for seat, value in raw.items():
+        value = _s(value)
+        if value.startswith("B|"):
+            out[_s(seat)] = ("booked", value[2:])
+        elif value.startswith("H|"):
+            _h, token, exp = value.split("|")
+            if int(exp) > now_ms:
+                out[_s(seat)] = ("held", token)
+    return out
+
+
 def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
@@ -1066,17 +1082,7 @@ class CinemaStore:
 
     def seat_states(self, venue: str, show_id: str, now: float | None = None) -> dict[str, tuple[str, str]]:
         """seat id -> ("held", token) or ("booked", code), for the seats not free now."""
-        now_ms = (time.time() if now is None else now) * 1000
-        out = {}
-        for seat, value in self.db.hgetall(CinemaKeys(venue).seats(show_id)).items():
-            value = _s(value)
-            if value.startswith("B|"):
-                out[_s(seat)] = ("booked", value[2:])
-            elif value.startswith("H|"):
-                _h, token, exp = value.split("|")
-                if int(exp) > now_ms:
-                    out[_s(seat)] = ("held", token)
-        return out
+        return _taken_seats(self.db.hgetall(CinemaKeys(venue).seats(show_id)), now)
 
     def seats_open(self, venue: str, shows: list[Showtime], client: str = "", now: float | None = None
                    ) -> dict[str, int]:
@@ -1104,11 +1110,25 @@ class CinemaStore:
         return out
 
     def occupancy(self, venue: str, show: Showtime, now: float | None = None) -> dict[str, int]:
-        states = self.seat_states(venue, show.id, now)
-        booked = sum(1 for kind, _ in states.values() if kind == "booked")
-        held = len(states) - booked
-        return {"booked": booked, "held": held, "free": show.layout.capacity - booked - held,
-                "capacity": show.layout.capacity}
+        return self.occupancies(venue, [show], now)[show.id]
+
+    def occupancies(self, venue: str, shows: list[Showtime], now: float | None = None) -> dict[str, dict[str, int]]:
+        """show id -> its seats booked, held, free and in all, for a list of shows in one round trip (the console's
+        and the API's listings: a show read at a time cost a round trip each)."""
+        if not shows:
+            return {}
+        keys = CinemaKeys(venue)
+        pipe = self.db.pipeline(transaction=False)
+        for show in shows:
+            pipe.hgetall(keys.seats(show.id))
+        out = {}
+        for show, raw in zip(shows, pipe.execute(), strict=True):
+            states = _taken_seats(raw, now)
+            booked = sum(1 for kind, _ in states.values() if kind == "booked")
+            held = len(states) - booked
+            out[show.id] = {"booked": booked, "held": held, "free": show.layout.capacity - booked - held,
+                            "capacity": show.layout.capacity}
+        return out
 
     # ---- holds ----
 
@@ -1196,6 +1216,15 @@ class CinemaStore:
     def live_hold_token(self, venue: str, show_id: str, client: str) -> str | None:
         token = self.db.get(CinemaKeys(venue).client_hold(show_id, client))
         return _s(token) if token else None
+
+    def live_hold_tokens(self, venue: str, show_ids: list[str], client: str) -> dict[str, str]:
+        """`live_hold_token` for many shows in one round trip (one MGET: the keys share the venue's slot), for the
+        shows that have one: Me lists a shopper's holds over every show of two days, some thirty of them."""
+        if not show_ids:
+            return {}
+        keys = CinemaKeys(venue)
+        tokens = self.db.mget([keys.client_hold(show_id, client) for show_id in show_ids])
+        return {show_id: _s(token) for show_id, token in zip(show_ids, tokens, strict=True) if token}
 
     def confirm(self, venue: str, token: str, client: str, zone: str, now_ms: int | None = None) -> Outcome:
         """Turn a live hold into a booking. A hold past its expiry is released in the same step and
