@@ -163,6 +163,9 @@ class VenueStore:
         self._listeners: list[Callable[[MapChanged], None]] = []
         # Who is making a change, when the caller does not say (`by`): the host's (the console's signed-in account).
         self.actor: Callable[[], str | None] = lambda: None
+        # Where one unit of work (the host's: a request) keeps the current versions it read, so that it reads each
+        # venue's once and sees one version throughout (a page asked for it 2-4 times); None: read every time.
+        self.work_scope: Callable[[], dict[str, int] | None] = lambda: None
 
     def listen(self, listener: Callable[[MapChanged], None]) -> None:
         """Call `listener(MapChanged)` after every change made through `edit` or `set_current`."""
@@ -280,15 +283,30 @@ class VenueStore:
     def exists(self, venue: str) -> bool:
         return self.current_version(venue) > 0
 
-    def current_version(self, venue: str) -> int:
+    def current_version(self, venue: str, fresh: bool = False) -> int:
+        """The venue's current version (0: no map), as the unit of work first read it (`work_scope`) unless `fresh`:
+        a change reads it fresh, and a change made through this store updates what its unit of work reads next."""
+        seen = None if fresh else self.work_scope()
+        if seen is not None and venue in seen:
+            return seen[venue]
         raw = self.db.get(VenueKeysMap(venue).current_version())
-        return int(raw) if raw else 0
+        version = int(raw) if raw else 0
+        if seen is not None and version:  # a venue with no map yet may get one in this same unit of work
+            seen[venue] = version
+        return version
+
+    def _now_current(self, venue: str, version: int) -> None:
+        """What the unit of work reads as current after it changed it."""
+        seen = self.work_scope()
+        if seen is not None:
+            seen[venue] = version
 
     def get_map(self, venue: str, version: int | None = None, for_update: bool = False) -> VenueMap | None:
         """The map (current version unless given). The result is shared between callers: treat it as
-        read-only, or pass for_update=True for a private copy to change and put_map back."""
+        read-only, or pass for_update=True for a private copy to change and put_map back (the current version
+        read fresh: a change starts from what the store holds)."""
         if version is None:
-            version = self.current_version(venue)
+            version = self.current_version(venue, fresh=for_update)
             if not version:
                 return None
         try:
@@ -339,10 +357,12 @@ class VenueStore:
                 version = self._stage(pipe, keys, venue_map, expected, edit_id, event)
                 try:
                     pipe.execute()
+                    self._now_current(venue_map.id, version)
                     return version
                 except _LOST_REPLY as exc:
                     lost = exc
             if self._committed(venue_map.id, version, edit_id, lost):
+                self._now_current(venue_map.id, version)
                 return version
             if not _refused(lost):
                 raise MapSaveUnknownError(venue_map.id) from lost
@@ -477,12 +497,13 @@ class VenueStore:
         with self.locked(venue):
             self._announce_left(venue)
             detail = self._signed({"by": by} if by else {})
-            event = MapChanged(venue, version, self.current_version(venue), "map.rollback", detail)
+            event = MapChanged(venue, version, self.current_version(venue, fresh=True), "map.rollback", detail)
             edit_id = secrets.token_hex(8)
             with self.db.pipeline(transaction=True) as pipe:
                 pipe.set(keys.current_version(), version)
                 self._mark(pipe, keys, edit_id, event)
                 pipe.execute()
+            self._now_current(venue, version)
             self._settle(event, edit_id)
 
     def versions(self, venue: str) -> list[int]:

@@ -4,7 +4,7 @@ changes, and the set-up checklist. The changes themselves are `fingerprints.edit
 
 from __future__ import annotations
 
-from flask import Flask, has_request_context
+from flask import Flask, has_request_context, request
 
 from fingerprints.store import MapChanged
 from portal.auth import AuditLog, audit, current_account
@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     walkway kinds (portal/kinds.py) for every page that shows them: the floor editor and the owner console."""
     venues = app.extensions["mallportal"].venues
     venues.actor = _acting_account
+    venues.work_scope = _request_versions
     venues.listen(lambda event: _audit(app, event))
     venues.listen(lambda event: builds.on_map_changed(app, event))
     app.add_template_global(quality_text.checked_text, "live_checked_text")
@@ -33,6 +34,13 @@ def _acting_account() -> str | None:
     late announcement (fingerprints/store.py), replayed in someone else's request, is audited as theirs."""
     account = current_account() if has_request_context() else None
     return account.username if account else None
+
+
+def _request_versions() -> dict[str, int] | None:
+    """The current map versions this request has read (None outside a request): a page asks for its venue's map
+    from several places (the view, the hub's links, the apps' parts) and reads the version once. Kept in the WSGI
+    environ, not `g`, which a test's open app context would share across requests."""
+    return request.environ.setdefault("mallportal.map_versions", {}) if has_request_context() else None
 
 
 def _audit(app: Flask, event: MapChanged) -> None:

@@ -5,34 +5,17 @@ listing cost a round trip per show."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-import redis.connection
 
 from lightapps.cinema.store import CinemaStore
 from lightapps.cinema.tests.test_cinema_store import VENUE, make_show
+from tests.store_sends import store_sends
 
 
 @pytest.fixture
 def store(db) -> CinemaStore:
     return CinemaStore(db)
-
-
-@contextmanager
-def round_trips(monkeypatch) -> Iterator[list[int]]:
-    """Counts the commands and pipelines sent to the store meanwhile (one send is one round trip)."""
-    sent = [0]
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counted(self, command, check_health=True):
-        sent[0] += 1
-        return send(self, command, check_health)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
-        yield sent
 
 
 def five_shows(store: CinemaStore) -> list:
@@ -57,9 +40,9 @@ def test_occupancies_count_each_shows_seats_as_one_show_read_alone_would(store):
 
 def test_occupancies_of_many_shows_are_one_round_trip(store, monkeypatch):
     shows = five_shows(store)
-    with round_trips(monkeypatch) as sent:
+    with store_sends(monkeypatch) as sent:
         store.occupancies(VENUE, shows)
-    assert sent[0] == 1
+    assert len(sent) == 1
 
 
 def test_live_hold_tokens_are_those_read_one_show_at_a_time_in_one_round_trip(store, monkeypatch):
@@ -68,9 +51,9 @@ def test_live_hold_tokens_are_those_read_one_show_at_a_time_in_one_round_trip(st
             shows[3].id: store.hold(VENUE, shows[3], "alice", ["D4"], ttl_s=600).token}
     assert store.hold(VENUE, shows[2], "bob", ["A1"], ttl_s=600).ok  # someone else's
     ids = [show.id for show in shows]
-    with round_trips(monkeypatch) as sent:
+    with store_sends(monkeypatch) as sent:
         tokens = store.live_hold_tokens(VENUE, ids, "alice")
-    assert sent[0] == 1
+    assert len(sent) == 1
     assert tokens == mine == {i: store.live_hold_token(VENUE, i, "alice") for i in ids
                               if store.live_hold_token(VENUE, i, "alice")}
     assert store.live_hold_tokens(VENUE, [], "alice") == {}
