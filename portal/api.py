@@ -206,7 +206,7 @@ def scanner_resolver(venue: str) -> Callable[[str], str | None]:
     """FIND3 names a scanner by its device name: a BSSID, or the name of an AP in the venue map
     (case-insensitive). The name table is cached per map version."""
     venues = services().venues
-    version = venues.current_version(venue)
+    version = venues.current_version(venue, fresh=True)  # the table is the process's, not this request's
     with _scanner_lock:
         per_venue = _scanner_names.setdefault(venues, {})
     cached = per_venue.get(venue)

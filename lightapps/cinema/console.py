@@ -25,6 +25,7 @@ from lightapps.cinema.store import (
     Showtime,
     ShowtimeClash,
     ShowtimeConflict,
+    occupancy_of,
 )
 from lightapps.cinema.validation import MIN_SHOW_GAP_S, FieldError, clash_error, parse_showtime
 from portal.apps.once import new_nonce, read_form_once
@@ -115,7 +116,7 @@ def _show_page(venue: str, zone: str, show, status: int = 200, error: str = "", 
     to_arrange = sum(b.cancelled_by == BY_CINEMA and b.refund_to_arrange for b in bookings)  # the banner's: the show's
     return render_template("cinema/console_show.html", venue=g.venue_map, zone=g.zone, show=show,
                            layout=show.layout, grid=seat_grid(show.layout, states), bookings=bookings,
-                           occupancy=store.occupancy(venue, show, now), when=day_and_time,
+                           occupancy=occupancy_of(show, states), when=day_and_time,
                            title=_("Bookings"), error=error, cancelling=cancelling, left=left,
                            to_arrange=to_arrange, refused=refused), status
 

@@ -890,6 +890,14 @@ def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def occupancy_of(show: Showtime, states: dict[str, tuple[str, str]]) -> dict[str, int]:
+    """The show's seats booked, held, free and in all, from its `seat_states`."""
+    booked = sum(1 for kind, _ in states.values() if kind == "booked")
+    held = len(states) - booked
+    return {"booked": booked, "held": held, "free": show.layout.capacity - booked - held,
+            "capacity": show.layout.capacity}
+
+
 def _taken_seats(raw: dict, now: float | None) -> dict[str, tuple[str, str]]:
     """A show's seat hash as read -> seat id -> ("held", token) or ("booked", code), the seats not free at `now`
     (epoch s; None: now): a hold past its expiry frees its seat whether or not it was released yet."""
@@ -1121,14 +1129,8 @@ class CinemaStore:
         pipe = self.db.pipeline(transaction=False)
         for show in shows:
             pipe.hgetall(keys.seats(show.id))
-        out = {}
-        for show, raw in zip(shows, pipe.execute(), strict=True):
-            states = _taken_seats(raw, now)
-            booked = sum(1 for kind, _ in states.values() if kind == "booked")
-            held = len(states) - booked
-            out[show.id] = {"booked": booked, "held": held, "free": show.layout.capacity - booked - held,
-                            "capacity": show.layout.capacity}
-        return out
+        seats = pipe.execute()
+        return {show.id: occupancy_of(show, _taken_seats(raw, now)) for show, raw in zip(shows, seats, strict=True)}
 
     # ---- holds ----
 

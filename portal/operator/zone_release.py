@@ -90,7 +90,7 @@ def release_off_map(venue: str, by: str | None = None) -> list[Released]:
     an owner in between is on the map read."""
     svc = services()
     kept = zones_with_state(venue)
-    version = svc.venues.current_version(venue)
+    version = svc.venues.current_version(venue, fresh=True)  # the store's now, not what this request saved or read
     current = svc.venues.get_map(venue, version) if version else None
     if current is None:  # no map yet: no zone was ever given anything
         return []
@@ -105,7 +105,7 @@ def release_missed(venue: str) -> int:
     CLI_ACTOR; how many zones it let go of something for. Two reads when there is nothing to do."""
     svc = services()
     checked = svc.db.get(ZoneReleaseKeys(venue).checked())
-    if checked is not None and int(checked) == svc.venues.current_version(venue):
+    if checked is not None and int(checked) == svc.venues.current_version(venue, fresh=True):
         return 0
     released = [r.zone for r in release_off_map(venue, CLI_ACTOR) if r]
     if released:

@@ -153,7 +153,8 @@ class ModelCache:
         cached = self._models.get(venue)
         if cached and now - cached[0] < self.recheck_s:
             return cached[1]
-        version = self.venues.current_version(venue)
+        # fresh: this process's model is every request's, not fitted to the version one request read first
+        version = self.venues.current_version(venue, fresh=True)
         if not version:
             return None
         current = cached[1] if cached and cached[1].version == version else None

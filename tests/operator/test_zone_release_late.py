@@ -14,12 +14,14 @@ import redis
 
 from fingerprints import edits
 from fingerprints.drafts import DraftStore
+from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppKeys
 from portal.auth import AccountStore, AuditLog
 from portal.events.moments import Rule
 from portal.operator import zone_release
 from portal.operator.zone_release import CHECK_AGAIN_S, ZoneReleaseKeys
 from portal.payments.worker import PaymentsSweeper
+from tests.operator.test_zone_release_paths import unused_zone
 
 V = "/console/ops/demo"
 ZONE = "kopi"  # the demo's cafe: its owner account is "kopi", its app the coupons (floor 0)
@@ -164,3 +166,16 @@ def test_a_drafts_zones_are_left_alone_until_it_is_applied(app, svc, in_use):
     assert not kept(svc, "popup")
 
 
+
+
+def test_a_zone_another_operator_adds_while_this_request_releases_is_kept(app, svc, in_use):
+    """The request read (or saved) the map before another operator saved one with a new zone and gave it an owner:
+    the release reads the store's current map, not the version this request holds (VenueStore.work_scope)."""
+    with app.test_request_context("/console/ops/demo/setup"):
+        before = svc.venues.current_version("demo")  # this request's version from here on
+        popup = unused_zone(svc, VenueStore(svc.db))  # saved by another process: no request of ours
+        AccountStore(svc.db).set_zones("kopi", ("kopi", popup))
+        assert svc.venues.current_version("demo") == before  # what the request still reads
+        assert zone_release.release_off_map("demo") == []
+    assert AccountStore(svc.db).get("kopi").zones == ("kopi", popup)
+    assert int(svc.db.get(ZoneReleaseKeys("demo").checked())) == before + 1

@@ -14,6 +14,7 @@ import io
 import pytest
 
 from fingerprints import edits, imdf
+from fingerprints.store import VenueStore
 from portal.apps.zone_apps import ZoneAppKeys
 from portal.auth import AccountStore, AuditLog
 from portal.events.moments import Rule
@@ -92,10 +93,11 @@ def version_without_zone(svc) -> tuple[int, int]:
 # ---- the console ------------------------------------------------------------------------------------
 
 
-def unused_zone(svc) -> str:
+def unused_zone(svc, venues: VenueStore | None = None) -> str:
     """A zone nothing is kept for: a pop-up drawn on the back third of the bookshop (100-120 x 0-30 m; its shop's
-    anchor at y 15 stays in the part the bookshop keeps). Every zone of the demo has an owner, an app or a rule."""
-    with svc.venues.edit("demo", "zone.add") as venue_map:
+    anchor at y 15 stays in the part the bookshop keeps). Every zone of the demo has an owner, an app or a rule.
+    `venues`: the store that saves it (the app's by default)."""
+    with (venues or svc.venues).edit("demo", "zone.add") as venue_map:
         books = venue_map.zone("books")
         assert books.polygon == [(100, 0), (120, 0), (120, 30), (100, 30)]
         books.polygon = [(100, 0), (120, 0), (120, 20), (100, 20)]

@@ -22,19 +22,25 @@ def five_shows(store: CinemaStore) -> list:
     return [make_show(store, auditorium=str(1 + i % 3), starts_in_s=3600 * (i + 1) * 3) for i in range(5)]
 
 
-def test_occupancies_count_each_shows_seats_as_one_show_read_alone_would(store):
+def test_occupancies_count_each_shows_seats_as_its_seat_states_say(store):
     shows = five_shows(store)
     now = time.time()
-    assert store.hold(VENUE, shows[0], "alice", ["A1", "A2"], ttl_s=600).ok
-    held = store.hold(VENUE, shows[1], "bob", ["B3"], ttl_s=600)
-    assert store.confirm(VENUE, held.token, "bob", "screens").ok
-    assert store.hold(VENUE, shows[2], "carol", ["C1", "C2", "C3"], ttl_s=1).ok  # lapsed at now + 5
+    at_ms = int(now * 1000)
+    assert store.hold(VENUE, shows[0], "alice", ["A1", "A2"], ttl_s=600, now_ms=at_ms).ok
+    bobs = store.hold(VENUE, shows[1], "bob", ["B3"], ttl_s=600, now_ms=at_ms)
+    assert store.confirm(VENUE, bobs.token, "bob", "screens", now_ms=at_ms).ok
+    assert store.hold(VENUE, shows[2], "carol", ["C1", "C2", "C3"], ttl_s=1, now_ms=at_ms).ok  # lapsed at now + 5
     occupancies = store.occupancies(VENUE, shows, now + 5)
-    assert occupancies == {show.id: store.occupancy(VENUE, show, now + 5) for show in shows}
-    capacity = shows[0].layout.capacity
-    assert occupancies[shows[0].id] == {"booked": 0, "held": 2, "free": capacity - 2, "capacity": capacity}
-    assert occupancies[shows[1].id]["booked"] == 1 and occupancies[shows[1].id]["held"] == 0
-    assert occupancies[shows[2].id]["held"] == 0  # the lapsed hold frees its seats
+    taken = {shows[0].id: (0, 2), shows[1].id: (1, 0)}  # (booked, held); carol's lapsed hold frees her seats
+    for show in shows:
+        booked, held = taken.get(show.id, (0, 0))
+        capacity = show.layout.capacity
+        assert occupancies[show.id] == {"booked": booked, "held": held, "free": capacity - booked - held,
+                                        "capacity": capacity}
+    for show in shows:  # the same as each show's seats read alone
+        states = store.seat_states(VENUE, show.id, now + 5)
+        booked = sum(kind == "booked" for kind, _ in states.values())
+        assert (occupancies[show.id]["booked"], occupancies[show.id]["held"]) == (booked, len(states) - booked)
     assert store.occupancies(VENUE, []) == {}
 
 
@@ -47,9 +53,9 @@ def test_occupancies_of_many_shows_are_one_round_trip(store, monkeypatch):
 
 def test_live_hold_tokens_are_those_read_one_show_at_a_time_in_one_round_trip(store, monkeypatch):
     shows = five_shows(store)
-    mine = {shows[1].id: store.hold(VENUE, shows[1], "alice", ["A1"], ttl_s=600).token,
-            shows[3].id: store.hold(VENUE, shows[3], "alice", ["D4"], ttl_s=600).token}
-    assert store.hold(VENUE, shows[2], "bob", ["A1"], ttl_s=600).ok  # someone else's
+    mine = {shows[1].id: store.hold(VENUE, shows[1], "alice", ["A1"], ttl_s=3600).token,
+            shows[3].id: store.hold(VENUE, shows[3], "alice", ["D4"], ttl_s=3600).token}
+    assert store.hold(VENUE, shows[2], "bob", ["A1"], ttl_s=3600).ok  # someone else's
     ids = [show.id for show in shows]
     with store_sends(monkeypatch) as sent:
         tokens = store.live_hold_tokens(VENUE, ids, "alice")
