@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from babel import Locale
-from babel.dates import format_skeleton
+from babel.dates import format_interval, format_skeleton
 from flask import g, has_request_context, request
 from flask_babel import get_locale
 
@@ -140,6 +140,18 @@ def spoken_time(ts: float | None, locale: Locale | str | None = None, venue: str
     _said_somewhere(locale, venue)
     moment = local_time(ts, venue)
     return spoken_at(spoken_date(moment.date(), locale, venue), f"{moment:%H:%M}", locale)
+
+
+def spoken_span(start: float, end: float, locale: Locale | str | None = None, venue: str | None = None) -> str:
+    """From `start` to `end` as the language says a range (CLDR): within one day at the venue the day once, `Tue, Dec 8,
+    19:00 – 21:00` / `12月8日周二 19:00–21:00`; across days both in full, `Tue, Dec 8, 19:00 – Thu, Dec 10, 18:00`."""
+    _said_somewhere(locale, venue)
+    first, last = local_time(start, venue), local_time(end, venue)
+    spoken = _spoken_locale(locale)
+    if first.date() == last.date():
+        clocks = format_interval(first.time(), last.time(), "Hm", locale=spoken)
+        return spoken_at(spoken_date(first.date(), spoken, venue), clocks, spoken)
+    return spoken.interval_formats[None].format(spoken_time(start, spoken, venue), spoken_time(end, spoken, venue))
 
 
 def _said_somewhere(locale: Locale | str | None, venue: str | None) -> None:

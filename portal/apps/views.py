@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from fingerprints.model import VenueMap, Zone
 from portal.apps.bilingual import Localized, pick, pick_from
-from portal.apps.locale import format_day, format_time, hhmm, spoken_day, spoken_time
+from portal.apps.locale import format_day, format_time, hhmm, spoken_day, spoken_span, spoken_time
 from portal.apps.location_consent import location_declined
 from portal.apps.preview import load_preview
 from portal.apps.registry import LightApp
@@ -158,11 +158,11 @@ def lang_arg() -> dict[str, str]:
 
 def init_shared(flask_app: Flask) -> None:
     """Registered once for every app's templates: `|datetime`, `|hhmm`, `|day` and, on shopper pages,
-    `|spoken_time` and `|spoken_day` (the venue's time zone, portal/apps/locale.py), `is_zh()`, and `bi(zh, en)` /
-    `bi_from(record, name)` for owners' texts."""
+    `|spoken_time`, `|spoken_day` and `spoken_span(start, end)` (the venue's time zone, portal/apps/locale.py),
+    `is_zh()`, and `bi(zh, en)` / `bi_from(record, name)` for owners' texts."""
     flask_app.jinja_env.filters.update(datetime=format_time, hhmm=hhmm, day=format_day, spoken_time=spoken_time,
                                        spoken_day=spoken_day)
-    flask_app.jinja_env.globals.update(is_zh=is_zh, bi=bilingual, bi_from=bilingual_from)
+    flask_app.jinja_env.globals.update(is_zh=is_zh, bi=bilingual, bi_from=bilingual_from, spoken_span=spoken_span)
 
 
 def bilingual(text_zh: str | None, text_en: str | None) -> Localized:

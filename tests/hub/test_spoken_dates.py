@@ -1,17 +1,27 @@
 """Shopper pages say a day as people read it, in the page's language (portal/apps/locale.py `spoken_date`,
-`spoken_time`, the `|spoken_day` and `|spoken_time` filters): `Tue, Dec 8` / `12月8日周二`, the year only when it is
-not this year at the venue; the consoles keep `2026-12-08`, which owners type back and sort."""
+`spoken_time`, `spoken_span`, the `|spoken_day` and `|spoken_time` filters): `Tue, Dec 8` / `12月8日周二`, the year only
+when it is not this year at the venue, a range's day once when it is one day; the consoles keep `2026-12-08`, which
+owners type back and sort."""
 
 from __future__ import annotations
 
 import re
 import time
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
+from lightapps.activities.store import ActivityStore
 from lightapps.coupons.store import CouponStore
-from portal.apps.locale import local_time, spoken_date, spoken_day, spoken_time, venue_today
+from portal.apps.locale import (
+    from_local,
+    local_time,
+    spoken_date,
+    spoken_day,
+    spoken_span,
+    spoken_time,
+    venue_today,
+)
 from portal.shopper import Shopper, shopper_token
 
 ISO_DAY = re.compile(r"\b20\d\d-\d\d-\d\d\b")
@@ -59,3 +69,30 @@ def test_a_coupon_page_names_its_days_as_shoppers_read_them(app, client, demo, s
         with app.test_request_context(f"/v/demo/?lang={lang}"):
             first = spoken_day(valid_from)
         assert first in page and not ISO_DAY.search(page), lang
+
+
+@pytest.mark.parametrize(("lang", "one_day", "two_days"), [
+    ("en", "Mon, Jan 7, 2030, 19:00\u2009–\u200921:00", "Mon, Jan 7, 2030, 19:00\u2009–\u2009Wed, Jan 9, 2030, 18:00"),
+    ("zh", "2030年1月7日周一 19:00–21:00", "2030年1月7日周一 19:00 – 2030年1月9日周三 18:00")])
+def test_a_range_says_its_day_once_within_a_day_and_both_ends_across_days(app, demo, lang, one_day, two_days):
+    with app.test_request_context(f"/v/demo/?lang={lang}"):
+        if venue_today().year == 2030:
+            pytest.skip("the days are this year's: their year is left out")
+        start = from_local(datetime(2030, 1, 7, 19, 0), "demo")
+        assert spoken_span(start, from_local(datetime(2030, 1, 7, 21, 0), "demo")) == one_day
+        assert spoken_span(start, from_local(datetime(2030, 1, 9, 18, 0), "demo")) == two_days
+    with app.app_context():
+        assert spoken_span(start, start + 7200, lang, "demo") == one_day  # a text's: its language and venue named
+
+
+def test_an_events_page_says_its_hours_on_its_day(app, client, demo, svc):
+    with app.app_context():
+        start = from_local(datetime(2030, 1, 7, 19, 0), "demo")
+    event = ActivityStore(svc.db).create("demo", "atrium", {
+        "kind": "event", "title_en": "Workshop", "title_zh": "工坊", "starts_at": start, "ends_at": start + 7200,
+        "limit": 10})
+    for lang in ("en", "zh"):
+        page = client.get(f"/v/demo/activities/{event.id}?lang={lang}").get_data(as_text=True)
+        with app.test_request_context(f"/v/demo/?lang={lang}"):
+            said = spoken_span(start, start + 7200)
+        assert f'<p id="when">{said}</p>' in page and not ISO_DAY.search(page), lang
