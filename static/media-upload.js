@@ -1,9 +1,9 @@
 // An owner's image form (templates/media/_upload.html) sent without leaving the page, so that what the owner has
 // typed in the page's other forms and not saved yet stays: the form posts as it would, and from the page the
-// server answers with (the console page after the upload, or the same page with the refusal by the form) only this
-// form, with its new picture or its error, and the page's message take their places. Without fetch or DOMParser
-// the form posts as a plain form and the page reloads, as before. Loaded as a module: once per page however many
-// image forms it has.
+// server answers with (the console page after the upload, or the same page with the refusal by the form) this
+// form, with its new picture or its error, the page's message and its recent changes take their places. A browser
+// that cannot say which button sent a form (Safari before 15.4) posts it as a plain form, the page reloading as
+// before. Loaded as a module: once per page however many image forms it has.
 
 const FORMS = "form.media-upload";
 
@@ -16,67 +16,98 @@ function sameForm(doc, form) {
   return [...doc.querySelectorAll(FORMS)].find((other) => placeOf(other) === place) ?? null;
 }
 
-// The answer's messages (saved, removed) in place of the page's.
-function showMessages(doc) {
-  document.querySelectorAll("p.flash").forEach((old) => old.remove());
-  const main = document.querySelector("main");
-  doc.querySelectorAll("p.flash").forEach((message) => main.before(document.importNode(message, true)));
+// One polite live region, on the page before any answer, that the answers' messages (saved, removed) are put in:
+// a region inserted with its text already in it is not reliably read out.
+function newsRegion() {
+  let region = document.getElementById("media-news");
+  if (!region) {
+    region = document.createElement("div");
+    region.id = "media-news";
+    region.setAttribute("role", "status");
+    document.querySelector("main")?.before(region);
+  }
+  return region;
 }
 
-// An error page's message (the image space full, a place gone) beside the form; null where the answer has none.
-function refusal(doc, form) {
-  const text = doc.querySelector("#error-message")?.textContent?.trim();
-  if (!text) return null;
+function showMessages(doc) {
+  document.querySelectorAll("p.flash").forEach((old) => old.remove());
+  const messages = [...doc.querySelectorAll("p.flash")].map((message) => {
+    const copy = document.importNode(message, true);
+    copy.removeAttribute("role");  // the region speaks for it
+    return copy;
+  });
+  newsRegion().replaceChildren(...messages);
+}
+
+// What else the upload changed on the page: the zone's recent changes (the page's last section, there from the
+// first change on), the preview of the shopper's page.
+function refreshAround(doc) {
+  const changes = doc.getElementById("history")?.closest("section");
+  if (changes) {
+    const copy = document.importNode(changes, true);
+    const shown = document.getElementById("history")?.closest("section");
+    if (shown) shown.replaceWith(copy);
+    else document.querySelector("main")?.append(copy);
+  }
+  const preview = document.getElementById("preview");
+  if (preview?.src) preview.src = preview.src;
+}
+
+// A note by the form: an error page's message (the image space full, the form's token expired), else the form's
+// own "not sent" text (no answer: the connection failed, or a file far over the limit was cut off).
+function noteBy(form, text) {
+  form.querySelector("p.error")?.remove();
   const note = document.createElement("p");
   note.className = "error";
   note.setAttribute("role", "alert");
+  note.tabIndex = -1;
   note.textContent = text;
-  form.querySelector("p.error")?.remove();
   form.querySelector("button")?.before(note);
-  return note;
+  note.focus();
+}
+
+function ready(form, busy) {
+  if (busy) form.setAttribute("aria-busy", "true");
+  else form.removeAttribute("aria-busy");
+  form.querySelectorAll("button").forEach((button) => { button.disabled = busy; });
 }
 
 async function send(event) {
   const form = event.target;
-  if (!(form instanceof HTMLFormElement) || !form.matches(FORMS) || form.dataset.plain) return;
+  if (!(form instanceof HTMLFormElement) || !form.matches(FORMS)) return;
   event.preventDefault();
   const body = new FormData(form);
   if (event.submitter?.name) body.append(event.submitter.name, event.submitter.value);
   const removing = event.submitter?.name === "remove";
-  form.setAttribute("aria-busy", "true");
-  form.querySelectorAll("button").forEach((button) => { button.disabled = true; });
-  let doc;
+  ready(form, true);
+  let answer = null;
+  let doc = null;
   try {
-    const answer = await fetch(form.action, { method: "POST", body, credentials: "same-origin" });
+    answer = await fetch(form.action, { method: "POST", body, credentials: "same-origin" });
     doc = new DOMParser().parseFromString(await answer.text(), "text/html");
   } catch {
-    doc = null;  // no answer (offline, the connection dropped)
+    // no answer: nothing is sent again (a retry is the owner's)
   }
   const fresh = doc && sameForm(doc, form);
-  if (doc) showMessages(doc);
   if (fresh) {
+    showMessages(doc);
+    refreshAround(doc);
     const placed = document.importNode(fresh, true);
     form.replaceWith(placed);
     const error = placed.querySelector("p.error");
-    const focus = error ?? placed.querySelector(removing ? "button[name=remove]" : "input[type=file]");
     if (error) error.tabIndex = -1;
-    focus?.focus();
+    (error ?? placed.querySelector(removing ? "button[name=remove]" : "input[type=file]"))?.focus();
     return;
   }
-  form.removeAttribute("aria-busy");
-  form.querySelectorAll("button").forEach((button) => { button.disabled = false; });
-  const note = doc && refusal(doc, form);
-  if (note) {
-    note.tabIndex = -1;
-    note.focus();
+  if (answer?.redirected) {
+    // a page without this form (the sign-in page after the session ended, the zone's app changed): go there
+    window.location.assign(answer.url);
     return;
   }
-  // An answer that is neither (no answer, the sign-in page after the session ended): the plain post, whose page the
-  // browser shows. Re-sending is safe: an image is stored under its place, the same file twice is the same image.
-  form.dataset.plain = "1";
-  form.requestSubmit(event.submitter);
+  ready(form, false);
+  noteBy(form, doc?.getElementById("error-message")?.textContent?.trim() || form.dataset.unsent);
 }
 
-if (window.fetch && window.DOMParser && window.FormData) {
+if (window.fetch && window.DOMParser && typeof SubmitEvent === "function" && "submitter" in SubmitEvent.prototype) {
   document.addEventListener("submit", send);
 }

@@ -13,6 +13,7 @@ import logging
 
 import redis
 from flask import Blueprint, Flask, Response, abort, request, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from portal.media.store import MIME, RENDITION, MediaStore, Picture, text_ref
@@ -79,6 +80,13 @@ def media_picture(kind: str, zone: str | None, ref: str | None, alt: str = "", s
     return picture_html(picture, alt, sizes, css_class) if picture else Markup("")
 
 
+def unsent_text() -> str:
+    """What an image form says when its upload got no answer (static/media-upload.js): the connection failed, or
+    the file was so far over the limit that the server closed the connection before reading it."""
+    return _("Not sent: the connection failed, or the file is over %(mb)s MB. Try again.",
+             mb=services().settings.media_max_upload_bytes // 2**20)
+
+
 def init_media(flask_app: Flask) -> None:
     flask_app.register_blueprint(bp)
-    flask_app.jinja_env.globals.update(media_picture=media_picture, media_ref=text_ref)
+    flask_app.jinja_env.globals.update(media_picture=media_picture, media_ref=text_ref, media_unsent_text=unsent_text)

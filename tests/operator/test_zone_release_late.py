@@ -166,8 +166,6 @@ def test_a_drafts_zones_are_left_alone_until_it_is_applied(app, svc, in_use):
     assert not kept(svc, "popup")
 
 
-
-
 def test_a_zone_another_operator_adds_while_this_request_releases_is_kept(app, svc, in_use):
     """The request read (or saved) the map before another operator saved one with a new zone and gave it an owner:
     the release reads the store's current map, not the version this request holds (VenueStore.work_scope)."""

@@ -243,7 +243,7 @@ def _error_beside(page: str, kind: str, ref: str) -> str:
 
     for form in re.findall(r'<form[^>]*class="media-upload".*?</form>', page, re.S):
         if f'name="kind" value="{kind}"' in form and f'name="ref" value="{ref}"' in form:
-            found = re.search(r'id="media-error"[^>]*>(.*?)</p>', form, re.S)
+            found = re.search(rf'id="media-error-{kind}-{ref}"[^>]*>(.*?)</p>', form, re.S)
             return found.group(1).strip() if found else ""
     raise AssertionError(f"no image form for {kind} {ref}")
 
