@@ -88,3 +88,14 @@ def test_erasure_hands_a_paid_ticket_over_on_the_cluster(db):
     assert cinema.hand_over(VENUE, "alice", "keeper-1", [booked.code]) == 1
     assert cinema.booking(VENUE, booked.code).client == "keeper-1"
     assert cinema.ref_titles(VENUE, "show", {show.id}) == {show.id: (show.film_zh, show.film_en)}
+
+
+def test_a_shoppers_holds_and_the_shows_seats_read_in_one_round_trip_on_the_cluster(db):
+    """Me's holds (one MGET) and a listing's occupancy (one pipeline): every key in the venue's slot."""
+    from lightapps.cinema.tests.test_cinema_store import VENUE, make_show  # lazy: the store tests' helpers
+
+    cinema = CinemaStore(db)
+    shows = [make_show(cinema, auditorium=str(n), starts_in_s=3600 * n) for n in (1, 2, 3)]
+    held = cinema.hold(VENUE, shows[1], "alice", ["A1", "A2"], ttl_s=480)
+    assert cinema.live_hold_tokens(VENUE, [show.id for show in shows], "alice") == {shows[1].id: held.token}
+    assert [cinema.occupancies(VENUE, shows)[show.id]["held"] for show in shows] == [0, 2, 0]
