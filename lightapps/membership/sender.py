@@ -15,6 +15,7 @@ from collections import deque
 from typing import Protocol
 
 import redis
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.apps.notify import SmsError, send_sms_now
@@ -47,7 +48,7 @@ class SmsCodeSender:
         text = _("Your membership code is %(code)s (valid %(minutes)s minutes). Do not share it.", code=code,
                  minutes=minutes)
         try:
-            send_sms_now(venue, phone, EVENT, {"code": code, "minutes": str(minutes)}, text)
+            send_sms_now(venue, phone, EVENT, {"code": code, "minutes": str(minutes)}, text, str(get_locale()))
         except SmsError as exc:
             raise SendError(exc.reason) from None
         if self.keep_codes:

@@ -127,12 +127,12 @@ def masked_phone(venue: str, shopper: str) -> str | None:
     return mask_phone(phone) if phone else None
 
 
-def send_sms_now(venue: str, phone: str, event: str, params: Mapping[str, str], text: str) -> None:
+def send_sms_now(venue: str, phone: str, event: str, params: Mapping[str, str], text: str, lang: str = "") -> None:
     """Send one SMS at once through the portal's SMS provider (SMS_PROVIDER, portal/notify/sms.py), for what
     cannot wait for the outbox's worker (a sign-up code the shopper is waiting to type). `event` names the
-    provider's template (SMS_TEMPLATES), `params` its parameters, `text` the whole message (development
-    sender, providers that take free text). SmsError when it was not accepted."""
-    notify_views.sms().send(venue, phone, event, dict(params), text)
+    provider's template (SMS_TEMPLATES; `event.<lang>` for a shopper reading `lang`), `params` its parameters, `text`
+    the whole message (development sender, providers that take free text). SmsError when it was not accepted."""
+    notify_views.sms().send(venue, phone, event, dict(params), text, lang)
 
 
 __all__ = ["E164", "PhoneInputError", "SmsError", "cancel", "forget_phone", "in_both", "mask_phone", "masked_phone",

@@ -1,8 +1,10 @@
 """SMS: one provider interface, the Tencent Cloud SMS provider and the development sender.
 
-`SmsProvider.send(venue, phone, event, params, text)`: `event` picks the provider's approved template
+`SmsProvider.send(venue, phone, event, params, text, lang)`: `event` picks the provider's approved template
 (SMS_TEMPLATES: ``event=template id:param|param``, the parameters named from the message's data and
-``link``), `text` is the whole message for providers (and the log) that take free text. Every SMS of
+``link``; ``event.<lang>=...``, e.g. ``cinema.ticket.en``, the template for shoppers reading that language: a
+provider approves each template's wording, so an English one is a template of its own), `text` is the whole message
+for providers (and the log) that take free text. Every SMS of
 the portal goes through here: notifications (`SmsChannel`) and membership sign-up codes.
 
 Why Tencent Cloud SMS (`tencentcloud-sdk-python-sms`) and not Alibaba Cloud's: one small package over
@@ -59,8 +61,9 @@ class SmsError(Exception):
 
 
 class SmsProvider(Protocol):
-    def send(self, venue: str, phone: str, event: str, params: dict[str, str], text: str) -> None:
-        """Send one SMS; SmsError (permanent or not) when it was not accepted."""
+    def send(self, venue: str, phone: str, event: str, params: dict[str, str], text: str, lang: str = "") -> None:
+        """Send one SMS to a shopper reading `lang` ("" unknown); SmsError (permanent or not) when it was not
+        accepted."""
 
 
 def mask_phone(phone: str) -> str:
@@ -89,7 +92,7 @@ class LoggingSmsProvider:
         self.db = db
         self.show_text = show_text  # demo mode only: the text holds codes and links to the shopper's pages
 
-    def send(self, venue: str, phone: str, event: str, params: dict[str, str], text: str,
+    def send(self, venue: str, phone: str, event: str, params: dict[str, str], text: str, lang: str = "",
              shopper: str = "") -> None:
         if self.show_text:
             log.warning("SMS (development sender, not sent) %s to %s in %s: %s", event, mask_phone(phone), venue, text)
@@ -98,7 +101,7 @@ class LoggingSmsProvider:
         if self.db is not None and self.show_text:
             key = SmsKeys(venue).dev_outbox()
             item = {"event": event, "to": mask_phone(phone), "to_hash": phone_hash(phone), "shopper": shopper,
-                    "text": text, "at": time.time()}
+                    "text": text, "lang": lang, "at": time.time()}
             pipe = self.db.pipeline(transaction=True)
             pipe.lpush(key, json.dumps(item, ensure_ascii=False))
             pipe.ltrim(key, 0, DEV_KEEP - 1)
@@ -118,9 +121,10 @@ def forget_dev_sms(db: redis.Redis, venue: str, shopper: str) -> int:
     return sum(int(db.lrem(key, 0, raw)) for raw in db.lrange(key, 0, -1) if json.loads(raw).get("shopper") == shopper)
 
 
-def template_for(templates: dict[str, str], event: str) -> tuple[str, list[str]] | None:
-    """SMS_TEMPLATES entry of an event: (template id, parameter names); None when it has none."""
-    spec = templates.get(event)
+def template_for(templates: dict[str, str], event: str, lang: str = "") -> tuple[str, list[str]] | None:
+    """SMS_TEMPLATES entry of an event for a shopper reading `lang` (`event.<lang>`, else the event's own): (template
+    id, parameter names); None when it has none."""
+    spec = (templates.get(f"{event}.{lang}") if lang else None) or templates.get(event)
     if not spec:
         return None
     template_id, _, names = spec.partition(":")
@@ -148,12 +152,12 @@ class TencentSmsProvider:
         secret = credential.Credential(settings.tencent_secret_id, settings.tencent_secret_key)
         self.client = sms_client.SmsClient(secret, settings.tencent_region, ClientProfile(httpProfile=http))
 
-    def send(self, venue: str, phone: str, event: str, params: dict[str, str], text: str) -> None:
+    def send(self, venue: str, phone: str, event: str, params: dict[str, str], text: str, lang: str = "") -> None:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import (  # lazy: the SDK's, with it
             TencentCloudSDKException,
         )
 
-        template = template_for(self.settings.sms_templates, event)
+        template = template_for(self.settings.sms_templates, event, lang)
         if template is None:
             raise SmsError(f"no SMS template for {event} (SMS_TEMPLATES)", permanent=True)
         template_id, names = template
@@ -224,8 +228,9 @@ class SmsChannel:
         params = {**message.params, "link": message.url}
         try:
             if isinstance(self.provider, LoggingSmsProvider):
-                self.provider.send(message.venue, phone, message.event, params, message.text, shopper=shopper)
+                self.provider.send(message.venue, phone, message.event, params, message.text, message.lang,
+                                   shopper=shopper)
             else:
-                self.provider.send(message.venue, phone, message.event, params, message.text)
+                self.provider.send(message.venue, phone, message.event, params, message.text, message.lang)
         except SmsError as exc:
             raise (Refused if exc.permanent else Retry)(exc.reason) from None

@@ -23,7 +23,7 @@ class Provider:
         self.error = error
         self.sent: list[str] = []
 
-    def send(self, venue, phone, event, params, text):
+    def send(self, venue, phone, event, params, text, lang=""):
         if self.error is not None:
             raise self.error
         self.sent.append(text)

@@ -42,11 +42,12 @@ def tencent():
     service.server.server_close()
 
 
-def channel(db, endpoint: str) -> SmsChannel:
+def channel(db, endpoint: str, templates: dict[str, str] | None = None) -> SmsChannel:
     settings = NotifySettings(sms_provider="tencent", tencent_secret_id="AKIDtest", tencent_secret_key="secret",
                               tencent_app_id="1400000001", tencent_sign_name="海港商场",
                               tencent_endpoint=endpoint,
-                              sms_templates={"queue.called": "2000001:number|place", "cinema.ticket": "2000002"})
+                              sms_templates=templates or {"queue.called": "2000001:number|place",
+                                                          "cinema.ticket": "2000002"})
     return SmsChannel(TencentSmsProvider(settings, timeout_s=30), db, per_shopper_day=10)
 
 
@@ -110,6 +111,19 @@ def test_templates_setting():
     assert template_for({"a.b": "123:number|link"}, "a.b") == ("123", ["number", "link"])
     assert template_for({"a.b": "123"}, "a.b") == ("123", ["link"])
     assert template_for({}, "a.b") is None
+    both = {"a.b": "123:number", "a.b.en": "456:number|link"}
+    assert template_for(both, "a.b", "en") == ("456", ["number", "link"]) and template_for(both, "a.b", "zh") == (
+        "123", ["number"]) and template_for(both, "a.b") == ("123", ["number"])
+
+
+@pytest.mark.parametrize(("lang", "template"), [("en", "3000002"), ("zh", "3000001")])
+def test_a_shopper_reading_english_gets_the_english_template_where_there_is_one(db, tencent, lang, template):
+    """A provider approves each template's wording: `event.en` is the English one, the event's own the rest's."""
+    templates = {"queue.called": "3000001:number", "queue.called.en": "3000002:number"}
+    message = Message(venue="demo", event="queue.called", lang=lang, title="x", body="", url="",
+                      params={"number": "A1"})
+    channel(db, tencent.endpoint, templates).send("s-1", "phone", CONTACT, message)
+    assert tencent.requests[0][1]["TemplateId"] == template and tencent.requests[0][1]["TemplateParamSet"] == ["A1"]
 
 
 def test_provider_is_configured_by_environment(tmp_path):

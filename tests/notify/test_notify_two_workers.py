@@ -32,7 +32,7 @@ class Provider:
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def send(self, venue, phone, event, params, text):
+    def send(self, venue, phone, event, params, text, lang=""):
         if self.hold:
             self.hold = False
             self.started.set()
@@ -113,7 +113,7 @@ def test_a_worker_that_lost_its_lease_mid_batch_leaves_the_rest_to_the_new_holde
 class Down:
     """A provider that is down (a transient error: retried)."""
 
-    def send(self, venue, phone, event, params, text):
+    def send(self, venue, phone, event, params, text, lang=""):
         raise SmsError("tencent: RequestLimitExceeded")
 
 

@@ -18,6 +18,7 @@ from lightapps.membership.demo import DEMO_PHONE
 from lightapps.membership.demo import seed as seed_demo
 from lightapps.membership.sender import EXTENSION, SendError, dev_outbox_code
 from lightapps.membership.store import MAX_ATTEMPTS, MemberKeys
+from portal.notify.sms import dev_sms, phone_hash
 from portal.shopper import Shopper, shopper_token
 
 API = "/api/v1/venues/demo/membership"
@@ -67,6 +68,17 @@ def test_app_registered_and_demo_member_seeded_once(app, svc, demo, demo_map, me
 
 
 # ---- sign-up --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "Your membership code is"), ("zh", "会员验证码")])
+def test_the_code_is_sent_in_the_shoppers_language_for_her_languages_template(client, demo, token, sender, members,
+                                                                              lang, words):
+    """The text in the page's language, and the language handed to the provider, which picks `membership.code.en`
+    for her where SMS_TEMPLATES names one (portal/notify/sms.py `template_for`)."""
+    resp = client.post(f"/v/demo/member/signup?lang={lang}", data={"c": token(), "phone": PHONE})
+    assert resp.status_code == 303
+    [sent] = [item for item in dev_sms(members.db, "demo") if item["to_hash"] == phone_hash(PHONE)][:1]
+    assert sent["lang"] == lang and words in sent["text"]
 
 
 def test_pixel_zone_lands_on_the_sign_up_form(client, demo, token):
