@@ -65,10 +65,10 @@ def _open_holds(store: CinemaStore, venue: str, client: str, zh: bool) -> list[M
 
 def _tickets(store: CinemaStore, venue: str, client: str, zh: bool) -> list[MyItem]:
     items = []
-    for booking in store.client_bookings(venue, client):
-        if booking.status != "booked":
-            continue
-        show = store.showtime(venue, booking.show_id)
+    booked = [booking for booking in store.client_bookings(venue, client) if booking.status == "booked"]
+    shows = store.showtimes_by_id(venue, [booking.show_id for booking in booked])
+    for booking in booked:
+        show = shows.get(booking.show_id)
         if show is None:
             continue
         items.append(MyItem(
@@ -84,8 +84,10 @@ def paid(venue: str, client: str) -> list[PaidThing]:
         return []
     store, zh, now = cinema_store(), is_zh(), time.time()
     things = []
-    for booking in store.client_bookings(venue, client, 1000):
-        show = store.showtime(venue, booking.show_id) if booking.status == "booked" else None
+    booked = [booking for booking in store.client_bookings(venue, client, 1000) if booking.status == "booked"]
+    shows = store.showtimes_by_id(venue, [booking.show_id for booking in booked])
+    for booking in booked:
+        show = shows.get(booking.show_id)
         if show is not None and now < show.starts_at + KEPT_AFTER_START_S:
             thing = _paid_ticket(venue, booking, show, zh, now)
             things += [thing] if thing is not None else []

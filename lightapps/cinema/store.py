@@ -1028,6 +1028,10 @@ class CinemaStore:
         data = self.db.hgetall(CinemaKeys(venue).show(show_id))
         return self._showtime(data) if data else None
 
+    def showtimes_by_id(self, venue: str, show_ids: list[str]) -> dict[str, Showtime]:
+        """show id -> its showtime, for the ids still stored, in one round trip (a shopper's tickets' shows)."""
+        return {show.id: show for show in self._shows(CinemaKeys(venue), list(dict.fromkeys(show_ids)))}
+
     @staticmethod
     def _showtime(data: dict) -> Showtime:
         d = {_s(k): _s(v) for k, v in data.items()}

@@ -99,3 +99,4 @@ def test_a_shoppers_holds_and_the_shows_seats_read_in_one_round_trip_on_the_clus
     held = cinema.hold(VENUE, shows[1], "alice", ["A1", "A2"], ttl_s=480)
     assert cinema.live_hold_tokens(VENUE, [show.id for show in shows], "alice") == {shows[1].id: held.token}
     assert [cinema.occupancies(VENUE, shows)[show.id]["held"] for show in shows] == [0, 2, 0]
+    assert cinema.showtimes_by_id(VENUE, [shows[2].id, shows[0].id]) == {show.id: show for show in (shows[0], shows[2])}

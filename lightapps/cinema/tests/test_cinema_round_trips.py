@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lightapps.cinema.store import CinemaStore
+from lightapps.cinema.store import CinemaKeys, CinemaStore
 from lightapps.cinema.tests.test_cinema_store import VENUE, make_show
 from tests.store_sends import store_sends
 
@@ -63,3 +63,15 @@ def test_live_hold_tokens_are_those_read_one_show_at_a_time_in_one_round_trip(st
     assert tokens == mine == {i: store.live_hold_token(VENUE, i, "alice") for i in ids
                               if store.live_hold_token(VENUE, i, "alice")}
     assert store.live_hold_tokens(VENUE, [], "alice") == {}
+
+
+def test_a_shoppers_tickets_shows_are_read_in_one_round_trip(store, monkeypatch):
+    """Me's tickets, the privacy page's paid ones, the cinema page's own: each booking's show, all at once."""
+    shows = five_shows(store)
+    gone = shows[2].id
+    store.db.delete(CinemaKeys(VENUE).show(gone))
+    with store_sends(monkeypatch) as sent:
+        found = store.showtimes_by_id(VENUE, [shows[0].id, gone, shows[4].id, shows[0].id])
+    assert len(sent) == 1
+    assert found == {shows[0].id: store.showtime(VENUE, shows[0].id), shows[4].id: store.showtime(VENUE, shows[4].id)}
+    assert store.showtimes_by_id(VENUE, []) == {}
