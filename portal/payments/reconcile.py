@@ -129,16 +129,11 @@ def reconcile(store: PaymentStore, venue: str, merchant: str, day: str, bill: It
     ledger: dict[tuple, LedgerEntry] = {}
     for entry in store.ledger(venue, merchant, since - margin_ms, until + margin_ms):
         ledger[(entry.provider, entry.kind, entry.order, entry.refund_no)] = entry
-    billed: dict[tuple, BillRow] = {}
-    merchant_of: dict[str, str] = {}
-    for row in bill:
-        if row.at_ms and not since - margin_ms <= row.at_ms < until + margin_ms:
-            continue  # another day's row of a bill this day overlaps
-        if row.order_id not in merchant_of:
-            order = store.order(venue, row.order_id)
-            merchant_of[row.order_id] = order.merchant if order else ""
-        if merchant_of[row.order_id] == merchant:
-            billed[(row.provider, row.kind, row.order_id, row.refund_no)] = row
+    # another day's rows of a bill this day overlaps are left out
+    rows = [row for row in bill if not row.at_ms or since - margin_ms <= row.at_ms < until + margin_ms]
+    merchant_of = store.merchants_of(venue, [row.order_id for row in rows])
+    billed = {(row.provider, row.kind, row.order_id, row.refund_no): row for row in rows
+              if merchant_of[row.order_id] == merchant}
     lines = []
     for key in sorted(set(ledger) | set(billed)):
         entry, row = ledger.get(key), billed.get(key)

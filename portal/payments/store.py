@@ -678,6 +678,19 @@ class PaymentStore:
                               args=[order_id, _arg(now_ms), int(ttl_ms), json.dumps(values)])
         return _s(result[1]), _s(result[0]) == "OK"
 
+    def merchants_of(self, venue: str, order_ids: list[str], chunk: int = 1000) -> dict[str, str]:
+        """order id -> its merchant ("" for an order not stored), `chunk` orders a round trip: a day's bill names
+        thousands, which a read each made as many round trips."""
+        keys, ids = PaymentKeys(venue), list(dict.fromkeys(order_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), chunk):
+            pipe = self.db.pipeline(transaction=False)
+            for order_id in ids[start:start + chunk]:
+                pipe.hmget(keys.order(order_id), "status", "merchant")
+            for order_id, (status, merchant) in zip(ids[start:start + chunk], pipe.execute(), strict=True):
+                found[order_id] = _s(merchant or b"") if status else ""
+        return found
+
     def order(self, venue: str, order_id: str) -> Order | None:
         data = self.db.hgetall(PaymentKeys(venue).order(order_id))
         if not data or b"status" not in data:

@@ -21,6 +21,7 @@ from portal.payments.ledger import merchant_day
 from portal.payments.reconcile import day_bounds_ms, reconcile
 from portal.payments.store import LEDGER_ID_MARGIN_MS, LEDGER_KEEP_MS, PaymentKeys, PaymentStore
 from tests.payments.test_ledger_page import LEDGER, VENUE, book, today
+from tests.store_sends import store_sends
 
 DAY_MS = 86400 * 1000
 
@@ -396,3 +397,17 @@ def test_an_empty_ledger_reads_as_nothing(svc, merchant):
         row = merchant_day(store, VENUE, merchant, date.today().isoformat())
         assert (row.balance, row.balance_since_ms, row.entries) == (0, None, ())
         assert not svc.db.exists(PaymentKeys(VENUE).merchant_book(merchant))  # a read writes no book for nothing
+
+
+def test_a_bills_orders_are_read_a_chunk_at_a_time_not_one_each(svc, monkeypatch):
+    """The reconciliation pairs a bill's rows with the merchant's orders: each order's merchant, a thousand orders a
+    round trip (a day's bill names thousands), "" for an order the store does not hold."""
+    store = svc.payments.store
+    mine, theirs = pay(store, "kopi", 100), pay(store, "cinema", 200)
+    ids = [mine, "no-such-order", theirs, mine]
+    with store_sends(monkeypatch) as sent:
+        assert store.merchants_of(VENUE, ids) == {mine: "kopi", "no-such-order": "", theirs: "cinema"}
+    assert len(sent) == 1
+    with store_sends(monkeypatch) as sent:
+        assert store.merchants_of(VENUE, ids, chunk=2) == {mine: "kopi", "no-such-order": "", theirs: "cinema"}
+    assert len(sent) == 2 and store.merchants_of(VENUE, []) == {}
