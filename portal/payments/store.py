@@ -709,12 +709,17 @@ class PaymentStore:
 
     # ---- the privacy centre (portal/events/mydata.py) ----------------------------------------------
 
-    def _orders_of(self, venue: str, client: str) -> list[Order]:
-        """The shopper's orders (a scan of the venue's orders: an erasure or an export is rare)."""
+    def _orders_of(self, venue: str, client: str, chunk: int = 1000) -> list[Order]:
+        """The shopper's orders (a scan of the venue's orders: an erasure or an export is rare), their shoppers read
+        `chunk` orders a round trip (a venue keeps tens of thousands: a read each held her page for seconds)."""
+        keys = scan_slot(self.db, PaymentKeys(venue).order("*"))  # the venue's slot's primary only
         out = []
-        for key in scan_slot(self.db, PaymentKeys(venue).order("*")):  # the venue's slot's primary only
-            if _s(self.db.hget(key, "shopper") or b"") == client:
-                order = self.order(venue, _s(key).rsplit(":", 1)[1])
+        for start in range(0, len(keys), chunk):
+            pipe = self.db.pipeline(transaction=False)
+            for key in keys[start:start + chunk]:
+                pipe.hget(key, "shopper")
+            for key, shopper in zip(keys[start:start + chunk], pipe.execute(), strict=True):
+                order = self.order(venue, _s(key).rsplit(":", 1)[1]) if _s(shopper or b"") == client else None
                 if order is not None:
                     out.append(order)
         return out

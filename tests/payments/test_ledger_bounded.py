@@ -411,3 +411,16 @@ def test_a_bills_orders_are_read_a_chunk_at_a_time_not_one_each(svc, monkeypatch
     with store_sends(monkeypatch) as sent:
         assert store.merchants_of(VENUE, ids, chunk=2) == {mine: "kopi", "no-such-order": "", theirs: "cinema"}
     assert len(sent) == 2 and store.merchants_of(VENUE, []) == {}
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1000])
+def test_a_shoppers_orders_are_found_whatever_the_chunk_her_orders_are_read_in(svc, chunk):
+    """The privacy centre's export and erasure scan the venue's orders and read each one's shopper a chunk a round
+    trip: hers and only hers, across the chunks' bounds."""
+    store = svc.payments.store
+    hers = {pay(store, "kopi", 100 + n) for n in range(3)}
+    other, _new = store.create(VENUE, f"other:{time.time_ns()}", 600_000, {
+        "merchant": "kopi", "shopper": "anon-other", "amount": 5, "currency": "CNY", "items": "[]",
+        "purpose": "test", "ref": "r", "description": "d", "return_url": ""})
+    assert {order.id for order in store._orders_of(VENUE, "anon-b", chunk=chunk)} == hers
+    assert [order.id for order in store._orders_of(VENUE, "anon-other", chunk=chunk)] == [other]
