@@ -144,11 +144,12 @@ def spoken_time(ts: float | None, locale: Locale | str | None = None, venue: str
 
 def spoken_span(start: float, end: float, locale: Locale | str | None = None, venue: str | None = None) -> str:
     """From `start` to `end` as the language says a range (CLDR): within one day at the venue the day once, `Tue, Dec 8,
-    19:00 – 21:00` / `12月8日周二 19:00–21:00`; across days both in full, `Tue, Dec 8, 19:00 – Thu, Dec 10, 18:00`."""
+    19:00 – 21:00` / `12月8日周二 19:00–21:00` (an end at the next midnight too: `22:00 – 00:00`); across days, or
+    across a clock change (the two times' offsets differ), both in full, `Tue, Dec 8, 19:00 – Thu, Dec 10, 18:00`."""
     _said_somewhere(locale, venue)
     first, last = local_time(start, venue), local_time(end, venue)
     spoken = _spoken_locale(locale)
-    if first.date() == last.date():
+    if first.date() == local_time(max(start, end - 1), venue).date() and first.utcoffset() == last.utcoffset():
         clocks = format_interval(first.time(), last.time(), "Hm", locale=spoken)
         return spoken_at(spoken_date(first.date(), spoken, venue), clocks, spoken)
     return spoken.interval_formats[None].format(spoken_time(start, spoken, venue), spoken_time(end, spoken, venue))

@@ -83,6 +83,20 @@ def test_a_range_says_its_day_once_within_a_day_and_both_ends_across_days(app, d
         assert spoken_span(start, from_local(datetime(2030, 1, 9, 18, 0), "demo")) == two_days
     with app.app_context():
         assert spoken_span(start, start + 7200, lang, "demo") == one_day  # a text's: its language and venue named
+        late = from_local(datetime(2030, 1, 7, 22, 0), "demo")
+        assert spoken_span(late, late + 7200, lang, "demo").endswith("22:00\u2009–\u200900:00" if lang == "en"
+                                                                    else "22:00–00:00")  # a night sale: one day
+
+
+def test_a_range_across_a_clock_change_says_both_ends_in_full(app, demo, svc):
+    """Within one day, but the clocks went back an hour between the two times: 01:30 to 01:15 would read backwards."""
+    from portal.captive.config import PortalConfigStore  # lazy: this test alone sets the venue's zone
+
+    PortalConfigStore(svc.db).set("demo", {"time_zone": "America/New_York"})
+    with app.app_context():
+        start = from_local(datetime(2030, 11, 3, 1, 30, fold=0), "demo")  # EDT, before the clocks go back
+        said = spoken_span(start, start + 45 * 60, "en", "demo")  # 01:15 EST
+    assert said.count("Nov 3") == 2 and said.endswith("01:15"), said
 
 
 def test_an_events_page_says_its_hours_on_its_day(app, client, demo, svc):

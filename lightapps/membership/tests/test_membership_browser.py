@@ -13,6 +13,7 @@ import urllib.parse
 import pytest
 
 from lightapps.membership.sender import dev_outbox_code
+from tests.axecheck import run_axe
 
 
 def post_purchase(live_server, body):
@@ -72,5 +73,7 @@ def test_sign_up_and_show_member_card(iphone_page, live_server):
         query = dict(urllib.parse.parse_qsl(history_url.query), lang=lang)
         page.goto(history_url._replace(query=urllib.parse.urlencode(query)).geturl())
         assert f"BR-{digits}" in page.locator("#ledger").inner_text()
-        width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-        assert width[0] <= width[1], (lang, width)
+        for box in ("document.documentElement", "document.getElementById('ledger')"):  # nor the table, scrolling
+            width = page.evaluate(f"[{box}.scrollWidth, {box}.clientWidth]")
+            assert width[0] <= width[1], (lang, box, width)
+        assert run_axe(page) == [], lang  # here, at 320 px (the session's check sees each page once)
