@@ -26,6 +26,7 @@ BROWSER_TEST_COST = 3.0
 
 MEASURED_COST = {
     "tests/security/test_route_fuzz.py": 123,
+    "tests/test_page_round_trips.py": 12,  # new on 2026-12-07: 9-12 s alone (its three roles' walks)
     "tests/sim/test_landing_smoke.py": 54,
     "tests/test_portal_command_line.py": 44,
     "tests/positioning_tests/test_batch_offsets_tuning.py": 36,
