@@ -1030,7 +1030,12 @@ class CinemaStore:
 
     def showtimes_by_id(self, venue: str, show_ids: list[str]) -> dict[str, Showtime]:
         """show id -> its showtime, for the ids still stored, in one round trip (a shopper's tickets' shows)."""
-        return {show.id: show for show in self._shows(CinemaKeys(venue), list(dict.fromkeys(show_ids)))}
+        keys, ids = CinemaKeys(venue), list(dict.fromkeys(show_ids))
+        pipe = self.db.pipeline(transaction=False)
+        for show_id in ids:
+            pipe.hgetall(keys.show(show_id))
+        return {show_id: self._showtime(data) for show_id, data in zip(ids, pipe.execute() if ids else [], strict=True)
+                if data}
 
     @staticmethod
     def _showtime(data: dict) -> Showtime:

@@ -688,7 +688,7 @@ class PaymentStore:
             for order_id in ids[start:start + chunk]:
                 pipe.hmget(keys.order(order_id), "status", "merchant")
             for order_id, (status, merchant) in zip(ids[start:start + chunk], pipe.execute(), strict=True):
-                found[order_id] = _s(merchant or b"") if status else ""
+                found[order_id] = _s(merchant or b"") if status is not None else ""  # as `order`: no status, none
         return found
 
     def order(self, venue: str, order_id: str) -> Order | None:

@@ -86,6 +86,10 @@ def test_a_range_says_its_day_once_within_a_day_and_both_ends_across_days(app, d
         late = from_local(datetime(2030, 1, 7, 22, 0), "demo")
         assert spoken_span(late, late + 7200, lang, "demo").endswith("22:00\u2009–\u200900:00" if lang == "en"
                                                                     else "22:00–00:00")  # a night sale: one day
+        midnight = from_local(datetime(2030, 1, 7, 0, 0), "demo")
+        whole_day = spoken_span(midnight, midnight + 86400, lang, "demo")  # 00:00 – 00:00 would read as no time
+        both_days = ("Jan 7", "Jan 8") if lang == "en" else ("1月7日", "1月8日")
+        assert all(day in whole_day for day in both_days), whole_day
 
 
 def test_a_range_across_a_clock_change_says_both_ends_in_full(app, demo, svc):

@@ -411,6 +411,9 @@ def test_a_bills_orders_are_read_a_chunk_at_a_time_not_one_each(svc, monkeypatch
     with store_sends(monkeypatch) as sent:
         assert store.merchants_of(VENUE, ids, chunk=2) == {mine: "kopi", "no-such-order": "", theirs: "cinema"}
     assert len(sent) == 2 and store.merchants_of(VENUE, []) == {}
+    svc.db.hset(PaymentKeys(VENUE).order("blank"), mapping={"status": "", "merchant": "kopi"})  # as `order` reads them:
+    svc.db.hset(PaymentKeys(VENUE).order("husk"), mapping={"merchant": "kopi"})  # a status, even blank; none, no order
+    assert store.merchants_of(VENUE, ["blank", "husk"]) == {"blank": "kopi", "husk": ""}
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 1000])
