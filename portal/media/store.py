@@ -143,6 +143,15 @@ class MediaStore:
         raw = self.db.get(MediaKeys(venue).ref(zone, kind, ref))
         return self._picture(venue, raw)
 
+    def get_many(self, venue: str, places: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Picture | None]:
+        """`get` of many (zone, kind, ref) places in one round trip (one MGET: the venue's keys share its slot)."""
+        places = list(dict.fromkeys(places))
+        if not places:
+            return {}
+        keys = MediaKeys(venue)
+        raws = self.db.mget([keys.ref(*place) for place in places])
+        return {place: self._picture(venue, raw) for place, raw in zip(places, raws, strict=True)}
+
     def put(self, venue: str, zone: str, kind: str, ref: str, source: bytes, images: list[Rendition]) -> Picture:
         """Place the renditions of `source` at (zone, kind, ref), replacing what was there; OverBudget."""
         check_place(kind, ref)

@@ -5,11 +5,15 @@
 
 Templates draw an image with `media_picture(kind, zone, ref, alt, sizes)`: a <picture> with a WebP srcset
 and a JPEG fallback, lazy-loaded, its size reserved (width/height) so nothing jumps; nothing at all when the
-owner has uploaded none or the store cannot be read (an image never breaks a page)."""
+owner has uploaded none or the store cannot be read (an image never breaks a page). A page that lists places (a
+menu's dishes, a day's films) calls `media_prefetch(kind, items, ref, zone)` first: their images in one round trip,
+which each `media_picture` of the request then takes instead of reading its own."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import redis
 from flask import Blueprint, Flask, Response, abort, request, url_for
@@ -72,12 +76,41 @@ def media_picture(kind: str, zone: str | None, ref: str | None, alt: str = "", s
     venue = (request.view_args or {}).get("venue")
     if not venue or not zone or not ref:
         return Markup("")
+    prefetched = _prefetched()
     try:
-        picture = media_store().get(venue, zone, kind, ref)
+        if (zone, kind, ref) in prefetched:
+            picture = prefetched[(zone, kind, ref)]
+        else:
+            picture = media_store().get(venue, zone, kind, ref)
     except redis.RedisError:
         log.warning("media: store unavailable, page drawn without images")
         return Markup("")
     return picture_html(picture, alt, sizes, css_class) if picture else Markup("")
+
+
+def media_prefetch(kind: str, items: Iterable[Any], ref: str = "id", zone: str | None = None) -> str:
+    """Read the images of the listed places in one round trip for this request's `media_picture`s: each item's
+    `ref` attribute names its place, in `zone` (else the item's own `zone`). Returns "" (a template prints it where it
+    calls it); a store fault leaves each picture to its own read, which draws nothing then."""
+    venue = (request.view_args or {}).get("venue")
+    places = [(zone or _field(item, "zone"), kind, _field(item, ref)) for item in items]
+    places = [place for place in places if place[0] and place[2]]
+    if venue and places:
+        try:
+            _prefetched().update(media_store().get_many(venue, places))
+        except redis.RedisError:
+            log.warning("media: store unavailable, images not read ahead")
+    return ""
+
+
+def _field(item: Any, name: str) -> Any:
+    """An item's field as a template reads it (`item.id`): an attribute, or a mapping's key (a menu's dishes)."""
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
+def _prefetched() -> dict[tuple[str, str, str], Picture | None]:
+    """The pictures read ahead in this request (the WSGI environ's: a request's own, never shared)."""
+    return request.environ.setdefault("mallportal.media", {})
 
 
 def unsent_text() -> str:
@@ -89,4 +122,5 @@ def unsent_text() -> str:
 
 def init_media(flask_app: Flask) -> None:
     flask_app.register_blueprint(bp)
-    flask_app.jinja_env.globals.update(media_picture=media_picture, media_ref=text_ref, media_unsent_text=unsent_text)
+    flask_app.jinja_env.globals.update(media_picture=media_picture, media_prefetch=media_prefetch, media_ref=text_ref,
+                                       media_unsent_text=unsent_text)
