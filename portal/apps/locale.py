@@ -149,7 +149,8 @@ def spoken_span(start: float, end: float, locale: Locale | str | None = None, ve
     _said_somewhere(locale, venue)
     first, last = local_time(start, venue), local_time(end, venue)
     spoken = _spoken_locale(locale)
-    one_day = end - start < 86400 and first.date() == local_time(max(start, end - 1), venue).date()
+    one_day = (end - start < 86400 and first.date() == local_time(max(start, end - 1), venue).date()
+               and f"{first:%H:%M}" != f"{last:%H:%M}")
     if one_day and first.utcoffset() == last.utcoffset():
         clocks = format_interval(first.time(), last.time(), "Hm", locale=spoken)
         return spoken_at(spoken_date(first.date(), spoken, venue), clocks, spoken)

@@ -91,15 +91,17 @@ def media_picture(kind: str, zone: str | None, ref: str | None, alt: str = "", s
 def media_prefetch(kind: str, items: Iterable[Any], ref: str = "id", zone: str | None = None) -> str:
     """Read the images of the listed places in one round trip for this request's `media_picture`s: each item's
     `ref` attribute names its place, in `zone` (else the item's own `zone`). Returns "" (a template prints it where it
-    calls it); a store fault leaves each picture to its own read, which draws nothing then."""
-    venue = (request.view_args or {}).get("venue")
+    calls it); places read before in the request are not read again; a store fault draws the places without images.
+    """
+    venue, prefetched = (request.view_args or {}).get("venue"), _prefetched()
     places = [(zone or _field(item, "zone"), kind, _field(item, ref)) for item in items]
-    places = [place for place in places if place[0] and place[2]]
+    places = [place for place in places if place[0] and place[2] and place not in prefetched]
     if venue and places:
         try:
-            _prefetched().update(media_store().get_many(venue, places))
+            prefetched.update(media_store().get_many(venue, places))
         except redis.RedisError:
-            log.warning("media: store unavailable, images not read ahead")
+            log.warning("media: store unavailable, page drawn without images")
+            prefetched.update(dict.fromkeys(places))  # drawn without, not read again one by one
     return ""
 
 

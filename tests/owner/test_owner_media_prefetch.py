@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+import redis
+
 from lightapps.cinema.store import CinemaStore
 from portal.media.images import renditions
 from portal.media.store import MediaStore
@@ -44,3 +46,29 @@ def test_the_cinema_page_reads_its_films_posters_once_a_day_listed(client, svc, 
         page = client.get("/v/demo/cinema/cinema").get_data(as_text=True)
     drawn = [picture for picture in pictures.values() if f"/media/demo/{picture.id}/640.jpg" in page]
     assert len(drawn) > 2 and media_reads(sent) <= 2  # more posters drawn than reads: one a day, not one a film
+
+
+def test_places_read_ahead_once_a_request_and_a_store_fault_draws_them_without(app, svc, demo, monkeypatch):
+    from portal.media.views import media_picture, media_prefetch  # lazy: the functions the templates call
+
+    images = renditions(photo(), LIMIT)
+    drawn = MediaStore(svc.db, budget_bytes=2**30).put(VENUE, "kopi", "shop", "kopi", b"one", images)
+    shops = [{"id": "kopi"}, {"id": "none-here"}]
+    with app.test_request_context("/v/demo/shop/kopi"), store_sends(monkeypatch) as sent:
+        app.preprocess_request()
+        assert media_prefetch("shop", shops, zone="kopi") == "" and media_prefetch("shop", shops, zone="kopi") == ""
+        assert drawn.id in media_picture("shop", "kopi", "kopi") and media_picture("shop", "kopi", "none-here") == ""
+    assert media_reads(sent) == 1  # read ahead once; the pictures and the second call read nothing
+
+    tried = []
+
+    def down(*args, **_kwargs):
+        tried.append(args[1:])
+        raise redis.ConnectionError("the store stopped answering")
+
+    monkeypatch.setattr(MediaStore, "get_many", down)
+    monkeypatch.setattr(MediaStore, "get", down)
+    with app.test_request_context("/v/demo/shop/kopi"):
+        app.preprocess_request()
+        assert media_prefetch("shop", shops, zone="kopi") == "" and media_picture("shop", "kopi", "kopi") == ""
+    assert len(tried) == 1  # the read ahead failed once; the picture drew nothing without trying again
