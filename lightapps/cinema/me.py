@@ -65,12 +65,7 @@ def _open_holds(store: CinemaStore, venue: str, client: str, zh: bool) -> list[M
 
 def _tickets(store: CinemaStore, venue: str, client: str, zh: bool) -> list[MyItem]:
     items = []
-    booked = [booking for booking in store.client_bookings(venue, client) if booking.status == "booked"]
-    shows = store.showtimes_by_id(venue, [booking.show_id for booking in booked])
-    for booking in booked:
-        show = shows.get(booking.show_id)
-        if show is None:
-            continue
+    for booking, show in store.booked_shows(venue, client):
         items.append(MyItem(
             kind="ticket", title=pick(show.film_zh, show.film_en, zh), when=show.starts_at,
             detail=_("Seats %(seats)s · code %(code)s", seats=", ".join(booking.seats), code=booking.code),
@@ -84,11 +79,8 @@ def paid(venue: str, client: str) -> list[PaidThing]:
         return []
     store, zh, now = cinema_store(), is_zh(), time.time()
     things = []
-    booked = [booking for booking in store.client_bookings(venue, client, 1000) if booking.status == "booked"]
-    shows = store.showtimes_by_id(venue, [booking.show_id for booking in booked])
-    for booking in booked:
-        show = shows.get(booking.show_id)
-        if show is not None and now < show.starts_at + KEPT_AFTER_START_S:
+    for booking, show in store.booked_shows(venue, client, 1000):
+        if now < show.starts_at + KEPT_AFTER_START_S:
             thing = _paid_ticket(venue, booking, show, zh, now)
             things += [thing] if thing is not None else []
     return things

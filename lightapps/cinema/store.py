@@ -1029,7 +1029,8 @@ class CinemaStore:
         return self._showtime(data) if data else None
 
     def showtimes_by_id(self, venue: str, show_ids: list[str]) -> dict[str, Showtime]:
-        """show id -> its showtime, for the ids still stored, in one round trip (a shopper's tickets' shows)."""
+        """show id -> its showtime, in the ids' order, for the ids still stored, in one round trip (a listing's
+        shows, a shopper's tickets' shows)."""
         keys, ids = CinemaKeys(venue), list(dict.fromkeys(show_ids))
         pipe = self.db.pipeline(transaction=False)
         for show_id in ids:
@@ -1051,7 +1052,7 @@ class CinemaStore:
         keys = CinemaKeys(venue)
         ids = self.db.zrangebyscore(keys.shows(zone), "-inf" if start is None else start,
                                     "+inf" if end is None else end)
-        return self._shows(keys, [_s(show_id) for show_id in ids])
+        return list(self.showtimes_by_id(venue, [_s(show_id) for show_id in ids]).values())
 
     def showtimes_page(self, venue: str, zone: str, start: float, end: float | None, limit: int,
                        after: tuple[int, str] | None = None) -> tuple[list[Showtime], tuple[int, str] | None]:
@@ -1069,17 +1070,9 @@ class CinemaStore:
             pipe.zrangebyscore(key, f"({at}", high, start=0, num=limit + 1)
             tied, later = pipe.execute()
             ids = [i for i in map(_s, tied) if i > last and (end is None or at <= end)] + [_s(i) for i in later]
-        shows = self._shows(CinemaKeys(venue), ids[:limit])
+        shows = list(self.showtimes_by_id(venue, ids[:limit]).values())
         more = len(ids) > limit and shows
         return shows, (shows[-1].starts_at, shows[-1].id) if more else None
-
-    def _shows(self, keys: CinemaKeys, ids: list[str]) -> list[Showtime]:
-        if not ids:
-            return []
-        pipe = self.db.pipeline(transaction=False)
-        for show_id in ids:
-            pipe.hgetall(keys.show(show_id))
-        return [self._showtime(d) for d in pipe.execute() if d]
 
     def show_starts(self, venue: str, zone: str, start: float, end: float) -> list[float]:
         """When the zone's showtimes starting in [start, end] start (epoch s), earliest first: the index alone."""
@@ -1325,6 +1318,13 @@ class CinemaStore:
         codes = self.db.zrevrange(CinemaKeys(venue).client_tickets(client), 0, limit - 1)
         return self._bookings_by_codes(venue, codes)
 
+    def booked_shows(self, venue: str, client: str, limit: int = 20) -> list[tuple[Booking, Showtime]]:
+        """The shopper's bookings still booked among her latest `limit`, newest first, each with its show (one whose
+        show is gone left out): Me's tickets, the privacy page's paid ones, the cinema page's own."""
+        booked = [booking for booking in self.client_bookings(venue, client, limit) if booking.status == "booked"]
+        shows = self.showtimes_by_id(venue, [booking.show_id for booking in booked])
+        return [(booking, shows[booking.show_id]) for booking in booked if booking.show_id in shows]
+
     def tickets_to_come(self, venue: str, zone: str, since: float, now: float | None = None) -> int:
         """Bookings still booked, and live holds (a payment may confirm one), for the zone's showtimes starting
         at or after `since` (epoch s): what shoppers hold there."""
@@ -1514,8 +1514,8 @@ class CinemaStore:
         (Chinese, English)."""
         if key != "show":
             return {}
-        shows = self._shows(CinemaKeys(venue), sorted(show_id for show_id in ids if show_id))  # one round trip
-        return {show.id: (show.film_zh, show.film_en) for show in shows}
+        shows = self.showtimes_by_id(venue, sorted(show_id for show_id in ids if show_id))  # one round trip
+        return {show.id: (show.film_zh, show.film_en) for show in shows.values()}
 
 
 def _exported_hold(d: dict[str, str]) -> dict[str, Any]:

@@ -73,10 +73,7 @@ def landing(venue: str, zone: str):
     chosen = _chosen_day(request.args.get("day", ""), later)
     days = _one_day(venue, zone, chosen, now) if chosen else _today_and_tomorrow(venue, zone, today, now)
     shows = [show for _day, listed in days for show in listed]
-    booked = [b for b in store.client_bookings(venue, shopper.client) if b.status == "booked" and b.zone == zone]
-    booked_shows = store.showtimes_by_id(venue, [b.show_id for b in booked])
-    tickets = [(b, booked_shows[b.show_id]) for b in booked
-               if b.show_id in booked_shows and bookable(booked_shows[b.show_id], now)]
+    tickets = [(b, s) for b, s in store.booked_shows(venue, shopper.client) if b.zone == zone and bookable(s, now)]
     return _page("cinema/landing.html", venue, zone, config=config, days=days, tickets=tickets, hhmm=hhmm,
                  films=_by_film, open_seats=store.seats_open(venue, shows, shopper.client, now),
                  tabs=_day_tabs(venue, zone, later, chosen))
