@@ -682,14 +682,20 @@ class PaymentStore:
         """order id -> its merchant ("" for an order not stored), `chunk` orders a round trip: a day's bill names
         thousands, which a read each made as many round trips."""
         keys, ids = PaymentKeys(venue), list(dict.fromkeys(order_ids))
-        found: dict[str, str] = {}
-        for start in range(0, len(ids), chunk):
+        read = self._fields([keys.order(order_id) for order_id in ids], ("status", "merchant"), chunk)
+        # as `order`: an order without a status is none
+        return {order_id: _s(merchant or b"") if status is not None else ""
+                for order_id, (status, merchant) in zip(ids, read, strict=True)}
+
+    def _fields(self, keys: list[str], fields: tuple[str, ...], chunk: int) -> list[list]:
+        """`fields` of each hash in `keys` (HMGET's replies, in the keys' order), `chunk` hashes a round trip."""
+        replies: list[list] = []
+        for start in range(0, len(keys), chunk):
             pipe = self.db.pipeline(transaction=False)
-            for order_id in ids[start:start + chunk]:
-                pipe.hmget(keys.order(order_id), "status", "merchant")
-            for order_id, (status, merchant) in zip(ids[start:start + chunk], pipe.execute(), strict=True):
-                found[order_id] = _s(merchant or b"") if status is not None else ""  # as `order`: no status, none
-        return found
+            for key in keys[start:start + chunk]:
+                pipe.hmget(key, *fields)
+            replies += pipe.execute()
+        return replies
 
     def order(self, venue: str, order_id: str) -> Order | None:
         data = self.db.hgetall(PaymentKeys(venue).order(order_id))
@@ -714,14 +720,10 @@ class PaymentStore:
         `chunk` orders a round trip (a venue keeps tens of thousands: a read each held her page for seconds)."""
         keys = scan_slot(self.db, PaymentKeys(venue).order("*"))  # the venue's slot's primary only
         out = []
-        for start in range(0, len(keys), chunk):
-            pipe = self.db.pipeline(transaction=False)
-            for key in keys[start:start + chunk]:
-                pipe.hget(key, "shopper")
-            for key, shopper in zip(keys[start:start + chunk], pipe.execute(), strict=True):
-                order = self.order(venue, _s(key).rsplit(":", 1)[1]) if _s(shopper or b"") == client else None
-                if order is not None:
-                    out.append(order)
+        for key, (shopper,) in zip(keys, self._fields(keys, ("shopper",), chunk), strict=True):
+            order = self.order(venue, _s(key).rsplit(":", 1)[1]) if _s(shopper or b"") == client else None
+            if order is not None:
+                out.append(order)
         return out
 
     def export_shopper(self, venue: str, client: str) -> dict:
