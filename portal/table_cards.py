@@ -6,15 +6,19 @@ its column's heading and the row's actions (the column under an empty heading) u
 table's own markup is left as it is. A cell is labelled by its place in the row (a cell across columns, a "none
 yet" row, is not labelled, nor are the cells after it, whose places no longer match their columns); a table without a
 header row (a heading per row: a figures table) is left alone, and so is one holding another table (its cards would
-hold the inner table's rows)."""
+hold the inner table's rows). Under display:block WebKit (Safari, an iPhone's sign-in window) stops exposing a table as
+one, so the wrapped tables' parts are given their roles in the browser (static/table-roles.js, named after them)
+rather than in the markup, which stays byte for byte what the template wrote."""
 
 from __future__ import annotations
 
 import re
 
+from flask import has_request_context, url_for
 from markupsafe import Markup, escape
 
 MAX_COLUMNS = 12  # static/portal.css labels this many columns
+ROLES_SCRIPT = "table-roles.js"
 # Up to the first </table>: around a nested table that is the inner one's end, so a match holding a second
 # <table (_INNER) is left as it is rather than wrapped with its closing </div> inside the outer table.
 _TABLE = re.compile(r"<table\b.*?</table>", re.S | re.I)
@@ -28,7 +32,17 @@ _SPAN = re.compile(r"""\bcolspan\s*=\s*["']?(\d+)""", re.I)
 def cards(html: str) -> Markup:
     """`html` with each of its tables that has a header row wrapped for the phone's card layout. A plain str is text,
     escaped like any other value Jinja prints; only Markup (a template's own `{% filter %}` body) is kept as HTML."""
-    return Markup(_TABLE.sub(lambda table: _wrapped(table.group(0)), str(escape(html))))
+    source = str(escape(html))
+    out = _TABLE.sub(lambda table: _wrapped(table.group(0)), source)
+    return Markup(out + _roles_script() if out != source else out)
+
+
+def _roles_script() -> str:
+    """The script naming the wrapped tables' roles (static/table-roles.js; a module, run once however many tables
+    name it). Outside a request (a template rendered on its own) there is no page for it: nothing."""
+    if not has_request_context():
+        return ""
+    return f'<script type="module" src="{escape(url_for("static", filename=ROLES_SCRIPT))}"></script>'
 
 
 def _wrapped(table: str) -> str:

@@ -5,6 +5,8 @@ each cell reads after its column's heading, and no cell after a cell across colu
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from markupsafe import Markup
 
@@ -80,3 +82,15 @@ def test_no_cell_after_a_cell_across_columns_borrows_a_heading(browser):
         context.close()
     assert labels == [['"Version"', "none", "none"],
                       ['"Version"', '"Floors"', '"APs"', '"Zones"', '"Points"', "none"]]
+
+
+def test_a_page_with_a_wrapped_table_loads_the_script_naming_its_roles(app):
+    """In a request, the filter's answer ends with the module that names the wrapped tables' roles for WebKit
+    (static/table-roles.js), at its versioned URL; nothing wrapped, nothing loaded; the table's markup as it was."""
+    with app.test_request_context("/"):
+        out = cards(Markup(TABLE))
+        alone = Markup("<table><tr><th>Zone hit rate</th><td>91%</td></tr></table>")
+        assert cards(alone) == alone
+    script = re.fullmatch(r'<div class="table-cards" style="[^"]*">(.*)</div>'
+                          r'<script type="module" src="/static/table-roles\.js\?v=\w+"></script>', out, re.S)
+    assert script is not None and script.group(1) == TABLE, out

@@ -125,14 +125,23 @@ def test_console_rows_and_boxes_fit_a_360px_phone(browser, live_server, account,
     assert boxes  # each account's pages have boxes to type in
 
 
-def test_a_card_names_each_cell_by_its_column(browser, live_server):
-    """A booking's row on the phone: each cell after its column's heading, its buttons under them on the screen."""
-    path = _reservations(live_server)[0][0]
+def _reservations_on_a_phone(browser, live_server):
+    """A 360 px phone signed in as the food court's owner, on its reservations page with a booking's row."""
     context = phone_context(browser, viewport=PHONE_360)
     page = context.new_page()
     try:
         console_sign_in(page, live_server.url, "foodcourt")
-        page.goto(live_server.url + path)
+        page.goto(live_server.url + _reservations(live_server)[0][0])
+    except Exception:
+        context.close()
+        raise
+    return context, page
+
+
+def test_a_card_names_each_cell_by_its_column(browser, live_server):
+    """A booking's row on the phone: each cell after its column's heading, its buttons under them on the screen."""
+    context, page = _reservations_on_a_phone(browser, live_server)
+    try:
         row = page.locator("#reservations tr[id^=res-]").last
         labels = row.locator("td").evaluate_all("cells => cells.map(c => getComputedStyle(c, '::before').content)")
         assert labels[:6] == ['"Time"', '"Booking"', '"Guest"', '"People"', '"Status"', '"Pre-order"'], labels
@@ -140,6 +149,37 @@ def test_a_card_names_each_cell_by_its_column(browser, live_server):
         guest, actions = row.locator("td.guest").bounding_box(), row.locator("td").nth(6).bounding_box()
         assert actions["y"] >= guest["y"] + guest["height"] and actions["x"] + actions["width"] <= PHONE_360["width"]
         assert page.locator("#reservations tr").first.bounding_box()["height"] <= 1  # headings: for screen readers
+    finally:
+        context.close()
+
+
+# Each wrapped table's parts and their roles (static/table-roles.js), as attributes: Chromium works out the same roles
+# from the tags anyway, so the attributes are what WebKit, which drops them under display:block, gets.
+ROLES = """(selector) => [...document.querySelectorAll(selector)].map(t => ({
+  table: t.getAttribute('role'),
+  groups: [...t.querySelectorAll(':scope > thead, :scope > tbody')].map(g => g.getAttribute('role')),
+  rows: [...t.rows].map(r => [r.getAttribute('role'), ...[...r.cells].map(c => c.getAttribute('role'))])}))"""
+
+
+def test_a_card_table_names_its_roles_for_webkit(browser, live_server):
+    """Below 40rem the cards' display:block makes WebKit drop a table's semantics: each part gets its role named, a
+    row brought in later too (an auto-refresh region's new rows)."""
+    context, page = _reservations_on_a_phone(browser, live_server)
+    try:
+        page.wait_for_function("document.querySelector('#reservations').getAttribute('role') === 'table'")
+        (table,) = page.evaluate(ROLES, "#reservations")
+        assert table["table"] == "table" and set(table["groups"]) == {"rowgroup"}, table
+        heading, *rows = table["rows"]
+        assert heading[0] == "row" and set(heading[1:]) == {"columnheader"}, heading
+        assert rows and all(row[0] == "row" and set(row[1:]) == {"cell"} for row in rows), rows
+        # a row that a page brings in later gets its roles as it comes
+        page.evaluate("""() => { const body = document.querySelector('#reservations tbody');
+                                 const row = body.rows[body.rows.length - 1].cloneNode(true);
+                                 for (const part of [row, ...row.cells]) part.removeAttribute('role');
+                                 body.append(row); }""")
+        page.wait_for_function("""() => { const rows = document.querySelector('#reservations tbody').rows;
+                                          return rows[rows.length - 1].cells[0].getAttribute('role') === 'cell'; }""")
+        assert page.locator('script[type=module][src*="table-roles.js"]').count() >= 1
     finally:
         context.close()
 
