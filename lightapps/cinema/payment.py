@@ -28,7 +28,7 @@ from lightapps.cinema import notices
 from lightapps.cinema.store import NO_REFUND, Booking, CinemaStore, Hold, Showtime
 from portal.apps.views import STORES
 from portal.events.log import EventLog, paid_transaction
-from portal.payments.service import PaymentService
+from portal.payments.service import PaymentService, refund_outcome
 from portal.payments.store import Order
 from portal.services import services
 
@@ -169,11 +169,6 @@ def refund_no(order_id: str) -> str:
     return order_id + "C"
 
 
-def _outcome(record_status: str) -> str:
-    """A refund record's status as a ticket's refund outcome: the record's "failed" is refused for good."""
-    return {"failed": "refused"}.get(record_status, record_status)
-
-
 def refund_cancelled(venue: str, booking: Booking, reason: str, order: Order | None = None) -> str:
     """`refund_booking` for a cancelled ticket, saying where the money stands: "none" (nothing paid
     online), one of REFUND_UNDER_WAY, or "refused", "state", "exceeds" (not refunded online). Asked again (a
@@ -184,7 +179,8 @@ def refund_cancelled(venue: str, booking: Booking, reason: str, order: Order | N
     if outcome is None:
         return NO_REFUND
     if outcome == "dup":
-        outcome = _outcome(services().payments.store.refund_record(venue, refund_no(order.id)).get("status", "done"))
+        record = services().payments.store.refund_record(venue, refund_no(order.id))
+        outcome = refund_outcome(record.get("status", "done"))
     return outcome
 
 
@@ -197,7 +193,7 @@ def with_live_refunds(venue: str, bookings: list[Booking]) -> list[Booking]:
     if not waiting:
         return bookings
     records = services().payments.store.refund_records(venue, [refund_no(b.order_id) for b in waiting])
-    live = {b.code: replace(b, refund_outcome=_outcome(record["status"]))
+    live = {b.code: replace(b, refund_outcome=refund_outcome(record["status"]))
             for b, record in zip(waiting, records, strict=True) if record.get("status")}
     return [live.get(b.code, b) for b in bookings]
 

@@ -530,7 +530,7 @@ class PaymentService:
         if outcome == "dup":  # its callback was faster than the answer: what it booked stands
             outcome = self.store.refund_record(venue, refund_no).get("status", "pending")
         self._tell_quietly(venue, order.id)
-        return {"failed": "refused"}.get(outcome, outcome)
+        return refund_outcome(outcome)
 
     def _end_refund(self, venue: str, order_id: str, refund_no: str, refund_id: str, state: str,
                     problem: str = "") -> str:
@@ -716,6 +716,12 @@ def with_shopper_token(url: str, token: str) -> str:
 
 def notify_url(base: str, provider: str, venue: str) -> str:
     return f"{base.rstrip('/')}/pay/notify/{provider}/{venue}"
+
+
+def refund_outcome(record_status: str) -> str:
+    """A refund record's status as the outcome its caller is told: the record's "failed" is refused for good; the
+    others ("pending", "done", ...) as they are. The one reading `refund` and the cinema's tickets share."""
+    return {"failed": "refused"}.get(record_status, record_status)
 
 
 def _problem(result: RefundResult) -> str:
