@@ -3,8 +3,13 @@
 // WebKit (Safari, and the sign-in window of every iPhone) then no longer exposes them as tables: VoiceOver reads the
 // cells as loose text, without their row or their column's heading. Named roles keep the table whatever the layout;
 // Chromium and Firefox, which keep it anyway, expose the same roles as before. The markup the server sends is left
-// as it is. Tables a page brings in later (an auto-refresh region, an image form's answer) get theirs as they come.
-// Loaded as a module, once per page however many tables name it.
+// as it is. Loaded as a module, once per page however many tables name it.
+//
+// Pages change after loading in two ways. A page that updates itself (templates/_auto_refresh.html) fetches itself
+// and makes this page's elements, attributes included, those of the fetched one: it announces the fetched page
+// first ("portal:page-fetched", the parsed document as its detail), whose tables are named here before the merge,
+// so the merge neither takes the roles off nor finds every table changed. Anything else put into the page (an image
+// form's answer, static/media-upload.js) is named as it comes in, each table once however many of its rows came.
 
 const TABLES = ".table-cards > table";
 
@@ -13,24 +18,33 @@ function headerRole(cell) {
   return cell.closest("thead") || !cell.parentElement.querySelector(":scope > td") ? "columnheader" : "rowheader";
 }
 
+function setRole(element, role) {
+  if (element.getAttribute("role") !== role) element.setAttribute("role", role); // unchanged: no mutation to see
+}
+
 function nameRoles(table) {
-  table.setAttribute("role", "table");
+  setRole(table, "table");
   for (const group of table.querySelectorAll(":scope > thead, :scope > tbody, :scope > tfoot")) {
-    group.setAttribute("role", "rowgroup");
+    setRole(group, "rowgroup");
   }
   for (const row of table.rows) {
-    row.setAttribute("role", "row");
-    for (const cell of row.cells) cell.setAttribute("role", cell.tagName === "TH" ? headerRole(cell) : "cell");
+    setRole(row, "row");
+    for (const cell of row.cells) setRole(cell, cell.tagName === "TH" ? headerRole(cell) : "cell");
   }
 }
 
-function nameWithin(root) {
-  const around = root.closest?.(TABLES); // the node itself, or the table a new row or body went into
-  if (around) nameRoles(around);
-  for (const table of root.querySelectorAll?.(TABLES) ?? []) nameRoles(table);
+function nameIn(nodes) {
+  const tables = new Set();
+  for (const node of nodes) {
+    if (!node.querySelectorAll) continue; // text and comments
+    const around = node.closest?.(TABLES); // the node itself, or the table a new row or body went into
+    if (around) tables.add(around);
+    for (const table of node.querySelectorAll(TABLES)) tables.add(table);
+  }
+  tables.forEach(nameRoles);
 }
 
-nameWithin(document);
-new MutationObserver((changes) => {
-  for (const change of changes) for (const node of change.addedNodes) nameWithin(node);
-}).observe(document.body, { childList: true, subtree: true });
+nameIn([document]);
+document.addEventListener("portal:page-fetched", (event) => nameIn([event.detail]));
+new MutationObserver((changes) => nameIn(changes.flatMap((change) => [...change.addedNodes])))
+  .observe(document.body, { childList: true, subtree: true });

@@ -125,11 +125,14 @@ def test_console_rows_and_boxes_fit_a_360px_phone(browser, live_server, account,
     assert boxes  # each account's pages have boxes to type in
 
 
-def _reservations_on_a_phone(browser, live_server):
-    """A 360 px phone signed in as the food court's owner, on its reservations page with a booking's row."""
+def _reservations_on_a_phone(browser, live_server, clock: bool = False):
+    """A 360 px phone signed in as the food court's owner, on its reservations page with a booking's row; `clock`:
+    the page's timers run on at will (`page.clock`), its 20 s updates among them."""
     context = phone_context(browser, viewport=PHONE_360)
     page = context.new_page()
     try:
+        if clock:
+            page.clock.install()
         console_sign_in(page, live_server.url, "foodcourt")
         page.goto(live_server.url + _reservations(live_server)[0][0])
     except Exception:
@@ -162,26 +165,44 @@ ROLES = """(selector) => [...document.querySelectorAll(selector)].map(t => ({
 
 
 def test_a_card_table_names_its_roles_for_webkit(browser, live_server):
-    """Below 40rem the cards' display:block makes WebKit drop a table's semantics: each part gets its role named, a
-    row brought in later too (an auto-refresh region's new rows)."""
-    context, page = _reservations_on_a_phone(browser, live_server)
+    """Below 40rem the cards' display:block makes WebKit drop a table's semantics: each part gets its role named, and
+    keeps it through the page's own updates (which make its attributes the fetched page's), a new row's included; a
+    heading beside data cells heads its row."""
+    context, page = _reservations_on_a_phone(browser, live_server, clock=True)
     try:
         page.wait_for_function("document.querySelector('#reservations').getAttribute('role') === 'table'")
+        _assert_named(page.evaluate(ROLES, "#reservations"))
+        # a party books meanwhile: the page's next update brings its row in
+        rid = QueueStore(live_server.db()).reserve("demo", "foodcourt", _venue_day(5), "13:00", 2, "A",
+                                                   "phone-360-second", capacity=4, name="Chan Tai Man").value
+        page.clock.fast_forward(21_000)
+        page.wait_for_selector(f"#res-{rid}")
         (table,) = page.evaluate(ROLES, "#reservations")
+        _assert_named([table])
+        assert len(table["rows"]) >= 3, table  # the headings, the first booking and the new one
+        # and an update with nothing new: the merge makes each attribute the fetched page's, the roles too
+        with page.expect_response(lambda answer: "/reservations" in answer.url):
+            page.clock.fast_forward(21_000)
+        page.wait_for_function("document.querySelector('#auto-refresh').textContent.includes(' 20 s')")
+        _assert_named(page.evaluate(ROLES, "#reservations"))
+        page.evaluate("""() => document.querySelector('main').insertAdjacentHTML('beforeend',
+            '<div class="table-cards"><table id="added"><tr><th>Zone</th><th>Visits</th></tr>' +
+            '<tr><th>Kopi</th><td>12</td></tr></table></div>')""")
+        page.wait_for_function("document.querySelector('#added').getAttribute('role') === 'table'")
+        (added,) = page.evaluate(ROLES, "#added")
+        assert added["rows"] == [["row", "columnheader", "columnheader"], ["row", "rowheader", "cell"]], added
+        assert page.locator('script[type=module][src*="table-roles.js"]').count() >= 1
+    finally:
+        context.close()
+
+
+def _assert_named(tables: list[dict]) -> None:
+    """Each table as ROLES reads it: its role, its row groups', its heading row's and its data rows' all named."""
+    for table in tables:
         assert table["table"] == "table" and set(table["groups"]) == {"rowgroup"}, table
         heading, *rows = table["rows"]
         assert heading[0] == "row" and set(heading[1:]) == {"columnheader"}, heading
         assert rows and all(row[0] == "row" and set(row[1:]) == {"cell"} for row in rows), rows
-        # a row that a page brings in later gets its roles as it comes
-        page.evaluate("""() => { const body = document.querySelector('#reservations tbody');
-                                 const row = body.rows[body.rows.length - 1].cloneNode(true);
-                                 for (const part of [row, ...row.cells]) part.removeAttribute('role');
-                                 body.append(row); }""")
-        page.wait_for_function("""() => { const rows = document.querySelector('#reservations tbody').rows;
-                                          return rows[rows.length - 1].cells[0].getAttribute('role') === 'cell'; }""")
-        assert page.locator('script[type=module][src*="table-roles.js"]').count() >= 1
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize(("account", "path"), [("ops", f"{OPS}/insights"), ("kopi", "/console/owner/demo/insights")])
