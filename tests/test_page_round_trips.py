@@ -25,7 +25,8 @@ from tests.security.test_route_fuzz import (  # noqa: F401 (small_live_estimates
 from tests.store_sends import store_sends
 
 # The most round trips a page may make on the demo. The busiest pages on 2026-12-07: the privacy centre 31 (a read or
-# two for each app's part of her data), the queue's console 29, Me 25-26, the owner's ledger 24 (two per merchant).
+# two for each app's part of her data), the queue's console 29, Me 23 (26 before it read the zones' apps once),
+# the owner's ledger 24 (two per merchant).
 # Before they were batched, Me made 49 (a read of each show's hold) and the cinema's console sent 24 reads of one
 # shape (each show's seats).
 PAGE_BUDGET = 40

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, abort, current_app, g, request
+from flask import Blueprint, Flask, abort, current_app, g, has_request_context, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -98,7 +98,18 @@ def zone_app_config(app: LightApp, venue: str, zone: str) -> dict[str, Any] | No
 
 def zones_running(app: LightApp, venue: str) -> list[str]:
     """The zones of the venue that run this app (sorted), e.g. for the app's part of Me."""
-    return sorted(zone for zone, (name, _config) in services().zone_apps.all(venue).items() if name == app.name)
+    return sorted(zone for zone, (name, _config) in _zone_apps_read(venue).items() if name == app.name)
+
+
+def _zone_apps_read(venue: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The venue's zone -> (app, config) table, read once a request: Me asks it for each app's part (four reads of
+    the whole table, one now). Only pages that read it ask here; a request that changes it reads the store itself."""
+    if not has_request_context():
+        return services().zone_apps.all(venue)
+    read = g.setdefault("zone_apps_read", {})
+    if venue not in read:
+        read[venue] = services().zone_apps.all(venue)
+    return read[venue]
 
 
 def record_event(app: LightApp, action: str, venue: str, shopper: Shopper | str | None = None, *,

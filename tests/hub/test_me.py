@@ -10,9 +10,11 @@ from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from lightapps.coupons.store import CouponStore
 from lightapps.queue.store import QueueStore
 from portal.apps import registry
+from portal.apps.zone_apps import ZoneAppKeys
 from portal.hub.keep import KeepKeys
 from portal.shopper import cookie_name, new_shopper
 from tests.hub.conftest import mint
+from tests.store_sends import store_sends
 
 # Apple's captive sign-in sheet (CNA): WebKit without "Safari"
 CNA_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
@@ -303,3 +305,15 @@ def test_a_kept_browsers_own_keep_link_hands_on_no_phone(app, client, svc, demo)
     assert second.post("/v/demo/keep", data={"k": code}).status_code == 303
     chained = token_store(app).resolve(second.get_cookie(cookie_name("demo")).value)
     assert chained.own_phone is None and chained.client == token_store(app).resolve(sheet).client
+
+
+def test_me_reads_the_zones_apps_table_once(client, shopper, monkeypatch):
+    """Each app's part of Me asks which zones run it (`zones_running`): one read of the venue's table a page, not
+    one per app (the table is the whole venue's, however many apps ask)."""
+    _, token = shopper
+    client.get(f"/v/demo/me?c={token}&lang=en")  # once before: a process's first look is not the page's
+    with store_sends(monkeypatch) as sent:
+        assert client.get(f"/v/demo/me?c={token}&lang=en").status_code == 200
+    table = ZoneAppKeys("demo").assignments().encode()
+    reads = [send for send in sent if b"HGETALL" in send.upper() and table in send]
+    assert len(reads) == 1, len(reads)
