@@ -82,12 +82,18 @@ def cancel_and_refund(venue: str, booking: Booking, order: Order | None, reason:
     store's outcome: "ok", "gone" (cancelled before) or "nobooking"; the refund's: "none" (nothing paid online) or
     `refund_cancelled`'s). A ticket cancelled before is asked for its refund again under its one refund number: a
     refund a failure cut short is made, one made is not made twice."""
+    status, owed = cancel_ticket(venue, booking, order, by)
+    return status, finish_refund(venue, booking, by, reason, order) if owed else NO_REFUND
+
+
+def cancel_ticket(venue: str, booking: Booking, order: Order | None, by: str = "") -> tuple[str, bool]:
+    """`cancel_and_refund`'s first step, the store's: (its outcome, whether a full refund is owed now: paid online
+    and cancelled, now or before). The counter audits the cancel between the two steps, so that a refund the provider
+    keeps waiting (or a failure cuts short) leaves the cancel audited all the same."""
     paid = order is not None and order.is_paid
     outcome = app_cinema_store().cancel_booking(venue, booking.code, booking.client, by=by,
                                                 owed_order=order.id if paid else "")
-    if outcome.status not in ("ok", "gone") or not paid:
-        return outcome.status, NO_REFUND
-    return outcome.status, finish_refund(venue, booking, by, reason, order)
+    return outcome.status, paid and outcome.status in ("ok", "gone")
 
 
 def finish_refund(venue: str, booking: Booking, by: str, reason: str = COUNTER_REASON,

@@ -12,7 +12,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from lightapps.cinema.cancellation import COUNTER_REASON, cancel_and_refund, cancel_show, finish_refund
+from lightapps.cinema.cancellation import COUNTER_REASON, cancel_show, cancel_ticket, finish_refund
 from lightapps.cinema.common import SHOPPER_DAYS, cinema_store, day_and_time, seat_grid, show_in_zone, valid_id
 from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.payment import PaymentUnknown, paying_order, with_live_refunds
@@ -43,6 +43,10 @@ LABELS = {  # the form's fields as its labels say them (console.html)
     "starts_at": _l("Starts at (local time)"), "price": _l("Price"),
 }
 LIST_PAST_S = 24 * 3600  # the list starts with yesterday's shows
+# A counter cancel's audit entry is written once the booking is cancelled, before its refund is asked for: its
+# `refund` says "asked" (paid online: the refund's outcome is kept on the booking and in the payment's refund
+# record, as its page shows) or NO_REFUND (nothing paid online).
+REFUND_ASKED = "asked"
 
 
 def _error_text(exc: FieldError) -> str:
@@ -166,12 +170,13 @@ def cancel_booking(venue: str, zone: str, show_id: str, code: str):
         return _show_page(venue, zone, show, 409, _(
             "The payment of booking %(code)s cannot be found just now, so it cannot be cancelled yet. Please try "
             "again in a few minutes.", code=booking.code))
-    status, refund = cancel_and_refund(venue, booking, order, COUNTER_REASON, by=AT_COUNTER)
+    status, owed = cancel_ticket(venue, booking, order, by=AT_COUNTER)
     if status == "nobooking":  # its shopper's data was erased between the two reads
         abort(409, _("That booking changed just now: please try again."))
-    if status == "ok":
+    if status == "ok":  # audited once cancelled, before the refund: a provider that hangs or fails cannot lose it
         audit("cinema.booking.cancel", venue, zone=zone, show=show.id, film=show.film_en or show.film_zh,
-              booking=booking.code, seats=",".join(booking.seats), refund=refund)
+              booking=booking.code, seats=",".join(booking.seats), refund=REFUND_ASKED if owed else NO_REFUND)
+    refund = finish_refund(venue, booking, AT_COUNTER, COUNTER_REASON, order) if owed else NO_REFUND
     flash(*_counter_notice(booking, status, refund))
     return redirect(url_for("cinema_console.showtime", venue=venue, zone=zone, show_id=show.id), code=303)
 
