@@ -7,8 +7,9 @@ dense accumulator, turns the terms of the fingerprints sharing an AP with it int
 the nearest in a bounded heap (equal distances by row id). That is the one-query path's work
 (`WKNNPositioner._cross_terms` + `_smallest`), its cross terms added in the same order (the same float64
 sums), so both paths pick the same neighbours (tests/positioning_tests/ checks it, ties included).
-Compiled, the search is ~3x the numpy/scipy form it replaced (one sparse product per block of queries over a
-per-(AP, value) index, then a partition per query: two passes over the product and a Python step per
+The offset search's three readings of a block (as read, softer, louder) are searched in one pass
+(`search_variants`). Compiled, the search is ~3x the numpy/scipy form it replaced (one sparse product per block of
+queries over a per-(AP, value) index, then a partition per query: two passes over the product and a Python step per
 query); README *Positioning* has the figures. The offset rounds' medians (`median_offsets`) are compiled here too,
 for the batch path only, a blend's second model's ranking of the first's candidates (`ranked`), on both paths, and the
 floor classifier's logits (`likeliest_floors`), on both paths.
@@ -97,98 +98,124 @@ def _write_sorted(heap_d, heap_r, size: int, d_out, rows_out) -> None:
         d_out[j + 1], rows_out[j + 1] = d, row
 
 
-@compiled()
-def nearest_rows(col_ptr: np.ndarray, col_rows: np.ndarray, col_values: np.ndarray, whole_slot: np.ndarray,
-                 whole_columns: np.ndarray, row_full: np.ndarray, q_ptr: np.ndarray, q_cols: np.ndarray,
-                 q_values: np.ndarray, q_totals: np.ndarray, metric: int, unheard_weight: float, needed: int,
-                 rows_out: np.ndarray, d_out: np.ndarray, complete: np.ndarray) -> None:
-    """Fill rows_out / d_out (m, width: preset to -1 / inf) with each query's nearest fingerprints,
-    nearest first (equal distances by row id), and `complete[i]` when they are all of its candidates.
+def nearest_rows_for(n_variants: int) -> Callable[..., None]:
+    """`nearest_rows` for blocks of `n_variants` variants of the same queries (made once per count, its machine code
+    cached like the others: the count is a constant of the code, so the loops over the variants unroll and one
+    variant runs as fast as a kernel without them)."""
+    if n_variants not in _KERNELS:
+        _KERNELS[n_variants] = _nearest_rows_kernel(n_variants)
+    return _KERNELS[n_variants]
 
-    The map: CSC of the represented fingerprints (col_ptr, col_rows, col_values float32) and per row its
-    sum (L1) or sum of squares (Euclidean), `row_full`; the columns that a large share of the rows hear also
-    whole (`whole_columns[whole_slot[ap]]`, 0 where unheard; `whole_slot` -1 for the others). The queries:
-    CSR of their audible APs in ascending order (q_ptr, q_cols, q_values float32) and per query its sum (L1)
-    or sum of squares.
-    Sorensen compares only fingerprints sharing an AP with the query (any other is at the maximum
-    distance 1); a query with fewer than `needed` of them gets no rows, for the one-query path.
-    `unheard_weight` < 1 counts a fingerprint's values at APs the query does not hear that many times."""
-    n = row_full.size
-    width = rows_out.shape[1]
-    cross = np.zeros(n)
-    heard = np.zeros(n)
-    candidates = np.empty(n + 1, dtype=np.int64)
-    distances = np.empty(n)
-    kept = np.empty(n, dtype=np.int64)
-    every_row = np.arange(n)
-    heap_d = np.empty(width)
-    heap_r = np.empty(width, dtype=np.int64)
-    partial_sums = unheard_weight != 1.0
-    for i in range(q_ptr.size - 1):
-        for e in range(q_ptr[i], q_ptr[i + 1]):  # one loop per case: a branch inside costs 4x
-            ap, q = q_cols[e], q_values[e]
-            slot = whole_slot[ap]
-            if slot >= 0:
-                _add_whole_column(whole_columns[slot], q, metric, partial_sums, cross, heard)
-                continue
+
+def _nearest_rows_kernel(n_variants: int) -> Callable[..., None]:
+    @compiled(inline="always")
+    def _add_whole_column(column, q, metric: int, partial_sums: bool, cross, heard) -> None:
+        """One AP's cross terms (and heard sums) for every row and variant (`q`: the variants' values), from its
+        whole column (`WKNNPositioner.whole_columns_`): where a large share of the rows hear the AP, a pass over all
+        rows (no scattered writes, vectorised) is faster than scattering into the ones that hear it. Where a row
+        does not hear the AP the term is 0.0 and adding it leaves the sum bit for bit as it was, so every row's sum
+        is the one the scatter gives (the same terms added in the same AP order). That needs min(0, q) = 0: every
+        representation's values are 0 or more (clipped at the missing level: positioning/representation.py), a
+        represented query's too."""
+        n = heard.size
+        for v in range(n_variants):  # a variant at a time: one pass over the column each, vectorised
             if metric == EUCLIDEAN:
-                for f in range(col_ptr[ap], col_ptr[ap + 1]):
-                    cross[col_rows[f]] += np.float64(col_values[f] * q)
+                for row in range(n):
+                    cross[v, row] += np.float64(column[row] * q[v])
             else:
-                for f in range(col_ptr[ap], col_ptr[ap + 1]):
-                    cross[col_rows[f]] += np.float64(min(col_values[f], q))
-            if partial_sums:
-                for f in range(col_ptr[ap], col_ptr[ap + 1]):
-                    value = np.float64(col_values[f])
-                    heard[col_rows[f]] += value * value if metric == EUCLIDEAN else value
-        # Scanning every row is cheaper than tracking the touched ones (a branch per entry that the
-        # CPU cannot predict), and the one-query path scans them too (`cross > 0`). Branches on data
-        # that the CPU cannot predict cost more here than the arithmetic: hence the forms below.
-        size = 0
-        if metric == SORENSEN:
-            n_candidates = 0
-            for row in range(n):  # written always, counted when it shares an AP: no branch to mispredict
-                candidates[n_candidates] = row
-                n_candidates += cross[row] > 0
-            if n_candidates >= needed:
-                for c in range(n_candidates):  # the distances first: a loop without branches
-                    row = candidates[c]
-                    total = _compared(row_full[row], heard[row], unheard_weight) + q_totals[i]
-                    distances[c] = max(total - 2 * cross[row], 0.0) / total
-                size = _nearest(distances, candidates, n_candidates, heap_d, heap_r, kept)
-                complete[i] = n_candidates <= width
-        else:
-            for row in range(n):
-                total = _compared(row_full[row], heard[row], unheard_weight) + q_totals[i]
-                d = max(total - 2 * cross[row], 0.0)
-                distances[row] = np.sqrt(d) if metric == EUCLIDEAN else d
-            size = _nearest(distances, every_row, n, heap_d, heap_r, kept)
-            complete[i] = n <= width
-        _write_sorted(heap_d, heap_r, size, d_out[i], rows_out[i])
-        cross[:] = 0.0
+                for row in range(n):
+                    cross[v, row] += np.float64(min(column[row], q[v]))
         if partial_sums:
-            heard[:] = 0.0
+            for row in range(n):
+                value = np.float64(column[row])
+                heard[row] += value * value if metric == EUCLIDEAN else value
+
+    @compiled()
+    def nearest_rows(col_ptr: np.ndarray, col_rows: np.ndarray, col_values: np.ndarray, whole_slot: np.ndarray,
+                     whole_columns: np.ndarray, row_full: np.ndarray, q_ptr: np.ndarray, q_cols: np.ndarray,
+                     q_values: np.ndarray, q_totals: np.ndarray, metric: int, unheard_weight: float, needed: int,
+                     rows_out: np.ndarray, d_out: np.ndarray, complete: np.ndarray) -> None:
+        """Fill rows_out / d_out (n_variants, m, width: preset to -1 / inf) with each query's nearest fingerprints,
+        nearest first (equal distances by row id), and `complete[i]` when they are all of its candidates.
+
+        The map: CSC of the represented fingerprints (col_ptr, col_rows, col_values float32) and per row its
+        sum (L1) or sum of squares (Euclidean), `row_full`; the columns that a large share of the rows hear also
+        whole (`whole_columns[whole_slot[ap]]`, 0 where unheard; `whole_slot` -1 for the others). The queries:
+        CSR of their audible APs in ascending order (q_ptr, q_cols), their values (n_variants, entries) float32 and
+        per query its sum (L1) or sum of squares (n_variants, m). The variants are the block's queries read at
+        several levels, hearing the same APs (the offset search's shifts: a shifted heard AP stays heard, every
+        value > 0): one pass of the map's entries and one scan of its rows for all, each variant's sums (a row of
+        `cross` per variant) added in the order a search of it alone adds them. On a sparse map (UJIIndoorLoc) the
+        three shifts take 0.7 of three searches' time; on a mall's, where every AP's column is whole, 0.9.
+        Sorensen compares only fingerprints sharing an AP with the query (any other is at the maximum
+        distance 1); a query with fewer than `needed` of them gets no rows, for the one-query path.
+        `unheard_weight` < 1 counts a fingerprint's values at APs the query does not hear that many times."""
+        n = row_full.size
+        width = rows_out.shape[2]
+        cross = np.zeros((n_variants, n))
+        heard = np.zeros(n)
+        candidates = np.empty(n + 1, dtype=np.int64)
+        distances = np.empty(n)
+        kept = np.empty(n, dtype=np.int64)
+        every_row = np.arange(n)
+        heap_d = np.empty(width)
+        heap_r = np.empty(width, dtype=np.int64)
+        partial_sums = unheard_weight != 1.0
+        for i in range(q_ptr.size - 1):
+            for e in range(q_ptr[i], q_ptr[i + 1]):  # one loop per case: a branch inside costs 4x
+                ap, q = q_cols[e], q_values[:, e]
+                slot = whole_slot[ap]
+                if slot >= 0:
+                    _add_whole_column(whole_columns[slot], q, metric, partial_sums, cross, heard)
+                    continue
+                if metric == EUCLIDEAN:
+                    for f in range(col_ptr[ap], col_ptr[ap + 1]):
+                        row, value = col_rows[f], col_values[f]
+                        for v in range(n_variants):
+                            cross[v, row] += np.float64(value * q[v])
+                else:
+                    for f in range(col_ptr[ap], col_ptr[ap + 1]):
+                        row, value = col_rows[f], col_values[f]
+                        for v in range(n_variants):
+                            cross[v, row] += np.float64(min(value, q[v]))
+                if partial_sums:
+                    for f in range(col_ptr[ap], col_ptr[ap + 1]):
+                        value = np.float64(col_values[f])
+                        heard[col_rows[f]] += value * value if metric == EUCLIDEAN else value
+            # Scanning every row is cheaper than tracking the touched ones (a branch per entry that the
+            # CPU cannot predict), and the one-query path scans them too (`cross > 0`). Branches on data
+            # that the CPU cannot predict cost more here than the arithmetic: hence the forms below.
+            if metric == SORENSEN:
+                n_candidates = 0
+                for row in range(n):  # written always, counted when it shares an AP: no branch to mispredict
+                    candidates[n_candidates] = row
+                    n_candidates += cross[0, row] > 0  # the variants hear alike: all of a row's sums > 0, or none
+                if n_candidates >= needed:
+                    for v in range(n_variants):
+                        for c in range(n_candidates):  # the distances first: a loop without branches
+                            row = candidates[c]
+                            total = _compared(row_full[row], heard[row], unheard_weight) + q_totals[v, i]
+                            distances[c] = max(total - 2 * cross[v, row], 0.0) / total
+                        size = _nearest(distances, candidates, n_candidates, heap_d, heap_r, kept)
+                        _write_sorted(heap_d, heap_r, size, d_out[v, i], rows_out[v, i])
+                    complete[i] = n_candidates <= width
+            else:
+                for v in range(n_variants):
+                    for row in range(n):
+                        total = _compared(row_full[row], heard[row], unheard_weight) + q_totals[v, i]
+                        d = max(total - 2 * cross[v, row], 0.0)
+                        distances[row] = np.sqrt(d) if metric == EUCLIDEAN else d
+                    size = _nearest(distances, every_row, n, heap_d, heap_r, kept)
+                    _write_sorted(heap_d, heap_r, size, d_out[v, i], rows_out[v, i])
+                complete[i] = n <= width
+            cross[:] = 0.0
+            if partial_sums:
+                heard[:] = 0.0
+
+    return nearest_rows
 
 
-@compiled(inline="always")
-def _add_whole_column(column, q: float, metric: int, partial_sums: bool, cross, heard) -> None:
-    """One AP's cross terms (and heard sums) for every row, from its whole column (`WKNNPositioner.whole_columns_`):
-    where a large share of the rows hear the AP, a pass over all rows (no scattered writes, vectorised) is
-    faster than scattering into the ones that hear it. Where a row does not hear the AP the term is 0.0 and
-    adding it leaves the sum bit for bit as it was, so every row's sum is the one the scatter gives (the same
-    terms added in the same AP order). That needs min(0, q) = 0: every representation's values are 0 or more
-    (clipped at the missing level: positioning/representation.py), a represented query's too."""
-    n = cross.size
-    if metric == EUCLIDEAN:
-        for row in range(n):
-            cross[row] += np.float64(column[row] * q)
-    else:
-        for row in range(n):
-            cross[row] += np.float64(min(column[row], q))
-    if partial_sums:
-        for row in range(n):
-            value = np.float64(column[row])
-            heard[row] += value * value if metric == EUCLIDEAN else value
+_KERNELS: dict[int, Callable[..., None]] = {}
 
 
 # The bound comes from a sample of 8 x width candidates (so ~1/8 of the candidates pass it: it is the sample's 1/8
@@ -244,22 +271,33 @@ def _query_totals(model, R: np.ndarray) -> np.ndarray:
 
 def search(model: WKNNPositioner, R: np.ndarray, width: int, needed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, distances, complete) for a block of represented queries R (m, n_aps float32) against a
-    fitted WKNNPositioner's index (`nearest_rows`), the kernel's arguments assembled with numpy."""
+    fitted WKNNPositioner's index (`nearest_rows_for`), the kernel's arguments assembled with numpy."""
+    return search_variants(model, [R], width, needed)[0]
+
+
+def search_variants(model: WKNNPositioner, variants: list[np.ndarray], width: int, needed: int
+                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """`search` of each block of represented queries in `variants` (the same m queries read at several levels, e.g.
+    the offset search's shifts): one pass of the map for all when each hears what the first one hears (a shifted
+    heard AP stays heard), else a pass each. Each block's (rows, distances, complete) is the one `search` gives it."""
     if width < 1 or needed < 1:
         raise ValueError("width and needed must be at least 1")
-    q_totals = _query_totals(model, R)
-    m = R.shape[0]
+    first = variants[0]
+    qi, qj = np.nonzero(first)  # row-major: each query's APs in ascending order, as the one-query path takes them
+    if not all((R[qi, qj] > 0).all() and np.count_nonzero(R) == qi.size for R in variants[1:]):
+        return [found for R in variants for found in search_variants(model, [R], width, needed)]
+    m, n_variants = first.shape[0], len(variants)
     euclidean = model.metric == "euclidean"
-    qi, qj = np.nonzero(R)  # row-major: each query's APs in ascending order, as the one-query path takes them
     q_ptr = np.concatenate([[0], np.cumsum(np.bincount(qi, minlength=m))]).astype(np.int64)
-    rows_out = np.full((m, width), -1, dtype=np.int64)
-    d_out = np.full((m, width), np.inf)
+    rows_out = np.full((n_variants, m, width), -1, dtype=np.int64)
+    d_out = np.full((n_variants, m, width), np.inf)
     complete = np.zeros(m, dtype=np.bool_)
-    nearest_rows(model.col_ptr_, model.col_rows_, model.col_values_, model.whole_slot_, model.whole_columns_,
-                 model.row_squares_ if euclidean else model.row_sums_, q_ptr, qj.astype(np.int64),
-                 R[qi, qj], q_totals, METRIC_CODES[model.metric],
-                 float(model.unheard_weight), needed, rows_out, d_out, complete)
-    return rows_out, d_out, complete
+    nearest_rows_for(n_variants)(
+        model.col_ptr_, model.col_rows_, model.col_values_, model.whole_slot_, model.whole_columns_,
+        model.row_squares_ if euclidean else model.row_sums_, q_ptr, qj.astype(np.int64),
+        np.stack([R[qi, qj] for R in variants]), np.stack([_query_totals(model, R) for R in variants]),
+        METRIC_CODES[model.metric], float(model.unheard_weight), needed, rows_out, d_out, complete)
+    return [(rows_out[v], d_out[v], complete.copy()) for v in range(n_variants)]
 
 
 @compiled()

@@ -1220,15 +1220,22 @@ class WKNNPositioner(EstimatorParams):
         searched once: the chosen one's candidates are those the locate needs (a query moved to a shift
         reads as that shift's query did)."""
         R = self._represent(X)
-        found = self._batch_candidates(R)
         searched = np.flatnonzero(reach > 0)
         if searched.size == 0:
-            return np.zeros(X.shape[0]), R, found
+            return np.zeros(X.shape[0]), R, self._batch_candidates(R)
         shifts = np.vstack([np.zeros_like(reach), -reach, reach])  # (3, m): as read, softer, louder
+        tried = [self._represent(self._shifted(X[searched], shifts[i, searched])) for i in (1, 2)]
+        # the searched queries as read and at both shifts in one pass of the map; the others as read, apart
+        as_read, *shifted = self._batch_candidates_of([R[searched], *tried])
+        found = tuple(np.empty((X.shape[0], *part.shape[1:]), dtype=part.dtype) for part in as_read)
+        for whole, part in zip(found, as_read, strict=True):
+            whole[searched] = part
+        rest = np.flatnonzero(reach <= 0)
+        if rest.size:
+            for whole, part in zip(found, self._batch_candidates(R[rest]), strict=True):
+                whole[rest] = part
         scores = np.full(shifts.shape, np.inf)
         scores[0] = self._batch_scores(R, found[1])
-        tried = [self._represent(self._shifted(X[searched], shifts[i, searched])) for i in (1, 2)]
-        shifted = [self._batch_candidates(Rs) for Rs in tried]
         for i, (Rs, (_, d, _)) in enumerate(zip(tried, shifted, strict=True), start=1):
             scores[i, searched] = self._batch_scores(Rs, d)
         pick = self._pick_shift(scores)
@@ -1306,6 +1313,13 @@ class WKNNPositioner(EstimatorParams):
         from positioning import kernels  # lazy: numba (~61 MB, JIT) only in processes that position in batches
 
         return kernels.search(self, R, width=self._width(), needed=self._needed())
+
+    def _batch_candidates_of(self, blocks: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """`_batch_candidates` of each block (the same queries at several levels: the offset search's shifts), in one
+        pass of the map where they hear alike (`kernels.search_variants`: the same answers, a third of the work)."""
+        from positioning import kernels  # lazy: as in _batch_candidates
+
+        return kernels.search_variants(self, blocks, width=self._width(), needed=self._needed())
 
     def _decide_batch(self, rows: np.ndarray, d: np.ndarray, complete: np.ndarray) -> _Batch:
         """`_decide` for many queries at once over (m, M) arrays of rows sorted by distance."""

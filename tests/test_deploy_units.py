@@ -36,7 +36,7 @@ def test_numba_caches_the_batch_search_where_told(tmp_path):
               "WKNNPositioner(k=1).fit(X, y).predict(X)\n")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=600)
-    assert any(p.name.startswith("kernels.nearest_rows") for p in tmp_path.rglob("*.nbi"))
+    assert any("nearest_rows" in p.name for p in tmp_path.rglob("*.nbi"))
 
 
 def test_no_writable_cache_compiles_per_process_instead_of_failing():

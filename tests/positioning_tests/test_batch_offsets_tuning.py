@@ -121,6 +121,31 @@ def test_compiled_search_equals_brute_force(maps, metric, weight, k, width, whol
         assert np.allclose(values, by_definition(model, X[heard_rows], R[i], got), rtol=1e-5, atol=1e-6)
 
 
+@settings(max_examples=80, deadline=None)
+@given(sparse_maps(), st.sampled_from(["sorensen", "manhattan", "euclidean"]), st.sampled_from([1.0, 0.0, 0.4]),
+       st.integers(1, 6), st.sampled_from([0.0, 0.5, 2.0]), st.floats(0.5, 12.0))
+def test_shifted_blocks_searched_together_answer_as_each_alone(maps, metric, weight, width, whole, reach):
+    """kernels.search_variants: the offset search's three blocks (as read, softer, louder: a shifted heard AP stays
+    heard) in one pass of the map, each block's rows, distances and `complete` those `search` gives it alone; blocks
+    that hear differently are searched apart, with the same answers."""
+    from positioning import kernels
+
+    X, Q = maps
+    y = np.zeros((X.shape[0], 4))
+    heard_rows = (X > MISSING_DBM).any(axis=1)
+    if not heard_rows.any():
+        return
+    model = with_whole_columns(WKNNPositioner(k=1, metric=metric, unheard_weight=weight).fit(
+        X[heard_rows], y[heard_rows]), whole)
+    blocks = [model._represent(model._shifted(Q, np.full(Q.shape[0], shift))) for shift in (0.0, -reach, reach)]
+    other = model._represent(np.where(Q > MISSING_DBM, MISSING_DBM, -50.0))  # hears what the queries do not
+    for variants in (blocks, [blocks[0], other] if other.any(axis=1).all() else blocks[:1]):
+        together = kernels.search_variants(model, variants, width=width, needed=model._needed())
+        for R, answer in zip(variants, together, strict=True):
+            alone = kernels.search(model, R, width=width, needed=model._needed())
+            assert all(np.array_equal(a, b) for a, b in zip(answer, alone, strict=True))
+
+
 @pytest.mark.parametrize("metric", ["sorensen", "manhattan", "euclidean"])
 @pytest.mark.parametrize("whole", [0.0, 2.0])
 @pytest.mark.parametrize("n_spots", [200, 320, 700])
