@@ -98,6 +98,30 @@ def _write_sorted(heap_d, heap_r, size: int, d_out, rows_out) -> None:
         d_out[j + 1], rows_out[j + 1] = d, row
 
 
+@compiled(inline="always")
+def _add_whole_column(column, q, metric: int, partial_sums: bool, cross, heard) -> None:
+    """One AP's cross terms (and heard sums) for every row and variant (`q`: the variants' values), from its
+    whole column (`WKNNPositioner.whole_columns_`): where a large share of the rows hear the AP, a pass over all
+    rows (no scattered writes, vectorised) is faster than scattering into the ones that hear it. Where a row
+    does not hear the AP the term is 0.0 and adding it leaves the sum bit for bit as it was, so every row's sum
+    is the one the scatter gives (the same terms added in the same AP order). That needs min(0, q) = 0: every
+    representation's values are 0 or more (clipped at the missing level: positioning/representation.py), a
+    represented query's too. At module level, not in `_nearest_rows_kernel`: a compiled function the kernel closed
+    over would enter its cache key with an id of its own each process, and no process would find the cache's code."""
+    n = heard.size
+    for v in range(cross.shape[0]):  # a variant at a time: one pass over the column each, vectorised
+        if metric == EUCLIDEAN:
+            for row in range(n):
+                cross[v, row] += np.float64(column[row] * q[v])
+        else:
+            for row in range(n):
+                cross[v, row] += np.float64(min(column[row], q[v]))
+    if partial_sums:
+        for row in range(n):
+            value = np.float64(column[row])
+            heard[row] += value * value if metric == EUCLIDEAN else value
+
+
 def nearest_rows_for(n_variants: int) -> Callable[..., None]:
     """`nearest_rows` for blocks of `n_variants` variants of the same queries (made once per count, its machine code
     cached like the others: the count is a constant of the code, so the loops over the variants unroll and one
@@ -108,28 +132,6 @@ def nearest_rows_for(n_variants: int) -> Callable[..., None]:
 
 
 def _nearest_rows_kernel(n_variants: int) -> Callable[..., None]:
-    @compiled(inline="always")
-    def _add_whole_column(column, q, metric: int, partial_sums: bool, cross, heard) -> None:
-        """One AP's cross terms (and heard sums) for every row and variant (`q`: the variants' values), from its
-        whole column (`WKNNPositioner.whole_columns_`): where a large share of the rows hear the AP, a pass over all
-        rows (no scattered writes, vectorised) is faster than scattering into the ones that hear it. Where a row
-        does not hear the AP the term is 0.0 and adding it leaves the sum bit for bit as it was, so every row's sum
-        is the one the scatter gives (the same terms added in the same AP order). That needs min(0, q) = 0: every
-        representation's values are 0 or more (clipped at the missing level: positioning/representation.py), a
-        represented query's too."""
-        n = heard.size
-        for v in range(n_variants):  # a variant at a time: one pass over the column each, vectorised
-            if metric == EUCLIDEAN:
-                for row in range(n):
-                    cross[v, row] += np.float64(column[row] * q[v])
-            else:
-                for row in range(n):
-                    cross[v, row] += np.float64(min(column[row], q[v]))
-        if partial_sums:
-            for row in range(n):
-                value = np.float64(column[row])
-                heard[row] += value * value if metric == EUCLIDEAN else value
-
     @compiled()
     def nearest_rows(col_ptr: np.ndarray, col_rows: np.ndarray, col_values: np.ndarray, whole_slot: np.ndarray,
                      whole_columns: np.ndarray, row_full: np.ndarray, q_ptr: np.ndarray, q_cols: np.ndarray,

@@ -30,13 +30,18 @@ def test_numba_cache_is_in_a_writable_path(unit):
 
 
 def test_numba_caches_the_batch_search_where_told(tmp_path):
-    """NUMBA_CACHE_DIR is honoured: the compiled search lands there, not beside the code."""
-    script = ("import numpy as np; from positioning.wknn import WKNNPositioner\n"
+    """NUMBA_CACHE_DIR is honoured: the compiled search lands there, not beside the code, and the next process
+    finds it there (each search kernel, one reading or the offset search's three, loaded rather than compiled)."""
+    script = ("import numpy as np; from positioning import kernels; from positioning.wknn import WKNNPositioner\n"
               "X = np.array([[-50., -105.], [-105., -60.], [-70., -80.]]); y = np.zeros((3, 4))\n"
-              "WKNNPositioner(k=1).fit(X, y).predict(X)\n")
+              "WKNNPositioner(k=1).fit(X, y).predict(X)\n"
+              "WKNNPositioner(k=1, offset_search_db=5.0).fit(X, y).predict(X)\n"
+              "print(*(sum(kernels.nearest_rows_for(n).stats.cache_hits.values()) for n in (1, 3)))\n")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=600)
+    runs = [subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=600,
+                           capture_output=True, text=True) for _ in range(2)]
     assert any("nearest_rows" in p.name for p in tmp_path.rglob("*.nbi"))
+    assert runs[0].stdout.split() == ["0", "0"] and runs[1].stdout.split() == ["1", "1"], [r.stdout for r in runs]
 
 
 def test_no_writable_cache_compiles_per_process_instead_of_failing():
