@@ -82,11 +82,11 @@ def cancel_and_refund(venue: str, booking: Booking, order: Order | None, reason:
     store's outcome: "ok", "gone" (cancelled before) or "nobooking"; the refund's: "none" (nothing paid online) or
     `refund_cancelled`'s). A ticket cancelled before is asked for its refund again under its one refund number: a
     refund a failure cut short is made, one made is not made twice."""
-    status, owed = cancel_ticket(venue, booking, order, by)
+    status, owed = cancel_in_store(venue, booking, order, by)
     return status, finish_refund(venue, booking, by, reason, order) if owed else NO_REFUND
 
 
-def cancel_ticket(venue: str, booking: Booking, order: Order | None, by: str = "") -> tuple[str, bool]:
+def cancel_in_store(venue: str, booking: Booking, order: Order | None, by: str = "") -> tuple[str, bool]:
     """`cancel_and_refund`'s first step, the store's: (its outcome, whether a full refund is owed now: paid online
     and cancelled, now or before). The counter audits the cancel between the two steps, so that a refund the provider
     keeps waiting (or a failure cuts short) leaves the cancel audited all the same."""

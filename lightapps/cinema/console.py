@@ -12,7 +12,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from lightapps.cinema.cancellation import COUNTER_REASON, cancel_show, cancel_ticket, finish_refund
+from lightapps.cinema.cancellation import COUNTER_REASON, cancel_in_store, cancel_show, finish_refund
 from lightapps.cinema.common import SHOPPER_DAYS, cinema_store, day_and_time, seat_grid, show_in_zone, valid_id
 from lightapps.cinema.layouts import AUDITORIUMS
 from lightapps.cinema.payment import PaymentUnknown, paying_order, with_live_refunds
@@ -170,7 +170,7 @@ def cancel_booking(venue: str, zone: str, show_id: str, code: str):
         return _show_page(venue, zone, show, 409, _(
             "The payment of booking %(code)s cannot be found just now, so it cannot be cancelled yet. Please try "
             "again in a few minutes.", code=booking.code))
-    status, owed = cancel_ticket(venue, booking, order, by=AT_COUNTER)
+    status, owed = cancel_in_store(venue, booking, order, by=AT_COUNTER)
     if status == "nobooking":  # its shopper's data was erased between the two reads
         abort(409, _("That booking changed just now: please try again."))
     if status == "ok":  # audited once cancelled, before the refund: a provider that hangs or fails cannot lose it
