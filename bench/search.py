@@ -2,7 +2,7 @@
 
     python bench/search.py [--seeds 4242,777] [--demo] [--queries 2000] [--repeats 3] [--uji DIR]
 
-The batch path's search (positioning/kernels.py `nearest_rows`) adds each AP the query hears into every row's sum
+The batch path's search (positioning/kernels.py `nearest_rows_for`) adds each AP the query hears into every row's sum
 either by scattering the AP's inverted-index column into the rows that hear it, or, for the APs that at least
 WHOLE_COLUMN_SHARE of the map's rows hear (`WKNNPositioner.whole_columns_`), over every row from the whole column.
 Both give the same sums bit for bit (tests/positioning_tests/test_batch_offsets_tuning.py), so the choice is speed

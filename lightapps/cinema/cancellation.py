@@ -1,7 +1,7 @@
 """What the cinema's changes to a showtime with tickets mean for their holders (the console's Cancel button and
 the cinema system's push, lightapps/cinema/api.py, both end here), and how such a change always finishes (one
-ticket cancelled alone, by its shopper or at the cinema's counter, takes `cancel_and_refund`, and its refund
-finishes as a cancelled show's does, below):
+ticket cancelled alone takes `cancel_in_store` then `finish_refund`: its shopper's through `cancel_and_refund`, the
+counter's with its audit between the two, console.py; its refund finishes as a cancelled show's does, below):
 
 - Cancelled: the script that marks the show cancelled (the push's upsert, or `CinemaStore.cancel_showtime` from
   the console) puts it on the venue's cancelling set in the same step. The work (`finish_cancel`) then cancels its
@@ -75,9 +75,10 @@ class Cancelled:
 
 def cancel_and_refund(venue: str, booking: Booking, order: Order | None, reason: str,
                       by: str = "") -> tuple[str, str]:
-    """Cancel one ticket, its seats freed, and refund in full what paid for it: the one path for its shopper
-    before the refund cut-off (views.py, `by` "") and for the cinema at its counter (console.py, `by` AT_COUNTER),
-    the refund's outcome kept on the booking either way (see the module). `order`: its paying order, read by the
+    """Cancel one ticket, its seats freed, and refund in full what paid for it: its shopper's path before the refund
+    cut-off (views.py, `by` ""); the cinema's counter takes the same two steps, `cancel_in_store` and `finish_refund`,
+    with its audit between them (console.py, `by` AT_COUNTER); the refund's outcome kept on the booking either way
+    (see the module). `order`: its paying order, read by the
     caller first (`payment.paying_order`: a ticket whose payment is not known yet is not cancelled). Returns (the
     store's outcome: "ok", "gone" (cancelled before) or "nobooking"; the refund's: "none" (nothing paid online) or
     `refund_cancelled`'s). A ticket cancelled before is asked for its refund again under its one refund number: a

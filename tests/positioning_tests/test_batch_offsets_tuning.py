@@ -139,8 +139,18 @@ def test_shifted_blocks_searched_together_answer_as_each_alone(maps, metric, wei
         X[heard_rows], y[heard_rows]), whole)
     blocks = [model._represent(model._shifted(Q, np.full(Q.shape[0], shift))) for shift in (0.0, -reach, reach)]
     other = model._represent(np.where(Q > MISSING_DBM, MISSING_DBM, -50.0))  # hears what the queries do not
+    made, passes = kernels.nearest_rows_for, []
+
+    def recorded(n_variants: int):  # which kernels ran: one pass of three, or passes of one
+        passes.append(n_variants)
+        return made(n_variants)
+
     for variants in (blocks, [blocks[0], other] if other.any(axis=1).all() else blocks[:1]):
-        together = kernels.search_variants(model, variants, width=width, needed=model._needed())
+        passes.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(kernels, "nearest_rows_for", recorded)
+            together = kernels.search_variants(model, variants, width=width, needed=model._needed())
+        assert passes == ([3] if variants is blocks else [1] * len(variants)), passes
         for R, answer in zip(variants, together, strict=True):
             alone = kernels.search(model, R, width=width, needed=model._needed())
             assert all(np.array_equal(a, b) for a, b in zip(answer, alone, strict=True))
