@@ -2,7 +2,7 @@
 tenant's head office, the group's own BI) without a console account, which could also change a zone's app and
 message its shoppers.
 
-    GET /api/v1/venues/<venue>/insights?day=YYYY-MM-DD[&period=day|week|month][&zone=<id>]
+    GET /api/v1/venues/<venue>/insights?day=YYYY-MM-DD[&period=day|week|month][&zone=<id>[,<id>...]]
         Authorization: Bearer <a token of the venue with the `insights` scope>
 
     200 {"partial": false, "columns": [the export's columns, in order], "metadata": {key: text},
@@ -12,8 +12,12 @@ message its shoppers.
 same function (portal/operator/insights.py `build_export`): the same k-safe figures (a held-back one has the
 status `suppressed` and a null value), the same fixed periods (`period_of`), each in the venue's time zone. Without
 `zone`, the whole venue's figures as the operator's export gives them; with `zone`, that zone's as a zone owner's
-export counts them (the token is the venue's: no owner's tenancy limits). Either only once the period has settled
-(report.shown_from, `settled_only`: over, and its last visits closed), so `partial` is always false: a partner polling
+export counts them (the token is the venue's: no owner's tenancy limits). Several zones (`zone=a,b`, at most
+MAX_ZONES, each once) are each zone's figures as a call for it alone gives them, their rows one after the other, never
+the zones' figures added up: a sum of zones each k-safe alone is a new figure, which a partner could subtract a zone's
+figure from to learn one held back (the scope lists them; each zone is a unit of the token's budget). Either only once
+the period has settled (report.shown_from, `settled_only`: over, and its last visits closed), so `partial` is always
+false: a partner polling
 a period still filling up would see each shopper who came in between as the difference, venue-wide too (the hour
 she arrived, the zone she went to, her dwell).
 
@@ -60,6 +64,7 @@ BUDGET = "insights.api"  # insights.api.token: per token label
 CALLS_AT_ONCE = 2  # per token label: a month's figures, not cached, hold a web worker for seconds
 CALL_SLOT_TTL_S = 120  # a worker killed mid-call holds its slot no longer than this
 CALLS_RETRY_S = 5  # a 429's Retry-After when the token's calls are all in flight: each lasts a few seconds
+MAX_ZONES = 10  # zones one call may name: each is made on its own, the call holding its worker for each
 
 
 @bp.get("/venues/<venue>/insights")
@@ -68,30 +73,36 @@ def insights(venue: str):
     _spend(venue, label)
     venue_map = services().venues.get_map(venue)
     try:
-        (name, last, days), zone = _period(venue), _zone(venue_map)
+        (name, last, days), zones = _period(venue), _zones(venue_map)
     except InputError as exc:
         raise ApiError(422, exc.message, exc.field) from None
+    if len(zones) > 1:
+        _spend(venue, label, len(zones) - 1)  # a unit a zone: the first was spent with the call
     try:
         with CallSlots(services().db).held(venue, BUDGET, label, CALLS_AT_ONCE, CALL_SLOT_TTL_S) as call:
-            export = _export(venue_map, label, call, (name, last, days), zone)
+            exports = _exports(venue_map, label, call, (name, last, days), zones)
     except CallsInFlight:
         raise api_retry_later(f"{CALLS_AT_ONCE} calls with this token are still running: wait for one to end",
                               CALLS_RETRY_S) from None
-    return jsonify({"partial": export.partial, "columns": COLUMNS, "metadata": dict(export.meta),
-                    "rows": export.records()})
+    meta = dict(exports[0].meta)
+    meta["scope"] = "; ".join(dict(export.meta)["scope"] for export in exports)
+    return jsonify({"partial": any(export.partial for export in exports), "columns": COLUMNS, "metadata": meta,
+                    "rows": [row for export in exports for row in export.records()]})
 
 
-def _export(venue_map, label: str, call: str, period: tuple[str, date, int], zone: str | None) -> Export:
-    """The period's figures as the export gives them, once settled (else 409: `_refuse_unshown`), audited as the
-    call `call` of the token's label."""
+def _exports(venue_map, label: str, call: str, period: tuple[str, date, int], zones: list[str | None]) -> list[Export]:
+    """Each zone's figures of the period (None: the whole venue's) as the export gives them, each made alone, once
+    settled (else 409: `_refuse_unshown`), audited together as the call `call` of the token's label."""
     name, last, days = period
-    figures = day_insights(services(), venue_map, last, zones=None if zone is None else [zone], days=days,
-                           settled_only=True)
-    _refuse_unshown(figures, venue_map)
-    span, (audited, scope) = period_span(name, last, days), export_scope(venue_map, zone)
-    export = build_export(venue_map, figures, span, scope)
+    span, exports = period_span(name, last, days), []
+    for zone in zones:
+        figures = day_insights(services(), venue_map, last, zones=None if zone is None else [zone], days=days,
+                               settled_only=True)
+        _refuse_unshown(figures, venue_map)
+        exports.append(build_export(venue_map, figures, span, export_scope(venue_map, zone)[1]))
+    audited = ",".join(export_scope(venue_map, zone)[0] for zone in zones)
     audit_api_export(venue_map.id, label, call, audited, span)
-    return export
+    return exports
 
 
 def _refuse_unshown(figures: Insights, venue_map) -> None:
@@ -114,18 +125,27 @@ def _period(venue: str) -> tuple[str, date, int]:
     return period_of(request.args.get("period", "day"), day)
 
 
-def _zone(venue_map) -> str | None:
-    """`zone`: one of the venue's zones; none: the whole venue."""
-    zone = request.args.get("zone")
-    if zone is not None and venue_map.zone(zone) is None:
-        raise InputError("zone", f"no zone {zone[:64]!r} in venue {venue_map.id!r}")
-    return zone
+def _zones(venue_map) -> list[str | None]:
+    """`zone`: one of the venue's zones, or several, comma-separated (at most MAX_ZONES, each once); none: the whole
+    venue ([None])."""
+    raw = request.args.get("zone")
+    if raw is None:
+        return [None]
+    zones = raw.split(",")  # a zone id holds no comma (fingerprints/model.py ID_RE)
+    if len(zones) > MAX_ZONES:
+        raise InputError("zone", f"at most {MAX_ZONES} zones a call, got {len(zones)}")
+    if len(set(zones)) < len(zones):
+        raise InputError("zone", "a zone named twice")
+    for zone in zones:
+        if venue_map.zone(zone) is None:
+            raise InputError("zone", f"no zone {zone[:64]!r} in venue {venue_map.id!r}")
+    return zones
 
 
-def _spend(venue: str, label: str) -> None:
-    """One call off the token's budget; past it a 429 worded for the program calling (the budgets' own 429 speaks to
-    a shopper)."""
+def _spend(venue: str, label: str, cost: int = 1) -> None:
+    """A call (or `cost` units) off the token's budget; past it a 429 worded for the program calling (the budgets' own
+    429 speaks to a shopper)."""
     try:
-        spend_budget(BUDGET, venue, token=label)
+        spend_budget(BUDGET, venue, token=label, cost=cost)
     except OverBudget as over:
         raise api_over_budget(over, "too many insights calls with this token") from None

@@ -21,7 +21,7 @@ from portal.apps.budgets import budget_store
 from portal.auth import AccountKeys, AuditLog
 from portal.call_slots import CallSlots
 from portal.events import report
-from portal.insights_api import BUDGET, CALL_SLOT_TTL_S, CALLS_RETRY_S
+from portal.insights_api import BUDGET, CALL_SLOT_TTL_S, CALLS_RETRY_S, MAX_ZONES
 from portal.operator.insights import COLUMNS
 from tests.events.test_insights_console import DAY, crowd  # noqa: F401 - the fixture: 12 phones in Kopi, 3 in Books
 from tests.events.test_insights_definitions_exports import read_csv
@@ -76,6 +76,10 @@ def test_tokens_are_checked_before_the_venue_and_need_the_scope(client, svc, par
     (f"day={DAY}&period=", "period", "a day, a week or a month"),
     (f"day={DAY}&zone=mars", "zone", "no zone 'mars'"),
     (f"day={DAY}&zone=", "zone", "no zone ''"),
+    (f"day={DAY}&zone=kopi,mars", "zone", "no zone 'mars'"),
+    (f"day={DAY}&zone=kopi,", "zone", "no zone ''"),
+    (f"day={DAY}&zone=kopi,books,kopi", "zone", "a zone named twice"),
+    (f"day={DAY}&zone=" + ",".join(["kopi"] * (MAX_ZONES + 1)), "zone", f"at most {MAX_ZONES} zones a call"),
 ])
 def test_bad_parameters_are_a_422_naming_them(client, svc, partner, query, field, words):
     resp = client.get(f"{URL}?{query}", headers=bearer(partner))
@@ -112,6 +116,32 @@ def test_a_zone_is_the_zone_owners_export(client, console, crowd, partner):  # n
     assert answer["metadata"]["scope"] == "kopi (Kopi Coffee)"
     zh = client.get(f"{URL}?day={DAY}&zone=kopi&lang=zh", headers=bearer(partner)).get_json()
     assert zh["rows"][0]["zone_name"] == "考比咖啡"
+
+
+def test_several_zones_are_each_zones_own_figures_never_their_sum(client, crowd, partner):  # noqa: F811
+    """`zone=kopi,books`: Kopi's rows then Books' as a call for each alone gives them (no row adds the two up: a sum
+    of zones each k-safe alone, less one of them, would give the other's held-back figures away), the scope naming
+    both, one audited call naming both, a unit of the token's budget each."""
+    alone = {zone: client.get(f"{URL}?day={DAY}&zone={zone}", headers=bearer(partner)).get_json()
+             for zone in ("kopi", "books")}
+    both = client.get(f"{URL}?day={DAY}&zone=kopi,books", headers=bearer(partner)).get_json()
+    assert both["rows"] == alone["kopi"]["rows"] + alone["books"]["rows"]
+    assert {row["zone"] for row in both["rows"]} == {"kopi", "books"}
+    assert both["metadata"]["scope"] == "kopi (Kopi Coffee); books (Mango Tree Books)" and both["partial"] is False
+    assert {k: v for k, v in both["metadata"].items() if k not in ("scope", "exported_at")} == {
+        k: v for k, v in alone["kopi"]["metadata"].items() if k not in ("scope", "exported_at")}
+    [entry] = exports(crowd.db)
+    assert entry["detail"]["count"] == 3 and entry["detail"]["period"][-1] == f"{DAY} kopi,books"
+
+
+def test_each_zone_of_a_call_is_a_unit_of_the_tokens_budget(app, client, crowd, partner):  # noqa: F811
+    budget_store(app).set_limit("demo", "insights.api.token", (3, 3600))
+    assert client.get(f"{URL}?day={DAY}&zone=kopi,books", headers=bearer(partner)).status_code == 200  # 2 of 3
+    over = client.get(f"{URL}?day={DAY}&zone=kopi,books", headers=bearer(partner))
+    assert over.status_code == 429 and "too many insights calls" in over.get_json()["error"]
+    assert exports(crowd.db)[0]["detail"]["count"] == 1  # the refused call handed nothing out
+    assert client.get(f"{URL}?day={DAY}&zone=kopi", headers=bearer(partner)).status_code == 429  # its first unit spent
+    assert client.get(f"{URL}?day={DAY}", headers=bearer(partner)).status_code == 429
 
 
 def settles_at(svc, day) -> float:
