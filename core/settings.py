@@ -142,8 +142,9 @@ DEFAULT_BUDGETS: dict[str, tuple[int, int]] = {
     "pay.start.ip": (30, HOUR), "pay.start.shopper": (15, HOUR), "pay.start.egress": (1500, HOUR),
     "pay.query.ip": (120, 600), "pay.query.shopper": (60, 600), "pay.query.egress": (3000, 600),
     # Calls to the insights API (portal/insights_api.py) per token label: a call not cached reads up to two months
-    # of the venue's event log. A month's days for six zones (180 calls) fit in an hour. (They are audited as one
-    # roll-up per label and hour, AuditLog.record_call; how many run at once is bounded apart: CALLS_AT_ONCE.)
+    # of the venue's event log (a call naming several zones: a unit each). A month's days for six zones (180 calls) fit
+    # in an hour. (They are audited as one roll-up per label and hour, AuditLog.record_call; how many run at once is
+    # bounded apart: CALLS_AT_ONCE.)
     "insights.api.token": (200, HOUR),
 }
 _BUDGET_OWNERS = frozenset(name.partition(".")[0] for name in DEFAULT_BUDGETS)  # the platform's parts, bundled apps

@@ -40,7 +40,7 @@ from flask import Blueprint, jsonify, request
 
 from core.errors import InputError
 from portal.api import api_over_budget, api_retry_later, api_scope, require_venue_source
-from portal.apps.budgets import OverBudget, spend_budget
+from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.call_slots import CallsInFlight, CallSlots
 from portal.errors import ApiError
 from portal.events.insights import Insights
@@ -64,7 +64,9 @@ BUDGET = "insights.api"  # insights.api.token: per token label
 CALLS_AT_ONCE = 2  # per token label: a month's figures, not cached, hold a web worker for seconds
 CALL_SLOT_TTL_S = 120  # a worker killed mid-call holds its slot no longer than this
 CALLS_RETRY_S = 5  # a 429's Retry-After when the token's calls are all in flight: each lasts a few seconds
-MAX_ZONES = 10  # zones one call may name: each is made on its own, the call holding its worker for each
+# Zones one call may name: each is made on its own, from the whole venue's events (a month's call reads two months of
+# the log for each), all in the one web worker and within its call slot's CALL_SLOT_TTL_S: a brand's few shops.
+MAX_ZONES = 4
 
 
 @bp.get("/venues/<venue>/insights")
@@ -76,14 +78,19 @@ def insights(venue: str):
         (name, last, days), zones = _period(venue), _zones(venue_map)
     except InputError as exc:
         raise ApiError(422, exc.message, exc.field) from None
-    if len(zones) > 1:
-        _spend(venue, label, len(zones) - 1)  # a unit a zone: the first was spent with the call
+    more = len(zones) - 1  # a unit a zone: the first was spent with the call
+    if more:
+        _spend(venue, label, more)
     try:
         with CallSlots(services().db).held(venue, BUDGET, label, CALLS_AT_ONCE, CALL_SLOT_TTL_S) as call:
             exports = _exports(venue_map, label, call, (name, last, days), zones)
     except CallsInFlight:
+        _give_back(venue, label, more)
         raise api_retry_later(f"{CALLS_AT_ONCE} calls with this token are still running: wait for one to end",
                               CALLS_RETRY_S) from None
+    except ApiError:  # the period has no figures to give (409): as a call of one zone, one unit spent
+        _give_back(venue, label, more)
+        raise
     meta = dict(exports[0].meta)
     meta["scope"] = "; ".join(dict(export.meta)["scope"] for export in exports)
     return jsonify({"partial": any(export.partial for export in exports), "columns": COLUMNS, "metadata": meta,
@@ -140,6 +147,13 @@ def _zones(venue_map) -> list[str | None]:
         if venue_map.zone(zone) is None:
             raise InputError("zone", f"no zone {zone[:64]!r} in venue {venue_map.id!r}")
     return zones
+
+
+def _give_back(venue: str, label: str, cost: int) -> None:
+    """A refused call's units beyond its first (its other zones) back to the token's budget: refused, a call of
+    several zones costs what a call of one does, so a partner retrying as Retry-After says is not drained the faster."""
+    if cost:
+        give_back_budget(BUDGET, venue, token=label, cost=cost)
 
 
 def _spend(venue: str, label: str, cost: int = 1) -> None:

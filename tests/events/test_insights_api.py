@@ -144,6 +144,23 @@ def test_each_zone_of_a_call_is_a_unit_of_the_tokens_budget(app, client, crowd, 
     assert client.get(f"{URL}?day={DAY}", headers=bearer(partner)).status_code == 429
 
 
+def test_a_call_of_several_zones_refused_costs_one_unit(app, client, svc, crowd, partner):  # noqa: F811
+    """Refused with the token's calls in flight (429) or for a period not settled (409), a call of four zones spends
+    what a call of one does: a partner retrying as Retry-After says is not drained four times as fast."""
+    budget_store(app).set_limit("demo", "insights.api.token", (MAX_ZONES + 2, 3600))
+    zones = ",".join(z.id for z in svc.venues.get_map("demo").zones[:MAX_ZONES])
+    slots = CallSlots(svc.db)
+    held = [slots.take("demo", BUDGET, "research-firm", 2, CALL_SLOT_TTL_S) for _ in range(2)]
+    assert client.get(f"{URL}?day={DAY}&zone={zones}", headers=bearer(partner)).status_code == 429
+    for slot in held:
+        slots.give_back("demo", BUDGET, "research-firm", slot)
+    today = datetime.now(TZ).date().isoformat()
+    assert client.get(f"{URL}?day={today}&zone={zones}", headers=bearer(partner)).status_code == 409
+    # two units spent, MAX_ZONES left: a call of all its zones is still within the budget, and then none
+    assert client.get(f"{URL}?day={DAY}&zone={zones}", headers=bearer(partner)).status_code == 200
+    assert client.get(f"{URL}?day={DAY}", headers=bearer(partner)).status_code == 429
+
+
 def settles_at(svc, day) -> float:
     """When the figures of the demo venue's period ending with `day` settle (report.shown_from)."""
     return report.shown_from(svc, report.day_bounds(day, "Asia/Shanghai")[1])
