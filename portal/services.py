@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
-from flask import current_app
+from flask import current_app, has_request_context, request
 
 from core.security import MacHasher
 from core.settings import Settings
@@ -124,3 +124,10 @@ class Services:
 
 def services() -> Services:
     return current_app.extensions["mallportal"]
+
+
+def request_memo(name: str) -> dict | None:
+    """A dict the current request keeps what it read once in (`name`: the map versions, the images read ahead, the
+    zones' apps), None outside a request. In the WSGI environ, not `g`: a test's open app context shares one `g` with
+    every request made in it, and would carry one request's reads into the next."""
+    return request.environ.setdefault(f"mallportal.{name}", {}) if has_request_context() else None

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, abort, current_app, g, has_request_context, request
+from flask import Blueprint, Flask, abort, current_app, g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -19,7 +19,7 @@ from portal.apps.preview import load_preview
 from portal.apps.registry import LightApp
 from portal.auth import login_gate, protect_console, require_zone
 from portal.i18n import chosen_lang
-from portal.services import services
+from portal.services import request_memo, services
 from portal.shopper import Shopper, is_preview_shopper
 
 STORES = "light_app_stores"  # app.extensions key: {app name: its store}, built by portal/apps/platform.py
@@ -104,9 +104,9 @@ def zones_running(app: LightApp, venue: str) -> list[str]:
 def _zone_apps_read(venue: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """The venue's zone -> (app, config) table, read once a request: Me asks it for each app's part (four reads of
     the whole table, one now). Only pages that read it ask here; a request that changes it reads the store itself."""
-    if not has_request_context():
+    read = request_memo("zone_apps")
+    if read is None:
         return services().zone_apps.all(venue)
-    read = g.setdefault("zone_apps_read", {})
     if venue not in read:
         read[venue] = services().zone_apps.all(venue)
     return read[venue]

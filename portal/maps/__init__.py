@@ -4,12 +4,13 @@ changes, and the set-up checklist. The changes themselves are `fingerprints.edit
 
 from __future__ import annotations
 
-from flask import Flask, has_request_context, request
+from flask import Flask, has_request_context
 
 from fingerprints.store import MapChanged
 from portal.auth import AuditLog, audit, current_account
 from portal.kinds import walk_kind_label, zone_kind_label
 from portal.maps import builds, quality_text
+from portal.services import request_memo
 
 
 def init_app(app: Flask) -> None:
@@ -38,9 +39,8 @@ def _acting_account() -> str | None:
 
 def _request_versions() -> dict[str, int] | None:
     """The current map versions this request has read (None outside a request): a page asks for its venue's map
-    from several places (the view, the hub's links, the apps' parts) and reads the version once. Kept in the WSGI
-    environ, not `g`, which a test's open app context would share across requests."""
-    return request.environ.setdefault("mallportal.map_versions", {}) if has_request_context() else None
+    from several places (the view, the hub's links, the apps' parts) and reads the version once."""
+    return request_memo("map_versions")
 
 
 def _audit(app: Flask, event: MapChanged) -> None:

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from portal.media.store import MIME, RENDITION, MediaStore, Picture, text_ref
-from portal.services import services
+from portal.services import request_memo, services
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,9 @@ def _field(item: Any, name: str) -> Any:
 
 
 def _prefetched() -> dict[tuple[str, str, str], Picture | None]:
-    """The pictures read ahead in this request (the WSGI environ's: a request's own, never shared)."""
-    return request.environ.setdefault("mallportal.media", {})
+    """The pictures read ahead in this request (its callers draw a request's page: outside one, nothing is kept)."""
+    memo = request_memo("media")
+    return {} if memo is None else memo
 
 
 def unsent_text() -> str:
