@@ -900,18 +900,26 @@ def occupancy_of(show: Showtime, states: dict[str, tuple[str, str]]) -> dict[str
 
 def _taken_seats(raw: dict, now: float | None) -> dict[str, tuple[str, str]]:
     """A show's seat hash as read -> seat id -> ("held", token) or ("booked", code), the seats not free at `now`
-    (epoch s; None: now): a hold past its expiry frees its seat whether or not it was released yet."""
-    now_ms = (time.time() if now is None else now) * 1000
-    out = {}
-    for seat, value in raw.items():
-        value = _s(value)
-        if value.startswith("B|"):
-            out[_s(seat)] = ("booked", value[2:])
-        elif value.startswith("H|"):
-            _h, token, exp = value.split("|")
-            if int(exp) > now_ms:
-                out[_s(seat)] = ("held", token)
-    return out
+    (epoch s; None: now)."""
+    now_ms = _ms(now)
+    taken = ((_s(seat), _seat_taken(_s(value), now_ms)) for seat, value in raw.items())
+    return {seat: state for seat, state in taken if state is not None}
+
+
+def _seat_taken(value: str, now_ms: float) -> tuple[str, str] | None:
+    """One seat's stored value ("B|code", "H|token|expiry ms") -> ("booked", code) or ("held", token), None while it
+    is free at `now_ms`: a hold past its expiry frees its seat whether or not it was released yet."""
+    if value.startswith("B|"):
+        return "booked", value[2:]
+    if value.startswith("H|"):
+        _h, token, exp = value.split("|")
+        return ("held", token) if int(exp) > now_ms else None
+    return None
+
+
+def _ms(now: float | None) -> float:
+    """`now` (epoch s; None: the clock's) in ms, as the seat values' expiries are written."""
+    return (time.time() if now is None else now) * 1000
 
 
 def new_code() -> str:
@@ -1101,7 +1109,7 @@ class CinemaStore:
         if not shows:
             return {}
         keys = CinemaKeys(venue)
-        now_ms = (time.time() if now is None else now) * 1000
+        now_ms = _ms(now)
         pipe = self.db.pipeline(transaction=False)
         for show in shows:
             pipe.hvals(keys.seats(show.id))
@@ -1109,14 +1117,9 @@ class CinemaStore:
         replies = pipe.execute()
         out = {}
         for show, values, mine in zip(shows, replies[::2], replies[1::2], strict=True):
-            own = f"H|{_s(mine)}|" if mine and client else None
-            taken = 0
-            for value in map(_s, values):
-                if value.startswith("B|"):
-                    taken += 1
-                elif value.startswith("H|") and not (own and value.startswith(own)):
-                    taken += int(value.rsplit("|", 1)[1]) > now_ms
-            out[show.id] = max(0, show.layout.capacity - taken)
+            own = ("held", _s(mine)) if mine and client else None
+            taken = [state for state in (_seat_taken(_s(value), now_ms) for value in values) if state is not None]
+            out[show.id] = max(0, show.layout.capacity - sum(state != own for state in taken))
         return out
 
     def occupancy(self, venue: str, show: Showtime, now: float | None = None) -> dict[str, int]:
@@ -1329,16 +1332,13 @@ class CinemaStore:
         """Bookings still booked, and live holds (a payment may confirm one), for the zone's showtimes starting
         at or after `since` (epoch s): what shoppers hold there."""
         keys = CinemaKeys(venue)
-        now_ms = (time.time() if now is None else now) * 1000
+        now_ms = _ms(now)
         pipe = self.db.pipeline(transaction=False)
         for show_id in self.db.zrangebyscore(keys.shows(zone), since, "+inf"):
             pipe.hvals(keys.seats(_s(show_id)))
-        held: set[str] = set()  # "B|<code>", "H|<token>": one per booking or hold, however many seats
-        for value in map(_s, (v for seats in pipe.execute() for v in seats)):
-            kind, ref, *expires = value.split("|")
-            if kind == "B" or (expires and int(expires[0]) > now_ms):
-                held.add(f"{kind}|{ref}")
-        return len(held)
+        # ("booked", code), ("held", token): one per booking or hold, however many seats
+        held = {_seat_taken(_s(value), now_ms) for seats in pipe.execute() for value in seats}
+        return len(held - {None})
 
     def cancel_booking(self, venue: str, code: str, client: str, now_ms: int | None = None, by: str = "",
                        owed_order: str = "") -> Outcome:
