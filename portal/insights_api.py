@@ -101,14 +101,15 @@ def _exports(venue_map, label: str, call: str, period: tuple[str, date, int], zo
     """Each zone's figures of the period (None: the whole venue's) as the export gives them, each made alone, once
     settled (else 409: `_refuse_unshown`), audited together as the call `call` of the token's label."""
     name, last, days = period
-    span, exports = period_span(name, last, days), []
+    span, exports, audited = period_span(name, last, days), [], []
     for zone in zones:
         figures = day_insights(services(), venue_map, last, zones=None if zone is None else [zone], days=days,
                                settled_only=True)
         _refuse_unshown(figures, venue_map)
-        exports.append(build_export(venue_map, figures, span, export_scope(venue_map, zone)[1]))
-    audited = ",".join(export_scope(venue_map, zone)[0] for zone in zones)
-    audit_api_export(venue_map.id, label, call, audited, span)
+        scope = export_scope(venue_map, zone)
+        exports.append(build_export(venue_map, figures, span, scope[1]))
+        audited.append(scope[0])
+    audit_api_export(venue_map.id, label, call, ",".join(audited), span)
     return exports
 
 
