@@ -22,7 +22,7 @@ a period still filling up would see each shopper who came in between as the diff
 she arrived, the zone she went to, her dwell).
 
 401 without a valid token of this venue (checked before the venue: `require_venue_source`), 403 for a token without
-the scope, 422 naming the parameter (`day`, `period`, `zone`), 409 when the period has no figures to give
+the scope, 422 naming the parameter (`day`, `period`, `zone`: more zones than the budget holds in a window too), 409 when the period has no figures to give
 (report.notice; one not settled yet also says when it will: `available_at`, ISO 8601 with the venue's offset, and
 Retry-After in seconds), 429 past the token's budget (`insights.api.token`, core/settings.py DEFAULT_BUDGETS, per
 token label, spent by every call that got past the token) or with CALLS_AT_ONCE calls of the token's label already
@@ -40,11 +40,11 @@ from flask import Blueprint, jsonify, request
 
 from core.errors import InputError
 from portal.api import api_over_budget, api_retry_later, api_scope, require_venue_source
-from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
+from portal.apps.budgets import OverBudget, budget_store, give_back_budget, spend_budget
 from portal.call_slots import CallsInFlight, CallSlots
 from portal.errors import ApiError
 from portal.events.insights import Insights
-from portal.events.report import day_insights, notice, venue_tz
+from portal.events.report import notice, scopes_insights, venue_tz
 from portal.operator.footfall import read_day
 from portal.operator.insights import (
     COLUMNS,
@@ -64,8 +64,9 @@ BUDGET = "insights.api"  # insights.api.token: per token label
 CALLS_AT_ONCE = 2  # per token label: a month's figures, not cached, hold a web worker for seconds
 CALL_SLOT_TTL_S = 120  # a worker killed mid-call holds its slot no longer than this
 CALLS_RETRY_S = 5  # a 429's Retry-After when the token's calls are all in flight: each lasts a few seconds
-# Zones one call may name: each is made on its own, from the whole venue's events (a month's call reads two months of
-# the log for each), all in the one web worker and within its call slot's CALL_SLOT_TTL_S: a brand's few shops.
+# Zones one call may name: each is figured on its own from the venue's events (read once for the call: a month's call
+# reads two months of the log), all in the one web worker and within its call slot's CALL_SLOT_TTL_S: a brand's few
+# shops.
 MAX_ZONES = 4
 
 
@@ -80,6 +81,7 @@ def insights(venue: str):
         raise ApiError(422, exc.message, exc.field) from None
     more = len(zones) - 1  # a unit a zone: the first was spent with the call
     if more:
+        _refuse_beyond_budget(venue, len(zones))
         _spend(venue, label, more)
     try:
         with CallSlots(services().db).held(venue, BUDGET, label, CALLS_AT_ONCE, CALL_SLOT_TTL_S) as call:
@@ -102,9 +104,9 @@ def _exports(venue_map, label: str, call: str, period: tuple[str, date, int], zo
     settled (else 409: `_refuse_unshown`), audited together as the call `call` of the token's label."""
     name, last, days = period
     span, exports, audited = period_span(name, last, days), [], []
-    for zone in zones:
-        figures = day_insights(services(), venue_map, last, zones=None if zone is None else [zone], days=days,
-                               settled_only=True)
+    every = scopes_insights(services(), venue_map, last, [None if zone is None else [zone] for zone in zones], days,
+                            settled_only=True)  # the venue's events read once for all the zones not cached
+    for zone, figures in zip(zones, every, strict=True):
         _refuse_unshown(figures, venue_map)
         scope = export_scope(venue_map, zone)
         exports.append(build_export(venue_map, figures, span, scope[1]))
@@ -148,6 +150,15 @@ def _zones(venue_map) -> list[str | None]:
         if venue_map.zone(zone) is None:
             raise InputError("zone", f"no zone {zone[:64]!r} in venue {venue_map.id!r}")
     return zones
+
+
+def _refuse_beyond_budget(venue: str, units: int) -> None:
+    """422 on `zone` for a call of more zones than the token's budget holds units in a whole window: a 429 would say
+    to wait for a call that can never be answered (a venue may set the budget below MAX_ZONES)."""
+    (count, window), _overridden = budget_store().limits(venue)[f"{BUDGET}.token"]
+    if units > count:
+        raise ApiError(422, f"this venue's budget for an insights token is {count} units every {window} s and each "
+                            f"zone is one: name at most {count} zones a call", "zone")
 
 
 def _give_back(venue: str, label: str, cost: int) -> None:

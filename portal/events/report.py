@@ -37,6 +37,7 @@ from portal.events.insights import (
     K_MIN,
     Funnel,
     Insights,
+    Prepared,
     figure,
     flow_key,
     funnel_key,
@@ -96,18 +97,33 @@ def day_insights(svc: Services, venue_map, day: date, zones: list[str] | None = 
     PAST_TTL_S) shared by every worker: a console view does not read and recompute a month of events each
     time. An erasure or a retention run starts a new cache generation. A longer period withholds what one of
     its days has too few of (insights.withhold)."""
+    return scopes_insights(svc, venue_map, day, [zones], days, now, settled_only=settled_only)[0]
+
+
+def scopes_insights(svc: Services, venue_map, day: date, scopes: list[list[str] | None], days: int = 1,
+                    now: float | None = None, *, settled_only: bool = False) -> list[Insights]:
+    """`day_insights` of each scope (None: the whole venue; else its zones), each what a call for it alone gives,
+    with one clock reading and, for the scopes not cached, the venue's events read and prepared once for all (the
+    insights API's several zones: each zone's own figures, never added up)."""
     tz = venue_tz(svc, venue_map)
     since, until = period_bounds(day, days, tz)
     now = time_now() if now is None else now
-    if (zones is not None or settled_only) and now < shown_from(svc, until):
-        return Insights(venue_map.id, since, until, _scope(zones), hidden_until=shown_from(svc, until))
-    kept = svc.events.kept_since(venue_map.id)
-    if kept is not None and since < kept:  # nothing read: every figure would count too few
-        return Insights(venue_map.id, since, until, _scope(zones), kept_since=kept, incomplete=["period"])
-    figures = _cached_figures(svc, venue_map, day, days, zones, tz, now)
-    if kept is not None and since - LOOKBACK_DAYS * 86400 < kept:
-        figures.kept_since, figures.incomplete = kept, ["new_vs_repeat"]
-    return figures
+    shown_at = shown_from(svc, until)
+    hidden = [(zones is not None or settled_only) and now < shown_at for zones in scopes]
+    kept = None if all(hidden) else svc.events.kept_since(venue_map.id)
+    history = _History(svc, venue_map, since, until, tz)
+    out = []
+    for zones, hide in zip(scopes, hidden, strict=True):
+        if hide:
+            out.append(Insights(venue_map.id, since, until, _scope(zones), hidden_until=shown_at))
+        elif kept is not None and since < kept:  # nothing read: every figure would count too few
+            out.append(Insights(venue_map.id, since, until, _scope(zones), kept_since=kept, incomplete=["period"]))
+        else:
+            figures = _cached_figures(svc, venue_map, day, days, zones, tz, now, history)
+            if kept is not None and since - LOOKBACK_DAYS * 86400 < kept:
+                figures.kept_since, figures.incomplete = kept, ["new_vs_repeat"]
+            out.append(figures)
+    return out
 
 
 def shown_from(svc: Services, until: float) -> float:
@@ -133,7 +149,7 @@ def _scope(zones: list[str] | None) -> tuple[str, ...] | None:
 
 
 def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | None, tz: str,
-                    now: float) -> Insights:
+                    now: float, history: _History) -> Insights:
     since, until = period_bounds(day, days, tz)
     keys = EventKeys(venue_map.id)
     zones_part = hashlib.sha256(",".join(sorted(zones)).encode()).hexdigest()[:16] if zones is not None else "*"
@@ -149,7 +165,7 @@ def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[
         figures = insights_from_json(cached)
         if not settled or figures.as_of is None:  # one made before the period settled is made again once it has
             return figures
-    figures = _figures(svc, venue_map, day, days, zones, tz)
+    figures = _figures(svc, venue_map, day, days, zones, tz, history)
     # Not settled (under way, or its last visits still landing, dated back): its figures count it up to now, and
     # say so (`so_far`, an export's `partial`), never final.
     figures.as_of = None if settled else now
@@ -159,20 +175,37 @@ def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[
     return figures
 
 
-def _figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | None, tz: str) -> Insights:
-    """Computed: the history read once (before the staff window, only what identifies someone: new vs
-    repeat's look-back), prepared once, then the period and each of its days figured from it."""
+class _History:
+    """The venue's events of a period prepared for figuring (read from LOOKBACK_DAYS before it; before the staff
+    window only what identifies someone: new vs repeat's look-back), read on the first ask and kept for the
+    request's other scopes."""
+
+    def __init__(self, svc: Services, venue_map, since: float, until: float, tz: str) -> None:
+        self._svc, self._venue, self._span, self._tz = svc, venue_map.id, (since, until), tz
+        self._prepared = None
+
+    def prepared(self) -> Prepared:
+        if self._prepared is None:
+            svc, venue, (since, until) = self._svc, self._venue, self._span
+            events = list(svc.events.read(venue, since=since - LOOKBACK_DAYS * 86400, until=until,
+                                          sparse_until=since - STAFF_DETECTION_DAYS * 86400))
+            staff = venue_staff(svc, venue, events, since, self._tz)
+            self._prepared = prepare(events, staff=staff, allowed=svc.privacy.allowed(venue),
+                                     leave_after_s=svc.presence.leave_after_s,
+                                     paid_since=svc.events.paid_transactions_since(venue))
+        return self._prepared
+
+
+def _figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | None, tz: str,
+             history: _History | None = None) -> Insights:
+    """Computed from the period's prepared history (`history`: read already for another scope, else read now): the
+    period, then each of its days figured from it."""
     venue, groups = venue_map.id, venue_groups(venue_map)
     since, until = period_bounds(day, days, tz)
-    lookback = since - LOOKBACK_DAYS * 86400
-    events = list(svc.events.read(venue, since=lookback, until=until,
-                                  sparse_until=since - STAFF_DETECTION_DAYS * 86400))
-    staff = venue_staff(svc, venue, events, since, tz)
-    history = prepare(events, staff=staff, allowed=svc.privacy.allowed(venue), leave_after_s=svc.presence.leave_after_s,
-                      paid_since=svc.events.paid_transactions_since(venue))
-    period = figure(history, venue, since, until, tz=tz, zones=zones, groups=groups)
+    prepared = (history or _History(svc, venue_map, since, until, tz)).prepared()
+    period = figure(prepared, venue, since, until, tz=tz, zones=zones, groups=groups)
     if days > 1:
-        withhold(period, [figure(history, venue, *day_bounds(day - timedelta(days=n), tz), tz=tz, zones=zones,
+        withhold(period, [figure(prepared, venue, *day_bounds(day - timedelta(days=n), tz), tz=tz, zones=zones,
                                  top=None, groups=groups) for n in range(days)])
     return period
 

@@ -144,6 +144,37 @@ def test_each_zone_of_a_call_is_a_unit_of_the_tokens_budget(app, client, crowd, 
     assert client.get(f"{URL}?day={DAY}", headers=bearer(partner)).status_code == 429
 
 
+def test_more_zones_than_the_budget_holds_are_a_422_not_a_429_forever(app, client, crowd, partner):  # noqa: F811
+    """A venue that set its token budget below the zones a call names: that call could never be answered, so a 429
+    (wait and retry) would be a lie; a 422 on `zone` says how many fit. It counts as any refused parameter does (one
+    unit), and nothing is handed out."""
+    budget_store(app).set_limit("demo", "insights.api.token", (2, 3600))
+    third = next(z.id for z in crowd.venues.get_map("demo").zones if z.id not in ("kopi", "books"))
+    refused = client.get(f"{URL}?day={DAY}&zone=kopi,books,{third}", headers=bearer(partner))
+    assert refused.status_code == 422
+    assert refused.get_json()["field"] == "zone" and "name at most 2 zones a call" in refused.get_json()["error"]
+    assert exports(crowd.db) == []
+    assert client.get(f"{URL}?day={DAY}&zone=kopi", headers=bearer(partner)).status_code == 200  # the 2nd unit
+    assert client.get(f"{URL}?day={DAY}&zone=kopi", headers=bearer(partner)).status_code == 429
+
+
+def test_a_call_of_several_zones_reads_the_venues_events_once(client, svc, crowd, partner, monkeypatch):  # noqa: F811
+    """Each zone is figured alone, from one read of the venue's events (a month's call reads two months of the log):
+    read again per zone, MAX_ZONES zones held the worker MAX_ZONES times as long."""
+    reads = []
+    real_read = type(svc.events).read
+
+    def counted(log, *args, **kwargs):
+        reads.append(args)
+        return real_read(log, *args, **kwargs)
+
+    monkeypatch.setattr(type(svc.events), "read", counted)
+    assert client.get(f"{URL}?day={DAY}&zone=kopi,books", headers=bearer(partner)).status_code == 200
+    assert len(reads) == 1
+    assert client.get(f"{URL}?day={DAY}&zone=kopi,books", headers=bearer(partner)).status_code == 200
+    assert len(reads) == 1  # both cached: none read
+
+
 def test_a_call_of_several_zones_refused_costs_one_unit(app, client, svc, crowd, partner):  # noqa: F811
     """Refused with the token's calls in flight (429) or for a period not settled (409), a call of four zones spends
     what a call of one does: a partner retrying as Retry-After says is not drained four times as fast."""
