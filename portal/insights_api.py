@@ -21,13 +21,14 @@ false: a partner polling
 a period still filling up would see each shopper who came in between as the difference, venue-wide too (the hour
 she arrived, the zone she went to, her dwell).
 
-401 without a valid token of this venue (checked before the venue: `require_venue_source`), 403 for a token without
-the scope, 422 naming the parameter (`day`, `period`, `zone`: more zones than the budget holds in a window too), 409 when the period has no figures to give
-(report.notice; one not settled yet also says when it will: `available_at`, ISO 8601 with the venue's offset, and
-Retry-After in seconds), 429 past the token's budget (`insights.api.token`, core/settings.py DEFAULT_BUDGETS, per
-token label, spent by every call that got past the token) or with CALLS_AT_ONCE calls of the token's label already
-in flight (portal/call_slots.py: each computes in a web worker, which the captive portal needs too). Every answered
-call is in the venue's audit log under the token's label, rolled up per hour (`audit_api_export`)."""
+401 without a valid token of this venue (checked before the venue: `require_venue_source`), 403 for a token without the
+scope, 422 naming the parameter (`day`, `period`, `zone`: more zones than the budget holds in a window too), 409 when
+the period has no figures to give (report.notice; one not settled yet also says when it will: `available_at`, ISO 8601
+with the venue's offset, and Retry-After in seconds), 429 past the token's budget (`insights.api.token`,
+core/settings.py DEFAULT_BUDGETS, per token label, spent by every call that got past the token) or with CALLS_AT_ONCE
+calls of the token's label already in flight (portal/call_slots.py: each computes in a web worker, which the captive
+portal needs too). Every answered call is in the venue's audit log under the token's label, rolled up per hour
+(`audit_api_export`)."""
 
 from __future__ import annotations
 
