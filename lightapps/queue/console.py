@@ -13,7 +13,8 @@ from flask_babel import gettext as _
 
 from core.errors import InputError
 from lightapps.queue import APP, notices, rules
-from lightapps.queue.payment import REASONS, decode_preorder, payments_on, refund_paid_preorder
+from lightapps.queue.payment import REASONS, payments_on, refund_paid_preorder
+from lightapps.queue.store import decode_preorder
 from lightapps.queue.views import class_summaries, shown_preorder, store
 from portal.apps import edits
 from portal.apps.bilingual import read_pair

@@ -13,8 +13,8 @@ from datetime import timedelta
 from flask_babel import gettext as _
 
 from lightapps.queue import APP, BOOKING_DAYS_AHEAD
-from lightapps.queue.payment import decode_preorder, payments_on
-from lightapps.queue.store import ACTIVE_STATES, iso_date, reservation_date
+from lightapps.queue.payment import payments_on
+from lightapps.queue.store import ACTIVE_STATES, decode_preorder, iso_date, reservation_date
 from portal.apps.locale import spoken_iso_day, venue_today
 from portal.apps.mine import MyItem
 from portal.apps.paid import PaidThing

@@ -20,7 +20,6 @@ The order's ref names the pre-order's record: `<zone>|<service day YYYYMMDD>|<ti
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -28,7 +27,7 @@ from typing import Any
 
 from flask import Flask
 
-from lightapps.queue.store import ACTIVE_STATES, CARRY_OVER_S, QueueStore, reservation_date
+from lightapps.queue.store import ACTIVE_STATES, CARRY_OVER_S, QueueStore, decode_preorder, reservation_date
 from portal.apps.views import STORES
 from portal.events.log import EventLog, paid_transaction
 from portal.payments.service import PaymentError, PaymentService
@@ -175,13 +174,3 @@ def _lapses_at(store: QueueStore, venue: str, day: str, record: dict[str, Any], 
     if booking:
         return day_end + CARRY_OVER_S
     return max(day_end, float(record.get("called") or record.get("created") or 0) + CARRY_OVER_S)
-
-
-def decode_preorder(record: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The record's pre-order document (the store keeps it as JSON text), or None."""
-    if not record or not record.get("preorder"):
-        return None
-    try:
-        return json.loads(record["preorder"])
-    except (TypeError, ValueError):
-        return None

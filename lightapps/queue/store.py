@@ -404,10 +404,24 @@ def _exported(key: str, value: Any) -> Any:
     """A record's field as the export holds it: a pre-order's JSON text as its document (as it is if unreadable)."""
     if key != "preorder" or not isinstance(value, str):
         return value
+    document = _parsed_preorder(value)
+    return value if document is None else document
+
+
+def decode_preorder(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The record's pre-order document (the store keeps it as JSON text), or None."""
+    return _parsed_preorder(record.get("preorder")) if record else None
+
+
+def _parsed_preorder(text: Any) -> Any:
+    """A pre-order's JSON text as its document; None for none or unreadable text (one parse for the payments, Me,
+    the consoles and the export)."""
+    if not text:
+        return None
     try:
-        return json.loads(value)
-    except ValueError:
-        return value
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
 
 
 class QueueStore:

@@ -20,9 +20,9 @@ from flask_babel import gettext as _
 
 from core.errors import InputError
 from lightapps.queue import APP, estimate, notices, rules
-from lightapps.queue.payment import decode_preorder, open_order, payments_on, refund_paid_preorder
+from lightapps.queue.payment import open_order, payments_on, refund_paid_preorder
 from lightapps.queue.rules import whole_number
-from lightapps.queue.store import ACTIVE_STATES, QueueStore, Result, reservation_date
+from lightapps.queue.store import ACTIVE_STATES, QueueStore, Result, decode_preorder, reservation_date
 from portal.apps.budgets import OverBudget, give_back_budget, over_budget_words, spend_budget, wait_text
 from portal.apps.locale import NoSuchLocalTime, spoken_iso_day, venue_locale, venue_today
 from portal.apps.notify import E164, PhoneInputError, masked_phone, read_phone, save_phone, spend_text_budget
