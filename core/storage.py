@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import hashlib
 import logging
 import os
 import signal
@@ -675,6 +676,13 @@ local function batched_zset(key)
   return batched(key, 'ZADD', 'ZREM', function(t, member, score) t[#t + 1] = score; t[#t + 1] = member end)
 end
 """
+
+def name_digest(name: str) -> str:
+    """A key part or hash field standing for a name given from outside that may hold any printable text (a token's
+    label): hex and of one length, so no name reads as another with a separator after it (`bi:n` as `bi`). Not
+    secret (the name is shown beside it where it is listed); one form for every such part."""
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
 
 class VenueKeys:
     """Key builder base: every key carries the `{venue}` hash tag so one venue's keys live on one

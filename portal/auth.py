@@ -48,6 +48,7 @@ from core.storage import (
     VenueKeys,
     current_store_budget,
     drop_dead_members,
+    name_digest,
     store_budget,
 )
 from core.store_health import STORE_ERRORS, is_store_fault
@@ -860,9 +861,9 @@ class AuditLog:
         answered unaudited."""
         now = time.time() if now is None else now
         keys = AccountKeys(venue)
-        # The caller by a digest of its name, which is hex and of one length: a label may hold any printable text, and
-        # as itself the label `bi:n` had the field of `bi`'s counter (one's calls lost, or the other's HINCRBY on JSON).
-        field = f"{int(now // 3600)}|{action}|{hashlib.sha256(user.encode()).hexdigest()[:16]}"
+        # The caller by its name's digest: as itself, the label `bi:n` had the field of `bi`'s counter (one's calls
+        # lost, or the other's HINCRBY on JSON).
+        field = f"{int(now // 3600)}|{action}|{name_digest(user)}"
         entry = json.dumps({"ts": now, "user": user, "action": action, "detail": detail})
         return bool(self._record_call(
             keys=[keys.call_rollups(), keys.call_rollup_order(), keys.call_counted(call)],

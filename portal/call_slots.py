@@ -10,13 +10,12 @@ when its slot lapses, the store's clock), checked and taken in one Lua step."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import secrets
 from collections.abc import Iterator
 
 import redis
 
-from core.storage import LUA_STORE_CLOCK, VenueKeys
+from core.storage import LUA_STORE_CLOCK, VenueKeys, name_digest
 
 # KEYS: the holder's slots. ARGV: now ('' the store's clock: hosts' clocks differ), most, ttl (s), call id. 1 when
 # taken; 0 when `most` slots are held (lapsed ones dropped first).
@@ -33,7 +32,7 @@ return 1
 class SlotKeys(VenueKeys):
     def held(self, kind: str, holder: str) -> str:
         """ZSET call id -> when its slot lapses (epoch s). The holder (a token's label, any text) by its digest."""
-        return self.key("slots", kind, hashlib.sha256(holder.encode()).hexdigest()[:16])
+        return self.key("slots", kind, name_digest(holder))
 
 
 class CallsInFlight(Exception):
