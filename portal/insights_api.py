@@ -25,10 +25,10 @@ she arrived, the zone she went to, her dwell).
 scope, 422 naming the parameter (`day`, `period`, `zone`: more zones than the budget holds in a window too), 409 when
 the period has no figures to give (report.notice; one not settled yet also says when it will: `available_at`, ISO 8601
 with the venue's offset, and Retry-After in seconds), 429 past the token's budget (`insights.api.token`,
-core/settings.py DEFAULT_BUDGETS, per token label, spent by every call that got past the token) or with CALLS_AT_ONCE
-calls of the token's label already in flight (portal/call_slots.py: each computes in a web worker, which the captive
-portal needs too). Every answered call is in the venue's audit log under the token's label, rolled up per hour
-(`audit_api_export`)."""
+core/settings.py DEFAULT_BUDGETS, per token label, spent by every call that got past the token but one it refuses) or
+with CALLS_AT_ONCE calls of the token's label already in flight (portal/call_slots.py: each computes in a web worker,
+which the captive portal needs too). Every answered call is in the venue's audit log under the token's label, rolled up
+per hour (`audit_api_export`)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from flask import Blueprint, jsonify, request
 
 from core.errors import InputError
 from portal.api import api_over_budget, api_retry_later, api_scope, require_venue_source
-from portal.apps.budgets import OverBudget, budget_store, give_back_budget, spend_budget
+from portal.apps.budgets import OverBudget, budget_room, budget_store, give_back_budget, spend_budget
 from portal.call_slots import CallsInFlight, CallSlots
 from portal.errors import ApiError
 from portal.events.insights import Insights
@@ -83,7 +83,7 @@ def insights(venue: str):
     more = len(zones) - 1  # a unit a zone: the first was spent with the call
     if more:
         _refuse_beyond_budget(venue, len(zones))
-        _spend(venue, label, more)
+        _spend_other_zones(venue, label, more)
     try:
         with CallSlots(services().db).held(venue, BUDGET, label, CALLS_AT_ONCE, CALL_SLOT_TTL_S) as call:
             exports = _exports(venue_map, label, call, (name, last, days), zones)
@@ -160,6 +160,22 @@ def _refuse_beyond_budget(venue: str, units: int) -> None:
     if units > count:
         raise ApiError(422, f"this venue's budget for an insights token is {count} units every {window} s and each "
                             f"zone is one: name at most {count} zones a call", "zone")
+
+
+def _spend_other_zones(venue: str, label: str, more: int) -> None:
+    """The units of a call's zones beyond its first. Refused, the call spends none (its first given back, as a call of
+    one zone refused spends none), and its Retry-After is when all its units fit: told when the other zones alone
+    would, a partner retrying then spent a first unit again and came up one short, every time."""
+    try:
+        spend_budget(BUDGET, venue, token=label, cost=more)
+    except OverBudget as over:
+        refusal = over
+        give_back_budget(BUDGET, venue, token=label, cost=1)
+        try:
+            budget_room(BUDGET, venue, token=label, cost=more + 1)
+        except OverBudget as whole:
+            refusal = whole
+        raise api_over_budget(refusal, "too many insights calls with this token") from None
 
 
 def _give_back(venue: str, label: str, cost: int) -> None:

@@ -198,8 +198,8 @@ class _History:
 
 def _figures(svc: Services, venue_map, day: date, days: int, zones: list[str] | None, tz: str,
              history: _History | None = None) -> Insights:
-    """Computed from the period's prepared history (`history`: read already for another scope, else read now): the
-    period, then each of its days figured from it."""
+    """Computed from the period's prepared history (`history`: the one the call's other scopes share, else its own):
+    the period, then each of its days figured from it."""
     venue, groups = venue_map.id, venue_groups(venue_map)
     since, until = period_bounds(day, days, tz)
     prepared = (history or _History(svc, venue_map, since, until, tz)).prepared()
