@@ -65,3 +65,23 @@ def test_the_my_data_page_names_the_mall_in_its_header(app, client, svc, demo):
         == venue_map.name
     assert brand.search(client.get(f"/v/demo/my-data?c={token}&lang=zh").get_data(as_text=True)).group(1) \
         == venue_map.name_zh
+
+
+def test_the_page_says_days_and_times_as_every_shopper_page_does(app, svc, demo):
+    """The data table puts a day the apps keep as `2026-12-24` (a booking's, a game's plays) and an epoch time in
+    words, as the rest of the shopper's pages say them (`Thu, Dec 24`, `Tue, Dec 8, 19:30`; Chinese on a Chinese
+    page); the download keeps them as stored. Something that only looks like a day stays as it is."""
+    from portal.apps.locale import spoken_iso_day, spoken_time
+    from portal.events.mydata import _Words
+
+    at = 1796_000_000.0
+    for lang in ("en", "zh"):
+        with app.test_request_context(f"/v/demo/my-data?lang={lang}"):
+            words = _Words(svc.venues.get_map("demo"), {})
+            day = words.scalar("day", "2026-12-24")
+            assert day.text == spoken_iso_day("2026-12-24") and "2026-12-24" not in day.text
+            when = words.scalar("at", at)
+            assert when.text == spoken_time(at) and ":" in when.text and "-" not in when.text
+            assert words.scalar("code", "2026-13-40").data == "2026-13-40"  # no such day: as stored
+    with app.test_request_context("/v/demo/my-data?lang=zh"):
+        assert "月" in _Words(svc.venues.get_map("demo"), {}).scalar("day", "2026-12-24").text
