@@ -30,9 +30,7 @@ them as it reaches hers, then drops the browser's earlier list."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -48,7 +46,7 @@ from core.settings import yes_or_no
 from fingerprints.model import VenueMap, name_in
 from portal.apps import capabilities, registry
 from portal.apps.bilingual import Localized, pick
-from portal.apps.locale import spoken_iso_day, spoken_time
+from portal.apps.locale import spoken_time
 from portal.apps.paid import PaidThing, collect_paid, hand_over
 from portal.apps.views import erase_shopper, is_zh, lang_arg, shopper_data, venue_or_404
 from portal.consent import Consent
@@ -224,7 +222,6 @@ def _job(raw: bytes | None) -> Job | None:
 # Items of a list the page shows (the events newest first; an app's lists in its store's order, newest first):
 # a regular's years of events or a member's 1,000 ledger lines would make a page no captive sheet loads.
 MAX_ROWS_SHOWN = 100
-ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # how the apps keep a day (a booking's, a game's plays)
 
 
 @dataclass(frozen=True)
@@ -356,9 +353,6 @@ class _Words:
         named = self.named(key, str(value), app)
         if named:
             return Shown(text=named)
-        if isinstance(value, str) and ISO_DAY.fullmatch(value):  # a day kept as `2026-12-08` (a booking's, a play's)
-            with contextlib.suppress(ValueError):  # no day after all (`2026-13-40`): as it is
-                return Shown(text=spoken_iso_day(value))
         return Shown(text=_number(key, value)) if isinstance(value, int | float) else Shown(data=str(value))
 
     def named(self, key: str, value: str, app: str) -> str | Localized | None:
