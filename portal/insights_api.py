@@ -62,6 +62,7 @@ from portal.services import services
 bp = Blueprint("insights_api", __name__, url_prefix="/api/v1")
 INSIGHTS = api_scope("insights")
 BUDGET = "insights.api"  # insights.api.token: per token label
+OVER_BUDGET = "too many insights calls with this token"  # a 429's words past the budget (first unit or rest)
 CALLS_AT_ONCE = 2  # per token label: a month's figures, not cached, hold a web worker for seconds
 CALL_SLOT_TTL_S = 120  # a worker killed mid-call holds its slot no longer than this
 CALLS_RETRY_S = 5  # a 429's Retry-After when the token's calls are all in flight: each lasts a few seconds
@@ -170,17 +171,18 @@ def _spend_other_zones(venue: str, label: str, more: int) -> None:
         spend_budget(BUDGET, venue, token=label, cost=more)
     except OverBudget as over:
         refusal = over
-        give_back_budget(BUDGET, venue, token=label, cost=1)
+        _give_back(venue, label, 1)
         try:
             budget_room(BUDGET, venue, token=label, cost=more + 1)
         except OverBudget as whole:
             refusal = whole
-        raise api_over_budget(refusal, "too many insights calls with this token") from None
+        raise api_over_budget(refusal, OVER_BUDGET) from None
 
 
 def _give_back(venue: str, label: str, cost: int) -> None:
-    """A refused call's units beyond its first (its other zones) back to the token's budget: refused, a call of
-    several zones costs what a call of one does, so a partner retrying as Retry-After says is not drained the faster."""
+    """`cost` units of a refused call back to the token's budget: its units beyond its first (refused after they were
+    spent, a call of several zones costs what a call of one does, so a partner retrying as Retry-After says is not
+    drained the faster), or its first (the budget refused the rest: `_spend_other_zones`)."""
     if cost:
         give_back_budget(BUDGET, venue, token=label, cost=cost)
 
@@ -191,4 +193,4 @@ def _spend(venue: str, label: str, cost: int = 1) -> None:
     try:
         spend_budget(BUDGET, venue, token=label, cost=cost)
     except OverBudget as over:
-        raise api_over_budget(over, "too many insights calls with this token") from None
+        raise api_over_budget(over, OVER_BUDGET) from None
