@@ -321,8 +321,13 @@ def meraki_guess(venue: str, network: str, guesses: dict[str, str], spend: bool 
 
 def api_over_budget(over: OverBudget, text: str, field: str | None = None) -> ApiError:
     """A machine API's 429 for a spent budget, worded for the program calling (the budgets' own 429 speaks to a
-    shopper): `text`, then when to retry, with Retry-After and no caching. One wording for every API's budget."""
-    return api_retry_later(text, over.refusal.retry_after_s, field)
+    shopper): `text`, then when to retry, with Retry-After and no caching. One wording for every API's budget. A cost
+    beyond the budget's whole count (`Refusal.never`) is a 422 (403 for a budget set to 0): no wait makes room."""
+    refusal = over.refusal
+    if refusal.never:
+        return ApiError(over.code, f"{text}: this asks for more than the budget's whole count ({refusal.most}), so "
+                                   "no wait makes room", field, headers=[("Cache-Control", "no-store")])
+    return api_retry_later(text, refusal.retry_after_s, field)
 
 
 def api_retry_later(text: str, wait_s: int, field: str | None = None) -> ApiError:

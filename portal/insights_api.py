@@ -41,7 +41,7 @@ from flask import Blueprint, jsonify, request
 
 from core.errors import InputError
 from portal.api import api_over_budget, api_retry_later, api_scope, require_venue_source
-from portal.apps.budgets import OverBudget, budget_room, budget_store, give_back_budget, spend_budget
+from portal.apps.budgets import OverBudget, budget_room, give_back_budget, spend_budget
 from portal.call_slots import CallsInFlight, CallSlots
 from portal.errors import ApiError
 from portal.events.insights import Insights
@@ -83,7 +83,6 @@ def insights(venue: str):
         raise ApiError(422, exc.message, exc.field) from None
     more = len(zones) - 1  # a unit a zone: the first was spent with the call
     if more:
-        _refuse_beyond_budget(venue, len(zones))
         _spend_other_zones(venue, label, more)
     try:
         with CallSlots(services().db).held(venue, BUDGET, label, CALLS_AT_ONCE, CALL_SLOT_TTL_S) as call:
@@ -154,19 +153,12 @@ def _zones(venue_map) -> list[str | None]:
     return zones
 
 
-def _refuse_beyond_budget(venue: str, units: int) -> None:
-    """422 on `zone` for a call of more zones than the token's budget holds units in a whole window: a 429 would say
-    to wait for a call that can never be answered (a venue may set the budget below MAX_ZONES)."""
-    (count, window), _overridden = budget_store().limits(venue)[f"{BUDGET}.token"]
-    if units > count:
-        raise ApiError(422, f"this venue's budget for an insights token is {count} units every {window} s and each "
-                            f"zone is one: name at most {count} zones a call", "zone")
-
-
 def _spend_other_zones(venue: str, label: str, more: int) -> None:
     """The units of a call's zones beyond its first. Refused, the call spends none (its first given back, as a call of
     one zone refused spends none), and its Retry-After is when all its units fit: told when the other zones alone
-    would, a partner retrying then spent a first unit again and came up one short, every time."""
+    would, a partner retrying then spent a first unit again and came up one short, every time. More zones than the
+    budget's whole count (a venue may set it below MAX_ZONES) is a 422 on `zone`: a 429 would say to wait for a call
+    that can never be answered."""
     try:
         spend_budget(BUDGET, venue, token=label, cost=more)
     except OverBudget as over:
@@ -176,6 +168,9 @@ def _spend_other_zones(venue: str, label: str, more: int) -> None:
             budget_room(BUDGET, venue, token=label, cost=more + 1)
         except OverBudget as whole:
             refusal = whole
+        if refusal.refusal.never:
+            raise ApiError(422, f"each zone is a unit of this token's budget, which holds {refusal.refusal.most}: "
+                                f"name at most {refusal.refusal.most} zones a call", "zone") from None
         raise api_over_budget(refusal, OVER_BUDGET) from None
 
 

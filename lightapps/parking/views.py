@@ -22,7 +22,9 @@ import re
 import secrets
 import time
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -35,7 +37,7 @@ from lightapps.parking.common import (
     plate_hasher,
 )
 from lightapps.parking.store import Debt, FindResult, Stay, stay_id
-from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
+from portal.apps.budgets import OverBudget, Refusal, give_back_budget, never_text, spend_budget
 from portal.apps.capabilities import PaymentAgreement, agreements
 from portal.apps.locale import hhmm as venue_hhmm
 from portal.apps.locale import offsets_where_repeated, spoken_time, venue_now
@@ -145,6 +147,9 @@ def find(venue: str, zone: str):
         spend_budget("parking.lookup", venue, shopper=shopper.client)
     except OverBudget as refused:
         store.log_lookup(venue, zone, shopper.client, digest, "limited", 0)
+        if refused.refusal.never:  # the venue set the budget to 0: no wait ends it
+            words = never_text(refused.refusal) + " " + _("Please ask at the car park office.")
+            return _landing(venue, zone, refused.refusal.status, words)
         wait_s = refused.refusal.retry_after_s
         return _landing(venue, zone, 429, _("Too many lookups. Please try again in %(n)s minutes, or ask at the "
                                             "car park office.", n=max(1, round(wait_s / 60))),
@@ -491,9 +496,9 @@ def fee_pay(venue: str, zone: str, session_id: str):
         return fee_page(venue, zone, session_id, 503, _("Payment is not available right now. Please pay at the "
                                                         "exit or the car park office."))
     back = _fee_url(venue, zone, session_id, _external=True)
-    wait_s = _spend_pay_budget(venue, shopper.client)
-    if wait_s is not None:
-        return _pay_refused(fee_page(venue, zone, session_id, 429, _pay_refused_message(wait_s)), wait_s)
+    refused = _spend_pay_budget(venue, shopper.client)
+    if refused is not None:
+        return _pay_refused(partial(fee_page, venue, zone, session_id), refused)
     try:
         order, _quote = fees.pay_on_foot(venue, zone, stay, shopper.client, attempt, int(points_raw), back, coupon)
     except PaymentError as exc:
@@ -516,24 +521,26 @@ def fee_pay(venue: str, zone: str, session_id: str):
     return redirect(shopper_url("payments.order_page", venue=venue, order_id=order.id), code=303)
 
 
-def _spend_pay_budget(venue: str, client: str) -> int | None:
+def _spend_pay_budget(venue: str, client: str) -> Refusal | None:
     """Count a payment order about to be opened on the "parking.pay" budgets (per client IP, shopper and venue:
-    each order is stored a week); the seconds to wait when one is spent (then nothing is counted)."""
+    each order is stored a week); the refusal when one is spent (then nothing is counted)."""
     try:
         spend_budget("parking.pay", venue, shopper=client)
     except OverBudget as refused:
-        return refused.refusal.retry_after_s
+        return refused.refusal
     return None
 
 
-def _pay_refused_message(wait_s: int) -> str:
-    return _("Too many payments have been started for now. Please try again in %(n)s minutes, or pay at the car "
-             "park office.", n=max(1, round(wait_s / 60)))
-
-
-def _pay_refused(page: tuple[str, int], wait_s: int) -> tuple[str, int, dict[str, str]]:
-    """The fee or owed page with its 429 and when to come back (Retry-After), never cached."""
-    body, status = page
+def _pay_refused(page: Callable[[int, str], tuple[str, int]], refusal: Refusal) -> tuple[str, int, dict[str, str]]:
+    """The fee or owed page (`page(status, message)`) refused by the "parking.pay" budgets, never cached: its 429 and
+    when to come back (Retry-After), or its 403 where the venue set a budget to 0 (no wait ends it)."""
+    if refusal.never:
+        body, status = page(refusal.status, never_text(refusal) + " " + _("Please pay at the car park "
+                                                                                   "office."))
+        return body, status, {"Cache-Control": "no-store"}
+    wait_s = refusal.retry_after_s
+    body, status = page(429, _("Too many payments have been started for now. Please try again in %(n)s minutes, or "
+                               "pay at the car park office.", n=max(1, round(wait_s / 60))))
     return body, status, {"Retry-After": str(wait_s), "Cache-Control": "no-store"}
 
 
@@ -621,9 +628,9 @@ def owed_pay(venue: str, zone: str, debt_id: str):
     lang = lang_arg()
     back = shopper_url("parking.owed_page", venue=venue, zone=zone, debt_id=debt_id, _external=True, **lang)
     client = shopper_for_venue(venue).client
-    wait_s = _spend_pay_budget(venue, client)
-    if wait_s is not None:
-        return _pay_refused(owed_page(venue, zone, debt_id, 429, _pay_refused_message(wait_s)), wait_s)
+    refused = _spend_pay_budget(venue, client)
+    if refused is not None:
+        return _pay_refused(partial(owed_page, venue, zone, debt_id), refused)
     pressed_ms = services().payments.now_ms()
     try:
         order = fees.pay_owed(venue, debt, client, attempt, back)

@@ -142,12 +142,15 @@ def landing(venue: str, zone: str):
 
 def _booked_without_texts(reservations: list[dict[str, Any]]) -> str | None:
     """After a booking whose number the texts budget refused (`reserve`'s redirect, `texts_wait`: seconds until
-    it has room): why no text will come, to a shopper who holds a booking (`reservations`, hers on the page); a
-    link with the value and no booking says nothing. Only words follow from it: nothing is read or changed by it."""
+    it has room, 0: never): why no text will come, to a shopper who holds a booking (`reservations`, hers on the
+    page); a link with the value and no booking says nothing. Only words follow from it: nothing is read or changed
+    by it."""
     raw = request.args.get("texts_wait", "")
     if not (raw.isascii() and raw.isdigit()) or not any(r["state"] == "BOOKED" for r in reservations):
         return None
     wait = min(int(raw), 86400)
+    if not wait:  # no wait ends it (`_keep_booking_phone`)
+        return _("Your table is booked, but your number was not kept: texts are switched off here for now.")
     return _("Your table is booked, but your number was not kept for texts: too many texts were asked for just "
              "now. %(wait)s", wait=wait_text(wait))
 
@@ -377,8 +380,8 @@ def _keep_booking_phone(venue: str, client: str, phone: E164 | None) -> int | No
     """The booking's optional number for texts (`_booking_phone`: the reminder, the restaurant's word), kept for the
     shopper once the table is booked (a refused or full booking costs no text): spent from the "notify.sms" budgets
     first. With them spent (texts from this device, to this number, or the venue's day) the number is not kept and
-    the booking stands without texts: returns how many seconds until the budget has room (the number is optional;
-    losing the table over it would be the wrong way round)."""
+    the booking stands without texts: returns how many seconds until the budget has room, 0 where the venue set a
+    budget to 0 (the number is optional; losing the table over it would be the wrong way round)."""
     if phone is None:
         return None
     try:
@@ -412,8 +415,9 @@ def notify_me(venue: str, zone: str):
     try:
         spend_text_budget(venue, shopper.client, request.form.get("phone"))
     except OverBudget as exc:  # her number's page again with the reason, not a bare 429 page far from it
-        resp = _landing(venue, zone, 429, notify_error=over_budget_words(exc.refusal))
-        resp.headers["Retry-After"] = str(exc.refusal.retry_after_s)
+        resp = _landing(venue, zone, exc.refusal.status, notify_error=over_budget_words(exc.refusal))
+        if not exc.refusal.never:
+            resp.headers["Retry-After"] = str(exc.refusal.retry_after_s)
         return resp
     try:
         save_phone(venue, shopper.client, request.form.get("phone"), chosen_lang())

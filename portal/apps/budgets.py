@@ -31,7 +31,9 @@ one line before it changes anything:
 
 Over budget raises `OverBudget`: a 429 with Retry-After (a localized page, JSON for /api/), and nothing is
 counted or stored; refused by a budget of the one asking (`CLIENT_SCOPES`) it says "too many from this device",
-by a ceiling a crowd shares (offer, show, venue...) that the thing is in great demand. A store fault is a redis
+by a ceiling a crowd shares (offer, show, venue...) that the thing is in great demand. A cost beyond a budget's whole
+count (more seats at once than a venue's budget holds, or a budget set to 0) is no 429: waiting would never make
+room, so it is a 422 that says how many fit (403 for 0: switched off), with no Retry-After. A store fault is a redis
 error like any other: 503 (portal/errors.py).
 
 Limits: `Settings.budgets` ("coupons.claim.ip" -> (count, window s); BUDGETS in the environment), with each
@@ -81,12 +83,13 @@ class BudgetKeys(VenueKeys):
 # KEYS: the venue's config hash, then one counter per budget. ARGV: now ('': the store's clock, so that hosts whose
 # clocks differ count in the same window; a host behind once took a counter's newer window for an older one and reset
 # it), cost, spend ('1'; '0': only check that there is room for it), then per counter: budget name, default count,
-# default window. Returns {} when spent (or there is room), else {index of the refusing budget (1-based), seconds
-# until it has room}.
+# default window. Returns {} when spent (or there is room); else {index of the refusing budget (1-based), seconds
+# until it has room}; or, for a cost beyond a budget's whole count, {index, 0, that count}: no wait makes room, so
+# every budget's count is checked against the cost before any counter is read.
 SPEND_LUA = LUA_STORE_CLOCK + """
 local now = store_now(ARGV[1])
 local cost = tonumber(ARGV[2])
-local plan = {}
+local limits = {}
 for i = 2, #KEYS do
   local a = 4 + (i - 2) * 3
   local limit, window = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
@@ -95,6 +98,12 @@ for i = 2, #KEYS do
     local l, w = string.match(set, '^(%d+)/(%d+)$')
     if l then limit, window = tonumber(l), tonumber(w) end
   end
+  if cost > limit then return {i - 1, 0, limit} end
+  limits[i] = {limit, window}
+end
+local plan = {}
+for i = 2, #KEYS do
+  local limit, window = limits[i][1], limits[i][2]
   local idx = math.floor(now / window)
   local h = redis.call('HMGET', KEYS[i], 'w', 'c', 'p')
   local w, c, p = tonumber(h[1] or '-2'), tonumber(h[2] or '0'), tonumber(h[3] or '0')
@@ -102,9 +111,7 @@ for i = 2, #KEYS do
   local into = (now - idx * window) / window
   if p * (1 - into) + c + cost > limit then
     local wait
-    if cost > limit then
-      wait = window
-    elseif c + cost <= limit then
+    if c + cost <= limit then
       wait = ((1 - (limit - c - cost) / p) - into) * window
     else
       local next_into = c > 0 and (1 - (limit - cost) / c) or 0
@@ -166,7 +173,22 @@ CLIENT_SCOPES = frozenset({"ip", "shopper", "device", "phone", "plate", "account
 @dataclass(frozen=True)
 class Refusal:
     budget: str  # e.g. "coupons.claim.ip"
-    retry_after_s: int
+    retry_after_s: int  # 0 when `never`
+    most: int | None = None  # the budget's whole count, where the cost asked is beyond it (`never`)
+
+    @property
+    def never(self) -> bool:
+        """The cost asked is more than the budget's whole count: no wait makes room (a 422, or a 403 where the count
+        is 0, an action the operator has switched off; never a 429 whose Retry-After would not come true)."""
+        return self.most is not None
+
+    @property
+    def status(self) -> int:
+        """The answer's HTTP status: 429 (wait for room), 422 (`never`: ask for at most `most`), 403 (`never` with a
+        count of 0: the operator has switched the action off)."""
+        if not self.never:
+            return 429
+        return 403 if self.most == 0 else 422
 
     @property
     def scope(self) -> str:
@@ -228,9 +250,10 @@ class BudgetStore:
     def spend(self, venue: str, action: str, who: Mapping[str, Ids], cost: int = 1,
               now: float | None = None, check_only: bool = False) -> Refusal | None:
         """Spend `cost` on every budget of `action` whose scope `who` names (the venue scope needs no
-        id): None when all had room (all spent), else the first refusal (nothing spent). A scope may name
-        several ids (one person's identities): each is counted, and each must have room. `check_only`: the
-        same answer, nothing spent (room for an action whose cost is known only later)."""
+        id): None when all had room (all spent), else the first refusal (nothing spent): a cost beyond a budget's
+        whole count first (`Refusal.never`), whatever the counters hold. A scope may name several ids (one person's
+        identities): each is counted, and each must have room. `check_only`: the same answer, nothing spent (room
+        for an action whose cost is known only later)."""
         names, counters, args = self._counters(venue, action, who)
         if not counters:
             return None
@@ -239,7 +262,8 @@ class BudgetStore:
                               args=[now_arg, int(cost), "0" if check_only else "1", *args])
         if not refused:
             return None
-        return Refusal(names[int(refused[0]) - 1], int(refused[1]))
+        most = int(refused[2]) if len(refused) > 2 else None
+        return Refusal(names[int(refused[0]) - 1], int(refused[1]), most)
 
     def give_back(self, venue: str, action: str, who: Mapping[str, Ids], cost: int,
                   now: float | None = None) -> None:
@@ -279,13 +303,15 @@ class BudgetStore:
 
 
 class OverBudget(HTTPException):
-    """An action over one of its budgets: 429 with Retry-After; the handler below words it."""
+    """An action over one of its budgets: 429 with Retry-After; a cost no wait makes room for (`Refusal.never`) 422,
+    or 403 where the operator set the budget to 0. The handler below words it."""
 
     code = 429
 
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.budget)
         self.refusal = refusal
+        self.code = refusal.status
 
 
 def budget_store(app: Flask | None = None) -> BudgetStore:
@@ -400,8 +426,17 @@ def refusal_text(refusal: Refusal) -> str:
     return _("This is in great demand just now.")
 
 
+def never_text(refusal: Refusal) -> str:
+    """What a refusal no wait ends says (`Refusal.never`): how many fit, or that the action is switched off."""
+    if not refusal.most:
+        return _("This is switched off here for now.")
+    return _("That is more than can be taken here at once: at most %(n)d.", n=refusal.most)
+
+
 def over_budget_words(refusal: Refusal) -> str:
     """What the 429 page says, for a page that shows a refusal by its own form instead."""
+    if refusal.never:
+        return never_text(refusal)
     return f"{refusal_text(refusal)} {wait_text(refusal.retry_after_s)}"
 
 
@@ -418,4 +453,6 @@ def init_budgets(flask_app: Flask, db: redis.Redis, defaults: Mapping[str, tuple
 
     @flask_app.errorhandler(OverBudget)
     def _over_budget(exc: OverBudget):
+        if exc.refusal.never:
+            return error_response(exc.code, never_text(exc.refusal), headers={"Cache-Control": "no-store"})
         return too_many(refusal_text(exc.refusal), exc.refusal.retry_after_s)

@@ -155,16 +155,25 @@ def test_each_zone_of_a_call_is_a_unit_of_the_tokens_budget(app, client, crowd, 
 
 def test_more_zones_than_the_budget_holds_are_a_422_not_a_429_forever(app, client, crowd, partner):  # noqa: F811
     """A venue that set its token budget below the zones a call names: that call could never be answered, so a 429
-    (wait and retry) would be a lie; a 422 on `zone` says how many fit. It counts as any refused parameter does (one
-    unit), and nothing is handed out."""
+    (wait and retry) would be a lie; a 422 on `zone` says how many fit. As any call the budget refuses, it spends
+    nothing, and nothing is handed out."""
     budget_store(app).set_limit("demo", "insights.api.token", (2, 3600))
     third = next(z.id for z in crowd.venues.get_map("demo").zones if z.id not in ("kopi", "books"))
     refused = client.get(f"{URL}?day={DAY}&zone=kopi,books,{third}", headers=bearer(partner))
     assert refused.status_code == 422
     assert refused.get_json()["field"] == "zone" and "name at most 2 zones a call" in refused.get_json()["error"]
-    assert exports(crowd.db) == []
-    assert client.get(f"{URL}?day={DAY}&zone=kopi", headers=bearer(partner)).status_code == 200  # the 2nd unit
+    assert "Retry-After" not in refused.headers and exports(crowd.db) == []
+    for _ in range(2):  # both units are there
+        assert client.get(f"{URL}?day={DAY}&zone=kopi", headers=bearer(partner)).status_code == 200
     assert client.get(f"{URL}?day={DAY}&zone=kopi", headers=bearer(partner)).status_code == 429
+
+
+def test_a_token_budget_set_to_0_is_a_403_with_no_retry_after(app, client, partner):  # noqa: F811
+    """The venue switched the token's calls off: no wait makes room (`api_over_budget`)."""
+    budget_store(app).set_limit("demo", "insights.api.token", (0, 3600))
+    refused = client.get(f"{URL}?day={DAY}", headers=bearer(partner))
+    assert refused.status_code == 403 and "Retry-After" not in refused.headers
+    assert "whole count (0)" in refused.get_json()["error"]
 
 
 @pytest.mark.parametrize("days", [1, 7])

@@ -113,3 +113,15 @@ def test_the_same_owed_pay_pressed_again_costs_nothing(garage):  # noqa: F811
     assert order_of(client.post(owed.replace("?", "/pay?"), data={"c": c, **pay_form(page(client, owed))})) != first
     refused(client.post(owed.replace("?", "/pay?"), data={"c": c, **pay_form(page(client, owed))}))
     assert orders_opened(store) == 2
+
+
+def test_payments_switched_off_are_a_403_that_names_no_wait(garage):  # noqa: F811
+    """A venue that set the budget to 0: no wait ends it, so the fee page says so and names the office, not a time to
+    try again."""
+    app, client, _token, store, entered = garage
+    budget_store(app).set_limit(VENUE, "parking.pay.venue", (0, 3600))
+    c = shopper(app, "anon-off")
+    resp = press_pay(client, fee_session(app, client, c, entered), c)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 403 and "Retry-After" not in resp.headers and "try again" not in body.lower()
+    assert "switched off" in body and "pay at the car park office" in body and orders_opened(store) == 0

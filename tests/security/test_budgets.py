@@ -14,7 +14,7 @@ from lightapps.activities.store import ActivityStore
 from lightapps.cinema.store import CinemaStore, ShowtimeInput
 from lightapps.coupons.store import CouponKeys, CouponStore
 from lightapps.queue.store import QueueStore
-from portal.apps.budgets import BudgetKeys, BudgetStore
+from portal.apps.budgets import BudgetKeys, BudgetStore, Refusal
 
 HOUR = 3600
 
@@ -59,6 +59,23 @@ def test_a_check_answers_as_a_spend_would_and_spends_nothing(budgets):
         assert budgets.spend("v", "t.act", who, now=now, check_only=True) is None
     assert budgets.spend("v", "t.act", who, now=now) is None and budgets.spend("v", "t.act", who, now=now) is None
     assert budgets.spend("v", "t.act", who, now=now, check_only=True).budget == "t.act.shopper"
+
+
+def test_a_cost_beyond_a_whole_count_is_refused_for_good_whatever_the_counters_hold(budgets, db):
+    """No wait makes room for a cost above a budget's count: the refusal says so (`never`, the count, no wait), and
+    says it before a counter with no room just now (its wait would be a promise that does not come true)."""
+    now = 4_000 * HOUR
+    for shopper in "abc":  # the address's 3 spent: its counter has no room for an hour
+        assert budgets.spend("v", "t.act", {"ip": "4.4.4.4", "shopper": shopper}, now=now) is None
+    waiting = budgets.spend("v", "t.act", {"ip": "4.4.4.4", "shopper": "d"}, cost=2, now=now)
+    assert waiting.budget == "t.act.ip" and not waiting.never and waiting.retry_after_s > 0 and waiting.status == 429
+    for check_only in (True, False):
+        never = budgets.spend("v", "t.act", {"ip": "4.4.4.4", "shopper": "d"}, cost=3, now=now, check_only=check_only)
+        assert never == Refusal("t.act.shopper", 0, 2) and never.never and never.status == 422
+    assert budgets.spend("v", "t.act", {"ip": "5.5.5.5", "shopper": "d"}, cost=2, now=now) is None  # nothing spent
+    budgets.set_limit("v", "t.act.venue", (0, HOUR))  # the operator switched the action off
+    off = budgets.spend("v", "t.act", {"ip": "6.6.6.6", "shopper": "e"}, now=now)
+    assert off == Refusal("t.act.venue", 0, 0) and off.status == 403
 
 
 def test_the_window_slides(budgets):
@@ -142,16 +159,45 @@ def test_one_client_cannot_claim_30_of_30_coupons(client, svc, demo):
 def test_over_budget_is_a_localized_429_with_retry_after(client, svc, demo):
     coupon = _coupon(svc)
     svc_budgets = client.application.extensions["budgets"]
-    svc_budgets.set_limit("demo", "coupons.claim.ip", (0, 600))
+    svc_budgets.set_limit("demo", "coupons.claim.ip", (1, 600))
+    assert svc_budgets.spend("demo", "coupons.claim", {"ip": "127.0.0.1"}) is None  # the test client's address
     path = f"/v/demo/zone/kopi/coupons/{coupon.id}/claim"
     page = client.post(path, headers={"Accept-Language": "zh-CN"})
-    assert page.status_code == 429 and 0 < int(page.headers["Retry-After"]) <= 600
+    assert page.status_code == 429 and 0 < int(page.headers["Retry-After"]) <= 2 * 600  # a sliding window
     assert page.mimetype == "text/html" and "请求过多" in page.get_data(as_text=True)
     english = client.post(path + "?lang=en")
     assert english.status_code == 429 and "Too many requests" in english.get_data(as_text=True)
     api = client.post(path, headers={"Accept": "application/json"})
     assert api.status_code == 429 and "Too many" in api.get_json()["error"]
     assert CouponStore(svc.db).get("demo", coupon.id).claimed == 0
+
+
+def test_a_budget_set_to_0_is_a_localized_403_with_no_retry_after(client, svc, demo):
+    """An operator's 0 switches an action off: a 429 would tell the shopper to come back in 10 minutes, and then
+    again, for as long as it stays off."""
+    coupon = _coupon(svc)
+    client.application.extensions["budgets"].set_limit("demo", "coupons.claim.ip", (0, 600))
+    path = f"/v/demo/zone/kopi/coupons/{coupon.id}/claim"
+    page = client.post(path, headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 403 and "Retry-After" not in page.headers
+    assert "此功能目前在此处已关闭" in page.get_data(as_text=True)
+    api = client.post(path, headers={"Accept": "application/json"})
+    assert api.status_code == 403 and "switched off" in api.get_json()["error"]
+    assert CouponStore(svc.db).get("demo", coupon.id).claimed == 0
+
+
+def test_more_seats_at_once_than_a_budget_holds_are_a_422_that_says_how_many(client, svc, demo):
+    """A venue may set the seats' budget below MAX_SEATS_PER_HOLD: a hold of more seats fits no hour."""
+    cinema = CinemaStore(svc.db)
+    item = ShowtimeInput("Few", "少", "1", int(time.time()) + 3 * 3600, 4000)
+    show_id = cinema.upsert_showtimes("demo", "cinema", [item], source="test")["ids"][0]
+    run = cinema.showtime("demo", show_id).layout.orphan_runs[0]
+    client.application.extensions["budgets"].set_limit("demo", "cinema.seats.shopper", (2, HOUR))
+    refused = client.post(f"/v/demo/cinema/cinema/show/{show_id}/hold", data={"seat": list(run[:3])})
+    assert refused.status_code == 422 and "Retry-After" not in refused.headers
+    assert "at most 2" in refused.get_data(as_text=True)
+    assert cinema.occupancy("demo", cinema.showtime("demo", show_id))["held"] == 0
+    assert client.post(f"/v/demo/cinema/cinema/show/{show_id}/hold", data={"seat": list(run[:2])}).status_code < 400
 
 
 def test_a_store_fault_in_the_budget_check_is_503_and_claims_nothing(client, svc, demo):

@@ -233,6 +233,15 @@ def test_rate_limit_per_ip_catches_fresh_shoppers(client, garage):
     assert find(client, "ENUM0000", None, ip="10.9.8.6").status_code == 303
 
 
+def test_lookups_switched_off_are_a_403_with_no_wait(client, garage, db):
+    """A venue that set a lookup budget to 0: no wait ends it, so the page says so and names no minutes."""
+    client.application.extensions["budgets"].set_limit("demo", "parking.lookup.shopper", (0, 600))
+    resp = find(client, "SG1234A", shopper_c(client.application, "curious"))
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 403 and "Retry-After" not in resp.headers and "minutes" not in page
+    assert "switched off" in page and "car park office" in page and log(db)[0]["kind"] == "limited"
+
+
 def test_result_page_belongs_to_its_shopper(client, garage):
     post_events(client, garage, plate("MINE4040", "G-A01"))
     location = find(client, "MINE4040", shopper_c(client.application, "owner-of-car")).headers["Location"]

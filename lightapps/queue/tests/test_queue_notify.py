@@ -182,3 +182,21 @@ def test_the_booked_without_texts_notice_needs_a_booking(app, client, db, demo):
     [booking] = QueueStore(db).my_reservations("demo", "jade", shopper, [day])
     client.post(f"{BASE}/reserve/cancel", data={"reservation": booking["id"], "c": token})
     assert notice not in client.get(f"{BASE}?c={token}&texts_wait=120").get_data(as_text=True)
+
+
+def test_texts_switched_off_say_so_and_name_no_wait(app, client, db, demo, contacts):
+    """A venue that set a texts budget to 0: a number for texts is refused with no wait to wait (403 by the texts
+    form), and a booking with a number is booked without texts, its page saying they are off."""
+    app.extensions["budgets"].set_limit("demo", "notify.sms.venue", (0, 86400))
+    token, shopper = new_shopper(app, client)
+    refused = client.post(f"{BASE}/notify", data={"phone": "13800130000", "c": token})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 403 and "Retry-After" not in refused.headers and 'id="notify-error"' in page
+    assert "switched off" in page and "Please try again in" not in page
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
+    booked = client.post(f"{BASE}/reserve", data={"party": "2", "date": day, "slot": "12:00", "phone": "13800138888",
+                                                  "c": token})
+    assert booked.status_code == 303 and "texts_wait=0" in booked.headers["Location"]
+    page = client.get(booked.headers["Location"]).get_data(as_text=True)
+    assert "your number was not kept: texts are switched off here for now" in page and "Please try again" not in page
+    assert contacts.get("demo", shopper).phone is None
