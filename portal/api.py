@@ -322,12 +322,16 @@ def meraki_guess(venue: str, network: str, guesses: dict[str, str], spend: bool 
 def api_over_budget(over: OverBudget, text: str, field: str | None = None) -> ApiError:
     """A machine API's 429 for a spent budget, worded for the program calling (the budgets' own 429 speaks to a
     shopper): `text`, then when to retry, with Retry-After and no caching. One wording for every API's budget. A cost
-    beyond the budget's whole count (`Refusal.never`) is a 422 (403 for a budget set to 0): no wait makes room."""
+    beyond the budget's whole count (`Refusal.never`) is a 422 (403 for a budget set to 0, an action switched off)
+    that says so instead of `text` (which tells of too many calls): no wait makes room."""
     refusal = over.refusal
-    if refusal.never:
-        return ApiError(over.code, f"{text}: this asks for more than the budget's whole count ({refusal.most}), so "
-                                   "no wait makes room", field, headers=[("Cache-Control", "no-store")])
-    return api_retry_later(text, refusal.retry_after_s, field)
+    if not refusal.never:
+        return api_retry_later(text, refusal.retry_after_s, field)
+    if refusal.most:
+        why = f"this asks for more than the budget {refusal.budget} holds ({refusal.most}), so no wait makes room"
+    else:
+        why = f"switched off for this venue (its budget {refusal.budget} is 0)"
+    return ApiError(refusal.status, why, field, headers=[("Cache-Control", "no-store")])
 
 
 def api_retry_later(text: str, wait_s: int, field: str | None = None) -> ApiError:

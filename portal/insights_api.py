@@ -22,7 +22,8 @@ a period still filling up would see each shopper who came in between as the diff
 she arrived, the zone she went to, her dwell).
 
 401 without a valid token of this venue (checked before the venue: `require_venue_source`), 403 for a token without the
-scope, 422 naming the parameter (`day`, `period`, `zone`: more zones than the budget holds in a window too), 409 when
+scope or where the venue set the token's budget to 0, 422 naming the parameter (`day`, `period`, `zone`: more zones
+than the budget holds in a window too), 409 when
 the period has no figures to give (report.notice; one not settled yet also says when it will: `available_at`, ISO 8601
 with the venue's offset, and Retry-After in seconds), 429 past the token's budget (`insights.api.token`,
 core/settings.py DEFAULT_BUDGETS, per token label, spent by every call that got past the token but one it refuses) or
@@ -156,22 +157,26 @@ def _zones(venue_map) -> list[str | None]:
 def _spend_other_zones(venue: str, label: str, more: int) -> None:
     """The units of a call's zones beyond its first. Refused, the call spends none (its first given back, as a call of
     one zone refused spends none), and its Retry-After is when all its units fit: told when the other zones alone
-    would, a partner retrying then spent a first unit again and came up one short, every time. More zones than the
-    budget's whole count (a venue may set it below MAX_ZONES) is a 422 on `zone`: a 429 would say to wait for a call
-    that can never be answered."""
+    would, a partner retrying then spent a first unit again and came up one short, every time."""
     try:
         spend_budget(BUDGET, venue, token=label, cost=more)
     except OverBudget as over:
-        refusal = over
         _give_back(venue, label, 1)
-        try:
-            budget_room(BUDGET, venue, token=label, cost=more + 1)
-        except OverBudget as whole:
-            refusal = whole
-        if refusal.refusal.never:
-            raise ApiError(422, f"each zone is a unit of this token's budget, which holds {refusal.refusal.most}: "
-                                f"name at most {refusal.refusal.most} zones a call", "zone") from None
-        raise api_over_budget(refusal, OVER_BUDGET) from None
+        raise api_over_budget(_whole_call_refusal(venue, label, more + 1) or over, OVER_BUDGET) from None
+
+
+def _whole_call_refusal(venue: str, label: str, units: int) -> OverBudget | None:
+    """What the budget says of a whole call of `units` zones now: None when it fits, else its refusal (the wait for
+    all its units). More zones than the budget's whole count (a venue may set it below MAX_ZONES) is a 422 on `zone`:
+    a 429 would say to wait for a call that can never be answered."""
+    try:
+        budget_room(BUDGET, venue, token=label, cost=units)
+    except OverBudget as refused:
+        if refused.refusal.never and refused.refusal.most:
+            raise ApiError(422, f"each zone is a unit of this token's budget, which holds {refused.refusal.most}: "
+                                f"name at most {refused.refusal.most} zones a call", "zone") from None
+        return refused
+    return None
 
 
 def _give_back(venue: str, label: str, cost: int) -> None:
@@ -182,10 +187,13 @@ def _give_back(venue: str, label: str, cost: int) -> None:
         give_back_budget(BUDGET, venue, token=label, cost=cost)
 
 
-def _spend(venue: str, label: str, cost: int = 1) -> None:
-    """A call (or `cost` units) off the token's budget; past it a 429 worded for the program calling (the budgets' own
-    429 speaks to a shopper)."""
+def _spend(venue: str, label: str) -> None:
+    """A call's first unit off the token's budget; past it a 429 worded for the program calling (the budgets' own 429
+    speaks to a shopper), its Retry-After the wait for all the units of the zones it names (so a call of more zones
+    than the budget holds is the 422 it will be, not a 429 and then that 422)."""
     try:
-        spend_budget(BUDGET, venue, token=label, cost=cost)
+        spend_budget(BUDGET, venue, token=label)
     except OverBudget as over:
-        raise api_over_budget(over, OVER_BUDGET) from None
+        named = min(len(request.args.get("zone", "").split(",")), MAX_ZONES)  # parsed and checked later (`_zones`)
+        whole = _whole_call_refusal(venue, label, named) if named > 1 and not over.refusal.never else None
+        raise api_over_budget(whole or over, OVER_BUDGET) from None

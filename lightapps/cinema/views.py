@@ -41,7 +41,7 @@ from lightapps.cinema.payment import (
     payments_on,
     with_live_refunds,
 )
-from portal.apps.budgets import give_back_budget, spend_budget
+from portal.apps.budgets import OverBudget, give_back_budget, spend_budget
 from portal.apps.locale import local_time, venue_today
 from portal.apps.notify import PhoneInputError, masked_phone, save_phone, spend_text_budget
 from portal.apps.views import hhmm, record_event, zone_app_blueprint
@@ -168,7 +168,13 @@ def hold(venue: str, zone: str, show_id: str):
     except SelectionError as exc:
         return _seat_page(venue, zone, show, 422, _(exc.template, **exc.params))
     shopper = shopper_for_venue(venue)
-    outcome = _hold_within_budget(venue, show, shopper.client, picked, hold_seconds(config))
+    try:
+        outcome = _hold_within_budget(venue, show, shopper.client, picked, hold_seconds(config))
+    except OverBudget as over:
+        if not over.refusal.most:  # a wait (429), or seats switched off (403): the budgets' own page says which
+            raise
+        message = _("You can take at most %(n)d new seats at a time here. Please pick fewer.", n=over.refusal.most)
+        return _seat_page(venue, zone, show, over.refusal.status, message, frozenset(picked))
     if outcome.ok:
         record_event(APP, "seat_hold", venue, shopper, zone=zone, show=show.id, seats=len(picked))
         return redirect(shopper_url("cinema.hold_page", venue=venue, zone=zone, token=outcome.token), code=303)
@@ -189,7 +195,7 @@ def _hold_within_budget(venue: str, show, client: str, picked: list[str], ttl_s:
     """The hold, charging the "cinema.seats" budgets only for the seats it newly holds: a refusal (a seat
     taken, a single seat left alone, a changed show) and picking again seats this shopper already holds
     cost nothing, because they buy no time: the store keeps the live hold's expiry (see CinemaStore.hold).
-    The hold is checked first (nothing written), the new seats are spent (over budget: 429,
+    The hold is checked first (nothing written), the new seats are spent (over budget: OverBudget,
     nothing held), then held; seats spent for a hold that then did not take them (someone took one in the
     instant between) are counted back. The show's own ceiling ("cinema.seats.show") bounds how often one device
     with ever new shoppers and addresses can hold and hold again every seat of it."""

@@ -124,10 +124,12 @@ def purchase(venue: str, zone: str):
         if spent["cost"]:
             spend_budget("membership.manual", venue, **spent)
     except OverBudget as exc:
-        if exc.refusal.never:  # no wait makes room: a day's whole cap is below this purchase's points
-            return refuse(exc.refusal.status, _("This purchase's %(points)d points are more than a whole day's cap "
-                                                "for points recorded by hand (%(cap)d): it goes through the till's "
-                                                "POS.", points=spent["cost"], cap=exc.refusal.most))
+        if exc.refusal.never and not exc.refusal.most:
+            return refuse(exc.refusal.status, _("Points recorded by hand are switched off here for now."))
+        if exc.refusal.never:  # no wait makes room: the whole cap is below this purchase's points
+            return refuse(exc.refusal.status, _("This purchase's %(points)d points are more than the whole cap for "
+                                                "points recorded by hand (%(cap)d): it goes through the till's POS.",
+                                                points=spent["cost"], cap=exc.refusal.most))
         wait = exc.refusal.retry_after_s
         return refuse(429, _("Points recorded by hand are capped per account and per zone each day, and this "
                              "purchase would pass the cap.") + " " + wait_text(wait), {"Retry-After": str(wait)})

@@ -84,12 +84,13 @@ class BudgetKeys(VenueKeys):
 # clocks differ count in the same window; a host behind once took a counter's newer window for an older one and reset
 # it), cost, spend ('1'; '0': only check that there is room for it), then per counter: budget name, default count,
 # default window. Returns {} when spent (or there is room); else {index of the refusing budget (1-based), seconds
-# until it has room}; or, for a cost beyond a budget's whole count, {index, 0, that count}: no wait makes room, so
-# every budget's count is checked against the cost before any counter is read.
+# until it has room}; or, for a cost beyond a budget's whole count, {index of the budget of the smallest count, 0, that
+# count}: no wait makes room, so the counts are checked against the cost before any counter is read, and the smallest
+# is named (naming a larger one, a shopper asking for that many would be refused again).
 SPEND_LUA = LUA_STORE_CLOCK + """
 local now = store_now(ARGV[1])
 local cost = tonumber(ARGV[2])
-local limits = {}
+local limits, least = {}, nil
 for i = 2, #KEYS do
   local a = 4 + (i - 2) * 3
   local limit, window = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
@@ -98,9 +99,10 @@ for i = 2, #KEYS do
     local l, w = string.match(set, '^(%d+)/(%d+)$')
     if l then limit, window = tonumber(l), tonumber(w) end
   end
-  if cost > limit then return {i - 1, 0, limit} end
+  if least == nil or limit < limits[least][1] then least = i end
   limits[i] = {limit, window}
 end
+if least ~= nil and cost > limits[least][1] then return {least - 1, 0, limits[least][1]} end
 local plan = {}
 for i = 2, #KEYS do
   local limit, window = limits[i][1], limits[i][2]
@@ -434,7 +436,7 @@ def never_text(refusal: Refusal) -> str:
 
 
 def over_budget_words(refusal: Refusal) -> str:
-    """What the 429 page says, for a page that shows a refusal by its own form instead."""
+    """What the refusal's page says (`OverBudget`'s handler), for a page that shows it by its own form instead."""
     if refusal.never:
         return never_text(refusal)
     return f"{refusal_text(refusal)} {wait_text(refusal.retry_after_s)}"

@@ -16,7 +16,6 @@ Times are in the venue's time zone (portal/apps/locale.py)."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import unicodedata
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.exceptions import Conflict
 
+from core.storage import name_digest
 from portal.apps.locale import format_time, read_venue_locale
 from portal.events.insights import (
     DWELL_BINS,
@@ -152,7 +152,7 @@ def _cached_figures(svc: Services, venue_map, day: date, days: int, zones: list[
                     now: float, history: _History) -> Insights:
     since, until = period_bounds(day, days, tz)
     keys = EventKeys(venue_map.id)
-    zones_part = hashlib.sha256(",".join(sorted(zones)).encode()).hexdigest()[:16] if zones is not None else "*"
+    zones_part = name_digest(",".join(sorted(zones))) if zones is not None else "*"  # zone ids hold no comma
     scope = f"{FIGURES_FORMAT}.{venue_map.version}.{zones_part}"  # a new map may group zones anew
     try:
         generation = int(svc.db.get(keys.insights_generation()) or 0)

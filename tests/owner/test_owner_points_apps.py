@@ -130,16 +130,21 @@ def test_points_by_hand_are_counted_per_account_and_day(app, client, console, me
 
 def test_a_purchase_beyond_a_whole_days_cap_is_a_422_not_a_wait(app, client, console, members):
     """A venue may set the day's cap below a purchase's points (MANUAL_MAX_AMOUNT is checked first, against the
-    default caps): that purchase fits no day, so a 429 with "try again in 24 hours" would never come true."""
+    default caps): that purchase fits no day, so a 429 with "try again in 24 hours" would never come true; a cap of 0
+    switches points by hand off (403)."""
     m, _ = members.bind("demo", PHONE, "alice")
     budget_store(app).set_limit("demo", "membership.manual.account", (300, 86400))
     console.login("pixel")
     refused = client.post(f"{CONSOLE}/pixel/purchase", data=sale(console.csrf(), m, "R-9", "400"))
     page = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "Retry-After" not in refused.headers
-    assert "400 points are more than a whole day&#39;s cap" in page and "(300)" in page and "POS" in page
+    assert "400 points are more than the whole cap" in page and "(300)" in page and "POS" in page
     assert members.get("demo", m.id).points == 0 and members.receipt("demo", "pixel", "R-9", fold_case=True) is None
     assert client.post(f"{CONSOLE}/pixel/purchase", data=sale(console.csrf(), m, "R-10", "300")).status_code == 200
+    budget_store(app).set_limit("demo", "membership.manual.zone", (0, 86400))  # the operator switched them off
+    off = client.post(f"{CONSOLE}/pixel/purchase", data=sale(console.csrf(), m, "R-11", "1"))
+    assert off.status_code == 403 and "switched off" in off.get_data(as_text=True)
+    assert members.get("demo", m.id).points == 300
 
 
 def test_points_by_hand_are_counted_per_zone_and_day(app, client, console, members, svc):

@@ -72,6 +72,8 @@ def test_a_cost_beyond_a_whole_count_is_refused_for_good_whatever_the_counters_h
     for check_only in (True, False):
         never = budgets.spend("v", "t.act", {"ip": "4.4.4.4", "shopper": "d"}, cost=3, now=now, check_only=check_only)
         assert never == Refusal("t.act.shopper", 0, 2) and never.never and never.status == 422
+    smallest = budgets.spend("v", "t.act", {"ip": "7.7.7.7", "shopper": "g"}, cost=4, now=now)
+    assert smallest == Refusal("t.act.shopper", 0, 2)  # the smallest count (the ip's 3 comes first): 2 fit, not 3
     assert budgets.spend("v", "t.act", {"ip": "5.5.5.5", "shopper": "d"}, cost=2, now=now) is None  # nothing spent
     budgets.set_limit("v", "t.act.venue", (0, HOUR))  # the operator switched the action off
     off = budgets.spend("v", "t.act", {"ip": "6.6.6.6", "shopper": "e"}, now=now)
@@ -195,7 +197,7 @@ def test_more_seats_at_once_than_a_budget_holds_are_a_422_that_says_how_many(cli
     client.application.extensions["budgets"].set_limit("demo", "cinema.seats.shopper", (2, HOUR))
     refused = client.post(f"/v/demo/cinema/cinema/show/{show_id}/hold", data={"seat": list(run[:3])})
     assert refused.status_code == 422 and "Retry-After" not in refused.headers
-    assert "at most 2" in refused.get_data(as_text=True)
+    assert "You can take at most 2 new seats at a time here" in refused.get_data(as_text=True)  # on the seat page
     assert cinema.occupancy("demo", cinema.showtime("demo", show_id))["held"] == 0
     assert client.post(f"/v/demo/cinema/cinema/show/{show_id}/hold", data={"seat": list(run[:2])}).status_code < 400
 

@@ -84,7 +84,9 @@ def test_a_tap_over_budget_leads_to_the_coupon_a_parallel_tap_claimed(client, de
     """Over budget, but a parallel tap of the same shopper claimed the coupon between the check and the spend:
     this tap is that one's double tap, so it shows the coupon rather than a 429."""
     coupon = new_coupon(coupons)
-    budget_store(client.application).set_limit("demo", "coupons.claim.shopper", (0, 3600))
+    budgets = budget_store(client.application)
+    budgets.set_limit("demo", "coupons.claim.shopper", (1, 3600))
+    assert budgets.spend("demo", "coupons.claim", {"shopper": "racer"}) is None  # her one claim of the hour, spent
     real_claim = CouponStore.claim
 
     def the_other_tap_in_between(self, venue, zone, coupon_id, client_id, now=None, check_only=False):
