@@ -871,6 +871,14 @@ def configuration_note(positioner: Mapping[str, object]) -> str | None:
 
 
 PHONES_UNKNOWN = "the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"
+# Said in its place once the phones are the venue's own as the tracker counted them (`measured_phones`): measured on
+# five simulated malls (docs/landing-history.md, "The counted phones read narrower than they are"), a phone's counted
+# offset followed its true one at 0.59-0.77 of its size, and the counted offsets spread 0.69-0.83 as wide as the
+# phones' own.
+PHONES_COUNTED_NARROW = (
+    "how much the shoppers' phones truly differ: the offsets the tracker counts read narrower than the phones' own "
+    "(on simulated malls they spread about 0.7-0.8 as wide), so where those differences weigh most (small zones far "
+    "from the APs, such as food-hall stalls) the estimate may read high")
 # Named: the quality page maps former lines' English to them (portal/maps/quality_text.py, _FORMER_LINES), and an
 # estimate says one of the two, as its map marks entrances or not (`cannot_know`)
 WHERE_SHOPPERS_ARE = (
@@ -883,6 +891,7 @@ WHERE_SHOPPERS_ARE_UNMARKED = (
     "street doors as entrances on the walkways)")
 CANNOT_KNOW = [
     PHONES_UNKNOWN,
+    PHONES_COUNTED_NARROW,
     "crowds, moved fittings and radio changes since the survey",
     WHERE_SHOPPERS_ARE,
     WHERE_SHOPPERS_ARE_UNMARKED,
@@ -895,11 +904,11 @@ CANNOT_KNOW = [
 
 
 def cannot_know(a: LiveAssumptions, entrances_marked: bool) -> list[str]:
-    """CANNOT_KNOW for an estimate made under `a` on a map that marks entrances or not: the phones' line left out
-    once they were measured, and the one of the two lines on where shoppers come in that does not apply."""
+    """CANNOT_KNOW for an estimate made under `a` on a map that marks entrances or not: of the two lines on the
+    phones, the assumed ones' or (once they were measured) the counted ones', and of the two on where shoppers come
+    in, the one that applies."""
     left_out = {WHERE_SHOPPERS_ARE_UNMARKED if entrances_marked else WHERE_SHOPPERS_ARE}
-    if a.phones_measured:
-        left_out.add(PHONES_UNKNOWN)
+    left_out.add(PHONES_UNKNOWN if a.phones_measured else PHONES_COUNTED_NARROW)
     return [line for line in CANNOT_KNOW if line not in left_out]
 
 

@@ -13,7 +13,14 @@ import time
 import pytest
 
 from core.memo import BoundedMemo
-from fingerprints.quality import PHONES_UNKNOWN, TRANSIT_KINDS, CannotEstimate, LiveAssumptions, LiveEstimate
+from fingerprints.quality import (
+    PHONES_COUNTED_NARROW,
+    PHONES_UNKNOWN,
+    TRANSIT_KINDS,
+    CannotEstimate,
+    LiveAssumptions,
+    LiveEstimate,
+)
 from portal import create_app
 from portal.operator import live_jobs, quality
 from portal.operator.live_jobs import EstimateKeys, decode, encode
@@ -196,7 +203,7 @@ def test_the_estimate_takes_the_phones_the_tracker_counted(client, ops, held, sv
     estimate = client.application.extensions["live_estimates"].get(venue_map, WAIT_S, assumptions)
     assert (held.assumptions.phone_mean_db, held.assumptions.phone_spread_db) == (-6.0, 2.0)
     assert held.assumptions.phones_measured == 40 and estimate.assumptions == held.assumptions
-    assert PHONES_UNKNOWN not in estimate.cannot_know
+    assert PHONES_UNKNOWN not in estimate.cannot_know and PHONES_COUNTED_NARROW in estimate.cannot_know
     assert svc.db.exists(EstimateKeys("demo").result(venue_map.version, live_jobs.basis(assumptions)))
     assert not svc.db.exists(EstimateKeys("demo").result(venue_map.version))
     body = page(client)
@@ -267,6 +274,7 @@ def test_the_child_process_takes_the_assumptions_and_returns_the_same_estimate_a
     estimate = live_jobs.in_a_process(small_estimate)(demo_map, assumptions=measured,
                                                       progress=lambda done, total: reports.append((done, total)))
     assert estimate.assumptions == measured and PHONES_UNKNOWN not in estimate.cannot_know
+    assert PHONES_COUNTED_NARROW in estimate.cannot_know  # counted phones read narrower than they are
     assert dataclasses.asdict(estimate) | {"seconds": 0} == dataclasses.asdict(
         small_estimate(demo_map, assumptions=measured)) | {"seconds": 0}
     assert reports == [(done, 6) for done in range(1, 7)]

@@ -7,6 +7,8 @@ import pytest
 from fingerprints.quality import (
     CHECKED,
     CHECKED_ASSUMED_PHONES,
+    PHONES_COUNTED_NARROW,
+    PHONES_UNKNOWN,
     LiveAssumptions,
     _whole_points,
     configuration_note,
@@ -76,6 +78,7 @@ def test_the_estimate_is_seeded_and_says_what_it_cannot_know(linear, default_est
     lines = "\n".join(est.summary_lines())
     assert "cannot know" in lines and "first probe" in lines and "N(0, 4 dB)" in lines and "checked against" in lines
     assert "no reference point hidden" in lines and "within 0 m" not in lines  # the default hides none
+    assert PHONES_UNKNOWN in est.cannot_know and PHONES_COUNTED_NARROW not in est.cannot_know  # assumed phones
     assert not {"corridor", "garage", "lobby"} & set(est.by_kind)  # dwell zones only, as shoppers pick them
 
 
