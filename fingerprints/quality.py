@@ -873,12 +873,13 @@ def configuration_note(positioner: Mapping[str, object]) -> str | None:
 PHONES_UNKNOWN = "the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"
 # Said in its place once the phones are the venue's own as the tracker counted them (`measured_phones`): measured on
 # five simulated malls (docs/landing-history.md, "The counted phones read narrower than they are"), a phone's counted
-# offset followed its true one at 0.59-0.77 of its size, and the counted offsets spread 0.69-0.83 as wide as the
-# phones' own.
+# offset followed its true one at 0.59-0.77 of its size on average, and the counted offsets spread 0.69-0.83 as wide as
+# the phones' own; on 5309 the estimate with the counted mix, N(+1, 2 dB), read 0.3-1.0 points above the one with the
+# true mix rounded, N(+2, 3 dB).
 PHONES_COUNTED_NARROW = (
-    "how much the shoppers' phones truly differ: the offsets the tracker counts read narrower than the phones' own "
-    "(on simulated malls they spread about 0.7-0.8 as wide), so where those differences weigh most (small zones far "
-    "from the APs, such as food-hall stalls) the estimate may read high")
+    "how much shoppers' phones really differ in signal strength (the tracker measures them as about 70-80% as varied "
+    "as they are; on one simulated mall an estimate with the measured mix read about a point higher than with the "
+    "true one; validation walks with shoppers' phones check it)")
 # Named: the quality page maps former lines' English to them (portal/maps/quality_text.py, _FORMER_LINES), and an
 # estimate says one of the two, as its map marks entrances or not (`cannot_know`)
 WHERE_SHOPPERS_ARE = (

@@ -31,9 +31,9 @@ _PROBES = {"120 s": _l("120 s"), "30 s": _l("30 s"), "the first probe": _l("the 
 # CANNOT_KNOW's lines, the same English as msgids (tests/maps/test_checklist_language.py: none left out).
 _CANNOT_KNOW = dict(zip(CANNOT_KNOW, (
     _l("the real mix of shoppers' phones and the survey phone's own offset (a validation walk measures it)"),
-    _l("how much the shoppers' phones truly differ: the offsets the tracker counts read narrower than the phones' own "
-       "(on simulated malls they spread about 0.7-0.8 as wide), so where those differences weigh most (small zones "
-       "far from the APs, such as food-hall stalls) the estimate may read high"),
+    _l("how much shoppers' phones really differ in signal strength (the tracker measures them as about 70-80% as "
+       "varied as they are; on one simulated mall an estimate with the measured mix read about a point higher than "
+       "with the true one; validation walks with shoppers' phones check it)"),
     _l("crowds, moved fittings and radio changes since the survey"),
     _l("where shoppers really walk, join the WiFi and stand, and how often their phones transmit (those joining on "
        "arriving on foot are placed at the entrances the map marks, those arriving by car in the car park)"),

@@ -55,8 +55,9 @@ RENEW_EVERY_S = 5.0
 # 4: "near" is where that AP is among the 2 strongest, not 4 (2026-12-04); 5: a partial match near its AP searched
 # ±5 dB for the phone's offset (2026-12-04); 6: the APs a fingerprint does not list heard now and then, from each
 # AP's fall-off fitted to the survey (2026-12-05); 7: a phone's offset measured against those APs estimated below
-# the survey's hearing (2026-12-05)
-ESTIMATOR_REVISION = 7
+# the survey's hearing (2026-12-05); 8: once the phones are the venue's counted ones, what it cannot know says they read
+# less varied than they are (2026-12-08)
+ESTIMATOR_REVISION = 8
 # Decoded estimates per (venue, map version, assumptions), for the whole process: a version never changes (the JSON of a
 # large mall is ~1 MB: decoded once, not on every page)
 ESTIMATES = BoundedMemo(16)
