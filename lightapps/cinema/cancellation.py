@@ -110,8 +110,8 @@ def finish_refund(venue: str, booking: Booking, by: str, reason: str = COUNTER_R
 
 def finish_cancel_refunds(venue: str, now_ms: int, min_age_ms: int = REFUND_MIN_AGE_MS) -> int:
     """The payments sweep: ask for the refunds of the tickets cancelled alone that a failure cut short (on the
-    cancel-refunds set for `min_age_ms` or more). Returns how many were settled now; one that fails is logged and
-    sent to the back of the line, for a later sweep."""
+    cancel-refunds set for `min_age_ms` or more). Returns how many were settled now (a ticket lapsed with its show
+    too: off the set); one that fails is logged and sent to the back of the line, for a later sweep."""
     store = app_cinema_store()
     settled = 0
     for code in store.cancel_refunds(venue, SWEEP_LIMIT, before_ms=now_ms - min_age_ms):
@@ -123,11 +123,12 @@ def finish_cancel_refunds(venue: str, now_ms: int, min_age_ms: int = REFUND_MIN_
 
 
 def _finish_cancel_refund(venue: str, code: str) -> bool:
+    """Whether the ticket's refund is settled (off the cancel-refunds set); False: a later sweep asks again."""
     store = app_cinema_store()
     booking = store.booking(venue, code)
     if booking is None:  # lapsed with its show (30 days after): off the set, nothing left to refund it for
         store.settle_cancelled(venue, code, NO_REFUND)
-        return False
+        return True
     reason = COUNTER_REASON if booking.cancelled_by == AT_COUNTER else OWN_REASON
     try:
         finish_refund(venue, booking, booking.cancelled_by, reason)

@@ -17,6 +17,8 @@ from test_cinema_cancel import book, console_show
 from test_cinema_cancel_finish import failing_once
 from test_cinema_cancel_paid import BASE, VENUE, cinema, new_show, paid_ticket, refunds  # noqa: F401 (a fixture)
 
+from lightapps.cinema.cancellation import finish_cancel_refunds
+from lightapps.cinema.store import CinemaKeys
 from portal.auth import AuditLog
 from tests.payments.conftest import pay, pay_mall, pay_portal, sandbox, token_for  # noqa: F401 - the sandbox
 from tests.payments.test_preorder_refund_shown import restaurant_owner
@@ -358,3 +360,13 @@ def test_her_own_cancel_whose_refund_failed_is_shown_and_not_counted(cinema, pay
     page = owner.get(f"{CONSOLE}/showtimes/{show.id}", headers=EN).get_data(as_text=True)
     banner = re.search(r'<p class="error" id="show-cancelled">(.*?)</p>', page, re.S).group(1)
     assert banner == "Cancelled: its tickets were cancelled, paid ones refunded, and their holders told."
+
+
+def test_a_lapsed_tickets_refund_left_on_the_sweeps_set_is_taken_off_and_counted(cinema, pay):  # noqa: F811
+    """A ticket whose booking lapsed with its show (30 days on) while its refund was still to finish: the sweep takes
+    it off the set and counts it as done, rather than sending a code no longer on the set to the back of the line."""
+    client, _c, store, _push = cinema
+    store.db.zadd(CinemaKeys(VENUE).cancel_refunds(), {"GONE0001": 0})
+    with client.application.test_request_context():
+        assert finish_cancel_refunds(VENUE, pay.now_ms()) == 1
+    assert store.cancel_refunds(VENUE) == []
