@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import heapq
 import hmac
-import itertools
 import json
 import logging
 import os
@@ -869,16 +867,11 @@ class AuditLog:
             keys=[keys.call_rollups(), keys.call_rollup_order(), keys.call_counted(call)],
             args=[field, entry, repr(now), asked, self.PERIODS_LISTED, self.CALL_ROLLUPS_KEPT, self.COUNTED_S]))
 
-    def recent(self, venue: str, limit: int = 100, calls: bool = False) -> list[dict]:
-        """The log's newest `limit` entries, newest first; with `calls=True` merged with the API calls' roll-ups
-        (`record_call`; a roll-up by its hour's first call). The log alone by default: a reader that shows a bounded
-        number of entries reads the two apart (`call_rollups`), since merged, an hourly partner's roll-ups took the
-        token, staff and retention entries' places within a day or two, and they never name a zone."""
-        logged = [json.loads(e) for e in self.db.lrange(AccountKeys(venue).audit(), 0, limit - 1)]
-        if not calls:
-            return logged
-        merged = heapq.merge(logged, self.call_rollups(venue, limit), key=lambda e: -e.get("ts", 0))
-        return list(itertools.islice(merged, limit))
+    def recent(self, venue: str, limit: int = 100) -> list[dict]:
+        """The log's newest `limit` entries, newest first, without the API calls' roll-ups (`call_rollups`, read
+        apart: merged, an hourly partner's roll-ups took the token, staff and retention entries' places within a day
+        or two, and they never name a zone)."""
+        return [json.loads(e) for e in self.db.lrange(AccountKeys(venue).audit(), 0, limit - 1)]
 
     def call_rollups(self, venue: str, limit: int) -> list[dict]:
         """The newest `limit` roll-ups, newest first, each with its count and periods asked."""

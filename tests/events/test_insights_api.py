@@ -42,7 +42,7 @@ def partner(svc, demo):
 
 
 def exports(db) -> list[dict]:
-    return [e for e in AuditLog(db).recent("demo", 50, calls=True) if e["action"] == "insights.export"]
+    return [e for e in AuditLog(db).call_rollups("demo", 50) if e["action"] == "insights.export"]
 
 
 def as_csv(value) -> str:
@@ -309,13 +309,13 @@ def test_a_roll_up_counts_a_call_once_however_often_its_write_is_sent(db):
     log.record_call("demo", "bi", "insights.export", "call-2", "2026-11-03 venue", now=hour + 3599)
     log.record_call("demo", "bi", "insights.export", "call-3", "2026-11-03 venue", now=hour + 3600)  # the next hour
     log.record_call("demo", "ads", "insights.export", "call-4", "2026-11-03 venue", now=hour + 3601)
-    merged = log.recent("demo", calls=True)
-    assert [(e["user"], e["ts"], e["detail"]["count"], e["detail"]["period"]) for e in merged] == [
+    rollups = log.call_rollups("demo", 10)
+    assert [(e["user"], e["ts"], e["detail"]["count"], e["detail"]["period"]) for e in rollups] == [
         ("ads", hour + 3601, 1, ["2026-11-03 venue"]), ("bi", hour + 3600, 1, ["2026-11-03 venue"]),
         ("bi", hour + 5, 2, ["2026-11-02 venue", "2026-11-03 venue"])]
 
 
-def test_roll_ups_merge_with_the_log_and_keep_their_own_bound(db, monkeypatch):
+def test_roll_ups_keep_their_own_bound_apart_from_the_log(db, monkeypatch):
     log = AuditLog(db)
     monkeypatch.setattr(AuditLog, "CALL_ROLLUPS_KEPT", 3)
     monkeypatch.setattr(AuditLog, "PERIODS_LISTED", 2)
@@ -326,11 +326,11 @@ def test_roll_ups_merge_with_the_log_and_keep_their_own_bound(db, monkeypatch):
                             now=hour + n * 3600)
     issued = {"ts": hour + 3 * 3600 + 10, "user": "ops", "action": "token.issue", "detail": {}}
     db.lpush(AccountKeys("demo").audit(), json.dumps(issued))
-    assert [(e["action"], e["ts"]) for e in log.recent("demo", calls=True)] == [
-        ("insights.export", hour + 4 * 3600), ("token.issue", hour + 3 * 3600 + 10),
-        ("insights.export", hour + 3 * 3600), ("insights.export", hour + 2 * 3600)]
-    assert [e["action"] for e in log.recent("demo", 2, calls=True)] == ["insights.export", "token.issue"]
-    newest = log.recent("demo", 1, calls=True)[0]["detail"]
+    assert [(e["action"], e["ts"]) for e in log.call_rollups("demo", 10)] == [
+        ("insights.export", hour + 4 * 3600), ("insights.export", hour + 3 * 3600),
+        ("insights.export", hour + 2 * 3600)]  # the newest 3 kept
+    assert [e["action"] for e in log.recent("demo")] == ["token.issue"]  # the log alone: no roll-up takes its place
+    newest = log.call_rollups("demo", 1)[0]["detail"]
     assert (newest["count"], newest["period"]) == (3, ["2026-11-01 venue", "2026-11-02 venue"])  # listed: the first 2
     assert db.hlen(AccountKeys("demo").call_rollups()) == 9  # 3 kept, each its entry, count and periods
 
@@ -400,7 +400,7 @@ def test_labels_that_differ_by_a_suffix_keep_their_own_roll_ups(db, first):
         for call in range(n + 1):
             assert log.record_call("demo", label, "insights.export", f"{label}-{call}", f"2026-11-0{n + 1} venue",
                                    now=hour + 10 + n)
-    assert {e["user"]: (e["detail"]["count"], e["detail"]["period"]) for e in log.recent("demo", calls=True)} == {
+    assert {e["user"]: (e["detail"]["count"], e["detail"]["period"]) for e in log.call_rollups("demo", 10)} == {
         label: (n + 1, [f"2026-11-0{n + 1} venue"]) for n, label in enumerate(labels)}
 
 
