@@ -535,8 +535,8 @@ def _pay_refused(page: Callable[[int, str], tuple[str, int]], refusal: Refusal) 
     """The fee or owed page (`page(status, message)`) refused by the "parking.pay" budgets, never cached: its 429 and
     when to come back (Retry-After), or its 403 where the venue set a budget to 0 (no wait ends it)."""
     if refusal.never:
-        body, status = page(refusal.status, never_text(refusal) + " " + _("Please pay at the car park "
-                                                                                   "office."))
+        words = never_text(refusal) + " " + _("Please pay at the car park office.")
+        body, status = page(refusal.status, words)
         return body, status, {"Cache-Control": "no-store"}
     wait_s = refusal.retry_after_s
     body, status = page(429, _("Too many payments have been started for now. Please try again in %(n)s minutes, or "
