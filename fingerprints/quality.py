@@ -751,7 +751,9 @@ class LiveEstimate:
 
 
 # How far the estimate was from the measured landing on simulated malls not used to set the live rules' values
-# (README, "The quality report's claim, through the live path"; the landing measured 2026-12-05 03:43-03:52 UTC and
+# (README, "The quality report's claim, through the live path"; re-measured, landing and claim, 2026-12-08 04:22-04:45
+# UTC with the live path as it stands: six of the eight malls' landing no longer read as on 2026-12-06, 7777 and
+# 8888 the same to the digit; before that the landing measured 2026-12-05 03:43-03:52 UTC and
 # again, number for number, 2026-12-06 08:40-08:55 UTC; the claim 2026-12-06 08:40-08:55 UTC on the malls' maps with
 # their street doors marked as entrances, its on-foot arrivals there: a phone's offset measured against the APs the
 # survey did not list estimated below its hearing, partial matches bound to and searched ±5 dB where the phone's AP is
@@ -767,17 +769,17 @@ CHECK_SEEDS = (5151, 6262, 8181, 9292, 1357, 2468, 7777, 8888)
 CHECK_COMPARED = CHECK_SEEDS
 CHECK_VISITS = 300
 CHECK_RATES = {
-    "120 s": (200, (95.5, 94.5, 98.0, 95.0, 94.5, 94.5, 88.5, 99.5), (92.3, 93.0, 97.7, 96.7, 97.3, 94.0, 93.7, 94.0)),
-    "30 s": (200, (93.0, 89.5, 97.0, 93.0, 88.5, 90.5, 85.0, 95.0), (87.3, 88.3, 94.3, 92.3, 92.3, 89.0, 88.7, 89.7)),
-    "the first probe": (100, (79.0, 81.0, 88.0, 75.0, 84.0, 79.0, 73.0, 79.0),
-                        (78.7, 80.7, 79.7, 81.7, 79.0, 79.3, 84.3, 75.7)),
+    "120 s": (200, (95.0, 97.0, 93.5, 92.5, 91.0, 98.0, 88.5, 99.5), (96.0, 96.0, 97.7, 94.7, 93.7, 95.3, 93.7, 94.0)),
+    "30 s": (200, (89.5, 91.5, 92.0, 88.0, 84.5, 97.5, 85.0, 95.0), (93.7, 93.7, 94.3, 90.3, 90.3, 90.0, 88.7, 89.7)),
+    "the first probe": (100, (71.0, 77.0, 77.0, 76.0, 86.0, 84.0, 73.0, 79.0),
+                        (79.3, 75.3, 78.0, 79.7, 80.3, 79.7, 84.3, 75.7)),
 }
 # The same check of the claim made with the assumed phones, N(0, 4 dB) (the same landing and maps, the claim measured
 # in the same runs): the check shown beside a venue's claim until its tracker has counted MIN_MEASURED_PHONES phones.
 CHECK_RATES_ASSUMED_PHONES = {
-    "120 s": (200, CHECK_RATES["120 s"][1], (91.0, 91.3, 97.7, 95.0, 95.7, 94.3, 93.7, 93.3)),
-    "30 s": (200, CHECK_RATES["30 s"][1], (86.7, 88.7, 94.7, 93.0, 91.0, 89.3, 89.0, 90.7)),
-    "the first probe": (100, CHECK_RATES["the first probe"][1], (76.0, 78.3, 81.7, 83.0, 79.3, 79.3, 83.3, 73.3)),
+    "120 s": (200, CHECK_RATES["120 s"][1], (97.3, 96.0, 94.7, 94.3, 93.0, 96.7, 93.7, 93.3)),
+    "30 s": (200, CHECK_RATES["30 s"][1], (94.7, 93.7, 92.7, 89.3, 90.3, 91.0, 89.0, 90.7)),
+    "the first probe": (100, CHECK_RATES["the first probe"][1], (78.7, 75.3, 75.7, 75.3, 75.7, 78.0, 83.3, 73.3)),
 }
 
 
